@@ -12,7 +12,7 @@ struct bench_entry {
 static void usage(FILE *out)
 {
     fprintf(out, "usage: prism-bench COMMAND [options]\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof(bench_table) / sizeof(bench_table[0]); i++)
+    for (size_t i = 0; bench_table[i].name; i++)
         fprintf(out, "  %s\n", bench_table[i].name);
     fprintf(out, "\n'prism-bench COMMAND --help' describes each.\n");
 }
@@ -23,7 +23,7 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    for (size_t i = 0; i < sizeof(bench_table) / sizeof(bench_table[0]); i++) {
+    for (size_t i = 0; bench_table[i].name; i++) {
         if (!strcmp(argv[1], bench_table[i].name))
             return bench_table[i].main(argc - 1, argv + 1);
     }

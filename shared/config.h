@@ -40,22 +40,22 @@ typedef enum {
 } config_type_t;
 
 typedef struct {
-    const char *name;  /* snake_case key */
-    char short_name;   /* single-letter flag, or 0 */
+    const char *name; /* snake_case key */
+    char short_name;  /* single-letter flag, or 0 */
     config_type_t type;
-    const char *def;   /* default as text; NULL means "" / 0 / false */
-    double min, max;   /* inclusive bounds for numbers when min < max */
-    size_t offset;     /* offsetof() the field in the target struct */
-    size_t size;       /* buffer size for CONFIG_STRING */
-    const char *help;  /* one sentence */
+    const char *def;  /* default as text; NULL means "" / 0 / false */
+    double min, max;  /* inclusive bounds for numbers when min < max */
+    size_t offset;    /* offsetof() the field in the target struct */
+    size_t size;      /* buffer size for CONFIG_STRING */
+    const char *help; /* one sentence */
 } config_option_t;
 
 /* What config_parse found besides options. */
 typedef struct {
-    bool help;                 /* --help or -h was given: help was printed */
-    const char *config_path;   /* --config FILE, borrowed from argv, or NULL */
-    int npositional;           /* arguments that are not options, in order */
-    char **positional;         /* points into argv; valid while argv is */
+    bool help;               /* --help or -h was given: help was printed */
+    const char *config_path; /* --config FILE, borrowed from argv, or NULL */
+    int npositional;         /* arguments that are not options, in order */
+    char **positional;       /* points into argv; valid while argv is */
 } config_args_t;
 
 /*
@@ -68,8 +68,8 @@ typedef struct {
  * and writes one message naming the key into err (errlen bytes).
  */
 int config_parse(const config_option_t *table, size_t n, void *target,
-                 const char *usage, int argc, char **argv,
-                 config_args_t *args, char *err, size_t errlen);
+                 const char *usage, int argc, char **argv, config_args_t *args,
+                 char *err, size_t errlen);
 
 /* Applies the defaults of every option in the table to `target`. */
 int config_defaults(const config_option_t *table, size_t n, void *target,

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #define LADDER_MAX_RUNGS 16
-#define LADDER_NAME_MAX 32
+#define LADDER_NAME_MAX  32
 
 typedef enum {
     LADDER_CODEC_H264 = 0,
@@ -25,7 +25,7 @@ typedef struct {
     int min_source_fps;         /* rung only when source fps > this (0: any) */
     int bitrate_kbps;           /* target at `fps`; scaled to the real rate */
     ladder_codec_t codec;
-    char profile[16];           /* codec profile: "high", "main", "" */
+    char profile[16]; /* codec profile: "high", "main", "" */
 } ladder_rung_t;
 
 /* A named ladder profile: what a channel asks for. */
@@ -38,19 +38,19 @@ typedef struct {
 /* What the source is. */
 typedef struct {
     int width, height;
-    int fps_num, fps_den;       /* 0/0 = unknown: treated as 30 */
-    int sar_num, sar_den;       /* sample aspect ratio; 0/0 = square */
-    int bitrate_kbps;           /* 0 = unknown */
+    int fps_num, fps_den; /* 0/0 = unknown: treated as 30 */
+    int sar_num, sar_den; /* sample aspect ratio; 0/0 = square */
+    int bitrate_kbps;     /* 0 = unknown */
 } ladder_source_t;
 
 /* One output rendition after the rules were applied. */
 typedef struct {
     char name[LADDER_NAME_MAX]; /* "source", "720p60", "480p30", ... */
     bool remux;
-    int width, height;          /* even; for remux, the source's */
-    int fps_num, fps_den;       /* exact output rate */
-    int frame_step;             /* keep 1 of every frame_step source frames */
-    int bitrate_kbps;           /* for remux, the source's (0 = unknown) */
+    int width, height;    /* even; for remux, the source's */
+    int fps_num, fps_den; /* exact output rate */
+    int frame_step;       /* keep 1 of every frame_step source frames */
+    int bitrate_kbps;     /* for remux, the source's (0 = unknown) */
     ladder_codec_t codec;
     char profile[16];
 } ladder_rendition_t;

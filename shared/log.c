@@ -83,9 +83,9 @@ void log_vwrite(log_level_t level, const char *mod, const char *msg,
 
     size_t cap = sizeof(line) - 1; /* room for the newline */
     size_t pos = strftime(line, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    int n = snprintf(line + pos, cap - pos, ".%03ldZ level=%s mod=%s msg=",
-                     ts.tv_nsec / 1000000, log_level_name(level),
-                     mod ? mod : "-");
+    int n = snprintf(line + pos, cap - pos,
+                     ".%03ldZ level=%s mod=%s msg=", ts.tv_nsec / 1000000,
+                     log_level_name(level), mod ? mod : "-");
     if (n > 0)
         pos += (size_t)n < cap - pos ? (size_t)n : cap - pos;
     pos = put_quoted(line, pos, cap, msg ? msg : "");
