@@ -1,0 +1,338 @@
+/* Placement: which worker device runs a stream's ladder (pure, no I/O). */
+
+/*
+ * How this works
+ *
+ * A ladder costs a device three things (shared/ladder.h, ladder_cost):
+ * encoder sessions, encode pixels/s and decode pixels/s. Each device has a
+ * limit for each: max_sessions (0 = none), and the two budgets less the
+ * headroom fraction. The device's current use per dimension is
+ *
+ *     used = max(reserved, measured + unconfirmed)
+ *
+ * where `reserved` is the sum of every placement the coordinator made there,
+ * `unconfirmed` the part of it the worker's load reports do not show yet, and
+ * `measured` what the last report said. So a fresh placement counts at once,
+ * and a worker busier than its reservations explain (another process on the
+ * GPU, an estimate that was too low) counts as busy as it says.
+ *
+ * placement_pick scans every device of every live, accepting worker once per
+ * attempt and keeps the best by policy: least-loaded minimises the load
+ * fraction the device would have after the placement (spreading streams),
+ * best-fit maximises it (packing, so whole devices stay free for big
+ * ladders). When nothing holds the full ladder, the most expensive encoded
+ * rung is dropped and the scan repeats; the last attempt is the remuxed
+ * Source alone, which costs no encoder and fits any accepting worker.
+ *
+ * The scan is linear in devices: at 10000 workers it is tens of
+ * microseconds, which the sched bench measures. It keeps no index so that
+ * every load change is a plain counter update.
+ */
+#include "placement.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static uint64_t sub_floor(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : 0;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+    return a > b ? a : b;
+}
+
+void placement_device_used(const placement_device_t *dev, placement_load_t *out)
+{
+    int ms = dev->measured.sessions + dev->unconfirmed.sessions;
+    out->sessions = ms > dev->reserved.sessions ? ms : dev->reserved.sessions;
+    out->encode_pixels =
+        max_u64(dev->reserved.encode_pixels,
+                dev->measured.encode_pixels + dev->unconfirmed.encode_pixels);
+    out->decode_pixels =
+        max_u64(dev->reserved.decode_pixels,
+                dev->measured.decode_pixels + dev->unconfirmed.decode_pixels);
+}
+
+int placement_worker_sessions(const placement_farm_t *farm, size_t worker)
+{
+    const placement_worker_t *w = &farm->workers[worker];
+    int n = 0;
+    for (size_t d = 0; d < w->ndevices; d++) {
+        placement_load_t u;
+        placement_device_used(&farm->devices[w->first_device + d], &u);
+        n += u.sessions;
+    }
+    return n;
+}
+
+static double frac(uint64_t used, uint64_t budget)
+{
+    return budget ? (double)used / (double)budget : 0.0;
+}
+
+static double load_of(const placement_device_t *dev, const placement_load_t *u)
+{
+    double l = 0.0;
+    if (dev->max_sessions > 0)
+        l = (double)u->sessions / dev->max_sessions;
+    double e = frac(u->encode_pixels, dev->enc_budget);
+    double d = frac(u->decode_pixels, dev->dec_budget);
+    if (e > l)
+        l = e;
+    if (d > l)
+        l = d;
+    return l;
+}
+
+double placement_device_load(const placement_device_t *dev)
+{
+    placement_load_t u;
+    placement_device_used(dev, &u);
+    return load_of(dev, &u);
+}
+
+void placement_reserve(placement_device_t *dev, const ladder_cost_t *cost,
+                       int sign, bool unconfirmed)
+{
+    placement_load_t *t[2] = {&dev->reserved, &dev->unconfirmed};
+    int n = unconfirmed ? 2 : 1;
+    for (int i = 0; i < n; i++) {
+        if (sign > 0) {
+            t[i]->sessions += cost->sessions;
+            t[i]->encode_pixels += cost->encode_pixels;
+            t[i]->decode_pixels += cost->decode_pixels;
+        } else {
+            t[i]->sessions = t[i]->sessions > cost->sessions
+                                 ? t[i]->sessions - cost->sessions
+                                 : 0;
+            t[i]->encode_pixels =
+                sub_floor(t[i]->encode_pixels, cost->encode_pixels);
+            t[i]->decode_pixels =
+                sub_floor(t[i]->decode_pixels, cost->decode_pixels);
+        }
+    }
+}
+
+void placement_confirm(placement_device_t *dev, const ladder_cost_t *cost)
+{
+    placement_load_t *u = &dev->unconfirmed;
+    u->sessions =
+        u->sessions > cost->sessions ? u->sessions - cost->sessions : 0;
+    u->encode_pixels = sub_floor(u->encode_pixels, cost->encode_pixels);
+    u->decode_pixels = sub_floor(u->decode_pixels, cost->decode_pixels);
+}
+
+void placement_cost_of(const ladder_t *ladder, const ladder_source_t *src,
+                       unsigned kept, ladder_cost_t *out)
+{
+    ladder_t sub;
+    sub.n = 0;
+    for (int i = 0; i < ladder->n && i < LADDER_MAX_RUNGS; i++) {
+        if (kept & (1u << i))
+            sub.r[sub.n++] = ladder->r[i];
+    }
+    ladder_cost(&sub, src, out);
+}
+
+/* The budget left under the headroom. */
+static uint64_t usable(uint64_t budget, double headroom)
+{
+    return (uint64_t)((double)budget * (1.0 - headroom));
+}
+
+/* Does `cost` fit on the device? Fills the load fraction it would have. */
+static bool fits(const placement_config_t *cfg, const placement_device_t *dev,
+                 const ladder_cost_t *cost, double *load_after)
+{
+    placement_load_t u;
+    placement_device_used(dev, &u);
+    if (cost->sessions > 0) {
+        if (!dev->hw_encode && dev->kind != PLACEMENT_KIND_CPU)
+            return false;
+        if ((cost->codecs & dev->enc_codecs) != cost->codecs)
+            return false;
+        if (dev->max_sessions > 0 &&
+            u.sessions + cost->sessions > dev->max_sessions)
+            return false;
+        if (u.encode_pixels + cost->encode_pixels >
+            usable(dev->enc_budget, cfg->headroom))
+            return false;
+        if (dev->dec_budget > 0 && u.decode_pixels + cost->decode_pixels >
+                                       usable(dev->dec_budget, cfg->headroom))
+            return false;
+    }
+    u.sessions += cost->sessions;
+    u.encode_pixels += cost->encode_pixels;
+    u.decode_pixels += cost->decode_pixels;
+    *load_after = load_of(dev, &u);
+    return true;
+}
+
+static bool accepting(const placement_worker_t *w)
+{
+    return w->live && !w->draining && !w->overloaded;
+}
+
+/* One scan for one cost; returns true with best worker/device/load set. */
+static bool scan(const placement_config_t *cfg, const placement_farm_t *farm,
+                 const ladder_cost_t *cost, long *bw, long *bd, double *bl)
+{
+    bool found = false;
+    bool pack = cfg->policy == PLACEMENT_BEST_FIT;
+    for (size_t wi = 0; wi < farm->nworkers; wi++) {
+        const placement_worker_t *w = &farm->workers[wi];
+        if (!accepting(w) || w->ndevices == 0)
+            continue;
+        if (w->max_host_sessions > 0 && cost->sessions > 0 &&
+            placement_worker_sessions(farm, wi) + cost->sessions >
+                w->max_host_sessions)
+            continue;
+        for (size_t k = 0; k < w->ndevices; k++) {
+            size_t di = w->first_device + k;
+            double l;
+            if (!fits(cfg, &farm->devices[di], cost, &l))
+                continue;
+            if (!found || (pack ? l > *bl : l < *bl)) {
+                found = true;
+                *bw = (long)wi;
+                *bd = (long)di;
+                *bl = l;
+            }
+        }
+    }
+    return found;
+}
+
+static uint64_t rung_pixels(const ladder_rendition_t *r)
+{
+    return (uint64_t)r->width * (uint64_t)r->height *
+           (uint64_t)(ladder_rendition_fps(r) + 0.5);
+}
+
+int placement_pick(const placement_config_t *cfg, const placement_farm_t *farm,
+                   const placement_request_t *req, placement_result_t *out)
+{
+    const ladder_t *lad = req->ladder;
+    unsigned all = lad->n >= 32 ? ~0u : (1u << lad->n) - 1u;
+    unsigned kept = all;
+    memset(out, 0, sizeof(*out));
+    out->worker = -1;
+    out->device = -1;
+
+    bool any = false;
+    for (size_t wi = 0; wi < farm->nworkers && !any; wi++)
+        any = accepting(&farm->workers[wi]) && farm->workers[wi].ndevices > 0;
+    if (!any)
+        return PLACEMENT_ENOWORKER;
+
+    for (;;) {
+        ladder_cost_t cost;
+        if (kept == all)
+            ladder_cost(lad, req->source, &cost);
+        else
+            placement_cost_of(lad, req->source, kept, &cost);
+        long bw, bd;
+        double bl;
+        if (scan(cfg, farm, &cost, &bw, &bd, &bl)) {
+            out->worker = bw;
+            out->device = bd;
+            out->kept = kept;
+            out->partial = kept != all;
+            out->cost = cost;
+            out->load_after = bl;
+            return 0;
+        }
+        if (!req->allow_partial || cost.sessions == 0)
+            return PLACEMENT_ENOSPACE;
+        /* Drop the most expensive encoded rung still kept. */
+        int worst = -1;
+        uint64_t wp = 0;
+        for (int i = 0; i < lad->n; i++) {
+            if (!(kept & (1u << i)) || lad->r[i].remux)
+                continue;
+            uint64_t p = rung_pixels(&lad->r[i]);
+            if (worst < 0 || p > wp) {
+                worst = i;
+                wp = p;
+            }
+        }
+        if (worst < 0)
+            return PLACEMENT_ENOSPACE;
+        kept &= ~(1u << worst);
+    }
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+    const placement_item_t *x = a, *y = b;
+    if (x->priority != y->priority)
+        return x->priority > y->priority ? -1 : 1;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    return 0;
+}
+
+void placement_place_batch(const placement_config_t *cfg,
+                           placement_farm_t *farm, placement_item_t *items,
+                           size_t n)
+{
+    qsort(items, n, sizeof(*items), item_cmp);
+    for (size_t i = 0; i < n; i++) {
+        placement_item_t *it = &items[i];
+        it->rc = placement_pick(cfg, farm, &it->req, &it->result);
+        if (it->rc == 0)
+            placement_reserve(&farm->devices[it->result.device],
+                              &it->result.cost, +1, true);
+    }
+}
+
+long placement_shed_pick(const uint32_t *priority, const uint64_t *seq,
+                         size_t n)
+{
+    long best = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (best < 0 || priority[i] < priority[best] ||
+            (priority[i] == priority[best] && seq[i] > seq[best]))
+            best = (long)i;
+    }
+    return best;
+}
+
+static const char *const kind_names[PLACEMENT_KIND_COUNT] = {"cpu", "nvenc",
+                                                             "vaapi", "qsv"};
+
+const char *placement_kind_name(placement_kind_t kind)
+{
+    return (unsigned)kind < PLACEMENT_KIND_COUNT ? kind_names[kind] : "unknown";
+}
+
+int placement_kind_parse(const char *name, placement_kind_t *out)
+{
+    for (int i = 0; i < PLACEMENT_KIND_COUNT; i++) {
+        if (!strcasecmp(name, kind_names[i])) {
+            *out = (placement_kind_t)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+const char *placement_policy_name(placement_policy_t policy)
+{
+    return policy == PLACEMENT_BEST_FIT ? "best-fit" : "least-loaded";
+}
+
+int placement_policy_parse(const char *name, placement_policy_t *out)
+{
+    if (!strcasecmp(name, "least-loaded") || !strcasecmp(name, "least_loaded"))
+        *out = PLACEMENT_LEAST_LOADED;
+    else if (!strcasecmp(name, "best-fit") || !strcasecmp(name, "best_fit"))
+        *out = PLACEMENT_BEST_FIT;
+    else
+        return -EINVAL;
+    return 0;
+}

@@ -1,0 +1,521 @@
+/* Tests for coordinator/placement: table-driven farms, ladders, expectations.
+ */
+#include <setjmp.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ladder.h"
+#include "placement.h"
+
+#define M 1000000ull
+
+/* A 1080p60 source and its ladder: source remux, 720p60, 720p30, 480p30,
+ * 360p30, 160p30 (five encoded rungs). */
+static const ladder_source_t src1080 = {1920, 1080, 60, 1, 1, 1, 6000};
+
+static void rung(ladder_t *l, const char *name, bool remux, int w, int h,
+                 int fps, ladder_codec_t codec)
+{
+    ladder_rendition_t *r = &l->r[l->n++];
+    memset(r, 0, sizeof(*r));
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    r->remux = remux;
+    r->width = w;
+    r->height = h;
+    r->fps_num = fps;
+    r->fps_den = 1;
+    r->frame_step = 1;
+    r->bitrate_kbps = 1000;
+    r->codec = codec;
+}
+
+static void make_ladder(ladder_t *l, ladder_codec_t codec)
+{
+    memset(l, 0, sizeof(*l));
+    rung(l, "source", true, 1920, 1080, 60, LADDER_CODEC_H264);
+    rung(l, "720p60", false, 1280, 720, 60, codec);
+    rung(l, "720p30", false, 1280, 720, 30, codec);
+    rung(l, "480p30", false, 854, 480, 30, codec);
+    rung(l, "360p30", false, 640, 360, 30, codec);
+    rung(l, "160p30", false, 284, 160, 30, codec);
+}
+
+#define H264     (1u << LADDER_CODEC_H264)
+#define HEVC     (1u << LADDER_CODEC_HEVC)
+#define MAXDEV   4
+#define MAXWORK  4
+#define ALL_KEPT 0x3fu
+
+typedef struct {
+    placement_kind_t kind;
+    bool hw_encode;
+    unsigned codecs;
+    int max_sessions;
+    uint64_t enc, dec; /* budgets */
+    int res_sessions;  /* reserved (confirmed) */
+    uint64_t res_enc;  /* reserved encode pixels */
+    uint64_t meas_enc; /* measured encode pixels */
+    int meas_sessions; /* measured sessions */
+} dev_spec_t;
+
+typedef struct {
+    bool dead, draining, overloaded;
+    int host_sessions;
+    int ndev;
+    dev_spec_t dev[MAXDEV];
+} worker_spec_t;
+
+typedef struct {
+    const char *name;
+    placement_policy_t policy;
+    double headroom;
+    ladder_codec_t codec;
+    bool partial;
+    int nworkers;
+    worker_spec_t w[MAXWORK];
+    int want_rc;
+    long want_worker;
+    long want_device; /* index within the worker */
+    unsigned want_kept;
+} case_t;
+
+/* A big NVENC card with room for several ladders. */
+#define NV_BIG(...)                                                            \
+    {                                                                          \
+        PLACEMENT_KIND_NVENC, true, H264 | HEVC, 0, 2000 * M, 2000 * M,        \
+            __VA_ARGS__                                                        \
+    }
+#define CPU_SMALL(...)                                                         \
+    {                                                                          \
+        PLACEMENT_KIND_CPU, false, H264, 0, 150 * M, 400 * M, __VA_ARGS__      \
+    }
+
+static const case_t cases[] = {
+    {"least-loaded picks the emptier worker",
+     PLACEMENT_LEAST_LOADED,
+     0.15,
+     LADDER_CODEC_H264,
+     false,
+     2,
+     {{.ndev = 1, .dev = {NV_BIG(5, 400 * M, 0, 0)}},
+      {.ndev = 1, .dev = {NV_BIG(0, 0, 0, 0)}}},
+     0,
+     1,
+     0,
+     ALL_KEPT},
+    {"best-fit picks the fuller worker",
+     PLACEMENT_BEST_FIT,
+     0.15,
+     LADDER_CODEC_H264,
+     false,
+     2,
+     {{.ndev = 1, .dev = {NV_BIG(5, 400 * M, 0, 0)}},
+      {.ndev = 1, .dev = {NV_BIG(0, 0, 0, 0)}}},
+     0,
+     0,
+     0,
+     ALL_KEPT},
+    {"device session cap",
+     PLACEMENT_LEAST_LOADED,
+     0.15,
+     LADDER_CODEC_H264,
+     false,
+     2,
+     {{.ndev = 1,
+       .dev = {{PLACEMENT_KIND_NVENC, true, H264, 8, 2000 * M, 2000 * M, 4,
+                10 * M, 0, 0}}},
+      {.ndev = 1, .dev = {NV_BIG(5, 900 * M, 0, 0)}}},
+     0,
+     1,
+     0,
+     ALL_KEPT},
+    {"GeForce host limit of 8 sessions over two cards",
+     PLACEMENT_LEAST_LOADED,
+     0.15,
+     LADDER_CODEC_H264,
+     false,
+     2,
+     {{.host_sessions = 8,
+       .ndev = 2,
+       .dev = {NV_BIG(5, 100 * M, 0, 0), NV_BIG(0, 0, 0, 0)}},
+      {.ndev = 1, .dev = {NV_BIG(10, 1000 * M, 0, 0)}}},
+     0,
+     1,
+     0,
+     ALL_KEPT},
+    {"GeForce host limit leaves room: second card",
+     PLACEMENT_LEAST_LOADED,
+     0.15,
+     LADDER_CODEC_H264,
+     false,
+     2,
+     {{.host_sessions = 8,
+       .ndev = 2,
+       .dev = {NV_BIG(3, 100 * M, 0, 0), NV_BIG(0, 0, 0, 0)}},
+      {.ndev = 1, .dev = {NV_BIG(10, 1000 * M, 0, 0)}}},
+     0,
+     0,
+     1,
+     ALL_KEPT},
+    {"encode budget too small everywhere",
+     PLACEMENT_LEAST_LOADED,
+     0.15,
+     LADDER_CODEC_H264,
+     false,
+     1,
+     {{.ndev = 1, .dev = {CPU_SMALL(0, 60 * M, 0, 0)}}},
+     PLACEMENT_ENOSPACE,
+     -1,
+     -1,
+     0},
+    {"headroom 5% admits a ladder using 90% of the budget",
+     PLACEMENT_LEAST_LOADED,
+     0.05,
+     LADDER_CODEC_H264,
+     false,
+     1,
+     {{.ndev = 1, .dev = {CPU_SMALL(0, 32 * M, 0, 0)}}},
+     0,
+     0,
+     0,
+     ALL_KEPT},
+    {"headroom 15% refuses the same ladder",
+     PLACEMENT_LEAST_LOADED,
+     0.15,
+     LADDER_CODEC_H264,
+     false,
+     1,
+     {{.ndev = 1, .dev = {CPU_SMALL(0, 32 * M, 0, 0)}}},
+     PLACEMENT_ENOSPACE,
+     -1,
+     -1,
+     0},
+    {"HEVC ladder only on a device that encodes HEVC",
+     PLACEMENT_LEAST_LOADED,
+     0.15,
+     LADDER_CODEC_HEVC,
+     false,
+     2,
+     {{.ndev = 1,
+       .dev = {{PLACEMENT_KIND_VAAPI, true, H264, 0, 2000 * M, 2000 * M, 0, 0,
+                0, 0}}},
+      {.ndev = 1, .dev = {NV_BIG(5, 900 * M, 0, 0)}}},
+     0,
+     1,
+     0,
+     ALL_KEPT},
+    {"draining worker gets nothing",
+     PLACEMENT_LEAST_LOADED,
+     0.15,
+     LADDER_CODEC_H264,
+     false,
+     2,
+     {{.draining = true, .ndev = 1, .dev = {NV_BIG(0, 0, 0, 0)}},
+      {.ndev = 1, .dev = {NV_BIG(5, 900 * M, 0, 0)}}},
+     0,
+     1,
+     0,
+     ALL_KEPT},
+    {"only a draining worker: no worker",
+     PLACEMENT_LEAST_LOADED,
+     0.15,
+     LADDER_CODEC_H264,
+     true,
+     1,
+     {{.draining = true, .ndev = 1, .dev = {NV_BIG(0, 0, 0, 0)}}},
+     PLACEMENT_ENOWORKER,
+     -1,
+     -1,
+     0},
+    {"overloaded worker gets nothing",
+     PLACEMENT_LEAST_LOADED,
+     0.15,
+     LADDER_CODEC_H264,
+     false,
+     2,
+     {{.overloaded = true, .ndev = 1, .dev = {NV_BIG(0, 0, 0, 0)}},
+      {.ndev = 1, .dev = {NV_BIG(5, 900 * M, 0, 0)}}},
+     0,
+     1,
+     0,
+     ALL_KEPT},
+    {"dead worker gets nothing",
+     PLACEMENT_LEAST_LOADED,
+     0.15,
+     LADDER_CODEC_H264,
+     false,
+     2,
+     {{.dead = true, .ndev = 1, .dev = {NV_BIG(0, 0, 0, 0)}},
+      {.ndev = 1, .dev = {NV_BIG(5, 900 * M, 0, 0)}}},
+     0,
+     1,
+     0,
+     ALL_KEPT},
+    {"measured use beats an empty reservation",
+     PLACEMENT_LEAST_LOADED,
+     0.15,
+     LADDER_CODEC_H264,
+     false,
+     2,
+     {{.ndev = 1, .dev = {NV_BIG(0, 0, 1500 * M, 2)}},
+      {.ndev = 1, .dev = {NV_BIG(5, 900 * M, 0, 0)}}},
+     0,
+     1,
+     0,
+     ALL_KEPT},
+    {"decode-only GPU never encodes",
+     PLACEMENT_LEAST_LOADED,
+     0.15,
+     LADDER_CODEC_H264,
+     false,
+     2,
+     {{.ndev = 1,
+       .dev = {{PLACEMENT_KIND_NVENC, false, H264, 0, 4000 * M, 4000 * M, 0, 0,
+                0, 0}}},
+      {.ndev = 1, .dev = {CPU_SMALL(0, 0, 0, 0)}}},
+     0,
+     1,
+     0,
+     ALL_KEPT},
+    {"partial ladder drops 720p60 first",
+     PLACEMENT_LEAST_LOADED,
+     0.0,
+     LADDER_CODEC_H264,
+     true,
+     1,
+     {{.ndev = 1, .dev = {CPU_SMALL(0, 90 * M, 0, 0)}}},
+     0,
+     0,
+     0,
+     ALL_KEPT & ~(1u << 1)},
+    {"partial ladder down to 360p and 160p",
+     PLACEMENT_LEAST_LOADED,
+     0.0,
+     LADDER_CODEC_H264,
+     true,
+     1,
+     {{.ndev = 1, .dev = {CPU_SMALL(0, 140 * M, 0, 0)}}},
+     0,
+     0,
+     0,
+     (1u << 0) | (1u << 4) | (1u << 5)},
+    {"no room at all: Source remux only",
+     PLACEMENT_LEAST_LOADED,
+     0.15,
+     LADDER_CODEC_H264,
+     true,
+     1,
+     {{.ndev = 1, .dev = {CPU_SMALL(0, 150 * M, 0, 0)}}},
+     0,
+     0,
+     0,
+     1u << 0},
+    {"partial not allowed: refused",
+     PLACEMENT_LEAST_LOADED,
+     0.15,
+     LADDER_CODEC_H264,
+     false,
+     1,
+     {{.ndev = 1, .dev = {CPU_SMALL(0, 150 * M, 0, 0)}}},
+     PLACEMENT_ENOSPACE,
+     -1,
+     -1,
+     0},
+    {"no workers at all",
+     PLACEMENT_LEAST_LOADED,
+     0.15,
+     LADDER_CODEC_H264,
+     true,
+     0,
+     {{0}},
+     PLACEMENT_ENOWORKER,
+     -1,
+     -1,
+     0},
+};
+
+typedef struct {
+    placement_worker_t workers[MAXWORK];
+    placement_device_t devices[MAXWORK * MAXDEV];
+    placement_farm_t farm;
+} farm_buf_t;
+
+static void build_farm(const case_t *c, farm_buf_t *fb)
+{
+    memset(fb, 0, sizeof(*fb));
+    size_t nd = 0;
+    for (int i = 0; i < c->nworkers; i++) {
+        const worker_spec_t *ws = &c->w[i];
+        placement_worker_t *w = &fb->workers[i];
+        w->live = !ws->dead;
+        w->draining = ws->draining;
+        w->overloaded = ws->overloaded;
+        w->max_host_sessions = ws->host_sessions;
+        w->first_device = nd;
+        w->ndevices = (size_t)ws->ndev;
+        for (int k = 0; k < ws->ndev; k++) {
+            const dev_spec_t *s = &ws->dev[k];
+            placement_device_t *d = &fb->devices[nd++];
+            d->kind = s->kind;
+            d->hw_encode = s->hw_encode;
+            d->enc_codecs = s->codecs;
+            d->max_sessions = s->max_sessions;
+            d->enc_budget = s->enc;
+            d->dec_budget = s->dec;
+            d->reserved.sessions = s->res_sessions;
+            d->reserved.encode_pixels = s->res_enc;
+            d->measured.encode_pixels = s->meas_enc;
+            d->measured.sessions = s->meas_sessions;
+        }
+    }
+    fb->farm.workers = fb->workers;
+    fb->farm.nworkers = (size_t)c->nworkers;
+    fb->farm.devices = fb->devices;
+    fb->farm.ndevices = nd;
+}
+
+static void test_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const case_t *c = &cases[i];
+        farm_buf_t fb;
+        build_farm(c, &fb);
+        ladder_t lad;
+        make_ladder(&lad, c->codec);
+        placement_config_t cfg = {c->policy, c->headroom};
+        placement_request_t req = {&lad, &src1080, c->partial};
+        placement_result_t res;
+        int rc = placement_pick(&cfg, &fb.farm, &req, &res);
+        print_message("case: %s -> rc=%d worker=%ld device=%ld kept=%#x\n",
+                      c->name, rc, res.worker, res.device, res.kept);
+        assert_int_equal(rc, c->want_rc);
+        assert_int_equal(res.worker, c->want_worker);
+        if (rc == 0) {
+            long first = (long)fb.workers[res.worker].first_device;
+            assert_int_equal(res.device - first, c->want_device);
+            assert_int_equal(res.kept, c->want_kept);
+            assert_int_equal(res.partial, c->want_kept != ALL_KEPT);
+            ladder_cost_t want;
+            placement_cost_of(&lad, &src1080, res.kept, &want);
+            assert_int_equal(res.cost.sessions, want.sessions);
+            assert_true(res.cost.encode_pixels == want.encode_pixels);
+        }
+    }
+}
+
+/* Reservations accumulate: a one-device farm fills up, then refuses. */
+static void test_fill_until_full(void **state)
+{
+    (void)state;
+    placement_worker_t w = {.live = true, .ndevices = 1};
+    placement_device_t d = {.kind = PLACEMENT_KIND_NVENC,
+                            .hw_encode = true,
+                            .enc_codecs = H264,
+                            .max_sessions = 0,
+                            .enc_budget = 1000 * M,
+                            .dec_budget = 0};
+    placement_farm_t farm = {&w, 1, &d, 1};
+    ladder_t lad;
+    make_ladder(&lad, LADDER_CODEC_H264);
+    ladder_cost_t c;
+    ladder_cost(&lad, &src1080, &c);
+    placement_config_t cfg = {PLACEMENT_LEAST_LOADED, 0.15};
+    placement_request_t req = {&lad, &src1080, false};
+    int placed = 0;
+    placement_result_t r;
+    while (placement_pick(&cfg, &farm, &req, &r) == 0) {
+        placement_reserve(&d, &r.cost, +1, true);
+        placed++;
+        assert_true(placed < 100);
+    }
+    /* 850 Mpx/s usable over the ladder's cost. */
+    assert_int_equal(placed, (int)(850 * M / c.encode_pixels));
+    assert_int_equal(d.reserved.sessions, placed * c.sessions);
+    /* A report confirming the sessions changes nothing... */
+    for (int i = 0; i < placed; i++)
+        placement_confirm(&d, &c);
+    d.measured = d.reserved;
+    assert_int_equal(placement_pick(&cfg, &farm, &req, &r), PLACEMENT_ENOSPACE);
+    /* ...and releasing one frees room for exactly one more. */
+    placement_reserve(&d, &c, -1, false);
+    d.measured = d.reserved;
+    assert_int_equal(placement_pick(&cfg, &farm, &req, &r), 0);
+}
+
+/* Pending streams retried in priority order: the higher priority channel
+ * gets the full ladder, the lower one what is left. */
+static void test_batch_priorities(void **state)
+{
+    (void)state;
+    placement_worker_t w = {.live = true, .ndevices = 1};
+    placement_device_t d = {.kind = PLACEMENT_KIND_CPU,
+                            .enc_codecs = H264,
+                            .enc_budget = 130 * M,
+                            .dec_budget = 0};
+    placement_farm_t farm = {&w, 1, &d, 1};
+    ladder_t lad;
+    make_ladder(&lad, LADDER_CODEC_H264);
+    int tags[3] = {0, 1, 2};
+    placement_item_t items[3] = {
+        {{&lad, &src1080, true}, 1, 1, &tags[0], 0, {0}},
+        {{&lad, &src1080, true}, 5, 3, &tags[1], 0, {0}},
+        {{&lad, &src1080, true}, 5, 2, &tags[2], 0, {0}},
+    };
+    placement_config_t cfg = {PLACEMENT_LEAST_LOADED, 0.0};
+    placement_place_batch(&cfg, &farm, items, 3);
+    /* Order: priority 5 seq 2, priority 5 seq 3, priority 1. */
+    assert_ptr_equal(items[0].user, &tags[2]);
+    assert_ptr_equal(items[1].user, &tags[1]);
+    assert_ptr_equal(items[2].user, &tags[0]);
+    assert_int_equal(items[0].rc, 0);
+    assert_false(items[0].result.partial);
+    assert_int_equal(items[1].rc, 0);
+    assert_true(items[1].result.partial);
+    assert_int_equal(items[2].rc, 0);
+    assert_true(items[2].result.partial);
+    /* The lowest priority got no more rungs than the one before it. */
+    assert_true(items[2].result.cost.sessions <= items[1].result.cost.sessions);
+    assert_true(d.reserved.encode_pixels <= 130 * M);
+}
+
+static void test_shed_pick(void **state)
+{
+    (void)state;
+    uint32_t prio[4] = {3, 1, 1, 7};
+    uint64_t seq[4] = {10, 4, 9, 1};
+    assert_int_equal(placement_shed_pick(prio, seq, 4), 2);
+    assert_int_equal(placement_shed_pick(prio, seq, 0), -1);
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    placement_kind_t k;
+    assert_int_equal(placement_kind_parse("NVENC", &k), 0);
+    assert_int_equal(k, PLACEMENT_KIND_NVENC);
+    assert_string_equal(placement_kind_name(PLACEMENT_KIND_VAAPI), "vaapi");
+    assert_int_equal(placement_kind_parse("tpu", &k), -EINVAL);
+    placement_policy_t p;
+    assert_int_equal(placement_policy_parse("best-fit", &p), 0);
+    assert_int_equal(p, PLACEMENT_BEST_FIT);
+    assert_int_equal(placement_policy_parse("random", &p), -EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_fill_until_full),
+        cmocka_unit_test(test_batch_priorities),
+        cmocka_unit_test(test_shed_pick),
+        cmocka_unit_test(test_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
