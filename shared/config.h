@@ -66,6 +66,12 @@ typedef struct {
  * args->help is set; the caller should exit 0.
  * Errors: returns -EINVAL (bad key, value, bounds) or -ENOENT (file missing)
  * and writes one message naming the key into err (errlen bytes).
+ * Details: --help/-h and --config are reserved (a table using them is
+ * refused); on --help the defaults are applied and the rest of argv is not
+ * examined. A file that cannot be read gives another -errno (-EACCES,
+ * -EISDIR). A file line longer than libinih's line buffer (200 bytes) is an
+ * error, not a truncated value. On error `target` may be partly filled and
+ * `args` is left empty.
  */
 int config_parse(const config_option_t *table, size_t n, void *target,
                  const char *usage, int argc, char **argv, config_args_t *args,
@@ -83,7 +89,11 @@ int config_set(const config_option_t *table, size_t n, void *target,
 int config_load_file(const config_option_t *table, size_t n, void *target,
                      const char *path, char *err, size_t errlen);
 
-/* Writes the generated help for the table to `out` (a FILE *). */
+/*
+ * Writes the generated help for the table to `out` (a FILE *). `usage` is
+ * the synopsis, e.g. "prism-worker [options]"; "Usage: " is prepended unless
+ * it already starts with it. NULL prints no synopsis.
+ */
 void config_print_help(const config_option_t *table, size_t n,
                        const char *usage, void *out);
 
