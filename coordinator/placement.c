@@ -21,7 +21,8 @@
  * fraction the device would have after the placement (spreading streams),
  * best-fit maximises it (packing, so whole devices stay free for big
  * ladders). When nothing holds the full ladder, the most expensive encoded
- * rung is dropped and the scan repeats; the last attempt is the remuxed
+ * rung is dropped, and so on; all these candidate rung sets are tried in
+ * the same single pass over the devices. The last is the remuxed
  * Source alone, which costs no encoder and fits any accepting worker.
  *
  * The scan is linear in devices: at 10000 workers it is tens of
@@ -177,82 +178,33 @@ static bool accepting(const placement_worker_t *w)
     return w->live && !w->draining && !w->overloaded;
 }
 
-/* One scan for one cost; returns true with best worker/device/load set. */
-static bool scan(const placement_config_t *cfg, const placement_farm_t *farm,
-                 const ladder_cost_t *cost, long *bw, long *bd, double *bl)
-{
-    bool found = false;
-    bool pack = cfg->policy == PLACEMENT_BEST_FIT;
-    for (size_t wi = 0; wi < farm->nworkers; wi++) {
-        const placement_worker_t *w = &farm->workers[wi];
-        if (!accepting(w) || w->ndevices == 0)
-            continue;
-        if (w->max_host_sessions > 0 && cost->sessions > 0 &&
-            placement_worker_sessions(farm, wi) + cost->sessions >
-                w->max_host_sessions)
-            continue;
-        for (size_t k = 0; k < w->ndevices; k++) {
-            size_t di = w->first_device + k;
-            double l;
-            if (!fits(cfg, &farm->devices[di], cost, &l))
-                continue;
-            if (!found || (pack ? l > *bl : l < *bl)) {
-                found = true;
-                *bw = (long)wi;
-                *bd = (long)di;
-                *bl = l;
-            }
-        }
-    }
-    return found;
-}
-
 static uint64_t rung_pixels(const ladder_rendition_t *r)
 {
     return (uint64_t)r->width * (uint64_t)r->height *
            (uint64_t)(ladder_rendition_fps(r) + 0.5);
 }
 
-int placement_pick(const placement_config_t *cfg, const placement_farm_t *farm,
-                   const placement_request_t *req, placement_result_t *out)
+/*
+ * The candidate rung sets, best first: the whole ladder, then each time
+ * without the most expensive encoded rung still kept, down to no encoded
+ * rung. Returns how many (1 without allow_partial).
+ */
+static int candidates(const placement_request_t *req,
+                      unsigned kept[LADDER_MAX_RUNGS + 1],
+                      ladder_cost_t cost[LADDER_MAX_RUNGS + 1])
 {
     const ladder_t *lad = req->ladder;
     unsigned all = lad->n >= 32 ? ~0u : (1u << lad->n) - 1u;
-    unsigned kept = all;
-    memset(out, 0, sizeof(*out));
-    out->worker = -1;
-    out->device = -1;
-
-    bool any = false;
-    for (size_t wi = 0; wi < farm->nworkers && !any; wi++)
-        any = accepting(&farm->workers[wi]) && farm->workers[wi].ndevices > 0;
-    if (!any)
-        return PLACEMENT_ENOWORKER;
-
-    for (;;) {
-        ladder_cost_t cost;
-        if (kept == all)
-            ladder_cost(lad, req->source, &cost);
-        else
-            placement_cost_of(lad, req->source, kept, &cost);
-        long bw, bd;
-        double bl;
-        if (scan(cfg, farm, &cost, &bw, &bd, &bl)) {
-            out->worker = bw;
-            out->device = bd;
-            out->kept = kept;
-            out->partial = kept != all;
-            out->cost = cost;
-            out->load_after = bl;
-            return 0;
-        }
-        if (!req->allow_partial || cost.sessions == 0)
-            return PLACEMENT_ENOSPACE;
-        /* Drop the most expensive encoded rung still kept. */
+    int n = 0;
+    kept[0] = all;
+    ladder_cost(lad, req->source, &cost[0]);
+    n = 1;
+    while (req->allow_partial && cost[n - 1].sessions > 0 &&
+           n <= LADDER_MAX_RUNGS) {
         int worst = -1;
         uint64_t wp = 0;
         for (int i = 0; i < lad->n; i++) {
-            if (!(kept & (1u << i)) || lad->r[i].remux)
+            if (!(kept[n - 1] & (1u << i)) || lad->r[i].remux)
                 continue;
             uint64_t p = rung_pixels(&lad->r[i]);
             if (worst < 0 || p > wp) {
@@ -261,9 +213,75 @@ int placement_pick(const placement_config_t *cfg, const placement_farm_t *farm,
             }
         }
         if (worst < 0)
-            return PLACEMENT_ENOSPACE;
-        kept &= ~(1u << worst);
+            break;
+        kept[n] = kept[n - 1] & ~(1u << worst);
+        placement_cost_of(lad, req->source, kept[n], &cost[n]);
+        n++;
     }
+    return n;
+}
+
+int placement_pick(const placement_config_t *cfg, const placement_farm_t *farm,
+                   const placement_request_t *req, placement_result_t *out)
+{
+    unsigned kept[LADDER_MAX_RUNGS + 1];
+    ladder_cost_t cost[LADDER_MAX_RUNGS + 1];
+    memset(out, 0, sizeof(*out));
+    out->worker = -1;
+    out->device = -1;
+
+    int ncand = candidates(req, kept, cost);
+    bool pack = cfg->policy == PLACEMENT_BEST_FIT;
+    bool any = false;
+    int bj = ncand; /* best candidate index found so far (lower is better) */
+    long bw = -1, bd = -1;
+    double bl = 0;
+
+    /*
+     * One pass: each device is tried with the candidates from the whole
+     * ladder down, but never past the best candidate some device already
+     * holds, so once the whole ladder fits somewhere every other device
+     * costs one check.
+     */
+    for (size_t wi = 0; wi < farm->nworkers; wi++) {
+        const placement_worker_t *w = &farm->workers[wi];
+        if (!accepting(w) || w->ndevices == 0)
+            continue;
+        any = true;
+        int host_free = -1;
+        if (w->max_host_sessions > 0)
+            host_free =
+                w->max_host_sessions - placement_worker_sessions(farm, wi);
+        for (size_t k = 0; k < w->ndevices; k++) {
+            size_t di = w->first_device + k;
+            for (int j = 0; j < ncand && j <= bj; j++) {
+                double l;
+                if (host_free >= 0 && cost[j].sessions > 0 &&
+                    cost[j].sessions > host_free)
+                    continue;
+                if (!fits(cfg, &farm->devices[di], &cost[j], &l))
+                    continue;
+                if (j < bj || (pack ? l > bl : l < bl)) {
+                    bj = j;
+                    bw = (long)wi;
+                    bd = (long)di;
+                    bl = l;
+                }
+                break;
+            }
+        }
+    }
+    if (!any)
+        return PLACEMENT_ENOWORKER;
+    if (bw < 0)
+        return PLACEMENT_ENOSPACE;
+    out->worker = bw;
+    out->device = bd;
+    out->kept = kept[bj];
+    out->partial = bj > 0;
+    out->cost = cost[bj];
+    out->load_after = bl;
+    return 0;
 }
 
 static int item_cmp(const void *a, const void *b)
