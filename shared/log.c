@@ -27,6 +27,8 @@ log_level_t log_get_level(void)
 
 int log_level_parse(const char *name, log_level_t *out)
 {
+    if (!name)
+        return -EINVAL;
     for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
         if (strcasecmp(name, level_names[i]) == 0) {
             *out = (log_level_t)i;
@@ -48,7 +50,10 @@ void log_set_fd(int fd)
     atomic_store(&out_fd, fd);
 }
 
-/* Appends msg quoted, escaping quotes, backslashes and control characters. */
+/*
+ * Appends s in quotes: quotes and backslashes are escaped, control
+ * characters become spaces so a message can never split a line.
+ */
 static size_t put_quoted(char *buf, size_t pos, size_t cap, const char *s)
 {
     if (pos < cap)
@@ -87,7 +92,7 @@ void log_vwrite(log_level_t level, const char *mod, const char *msg,
                      ".%03ldZ level=%s mod=%s msg=", ts.tv_nsec / 1000000,
                      log_level_name(level), mod ? mod : "-");
     if (n > 0)
-        pos += (size_t)n < cap - pos ? (size_t)n : cap - pos;
+        pos += (size_t)n < cap - pos ? (size_t)n : cap - pos - 1;
     pos = put_quoted(line, pos, cap, msg ? msg : "");
     if (fmt && *fmt && pos + 1 < cap) {
         line[pos++] = ' ';
