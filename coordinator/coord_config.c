@@ -1,0 +1,123 @@
+/* The coordinator's options: one table for the config file, flags and help. */
+#include "coord_config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define S(f) offsetof(coord_config_t, f), sizeof(((coord_config_t *)0)->f)
+#define N(f) offsetof(coord_config_t, f), 0
+
+const config_option_t coord_config_options[] = {
+    {"id", 0, CONFIG_STRING, "coordinator", 0, 0, S(id),
+     "Name of this coordinator in logs, events and replies"},
+    {"control_bind", 0, CONFIG_STRING, "tcp://0.0.0.0:5550", 0, 0,
+     S(control_bind), "Control ROUTER endpoint workers and ingests connect to"},
+    {"key_file", 0, CONFIG_STRING, "/etc/prism/keys/coordinator.key", 0, 0,
+     S(key_file), "This coordinator's CURVE secret key file (prism-keygen)"},
+    {"allow_dir", 0, CONFIG_STRING, "/etc/prism/allow", 0, 0, S(allow_dir),
+     "Directory of NAME.pub files of the nodes allowed to connect"},
+    {"zap_domain", 0, CONFIG_STRING, "prism", 0, 0, S(zap_domain),
+     "ZAP domain of the control socket"},
+    {"http_bind", 0, CONFIG_STRING, "127.0.0.1", 0, 0, S(http_bind),
+     "Address the HTTP API listens on"},
+    {"http_port", 0, CONFIG_INT, "8080", 0, 65535, N(http_port),
+     "HTTP API port; 0 turns the API off"},
+    {"api_token", 0, CONFIG_STRING, "", 0, 0, S(api_token),
+     "Bearer token mutating API calls need; empty refuses them all"},
+    {"pg_url", 0, CONFIG_STRING, "postgresql:///prism", 0, 0, S(pg_url),
+     "PostgreSQL connection string"},
+    {"report_ms", 0, CONFIG_INT, "1000", 50, 60000, N(report_ms),
+     "Load report interval the workers are told to use, ms"},
+    {"missed_reports", 0, CONFIG_INT, "3", 1, 100, N(missed_reports),
+     "Reports a worker may miss before it is declared dead"},
+    {"hung_ms", 0, CONFIG_INT, "10000", 100, 600000, N(hung_ms),
+     "A session whose output stalls this long while input flows is hung, ms"},
+    {"slow_reports", 0, CONFIG_INT, "5", 1, 1000, N(slow_reports),
+     "Consecutive reports under slow_speed that make a worker overloaded"},
+    {"slow_speed", 0, CONFIG_DOUBLE, "0.98", 0.1, 10, N(slow_speed),
+     "Session speed (output time / wall time) under which it is slow"},
+    {"heartbeat_ms", 0, CONFIG_INT, "1000", 50, 60000, N(heartbeat_ms),
+     "Interval of the coordinator's heartbeat to every node, ms"},
+    {"node_timeout_ms", 0, CONFIG_INT, "10000", 100, 600000, N(node_timeout_ms),
+     "An ingest silent this long is forgotten, ms"},
+    {"policy", 0, CONFIG_STRING, "least-loaded", 0, 0, S(policy),
+     "Placement policy: least-loaded (spread) or best-fit (pack)"},
+    {"headroom", 0, CONFIG_DOUBLE, "0.15", 0, 0.9, N(headroom),
+     "Fraction of every device budget kept free"},
+    {"partial_ladders", 0, CONFIG_BOOL, "true", 0, 0, N(partial_ladders),
+     "Place the renditions that fit when the whole ladder fits nowhere"},
+    {"ack_timeout_ms", 0, CONFIG_INT, "2000", 50, 60000, N(ack_timeout_ms),
+     "An Assign not acknowledged within this is re-sent, ms"},
+    {"assign_retries", 0, CONFIG_INT, "2", 0, 100, N(assign_retries),
+     "Re-sends of an Assign before the stream is placed elsewhere"},
+    {"pending_retry_ms", 0, CONFIG_INT, "1000", 50, 60000, N(pending_retry_ms),
+     "How often streams waiting for capacity are retried"},
+    {"reconcile_grace_ms", 0, CONFIG_INT, "5000", 0, 600000,
+     N(reconcile_grace_ms),
+     "After a start, how long streams from the database wait for their "
+     "worker to report them before they are placed again, ms"},
+    {"max_workers", 0, CONFIG_INT, "20000", 1, 1000000, N(max_workers),
+     "Most workers in the registry"},
+    {"max_streams", 0, CONFIG_INT, "200000", 1, 10000000, N(max_streams),
+     "Most streams at once; publishes beyond are refused"},
+    {"db_queue_max", 0, CONFIG_INT, "10000", 1, 10000000, N(db_queue_max),
+     "PostgreSQL writes queued while the database is slow or away; more "
+     "are dropped and counted"},
+    {"db_backoff_min_ms", 0, CONFIG_INT, "200", 10, 600000,
+     N(db_backoff_min_ms), "First PostgreSQL reconnect delay, ms"},
+    {"db_backoff_max_ms", 0, CONFIG_INT, "5000", 10, 600000,
+     N(db_backoff_max_ms), "Longest PostgreSQL reconnect delay, ms"},
+    {"ha_lock_key", 0, CONFIG_INT, "7370001", 0, 0, N(ha_lock_key),
+     "PostgreSQL advisory lock key the leader holds"},
+    {"ha_retry_ms", 0, CONFIG_INT, "500", 50, 60000, N(ha_retry_ms),
+     "How often a standby coordinator tries to take the lock, ms"},
+    {"bad_key_limit", 0, CONFIG_INT, "5", 1, 1000000, N(bad_key_limit),
+     "Bad stream keys one address may try per window before it is refused"},
+    {"bad_key_window_ms", 0, CONFIG_INT, "60000", 100, 86400000,
+     N(bad_key_window_ms), "Window of the bad key rate limit, ms"},
+    {"output_url", 0, CONFIG_STRING, "/var/lib/prism/hls", 0, 0, S(output_url),
+     "HLS output directory or origin base URL given to workers"},
+    {"segment_ms", 0, CONFIG_INT, "2000", 500, 20000, N(segment_ms),
+     "HLS segment target given to workers, ms"},
+    {"profiles_dir", 0, CONFIG_STRING, "", 0, 0, S(profiles_dir),
+     "Directory of ladder profile files NAME.json; empty: built-in default"},
+    {"log_level", 0, CONFIG_STRING, "info", 0, 0, S(log_level),
+     "Lowest log level written: debug, info, warn, error"},
+};
+
+const size_t coord_config_noptions =
+    sizeof(coord_config_options) / sizeof(coord_config_options[0]);
+
+static const char usage[] =
+    "usage: prism-coordinator [--config FILE] [--OPTION VALUE ...]\n"
+    "Places streams on workers, watches them, keeps farm state in "
+    "PostgreSQL\nand serves the operator API. Options (file keys are the "
+    "names with\nunderscores, flags the names with dashes):";
+
+int coord_config_load(coord_config_t *cfg, int argc, char **argv, char *err,
+                      size_t errlen)
+{
+    config_args_t args;
+    memset(cfg, 0, sizeof(*cfg));
+    memset(&args, 0, sizeof(args));
+    int rc = config_parse(coord_config_options, coord_config_noptions, cfg,
+                          usage, argc, argv, &args, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (args.help) {
+        config_args_free(&args);
+        return 1;
+    }
+    if (args.npositional > 0) {
+        snprintf(err, errlen, "unexpected argument '%s'", args.positional[0]);
+        config_args_free(&args);
+        return -EINVAL;
+    }
+    config_args_free(&args);
+    if (cfg->db_backoff_max_ms < cfg->db_backoff_min_ms) {
+        snprintf(err, errlen, "db_backoff_max_ms is below db_backoff_min_ms");
+        return -EINVAL;
+    }
+    return 0;
+}

@@ -1,0 +1,62 @@
+/* The coordinator's options: one table for the config file, flags and help. */
+#ifndef PRISM_COORD_CONFIG_H
+#define PRISM_COORD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct {
+    char id[64];                /* this coordinator's name in logs/messages */
+    char control_bind[256];     /* control ROUTER endpoint */
+    char key_file[1024];        /* our CURVE secret key file (NAME.key) */
+    char allow_dir[1024];       /* NAME.pub of every node allowed in */
+    char zap_domain[64];        /* ZAP domain of the control socket */
+    char http_bind[64];         /* HTTP API address */
+    int64_t http_port;          /* HTTP API port, 0 = no API */
+    char api_token[256];        /* bearer token for mutating calls */
+    char pg_url[1024];          /* PostgreSQL connection string */
+    int64_t report_ms;          /* load report interval given to workers */
+    int64_t missed_reports;     /* missed reports before a worker is dead */
+    int64_t hung_ms;            /* output stalled this long: session hung */
+    int64_t slow_reports;       /* reports under real time: overloaded */
+    double slow_speed;          /* speed under which a session is slow */
+    int64_t heartbeat_ms;       /* coordinator heartbeat to every node */
+    int64_t node_timeout_ms;    /* ingest silent this long: forgotten */
+    char policy[32];            /* least-loaded or best-fit */
+    double headroom;            /* budget fraction kept free */
+    bool partial_ladders;       /* place what fits when the ladder does not */
+    int64_t ack_timeout_ms;     /* an Assign unacknowledged this long is
+                                   re-sent */
+    int64_t assign_retries;     /* re-sends before placing it elsewhere */
+    int64_t pending_retry_ms;   /* how often pending streams are retried */
+    int64_t reconcile_grace_ms; /* after a restart: wait for workers */
+    int64_t max_workers;        /* registry bound */
+    int64_t max_streams;        /* stream table bound */
+    int64_t db_queue_max;       /* queued PostgreSQL writes */
+    int64_t db_backoff_min_ms;  /* reconnect backoff, first step */
+    int64_t db_backoff_max_ms;  /* reconnect backoff, ceiling */
+    int64_t ha_lock_key;        /* advisory lock that makes the leader */
+    int64_t ha_retry_ms;        /* a follower retries the lock this often */
+    int64_t bad_key_limit;      /* bad stream keys per address per window */
+    int64_t bad_key_window_ms;  /* the rate limit window */
+    char output_url[1024];      /* where workers write HLS (Assign) */
+    int64_t segment_ms;         /* HLS segment target (Assign) */
+    char profiles_dir[1024];    /* ladder profile JSON files, "" = built-in */
+    char log_level[16];
+} coord_config_t;
+
+/* The option table and its size (for config_parse and the docs). */
+extern const config_option_t coord_config_options[];
+extern const size_t coord_config_noptions;
+
+/*
+ * Parses argv (--config FILE and flags) into cfg. Returns 0, 1 when --help
+ * was printed (exit 0), or a negative code with the message in err.
+ */
+int coord_config_load(coord_config_t *cfg, int argc, char **argv, char *err,
+                      size_t errlen);
+
+#endif
