@@ -1,0 +1,134 @@
+/* HLS master playlist text and RFC 6381 codec strings for its variants. */
+#include "hls_master.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+int hls_master_format(const hls_variant_t *v, int n, bool independent,
+                      char *buf, size_t buflen)
+{
+    size_t len = 0;
+    int w;
+
+#define PUT(...)                                                               \
+    do {                                                                       \
+        w = snprintf(buf + len, buflen - len, __VA_ARGS__);                    \
+        if (w < 0 || (size_t)w >= buflen - len)                                \
+            return -ENOSPC;                                                    \
+        len += (size_t)w;                                                      \
+    } while (0)
+
+    if (!buflen)
+        return -ENOSPC;
+    PUT("#EXTM3U\n#EXT-X-VERSION:3\n");
+    if (independent)
+        PUT("#EXT-X-INDEPENDENT-SEGMENTS\n");
+    for (int i = 0; i < n; i++) {
+        PUT("#EXT-X-STREAM-INF:BANDWIDTH=%lld", (long long)v[i].bandwidth);
+        if (v[i].average > 0)
+            PUT(",AVERAGE-BANDWIDTH=%lld", (long long)v[i].average);
+        if (v[i].width > 0 && v[i].height > 0)
+            PUT(",RESOLUTION=%dx%d", v[i].width, v[i].height);
+        if (v[i].fps > 0)
+            PUT(",FRAME-RATE=%.3f", v[i].fps);
+        if (v[i].video_codec[0] && v[i].audio_codec[0])
+            PUT(",CODECS=\"%s,%s\"", v[i].video_codec, v[i].audio_codec);
+        else if (v[i].video_codec[0] || v[i].audio_codec[0])
+            PUT(",CODECS=\"%s%s\"", v[i].video_codec, v[i].audio_codec);
+        PUT(",NAME=\"%s\"\n%s/index.m3u8\n", v[i].name, v[i].name);
+    }
+#undef PUT
+    return (int)len;
+}
+
+/* Finds the first NAL unit of a type in Annex B data; returns its offset
+ * (after the start code) or -1. hevc selects the two-byte header. */
+static long find_nal(const uint8_t *d, size_t len, int type, bool hevc)
+{
+    for (size_t i = 0; i + 3 < len; i++) {
+        if (d[i] || d[i + 1] || d[i + 2] != 1)
+            continue;
+        size_t at = i + 3;
+        int t = hevc ? (d[at] >> 1) & 0x3f : d[at] & 0x1f;
+        if (t == type)
+            return (long)at;
+    }
+    return -1;
+}
+
+/* Copies RBSP bytes (emulation prevention removed) into out. */
+static size_t unescape(const uint8_t *d, size_t len, uint8_t *out, size_t max)
+{
+    size_t n = 0, zeros = 0;
+    for (size_t i = 0; i < len && n < max; i++) {
+        if (zeros >= 2 && d[i] == 3) {
+            zeros = 0;
+            continue;
+        }
+        zeros = d[i] == 0 ? zeros + 1 : 0;
+        out[n++] = d[i];
+    }
+    return n;
+}
+
+int hls_codec_h264(const uint8_t *data, size_t len, char *out, size_t outlen)
+{
+    const uint8_t *p;
+
+    if (len >= 7 && data[0] == 1) { /* avcC */
+        p = data + 1;
+    } else {
+        long at = find_nal(data, len, 7, false);
+        if (at < 0 || (size_t)at + 4 > len)
+            return -EINVAL;
+        p = data + at + 1;
+    }
+    snprintf(out, outlen, "avc1.%02x%02x%02x", p[0], p[1], p[2]);
+    return 0;
+}
+
+int hls_codec_hevc(const uint8_t *data, size_t len, char *out, size_t outlen)
+{
+    uint8_t ptl[13]; /* profile byte, 4 compat, 6 constraint, level, spare */
+
+    if (len >= 23 && data[0] == 1) { /* hvcC */
+        memcpy(ptl, data + 1, 12);
+    } else {
+        long at = find_nal(data, len, 33, true);
+        uint8_t rbsp[16];
+        if (at < 0)
+            return -EINVAL;
+        size_t n =
+            unescape(data + at + 2, len - (size_t)at - 2, rbsp, sizeof(rbsp));
+        if (n < 13)
+            return -EINVAL;
+        memcpy(ptl, rbsp + 1, 12); /* skip vps id / sub layers byte */
+    }
+    int space = ptl[0] >> 6, tier = (ptl[0] >> 5) & 1, idc = ptl[0] & 0x1f;
+    uint32_t compat = (uint32_t)ptl[1] << 24 | (uint32_t)ptl[2] << 16 |
+                      (uint32_t)ptl[3] << 8 | ptl[4];
+    uint32_t rev = 0;
+    for (int b = 0; b < 32; b++)
+        rev |= ((compat >> b) & 1u) << (31 - b);
+    int level = ptl[11];
+    int ncons = 6;
+    while (ncons > 1 && ptl[4 + ncons] == 0)
+        ncons--;
+    int w = snprintf(out, outlen, "hvc1.%s%d.%X.%c%d",
+                     space == 0   ? ""
+                     : space == 1 ? "A"
+                     : space == 2 ? "B"
+                                  : "C",
+                     idc, rev, tier ? 'H' : 'L', level);
+    for (int i = 0; i < ncons && w > 0 && (size_t)w < outlen; i++)
+        w += snprintf(out + w, outlen - (size_t)w, ".%X", ptl[5 + i]);
+    return 0;
+}
+
+void hls_codec_aac(int profile, char *out, size_t outlen)
+{
+    /* FF_PROFILE_AAC_LOW is 1 (object type 2); HE is 4, HE v2 28. */
+    int object = profile >= 0 ? profile + 1 : 2;
+    snprintf(out, outlen, "mp4a.40.%d", object);
+}

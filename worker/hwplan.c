@@ -1,0 +1,388 @@
+/* Backend decisions: device, filter graph, encoders and frame formats. */
+#include "hwplan.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *hwplan_backend_name(hwplan_backend_t b)
+{
+    switch (b) {
+    case HWPLAN_AUTO:
+        return "auto";
+    case HWPLAN_SOFTWARE:
+        return "software";
+    case HWPLAN_NVENC:
+        return "nvenc";
+    case HWPLAN_VAAPI:
+        return "vaapi";
+    }
+    return "?";
+}
+
+int hwplan_backend_parse(const char *name, hwplan_backend_t *out)
+{
+    static const hwplan_backend_t all[] = {HWPLAN_AUTO, HWPLAN_SOFTWARE,
+                                           HWPLAN_NVENC, HWPLAN_VAAPI};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        if (name && !strcmp(name, hwplan_backend_name(all[i]))) {
+            *out = all[i];
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static bool wants(unsigned codecs, ladder_codec_t c)
+{
+    return (codecs & (1u << c)) != 0;
+}
+
+/* Returns NULL when the NVENC devices can run every codec, else a reason. */
+static const char *nvenc_missing(const hwplan_devices_t *d, unsigned codecs)
+{
+    if (!d->cuda_driver)
+        return "no CUDA driver (libcuda.so.1 not loadable or no device)";
+    if (!d->nvenc_h264 && !d->nvenc_hevc)
+        return "the CUDA device has no working NVENC (no encode session "
+               "opened; H100/H200 have NVDEC only)";
+    if (wants(codecs, LADDER_CODEC_H264) && !d->nvenc_h264)
+        return "NVENC cannot encode H.264 on this device";
+    if (wants(codecs, LADDER_CODEC_HEVC) && !d->nvenc_hevc)
+        return "NVENC cannot encode HEVC on this device";
+    if (wants(codecs, LADDER_CODEC_AV1))
+        return "AV1 renditions are not supported on the NVENC backend";
+    return NULL;
+}
+
+static const char *vaapi_missing(const hwplan_devices_t *d, unsigned codecs)
+{
+    if (!d->vaapi_node)
+        return "no VAAPI render node (/dev/dri/renderD* missing or libva "
+               "could not initialise it)";
+    if (wants(codecs, LADDER_CODEC_H264) && !d->vaapi_h264)
+        return "the VAAPI device has no H.264 encode entry point";
+    if (wants(codecs, LADDER_CODEC_HEVC) && !d->vaapi_hevc)
+        return "the VAAPI device has no HEVC encode entry point";
+    if (wants(codecs, LADDER_CODEC_AV1))
+        return "AV1 renditions are not supported on the VAAPI backend";
+    return NULL;
+}
+
+int hwplan_pick_backend(hwplan_backend_t requested, const hwplan_devices_t *dev,
+                        unsigned codecs, char *why, size_t whylen)
+{
+    const char *nv = nvenc_missing(dev, codecs);
+    const char *va = vaapi_missing(dev, codecs);
+
+    switch (requested) {
+    case HWPLAN_SOFTWARE:
+        snprintf(why, whylen, "software requested");
+        return HWPLAN_SOFTWARE;
+    case HWPLAN_NVENC:
+        if (nv) {
+            snprintf(why, whylen, "nvenc unavailable: %s", nv);
+            return -ENODEV;
+        }
+        snprintf(why, whylen, "nvenc requested");
+        return HWPLAN_NVENC;
+    case HWPLAN_VAAPI:
+        if (va) {
+            snprintf(why, whylen, "vaapi unavailable: %s", va);
+            return -ENODEV;
+        }
+        snprintf(why, whylen, "vaapi requested on %s", dev->vaapi_device);
+        return HWPLAN_VAAPI;
+    case HWPLAN_AUTO:
+        break;
+    }
+    if (!nv) {
+        snprintf(why, whylen, "auto chose nvenc (a CUDA device with NVENC)");
+        return HWPLAN_NVENC;
+    }
+    if (!va) {
+        snprintf(why, whylen, "auto chose vaapi on %s", dev->vaapi_device);
+        return HWPLAN_VAAPI;
+    }
+    snprintf(why, whylen, "auto fell back to software: %s; %s", nv, va);
+    return HWPLAN_SOFTWARE;
+}
+
+bool hwplan_hw_can_decode(hwplan_backend_t b, const char *codec_name)
+{
+    static const char *const cuda[] = {"h264", "hevc",       "av1",   "vp9",
+                                       "vp8",  "mpeg2video", "mpeg4", NULL};
+    static const char *const vaapi[] = {"h264", "hevc",       "av1", "vp9",
+                                        "vp8",  "mpeg2video", NULL};
+    const char *const *list = b == HWPLAN_NVENC   ? cuda
+                              : b == HWPLAN_VAAPI ? vaapi
+                                                  : NULL;
+    for (; list && codec_name && *list; list++) {
+        if (!strcmp(*list, codec_name))
+            return true;
+    }
+    return false;
+}
+
+const char *hwplan_encoder_name(hwplan_backend_t b, ladder_codec_t codec)
+{
+    switch (b) {
+    case HWPLAN_SOFTWARE:
+        return codec == LADDER_CODEC_H264   ? "libx264"
+               : codec == LADDER_CODEC_HEVC ? "libx265"
+                                            : "libsvtav1";
+    case HWPLAN_NVENC:
+        return codec == LADDER_CODEC_H264   ? "h264_nvenc"
+               : codec == LADDER_CODEC_HEVC ? "hevc_nvenc"
+                                            : NULL;
+    case HWPLAN_VAAPI:
+        return codec == LADDER_CODEC_H264   ? "h264_vaapi"
+               : codec == LADDER_CODEC_HEVC ? "hevc_vaapi"
+                                            : NULL;
+    case HWPLAN_AUTO:
+        break;
+    }
+    return NULL;
+}
+
+int hwplan_sizes(const ladder_t *ladder, hwplan_size_t *sizes, int max,
+                 int *rend_size)
+{
+    int n = 0;
+
+    for (int i = 0; i < ladder->n; i++) {
+        const ladder_rendition_t *r = &ladder->r[i];
+        rend_size[i] = -1;
+        if (r->remux)
+            continue;
+        for (int k = 0; k < n; k++) {
+            if (sizes[k].width == r->width && sizes[k].height == r->height)
+                rend_size[i] = k;
+        }
+        if (rend_size[i] >= 0 || n == max)
+            continue;
+        /* Insert keeping the list sorted largest first. */
+        int at = n;
+        while (at > 0 && (int64_t)sizes[at - 1].width * sizes[at - 1].height <
+                             (int64_t)r->width * r->height)
+            at--;
+        memmove(&sizes[at + 1], &sizes[at], (size_t)(n - at) * sizeof(*sizes));
+        sizes[at].width = r->width;
+        sizes[at].height = r->height;
+        n++;
+    }
+    /* Indices were taken before later inserts; recompute them. */
+    for (int i = 0; i < ladder->n; i++) {
+        rend_size[i] = -1;
+        for (int k = 0; k < n && !ladder->r[i].remux; k++) {
+            if (sizes[k].width == ladder->r[i].width &&
+                sizes[k].height == ladder->r[i].height)
+                rend_size[i] = k;
+        }
+    }
+    for (int k = 0; k < n; k++) {
+        sizes[k].parent = -1;
+        /* The smallest bigger size that is at least 2x in both axes. */
+        for (int p = k - 1; p >= 0; p--) {
+            if (sizes[p].width >= 2 * sizes[k].width &&
+                sizes[p].height >= 2 * sizes[k].height) {
+                sizes[k].parent = p;
+                break;
+            }
+        }
+    }
+    return n;
+}
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    bool overflow;
+} sbuf_t;
+
+static void sb_printf(sbuf_t *sb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void sb_printf(sbuf_t *sb, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(sb->buf + sb->len, sb->cap - sb->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sb->cap - sb->len) {
+        sb->overflow = true;
+        sb->len = sb->cap - 1;
+        return;
+    }
+    sb->len += (size_t)n;
+}
+
+static void scale_filter(sbuf_t *sb, hwplan_backend_t b, int w, int h)
+{
+    switch (b) {
+    case HWPLAN_NVENC:
+        sb_printf(sb, "scale_cuda=w=%d:h=%d:interp_algo=bicubic:format=nv12", w,
+                  h);
+        break;
+    case HWPLAN_VAAPI:
+        sb_printf(sb, "scale_vaapi=w=%d:h=%d:format=nv12", w, h);
+        break;
+    default:
+        sb_printf(sb, "scale=w=%d:h=%d:flags=bicubic,format=yuv420p", w, h);
+        break;
+    }
+}
+
+/* Writes the outputs of a node: its own sink (if a size) and its children. */
+static void node_outputs(sbuf_t *sb, const hwplan_t *p, int node)
+{
+    int nout = node >= 0 ? 1 : 0;
+    for (int k = 0; k < p->nsizes; k++)
+        nout += p->sizes[k].parent == node;
+    if (nout > 1)
+        sb_printf(sb, "%ssplit=%d", node >= 0 ? "," : "", nout);
+    if (node >= 0)
+        sb_printf(sb, "[s%d]", node);
+    for (int k = 0; k < p->nsizes; k++) {
+        if (p->sizes[k].parent == node)
+            sb_printf(sb, "[c%d]", k);
+    }
+}
+
+static void build_graph(sbuf_t *sb, const hwplan_t *p)
+{
+    /* Root: the decoder's frames, uploaded first when decoded in software. */
+    sb_printf(sb, "[in]");
+    if (p->backend == HWPLAN_NVENC && !p->hw_decode)
+        sb_printf(sb, "format=nv12,hwupload_cuda,");
+    else if (p->backend == HWPLAN_VAAPI && !p->hw_decode)
+        sb_printf(sb, "format=nv12,hwupload,");
+    int nroot = 0;
+    for (int k = 0; k < p->nsizes; k++)
+        nroot += p->sizes[k].parent == -1;
+    if (nroot > 1) {
+        node_outputs(sb, p, -1);
+    } else {
+        sb_printf(sb, "null");
+        node_outputs(sb, p, -1);
+    }
+    for (int k = 0; k < p->nsizes; k++) {
+        sb_printf(sb, ";[c%d]", k);
+        scale_filter(sb, p->backend, p->sizes[k].width, p->sizes[k].height);
+        node_outputs(sb, p, k);
+    }
+}
+
+int hwplan_encoder_opts(hwplan_backend_t b, const ladder_rendition_t *r,
+                        const hwplan_encode_t *enc, char *out, size_t outlen)
+{
+    sbuf_t sb = {out, 0, outlen, false};
+    double fps = ladder_rendition_fps(r);
+    if (fps <= 0)
+        fps = 30;
+    /* Forced IDRs cut the segments; the encoder's own interval is a long
+     * safety net that never comes first. */
+    int gop = (int)(fps * enc->segment_s * 4 + 0.5);
+    int bf = enc->bframes >= 0 ? enc->bframes : enc->live ? 0 : 3;
+    int kbps = r->bitrate_kbps > 0 ? r->bitrate_kbps : 1000;
+    const char *preset = enc->preset ? enc->preset : "veryfast";
+
+    out[0] = '\0';
+    sb_printf(&sb, "b=%dk maxrate=%dk bufsize=%dk g=%d keyint_min=%d bf=%d",
+              kbps, kbps, 2 * kbps, gop, gop, bf);
+    switch (b) {
+    case HWPLAN_SOFTWARE:
+        if (r->codec == LADDER_CODEC_H264) {
+            sb_printf(&sb, " preset=%s sc_threshold=0 forced-idr=1", preset);
+            if (r->profile[0])
+                sb_printf(&sb, " profile=%s", r->profile);
+        } else if (r->codec == LADDER_CODEC_HEVC) {
+            sb_printf(&sb,
+                      " preset=%s forced-idr=1 x265-params=scenecut=0:"
+                      "open-gop=0:bframes=%d:log-level=error",
+                      preset, bf);
+        } else {
+            sb_printf(&sb, " preset=10 sc_detection=0");
+        }
+        break;
+    case HWPLAN_NVENC:
+        sb_printf(&sb,
+                  " preset=p4 rc=vbr no-scenecut=1 forced-idr=1 "
+                  "strict_gop=1%s",
+                  enc->live ? " zerolatency=1 delay=0" : "");
+        if (r->codec == LADDER_CODEC_H264 && r->profile[0])
+            sb_printf(&sb, " profile=%s", r->profile);
+        break;
+    case HWPLAN_VAAPI:
+        /* VAAPI has no scene-cut detection; a frame marked I becomes IDR. */
+        sb_printf(&sb, " rc_mode=VBR idr_interval=0");
+        if (r->codec == LADDER_CODEC_H264 && r->profile[0])
+            sb_printf(&sb, " profile=%s", r->profile);
+        break;
+    case HWPLAN_AUTO:
+        return -EINVAL;
+    }
+    return sb.overflow ? -ENOSPC : 0;
+}
+
+int hwplan_build(hwplan_backend_t backend, const ladder_t *ladder,
+                 const char *src_codec, const hwplan_encode_t *enc,
+                 hwplan_t *out, char *why, size_t whylen)
+{
+    int rend_size[LADDER_MAX_RUNGS];
+
+    memset(out, 0, sizeof(*out));
+    if (backend == HWPLAN_AUTO) {
+        snprintf(why, whylen, "backend must be resolved before planning");
+        return -EINVAL;
+    }
+    out->backend = backend;
+    switch (backend) {
+    case HWPLAN_NVENC:
+        out->hwdevice_type = "cuda";
+        out->frames_format = "cuda";
+        out->sw_format = "nv12";
+        break;
+    case HWPLAN_VAAPI:
+        out->hwdevice_type = "vaapi";
+        out->frames_format = "vaapi";
+        out->sw_format = "nv12";
+        break;
+    default:
+        out->frames_format = "yuv420p";
+        break;
+    }
+    out->hw_decode = hwplan_hw_can_decode(backend, src_codec);
+    out->nsizes = hwplan_sizes(ladder, out->sizes, HWPLAN_MAX_SIZES, rend_size);
+    out->nrend = ladder->n;
+    for (int i = 0; i < ladder->n; i++) {
+        hwplan_encoder_t *e = &out->enc[i];
+        e->size = rend_size[i];
+        if (ladder->r[i].remux)
+            continue;
+        const char *name = hwplan_encoder_name(backend, ladder->r[i].codec);
+        if (!name) {
+            snprintf(why, whylen, "no %s encoder for rendition %s on %s",
+                     ladder_codec_name(ladder->r[i].codec), ladder->r[i].name,
+                     hwplan_backend_name(backend));
+            return -ENOSYS;
+        }
+        snprintf(e->encoder, sizeof(e->encoder), "%s", name);
+        if (hwplan_encoder_opts(backend, &ladder->r[i], enc, e->opts,
+                                sizeof(e->opts)) < 0) {
+            snprintf(why, whylen, "encoder options too long for %s",
+                     ladder->r[i].name);
+            return -ENOSPC;
+        }
+    }
+    if (out->nsizes > 0) {
+        sbuf_t sb = {out->graph, 0, sizeof(out->graph), false};
+        build_graph(&sb, out);
+        if (sb.overflow) {
+            snprintf(why, whylen, "filter graph too long");
+            return -ENOSPC;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,128 @@
+/* Backend decisions: device, filter graph, encoders and frame formats. */
+#ifndef PRISM_HWPLAN_H
+#define PRISM_HWPLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ladder.h"
+
+/*
+ * Everything here is a pure function of its inputs: no device is opened and
+ * no library is initialised, so the decisions of every backend are
+ * unit-tested on a machine without GPUs. The transcode session applies the
+ * plan; the probe supplies what hwplan_pick_backend() chooses from.
+ */
+
+typedef enum {
+    HWPLAN_AUTO = 0,
+    HWPLAN_SOFTWARE = 1,
+    HWPLAN_NVENC = 2,
+    HWPLAN_VAAPI = 3,
+} hwplan_backend_t;
+
+#define HWPLAN_MAX_SIZES 16
+#define HWPLAN_GRAPH_MAX 4096
+#define HWPLAN_OPTS_MAX  512
+
+/* What the probe found, reduced to what the choice needs. */
+typedef struct {
+    bool cuda_driver; /* libcuda loaded and a device answered */
+    bool nvenc_h264;  /* an h264_nvenc session opened */
+    bool nvenc_hevc;  /* a hevc_nvenc session opened */
+    bool nvdec;       /* CUDA hardware decode works */
+    bool vaapi_node;  /* a render node opened through libva */
+    bool vaapi_h264;  /* H.264 encode entry point on that node */
+    bool vaapi_hevc;  /* HEVC encode entry point on that node */
+    char vaapi_device[64];
+} hwplan_devices_t;
+
+/* One distinct output size and where its frames are scaled from. */
+typedef struct {
+    int width, height;
+    int parent; /* index of the size it is scaled from; -1 = the decoder */
+} hwplan_size_t;
+
+/* One rendition's encoder. Remuxed renditions have encoder "" */
+typedef struct {
+    char encoder[32];           /* "libx264", "h264_nvenc", ... */
+    int size;                   /* index into hwplan_t.sizes */
+    char opts[HWPLAN_OPTS_MAX]; /* "key=value:key=value" (av_dict) */
+} hwplan_encoder_t;
+
+/* How a session runs, decided before any device is touched. */
+typedef struct {
+    hwplan_backend_t backend;  /* never AUTO once planned */
+    const char *hwdevice_type; /* "cuda", "vaapi" or NULL */
+    bool hw_decode;            /* decoder outputs device frames */
+    const char *frames_format; /* pixel format at the encoders */
+    const char *sw_format;     /* format inside device frames, or NULL */
+    int nsizes;
+    hwplan_size_t sizes[HWPLAN_MAX_SIZES];
+    int nrend;
+    hwplan_encoder_t enc[LADDER_MAX_RUNGS];
+    /* The video filter graph: input pad "in", outputs "s0".."sN-1". */
+    char graph[HWPLAN_GRAPH_MAX];
+} hwplan_t;
+
+/* Encoder-independent settings that become encoder options. */
+typedef struct {
+    double segment_s;   /* keyframe interval target (boundaries are forced) */
+    bool live;          /* live: no B-frames unless bframes >= 0 */
+    int bframes;        /* -1 = default for the mode (live 0, VOD 3) */
+    const char *preset; /* x264 preset; NULL = "veryfast" */
+} hwplan_encode_t;
+
+const char *hwplan_backend_name(hwplan_backend_t b);
+/* Parses "auto", "software", "nvenc" or "vaapi"; 0 or -EINVAL. */
+int hwplan_backend_parse(const char *name, hwplan_backend_t *out);
+
+/*
+ * Picks the backend for a session. A requested backend is checked against
+ * the devices; auto picks NVENC, then VAAPI, then software, for the codecs
+ * in `codecs` (bits 1 << ladder_codec_t). Returns the backend, or
+ * -ENODEV with a one-line reason in why (for explicit requests that cannot
+ * run). For auto, why says what was chosen and why.
+ */
+int hwplan_pick_backend(hwplan_backend_t requested, const hwplan_devices_t *dev,
+                        unsigned codecs, char *why, size_t whylen);
+
+/* Whether CUDA (NVDEC) / VAAPI can decode this FFmpeg codec name. */
+bool hwplan_hw_can_decode(hwplan_backend_t b, const char *codec_name);
+
+/*
+ * The encoder FFmpeg name for a codec on a backend ("libx264",
+ * "hevc_nvenc", "h264_vaapi", "libsvtav1"), or NULL when that backend has
+ * no encoder for it.
+ */
+const char *hwplan_encoder_name(hwplan_backend_t b, ladder_codec_t codec);
+
+/*
+ * Distinct sizes of the encoded renditions, largest first, each scaled
+ * from the smallest already-made size at least twice its width and height
+ * (cheaper, and still a clean 2:1 or better downscale), else from the
+ * decoder. Returns the number of sizes; rend_size[i] gets the size index of
+ * rendition i (-1 for remuxed renditions).
+ */
+int hwplan_sizes(const ladder_t *ladder, hwplan_size_t *sizes, int max,
+                 int *rend_size);
+
+/*
+ * Builds the whole plan for a backend other than AUTO. src_codec is the
+ * FFmpeg decoder name of the source video ("h264", "hevc", ...).
+ * Returns 0, -ENOSYS when a rendition's codec has no encoder on that
+ * backend, or -ENOSPC when the graph does not fit (why says which).
+ */
+int hwplan_build(hwplan_backend_t backend, const ladder_t *ladder,
+                 const char *src_codec, const hwplan_encode_t *enc,
+                 hwplan_t *out, char *why, size_t whylen);
+
+/*
+ * The encoder options ("key=value:...") for one rendition: bitrate and VBV,
+ * keyframe interval longer than a segment so only forced IDRs cut, no
+ * scene-cut keyframes, B-frames per mode, forced IDR. Returns 0 or -ENOSPC.
+ */
+int hwplan_encoder_opts(hwplan_backend_t b, const ladder_rendition_t *r,
+                        const hwplan_encode_t *enc, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,1767 @@
+/* Transcode session: one input to an aligned HLS ABR ladder. */
+
+/*
+ * How this works
+ * --------------
+ * Two threads per session. The reader thread pulls packets from the
+ * packet source (libavformat now, ZeroMQ later) into a bounded queue: a
+ * file waits for room, a live feed drops to the next keyframe and counts
+ * it. The session thread does everything else, in this order per packet:
+ *
+ *   video packet -> boundary decision -> Source remux (copied packet)
+ *                -> decoder -> one filter graph (split, scale per distinct
+ *                   size, cascaded from a 2x larger size where possible)
+ *                -> per rendition: frame selection (60->30 by dropping,
+ *                   pts-based), encoder, HLS muxer
+ *   audio packet -> copied when AAC, else decoder -> resampler -> one AAC
+ *                   encoder; the packets go to every rendition's muxer.
+ *
+ * Alignment. A segment boundary is decided on source packets: the first
+ * source keyframe at least one segment after the previous boundary (or,
+ * when the source has no keyframe for two segments, the next packet). The
+ * frame with that pts is encoded as a forced IDR in every rendition, and
+ * the Source rendition keeps the keyframe flag only on boundary packets.
+ * Every HLS muxer runs with hls_time=0, i.e. it cuts at every keyframe it
+ * sees, so all renditions cut at exactly the same source timestamps, and
+ * dropped frames or 60->30 reduction cannot shift a cut (boundary frames
+ * are never dropped). Encoders get a keyframe interval of four segments and
+ * no scene-cut detection, so only the forced IDRs cut.
+ *
+ * Timestamps. All outputs share one offset (the first packet's dts maps to
+ * 10 s), so no muxer shifts one rendition alone for negative timestamps.
+ *
+ * Muxers open once every encoder is open (after the first decoded frame,
+ * since device frames contexts come from the decoder); packets made
+ * before that wait in a bounded pending list.
+ *
+ * Errors. Decode errors (the decoder runs with AV_EF_EXPLODE) and packets
+ * flagged corrupt are counted, and input is skipped to the next video
+ * keyframe. Fatal errors (device, encoder, output) are logged once where
+ * they happen and end the session with a negative code.
+ */
+#include "transcode.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavfilter/avfilter.h>
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
+#include <libavformat/avformat.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/hwcontext.h>
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+#include <libavutil/time.h>
+#include <libswscale/swscale.h>
+
+#include "hls_master.h"
+#include "log.h"
+#include "pkt_queue.h"
+
+#define MOD         "transcode"
+#define MAX_PENDING 4096
+#define BND_RING    64
+#define TS_OFFSET   (10 * (int64_t)AV_TIME_BASE)
+
+typedef struct {
+    ladder_rendition_t r;
+    bool audio_only;
+    const hwplan_encoder_t *pe;
+    AVCodecContext *enc;
+    int size; /* hwplan size index, -1 for remux / audio only */
+    AVFormatContext *mux;
+    int vst, ast;
+    int64_t last_slot;
+    bool selected_any;
+    char vcodec[48];
+    int64_t bytes;     /* all packets written */
+    int64_t seg_bytes; /* since the last video keyframe */
+    int64_t seg_start; /* pts (us) of the current segment's keyframe */
+    double peak_bps;
+    int64_t frames;
+} rend_t;
+
+typedef struct {
+    AVPacket *pkt;
+    int rend; /* -1: every rendition (audio) */
+    bool audio;
+} pending_t;
+
+typedef struct {
+    int64_t pts; /* source video time base */
+    int64_t read_us;
+    uint32_t reached;
+} boundary_t;
+
+struct transcode_session {
+    transcode_opts_t o;
+    ladder_profile_t profile;
+    ladder_t ladder;
+    packet_source_t *src;
+    int vi, ai;
+    AVRational vtb, atb;
+    hwplan_t plan;
+    hwplan_backend_t backend;
+    bool http;
+    AVBufferRef *hwdev;
+    enum AVPixelFormat hw_pix_fmt; /* the decoder's device frames format */
+
+    AVCodecContext *vdec, *adec, *aenc;
+    bool acopy;
+    char acodec[24];
+    AVFilterGraph *graph;
+    AVFilterContext *bsrc, *sinks[HWPLAN_MAX_SIZES];
+    int g_w, g_h, g_fmt;
+    AVFilterGraph *agraph;
+    AVFilterContext *absrc, *asink;
+
+    rend_t rend[LADDER_MAX_RUNGS];
+    int nrend;
+    int nencoded;
+    bool encoders_open, muxers_open, master_written;
+    pending_t pending[MAX_PENDING];
+    int npending;
+    int64_t pending_dropped;
+
+    int64_t seg_ticks, half_frame;
+    bool have_bnd;
+    int64_t last_bnd;
+    boundary_t bnd[BND_RING];
+    int64_t bnd_head, bnd_tail; /* ring indexes: [tail, head) are open */
+    uint32_t all_mask;
+    int64_t seg_index;
+    bool have_prev_done;
+    int64_t prev_done_pts;
+    bool skip_to_key;
+    bool cur_boundary;
+
+    int64_t ts_offset_us;
+    bool have_offset;
+    int64_t first_media_us, last_media_us;
+    bool have_media;
+
+    AVCodecContext *jpeg;
+    struct SwsContext *sws;
+    int thumb_size;
+    int64_t thumbs;
+    int64_t next_thumb_us;
+
+    pkt_queue_t *q;
+    pthread_t reader;
+    bool reader_started;
+    atomic_bool stop;
+    atomic_int reader_err;
+
+    pthread_mutex_t stats_lock;
+    transcode_stats_t st;
+    int64_t start_us, last_progress_us, last_slow_warn_us;
+    int fatal;
+};
+
+void transcode_opts_default(transcode_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->backend = HWPLAN_AUTO;
+    o->segment_s = 2.0;
+    o->list_size = 6;
+    o->bframes = -1;
+    o->audio_kbps = 128;
+    o->thumbnail_s = 4.0;
+    o->queue_packets = 256;
+}
+
+static int64_t us_of(int64_t ts, AVRational tb)
+{
+    return av_rescale_q(ts, tb, AV_TIME_BASE_Q);
+}
+
+static const char *err_text(int err, char *buf, size_t len)
+{
+    av_strerror(err, buf, len);
+    return buf;
+}
+#define ERRSTR(e) err_text((e), (char[AV_ERROR_MAX_STRING_SIZE]){0}, 64)
+
+/* ---------------------------------------------------------------- output */
+
+static void out_path(const transcode_session_t *s, const char *rel, char *buf,
+                     size_t len)
+{
+    size_t n = strlen(s->o.output);
+    bool slash = n && s->o.output[n - 1] == '/';
+    snprintf(buf, len, "%s%s%s", s->o.output, slash ? "" : "/", rel);
+}
+
+/* Writes a small file (master playlist, thumbnail) whole. */
+static int put_file(transcode_session_t *s, const char *rel, const void *data,
+                    size_t len)
+{
+    char path[1400], tmp[1410];
+    out_path(s, rel, path, sizeof(path));
+    if (s->http) {
+        AVIOContext *io = NULL;
+        AVDictionary *opts = NULL;
+        av_dict_set(&opts, "method", "PUT", 0);
+        int ret = avio_open2(&io, path, AVIO_FLAG_WRITE, NULL, &opts);
+        av_dict_free(&opts);
+        if (ret < 0) {
+            log_error(MOD, "Cannot PUT to the origin.",
+                      "call=avio_open2 url=\"%s\" err=\"%s\"", path,
+                      ERRSTR(ret));
+            return -EIO;
+        }
+        avio_write(io, data, (int)len);
+        ret = avio_closep(&io);
+        if (ret < 0) {
+            log_error(MOD, "PUT to the origin failed.",
+                      "call=avio_close url=\"%s\" err=\"%s\"", path,
+                      ERRSTR(ret));
+            return -EIO;
+        }
+        return 0;
+    }
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+        int e = errno;
+        log_error(MOD, "Cannot write an output file.",
+                  "call=fwrite path=\"%s\" err=\"%s\"", tmp, strerror(e));
+        if (f)
+            fclose(f);
+        return -EIO;
+    }
+    if (rename(tmp, path) < 0) {
+        int e = errno;
+        log_error(MOD, "Cannot rename an output file.",
+                  "call=rename path=\"%s\" err=\"%s\"", path, strerror(e));
+        return -EIO;
+    }
+    return 0;
+}
+
+static int make_dir(const char *path)
+{
+    if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+        int e = errno;
+        log_error(MOD, "Cannot create the output directory.",
+                  "call=mkdir path=\"%s\" err=\"%s\"", path, strerror(e));
+        return -EIO;
+    }
+    if (access(path, W_OK) < 0) {
+        int e = errno;
+        log_error(MOD, "The output directory is not writable.",
+                  "call=access path=\"%s\" err=\"%s\"", path, strerror(e));
+        return -EIO;
+    }
+    return 0;
+}
+
+static int prepare_output(transcode_session_t *s)
+{
+    if (s->http)
+        return 0;
+    if (make_dir(s->o.output) < 0)
+        return -EIO;
+    for (int i = 0; i < s->nrend; i++) {
+        char dir[1400];
+        out_path(s, s->rend[i].r.name, dir, sizeof(dir));
+        if (make_dir(dir) < 0)
+            return -EIO;
+    }
+    return 0;
+}
+
+static double rend_nominal_bps(const transcode_session_t *s, const rend_t *r)
+{
+    double v = 0;
+    if (!r->audio_only) {
+        v = r->r.bitrate_kbps * 1000.0;
+        if (v <= 0) /* Source of unknown rate: a rough guess until measured */
+            v = r->r.width * r->r.height * ladder_rendition_fps(&r->r) * 0.1;
+    }
+    if (s->ai >= 0)
+        v += s->acopy && s->src->streams[s->ai].par->bit_rate > 0
+                 ? (double)s->src->streams[s->ai].par->bit_rate
+                 : s->o.audio_kbps * 1000.0;
+    return v * 1.08; /* container overhead */
+}
+
+static int write_master(transcode_session_t *s, bool final)
+{
+    hls_variant_t v[LADDER_MAX_RUNGS];
+    char text[8192];
+    double dur = (s->last_media_us - s->first_media_us) / 1e6;
+
+    for (int i = 0; i < s->nrend; i++) {
+        const rend_t *r = &s->rend[i];
+        memset(&v[i], 0, sizeof(v[i]));
+        snprintf(v[i].name, sizeof(v[i].name), "%s", r->r.name);
+        double avg = rend_nominal_bps(s, r), peak = avg * 1.25;
+        if (final && dur > 0.5 && r->bytes > 0) {
+            avg = r->bytes * 8.0 / dur;
+            peak = r->peak_bps > avg ? r->peak_bps : avg;
+        }
+        v[i].average = (int64_t)avg;
+        v[i].bandwidth = (int64_t)peak;
+        if (!r->audio_only) {
+            v[i].width = r->r.width;
+            v[i].height = r->r.height;
+            v[i].fps = ladder_rendition_fps(&r->r);
+            snprintf(v[i].video_codec, sizeof(v[i].video_codec), "%s",
+                     r->vcodec);
+        }
+        if (s->ai >= 0)
+            snprintf(v[i].audio_codec, sizeof(v[i].audio_codec), "%s",
+                     s->acodec);
+    }
+    int n = hls_master_format(v, s->nrend, true, text, sizeof(text));
+    if (n < 0)
+        return n;
+    s->master_written = true;
+    return put_file(s, "master.m3u8", text, (size_t)n);
+}
+
+/* Writes the master once every video rendition has a codec string. */
+static int maybe_write_master(transcode_session_t *s)
+{
+    if (s->master_written)
+        return 0;
+    for (int i = 0; i < s->nrend; i++) {
+        if (!s->rend[i].audio_only && !s->rend[i].vcodec[0])
+            return 0;
+    }
+    return write_master(s, false);
+}
+
+static int open_muxer(transcode_session_t *s, rend_t *r)
+{
+    char url[1400], seg[1400], rel[128];
+    AVDictionary *opts = NULL;
+    int ret;
+
+    snprintf(rel, sizeof(rel), "%s/index.m3u8", r->r.name);
+    out_path(s, rel, url, sizeof(url));
+    snprintf(rel, sizeof(rel), "%s/seg_%%05d.%s", r->r.name,
+             s->o.fmp4 ? "m4s" : "ts");
+    out_path(s, rel, seg, sizeof(seg));
+    ret = avformat_alloc_output_context2(&r->mux, NULL, "hls", url);
+    if (ret < 0) {
+        log_error(MOD, "Cannot create the HLS muxer.",
+                  "call=avformat_alloc_output_context2 url=\"%s\" err=\"%s\"",
+                  url, ERRSTR(ret));
+        return ret;
+    }
+    r->vst = r->ast = -1;
+    if (!r->audio_only) {
+        AVStream *st = avformat_new_stream(r->mux, NULL);
+        if (!st)
+            return AVERROR(ENOMEM);
+        if (r->enc) {
+            ret = avcodec_parameters_from_context(st->codecpar, r->enc);
+            st->time_base = r->enc->time_base;
+        } else {
+            ret = avcodec_parameters_copy(st->codecpar,
+                                          s->src->streams[s->vi].par);
+            st->codecpar->codec_tag = 0;
+            st->time_base = s->vtb;
+        }
+        if (ret < 0)
+            return ret;
+        st->avg_frame_rate = (AVRational){r->r.fps_num, r->r.fps_den};
+        r->vst = st->index;
+    }
+    if (s->ai >= 0) {
+        AVStream *st = avformat_new_stream(r->mux, NULL);
+        if (!st)
+            return AVERROR(ENOMEM);
+        if (s->acopy) {
+            ret = avcodec_parameters_copy(st->codecpar,
+                                          s->src->streams[s->ai].par);
+            st->codecpar->codec_tag = 0;
+            st->time_base = s->atb;
+        } else {
+            ret = avcodec_parameters_from_context(st->codecpar, s->aenc);
+            st->time_base = s->aenc->time_base;
+        }
+        if (ret < 0)
+            return ret;
+        r->ast = st->index;
+    }
+    char segtime[32];
+    snprintf(segtime, sizeof(segtime), "%g",
+             r->audio_only ? s->o.segment_s : 0.0);
+    av_dict_set(&opts, "hls_time", segtime, 0);
+    av_dict_set_int(&opts, "hls_list_size", s->o.vod ? 0 : s->o.list_size, 0);
+    if (s->o.vod)
+        av_dict_set(&opts, "hls_playlist_type", "vod", 0);
+    av_dict_set(&opts, "hls_flags",
+                s->o.vod  ? "independent_segments"
+                : s->http ? "independent_segments+delete_segments"
+                          : "independent_segments+delete_segments+temp_file",
+                0);
+    av_dict_set(&opts, "hls_segment_type", s->o.fmp4 ? "fmp4" : "mpegts", 0);
+    av_dict_set(&opts, "hls_segment_filename", seg, 0);
+    if (s->o.fmp4)
+        av_dict_set(&opts, "hls_fmp4_init_filename", "init.mp4", 0);
+    if (s->http)
+        av_dict_set(&opts, "method", "PUT", 0);
+    ret = avformat_write_header(r->mux, &opts);
+    av_dict_free(&opts);
+    if (ret < 0) {
+        log_error(MOD, "Cannot start the HLS output.",
+                  "call=avformat_write_header url=\"%s\" err=\"%s\"", url,
+                  ERRSTR(ret));
+        return -EIO;
+    }
+    return 0;
+}
+
+/* Writes one packet (borrowed, time base tb) to one rendition. */
+static int mux_write(transcode_session_t *s, rend_t *r, const AVPacket *in,
+                     AVRational tb, bool audio)
+{
+    int idx = audio ? r->ast : r->vst;
+    if (idx < 0)
+        return 0;
+    AVPacket *pkt = av_packet_clone(in);
+    if (!pkt)
+        return AVERROR(ENOMEM);
+    AVRational otb = r->mux->streams[idx]->time_base;
+    int64_t off = av_rescale_q(s->ts_offset_us, AV_TIME_BASE_Q, otb);
+    av_packet_rescale_ts(pkt, tb, otb);
+    if (pkt->pts != AV_NOPTS_VALUE)
+        pkt->pts += off;
+    if (pkt->dts != AV_NOPTS_VALUE)
+        pkt->dts += off;
+    pkt->stream_index = idx;
+    pkt->pos = -1;
+    /* Bytes per segment, for BANDWIDTH (peak) in the final master. */
+    bool cut = !audio && (in->flags & AV_PKT_FLAG_KEY);
+    if ((cut || (r->audio_only && r->seg_bytes == 0)) &&
+        in->pts != AV_NOPTS_VALUE) {
+        int64_t now = us_of(in->pts, tb);
+        if (r->seg_bytes > 0 && now > r->seg_start) {
+            double bps = r->seg_bytes * 8e6 / (double)(now - r->seg_start);
+            if (bps > r->peak_bps)
+                r->peak_bps = bps;
+        }
+        r->seg_bytes = 0;
+        r->seg_start = now;
+    }
+    r->bytes += in->size;
+    r->seg_bytes += in->size;
+    int ret = av_interleaved_write_frame(r->mux, pkt);
+    av_packet_free(&pkt);
+    if (ret < 0) {
+        log_error(MOD, "Cannot write to the HLS output.",
+                  "call=av_interleaved_write_frame rendition=%s err=\"%s\"",
+                  r->r.name, ERRSTR(ret));
+        return -EIO;
+    }
+    return 0;
+}
+
+/* Sends a packet to one rendition (rend >= 0) or, for audio, every one. */
+static int emit(transcode_session_t *s, int rend, const AVPacket *pkt,
+                AVRational tb, bool audio)
+{
+    if (!s->muxers_open) {
+        if (s->npending == MAX_PENDING) {
+            s->pending_dropped++;
+            return 0;
+        }
+        pending_t *p = &s->pending[s->npending];
+        p->pkt = av_packet_clone(pkt);
+        if (!p->pkt)
+            return AVERROR(ENOMEM);
+        p->pkt->time_base = tb;
+        p->rend = rend;
+        p->audio = audio;
+        s->npending++;
+        return 0;
+    }
+    for (int i = 0; i < s->nrend; i++) {
+        if (rend >= 0 && i != rend)
+            continue;
+        int ret = mux_write(s, &s->rend[i], pkt, tb, audio);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+static int open_muxers(transcode_session_t *s)
+{
+    int ret;
+    for (int i = 0; i < s->nrend; i++) {
+        if ((ret = open_muxer(s, &s->rend[i])) < 0)
+            return ret;
+        if (!s->rend[i].audio_only)
+            s->all_mask |= 1u << i;
+    }
+    s->muxers_open = true;
+    for (int i = 0; i < s->npending; i++) {
+        pending_t *p = &s->pending[i];
+        ret = emit(s, p->rend, p->pkt, p->pkt->time_base, p->audio);
+        av_packet_free(&p->pkt);
+        if (ret < 0) {
+            for (int k = i + 1; k < s->npending; k++)
+                av_packet_free(&s->pending[k].pkt);
+            s->npending = 0;
+            return ret;
+        }
+    }
+    s->npending = 0;
+    if (s->pending_dropped)
+        log_warn(MOD, "Packets made before the outputs opened were dropped.",
+                 "dropped=%lld", (long long)s->pending_dropped);
+    return 0;
+}
+
+/* ------------------------------------------------------------- segments */
+
+static void stats_add(transcode_session_t *s, int64_t *field, int64_t n)
+{
+    pthread_mutex_lock(&s->stats_lock);
+    *field += n;
+    pthread_mutex_unlock(&s->stats_lock);
+}
+
+/* A video rendition wrote a keyframe at pts (source time base). */
+static void boundary_reached(transcode_session_t *s, int rend, int64_t pts)
+{
+    for (int64_t k = s->bnd_tail; k < s->bnd_head; k++) {
+        boundary_t *b = &s->bnd[k % BND_RING];
+        if (b->pts == pts)
+            b->reached |= 1u << rend;
+    }
+    while (s->bnd_tail < s->bnd_head &&
+           (s->bnd[s->bnd_tail % BND_RING].reached & s->all_mask) ==
+               s->all_mask) {
+        boundary_t *b = &s->bnd[s->bnd_tail % BND_RING];
+        if (s->have_prev_done && s->o.on_segment) {
+            transcode_segment_t seg = {
+                .index = s->seg_index,
+                .start_s = us_of(s->prev_done_pts, s->vtb) / 1e6,
+                .duration_s = us_of(b->pts - s->prev_done_pts, s->vtb) / 1e6,
+                .lag_s = (av_gettime_relative() - b->read_us) / 1e6,
+            };
+            s->o.on_segment(s->o.opaque, &seg);
+        }
+        if (s->have_prev_done) {
+            s->seg_index++;
+            stats_add(s, &s->st.segments, 1);
+        }
+        s->have_prev_done = true;
+        s->prev_done_pts = b->pts;
+        s->bnd_tail++;
+    }
+}
+
+static void push_boundary(transcode_session_t *s, int64_t pts, int64_t read_us)
+{
+    if (s->bnd_head - s->bnd_tail == BND_RING)
+        s->bnd_tail++; /* oldest never completed (a rendition lost it) */
+    boundary_t *b = &s->bnd[s->bnd_head % BND_RING];
+    b->pts = pts;
+    b->read_us = read_us;
+    b->reached = 0;
+    s->bnd_head++;
+    s->have_bnd = true;
+    s->last_bnd = pts;
+}
+
+static bool is_boundary(const transcode_session_t *s, int64_t pts)
+{
+    for (int64_t k = s->bnd_tail; k < s->bnd_head; k++) {
+        if (s->bnd[k % BND_RING].pts == pts)
+            return true;
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------- encoding */
+
+static void note_codec(transcode_session_t *s, rend_t *r, const AVPacket *pkt,
+                       enum AVCodecID id)
+{
+    if (r->vcodec[0] || !(pkt->flags & AV_PKT_FLAG_KEY))
+        return;
+    if (id == AV_CODEC_ID_H264)
+        hls_codec_h264(pkt->data, (size_t)pkt->size, r->vcodec,
+                       sizeof(r->vcodec));
+    else if (id == AV_CODEC_ID_HEVC)
+        hls_codec_hevc(pkt->data, (size_t)pkt->size, r->vcodec,
+                       sizeof(r->vcodec));
+    else if (id == AV_CODEC_ID_AV1)
+        snprintf(r->vcodec, sizeof(r->vcodec), "av01.0.08M.08");
+    if (!r->vcodec[0] && r->enc && r->enc->extradata) {
+        if (id == AV_CODEC_ID_H264)
+            hls_codec_h264(r->enc->extradata, (size_t)r->enc->extradata_size,
+                           r->vcodec, sizeof(r->vcodec));
+        else if (id == AV_CODEC_ID_HEVC)
+            hls_codec_hevc(r->enc->extradata, (size_t)r->enc->extradata_size,
+                           r->vcodec, sizeof(r->vcodec));
+    }
+    if (!r->vcodec[0])
+        snprintf(r->vcodec, sizeof(r->vcodec), "%s",
+                 id == AV_CODEC_ID_HEVC ? "hvc1.1.6.L93.B0" : "avc1.64001f");
+    maybe_write_master(s);
+}
+
+static int drain_encoder(transcode_session_t *s, int i)
+{
+    rend_t *r = &s->rend[i];
+    AVPacket *pkt = av_packet_alloc();
+    int ret;
+    if (!pkt)
+        return AVERROR(ENOMEM);
+    for (;;) {
+        ret = avcodec_receive_packet(r->enc, pkt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
+            ret = 0;
+            break;
+        }
+        if (ret < 0) {
+            log_error(MOD, "The encoder failed.",
+                      "call=avcodec_receive_packet rendition=%s err=\"%s\"",
+                      r->r.name, ERRSTR(ret));
+            break;
+        }
+        if (!pkt->duration)
+            pkt->duration = av_rescale_q(
+                1, (AVRational){r->r.fps_den, r->r.fps_num}, r->enc->time_base);
+        note_codec(s, r, pkt, r->enc->codec_id);
+        if (pkt->flags & AV_PKT_FLAG_KEY)
+            boundary_reached(s, i, pkt->pts);
+        ret = emit(s, i, pkt, r->enc->time_base, false);
+        av_packet_unref(pkt);
+        if (ret < 0)
+            break;
+    }
+    av_packet_free(&pkt);
+    return ret;
+}
+
+static int encode_frame(transcode_session_t *s, int i, AVFrame *frame)
+{
+    rend_t *r = &s->rend[i];
+    int ret = avcodec_send_frame(r->enc, frame);
+    if (ret < 0 && ret != AVERROR_EOF) {
+        log_error(MOD, "The encoder refused a frame.",
+                  "call=avcodec_send_frame rendition=%s encoder=%s err=\"%s\"",
+                  r->r.name, r->enc->codec->name, ERRSTR(ret));
+        return ret;
+    }
+    if (frame) {
+        r->frames++;
+        stats_add(s, &s->st.frames_encoded, 1);
+    }
+    return drain_encoder(s, i);
+}
+
+static int open_encoders(transcode_session_t *s)
+{
+    for (int i = 0; i < s->nrend; i++) {
+        rend_t *r = &s->rend[i];
+        if (!r->pe || !r->pe->encoder[0])
+            continue;
+        const AVCodec *codec = avcodec_find_encoder_by_name(r->pe->encoder);
+        AVFilterContext *sink = s->sinks[r->size];
+        AVDictionary *opts = NULL;
+        int ret;
+        if (!codec) {
+            log_error(MOD, "This FFmpeg has no such encoder.",
+                      "encoder=%s rendition=%s", r->pe->encoder, r->r.name);
+            return AVERROR_ENCODER_NOT_FOUND;
+        }
+        r->enc = avcodec_alloc_context3(codec);
+        if (!r->enc)
+            return AVERROR(ENOMEM);
+        r->enc->width = av_buffersink_get_w(sink);
+        r->enc->height = av_buffersink_get_h(sink);
+        r->enc->pix_fmt = av_buffersink_get_format(sink);
+        r->enc->sample_aspect_ratio =
+            av_buffersink_get_sample_aspect_ratio(sink);
+        r->enc->time_base = s->vtb;
+        r->enc->framerate = (AVRational){r->r.fps_num, r->r.fps_den};
+        AVBufferRef *hwfc = av_buffersink_get_hw_frames_ctx(sink);
+        if (hwfc) {
+            r->enc->hw_frames_ctx = av_buffer_ref(hwfc);
+            if (!r->enc->hw_frames_ctx)
+                return AVERROR(ENOMEM);
+        }
+        r->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+        av_dict_parse_string(&opts, r->pe->opts, "=", " ", 0);
+        ret = avcodec_open2(r->enc, codec, &opts);
+        av_dict_free(&opts);
+        if (ret < 0) {
+            log_error(MOD, "Cannot open the encoder.",
+                      "call=avcodec_open2 encoder=%s rendition=%s size=%dx%d "
+                      "err=\"%s\"",
+                      codec->name, r->r.name, r->enc->width, r->enc->height,
+                      ERRSTR(ret));
+            return s->backend == HWPLAN_SOFTWARE ? ret : -ENODEV;
+        }
+    }
+    s->encoders_open = true;
+    return 0;
+}
+
+/* ------------------------------------------------------------ thumbnail */
+
+static void thumbnail(transcode_session_t *s, const AVFrame *in)
+{
+    AVFrame *sw = NULL, *yuv = NULL;
+    AVPacket *pkt = NULL;
+    const AVFrame *f = in;
+    int ret;
+
+    if (in->hw_frames_ctx) {
+        sw = av_frame_alloc();
+        if (!sw || av_hwframe_transfer_data(sw, in, 0) < 0)
+            goto end;
+        f = sw;
+    }
+    if (!s->jpeg) {
+        const AVCodec *c = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
+        if (!c || !(s->jpeg = avcodec_alloc_context3(c)))
+            goto end;
+        s->jpeg->width = f->width;
+        s->jpeg->height = f->height;
+        s->jpeg->pix_fmt = AV_PIX_FMT_YUVJ420P;
+        s->jpeg->time_base = (AVRational){1, 1};
+        s->jpeg->flags |= AV_CODEC_FLAG_QSCALE;
+        s->jpeg->global_quality = FF_QP2LAMBDA * 4;
+        if ((ret = avcodec_open2(s->jpeg, c, NULL)) < 0) {
+            log_warn(MOD, "Cannot open the thumbnail encoder.",
+                     "call=avcodec_open2 err=\"%s\"", ERRSTR(ret));
+            avcodec_free_context(&s->jpeg);
+            s->o.thumbnail_s = 0;
+            goto end;
+        }
+    }
+    yuv = av_frame_alloc();
+    pkt = av_packet_alloc();
+    if (!yuv || !pkt)
+        goto end;
+    yuv->width = s->jpeg->width;
+    yuv->height = s->jpeg->height;
+    yuv->format = AV_PIX_FMT_YUVJ420P;
+    if (av_frame_get_buffer(yuv, 0) < 0)
+        goto end;
+    s->sws = sws_getCachedContext(s->sws, f->width, f->height, f->format,
+                                  yuv->width, yuv->height, yuv->format,
+                                  SWS_BILINEAR, NULL, NULL, NULL);
+    if (!s->sws)
+        goto end;
+    sws_scale(s->sws, (const uint8_t *const *)f->data, f->linesize, 0,
+              f->height, yuv->data, yuv->linesize);
+    yuv->pts = s->thumbs++;
+    if (avcodec_send_frame(s->jpeg, yuv) < 0 ||
+        avcodec_receive_packet(s->jpeg, pkt) < 0)
+        goto end;
+    put_file(s, "thumb.jpg", pkt->data, (size_t)pkt->size);
+end:
+    av_packet_free(&pkt);
+    av_frame_free(&yuv);
+    av_frame_free(&sw);
+}
+
+/* ---------------------------------------------------------------- video */
+
+static int configure_graph(transcode_session_t *s, const AVFrame *f)
+{
+    AVFilterInOut *outs = NULL, *ins = NULL;
+    char args[512];
+    int ret;
+
+    avfilter_graph_free(&s->graph);
+    s->graph = avfilter_graph_alloc();
+    if (!s->graph)
+        return AVERROR(ENOMEM);
+    AVRational sar = f->sample_aspect_ratio.num ? f->sample_aspect_ratio
+                                                : (AVRational){1, 1};
+    snprintf(args, sizeof(args),
+             "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d",
+             f->width, f->height, f->format, s->vtb.num, s->vtb.den, sar.num,
+             sar.den);
+    ret = avfilter_graph_create_filter(&s->bsrc, avfilter_get_by_name("buffer"),
+                                       "in", args, NULL, s->graph);
+    if (ret < 0)
+        goto end;
+    if (f->hw_frames_ctx) {
+        AVBufferSrcParameters *par = av_buffersrc_parameters_alloc();
+        if (!par) {
+            ret = AVERROR(ENOMEM);
+            goto end;
+        }
+        par->hw_frames_ctx = f->hw_frames_ctx;
+        ret = av_buffersrc_parameters_set(s->bsrc, par);
+        av_free(par);
+        if (ret < 0)
+            goto end;
+    }
+    for (int k = 0; k < s->plan.nsizes; k++) {
+        char name[16];
+        snprintf(name, sizeof(name), "s%d", k);
+        ret = avfilter_graph_create_filter(&s->sinks[k],
+                                           avfilter_get_by_name("buffersink"),
+                                           name, NULL, NULL, s->graph);
+        if (ret < 0)
+            goto end;
+        AVFilterInOut *io = avfilter_inout_alloc();
+        if (!io) {
+            ret = AVERROR(ENOMEM);
+            goto end;
+        }
+        io->name = av_strdup(name);
+        io->filter_ctx = s->sinks[k];
+        io->next = ins;
+        ins = io;
+    }
+    outs = avfilter_inout_alloc();
+    if (!outs) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    outs->name = av_strdup("in");
+    outs->filter_ctx = s->bsrc;
+    ret = avfilter_graph_parse_ptr(s->graph, s->plan.graph, &ins, &outs, NULL);
+    if (ret < 0)
+        goto end;
+    if (s->hwdev) {
+        for (unsigned i = 0; i < s->graph->nb_filters; i++) {
+            s->graph->filters[i]->hw_device_ctx = av_buffer_ref(s->hwdev);
+            if (!s->graph->filters[i]->hw_device_ctx) {
+                ret = AVERROR(ENOMEM);
+                goto end;
+            }
+        }
+    }
+    ret = avfilter_graph_config(s->graph, NULL);
+    if (ret < 0)
+        goto end;
+    s->g_w = f->width;
+    s->g_h = f->height;
+    s->g_fmt = f->format;
+end:
+    avfilter_inout_free(&ins);
+    avfilter_inout_free(&outs);
+    if (ret < 0)
+        log_error(MOD, "Cannot build the filter graph.",
+                  "call=avfilter_graph_config graph=\"%s\" err=\"%s\"",
+                  s->plan.graph, ERRSTR(ret));
+    return ret;
+}
+
+/* Keeps 1 of frame_step frames by pts; boundary frames are always kept. */
+static bool select_frame(rend_t *r, int64_t pts_us, bool boundary)
+{
+    if (r->r.frame_step <= 1)
+        return true;
+    double t = pts_us / 1e6 * r->r.fps_num / r->r.fps_den;
+    int64_t slot = (int64_t)(t + 1e-3 >= 0 ? t + 1e-3 : t - 1);
+    if (!boundary && r->selected_any && slot <= r->last_slot)
+        return false;
+    r->last_slot = slot;
+    r->selected_any = true;
+    return true;
+}
+
+static int pull_sinks(transcode_session_t *s, bool boundary)
+{
+    AVFrame *f = av_frame_alloc();
+    int ret = 0;
+    if (!f)
+        return AVERROR(ENOMEM);
+    for (int k = 0; k < s->plan.nsizes && ret >= 0; k++) {
+        for (;;) {
+            ret = av_buffersink_get_frame(s->sinks[k], f);
+            if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
+                ret = 0;
+                break;
+            }
+            if (ret < 0)
+                break;
+            int64_t pts_us = us_of(f->pts, s->vtb);
+            if (k == s->thumb_size && s->o.thumbnail_s > 0 &&
+                pts_us >= s->next_thumb_us) {
+                thumbnail(s, f);
+                s->next_thumb_us =
+                    pts_us + (int64_t)(s->o.thumbnail_s * AV_TIME_BASE);
+            }
+            for (int i = 0; i < s->nrend && ret >= 0; i++) {
+                rend_t *r = &s->rend[i];
+                if (!r->enc || r->size != k ||
+                    !select_frame(r, pts_us, boundary))
+                    continue;
+                f->pict_type =
+                    boundary ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+                ret = encode_frame(s, i, f);
+            }
+            av_frame_unref(f);
+        }
+    }
+    av_frame_free(&f);
+    return ret;
+}
+
+static int filter_frame(transcode_session_t *s, AVFrame *f)
+{
+    int ret;
+    if (!s->plan.nsizes)
+        return 0;
+    if (!s->graph || f->width != s->g_w || f->height != s->g_h ||
+        f->format != s->g_fmt) {
+        if (s->graph)
+            log_info(MOD, "The source changed size or format.", "size=%dx%d",
+                     f->width, f->height);
+        if ((ret = configure_graph(s, f)) < 0)
+            return ret;
+        if (!s->encoders_open) {
+            if ((ret = open_encoders(s)) < 0)
+                return ret;
+            if ((ret = open_muxers(s)) < 0)
+                return ret;
+        }
+    }
+    bool boundary = is_boundary(s, f->pts);
+    ret = av_buffersrc_add_frame_flags(s->bsrc, f, AV_BUFFERSRC_FLAG_KEEP_REF);
+    if (ret < 0) {
+        log_error(MOD, "The filter graph refused a frame.",
+                  "call=av_buffersrc_add_frame_flags err=\"%s\"", ERRSTR(ret));
+        return ret;
+    }
+    return pull_sinks(s, boundary);
+}
+
+static void count_corrupt(transcode_session_t *s, const char *what, int err)
+{
+    pthread_mutex_lock(&s->stats_lock);
+    int64_t n = ++s->st.corrupt;
+    pthread_mutex_unlock(&s->stats_lock);
+    s->skip_to_key = true;
+    if (n <= 10)
+        log_warn(MOD, "Corrupt input; skipping to the next keyframe.",
+                 "what=%s err=\"%s\" corrupt=%lld", what, ERRSTR(err),
+                 (long long)n);
+}
+
+static void media_time(transcode_session_t *s, int64_t us)
+{
+    pthread_mutex_lock(&s->stats_lock);
+    if (!s->have_media) {
+        s->first_media_us = us;
+        s->have_media = true;
+    }
+    if (us > s->last_media_us)
+        s->last_media_us = us;
+    pthread_mutex_unlock(&s->stats_lock);
+}
+
+static int decode_video(transcode_session_t *s, const AVPacket *pkt)
+{
+    AVFrame *f = av_frame_alloc();
+    int ret;
+    if (!f)
+        return AVERROR(ENOMEM);
+    ret = avcodec_send_packet(s->vdec, pkt);
+    if (ret < 0 && ret != AVERROR_EOF) {
+        if (ret == AVERROR(EAGAIN)) {
+            ret = 0;
+        } else {
+            count_corrupt(s, "video_packet", ret);
+            ret = 0;
+            goto end;
+        }
+    }
+    for (;;) {
+        ret = avcodec_receive_frame(s->vdec, f);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
+            ret = 0;
+            break;
+        }
+        if (ret < 0) {
+            if (ret == AVERROR(ENOMEM))
+                break;
+            count_corrupt(s, "video_frame", ret);
+            ret = 0;
+            continue;
+        }
+        if ((f->flags & AV_FRAME_FLAG_CORRUPT) || f->decode_error_flags) {
+            count_corrupt(s, "video_frame", AVERROR_INVALIDDATA);
+            av_frame_unref(f);
+            continue;
+        }
+        f->pts = f->best_effort_timestamp;
+        if (f->pts == AV_NOPTS_VALUE) {
+            av_frame_unref(f);
+            continue;
+        }
+        stats_add(s, &s->st.frames_decoded, 1);
+        media_time(s, us_of(f->pts, s->vtb));
+        ret = filter_frame(s, f);
+        av_frame_unref(f);
+        if (ret < 0)
+            break;
+    }
+end:
+    av_frame_free(&f);
+    return ret;
+}
+
+static int handle_video(transcode_session_t *s, AVPacket *pkt, int64_t read_us)
+{
+    int ret;
+    bool key = pkt->flags & AV_PKT_FLAG_KEY;
+
+    if (pkt->flags & AV_PKT_FLAG_CORRUPT) {
+        count_corrupt(s, "packet_flag", AVERROR_INVALIDDATA);
+        return 0;
+    }
+    if (s->skip_to_key && !key) {
+        stats_add(s, &s->st.skipped_packets, 1);
+        return 0;
+    }
+    s->skip_to_key = false;
+    bool boundary = false;
+    if (pkt->pts != AV_NOPTS_VALUE) {
+        int64_t since = s->have_bnd ? pkt->pts - s->last_bnd : INT64_MAX;
+        if ((key && since >= s->seg_ticks - s->half_frame) ||
+            (!key && s->have_bnd && since >= 2 * s->seg_ticks)) {
+            boundary = true;
+            push_boundary(s, pkt->pts, read_us);
+        }
+    }
+    for (int i = 0; i < s->nrend; i++) {
+        rend_t *r = &s->rend[i];
+        if (!r->r.remux)
+            continue;
+        AVPacket *copy = av_packet_clone(pkt);
+        if (!copy)
+            return AVERROR(ENOMEM);
+        /* Only boundary keyframes may cut the Source rendition. */
+        if (boundary && key)
+            copy->flags |= AV_PKT_FLAG_KEY;
+        else
+            copy->flags &= ~AV_PKT_FLAG_KEY;
+        note_codec(s, r, copy, s->src->streams[s->vi].par->codec_id);
+        if (copy->flags & AV_PKT_FLAG_KEY)
+            boundary_reached(s, i, copy->pts);
+        if (copy->pts != AV_NOPTS_VALUE && !s->nencoded)
+            media_time(s, us_of(copy->pts, s->vtb));
+        ret = emit(s, i, copy, s->vtb, false);
+        av_packet_free(&copy);
+        if (ret < 0)
+            return ret;
+    }
+    if (!s->vdec)
+        return 0;
+    return decode_video(s, pkt);
+}
+
+/* ---------------------------------------------------------------- audio */
+
+static int drain_audio_encoder(transcode_session_t *s)
+{
+    AVPacket *pkt = av_packet_alloc();
+    int ret;
+    if (!pkt)
+        return AVERROR(ENOMEM);
+    for (;;) {
+        ret = avcodec_receive_packet(s->aenc, pkt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
+            ret = 0;
+            break;
+        }
+        if (ret < 0) {
+            log_error(MOD, "The audio encoder failed.",
+                      "call=avcodec_receive_packet err=\"%s\"", ERRSTR(ret));
+            break;
+        }
+        ret = emit(s, -1, pkt, s->aenc->time_base, true);
+        av_packet_unref(pkt);
+        if (ret < 0)
+            break;
+    }
+    av_packet_free(&pkt);
+    return ret;
+}
+
+static int configure_agraph(transcode_session_t *s, const AVFrame *f)
+{
+    char args[512], layout[128], outl[64];
+    int ret;
+
+    s->agraph = avfilter_graph_alloc();
+    if (!s->agraph)
+        return AVERROR(ENOMEM);
+    AVChannelLayout cl;
+    if (f->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
+        av_channel_layout_default(&cl, f->ch_layout.nb_channels);
+    else
+        av_channel_layout_copy(&cl, &f->ch_layout);
+    av_channel_layout_describe(&cl, layout, sizeof(layout));
+    av_channel_layout_uninit(&cl);
+    av_channel_layout_describe(&s->aenc->ch_layout, outl, sizeof(outl));
+    snprintf(args, sizeof(args),
+             "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
+             s->atb.num, s->atb.den, f->sample_rate,
+             av_get_sample_fmt_name(f->format), layout);
+    ret =
+        avfilter_graph_create_filter(&s->absrc, avfilter_get_by_name("abuffer"),
+                                     "ain", args, NULL, s->agraph);
+    if (ret < 0)
+        goto end;
+    ret = avfilter_graph_create_filter(&s->asink,
+                                       avfilter_get_by_name("abuffersink"),
+                                       "aout", NULL, NULL, s->agraph);
+    if (ret < 0)
+        goto end;
+    AVFilterContext *res, *fmt;
+    snprintf(args, sizeof(args),
+             "sample_fmts=fltp:sample_rates=%d:"
+             "channel_layouts=%s",
+             s->aenc->sample_rate, outl);
+    if ((ret = avfilter_graph_create_filter(
+             &res, avfilter_get_by_name("aresample"), "ares", "async=1", NULL,
+             s->agraph)) < 0 ||
+        (ret =
+             avfilter_graph_create_filter(&fmt, avfilter_get_by_name("aformat"),
+                                          "afmt", args, NULL, s->agraph)) < 0)
+        goto end;
+    if ((ret = avfilter_link(s->absrc, 0, res, 0)) < 0 ||
+        (ret = avfilter_link(res, 0, fmt, 0)) < 0 ||
+        (ret = avfilter_link(fmt, 0, s->asink, 0)) < 0)
+        goto end;
+    ret = avfilter_graph_config(s->agraph, NULL);
+    if (ret < 0)
+        goto end;
+    av_buffersink_set_frame_size(s->asink, (unsigned)s->aenc->frame_size);
+end:
+    if (ret < 0)
+        log_error(MOD, "Cannot build the audio filter graph.",
+                  "call=avfilter_graph_config args=\"%s\" err=\"%s\"", args,
+                  ERRSTR(ret));
+    return ret;
+}
+
+static int pull_audio(transcode_session_t *s)
+{
+    AVFrame *f = av_frame_alloc();
+    int ret = 0;
+    if (!f)
+        return AVERROR(ENOMEM);
+    for (;;) {
+        ret = av_buffersink_get_frame(s->asink, f);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
+            ret = 0;
+            break;
+        }
+        if (ret < 0)
+            break;
+        ret = avcodec_send_frame(s->aenc, f);
+        av_frame_unref(f);
+        if (ret < 0) {
+            log_error(MOD, "The audio encoder refused a frame.",
+                      "call=avcodec_send_frame err=\"%s\"", ERRSTR(ret));
+            break;
+        }
+        if ((ret = drain_audio_encoder(s)) < 0)
+            break;
+    }
+    av_frame_free(&f);
+    return ret;
+}
+
+static int handle_audio(transcode_session_t *s, const AVPacket *pkt)
+{
+    if (pkt && pkt->pts != AV_NOPTS_VALUE && s->vi < 0)
+        media_time(s, us_of(pkt->pts, s->atb));
+    if (s->acopy)
+        return emit(s, -1, pkt, s->atb, true);
+    AVFrame *f = av_frame_alloc();
+    int ret;
+    if (!f)
+        return AVERROR(ENOMEM);
+    ret = avcodec_send_packet(s->adec, pkt);
+    if (ret < 0 && ret != AVERROR(EAGAIN) && ret != AVERROR_EOF) {
+        count_corrupt(s, "audio_packet", ret);
+        s->skip_to_key = s->vi >= 0; /* audio has no keyframes to wait for */
+        ret = 0;
+        goto end;
+    }
+    for (;;) {
+        ret = avcodec_receive_frame(s->adec, f);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
+            ret = 0;
+            break;
+        }
+        if (ret < 0) {
+            count_corrupt(s, "audio_frame", ret);
+            ret = 0;
+            break;
+        }
+        f->pts = f->best_effort_timestamp;
+        if (!s->agraph && (ret = configure_agraph(s, f)) < 0)
+            break;
+        ret = av_buffersrc_add_frame_flags(s->absrc, f, 0);
+        av_frame_unref(f);
+        if (ret < 0) {
+            log_error(MOD, "The audio filter refused a frame.",
+                      "call=av_buffersrc_add_frame_flags err=\"%s\"",
+                      ERRSTR(ret));
+            break;
+        }
+        if ((ret = pull_audio(s)) < 0)
+            break;
+    }
+end:
+    av_frame_free(&f);
+    return ret;
+}
+
+static int open_audio(transcode_session_t *s)
+{
+    const AVCodecParameters *par = s->src->streams[s->ai].par;
+    int ret;
+
+    s->atb = s->src->streams[s->ai].time_base;
+    if (par->codec_id == AV_CODEC_ID_AAC) {
+        s->acopy = true;
+        hls_codec_aac(par->profile, s->acodec, sizeof(s->acodec));
+        return 0;
+    }
+    const AVCodec *dec = avcodec_find_decoder(par->codec_id);
+    const AVCodec *enc = avcodec_find_encoder(AV_CODEC_ID_AAC);
+    if (!dec || !enc) {
+        log_error(MOD, "Unsupported audio codec.", "codec=%s input=\"%s\"",
+                  avcodec_get_name(par->codec_id), s->src->name);
+        return AVERROR_DECODER_NOT_FOUND;
+    }
+    s->adec = avcodec_alloc_context3(dec);
+    s->aenc = avcodec_alloc_context3(enc);
+    if (!s->adec || !s->aenc)
+        return AVERROR(ENOMEM);
+    if ((ret = avcodec_parameters_to_context(s->adec, par)) < 0)
+        return ret;
+    s->adec->pkt_timebase = s->atb;
+    if ((ret = avcodec_open2(s->adec, dec, NULL)) < 0) {
+        log_error(MOD, "Cannot open the audio decoder.",
+                  "call=avcodec_open2 codec=%s err=\"%s\"", dec->name,
+                  ERRSTR(ret));
+        return ret;
+    }
+    static const int rates[] = {48000, 44100, 32000, 24000, 22050, 16000};
+    int rate = 48000;
+    for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+        if (par->sample_rate == rates[i])
+            rate = rates[i];
+    }
+    int ch = par->ch_layout.nb_channels >= 2 ? 2 : 1;
+    av_channel_layout_default(&s->aenc->ch_layout, ch);
+    s->aenc->sample_rate = rate;
+    s->aenc->sample_fmt = AV_SAMPLE_FMT_FLTP;
+    s->aenc->bit_rate = (int64_t)s->o.audio_kbps * 1000 * ch / 2;
+    s->aenc->time_base = (AVRational){1, rate};
+    s->aenc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    if ((ret = avcodec_open2(s->aenc, enc, NULL)) < 0) {
+        log_error(MOD, "Cannot open the AAC encoder.",
+                  "call=avcodec_open2 err=\"%s\"", ERRSTR(ret));
+        return ret;
+    }
+    hls_codec_aac(s->aenc->profile >= 0 ? s->aenc->profile : 1, s->acodec,
+                  sizeof(s->acodec));
+    return 0;
+}
+
+/* ------------------------------------------------------- video decoding */
+
+static enum AVPixelFormat get_hw_format(AVCodecContext *ctx,
+                                        const enum AVPixelFormat *fmts)
+{
+    enum AVPixelFormat want = *(enum AVPixelFormat *)ctx->opaque;
+    for (const enum AVPixelFormat *p = fmts; *p != AV_PIX_FMT_NONE; p++) {
+        if (*p == want)
+            return *p;
+    }
+    log_error(MOD, "The hardware decoder cannot decode this stream.", "want=%s",
+              av_get_pix_fmt_name(want));
+    return AV_PIX_FMT_NONE;
+}
+
+static int open_video(transcode_session_t *s)
+{
+    const AVCodecParameters *par = s->src->streams[s->vi].par;
+    const AVCodec *dec = avcodec_find_decoder(par->codec_id);
+    int ret;
+
+    if (!dec) {
+        log_error(MOD, "Unsupported video codec.", "codec=%s input=\"%s\"",
+                  avcodec_get_name(par->codec_id), s->src->name);
+        return AVERROR_DECODER_NOT_FOUND;
+    }
+    if (s->plan.hwdevice_type) {
+        enum AVHWDeviceType t =
+            av_hwdevice_find_type_by_name(s->plan.hwdevice_type);
+        ret = av_hwdevice_ctx_create(
+            &s->hwdev, t, s->o.device[0] ? s->o.device : NULL, NULL, 0);
+        if (ret < 0) {
+            log_error(MOD, "The hardware device is missing.",
+                      "call=av_hwdevice_ctx_create type=%s device=\"%s\" "
+                      "err=\"%s\"",
+                      s->plan.hwdevice_type, s->o.device, ERRSTR(ret));
+            return -ENODEV;
+        }
+    }
+    if (!s->nencoded && s->o.thumbnail_s <= 0)
+        return 0; /* Source remux only: nothing to decode */
+    s->vdec = avcodec_alloc_context3(dec);
+    if (!s->vdec)
+        return AVERROR(ENOMEM);
+    if ((ret = avcodec_parameters_to_context(s->vdec, par)) < 0)
+        return ret;
+    s->vdec->pkt_timebase = s->vtb;
+    s->vdec->err_recognition |= AV_EF_EXPLODE | AV_EF_CRCCHECK;
+    if (s->plan.hw_decode && s->hwdev) {
+        s->hw_pix_fmt =
+            s->backend == HWPLAN_NVENC ? AV_PIX_FMT_CUDA : AV_PIX_FMT_VAAPI;
+        s->vdec->opaque = &s->hw_pix_fmt;
+        s->vdec->get_format = get_hw_format;
+        s->vdec->hw_device_ctx = av_buffer_ref(s->hwdev);
+        if (!s->vdec->hw_device_ctx)
+            return AVERROR(ENOMEM);
+    }
+    if ((ret = avcodec_open2(s->vdec, dec, NULL)) < 0) {
+        log_error(MOD, "Cannot open the video decoder.",
+                  "call=avcodec_open2 codec=%s err=\"%s\"", dec->name,
+                  ERRSTR(ret));
+        return ret;
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------- the ladder */
+
+static bool remux_ok(const transcode_session_t *s, enum AVCodecID id)
+{
+    return id == AV_CODEC_ID_H264 || id == AV_CODEC_ID_HEVC ||
+           (id == AV_CODEC_ID_AV1 && s->o.fmp4);
+}
+
+static int build_ladder(transcode_session_t *s)
+{
+    if (s->vi < 0) {
+        rend_t *r = &s->rend[0];
+        memset(r, 0, sizeof(*r));
+        snprintf(r->r.name, sizeof(r->r.name), "audio");
+        r->audio_only = true;
+        r->size = -1;
+        s->nrend = 1;
+        return 0;
+    }
+    const packet_source_stream_t *vs = &s->src->streams[s->vi];
+    ladder_source_t src = {
+        .width = vs->par->width,
+        .height = vs->par->height,
+        .fps_num = vs->frame_rate.num,
+        .fps_den = vs->frame_rate.den,
+        .sar_num = vs->par->sample_aspect_ratio.num,
+        .sar_den = vs->par->sample_aspect_ratio.den,
+        .bitrate_kbps = (int)(vs->par->bit_rate / 1000),
+    };
+    if (src.fps_num <= 0 || src.fps_den <= 0)
+        src.fps_num = src.fps_den = 0;
+    int ret = ladder_apply(&s->profile, &src, &s->ladder);
+    if (ret < 0) {
+        log_error(MOD, "The source has no usable video size.",
+                  "input=\"%s\" size=%dx%d", s->src->name, src.width,
+                  src.height);
+        return AVERROR_INVALIDDATA;
+    }
+    ladder_t kept = {0};
+    for (int i = 0; i < s->ladder.n; i++) {
+        if (s->ladder.r[i].remux && !remux_ok(s, vs->par->codec_id)) {
+            log_warn(MOD,
+                     "The Source rendition is left out: its codec "
+                     "cannot be remuxed to HLS.",
+                     "codec=%s", avcodec_get_name(vs->par->codec_id));
+            continue;
+        }
+        kept.r[kept.n++] = s->ladder.r[i];
+    }
+    s->ladder = kept;
+    if (!s->ladder.n) {
+        log_error(MOD, "The ladder has no rendition for this source.",
+                  "input=\"%s\"", s->src->name);
+        return AVERROR_INVALIDDATA;
+    }
+    s->nrend = s->ladder.n;
+    for (int i = 0; i < s->nrend; i++) {
+        s->rend[i].r = s->ladder.r[i];
+        s->rend[i].size = -1;
+        s->nencoded += !s->ladder.r[i].remux;
+    }
+    return 0;
+}
+
+static int plan_session(transcode_session_t *s)
+{
+    hwplan_devices_t none = {0};
+    const hwplan_devices_t *dev = s->o.devices ? s->o.devices : &none;
+    char why[512];
+    unsigned codecs = 0;
+
+    for (int i = 0; i < s->ladder.n; i++) {
+        if (!s->ladder.r[i].remux)
+            codecs |= 1u << s->ladder.r[i].codec;
+    }
+    int b = hwplan_pick_backend(s->o.backend, dev, codecs, why, sizeof(why));
+    if (b < 0) {
+        log_error(MOD, "The requested backend cannot run here.",
+                  "backend=%s reason=\"%s\"", hwplan_backend_name(s->o.backend),
+                  why);
+        return -ENODEV;
+    }
+    s->backend = (hwplan_backend_t)b;
+    if (s->o.backend == HWPLAN_AUTO)
+        log_info(MOD, "Backend chosen.", "backend=%s reason=\"%s\"",
+                 hwplan_backend_name(s->backend), why);
+    if (s->vi < 0)
+        return 0;
+    hwplan_encode_t enc = {
+        .segment_s = s->o.segment_s,
+        .live = !s->o.vod,
+        .bframes = s->o.bframes,
+        .preset = s->o.preset,
+    };
+    const char *codec = avcodec_get_name(s->src->streams[s->vi].par->codec_id);
+    int ret = hwplan_build(s->backend, &s->ladder, codec, &enc, &s->plan, why,
+                           sizeof(why));
+    if (ret < 0) {
+        log_error(MOD, "Cannot plan the session.", "backend=%s reason=\"%s\"",
+                  hwplan_backend_name(s->backend), why);
+        return ret == -ENOSYS ? AVERROR_ENCODER_NOT_FOUND : ret;
+    }
+    for (int i = 0; i < s->nrend; i++) {
+        s->rend[i].pe = &s->plan.enc[i];
+        s->rend[i].size = s->plan.enc[i].size;
+    }
+    /* The thumbnail comes from the smallest size at least 180 lines high. */
+    s->thumb_size = s->plan.nsizes ? 0 : -1;
+    for (int k = 0; k < s->plan.nsizes; k++) {
+        if (s->plan.sizes[k].height >= 180)
+            s->thumb_size = k;
+    }
+    log_debug(MOD, "Filter graph planned.", "graph=\"%s\"", s->plan.graph);
+    return 0;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+transcode_session_t *transcode_session_new(packet_source_t *src,
+                                           const ladder_profile_t *profile,
+                                           const transcode_opts_t *opts)
+{
+    transcode_session_t *s = calloc(1, sizeof(*s));
+    if (!s) {
+        packet_source_free(&src);
+        return NULL;
+    }
+    s->src = src;
+    s->o = *opts;
+    s->profile = *profile;
+    s->vi = s->ai = -1;
+    s->thumb_size = -1;
+    pthread_mutex_init(&s->stats_lock, NULL);
+    if (s->o.segment_s < 0.5 || s->o.segment_s > 60) {
+        log_error(MOD, "The segment duration is out of range.",
+                  "segment=%g min=0.5 max=60", s->o.segment_s);
+        transcode_session_free(&s);
+        return NULL;
+    }
+    s->http = !strncmp(s->o.output, "http://", 7) ||
+              !strncmp(s->o.output, "https://", 8);
+    return s;
+}
+
+static void *reader_main(void *arg)
+{
+    transcode_session_t *s = arg;
+    AVPacket *pkt = av_packet_alloc();
+    int ret = pkt ? 0 : AVERROR(ENOMEM);
+    while (ret >= 0 && !atomic_load(&s->stop)) {
+        ret = packet_source_read(s->src, pkt);
+        if (ret < 0)
+            break;
+        int idx = pkt->stream_index;
+        if (idx != s->vi && idx != s->ai) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        stats_add(s, &s->st.packets_in, 1);
+        int r = pkt_queue_put(s->q, pkt, av_gettime_relative());
+        if (r < 0 && r != 1)
+            ret = r;
+    }
+    if (ret != AVERROR_EOF && ret != AVERROR_EXIT && ret < 0 &&
+        !atomic_load(&s->stop)) {
+        log_error(MOD, "Reading the input failed.",
+                  "call=packet_source_read input=\"%s\" err=\"%s\"",
+                  s->src->name, ERRSTR(ret));
+        atomic_store(&s->reader_err, ret);
+    }
+    pkt_queue_finish(s->q);
+    av_packet_free(&pkt);
+    return NULL;
+}
+
+static void update_stats(transcode_session_t *s, bool final)
+{
+    int64_t now = av_gettime_relative();
+    pthread_mutex_lock(&s->stats_lock);
+    s->st.wall_s = (now - s->start_us) / 1e6;
+    s->st.media_s =
+        s->have_media ? (s->last_media_us - s->first_media_us) / 1e6 : 0;
+    s->st.speed = s->st.wall_s > 0 ? s->st.media_s / s->st.wall_s : 0;
+    s->st.fps = s->st.wall_s > 0 ? s->st.frames_decoded / s->st.wall_s : 0;
+    s->st.dropped_packets = s->q ? pkt_queue_dropped(s->q) : 0;
+    s->st.renditions = s->nrend;
+    s->st.backend = s->backend;
+    transcode_stats_t st = s->st;
+    pthread_mutex_unlock(&s->stats_lock);
+
+    if (s->o.progress && (final || now - s->last_progress_us > 500000)) {
+        s->last_progress_us = now;
+        fprintf(stderr,
+                "\rfps=%.1f speed=%.2fx time=%.1fs renditions=%d "
+                "segments=%lld corrupt=%lld dropped=%lld   %s",
+                st.fps, st.speed, st.media_s, st.renditions,
+                (long long)st.segments, (long long)st.corrupt,
+                (long long)st.dropped_packets, final ? "\n" : "");
+    }
+    if (s->src->live && st.wall_s > 5 && st.speed < 0.98 &&
+        now - s->last_slow_warn_us > 10 * 1000000LL) {
+        s->last_slow_warn_us = now;
+        log_warn(MOD, "The session is slower than real time.",
+                 "input=\"%s\" speed=%.2f dropped=%lld", s->src->name, st.speed,
+                 (long long)st.dropped_packets);
+    }
+}
+
+static int flush_all(transcode_session_t *s)
+{
+    int ret = 0;
+    if (s->vdec) {
+        ret = decode_video(s, NULL);
+        if (ret < 0)
+            return ret;
+    }
+    if (s->graph) {
+        if ((ret = av_buffersrc_add_frame(s->bsrc, NULL)) < 0 ||
+            (ret = pull_sinks(s, false)) < 0)
+            return ret;
+    }
+    for (int i = 0; i < s->nrend; i++) {
+        if (s->rend[i].enc && s->encoders_open &&
+            (ret = encode_frame(s, i, NULL)) < 0)
+            return ret;
+    }
+    if (s->adec) {
+        ret = handle_audio(s, NULL);
+        if (ret < 0)
+            return ret;
+        if (s->agraph) {
+            if ((ret = av_buffersrc_add_frame(s->absrc, NULL)) < 0 ||
+                (ret = pull_audio(s)) < 0)
+                return ret;
+        }
+        if ((ret = avcodec_send_frame(s->aenc, NULL)) < 0 ||
+            (ret = drain_audio_encoder(s)) < 0)
+            return ret;
+    }
+    return 0;
+}
+
+int transcode_session_run(transcode_session_t *s)
+{
+    AVPacket *pkt = NULL;
+    int ret;
+
+    s->start_us = av_gettime_relative();
+    for (int i = 0; i < s->src->nb_streams; i++) {
+        if (s->src->streams[i].type == AVMEDIA_TYPE_VIDEO && s->vi < 0)
+            s->vi = i;
+        if (s->src->streams[i].type == AVMEDIA_TYPE_AUDIO && s->ai < 0)
+            s->ai = i;
+    }
+    if (s->vi < 0 && s->ai < 0) {
+        log_error(MOD, "The input has neither audio nor video.", "input=\"%s\"",
+                  s->src->name);
+        return AVERROR_STREAM_NOT_FOUND;
+    }
+    if (s->vi >= 0) {
+        s->vtb = s->src->streams[s->vi].time_base;
+        AVRational fr = s->src->streams[s->vi].frame_rate;
+        s->seg_ticks = av_rescale_q((int64_t)(s->o.segment_s * 1000),
+                                    (AVRational){1, 1000}, s->vtb);
+        s->half_frame =
+            fr.num > 0
+                ? av_rescale_q(1, (AVRational){fr.den, 2 * fr.num}, s->vtb)
+                : 0;
+    }
+    if ((ret = build_ladder(s)) < 0 || (ret = plan_session(s)) < 0 ||
+        (ret = prepare_output(s)) < 0)
+        return ret;
+    if (s->ai >= 0 && (ret = open_audio(s)) < 0)
+        return ret;
+    if (s->vi >= 0 && (ret = open_video(s)) < 0)
+        return ret;
+    s->skip_to_key = s->vi >= 0; /* a decoder needs a keyframe to start */
+    log_info(MOD, "Session started.",
+             "input=\"%s\" output=\"%s\" backend=%s renditions=%d "
+             "encoded=%d audio=%s",
+             s->src->name, s->o.output, hwplan_backend_name(s->backend),
+             s->nrend, s->nencoded,
+             s->ai < 0  ? "none"
+             : s->acopy ? "copy"
+                        : "aac");
+    if (!s->nencoded && (ret = open_muxers(s)) < 0)
+        return ret;
+
+    s->q = pkt_queue_new(s->o.queue_packets, s->src->live, s->vi);
+    pkt = av_packet_alloc();
+    if (!s->q || !pkt) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    if (pthread_create(&s->reader, NULL, reader_main, s) != 0) {
+        ret = AVERROR(errno);
+        goto end;
+    }
+    s->reader_started = true;
+    for (;;) {
+        int64_t read_us = 0;
+        ret = pkt_queue_get(s->q, pkt, &read_us);
+        if (ret < 0)
+            break;
+        if (!s->have_offset && pkt->dts != AV_NOPTS_VALUE) {
+            AVRational tb = pkt->stream_index == s->vi ? s->vtb : s->atb;
+            s->ts_offset_us = TS_OFFSET - us_of(pkt->dts, tb);
+            s->have_offset = true;
+        }
+        if (pkt->stream_index == s->vi)
+            ret = handle_video(s, pkt, read_us);
+        else
+            ret = handle_audio(s, pkt);
+        av_packet_unref(pkt);
+        if (ret < 0)
+            break;
+        update_stats(s, false);
+    }
+    if (ret == AVERROR_EOF || ret == AVERROR_EXIT)
+        ret = atomic_load(&s->reader_err);
+    if (ret >= 0 && (ret = flush_all(s)) >= 0 && !s->muxers_open &&
+        s->nencoded) {
+        log_error(MOD, "No video could be decoded from the input.",
+                  "input=\"%s\"", s->src->name);
+        ret = AVERROR_INVALIDDATA;
+    }
+end:
+    if (s->reader_started) {
+        atomic_store(&s->stop, true);
+        packet_source_interrupt(s->src);
+        pkt_queue_close(s->q);
+        pthread_join(s->reader, NULL);
+        s->reader_started = false;
+    }
+    for (int i = 0; i < s->nrend; i++) {
+        if (s->rend[i].mux && s->muxers_open) {
+            int r = av_write_trailer(s->rend[i].mux);
+            if (r < 0 && ret >= 0) {
+                log_error(MOD, "Cannot finish the HLS output.",
+                          "call=av_write_trailer rendition=%s err=\"%s\"",
+                          s->rend[i].r.name, ERRSTR(r));
+                ret = -EIO;
+            }
+        }
+    }
+    if (s->muxers_open && ret >= 0) {
+        /* Final BANDWIDTH from what was written, last segment included. */
+        for (int i = 0; i < s->nrend; i++) {
+            rend_t *r = &s->rend[i];
+            double d = (s->last_media_us - r->seg_start) / 1e6;
+            if (r->seg_bytes > 0 && d > 0.5 &&
+                r->seg_bytes * 8 / d > r->peak_bps)
+                r->peak_bps = r->seg_bytes * 8 / d;
+        }
+        int r = write_master(s, true);
+        if (r < 0)
+            ret = r;
+    }
+    update_stats(s, true);
+    transcode_stats_t st;
+    transcode_session_stats(s, &st);
+    log_info(MOD, "Session finished.",
+             "input=\"%s\" media_s=%.2f wall_s=%.2f speed=%.2f frames=%lld "
+             "encoded=%lld segments=%lld corrupt=%lld skipped=%lld "
+             "dropped=%lld result=\"%s\"",
+             s->src->name, st.media_s, st.wall_s, st.speed,
+             (long long)st.frames_decoded, (long long)st.frames_encoded,
+             (long long)st.segments, (long long)st.corrupt,
+             (long long)st.skipped_packets, (long long)st.dropped_packets,
+             ret >= 0 ? "ok" : ERRSTR(ret));
+    av_packet_free(&pkt);
+    return ret < 0 ? ret : 0;
+}
+
+void transcode_session_stop(transcode_session_t *s)
+{
+    atomic_store(&s->stop, true);
+    packet_source_interrupt(s->src);
+    if (s->q)
+        pkt_queue_finish(s->q);
+}
+
+void transcode_session_stats(transcode_session_t *s, transcode_stats_t *out)
+{
+    pthread_mutex_lock(&s->stats_lock);
+    *out = s->st;
+    pthread_mutex_unlock(&s->stats_lock);
+}
+
+void transcode_session_free(transcode_session_t **sp)
+{
+    transcode_session_t *s = sp ? *sp : NULL;
+    if (!s)
+        return;
+    for (int i = 0; i < s->nrend; i++) {
+        avcodec_free_context(&s->rend[i].enc);
+        avformat_free_context(s->rend[i].mux);
+        s->rend[i].mux = NULL;
+    }
+    for (int i = 0; i < s->npending; i++)
+        av_packet_free(&s->pending[i].pkt);
+    avcodec_free_context(&s->vdec);
+    avcodec_free_context(&s->adec);
+    avcodec_free_context(&s->aenc);
+    avcodec_free_context(&s->jpeg);
+    sws_freeContext(s->sws);
+    avfilter_graph_free(&s->graph);
+    avfilter_graph_free(&s->agraph);
+    av_buffer_unref(&s->hwdev);
+    pkt_queue_free(&s->q);
+    packet_source_free(&s->src);
+    pthread_mutex_destroy(&s->stats_lock);
+    free(s);
+    *sp = NULL;
+}

@@ -1,0 +1,91 @@
+/* Transcode session: one input to an aligned HLS ABR ladder. */
+#ifndef PRISM_TRANSCODE_H
+#define PRISM_TRANSCODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hwplan.h"
+#include "ladder.h"
+#include "packet_source.h"
+
+typedef struct transcode_session transcode_session_t;
+
+/* A segment boundary that every video rendition has reached. */
+typedef struct {
+    int64_t index;     /* 0, 1, ... in the order segments complete */
+    double start_s;    /* source time of the segment's first frame */
+    double duration_s; /* up to the next boundary */
+    double lag_s;      /* wall time from reading the boundary's packet to
+                          every rendition having encoded it */
+} transcode_segment_t;
+
+/* Session options; transcode_opts_default() fills the defaults. */
+typedef struct {
+    char output[1024];        /* a directory, or an http(s):// origin URL */
+    hwplan_backend_t backend; /* auto resolves through `devices` */
+    const hwplan_devices_t *devices; /* what the probe found; borrowed */
+    char device[256];   /* VAAPI render node or CUDA index; "" = default */
+    double segment_s;   /* target segment duration and keyframe interval */
+    bool fmp4;          /* fMP4 segments instead of MPEG-TS */
+    bool vod;           /* VOD playlists (whole file) instead of live */
+    int list_size;      /* live sliding window, segments */
+    const char *preset; /* x264 preset; NULL = veryfast */
+    int bframes;        /* -1 = mode default (live 0, VOD 3) */
+    int audio_kbps;     /* AAC bitrate when audio is re-encoded */
+    double thumbnail_s; /* JPEG thumbnail interval; 0 = none */
+    int queue_packets;  /* bound of the input packet queue */
+    bool progress;      /* a progress line on stderr (a terminal) */
+    /* Called on the session thread as each segment completes; may be NULL. */
+    void (*on_segment)(void *opaque, const transcode_segment_t *seg);
+    void *opaque;
+} transcode_opts_t;
+
+/* Counters; read at any time with transcode_session_stats(). */
+typedef struct {
+    int64_t packets_in;      /* packets read from the source */
+    int64_t frames_decoded;  /* video frames out of the decoder */
+    int64_t frames_encoded;  /* summed over renditions */
+    int64_t corrupt;         /* decode errors and corrupt packets, each
+                                followed by a skip to the next keyframe */
+    int64_t skipped_packets; /* packets skipped while waiting for one */
+    int64_t dropped_packets; /* queue overflow drops (live input only) */
+    int64_t segments;        /* completed segment boundaries */
+    double media_s;          /* source time processed */
+    double wall_s;           /* since the session started */
+    double speed;            /* media_s / wall_s */
+    double fps;              /* decoded video frames per wall second */
+    int renditions;          /* outputs, Source and audio-only included */
+    hwplan_backend_t backend;
+} transcode_stats_t;
+
+void transcode_opts_default(transcode_opts_t *o);
+
+/*
+ * Creates a session for an opened source (taken: freed with the session,
+ * also on failure) and a ladder profile (copied). Nothing runs yet.
+ * Returns NULL and logs one line when the options are unusable.
+ */
+transcode_session_t *transcode_session_new(packet_source_t *src,
+                                           const ladder_profile_t *profile,
+                                           const transcode_opts_t *opts);
+
+/*
+ * Runs the session on the calling thread until the input ends, stop() is
+ * called, or a fatal error occurs (logged once). Returns 0, or a negative
+ * AVERROR / -errno (-ENODEV: the backend's device is missing; -EIO: the
+ * output cannot be written; AVERROR_DECODER_NOT_FOUND: unsupported codec;
+ * AVERROR_STREAM_NOT_FOUND: no audio or video).
+ */
+int transcode_session_run(transcode_session_t *s);
+
+/* Asks a running session to finish soon; any thread. */
+void transcode_session_stop(transcode_session_t *s);
+
+/* Copies the current counters; any thread. */
+void transcode_session_stats(transcode_session_t *s, transcode_stats_t *out);
+
+/* Frees the session (not running) and sets *sp to NULL; accepts NULL. */
+void transcode_session_free(transcode_session_t **sp);
+
+#endif
