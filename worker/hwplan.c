@@ -252,11 +252,10 @@ static void node_outputs(sbuf_t *sb, const hwplan_t *p, int node)
 
 static void build_graph(sbuf_t *sb, const hwplan_t *p)
 {
-    /* Root: the decoder's frames, uploaded first when decoded in software. */
+    /* Root: the decoder's frames, uploaded first when decoded in software
+     * (hwupload uses the device the session sets on every filter). */
     sb_printf(sb, "[in]");
-    if (p->backend == HWPLAN_NVENC && !p->hw_decode)
-        sb_printf(sb, "format=nv12,hwupload_cuda,");
-    else if (p->backend == HWPLAN_VAAPI && !p->hw_decode)
+    if (p->backend != HWPLAN_SOFTWARE && !p->hw_decode)
         sb_printf(sb, "format=nv12,hwupload,");
     int nroot = 0;
     for (int k = 0; k < p->nsizes; k++)
@@ -303,7 +302,7 @@ int hwplan_encoder_opts(hwplan_backend_t b, const ladder_rendition_t *r,
                       "open-gop=0:bframes=%d:log-level=error",
                       preset, bf);
         } else {
-            sb_printf(&sb, " preset=10 sc_detection=0");
+            sb_printf(&sb, " preset=10 svtav1-params=scd=0");
         }
         break;
     case HWPLAN_NVENC:

@@ -266,11 +266,11 @@ void probe_run(probe_t *p)
     }
 }
 
-static bool has_encode(const probe_vaapi_t *v, const char *prefix)
+/* Whether a profile naming the codec ("VAProfileH264Main") can encode. */
+static bool has_encode(const probe_vaapi_t *v, const char *codec)
 {
     for (int i = 0; i < v->nprofiles; i++) {
-        if (v->profiles[i].encode &&
-            !strncmp(v->profiles[i].profile, prefix, strlen(prefix)))
+        if (v->profiles[i].encode && strstr(v->profiles[i].profile, codec))
             return true;
     }
     return false;

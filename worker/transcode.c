@@ -80,6 +80,7 @@ typedef struct {
     AVFormatContext *mux;
     int vst, ast;
     int64_t last_slot;
+    int64_t phase_us; /* pts of the last boundary frame */
     bool selected_any;
     char vcodec[48];
     int64_t bytes;     /* all packets written */
@@ -863,17 +864,27 @@ end:
     return ret;
 }
 
-/* Keeps 1 of frame_step frames by pts; boundary frames are always kept. */
+/*
+ * Keeps 1 of frame_step frames by pts: a frame is kept when it starts a new
+ * output frame slot, slots counted from the last boundary, which is always
+ * kept. So 60->30 keeps every other frame in phase with the boundaries, and
+ * a dropped source frame does not shift the later ones.
+ */
 static bool select_frame(rend_t *r, int64_t pts_us, bool boundary)
 {
     if (r->r.frame_step <= 1)
         return true;
-    double t = pts_us / 1e6 * r->r.fps_num / r->r.fps_den;
+    if (boundary || !r->selected_any) {
+        r->phase_us = pts_us;
+        r->last_slot = 0;
+        r->selected_any = true;
+        return true;
+    }
+    double t = (pts_us - r->phase_us) / 1e6 * r->r.fps_num / r->r.fps_den;
     int64_t slot = (int64_t)(t + 1e-3 >= 0 ? t + 1e-3 : t - 1);
-    if (!boundary && r->selected_any && slot <= r->last_slot)
+    if (slot <= r->last_slot)
         return false;
     r->last_slot = slot;
-    r->selected_any = true;
     return true;
 }
 

@@ -35,7 +35,7 @@ check_video() { # name WxH rate
     local got
     got=$(ffprobe -v error -select_streams v:0 \
         -show_entries stream=width,height,r_frame_rate -of csv=p=0 \
-        "$out/$1/index.m3u8" | grep -m1 .)
+        "$out/$1/index.m3u8" | awk 'NF && !n++')
     [ "$got" = "$2,$3" ] || fail "$1: video is '$got', want '$2,$3'"
 }
 check_video source 1920,1080 30/1
@@ -47,7 +47,7 @@ check_video 160p30 284,160 30/1
 # Every rendition carries AAC audio (encoded once from MP2).
 for r in source 720p30 480p30 360p30 160p30; do
     a=$(ffprobe -v error -select_streams a:0 -show_entries stream=codec_name \
-        -of csv=p=0 "$out/$r/index.m3u8" | grep -m1 .)
+        -of csv=p=0 "$out/$r/index.m3u8" | awk 'NF && !n++')
     [ "$a" = aac ] || fail "$r: audio is '$a', want aac"
 done
 
@@ -58,7 +58,8 @@ check_rate() { # name target_kbps
     kbps=$(ffprobe -v error -select_streams v:0 \
         -show_entries packet=pts_time,size -of csv=p=0 \
         "$out/$1/index.m3u8" | awk -F, '
-        { s += $2; if (NR == 1) a = $1; b = $1; n++ }
+        NF == 0 { next }
+        { s += $2; if (n == 0) a = $1; b = $1; n++ }
         END { d = (b - a) * n / (n - 1); printf "%d", s * 8 / d / 1000 }')
     echo "$1: ${kbps} kbps (target $2)"
     [ "$kbps" -ge $(($2 * 85 / 100)) ] && [ "$kbps" -le $(($2 * 115 / 100)) ] ||
@@ -73,7 +74,7 @@ check_rate 160p30 300
 starts() {
     for f in "$out/$1"/seg_*.ts; do
         ffprobe -v error -select_streams v:0 -show_entries packet=pts \
-            -of csv=p=0 -read_intervals '%+#1' "$f" | head -n1
+            -of csv=p=0 -read_intervals '%+#1' "$f" | awk 'NF && !n++'
     done | tr '\n' ' '
 }
 ref=$(starts source)
@@ -88,7 +89,7 @@ echo "segment starts (90 kHz): $ref"
 for r in source 720p30 160p30; do
     for f in "$out/$r"/seg_*.ts; do
         k=$(ffprobe -v error -select_streams v:0 -show_entries packet=flags \
-            -of csv=p=0 -read_intervals '%+#1' "$f" | head -n1)
+            -of csv=p=0 -read_intervals '%+#1' "$f" | awk 'NF && !n++')
         case $k in K*) ;; *) fail "$f does not start with a keyframe" ;; esac
     done
 done

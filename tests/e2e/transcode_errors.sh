@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Damaged and bad inputs, unwritable outputs and missing devices: output
+# around damage with the error counted; otherwise one clear line and a
+# non-zero exit. Under the sanitizer build this also checks ASan is clean.
+set -euo pipefail
+worker=${PRISM_BUILD_DIR:?}/worker/prism-worker
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+# expect_fail NAME PATTERN args...: non-zero exit, one error line matching.
+expect_fail() {
+    local name=$1 pat=$2 rc=0
+    shift 2
+    timeout 20 "$worker" "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+    [ "$rc" -ne 0 ] || fail "$name: exit status 0"
+    [ "$rc" -ne 124 ] || fail "$name: did not fail fast"
+    n=$(grep -c 'level=error' "$tmp/err" || true)
+    [ "$n" = 1 ] || {
+        cat "$tmp/err"
+        fail "$name: $n error lines, want 1"
+    }
+    grep 'level=error' "$tmp/err" | grep -q "$pat" || {
+        cat "$tmp/err"
+        fail "$name: the error line does not say '$pat'"
+    }
+    echo "$name: $(grep 'level=error' "$tmp/err")"
+}
+
+# 6 s of 360p with 1 s GOPs; 30 kB of garbage in the middle, off the TS
+# packet grid so a PES packet is torn.
+ffmpeg -hide_banner -loglevel error -y \
+    -f lavfi -i "testsrc2=s=640x360:r=30:d=6" -f lavfi -i "sine=d=6" \
+    -c:v libx264 -preset ultrafast -g 30 -c:a aac -shortest "$tmp/good.ts"
+size=$(stat -c %s "$tmp/good.ts")
+half=$((size / 2 + 77))
+{
+    head -c "$half" "$tmp/good.ts"
+    head -c 30000 /dev/urandom
+    tail -c +"$((half + 1))" "$tmp/good.ts"
+} >"$tmp/bad.ts"
+"$worker" transcode -i "$tmp/bad.ts" -o "$tmp/ob" --backend software \
+    --preset ultrafast --vod 2>"$tmp/log" || {
+    cat "$tmp/log"
+    fail "damaged input: exit status non-zero"
+}
+fin=$(grep 'msg="Session finished."' "$tmp/log")
+echo "$fin"
+corrupt=$(echo "$fin" | sed -n 's/.* corrupt=\([0-9]*\).*/\1/p')
+[ "${corrupt:-0}" -ge 1 ] || fail "the damage was not counted"
+# Output before and after the damage: frames from both ends of the file.
+for r in source 360p30; do
+    ts=$(ffprobe -v error -select_streams v:0 -show_entries packet=pts_time \
+        -of csv=p=0 "$tmp/ob/$r/index.m3u8" | tr -d , | grep . | sort -n)
+    first=$(echo "$ts" | awk 'NF && !n++')
+    last=$(echo "$ts" | tail -n1)
+    span=$(echo "$last - $first" | bc)
+    echo "$r: frames from ${first}s to ${last}s"
+    [ "$(echo "$span >= 5.5" | bc)" = 1 ] ||
+        fail "$r: output covers only ${span}s of 6"
+done
+ffmpeg -hide_banner -loglevel error -i "$tmp/ob/master.m3u8" -map 0 \
+    -f null - || fail "ffmpeg cannot read the output of a damaged input"
+
+expect_fail "missing input" 'Cannot open the input' \
+    transcode -i "$tmp/none.ts" -o "$tmp/o1"
+echo "not a video" >"$tmp/text.ts"
+expect_fail "unreadable input" 'Cannot open the input' \
+    transcode -i "$tmp/text.ts" -o "$tmp/o2"
+printf '1\n00:00:00,000 --> 00:00:01,000\nhello\n' >"$tmp/sub.srt"
+expect_fail "no audio or video" 'neither audio nor video' \
+    transcode -i "$tmp/sub.srt" -o "$tmp/o3"
+expect_fail "unwritable output" 'output directory' \
+    transcode -i "$tmp/good.ts" -o /proc/prism-cannot-write --backend software
+: >"$tmp/file"
+expect_fail "output is a file" 'output directory' \
+    transcode -i "$tmp/good.ts" -o "$tmp/file" --backend software
+
+# Devices: on a host without them, explicit backends fail fast with the
+# reason and auto falls back to software, saying so.
+if ! ldconfig -p | grep -q 'libcuda\.so\.1'; then
+    expect_fail "nvenc without CUDA" 'no CUDA driver' \
+        transcode -i "$tmp/good.ts" -o "$tmp/o4" --backend nvenc
+    "$worker" probe | grep -q 'no CUDA driver' ||
+        fail "probe does not say there is no CUDA driver"
+    "$worker" probe --json | grep -q '"driver": false' ||
+        fail "probe --json does not say driver false"
+fi
+if ! ls /dev/dri/renderD* >/dev/null 2>&1; then
+    expect_fail "vaapi without a render node" 'no VAAPI render node' \
+        transcode -i "$tmp/good.ts" -o "$tmp/o5" --backend vaapi
+    "$worker" probe | grep -q 'no render node' ||
+        fail "probe does not say there is no render node"
+    "$worker" transcode -i "$tmp/good.ts" -o "$tmp/o6" --backend auto \
+        --preset ultrafast 2>"$tmp/log" || fail "auto did not fall back"
+    grep 'msg="Backend chosen."' "$tmp/log" |
+        grep -q 'backend=software reason="auto fell back to software' ||
+        fail "auto did not say it fell back to software"
+    [ -f "$tmp/o6/master.m3u8" ] || fail "auto wrote no master playlist"
+fi
+echo PASS

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Ladder rules on real media: 60 fps rungs for a 60 fps source (and the
+# 30 fps rungs cut at the same times), no 720p rung from a 480p source,
+# an audio-only rendition from an audio-only file, fMP4 live output.
+set -euo pipefail
+worker=${PRISM_BUILD_DIR:?}/worker/prism-worker
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+rends() { (cd "$1" && find . -mindepth 1 -maxdepth 1 -type d -printf '%f\n' |
+    sort | tr '\n' ' '); }
+video() { # playlist -> "W,H,rate"
+    ffprobe -v error -select_streams v:0 \
+        -show_entries stream=width,height,r_frame_rate -of csv=p=0 "$1" |
+        awk 'NF && !n++'
+}
+starts() {
+    for f in "$1"/seg_*.ts; do
+        ffprobe -v error -select_streams v:0 -show_entries packet=pts \
+            -of csv=p=0 -read_intervals '%+#1' "$f" | awk 'NF && !n++'
+    done | tr '\n' ' '
+}
+run() { # input output [args...]
+    local in=$1 out=$2
+    shift 2
+    "$worker" transcode -i "$in" -o "$out" --backend software \
+        --preset ultrafast "$@" 2>"$tmp/log" || {
+        cat "$tmp/log"
+        fail "transcode of $in exited non-zero"
+    }
+}
+
+# 720p60: Source, 720p60, 720p30, 480p30, 360p30, 160p30 (no 1080p60).
+ffmpeg -hide_banner -loglevel error -y \
+    -f lavfi -i "testsrc2=s=1280x720:r=60:d=4" -f lavfi -i "sine=d=4" \
+    -c:v libx264 -preset ultrafast -g 120 -c:a aac -shortest "$tmp/s60.ts"
+run "$tmp/s60.ts" "$tmp/o60" --vod
+got=$(rends "$tmp/o60")
+[ "$got" = "160p30 360p30 480p30 720p30 720p60 source " ] ||
+    fail "60 fps source gave '$got'"
+[ "$(video "$tmp/o60/720p60/index.m3u8")" = "1280,720,60/1" ] ||
+    fail "720p60 is $(video "$tmp/o60/720p60/index.m3u8")"
+[ "$(video "$tmp/o60/720p30/index.m3u8")" = "1280,720,30/1" ] ||
+    fail "720p30 is $(video "$tmp/o60/720p30/index.m3u8")"
+[ "$(video "$tmp/o60/480p30/index.m3u8")" = "854,480,30/1" ] ||
+    fail "480p30 is $(video "$tmp/o60/480p30/index.m3u8")"
+n60=$(ffprobe -v error -select_streams v:0 -count_packets \
+    -show_entries stream=nb_read_packets -of csv=p=0 \
+    "$tmp/o60/720p60/index.m3u8" | awk 'NF && !n++')
+n30=$(ffprobe -v error -select_streams v:0 -count_packets \
+    -show_entries stream=nb_read_packets -of csv=p=0 \
+    "$tmp/o60/720p30/index.m3u8" | awk 'NF && !n++')
+[ "$n60" = 240 ] && [ "$n30" = 120 ] ||
+    fail "frames: 720p60 has $n60 (want 240), 720p30 $n30 (want 120)"
+ref=$(starts "$tmp/o60/source")
+for r in 720p60 720p30 160p30; do
+    [ "$(starts "$tmp/o60/$r")" = "$ref" ] ||
+        fail "$r segment starts differ from the source's ($ref)"
+done
+grep -q 'FRAME-RATE=60.000' "$tmp/o60/master.m3u8" || fail "no 60 fps variant"
+
+# 480p30: no rung taller than the source.
+ffmpeg -hide_banner -loglevel error -y \
+    -f lavfi -i "testsrc2=s=854x480:r=30:d=3" -c:v libx264 -preset ultrafast \
+    -g 60 "$tmp/s480.mp4"
+run "$tmp/s480.mp4" "$tmp/o480" --vod
+got=$(rends "$tmp/o480")
+[ "$got" = "160p30 360p30 480p30 source " ] || fail "480p source gave '$got'"
+grep -q 'RESOLUTION=1280x720' "$tmp/o480/master.m3u8" &&
+    fail "480p source has a 720p variant"
+# Video only: no audio in any rendition.
+a=$(ffprobe -v error -select_streams a -show_entries stream=codec_name \
+    -of csv=p=0 "$tmp/o480/360p30/index.m3u8")
+[ -z "$a" ] || fail "video-only input gave audio '$a'"
+
+# Audio only: one AAC rendition, a master without RESOLUTION.
+ffmpeg -hide_banner -loglevel error -y -f lavfi -i "sine=f=300:d=5" \
+    -c:a libmp3lame "$tmp/a.mp3" 2>/dev/null ||
+    ffmpeg -hide_banner -loglevel error -y -f lavfi -i "sine=f=300:d=5" \
+        -c:a mp2 "$tmp/a.mp3"
+run "$tmp/a.mp3" "$tmp/oa" --vod
+[ "$(rends "$tmp/oa")" = "audio " ] || fail "audio-only gave '$(rends "$tmp/oa")'"
+c=$(ffprobe -v error -show_entries stream=codec_type,codec_name -of csv=p=0 \
+    "$tmp/oa/audio/index.m3u8" | awk 'NF && !n++')
+[ "$c" = "aac,audio" ] || fail "audio-only rendition has '$c'"
+grep -q 'CODECS="mp4a.40.2"' "$tmp/oa/master.m3u8" || fail "audio master codecs"
+grep -q RESOLUTION "$tmp/oa/master.m3u8" && fail "audio-only has RESOLUTION"
+ffmpeg -hide_banner -loglevel error -i "$tmp/oa/master.m3u8" -f null - ||
+    fail "ffmpeg cannot read the audio-only master"
+
+# fMP4 segments in a live window: init.mp4, .m4s, no ENDLIST, and ffmpeg
+# reads it.
+run "$tmp/s480.mp4" "$tmp/of" --format fmp4 --segment 1
+for r in source 480p30 160p30; do
+    p=$tmp/of/$r/index.m3u8
+    grep -q '#EXT-X-MAP:URI="init.mp4"' "$p" || fail "$r: no init.mp4"
+    grep -q '\.m4s$' "$p" || fail "$r: no .m4s segments"
+    grep -q 'PLAYLIST-TYPE:VOD' "$p" && fail "$r: a live playlist is VOD"
+    [ "$(grep -c EXTINF "$p")" -ge 2 ] || fail "$r: under 2 segments"
+done
+ffmpeg -hide_banner -loglevel error -i "$tmp/of/master.m3u8" -map 0 \
+    -f null - || fail "ffmpeg cannot read the fMP4 master"
+echo PASS

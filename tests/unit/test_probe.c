@@ -1,0 +1,110 @@
+/* Tests for worker/probe: NVENC failure classes and the device summary. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "probe.h"
+
+static void test_classify_nvenc(void **state)
+{
+    (void)state;
+    assert_int_equal(probe_classify_nvenc(0, ""), PROBE_NVENC_OK);
+    assert_int_equal(
+        probe_classify_nvenc(-12, "[h264_nvenc @ 0x1] OpenEncodeSessionEx "
+                                  "failed: out of memory (10): (no details)\n"),
+        PROBE_NVENC_SESSION_LIMIT);
+    assert_int_equal(
+        probe_classify_nvenc(-38, "[h264_nvenc @ 0x1] No capable devices "
+                                  "found\n"),
+        PROBE_NVENC_ABSENT);
+    assert_int_equal(
+        probe_classify_nvenc(-22, "[h264_nvenc @ 0x1] OpenEncodeSessionEx "
+                                  "failed: unsupported device (2)\n"),
+        PROBE_NVENC_ABSENT);
+    assert_int_equal(
+        probe_classify_nvenc(-38, "Driver does not support the required "
+                                  "nvenc API version. Required: 12.0\n"),
+        PROBE_NVENC_DRIVER);
+    assert_int_equal(probe_classify_nvenc(-5, "something else"),
+                     PROBE_NVENC_ERROR);
+    assert_string_equal(probe_nvenc_name(PROBE_NVENC_SESSION_LIMIT),
+                        "session_limit");
+}
+
+static void test_devices_h100_and_geforce(void **state)
+{
+    (void)state;
+    probe_t *p = calloc(1, sizeof(*p));
+    hwplan_devices_t d;
+    assert_non_null(p);
+    p->cuda_driver = true;
+    p->ncuda = 1;
+    snprintf(p->cuda[0].name, sizeof(p->cuda[0].name), "NVIDIA H100");
+    p->cuda[0].nvdec_h264 = true;
+    p->cuda[0].nvenc_h264 = PROBE_NVENC_ABSENT;
+    p->cuda[0].nvenc_hevc = PROBE_NVENC_ABSENT;
+    probe_devices(p, &d);
+    assert_true(d.cuda_driver);
+    assert_true(d.nvdec);
+    assert_false(d.nvenc_h264);
+
+    /* The text says so. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    probe_print(p, false, f);
+    fclose(f);
+    assert_non_null(strstr(text, "decodes (NVDEC) but has no NVENC"));
+    free(text);
+
+    p->cuda[0].nvenc_h264 = PROBE_NVENC_OK;
+    p->cuda[0].nvenc_hevc = PROBE_NVENC_SESSION_LIMIT;
+    probe_devices(p, &d);
+    assert_true(d.nvenc_h264);
+    assert_false(d.nvenc_hevc);
+
+    p->nvaapi = 1;
+    snprintf(p->vaapi[0].path, sizeof(p->vaapi[0].path), "/dev/dri/renderD129");
+    p->vaapi[0].ok = true;
+    p->vaapi[0].nprofiles = 2;
+    snprintf(p->vaapi[0].profiles[0].profile, 40, "VAProfileH264Main");
+    p->vaapi[0].profiles[0].encode = true;
+    snprintf(p->vaapi[0].profiles[1].profile, 40, "VAProfileHEVCMain");
+    p->vaapi[0].profiles[1].encode = false;
+    probe_devices(p, &d);
+    assert_true(d.vaapi_node);
+    assert_true(d.vaapi_h264);
+    assert_false(d.vaapi_hevc);
+    assert_string_equal(d.vaapi_device, "/dev/dri/renderD129");
+    free(p);
+}
+
+static void test_probe_runs(void **state)
+{
+    (void)state;
+    probe_t *p = calloc(1, sizeof(*p));
+    assert_non_null(p);
+    probe_run(p);
+    assert_true(p->cpu_cores >= 1);
+    assert_non_null(strstr(p->sw_encoders, "libx264"));
+    if (!p->cuda_driver)
+        assert_non_null(strstr(p->cuda_error, "CUDA"));
+    free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_classify_nvenc),
+        cmocka_unit_test(test_devices_h100_and_geforce),
+        cmocka_unit_test(test_probe_runs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
