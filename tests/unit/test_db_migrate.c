@@ -1,5 +1,6 @@
 /* Tests of the migration runner against a real PostgreSQL (PRISM_TEST_PGURL).
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -295,6 +296,58 @@ static void test_failing_migration_rolls_back(void **state)
     assert_int_equal(PQtransactionStatus(f->conn), PQTRANS_IDLE);
 }
 
+#define RACERS 4
+
+typedef struct {
+    const char *schema;
+    pthread_barrier_t *go;
+    int rc;
+    char err[512];
+} racer_t;
+
+static void *race(void *arg)
+{
+    racer_t *r = arg;
+    PGconn *conn = PQconnectdb(getenv("PRISM_TEST_PGURL"));
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SET search_path TO %s", r->schema);
+    PGresult *res = PQexec(conn, sql);
+    pthread_barrier_wait(r->go); /* all connected: start together */
+    r->rc = PQresultStatus(res) == PGRES_COMMAND_OK
+                ? db_migrate(conn, r->err, sizeof(r->err))
+                : -1;
+    PQclear(res);
+    PQfinish(conn);
+    return NULL;
+}
+
+/* Two coordinators starting at once: each migration is applied once. */
+static void test_concurrent_runs_apply_once(void **state)
+{
+    fixture_t *f = *state;
+    racer_t racers[RACERS];
+    pthread_t threads[RACERS];
+    pthread_barrier_t go;
+    assert_int_equal(pthread_barrier_init(&go, NULL, RACERS), 0);
+    for (int i = 0; i < RACERS; i++) {
+        racers[i] = (racer_t){.schema = f->schema, .go = &go};
+        assert_int_equal(pthread_create(&threads[i], NULL, race, &racers[i]),
+                         0);
+    }
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(threads[i], NULL);
+        if (racers[i].rc != 0)
+            fail_msg("run %d: %d %s", i, racers[i].rc, racers[i].err);
+    }
+    pthread_barrier_destroy(&go);
+    assert_int_equal(query_num(f->conn, "SELECT count(*) FROM "
+                                        "schema_migrations"),
+                     (long long)db_migrations_count);
+    assert_int_equal(query_num(f->conn, "SELECT count(*) FROM "
+                                        "ladder_profiles"),
+                     1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +367,8 @@ int main(void)
             test_missing_earlier_migration_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_migration_rolls_back,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_runs_apply_once, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
