@@ -147,6 +147,8 @@ struct transcode_session {
     int64_t ts_offset_us;
     bool have_offset;
     int64_t first_media_us, last_media_us;
+    int64_t media_wall_us;             /* wall time of the first media */
+    int64_t win_wall_us, win_media_us; /* speed window start */
     bool have_media;
 
     AVCodecContext *jpeg;
@@ -163,7 +165,7 @@ struct transcode_session {
 
     pthread_mutex_t stats_lock;
     transcode_stats_t st;
-    int64_t start_us, last_progress_us, last_slow_warn_us;
+    int64_t start_us, last_progress_us;
     int fatal;
 };
 
@@ -176,7 +178,7 @@ void transcode_opts_default(transcode_opts_t *o)
     o->bframes = -1;
     o->audio_kbps = 128;
     o->thumbnail_s = 4.0;
-    o->queue_packets = 256;
+    o->queue_packets = 128;
 }
 
 static int64_t us_of(int64_t ts, AVRational tb)
@@ -206,6 +208,8 @@ static int put_file(transcode_session_t *s, const char *rel, const void *data,
                     size_t len)
 {
     char path[1400], tmp[1410];
+    if (s->fatal)
+        return s->fatal;
     out_path(s, rel, path, sizeof(path));
     if (s->http) {
         AVIOContext *io = NULL;
@@ -217,7 +221,7 @@ static int put_file(transcode_session_t *s, const char *rel, const void *data,
             log_error(MOD, "Cannot PUT to the origin.",
                       "call=avio_open2 url=\"%s\" err=\"%s\"", path,
                       ERRSTR(ret));
-            return -EIO;
+            return s->fatal = -EIO;
         }
         avio_write(io, data, (int)len);
         ret = avio_closep(&io);
@@ -225,7 +229,7 @@ static int put_file(transcode_session_t *s, const char *rel, const void *data,
             log_error(MOD, "PUT to the origin failed.",
                       "call=avio_close url=\"%s\" err=\"%s\"", path,
                       ERRSTR(ret));
-            return -EIO;
+            return s->fatal = -EIO;
         }
         return 0;
     }
@@ -237,13 +241,13 @@ static int put_file(transcode_session_t *s, const char *rel, const void *data,
                   "call=fwrite path=\"%s\" err=\"%s\"", tmp, strerror(e));
         if (f)
             fclose(f);
-        return -EIO;
+        return s->fatal = -EIO;
     }
     if (rename(tmp, path) < 0) {
         int e = errno;
         log_error(MOD, "Cannot rename an output file.",
                   "call=rename path=\"%s\" err=\"%s\"", path, strerror(e));
-        return -EIO;
+        return s->fatal = -EIO;
     }
     return 0;
 }
@@ -465,7 +469,7 @@ static int mux_write(transcode_session_t *s, rend_t *r, const AVPacket *in,
         log_error(MOD, "Cannot write to the HLS output.",
                   "call=av_interleaved_write_frame rendition=%s err=\"%s\"",
                   r->r.name, ERRSTR(ret));
-        return -EIO;
+        return s->fatal = -EIO;
     }
     return 0;
 }
@@ -474,6 +478,8 @@ static int mux_write(transcode_session_t *s, rend_t *r, const AVPacket *in,
 static int emit(transcode_session_t *s, int rend, const AVPacket *pkt,
                 AVRational tb, bool audio)
 {
+    if (s->fatal)
+        return s->fatal;
     if (!s->muxers_open) {
         if (s->npending == MAX_PENDING) {
             s->pending_dropped++;
@@ -972,6 +978,7 @@ static void media_time(transcode_session_t *s, int64_t us)
     pthread_mutex_lock(&s->stats_lock);
     if (!s->have_media) {
         s->first_media_us = us;
+        s->media_wall_us = av_gettime_relative();
         s->have_media = true;
     }
     if (us > s->last_media_us)
@@ -1543,12 +1550,15 @@ static void update_stats(transcode_session_t *s, bool final)
     s->st.wall_s = (now - s->start_us) / 1e6;
     s->st.media_s =
         s->have_media ? (s->last_media_us - s->first_media_us) / 1e6 : 0;
-    s->st.speed = s->st.wall_s > 0 ? s->st.media_s / s->st.wall_s : 0;
-    s->st.fps = s->st.wall_s > 0 ? s->st.frames_decoded / s->st.wall_s : 0;
+    /* Speed counts from the first media, not from the session's setup. */
+    double since = s->have_media ? (now - s->media_wall_us) / 1e6 : 0;
+    s->st.speed = since > 0 ? s->st.media_s / since : 0;
+    s->st.fps = since > 0 ? s->st.frames_decoded / since : 0;
     s->st.dropped_packets = s->q ? pkt_queue_dropped(s->q) : 0;
     s->st.renditions = s->nrend;
     s->st.backend = s->backend;
     transcode_stats_t st = s->st;
+    int64_t media_us = s->last_media_us - s->first_media_us;
     pthread_mutex_unlock(&s->stats_lock);
 
     if (s->o.progress && (final || now - s->last_progress_us > 500000)) {
@@ -1560,13 +1570,24 @@ static void update_stats(transcode_session_t *s, bool final)
                 (long long)st.segments, (long long)st.corrupt,
                 (long long)st.dropped_packets, final ? "\n" : "");
     }
-    if (s->src->live && st.wall_s > 5 && st.speed < 0.98 &&
-        now - s->last_slow_warn_us > 10 * 1000000LL) {
-        s->last_slow_warn_us = now;
-        log_warn(MOD, "The session is slower than real time.",
-                 "input=\"%s\" speed=%.2f dropped=%lld", s->src->name, st.speed,
-                 (long long)st.dropped_packets);
+    /* A live feed: report when the last 10 s ran slower than real time. */
+    if (!s->have_media || !s->src->live)
+        return;
+    if (!s->win_wall_us) {
+        s->win_wall_us = now;
+        s->win_media_us = media_us;
+        return;
     }
+    if (now - s->win_wall_us < 10 * 1000000LL)
+        return;
+    double wspeed =
+        (double)(media_us - s->win_media_us) / (double)(now - s->win_wall_us);
+    if (wspeed < 0.95)
+        log_warn(MOD, "The session is slower than real time.",
+                 "input=\"%s\" speed=%.2f dropped=%lld", s->src->name, wspeed,
+                 (long long)st.dropped_packets);
+    s->win_wall_us = now;
+    s->win_media_us = media_us;
 }
 
 static int flush_all(transcode_session_t *s)
@@ -1675,14 +1696,17 @@ int transcode_session_run(transcode_session_t *s)
         else
             ret = handle_audio(s, pkt);
         av_packet_unref(pkt);
+        if (ret >= 0 && s->fatal)
+            ret = s->fatal;
         if (ret < 0)
             break;
         update_stats(s, false);
     }
     if (ret == AVERROR_EOF || ret == AVERROR_EXIT)
         ret = atomic_load(&s->reader_err);
-    if (ret >= 0 && (ret = flush_all(s)) >= 0 && !s->muxers_open &&
-        s->nencoded) {
+    if (ret >= 0 && (ret = flush_all(s)) >= 0 && s->fatal)
+        ret = s->fatal;
+    if (ret >= 0 && !s->muxers_open && s->nencoded) {
         log_error(MOD, "No video could be decoded from the input.",
                   "input=\"%s\"", s->src->name);
         ret = AVERROR_INVALIDDATA;
