@@ -111,8 +111,8 @@ static int child(const cfg_t *c, int n, int fd)
         packet_source_t *src = packet_source_open_url(c->input, true);
         if (!src)
             return 1;
-        if (snprintf(o.output, sizeof(o.output), "%s/n%d-s%d", c->out, n,
-                     i) >= (int)sizeof(o.output)) {
+        if (snprintf(o.output, sizeof(o.output), "%s/n%d-s%d", c->out, n, i) >=
+            (int)sizeof(o.output)) {
             fprintf(stderr, "prism-bench ladder: output path too long\n");
             return 1;
         }
