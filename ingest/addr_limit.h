@@ -1,0 +1,45 @@
+/* Per-address limits: open connections, and refused stream keys in a window.
+ */
+#ifndef PRISM_ADDR_LIMIT_H
+#define PRISM_ADDR_LIMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * A bounded table of source addresses (text form). Each entry counts the
+ * address's open connections and its refused stream keys in the current
+ * window. An address with no connections and an expired window is evicted
+ * when the table needs room; a full table refuses new addresses (counted by
+ * the caller as a refused connection). Thread-safe: the SRT thread checks
+ * it too.
+ */
+
+typedef struct addr_limit addr_limit_t;
+
+/*
+ * Returns a table for at most max_addrs addresses, or NULL (out of memory).
+ * max_conns: connections per address; bad_limit: refused keys per address
+ * within bad_window_ms after which publishes are refused until the window
+ * ends.
+ */
+addr_limit_t *addr_limit_new(uint32_t max_addrs, uint32_t max_conns,
+                             uint32_t bad_limit, int64_t bad_window_ms);
+void addr_limit_free(addr_limit_t **ap);
+
+/*
+ * Counts a new connection from addr. Returns 0, -EMFILE when the address
+ * has max_conns already, or -ENOSPC when the table is full.
+ */
+int addr_limit_open(addr_limit_t *a, const char *addr, int64_t now_ms);
+
+/* Counts a connection from addr as closed. */
+void addr_limit_close(addr_limit_t *a, const char *addr);
+
+/* Counts one refused stream key from addr. */
+void addr_limit_bad_key(addr_limit_t *a, const char *addr, int64_t now_ms);
+
+/* True while addr has reached bad_limit refused keys in the window. */
+bool addr_limit_blocked(addr_limit_t *a, const char *addr, int64_t now_ms);
+
+#endif

@@ -1,0 +1,675 @@
+/* SRT publishing: listener and per-publisher demux threads feeding a queue. */
+#include "srt_ingest.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libavformat/avformat.h>
+#include <srt/srt.h>
+#include <srt/access_control.h>
+
+#include "clock.h"
+#include "log.h"
+
+#define MAX_CONNS 256
+
+typedef struct srt_conn {
+    srt_ingest_t *owner;
+    SRTSOCKET sock;
+    pthread_t thread;
+    bool thread_started;
+    atomic_bool finished;
+    void *publisher;
+    char key[256];
+    char addr[64];
+    uint8_t pending[1500];
+    int pending_off, pending_len;
+} srt_conn_t;
+
+/* An accepted-in-callback admission waiting for srt_accept. */
+typedef struct {
+    SRTSOCKET sock;
+    void *publisher;
+    char key[256];
+    bool used;
+} admitted_t;
+
+struct srt_ingest {
+    SRTSOCKET listener;
+    int eid; /* srt epoll watching the listener */
+    int port;
+    int latency_ms, idle_ms, admit_ms;
+    addr_limit_t *limits;
+    int wake_fd;
+    pthread_t thread;
+    bool thread_started;
+    atomic_bool stop;
+    pthread_mutex_t qmu;
+    srtq_item_t *head, *tail;
+    uint32_t qpkts, qmax;
+    atomic_ullong dropped;
+    pthread_mutex_t cmu; /* conns and admitted */
+    srt_conn_t *conns[MAX_CONNS];
+    admitted_t admitted[MAX_CONNS];
+};
+
+int srt_ingest_parse_streamid(const char *sid, char *out, size_t outlen)
+{
+    const char *k = sid;
+    size_t klen = strlen(sid);
+    if (strncmp(sid, "#!::", 4) == 0) {
+        k = NULL;
+        const char *p = sid + 4;
+        while (*p) {
+            const char *end = strchr(p, ',');
+            size_t n = end ? (size_t)(end - p) : strlen(p);
+            if (n > 2 && p[0] == 'r' && p[1] == '=') {
+                k = p + 2;
+                klen = n - 2;
+            } else if (n > 2 && p[0] == 'm' && p[1] == '=' &&
+                       !(n == 9 && memcmp(p + 2, "publish", 7) == 0)) {
+                return -EINVAL;
+            }
+            p += n;
+            if (*p == ',')
+                p++;
+        }
+        if (!k)
+            return -EINVAL;
+    }
+    if (klen == 0 || klen >= outlen)
+        return -EINVAL;
+    memcpy(out, k, klen);
+    out[klen] = 0;
+    return 0;
+}
+
+static void wake(srt_ingest_t *s)
+{
+    uint64_t one = 1;
+    ssize_t r = write(s->wake_fd, &one, sizeof(one));
+    (void)r;
+}
+
+/* Queues an item; PKT items beyond the bound are dropped. */
+static void push(srt_ingest_t *s, srtq_item_t *it)
+{
+    pthread_mutex_lock(&s->qmu);
+    if (it->kind == SRTQ_PKT && s->qpkts >= s->qmax) {
+        pthread_mutex_unlock(&s->qmu);
+        atomic_fetch_add(&s->dropped, 1);
+        srtq_free(&it);
+        return;
+    }
+    if (it->kind == SRTQ_PKT)
+        s->qpkts++;
+    bool was_empty = s->head == NULL;
+    it->next = NULL;
+    if (s->tail)
+        s->tail->next = it;
+    else
+        s->head = it;
+    s->tail = it;
+    pthread_mutex_unlock(&s->qmu);
+    if (was_empty)
+        wake(s);
+}
+
+srtq_item_t *srt_ingest_pop(srt_ingest_t *s)
+{
+    pthread_mutex_lock(&s->qmu);
+    srtq_item_t *it = s->head;
+    if (it) {
+        s->head = it->next;
+        if (!s->head)
+            s->tail = NULL;
+        if (it->kind == SRTQ_PKT)
+            s->qpkts--;
+    }
+    pthread_mutex_unlock(&s->qmu);
+    return it;
+}
+
+static void admit_unref(srt_admit_t *a)
+{
+    if (atomic_fetch_sub(&a->ref, 1) == 1) {
+        pthread_mutex_destroy(&a->mu);
+        pthread_cond_destroy(&a->cv);
+        free(a);
+    }
+}
+
+void srtq_free(srtq_item_t **ip)
+{
+    if (!ip || !*ip)
+        return;
+    srtq_item_t *it = *ip;
+    free((void *)it->info.extradata);
+    pktbuf_unref(it->pkt.buf);
+    free(it);
+    *ip = NULL;
+}
+
+bool srt_ingest_admit_done(srt_admit_t *a, bool accepted, int reject_code,
+                           const char *reason, void *publisher)
+{
+    pthread_mutex_lock(&a->mu);
+    bool taken = !a->abandoned;
+    a->done = true;
+    a->accepted = accepted;
+    a->reject_code = reject_code;
+    a->publisher = publisher;
+    snprintf(a->reason, sizeof(a->reason), "%s", reason ? reason : "");
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    admit_unref(a);
+    return taken;
+}
+
+uint64_t srt_ingest_dropped(const srt_ingest_t *s)
+{
+    return atomic_load(&((srt_ingest_t *)s)->dropped);
+}
+
+int srt_ingest_port(const srt_ingest_t *s)
+{
+    return s->port;
+}
+
+static void addr_str(const struct sockaddr *sa, char *out, size_t len)
+{
+    out[0] = 0;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+                  (socklen_t)len);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+                  (socklen_t)len);
+}
+
+/* libsrt's listen callback: runs on libsrt's receiver thread. */
+static int listen_cb(void *opaque, SRTSOCKET ns, int hsversion,
+                     const struct sockaddr *peer, const char *streamid)
+{
+    (void)hsversion;
+    srt_ingest_t *s = opaque;
+    char key[256], addr[64];
+    addr_str(peer, addr, sizeof(addr));
+    if (!streamid ||
+        srt_ingest_parse_streamid(streamid, key, sizeof(key)) < 0) {
+        log_warn("srt", "Refusing a connection without a publish key.",
+                 "addr=%s", addr);
+        srt_setrejectreason(ns, SRT_REJX_BAD_REQUEST);
+        return -1;
+    }
+    if (addr_limit_blocked(s->limits, addr, clock_mono_ms())) {
+        log_warn("srt", "Refusing a rate-limited address.", "addr=%s", addr);
+        srt_setrejectreason(ns, SRT_REJX_OVERLOAD);
+        return -1;
+    }
+    srt_admit_t *a = calloc(1, sizeof(*a));
+    srtq_item_t *it = calloc(1, sizeof(*it));
+    if (!a || !it) {
+        free(a);
+        free(it);
+        srt_setrejectreason(ns, SRT_REJX_OVERLOAD);
+        return -1;
+    }
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
+    atomic_init(&a->ref, 2); /* this thread and the loop */
+    snprintf(a->key, sizeof(a->key), "%s", key);
+    snprintf(a->addr, sizeof(a->addr), "%s", addr);
+    it->kind = SRTQ_ADMIT;
+    it->admit = a;
+    push(s, it);
+
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += s->admit_ms / 1000;
+    until.tv_nsec += (s->admit_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&a->mu);
+    while (!a->done) {
+        if (pthread_cond_timedwait(&a->cv, &a->mu, &until) == ETIMEDOUT)
+            break;
+    }
+    bool done = a->done, ok = a->accepted;
+    int code = a->reject_code;
+    void *pub = a->publisher;
+    if (!done)
+        a->abandoned = true;
+    pthread_mutex_unlock(&a->mu);
+    admit_unref(a);
+    if (!done) {
+        log_warn("srt", "No admission answer in time.", "key_len=%zu addr=%s",
+                 strlen(key), addr);
+        srt_setrejectreason(ns, SRT_REJX_DOWN);
+        return -1;
+    }
+    if (!ok) {
+        srt_setrejectreason(ns, code ? code : SRT_REJX_FORBIDDEN);
+        return -1;
+    }
+    pthread_mutex_lock(&s->cmu);
+    int slot = -1;
+    for (int i = 0; i < MAX_CONNS; i++) {
+        if (!s->admitted[i].used) {
+            slot = i;
+            break;
+        }
+    }
+    if (slot >= 0) {
+        s->admitted[slot].used = true;
+        s->admitted[slot].sock = ns;
+        s->admitted[slot].publisher = pub;
+        snprintf(s->admitted[slot].key, sizeof(s->admitted[slot].key), "%s",
+                 key);
+    }
+    pthread_mutex_unlock(&s->cmu);
+    if (slot < 0) {
+        /* The loop holds a publisher for this; END releases it. */
+        srtq_item_t *end = calloc(1, sizeof(*end));
+        if (end) {
+            end->kind = SRTQ_END;
+            end->publisher = pub;
+            push(s, end);
+        }
+        srt_setrejectreason(ns, SRT_REJX_OVERLOAD);
+        return -1;
+    }
+    return 0;
+}
+
+static int read_packet(void *opaque, uint8_t *buf, int size)
+{
+    srt_conn_t *c = opaque;
+    if (c->pending_len == 0) {
+        int n = srt_recvmsg(c->sock, (char *)c->pending, sizeof(c->pending));
+        if (n <= 0)
+            return AVERROR_EOF;
+        c->pending_off = 0;
+        c->pending_len = n;
+    }
+    int n = c->pending_len < size ? c->pending_len : size;
+    memcpy(buf, c->pending + c->pending_off, (size_t)n);
+    c->pending_off += n;
+    c->pending_len -= n;
+    return n;
+}
+
+static uint32_t codec_of(enum AVCodecID id)
+{
+    switch (id) {
+    case AV_CODEC_ID_H264:
+        return 1;
+    case AV_CODEC_ID_HEVC:
+        return 2;
+    case AV_CODEC_ID_AV1:
+        return 3;
+    case AV_CODEC_ID_AAC:
+        return 4;
+    case AV_CODEC_ID_OPUS:
+        return 5;
+    case AV_CODEC_ID_MP3:
+        return 6;
+    default:
+        return 0;
+    }
+}
+
+static void post_track(srt_conn_t *c, uint32_t idx, const AVStream *st,
+                       const uint8_t *extra, int extra_len, const char *client)
+{
+    srtq_item_t *it = calloc(1, sizeof(*it));
+    if (!it)
+        return;
+    const AVCodecParameters *p = st->codecpar;
+    it->kind = SRTQ_TRACK;
+    it->publisher = c->publisher;
+    it->track = idx;
+    it->info.kind = p->codec_type == AVMEDIA_TYPE_VIDEO ? 1 : 2;
+    it->info.codec = codec_of(p->codec_id);
+    it->info.width = (uint32_t)p->width;
+    it->info.height = (uint32_t)p->height;
+    it->info.sample_rate = (uint32_t)p->sample_rate;
+    it->info.channels = (uint32_t)p->ch_layout.nb_channels;
+    it->info.tb_num = (uint32_t)st->time_base.num;
+    it->info.tb_den = (uint32_t)st->time_base.den;
+    if (extra && extra_len > 0) {
+        uint8_t *x = malloc((size_t)extra_len);
+        if (x) {
+            memcpy(x, extra, (size_t)extra_len);
+            it->info.extradata = x;
+            it->info.extradata_len = (uint32_t)extra_len;
+        }
+    }
+    if (client)
+        snprintf(it->client, sizeof(it->client), "%s", client);
+    push(c->owner, it);
+}
+
+/* One publisher: demux MPEG-TS from the SRT socket until it ends. */
+static void *conn_main(void *arg)
+{
+    srt_conn_t *c = arg;
+    AVFormatContext *fmt = NULL;
+    AVIOContext *avio = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    uint8_t *iobuf = av_malloc(65536);
+    int map[64];
+    for (int i = 0; i < 64; i++)
+        map[i] = -1;
+    if (!pkt || !iobuf)
+        goto end;
+    avio = avio_alloc_context(iobuf, 65536, 0, c, read_packet, NULL, NULL);
+    if (!avio)
+        goto end;
+    iobuf = NULL;
+    fmt = avformat_alloc_context();
+    if (!fmt)
+        goto end;
+    fmt->pb = avio;
+    fmt->probesize = 1 << 20;
+    fmt->max_analyze_duration = 1500000;
+    int rc =
+        avformat_open_input(&fmt, NULL, av_find_input_format("mpegts"), NULL);
+    if (rc < 0) {
+        log_warn("srt", "Cannot open the MPEG-TS stream.",
+                 "call=avformat_open_input addr=%s err=\"%s\"", c->addr,
+                 av_err2str(rc));
+        goto end;
+    }
+    rc = avformat_find_stream_info(fmt, NULL);
+    if (rc < 0) {
+        log_warn("srt", "Cannot find the stream's codecs.",
+                 "call=avformat_find_stream_info addr=%s err=\"%s\"", c->addr,
+                 av_err2str(rc));
+        goto end;
+    }
+    const AVDictionaryEntry *enc =
+        av_dict_get(fmt->metadata, "service_provider", NULL, 0);
+    uint32_t ntracks = 0;
+    for (unsigned i = 0; i < fmt->nb_streams && i < 64; i++) {
+        AVStream *st = fmt->streams[i];
+        enum AVMediaType t = st->codecpar->codec_type;
+        if ((t != AVMEDIA_TYPE_VIDEO && t != AVMEDIA_TYPE_AUDIO) ||
+            codec_of(st->codecpar->codec_id) == 0 || ntracks >= HUB_MAX_TRACKS)
+            continue;
+        map[i] = (int)ntracks;
+        post_track(c, ntracks, st, st->codecpar->extradata,
+                   st->codecpar->extradata_size, enc ? enc->value : NULL);
+        ntracks++;
+    }
+    while (!atomic_load(&c->owner->stop)) {
+        rc = av_read_frame(fmt, pkt);
+        if (rc < 0)
+            break;
+        int idx = pkt->stream_index < 64 ? map[pkt->stream_index] : -1;
+        if (idx < 0 || pkt->size <= 0) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        size_t xl = 0;
+        const uint8_t *x =
+            av_packet_get_side_data(pkt, AV_PKT_DATA_NEW_EXTRADATA, &xl);
+        if (x && xl)
+            post_track(c, (uint32_t)idx, fmt->streams[pkt->stream_index], x,
+                       (int)xl, NULL);
+        srtq_item_t *it = calloc(1, sizeof(*it));
+        pktbuf_t *b = it ? pktbuf_new((uint32_t)pkt->size) : NULL;
+        if (!b) {
+            free(it);
+            av_packet_unref(pkt);
+            continue;
+        }
+        memcpy(b->data, pkt->data, (size_t)pkt->size);
+        it->kind = SRTQ_PKT;
+        it->publisher = c->publisher;
+        it->pkt.buf = b;
+        it->pkt.len = (uint32_t)pkt->size;
+        it->pkt.track = (uint32_t)idx;
+        it->pkt.dts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+        it->pkt.pts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : it->pkt.dts;
+        it->pkt.duration = (uint32_t)pkt->duration;
+        it->pkt.keyframe = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
+        it->pkt.recv_us = clock_mono_us();
+        av_packet_unref(pkt);
+        push(c->owner, it);
+    }
+end:
+    log_info("srt", "Publisher left.", "addr=%s", c->addr);
+    avformat_close_input(&fmt);
+    if (avio) {
+        av_freep(&avio->buffer);
+        avio_context_free(&avio);
+    }
+    av_free(iobuf);
+    av_packet_free(&pkt);
+    srtq_item_t *end = calloc(1, sizeof(*end));
+    if (end) {
+        end->kind = SRTQ_END;
+        end->publisher = c->publisher;
+        push(c->owner, end);
+    }
+    srt_close(c->sock);
+    atomic_store(&c->finished, true);
+    return NULL;
+}
+
+/* Joins finished connection threads; with `all`, every thread. */
+static void reap(srt_ingest_t *s, bool all)
+{
+    for (int i = 0; i < MAX_CONNS; i++) {
+        pthread_mutex_lock(&s->cmu);
+        srt_conn_t *c = s->conns[i];
+        bool take = c && (all || atomic_load(&c->finished));
+        if (take)
+            s->conns[i] = NULL;
+        pthread_mutex_unlock(&s->cmu);
+        if (!take)
+            continue;
+        if (all && !atomic_load(&c->finished))
+            srt_close(c->sock); /* makes its srt_recvmsg return */
+        if (c->thread_started)
+            pthread_join(c->thread, NULL);
+        free(c);
+    }
+}
+
+static void *listener_main(void *arg)
+{
+    srt_ingest_t *s = arg;
+    while (!atomic_load(&s->stop)) {
+        struct sockaddr_storage ss;
+        int sl = sizeof(ss);
+        SRT_EPOLL_EVENT ev[4];
+        /* Waits in slices so that srt_ingest_free's stop is seen: closing
+         * a listener does not wake a blocked srt_accept. */
+        int nev = srt_epoll_uwait(s->eid, ev, 4, 200);
+        reap(s, false);
+        if (nev <= 0)
+            continue;
+        SRTSOCKET ns = srt_accept(s->listener, (struct sockaddr *)&ss, &sl);
+        if (ns == SRT_INVALID_SOCK) {
+            if (atomic_load(&s->stop))
+                break;
+            int err = srt_getlasterror(NULL);
+            if (err == SRT_EASYNCRCV || err == SRT_ETIMEOUT)
+                continue;
+            log_error("srt", "Accept failed.", "call=srt_accept err=\"%s\"",
+                      srt_getlasterror_str());
+            break;
+        }
+        srt_conn_t *c = calloc(1, sizeof(*c));
+        int slot = -1;
+        pthread_mutex_lock(&s->cmu);
+        void *pub = NULL;
+        for (int i = 0; i < MAX_CONNS; i++) {
+            if (s->admitted[i].used && s->admitted[i].sock == ns) {
+                pub = s->admitted[i].publisher;
+                if (c)
+                    snprintf(c->key, sizeof(c->key), "%s", s->admitted[i].key);
+                s->admitted[i].used = false;
+            }
+            if (slot < 0 && !s->conns[i])
+                slot = i;
+        }
+        if (c && slot >= 0 && pub)
+            s->conns[slot] = c;
+        pthread_mutex_unlock(&s->cmu);
+        if (!c || slot < 0 || !pub) {
+            free(c);
+            if (pub) {
+                srtq_item_t *end = calloc(1, sizeof(*end));
+                if (end) {
+                    end->kind = SRTQ_END;
+                    end->publisher = pub;
+                    push(s, end);
+                }
+            }
+            srt_close(ns);
+            continue;
+        }
+        c->owner = s;
+        c->sock = ns;
+        c->publisher = pub;
+        addr_str((struct sockaddr *)&ss, c->addr, sizeof(c->addr));
+        int tmo = s->idle_ms, yes = 1;
+        srt_setsockflag(ns, SRTO_RCVSYN, &yes, sizeof(yes));
+        srt_setsockflag(ns, SRTO_RCVTIMEO, &tmo, sizeof(tmo));
+        if (pthread_create(&c->thread, NULL, conn_main, c) != 0) {
+            log_error("srt", "Cannot start a publisher thread.",
+                      "call=pthread_create addr=%s", c->addr);
+            srtq_item_t *end = calloc(1, sizeof(*end));
+            if (end) {
+                end->kind = SRTQ_END;
+                end->publisher = pub;
+                push(s, end);
+            }
+            srt_close(ns);
+            atomic_store(&c->finished, true);
+            continue;
+        }
+        c->thread_started = true;
+    }
+    return NULL;
+}
+
+static int split_hostport(const char *hp, char *host, size_t hl, int *port)
+{
+    const char *colon = strrchr(hp, ':');
+    if (!colon || (size_t)(colon - hp) >= hl)
+        return -EINVAL;
+    memcpy(host, hp, (size_t)(colon - hp));
+    host[colon - hp] = 0;
+    *port = atoi(colon + 1);
+    return 0;
+}
+
+srt_ingest_t *srt_ingest_new(const char *listen, int latency_ms,
+                             int idle_timeout_ms, int admit_timeout_ms,
+                             uint32_t queue_packets, addr_limit_t *limits,
+                             int wake_fd)
+{
+    char host[128];
+    int port;
+    if (split_hostport(listen, host, sizeof(host), &port) < 0) {
+        log_error("srt", "Bad listen address.", "srt_listen=%s", listen);
+        return NULL;
+    }
+    srt_ingest_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->listener = SRT_INVALID_SOCK;
+    s->eid = -1;
+    pthread_mutex_init(&s->qmu, NULL);
+    pthread_mutex_init(&s->cmu, NULL);
+    s->latency_ms = latency_ms;
+    s->idle_ms = idle_timeout_ms;
+    s->admit_ms = admit_timeout_ms;
+    s->qmax = queue_packets;
+    s->limits = limits;
+    s->wake_fd = wake_fd;
+    srt_startup();
+    srt_setloglevel(2); /* LOG_CRIT: we log what matters ourselves */
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        log_error("srt", "Bad listen host (IPv4 expected).", "srt_listen=%s",
+                  listen);
+        goto err;
+    }
+    s->listener = srt_create_socket();
+    if (s->listener == SRT_INVALID_SOCK)
+        goto srt_err;
+    int no = 0, lat = latency_ms;
+    srt_setsockflag(s->listener, SRTO_RCVSYN, &no, sizeof(no));
+    srt_setsockflag(s->listener, SRTO_LATENCY, &lat, sizeof(lat));
+    int tsbpd = 0;
+    srt_setsockflag(s->listener, SRTO_TSBPDMODE, &tsbpd, sizeof(tsbpd));
+    if (srt_bind(s->listener, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        goto srt_err;
+    if (srt_listen_callback(s->listener, listen_cb, s) < 0)
+        goto srt_err;
+    if (srt_listen(s->listener, 64) < 0)
+        goto srt_err;
+    s->eid = srt_epoll_create();
+    int events = SRT_EPOLL_IN | SRT_EPOLL_ERR;
+    if (s->eid < 0 || srt_epoll_add_usock(s->eid, s->listener, &events) < 0)
+        goto srt_err;
+    struct sockaddr_in bound;
+    int bl = sizeof(bound);
+    if (srt_getsockname(s->listener, (struct sockaddr *)&bound, &bl) == 0)
+        s->port = ntohs(bound.sin_port);
+    if (pthread_create(&s->thread, NULL, listener_main, s) != 0) {
+        log_error("srt", "Cannot start the listener thread.",
+                  "call=pthread_create");
+        goto err;
+    }
+    s->thread_started = true;
+    log_info("srt", "Listening for SRT publishers.", "addr=%s port=%d", host,
+             s->port);
+    return s;
+srt_err:
+    log_error("srt", "Cannot listen for SRT.", "srt_listen=%s err=\"%s\"",
+              listen, srt_getlasterror_str());
+err:
+    srt_ingest_free(&s);
+    return NULL;
+}
+
+void srt_ingest_free(srt_ingest_t **sp)
+{
+    if (!sp || !*sp)
+        return;
+    srt_ingest_t *s = *sp;
+    atomic_store(&s->stop, true);
+    if (s->listener != SRT_INVALID_SOCK)
+        srt_close(s->listener);
+    if (s->thread_started)
+        pthread_join(s->thread, NULL);
+    if (s->eid >= 0)
+        srt_epoll_release(s->eid);
+    reap(s, true);
+    srtq_item_t *it;
+    while ((it = srt_ingest_pop(s))) {
+        if (it->kind == SRTQ_ADMIT)
+            srt_ingest_admit_done(it->admit, false, SRT_REJX_DOWN,
+                                  "shutting down", NULL);
+        srtq_free(&it);
+    }
+    srt_cleanup();
+    pthread_mutex_destroy(&s->qmu);
+    pthread_mutex_destroy(&s->cmu);
+    free(s);
+    *sp = NULL;
+}

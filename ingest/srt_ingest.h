@@ -1,0 +1,109 @@
+/* SRT listener: stream key from the streamid, MPEG-TS demuxed by libavformat.
+ */
+#ifndef PRISM_SRT_INGEST_H
+#define PRISM_SRT_INGEST_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr_limit.h"
+#include "stream_hub.h"
+
+/*
+ * How this works. libsrt has its own threads and blocking calls, so SRT
+ * runs beside the event loop, never inside it: one listener thread accepts,
+ * and each publisher gets a thread that reads its SRT socket through a
+ * custom AVIOContext into libavformat's mpegts demuxer. Everything those
+ * threads learn goes to the event loop as items on one queue (a mutex, a
+ * list and an eventfd to wake the loop): ADMIT (a key to check), TRACK
+ * (codec, extradata), PKT (a packet in a pktbuf), END (the publisher left).
+ * The queue is bounded in PKT items; beyond the bound packets are dropped
+ * and counted. The event loop owns every stream; the threads only hold an
+ * opaque publisher pointer the loop gave them, valid until their END item.
+ *
+ * Admission happens in libsrt's listen callback, before the connection is
+ * accepted, so a refused key gets a real SRT rejection code: the callback
+ * posts ADMIT and waits (at most admit_timeout_ms) for the loop's answer
+ * via srt_ingest_admit_done. Bad key: SRT_REJX_FORBIDDEN (1403); rate
+ * limited address: SRT_REJX_OVERLOAD (1402); no answer in time:
+ * SRT_REJX_DOWN (1503); stream already live: SRT_REJX_CONFLICT
+ * (1409). The streamid is "#!::r=KEY,m=publish" (the SRT Access Control
+ * syntax) or the plain key.
+ */
+
+typedef struct srt_ingest srt_ingest_t;
+
+/* An admission question from the SRT listener to the event loop. */
+typedef struct srt_admit {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_int ref;
+    bool done, accepted, abandoned;
+    int reject_code;
+    char key[256];
+    char addr[64];
+    char reason[256];
+    void *publisher; /* set by the loop on acceptance */
+} srt_admit_t;
+
+typedef enum {
+    SRTQ_ADMIT,
+    SRTQ_TRACK,
+    SRTQ_PKT,
+    SRTQ_END,
+} srtq_kind_t;
+
+typedef struct srtq_item {
+    struct srtq_item *next;
+    srtq_kind_t kind;
+    void *publisher;    /* TRACK, PKT, END */
+    srt_admit_t *admit; /* ADMIT */
+    uint32_t track;
+    hub_track_info_t info; /* TRACK: extradata is owned by the item */
+    hub_pkt_t pkt;         /* PKT: pkt.buf's reference is owned */
+    char client[128];      /* TRACK: encoder name if the stream says it */
+} srtq_item_t;
+
+/*
+ * Starts listening on `listen` (HOST:PORT; port 0 picks one) and the
+ * listener thread. Items go to the queue and wake_fd (an eventfd,
+ * borrowed) is written. `limits` (borrowed) is checked for rate-limited
+ * addresses. Returns NULL on failure (logged with srt_getlasterror_str).
+ */
+srt_ingest_t *srt_ingest_new(const char *listen, int latency_ms,
+                             int idle_timeout_ms, int admit_timeout_ms,
+                             uint32_t queue_packets, addr_limit_t *limits,
+                             int wake_fd);
+
+/* Stops the threads, closes every socket, drains the queue; NULL-safe. */
+void srt_ingest_free(srt_ingest_t **sp);
+
+/* The bound port. */
+int srt_ingest_port(const srt_ingest_t *s);
+
+/* Takes the next item, or NULL. The event loop frees it with srtq_free. */
+srtq_item_t *srt_ingest_pop(srt_ingest_t *s);
+void srtq_free(srtq_item_t **ip);
+
+/*
+ * The loop's answer to an ADMIT item; releases the loop's reference to a.
+ * Returns false when the listener had already given up (the loop then
+ * undoes what it set up for `publisher`).
+ */
+bool srt_ingest_admit_done(srt_admit_t *a, bool accepted, int reject_code,
+                           const char *reason, void *publisher);
+
+/* PKT items dropped because the queue was full. */
+uint64_t srt_ingest_dropped(const srt_ingest_t *s);
+
+/*
+ * Extracts the stream key from an SRT streamid: the r= value of a
+ * "#!::" access-control string, or the whole id. Returns 0, or -EINVAL
+ * when there is no key or it does not fit in out[outlen], or the mode
+ * (m=) is not publish.
+ */
+int srt_ingest_parse_streamid(const char *sid, char *out, size_t outlen);
+
+#endif

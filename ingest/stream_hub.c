@@ -1,0 +1,501 @@
+/* Live streams, GOP cache and credit-based forwarding on the media ROUTER. */
+#include "stream_hub.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "clock.h"
+#include "envelope.h"
+#include "log.h"
+#include "media_frame.h"
+
+#define ID_MAX    128
+#define TOKEN_MAX 256
+
+typedef struct {
+    pktbuf_t *buf;
+    uint32_t off, len;
+    uint32_t track;
+    int64_t pts, dts;
+    uint32_t duration;
+    bool keyframe;
+    uint64_t seq;
+} entry_t;
+
+typedef struct {
+    envelope_peer_t peer;
+    uint64_t credit;
+    uint64_t dropped;
+    bool waiting_key; /* dropping up to the next video key frame */
+    bool discont;     /* the next packet sent follows a gap */
+    uint32_t newx;    /* tracks whose next packet has new extradata */
+} sub_t;
+
+typedef struct {
+    bool set;
+    hub_track_info_t info;
+    uint8_t *extra;
+} track_t;
+
+struct hub_stream {
+    hub_stream_t *next, *prev;
+    char id[ID_MAX];
+    char token[TOKEN_MAX];
+    track_t tracks[HUB_MAX_TRACKS];
+    entry_t *gop;
+    uint32_t gop_n, gop_cap;
+    uint64_t gop_bytes;
+    bool gop_valid; /* the cache starts at a key frame */
+    uint64_t seq;
+    sub_t *subs;
+    uint32_t nsubs;
+    hub_stream_stats_t st;
+};
+
+struct hub {
+    void *router;
+    char sender[ID_MAX];
+    hub_limits_t lim;
+    hub_stream_t *streams;
+    uint32_t nstreams;
+    uint64_t refused;
+};
+
+hub_t *hub_new(void *router, const char *sender, const hub_limits_t *lim)
+{
+    hub_t *h = calloc(1, sizeof(*h));
+    if (!h)
+        return NULL;
+    h->router = router;
+    snprintf(h->sender, sizeof(h->sender), "%s", sender);
+    h->lim = *lim;
+    return h;
+}
+
+void hub_free(hub_t **hp)
+{
+    if (!hp || !*hp)
+        return;
+    hub_t *h = *hp;
+    while (h->streams) {
+        hub_stream_t *s = h->streams;
+        hub_stream_close(h, &s);
+    }
+    free(h);
+    *hp = NULL;
+}
+
+hub_stream_t *hub_find(hub_t *h, const char *id)
+{
+    for (hub_stream_t *s = h->streams; s; s = s->next)
+        if (strcmp(s->id, id) == 0)
+            return s;
+    return NULL;
+}
+
+hub_stream_t *hub_first(hub_t *h)
+{
+    return h->streams;
+}
+
+hub_stream_t *hub_next(hub_stream_t *s)
+{
+    return s->next;
+}
+
+uint64_t hub_refused(const hub_t *h)
+{
+    return h->refused;
+}
+
+const char *hub_stream_id(const hub_stream_t *s)
+{
+    return s->id;
+}
+
+const hub_stream_stats_t *hub_stream_stats(const hub_stream_t *s)
+{
+    return &s->st;
+}
+
+hub_stream_t *hub_stream_open(hub_t *h, const char *id, const char *token)
+{
+    if (hub_find(h, id)) {
+        log_warn("hub", "Stream is already live.", "stream=%s", id);
+        return NULL;
+    }
+    if (h->nstreams >= h->lim.max_streams) {
+        log_warn("hub", "Too many live streams.", "stream=%s max=%u", id,
+                 h->lim.max_streams);
+        return NULL;
+    }
+    hub_stream_t *s = calloc(1, sizeof(*s));
+    if (s)
+        s->subs = calloc(h->lim.max_subscribers ? h->lim.max_subscribers : 1,
+                         sizeof(sub_t));
+    if (!s || !s->subs) {
+        log_error("hub", "Out of memory opening a stream.", "stream=%s", id);
+        if (s)
+            free(s);
+        return NULL;
+    }
+    snprintf(s->id, sizeof(s->id), "%s", id);
+    snprintf(s->token, sizeof(s->token), "%s", token ? token : "");
+    s->st.last_key_dts_ms = -1;
+    s->next = h->streams;
+    if (h->streams)
+        h->streams->prev = s;
+    h->streams = s;
+    h->nstreams++;
+    return s;
+}
+
+static void gop_clear(hub_stream_t *s)
+{
+    for (uint32_t i = 0; i < s->gop_n; i++)
+        pktbuf_unref(s->gop[i].buf);
+    s->gop_n = 0;
+    s->gop_bytes = 0;
+}
+
+void hub_stream_close(hub_t *h, hub_stream_t **sp)
+{
+    if (!sp || !*sp)
+        return;
+    hub_stream_t *s = *sp;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        h->streams = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    h->nstreams--;
+    gop_clear(s);
+    free(s->gop);
+    for (int i = 0; i < HUB_MAX_TRACKS; i++)
+        free(s->tracks[i].extra);
+    free(s->subs);
+    free(s);
+    *sp = NULL;
+}
+
+const hub_track_info_t *hub_stream_track(const hub_stream_t *s, uint32_t i)
+{
+    if (i >= HUB_MAX_TRACKS || !s->tracks[i].set)
+        return NULL;
+    return &s->tracks[i].info;
+}
+
+static bool has_video(const hub_stream_t *s)
+{
+    for (int i = 0; i < HUB_MAX_TRACKS; i++)
+        if (s->tracks[i].set &&
+            s->tracks[i].info.kind == PRISM__TRACK_KIND__TRACK_KIND_VIDEO)
+            return true;
+    return false;
+}
+
+static bool is_video(const hub_stream_t *s, uint32_t track)
+{
+    return track < HUB_MAX_TRACKS && s->tracks[track].set &&
+           s->tracks[track].info.kind == PRISM__TRACK_KIND__TRACK_KIND_VIDEO;
+}
+
+static void remove_sub(hub_stream_t *s, uint32_t i)
+{
+    s->subs[i] = s->subs[s->nsubs - 1];
+    s->nsubs--;
+    s->st.subscribers = s->nsubs;
+}
+
+static int send_reply(hub_t *h, hub_stream_t *s, const envelope_peer_t *to,
+                      bool accepted, const char *reason, const char *id)
+{
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    Prism__SubscribeReply rep = PRISM__SUBSCRIBE_REPLY__INIT;
+    Prism__Track tr[HUB_MAX_TRACKS], *trp[HUB_MAX_TRACKS];
+    env.body_case = PRISM__ENVELOPE__BODY_SUBSCRIBE_REPLY;
+    env.subscribe_reply = &rep;
+    rep.stream_id = (char *)id;
+    rep.accepted = accepted;
+    rep.reason = (char *)(reason ? reason : "");
+    size_t n = 0;
+    for (uint32_t i = 0; s && accepted && i < HUB_MAX_TRACKS; i++) {
+        const track_t *t = &s->tracks[i];
+        if (!t->set)
+            continue;
+        prism__track__init(&tr[n]);
+        tr[n].index = i;
+        tr[n].kind = t->info.kind;
+        tr[n].codec = t->info.codec;
+        tr[n].extradata.data = t->extra;
+        tr[n].extradata.len = t->info.extradata_len;
+        tr[n].width = t->info.width;
+        tr[n].height = t->info.height;
+        tr[n].sample_rate = t->info.sample_rate;
+        tr[n].channels = t->info.channels;
+        tr[n].timebase_num = t->info.tb_num;
+        tr[n].timebase_den = t->info.tb_den;
+        trp[n] = &tr[n];
+        n++;
+    }
+    rep.n_tracks = n;
+    rep.tracks = trp;
+    return envelope_send(h->router, to, h->sender, &env, ZMQ_DONTWAIT);
+}
+
+/* Sends one packet to one subscriber within its credit. Returns -1 when
+ * the subscriber is gone and must be removed. */
+static int forward(hub_t *h, hub_stream_t *s, sub_t *u, const entry_t *e)
+{
+    if (u->waiting_key) {
+        bool video = has_video(s);
+        if (video && !(e->keyframe && is_video(s, e->track))) {
+            u->dropped++;
+            s->st.dropped++;
+            return 0;
+        }
+        u->waiting_key = false;
+    }
+    if (e->len > u->credit) {
+        u->dropped++;
+        s->st.dropped++;
+        u->waiting_key = true;
+        u->discont = true;
+        return 0;
+    }
+    Prism__MediaHeader mh = PRISM__MEDIA_HEADER__INIT;
+    mh.stream_id = s->id;
+    mh.track = e->track;
+    mh.pts = e->pts;
+    mh.dts = e->dts;
+    mh.duration = e->duration;
+    mh.keyframe = e->keyframe;
+    mh.seq = e->seq;
+    mh.dropped = u->dropped;
+    mh.discontinuity = u->discont;
+    mh.new_extradata = e->track < 32 && (u->newx & (1u << e->track));
+    pktbuf_ref(e->buf);
+    int rc = media_frame_send_owned(h->router, &u->peer, h->sender, &mh,
+                                    e->buf->data + e->off, e->len,
+                                    pktbuf_zmq_free, e->buf, ZMQ_DONTWAIT);
+    if (rc == -EHOSTUNREACH)
+        return -1;
+    if (rc < 0) {
+        u->dropped++;
+        s->st.dropped++;
+        u->waiting_key = true;
+        u->discont = true;
+        return 0;
+    }
+    u->credit -= e->len;
+    u->discont = false;
+    if (e->track < 32)
+        u->newx &= ~(1u << e->track);
+    s->st.packets_sent++;
+    s->st.bytes_sent += e->len;
+    return 0;
+}
+
+int hub_stream_set_track(hub_t *h, hub_stream_t *s, uint32_t i,
+                         const hub_track_info_t *t)
+{
+    if (i >= HUB_MAX_TRACKS || t->extradata_len > (1u << 20))
+        return -EINVAL;
+    track_t *tr = &s->tracks[i];
+    bool changed = !tr->set || tr->info.codec != t->codec ||
+                   tr->info.extradata_len != t->extradata_len ||
+                   (t->extradata_len &&
+                    memcmp(tr->extra, t->extradata, t->extradata_len) != 0) ||
+                   tr->info.width != t->width || tr->info.height != t->height;
+    if (!changed)
+        return 0;
+    uint8_t *x = NULL;
+    if (t->extradata_len) {
+        x = malloc(t->extradata_len);
+        if (!x)
+            return -ENOMEM;
+        memcpy(x, t->extradata, t->extradata_len);
+    }
+    free(tr->extra);
+    tr->extra = x;
+    tr->info = *t;
+    tr->info.extradata = NULL;
+    tr->set = true;
+    for (uint32_t k = 0; k < s->nsubs; k++) {
+        sub_t *u = &s->subs[k];
+        if (i < 32)
+            u->newx |= 1u << i;
+        send_reply(h, s, &u->peer, true, "", s->id);
+    }
+    return 0;
+}
+
+int hub_stream_packet(hub_t *h, hub_stream_t *s, const hub_pkt_t *p)
+{
+    s->st.packets_in++;
+    s->st.bytes_in += p->len;
+    bool video = is_video(s, p->track);
+    if (video) {
+        s->st.video_frames++;
+        if (p->keyframe) {
+            int64_t tbn = s->tracks[p->track].info.tb_num;
+            int64_t tbd = s->tracks[p->track].info.tb_den;
+            int64_t ms = tbd ? p->dts * 1000 * tbn / tbd : p->dts;
+            if (s->st.last_key_dts_ms >= 0 && ms > s->st.last_key_dts_ms)
+                s->st.key_interval_s = (ms - s->st.last_key_dts_ms) / 1000.0;
+            s->st.last_key_dts_ms = ms;
+            s->st.keyframes++;
+        }
+    }
+    entry_t e = {p->buf, p->off,      p->len,      p->track, p->pts,
+                 p->dts, p->duration, p->keyframe, s->seq++};
+
+    /* GOP cache: a video key frame (or any packet of an audio-only stream)
+     * starts it over; it only holds packets from a key frame on. */
+    if (p->keyframe && (video || !has_video(s))) {
+        gop_clear(s);
+        s->gop_valid = true;
+    }
+    if (s->gop_valid) {
+        if (s->gop_n >= h->lim.gop_max_packets ||
+            s->gop_bytes + p->len > h->lim.gop_max_bytes) {
+            gop_clear(s);
+            s->gop_valid = false;
+            s->st.gop_overflows++;
+        } else {
+            if (s->gop_n == s->gop_cap) {
+                uint32_t cap = s->gop_cap ? s->gop_cap * 2 : 64;
+                if (cap > h->lim.gop_max_packets)
+                    cap = h->lim.gop_max_packets;
+                entry_t *g = realloc(s->gop, cap * sizeof(*g));
+                if (!g)
+                    return -ENOMEM;
+                s->gop = g;
+                s->gop_cap = cap;
+            }
+            e.buf = pktbuf_ref(p->buf);
+            s->gop[s->gop_n++] = e;
+            s->gop_bytes += p->len;
+        }
+    }
+    for (uint32_t k = 0; k < s->nsubs;) {
+        if (forward(h, s, &s->subs[k], &e) < 0) {
+            log_info("hub", "Subscriber went away.", "stream=%s", s->id);
+            remove_sub(s, k);
+            continue;
+        }
+        k++;
+    }
+    return 0;
+}
+
+static bool token_ok(const char *want, const char *got)
+{
+    size_t a = strlen(want), b = strlen(got);
+    unsigned diff = (unsigned)(a ^ b);
+    for (size_t i = 0; i < a; i++)
+        diff |= (unsigned)(want[i] ^ (i < b ? got[i] : 0));
+    return diff == 0 && a > 0;
+}
+
+static sub_t *find_sub(hub_stream_t *s, const envelope_peer_t *p)
+{
+    for (uint32_t i = 0; i < s->nsubs; i++)
+        if (s->subs[i].peer.rid_len == p->rid_len &&
+            memcmp(s->subs[i].peer.rid, p->rid, p->rid_len) == 0)
+            return &s->subs[i];
+    return NULL;
+}
+
+static void on_subscribe(hub_t *h, const envelope_peer_t *from,
+                         const Prism__Subscribe *m)
+{
+    const char *id = m->stream_id ? m->stream_id : "";
+    hub_stream_t *s = hub_find(h, id);
+    const char *why = NULL;
+    if (!s)
+        why = "unknown stream";
+    else if (!token_ok(s->token, m->token ? m->token : ""))
+        why = "bad token";
+    else if (!find_sub(s, from) && s->nsubs >= h->lim.max_subscribers)
+        why = "too many subscribers";
+    if (why) {
+        char who[512];
+        h->refused++;
+        /* A worker may ask before the publisher is admitted: not alarming. */
+        log_write(s ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG, "hub",
+                  "Refusing a subscription.",
+                  "stream=%s peer=\"%s\" why=\"%s\"", id,
+                  envelope_peer_str(from, who, sizeof(who)), why);
+        send_reply(h, NULL, from, false, why, id);
+        return;
+    }
+    sub_t *u = find_sub(s, from);
+    if (!u) {
+        u = &s->subs[s->nsubs++];
+        s->st.subscribers = s->nsubs;
+    }
+    memset(u, 0, sizeof(*u));
+    u->peer = *from;
+    u->credit = m->credit_bytes;
+    u->discont = true; /* the first packet starts the subscription */
+    if (send_reply(h, s, from, true, "", id) < 0) {
+        remove_sub(s, (uint32_t)(u - s->subs));
+        return;
+    }
+    log_info("hub", "Worker subscribed.",
+             "stream=%s gop_packets=%u credit=%llu", id, s->gop_n,
+             (unsigned long long)m->credit_bytes);
+    if (!s->gop_valid && has_video(s))
+        u->waiting_key = true;
+    for (uint32_t i = 0; i < s->gop_n; i++) {
+        if (forward(h, s, u, &s->gop[i]) < 0) {
+            remove_sub(s, (uint32_t)(u - s->subs));
+            return;
+        }
+    }
+}
+
+void hub_handle_router(hub_t *h)
+{
+    for (int budget = 0; budget < 1024; budget++) {
+        envelope_peer_t from;
+        Prism__Envelope *env = NULL;
+        int rc = envelope_recv(h->router, ZMQ_DONTWAIT, &from, &env, NULL);
+        if (rc == -EAGAIN)
+            return;
+        if (rc < 0)
+            continue;
+        hub_stream_t *s;
+        sub_t *u;
+        switch (env->body_case) {
+        case PRISM__ENVELOPE__BODY_SUBSCRIBE:
+            on_subscribe(h, &from, env->subscribe);
+            break;
+        case PRISM__ENVELOPE__BODY_CREDIT:
+            s = hub_find(h,
+                         env->credit->stream_id ? env->credit->stream_id : "");
+            u = s ? find_sub(s, &from) : NULL;
+            if (u) {
+                u->credit += env->credit->bytes;
+                if (u->credit > (1ull << 40))
+                    u->credit = 1ull << 40;
+            }
+            break;
+        case PRISM__ENVELOPE__BODY_UNSUBSCRIBE:
+            s = hub_find(h, env->unsubscribe->stream_id
+                                ? env->unsubscribe->stream_id
+                                : "");
+            u = s ? find_sub(s, &from) : NULL;
+            if (u)
+                remove_sub(s, (uint32_t)(u - s->subs));
+            break;
+        default:
+            break;
+        }
+        envelope_free(&env);
+    }
+}
