@@ -19,6 +19,9 @@ const config_option_t coord_config_options[] = {
      "Directory of NAME.pub files of the nodes allowed to connect"},
     {"zap_domain", 0, CONFIG_STRING, "prism", 0, 0, S(zap_domain),
      "ZAP domain of the control socket"},
+    {"allow_reload_ms", 0, CONFIG_INT, "5000", 0, 3600000, N(allow_reload_ms),
+     "Re-read allow_dir this often so added or removed keys apply without a "
+     "restart (SIGHUP also does), ms; 0 = only on SIGHUP"},
     {"http_bind", 0, CONFIG_STRING, "127.0.0.1", 0, 0, S(http_bind),
      "Address the HTTP API listens on"},
     {"http_port", 0, CONFIG_INT, "8080", 0, 65535, N(http_port),
@@ -80,8 +83,6 @@ const config_option_t coord_config_options[] = {
      "HLS output directory or origin base URL given to workers"},
     {"segment_ms", 0, CONFIG_INT, "2000", 500, 20000, N(segment_ms),
      "HLS segment target given to workers, ms"},
-    {"profiles_dir", 0, CONFIG_STRING, "", 0, 0, S(profiles_dir),
-     "Directory of ladder profile files NAME.json; empty: built-in default"},
     {"log_level", 0, CONFIG_STRING, "info", 0, 0, S(log_level),
      "Lowest log level written: debug, info, warn, error"},
 };

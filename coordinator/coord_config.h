@@ -14,6 +14,7 @@ typedef struct {
     char key_file[1024];        /* our CURVE secret key file (NAME.key) */
     char allow_dir[1024];       /* NAME.pub of every node allowed in */
     char zap_domain[64];        /* ZAP domain of the control socket */
+    int64_t allow_reload_ms;    /* re-read allow_dir this often, 0 = never */
     char http_bind[64];         /* HTTP API address */
     int64_t http_port;          /* HTTP API port, 0 = no API */
     char api_token[256];        /* bearer token for mutating calls */
@@ -44,7 +45,6 @@ typedef struct {
     int64_t bad_key_window_ms;  /* the rate limit window */
     char output_url[1024];      /* where workers write HLS (Assign) */
     int64_t segment_ms;         /* HLS segment target (Assign) */
-    char profiles_dir[1024];    /* ladder profile JSON files, "" = built-in */
     char log_level[16];
 } coord_config_t;
 

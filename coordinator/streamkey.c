@@ -41,17 +41,44 @@ static void to_hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-int streamkey_hash(const char *salt_hex, const char *secret, char *hash_hex)
+static int unhex(const char *hex, unsigned char *out, size_t max,
+                 size_t *outlen)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
+    size_t n = strlen(hex);
+    if (n % 2 || n / 2 > max)
+        return -EINVAL;
+    for (size_t i = 0; i < n / 2; i++) {
+        int v = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = hex[2 * i + (size_t)k];
+            int d = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                           : -1;
+            if (d < 0)
+                return -EINVAL;
+            v = v * 16 + d;
+        }
+        out[i] = (unsigned char)v;
+    }
+    *outlen = n / 2;
+    return 0;
+}
+
+int streamkey_hash(const char *salt_hex, const char *key, char *hash_hex)
+{
+    unsigned char md[EVP_MAX_MD_SIZE], salt[64];
     unsigned int mdlen = 0;
+    size_t saltlen;
+    if (unhex(salt_hex, salt, sizeof(salt), &saltlen) < 0)
+        return -EINVAL;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int rc = -EIO;
     if (!ctx)
         return -ENOMEM;
     if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-        EVP_DigestUpdate(ctx, salt_hex, strlen(salt_hex)) == 1 &&
-        EVP_DigestUpdate(ctx, secret, strlen(secret)) == 1 &&
+        EVP_DigestUpdate(ctx, salt, saltlen) == 1 &&
+        EVP_DigestUpdate(ctx, key, strlen(key)) == 1 &&
         EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32) {
         to_hex(md, 32, hash_hex);
         rc = 0;
@@ -74,7 +101,7 @@ int streamkey_new(int64_t channel_id, char *key, char *salt_hex, char *hash_hex)
     to_hex(secret, sizeof(secret), secret_hex);
     to_hex(salt, sizeof(salt), salt_hex);
     snprintf(key, STREAMKEY_MAX, "live_%" PRId64 "_%s", channel_id, secret_hex);
-    rc = streamkey_hash(salt_hex, secret_hex, hash_hex);
+    rc = streamkey_hash(salt_hex, key, hash_hex);
     memset(secret, 0, sizeof(secret));
     memset(secret_hex, 0, sizeof(secret_hex));
     return rc;
@@ -113,13 +140,13 @@ bool streamkey_equal(const void *a, const void *b, size_t n)
     return d == 0;
 }
 
-bool streamkey_verify(const char *salt_hex, const char *secret,
+bool streamkey_verify(const char *salt_hex, const char *key,
                       const char *stored_hash_hex)
 {
     char h[STREAMKEY_HASH_HEX + 1];
     if (!stored_hash_hex || strlen(stored_hash_hex) != STREAMKEY_HASH_HEX)
         return false;
-    if (streamkey_hash(salt_hex, secret, h) < 0)
+    if (streamkey_hash(salt_hex, key, h) < 0)
         return false;
     return streamkey_equal(h, stored_hash_hex, STREAMKEY_HASH_HEX);
 }

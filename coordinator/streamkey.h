@@ -9,8 +9,9 @@
 
 /*
  * A stream key reads "live_<channel id>_<secret>": the channel id finds the
- * row, the secret (32 random bytes as 64 hex digits) is what is checked.
- * Only SHA-256(salt || secret) and the salt (16 random bytes) are stored.
+ * row, the secret is 32 random bytes as 64 hex digits. Only the salt (16
+ * random bytes) and SHA-256(salt || key) are stored (channels.key_salt and
+ * key_hash, bytea; here both travel as lowercase hex).
  */
 #define STREAMKEY_SECRET_HEX 64
 #define STREAMKEY_SALT_HEX   32
@@ -34,14 +35,18 @@ int streamkey_new(int64_t channel_id, char *key, char *salt_hex,
  */
 int streamkey_parse(const char *key, int64_t *channel_id, const char **secret);
 
-/* hash_hex (STREAMKEY_HASH_HEX + 1 bytes) = hex(SHA-256(salt || secret)). */
-int streamkey_hash(const char *salt_hex, const char *secret, char *hash_hex);
+/*
+ * hash_hex (STREAMKEY_HASH_HEX + 1 bytes) = hex(SHA-256(unhex(salt_hex) ||
+ * key)). Returns 0, -EINVAL for a salt that is not even-length hex (at most
+ * 64 bytes), or -EIO when libcrypto fails.
+ */
+int streamkey_hash(const char *salt_hex, const char *key, char *hash_hex);
 
 /*
- * True when secret hashes with salt_hex to stored_hash_hex. The comparison
+ * True when key hashes with salt_hex to stored_hash_hex. The comparison
  * takes the same time wherever the first difference is.
  */
-bool streamkey_verify(const char *salt_hex, const char *secret,
+bool streamkey_verify(const char *salt_hex, const char *key,
                       const char *stored_hash_hex);
 
 /* Constant-time equality of two byte strings of equal length n. */

@@ -23,14 +23,19 @@ static void test_new_parse_verify(void **state)
     const char *secret = NULL;
     assert_int_equal(streamkey_parse(key, &id, &secret), 0);
     assert_int_equal(id, 42);
-    assert_true(streamkey_verify(salt, secret, hash));
+    assert_true(streamkey_verify(salt, key, hash));
     /* The hash is not the secret and a changed secret fails. */
     assert_true(strstr(key, hash) == NULL);
     char bad[STREAMKEY_MAX];
     strcpy(bad, key);
     bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
     assert_int_equal(streamkey_parse(bad, &id, &secret), 0);
-    assert_false(streamkey_verify(salt, secret, hash));
+    assert_false(streamkey_verify(salt, bad, hash));
+    /* Another salt gives another hash. */
+    char other[STREAMKEY_SALT_HEX + 1];
+    memcpy(other, salt, sizeof(other));
+    other[0] = other[0] == 'a' ? 'b' : 'a';
+    assert_false(streamkey_verify(other, key, hash));
     /* Two keys differ. */
     char key2[STREAMKEY_MAX], salt2[STREAMKEY_SALT_HEX + 1],
         hash2[STREAMKEY_HASH_HEX + 1];
@@ -43,10 +48,19 @@ static void test_known_hash(void **state)
 {
     (void)state;
     char h[STREAMKEY_HASH_HEX + 1];
-    /* sha256("abc") */
-    assert_int_equal(streamkey_hash("a", "bc", h), 0);
+    /* sha256("abc"): salt byte 0x61 ('a') then the key "bc". */
+    assert_int_equal(streamkey_hash("61", "bc", h), 0);
     assert_string_equal(
         h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+static void test_bad_salt(void **state)
+{
+    (void)state;
+    char h[STREAMKEY_HASH_HEX + 1];
+    assert_int_equal(streamkey_hash("6", "bc", h), -EINVAL);
+    assert_int_equal(streamkey_hash("zz", "bc", h), -EINVAL);
+    assert_false(streamkey_verify("zz", "bc", "00"));
 }
 
 static void test_parse_rejects(void **state)
@@ -73,6 +87,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_parse_verify),
         cmocka_unit_test(test_known_hash),
+        cmocka_unit_test(test_bad_salt),
         cmocka_unit_test(test_parse_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,1968 @@
+/* The coordinator's event loop: farm state, protocol, timers, leadership. */
+
+/*
+ * How this works
+ *
+ * One thread runs coord_run's zmq_poll loop and owns everything: the control
+ * ROUTER (CURVE, ZAP allowlist, ROUTER_MANDATORY, every send ZMQ_DONTWAIT so
+ * a slow or gone peer costs a counted failure, never a stall), the inproc
+ * ROUTER the HTTP thread asks through (coord_api.c), the PostgreSQL socket
+ * (store.c) and the timers. No locks guard farm state because no other
+ * thread touches it.
+ *
+ * Leadership: the loop first connects to PostgreSQL and takes the advisory
+ * lock ha_lock_key with pg_try_advisory_lock, retrying every ha_retry_ms.
+ * Only then does it reload the streams the database says are live (state
+ * RECOVERING), bind the control socket and start the API. The lock belongs
+ * to the database session: when the leader dies its session ends and a
+ * standby's next try succeeds. A leader whose connection breaks keeps
+ * serving (running streams need nothing from the database) and takes the
+ * lock again on reconnect; if another coordinator holds it by then, this one
+ * stops (-EBUSY) so that two never place at once.
+ *
+ * Streams: a PublishRequest is checked against the channel row (salted
+ * SHA-256, constant-time compare), fitted to the channel's ladder profile and
+ * placed (placement.c). Each placement gets generation + 1 and is sent as an
+ * Assign; the worker's Ack, or a load report showing the session, confirms
+ * it. Unacknowledged Assigns are re-sent, then placed elsewhere. A worker's
+ * re-registration lists what it runs: what matches is adopted ("what is
+ * really running wins", also after a coordinator restart), what is stale is
+ * released, and Assigns it lacks are sent again.
+ *
+ * Failures: a worker silent for missed_reports intervals is dead; every
+ * stream it ran is re-placed in the same pass, highest priority first, with
+ * discontinuity set. A hung session (liveness.c) is re-placed alone. A slow
+ * worker becomes overloaded (no new streams) and sheds its lowest-priority
+ * stream. Streams with no room wait as PENDING and are retried on every
+ * change of capacity and every pending_retry_ms.
+ */
+#include "coord.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "clock.h"
+#include "coord_http.h"
+#include "db_migrate.h"
+#include "coord_int.h"
+#include "log.h"
+#include "streamkey.h"
+#include "zctx.h"
+#include "zsock.h"
+
+#define MOD "coord"
+
+/* ---------------------------------------------------------------- SQL */
+
+static const char SQL_LOCK[] = "SELECT pg_try_advisory_lock($1::bigint)";
+static const char SQL_LOAD_STREAMS[] =
+    "SELECT s.id, s.channel_id, c.name, c.priority, s.ingest_id, "
+    "coalesce(s.worker_id, ''), s.generation, "
+    "coalesce(s.subscribe_token, ''), s.source::text, s.media_sequence, "
+    "coalesce(p.document::text, ''), s.protocol, coalesce(s.profile, '') "
+    "FROM streams s JOIN channels c ON c.id = s.channel_id LEFT JOIN "
+    "ladder_profiles p ON p.name = coalesce(s.profile, c.profile) "
+    "WHERE s.state <> 'ended'";
+static const char SQL_CHANNEL_BY_ID[] =
+    "SELECT c.id, c.name, c.priority, c.profile, encode(c.key_salt, 'hex'), "
+    "encode(c.key_hash, 'hex'), coalesce(p.document::text, ''), c.disabled "
+    "FROM channels c LEFT JOIN ladder_profiles p ON p.name = c.profile "
+    "WHERE c.id = $1::bigint";
+static const char SQL_WORKER_UPSERT[] =
+    "INSERT INTO workers (id, host, state, draining, software, last_seen) "
+    "VALUES ($1, $2, $3, $4::boolean, $5, now()) ON CONFLICT (id) DO UPDATE "
+    "SET host = EXCLUDED.host, state = EXCLUDED.state, draining = "
+    "EXCLUDED.draining, software = EXCLUDED.software, last_seen = now()";
+static const char SQL_DEVICES_DELETE[] =
+    "DELETE FROM devices WHERE worker_id = $1";
+static const char SQL_DEVICES_INSERT[] =
+    "INSERT INTO devices (worker_id, device_index, kind, name, path, "
+    "max_sessions, encode_budget, decode_budget, memory_bytes, codecs, "
+    "hw_encode, note) SELECT $1, x.index, x.kind, x.name, x.path, "
+    "x.max_sessions, x.encode_budget, x.decode_budget, x.memory_bytes, "
+    "ARRAY(SELECT jsonb_array_elements_text(x.encode_codecs)), x.hw_encode, "
+    "x.note FROM jsonb_to_recordset($2::jsonb) AS x(index int, kind text, "
+    "name text, path text, max_sessions int, encode_budget bigint, "
+    "decode_budget bigint, memory_bytes bigint, encode_codecs jsonb, "
+    "hw_encode boolean, note text)";
+static const char SQL_STREAM_UPSERT[] =
+    "INSERT INTO streams (id, channel_id, state, ingest_id, protocol, "
+    "profile, worker_id, device_index, generation, subscribe_token, source, "
+    "renditions, media_sequence) VALUES ($1::uuid, $2::bigint, $3, $4, $5, "
+    "$6, $7, $8::int, $9::bigint, $10, $11::jsonb, $12::jsonb, $13::bigint) "
+    "ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, ingest_id = "
+    "EXCLUDED.ingest_id, worker_id = EXCLUDED.worker_id, device_index = "
+    "EXCLUDED.device_index, generation = EXCLUDED.generation, source = "
+    "EXCLUDED.source, renditions = EXCLUDED.renditions, media_sequence = "
+    "EXCLUDED.media_sequence, updated_at = now()";
+static const char SQL_STREAM_END[] =
+    "UPDATE streams SET state = 'ended', ended_at = now(), end_reason = $2, "
+    "updated_at = now() WHERE id = $1::uuid AND state <> 'ended'";
+static const char SQL_ASSIGN_INSERT[] =
+    "INSERT INTO assignments (stream_id, generation, worker_id, "
+    "device_index, renditions) VALUES ($1::uuid, $2::bigint, $3, $4::int, "
+    "$5::jsonb) ON CONFLICT DO NOTHING";
+static const char SQL_ASSIGN_RUNNING[] =
+    "UPDATE assignments SET state = 'running', acked_at = now() WHERE "
+    "stream_id = $1::uuid AND generation = $2::bigint AND state = 'assigned'";
+static const char SQL_ASSIGN_CLOSE[] =
+    "UPDATE assignments SET state = $3, released_at = now() WHERE stream_id "
+    "= $1::uuid AND generation = $2::bigint AND state IN ('assigned', "
+    "'running')";
+static const char SQL_EVENT[] =
+    "INSERT INTO events (kind, worker_id, stream_id, coordinator, detail) "
+    "VALUES ($1, $2, $3::uuid, $4, $5::jsonb)";
+static const char SQL_STATS[] =
+    "INSERT INTO stream_stats (stream_id, bitrate_kbps, fps, "
+    "keyframe_interval_s, dropped_packets, bytes_in, subscribers, speed, "
+    "worker_id, generation) VALUES ($1::uuid, $2::real, $3::real, $4::real, "
+    "$5::bigint, $6::bigint, $7::int, $8::real, $9, $10::bigint)";
+
+/* ---------------------------------------------------------------- helpers */
+
+const char *coord_stream_state_name(stream_state_t s)
+{
+    switch (s) {
+    case STREAM_PENDING:
+        return "pending";
+    case STREAM_ASSIGNING:
+        return "assigning";
+    case STREAM_RUNNING:
+        return "running";
+    case STREAM_RECOVERING:
+        return "recovering";
+    default:
+        return "free";
+    }
+}
+
+static void random_hex(char *out, size_t nbytes)
+{
+    unsigned char b[64];
+    static const char hx[] = "0123456789abcdef";
+    if (nbytes > sizeof(b))
+        nbytes = sizeof(b);
+    if (streamkey_random(b, nbytes) < 0) {
+        /* getrandom does not fail on Linux >= 3.17; keep ids unique. */
+        uint64_t t = (uint64_t)clock_mono_us();
+        for (size_t i = 0; i < nbytes; i++)
+            b[i] = (unsigned char)(t >> (8 * (i % 8))) ^ (unsigned char)i;
+    }
+    for (size_t i = 0; i < nbytes; i++) {
+        out[2 * i] = hx[b[i] >> 4];
+        out[2 * i + 1] = hx[b[i] & 15];
+    }
+    out[2 * nbytes] = '\0';
+}
+
+/* A random (version 4) UUID as text: what streams are named by. */
+static void random_uuid(char *out)
+{
+    char h[33];
+    random_hex(h, 16);
+    h[12] = '4';
+    h[16] = "89ab"[h[16] % 4];
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16,
+             h + 20);
+}
+
+static placement_kind_t kind_from_proto(Prism__DeviceKind k)
+{
+    switch (k) {
+    case PRISM__DEVICE_KIND__DEVICE_KIND_NVENC:
+        return PLACEMENT_KIND_NVENC;
+    case PRISM__DEVICE_KIND__DEVICE_KIND_VAAPI:
+        return PLACEMENT_KIND_VAAPI;
+    case PRISM__DEVICE_KIND__DEVICE_KIND_QSV:
+        return PLACEMENT_KIND_QSV;
+    default:
+        return PLACEMENT_KIND_CPU;
+    }
+}
+
+static int codec_to_ladder(Prism__Codec c)
+{
+    switch (c) {
+    case PRISM__CODEC__CODEC_H264:
+        return LADDER_CODEC_H264;
+    case PRISM__CODEC__CODEC_HEVC:
+        return LADDER_CODEC_HEVC;
+    case PRISM__CODEC__CODEC_AV1:
+        return LADDER_CODEC_AV1;
+    default:
+        return -1;
+    }
+}
+
+static Prism__Codec codec_to_proto(ladder_codec_t c)
+{
+    switch (c) {
+    case LADDER_CODEC_HEVC:
+        return PRISM__CODEC__CODEC_HEVC;
+    case LADDER_CODEC_AV1:
+        return PRISM__CODEC__CODEC_AV1;
+    default:
+        return PRISM__CODEC__CODEC_H264;
+    }
+}
+
+static void db_write(coord_t *c, const char *sql, int n,
+                     const char *const *params)
+{
+    if (!c->db)
+        return;
+    if (store_query(c->db, sql, n, params, STORE_WRITE, NULL, NULL) < 0)
+        c->n.writes_dropped++;
+}
+
+void coord_event(coord_t *c, const char *kind, const char *worker,
+                 const char *stream, json_t *detail)
+{
+    char *d = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+    const char *p[5] = {kind, worker && worker[0] ? worker : NULL,
+                        stream && stream[0] ? stream : NULL, c->cfg.id,
+                        d ? d : "{}"};
+    if (c->db &&
+        store_query(c->db, SQL_EVENT, 5, p, STORE_WRITE, NULL, NULL) < 0)
+        c->n.events_dropped++;
+    log_info(MOD, "Event.", "kind=%s worker=%s stream=%s detail=%s", kind,
+             worker ? worker : "", stream ? stream : "", d ? d : "{}");
+    free(d);
+    json_decref(detail);
+}
+
+static int send_env(coord_t *c, const unsigned char *rid, size_t rid_len,
+                    Prism__Envelope *env, const char *to)
+{
+    envelope_peer_t p;
+    if (!c->control || rid_len == 0 || rid_len > sizeof(p.rid))
+        return -ENOTCONN;
+    memset(&p, 0, sizeof(p));
+    memcpy(p.rid, rid, rid_len);
+    p.rid_len = rid_len;
+    int rc = envelope_send(c->control, &p, c->cfg.id, env, ZMQ_DONTWAIT);
+    if (rc < 0) {
+        c->n.send_failures++;
+        log_debug(MOD, "Send failed.", "to=%s body=%s err=%d", to,
+                  envelope_body_name(env), rc);
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------- lookup */
+
+coord_worker_t *coord_find_worker(coord_t *c, const char *id, long *idx)
+{
+    for (size_t i = 0; i < c->nworkers; i++) {
+        if (!strcmp(c->workers[i].id, id)) {
+            if (idx)
+                *idx = (long)i;
+            return &c->workers[i];
+        }
+    }
+    return NULL;
+}
+
+coord_stream_t *coord_find_stream(coord_t *c, const char *id)
+{
+    for (size_t i = 0; i < c->nslots; i++) {
+        coord_stream_t *s = &c->streams[i];
+        if (s->state != STREAM_FREE && !strcmp(s->id, id))
+            return s;
+    }
+    return NULL;
+}
+
+static coord_stream_t *find_channel_stream(coord_t *c, int64_t channel_id)
+{
+    for (size_t i = 0; i < c->nslots; i++) {
+        coord_stream_t *s = &c->streams[i];
+        if (s->state != STREAM_FREE && s->channel_id == channel_id)
+            return s;
+    }
+    return NULL;
+}
+
+static coord_ingest_t *find_ingest(coord_t *c, const char *id)
+{
+    for (size_t i = 0; i < c->ningests; i++)
+        if (!strcmp(c->ingests[i].id, id))
+            return &c->ingests[i];
+    return NULL;
+}
+
+/* A free stream slot, or NULL at max_streams. The table grows by doubling,
+ * so pointers into it are valid only until the next stream_alloc. */
+static coord_stream_t *stream_alloc(coord_t *c)
+{
+    if (c->nstreams == c->nslots && c->nslots < (size_t)c->cfg.max_streams) {
+        if (c->nslots == c->cap_streams) {
+            size_t cap = c->cap_streams ? c->cap_streams * 2 : 64;
+            if (cap > (size_t)c->cfg.max_streams)
+                cap = (size_t)c->cfg.max_streams;
+            coord_stream_t *v = realloc(c->streams, cap * sizeof(*v));
+            if (!v)
+                return NULL;
+            c->streams = v;
+            c->cap_streams = cap;
+        }
+        c->streams[c->nslots++].state = STREAM_FREE;
+    }
+    for (size_t i = 0; i < c->nslots; i++) {
+        if (c->streams[i].state == STREAM_FREE) {
+            coord_stream_t *s = &c->streams[i];
+            memset(s, 0, sizeof(*s));
+            s->worker = -1;
+            s->device = -1;
+            s->moving_from = -1;
+            s->seq = ++c->next_seq;
+            c->nstreams++;
+            return s;
+        }
+    }
+    return NULL;
+}
+
+static void stream_free_slot(coord_t *c, coord_stream_t *s)
+{
+    s->state = STREAM_FREE;
+    s->id[0] = '\0';
+    c->nstreams--;
+}
+
+/* ---------------------------------------------------------------- DB rows */
+
+static const char *const proto_codec_names[] = {"",    "h264", "hevc", "av1",
+                                                "aac", "opus", "mp3"};
+
+static const char *proto_codec_name(Prism__Codec c)
+{
+    return (unsigned)c < 7 ? proto_codec_names[c] : "";
+}
+
+static Prism__Codec proto_codec_parse(const char *name)
+{
+    for (int i = 1; name && i < 7; i++)
+        if (!strcmp(name, proto_codec_names[i]))
+            return (Prism__Codec)i;
+    return PRISM__CODEC__CODEC_UNSPECIFIED;
+}
+
+static json_t *source_json(const coord_stream_t *s)
+{
+    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:s}", "codec",
+                     proto_codec_name(s->src_info.video_codec), "width",
+                     s->source.width, "height", s->source.height, "fps_num",
+                     s->source.fps_num, "fps_den", s->source.fps_den,
+                     "bitrate_kbps", s->source.bitrate_kbps, "audio_codec",
+                     proto_codec_name(s->src_info.audio_codec));
+}
+
+static json_t *renditions_json(const coord_stream_t *s)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < s->ladder.n; i++) {
+        if (!(s->kept & (1u << i)))
+            continue;
+        const ladder_rendition_t *r = &s->ladder.r[i];
+        json_array_append_new(
+            a,
+            json_pack("{s:s, s:b, s:i, s:i, s:f, s:i, s:s}", "name", r->name,
+                      "remux", r->remux, "width", r->width, "height", r->height,
+                      "fps", ladder_rendition_fps(r), "bitrate_kbps",
+                      r->bitrate_kbps, "codec", ladder_codec_name(r->codec)));
+    }
+    return a;
+}
+
+static const char *worker_id_of(coord_t *c, long wi)
+{
+    return wi >= 0 && (size_t)wi < c->nworkers ? c->workers[wi].id : "";
+}
+
+static int device_index_of(coord_t *c, const coord_stream_t *s)
+{
+    if (s->worker < 0 || s->device < 0)
+        return -1;
+    return (int)((size_t)s->device - c->pworkers[s->worker].first_device);
+}
+
+static void db_stream(coord_t *c, const coord_stream_t *s)
+{
+    char chan[24], dev[16], gen[24], mseq[24];
+    snprintf(chan, sizeof(chan), "%" PRId64, s->channel_id);
+    snprintf(dev, sizeof(dev), "%d", device_index_of(c, s));
+    snprintf(gen, sizeof(gen), "%" PRIu64, s->generation);
+    snprintf(mseq, sizeof(mseq), "%" PRIu64, s->media_sequence);
+    json_t *src = source_json(s), *ren = renditions_json(s);
+    char *srcs = json_dumps(src, JSON_COMPACT);
+    char *rens = json_dumps(ren, JSON_COMPACT);
+    const char *wid = worker_id_of(c, s->worker);
+    const char *p[13] = {s->id,
+                         chan,
+                         coord_stream_state_name(s->state),
+                         s->ingest,
+                         s->protocol[0] ? s->protocol : "rtmp",
+                         s->profile[0] ? s->profile : NULL,
+                         wid[0] ? wid : NULL,
+                         s->device >= 0 ? dev : NULL,
+                         gen,
+                         s->token,
+                         srcs ? srcs : "{}",
+                         rens ? rens : "[]",
+                         mseq};
+    db_write(c, SQL_STREAM_UPSERT, 13, p);
+    free(srcs);
+    free(rens);
+    json_decref(src);
+    json_decref(ren);
+}
+
+/* Writes the worker's row; with `devices`, replaces its device rows. */
+static void db_worker(coord_t *c, long wi, bool devices)
+{
+    coord_worker_t *w = &c->workers[wi];
+    const char *state = w->state != WORKER_LIVE      ? "dead"
+                        : c->pworkers[wi].overloaded ? "overloaded"
+                                                     : "live";
+    const char *p[5] = {w->id, w->host, state,
+                        c->pworkers[wi].draining ? "true" : "false",
+                        w->software};
+    db_write(c, SQL_WORKER_UPSERT, 5, p);
+    if (!devices)
+        return;
+    json_t *devs = coord_devices_json(c, wi);
+    char *d = json_dumps(devs, JSON_COMPACT);
+    const char *q[2] = {w->id, d ? d : "[]"};
+    db_write(c, SQL_DEVICES_DELETE, 1, q);
+    db_write(c, SQL_DEVICES_INSERT, 2, q);
+    free(d);
+    json_decref(devs);
+}
+
+static void db_assignment_close(coord_t *c, const char *stream, uint64_t gen,
+                                const char *state)
+{
+    char g[24];
+    snprintf(g, sizeof(g), "%" PRIu64, gen);
+    const char *p[3] = {stream, g, state};
+    db_write(c, SQL_ASSIGN_CLOSE, 3, p);
+}
+
+/* Records a placement's assignment row ("assigned"), marks it "running",
+ * or closes it ("released", "failed"). */
+static void db_assignment(coord_t *c, const coord_stream_t *s, const char *what)
+{
+    char gen[24], dev[16];
+    snprintf(gen, sizeof(gen), "%" PRIu64, s->generation);
+    if (!strcmp(what, "assigned")) {
+        snprintf(dev, sizeof(dev), "%d", device_index_of(c, s));
+        json_t *ren = renditions_json(s);
+        char *r = json_dumps(ren, JSON_COMPACT);
+        const char *p[5] = {s->id, gen, worker_id_of(c, s->worker), dev,
+                            r ? r : "[]"};
+        db_write(c, SQL_ASSIGN_INSERT, 5, p);
+        free(r);
+        json_decref(ren);
+    } else if (!strcmp(what, "running")) {
+        const char *p[2] = {s->id, gen};
+        db_write(c, SQL_ASSIGN_RUNNING, 2, p);
+    } else {
+        db_assignment_close(c, s->id, s->generation, what);
+    }
+}
+
+/* ---------------------------------------------------------------- sending */
+
+static void send_release(coord_t *c, long wi, const char *stream_id,
+                         uint64_t gen, Prism__ReleaseReason why,
+                         bool at_keyframe)
+{
+    if (wi < 0)
+        return;
+    coord_worker_t *w = &c->workers[wi];
+    Prism__Release r = PRISM__RELEASE__INIT;
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    r.stream_id = (char *)stream_id;
+    r.generation = gen;
+    r.reason = why;
+    r.at_keyframe = at_keyframe;
+    env.body_case = PRISM__ENVELOPE__BODY_RELEASE;
+    env.release = &r;
+    send_env(c, w->rid, w->rid_len, &env, w->id);
+}
+
+static void send_assign(coord_t *c, coord_stream_t *s)
+{
+    coord_worker_t *w = &c->workers[s->worker];
+    coord_ingest_t *in = find_ingest(c, s->ingest);
+    Prism__Assign a = PRISM__ASSIGN__INIT;
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    Prism__Rendition rs[LADDER_MAX_RUNGS];
+    Prism__Rendition *rp[LADDER_MAX_RUNGS];
+    Prism__SourceInfo src = s->src_info;
+    size_t n = 0;
+    for (int i = 0; i < s->ladder.n; i++) {
+        if (!(s->kept & (1u << i)))
+            continue;
+        const ladder_rendition_t *r = &s->ladder.r[i];
+        Prism__Rendition x = PRISM__RENDITION__INIT;
+        x.name = (char *)r->name;
+        x.width = r->remux ? 0 : (uint32_t)r->width;
+        x.height = r->remux ? 0 : (uint32_t)r->height;
+        x.fps_num = (uint32_t)r->fps_num;
+        x.fps_den = (uint32_t)r->fps_den;
+        x.bitrate_kbps = (uint32_t)r->bitrate_kbps;
+        x.codec = codec_to_proto(r->codec);
+        x.profile = (char *)r->profile;
+        x.remux = r->remux;
+        rs[n] = x;
+        rp[n] = &rs[n];
+        n++;
+    }
+    src.base.descriptor = &prism__source_info__descriptor;
+    src.client = (char *)"";
+    a.stream_id = s->id;
+    a.generation = s->generation;
+    a.channel = s->channel;
+    a.device_index = (uint32_t)device_index_of(c, s);
+    a.ingest_endpoint = in ? in->endpoint : (char *)"";
+    if (in && in->has_key) {
+        a.ingest_public_key.data = in->public_key;
+        a.ingest_public_key.len = 32;
+    }
+    a.subscribe_token = s->token;
+    a.n_renditions = n;
+    a.renditions = rp;
+    a.source = &src;
+    a.output_url = c->cfg.output_url;
+    a.media_sequence = s->media_sequence;
+    a.discontinuity = s->placements > 1;
+    a.segment_ms = (uint32_t)c->cfg.segment_ms;
+    a.priority = s->priority;
+    env.body_case = PRISM__ENVELOPE__BODY_ASSIGN;
+    env.assign = &a;
+    s->assign_sent_ms = clock_mono_ms();
+    send_env(c, w->rid, w->rid_len, &env, w->id);
+}
+
+/* ---------------------------------------------------------------- placing */
+
+static void db_assignment(coord_t *c, const coord_stream_t *s,
+                          const char *what);
+
+/* Frees the stream's reservation; its assignment row is closed as
+ * close_as ("released" or "failed"). */
+static void unreserve(coord_t *c, coord_stream_t *s, const char *close_as)
+{
+    if (s->worker >= 0 && close_as)
+        db_assignment(c, s, close_as);
+    if (s->device >= 0)
+        placement_reserve(&c->pdevices[s->device], &s->cost, -1, !s->confirmed);
+    s->device = -1;
+    s->worker = -1;
+    s->confirmed = false;
+}
+
+/* Takes a stream off its worker (no message sent) back to PENDING. */
+static void make_pending(coord_t *c, coord_stream_t *s, const char *close_as)
+{
+    unreserve(c, s, close_as);
+    s->state = STREAM_PENDING;
+    c->pending_dirty = true;
+}
+
+/*
+ * Places a stream that has no worker. Returns 0 when assigned, or the
+ * placement code (the stream stays PENDING).
+ */
+static int place_stream(coord_t *c, coord_stream_t *s, const char *why)
+{
+    placement_request_t req = {&s->ladder, &s->source, c->cfg.partial_ladders};
+    placement_result_t res;
+    int rc = placement_pick(&c->pcfg, &c->farm, &req, &res);
+    if (rc < 0) {
+        if (s->state != STREAM_PENDING) {
+            s->state = STREAM_PENDING;
+            db_stream(c, s);
+        }
+        return rc;
+    }
+    placement_reserve(&c->pdevices[res.device], &res.cost, +1, true);
+    s->worker = res.worker;
+    s->device = res.device;
+    s->kept = res.kept;
+    s->cost = res.cost;
+    s->confirmed = false;
+    s->generation++;
+    s->placements++;
+    s->state = STREAM_ASSIGNING;
+    s->assign_tries = 0;
+    liveness_session_init(&s->live, clock_mono_ms());
+    c->n.placements++;
+    if (s->placements > 1)
+        c->n.replacements++;
+    send_assign(c, s);
+    db_stream(c, s);
+    db_assignment(c, s, "assigned");
+    int nkept = 0;
+    for (int i = 0; i < s->ladder.n; i++)
+        nkept += (s->kept >> i) & 1;
+    coord_event(c, s->placements > 1 ? "stream.replaced" : "stream.placed",
+                c->workers[s->worker].id, s->id,
+                json_pack("{s:s, s:i, s:I, s:i, s:b, s:f}", "reason", why,
+                          "device", device_index_of(c, s), "generation",
+                          (json_int_t)s->generation, "renditions", nkept,
+                          "partial", res.partial, "load_after",
+                          res.load_after));
+    return 0;
+}
+
+static int prio_cmp(const void *a, const void *b)
+{
+    const coord_stream_t *x = *(coord_stream_t *const *)a;
+    const coord_stream_t *y = *(coord_stream_t *const *)b;
+    if (x->priority != y->priority)
+        return x->priority > y->priority ? -1 : 1;
+    return x->seq < y->seq ? -1 : (x->seq > y->seq);
+}
+
+/* Places every PENDING stream that fits, highest priority first. */
+static void place_pending(coord_t *c, const char *why)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->nslots; i++)
+        n += c->streams[i].state == STREAM_PENDING;
+    c->pending_dirty = false;
+    if (n == 0)
+        return;
+    coord_stream_t **v = malloc(n * sizeof(*v));
+    if (!v)
+        return;
+    n = 0;
+    for (size_t i = 0; i < c->nslots; i++)
+        if (c->streams[i].state == STREAM_PENDING)
+            v[n++] = &c->streams[i];
+    qsort(v, n, sizeof(*v), prio_cmp);
+    for (size_t i = 0; i < n; i++)
+        if (place_stream(c, v[i], why) == PLACEMENT_ENOWORKER)
+            break;
+    free(v);
+}
+
+/* Moves a running stream off its worker: new worker first, then release. */
+static int move_stream(coord_t *c, coord_stream_t *s, const char *why)
+{
+    long old_w = s->worker;
+    long old_d = s->device;
+    uint64_t old_gen = s->generation;
+    ladder_cost_t old_cost = s->cost;
+    bool old_conf = s->confirmed;
+    unsigned old_kept = s->kept;
+    /* The old reservation stays counted while we look: no self-placement
+     * is possible anyway (the old worker is draining or overloaded). */
+    placement_request_t req = {&s->ladder, &s->source, c->cfg.partial_ladders};
+    placement_result_t res;
+    int rc = placement_pick(&c->pcfg, &c->farm, &req, &res);
+    if (rc < 0 || res.worker == old_w) {
+        log_warn(MOD, "No room to move the stream; it stays.",
+                 "stream=%s worker=%s reason=%s", s->id, worker_id_of(c, old_w),
+                 why);
+        return rc < 0 ? rc : -EAGAIN;
+    }
+    placement_reserve(&c->pdevices[old_d], &old_cost, -1, !old_conf);
+    db_assignment_close(c, s->id, old_gen, "released");
+    (void)old_kept;
+    s->worker = -1;
+    s->device = -1;
+    s->state = STREAM_PENDING;
+    rc = place_stream(c, s, why);
+    send_release(c, old_w, s->id, old_gen,
+                 PRISM__RELEASE_REASON__RELEASE_REASON_MOVED, true);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- workers */
+
+static int grow_workers(coord_t *c)
+{
+    if (c->nworkers < c->cap_workers)
+        return 0;
+    if (c->cap_workers >= (size_t)c->cfg.max_workers)
+        return -ENOSPC;
+    size_t cap = c->cap_workers ? c->cap_workers * 2 : 16;
+    if (cap > (size_t)c->cfg.max_workers)
+        cap = (size_t)c->cfg.max_workers;
+    coord_worker_t *w = realloc(c->workers, cap * sizeof(*w));
+    if (w)
+        c->workers = w;
+    placement_worker_t *pw = realloc(c->pworkers, cap * sizeof(*pw));
+    if (pw)
+        c->pworkers = pw;
+    placement_device_t *pd =
+        realloc(c->pdevices, cap * COORD_MAX_DEVICES * sizeof(*pd));
+    if (pd)
+        c->pdevices = pd;
+    if (!w || !pw || !pd)
+        return -ENOMEM;
+    c->cap_workers = cap;
+    c->farm.workers = c->pworkers;
+    c->farm.devices = c->pdevices;
+    return 0;
+}
+
+static void worker_dead(coord_t *c, long wi, const char *why)
+{
+    coord_worker_t *w = &c->workers[wi];
+    w->state = WORKER_DEAD;
+    c->pworkers[wi].live = false;
+    c->n.dead_workers++;
+    size_t n = 0;
+    for (size_t i = 0; i < c->nslots; i++) {
+        coord_stream_t *s = &c->streams[i];
+        if (s->state != STREAM_FREE && s->worker == wi) {
+            make_pending(c, s, "failed");
+            n++;
+        }
+    }
+    /* Its devices hold nothing now. */
+    for (size_t k = 0; k < c->pworkers[wi].ndevices; k++) {
+        placement_device_t *d = &c->pdevices[c->pworkers[wi].first_device + k];
+        memset(&d->reserved, 0, sizeof(d->reserved));
+        memset(&d->unconfirmed, 0, sizeof(d->unconfirmed));
+        memset(&d->measured, 0, sizeof(d->measured));
+    }
+    coord_event(c, "worker.dead", w->id, NULL,
+                json_pack("{s:s, s:i}", "reason", why, "streams", (int)n));
+    db_worker(c, wi, false);
+    place_pending(c, "worker dead");
+}
+
+static void handle_register(coord_t *c, const envelope_peer_t *peer,
+                            const Prism__Envelope *env)
+{
+    const Prism__Register *r = env->register_;
+    Prism__RegisterAck ack = PRISM__REGISTER_ACK__INIT;
+    Prism__Envelope out = PRISM__ENVELOPE__INIT;
+    out.body_case = PRISM__ENVELOPE__BODY_REGISTER_ACK;
+    out.register_ack = &ack;
+    ack.coordinator_id = c->cfg.id;
+    ack.report_interval_ms = (uint32_t)c->cfg.report_ms;
+    const char *id = r->worker_id;
+    if (!id || !id[0] || strlen(id) >= COORD_ID_MAX ||
+        (peer->user_id[0] && strcmp(peer->user_id, id))) {
+        ack.accepted = false;
+        ack.reason = (char *)"worker_id must be set and match the key name";
+        log_warn(MOD, "Registration refused: id does not match its key.",
+                 "worker=%s user=%s", id ? id : "", peer->user_id);
+        send_env(c, peer->rid, peer->rid_len, &out, id ? id : "?");
+        return;
+    }
+    long wi;
+    coord_worker_t *w = coord_find_worker(c, id, &wi);
+    bool fresh = !w;
+    if (!w) {
+        if (grow_workers(c) < 0) {
+            ack.accepted = false;
+            ack.reason = (char *)"worker registry full";
+            send_env(c, peer->rid, peer->rid_len, &out, id);
+            log_warn(MOD, "Registration refused: registry full.",
+                     "worker=%s max=%lld", id, (long long)c->cfg.max_workers);
+            return;
+        }
+        wi = (long)c->nworkers++;
+        c->farm.nworkers = c->nworkers;
+        c->farm.ndevices = c->nworkers * COORD_MAX_DEVICES;
+        w = &c->workers[wi];
+        memset(w, 0, sizeof(*w));
+        memset(&c->pworkers[wi], 0, sizeof(c->pworkers[wi]));
+        snprintf(w->id, sizeof(w->id), "%s", id);
+        c->pworkers[wi].first_device = (size_t)wi * COORD_MAX_DEVICES;
+    } else if (w->state == WORKER_LIVE) {
+        /* Re-registration of a live worker: its old reservations are
+         * rebuilt from the running list below. */
+    }
+    placement_worker_t *pw = &c->pworkers[wi];
+    memcpy(w->rid, peer->rid, peer->rid_len);
+    w->rid_len = peer->rid_len;
+    snprintf(w->host, sizeof(w->host), "%s", r->host ? r->host : "");
+    snprintf(w->software, sizeof(w->software), "%s",
+             r->software ? r->software : "");
+    w->state = WORKER_LIVE;
+    w->last_seen_ms = clock_mono_ms();
+    w->registered_wall_ms = clock_wall_ms();
+    pw->live = true;
+    pw->overloaded = false;
+    pw->max_host_sessions = (int)r->max_host_sessions;
+    size_t nd =
+        r->n_devices < COORD_MAX_DEVICES ? r->n_devices : COORD_MAX_DEVICES;
+    /* Keep reservations of streams still placed here: only the device
+     * description changes. */
+    for (size_t k = 0; k < nd; k++) {
+        const Prism__Device *d = r->devices[k];
+        placement_device_t *pd = &c->pdevices[pw->first_device + k];
+        coord_device_info_t *di = &w->dev[k];
+        if (fresh || k >= pw->ndevices)
+            memset(pd, 0, sizeof(*pd));
+        pd->kind = kind_from_proto(d->kind);
+        pd->hw_encode = d->hw_encode;
+        pd->enc_codecs = 0;
+        for (size_t j = 0; j < d->n_encode_codecs; j++) {
+            int lc = codec_to_ladder(d->encode_codecs[j]);
+            if (lc >= 0)
+                pd->enc_codecs |= 1u << lc;
+        }
+        pd->max_sessions = (int)d->max_sessions;
+        pd->enc_budget = d->encode_budget;
+        pd->dec_budget = d->decode_budget;
+        memset(&pd->measured, 0, sizeof(pd->measured));
+        di->index = d->index;
+        di->kind = pd->kind;
+        snprintf(di->name, sizeof(di->name), "%s", d->name ? d->name : "");
+        snprintf(di->path, sizeof(di->path), "%s", d->path ? d->path : "");
+        snprintf(di->note, sizeof(di->note), "%s", d->note ? d->note : "");
+        di->memory_bytes = d->memory_bytes;
+        di->encoder_util = -1;
+        di->decoder_util = -1;
+    }
+    pw->ndevices = nd;
+    w->ndevices = (int)nd;
+
+    ack.accepted = true;
+    send_env(c, peer->rid, peer->rid_len, &out, id);
+
+    /* Reconcile what it says it runs. */
+    int adopted = 0, released = 0, resent = 0;
+    for (size_t i = 0; i < r->n_running; i++) {
+        const Prism__RunningStream *rs = r->running[i];
+        coord_stream_t *s = coord_find_stream(c, rs->stream_id);
+        bool ours = s && s->worker == wi && s->generation == rs->generation;
+        bool recovering = s && s->state == STREAM_RECOVERING &&
+                          rs->generation >= s->generation;
+        bool orphan =
+            s && s->state == STREAM_PENDING && rs->generation >= s->generation;
+        if ((recovering || orphan) && rs->device_index < nd) {
+            /* What really runs wins: adopt it where it is. */
+            s->worker = wi;
+            s->device = (long)(pw->first_device + rs->device_index);
+            s->generation = rs->generation;
+            s->confirmed = true;
+            if (s->kept == 0)
+                s->kept = s->ladder.n >= 32 ? ~0u : (1u << s->ladder.n) - 1;
+            placement_cost_of(&s->ladder, &s->source, s->kept, &s->cost);
+            placement_reserve(&c->pdevices[s->device], &s->cost, +1, false);
+            s->state = STREAM_RUNNING;
+            liveness_session_init(&s->live, clock_mono_ms());
+            adopted++;
+            coord_event(
+                c, "stream.adopted", w->id, s->id,
+                json_pack("{s:I}", "generation", (json_int_t)s->generation));
+            db_stream(c, s);
+        } else if (ours) {
+            if (s->state == STREAM_ASSIGNING)
+                s->state = STREAM_RUNNING;
+        } else {
+            send_release(c, wi, rs->stream_id, rs->generation,
+                         s ? PRISM__RELEASE_REASON__RELEASE_REASON_SUPERSEDED
+                           : PRISM__RELEASE_REASON__RELEASE_REASON_STREAM_ENDED,
+                         false);
+            released++;
+        }
+    }
+    /* Assigns it should have but does not list: send again. */
+    for (size_t i = 0; i < c->nslots; i++) {
+        coord_stream_t *s = &c->streams[i];
+        if (s->state == STREAM_FREE || s->worker != wi)
+            continue;
+        bool listed = false;
+        for (size_t j = 0; j < r->n_running && !listed; j++)
+            listed = !strcmp(r->running[j]->stream_id, s->id) &&
+                     r->running[j]->generation == s->generation;
+        if (!listed) {
+            s->state = STREAM_ASSIGNING;
+            s->assign_tries = 0;
+            send_assign(c, s);
+            resent++;
+        }
+    }
+    coord_event(c, fresh ? "worker.registered" : "worker.reregistered", w->id,
+                NULL,
+                json_pack("{s:s, s:i, s:i, s:i, s:i}", "host", w->host,
+                          "devices", (int)nd, "adopted", adopted, "released",
+                          released, "resent", resent));
+    db_worker(c, wi, true);
+    c->pending_dirty = true;
+}
+
+static void not_registered(coord_t *c, const envelope_peer_t *peer,
+                           const char *who)
+{
+    Prism__RegisterAck ack = PRISM__REGISTER_ACK__INIT;
+    Prism__Envelope out = PRISM__ENVELOPE__INIT;
+    ack.accepted = false;
+    ack.reason = (char *)"not registered: send Register";
+    ack.coordinator_id = c->cfg.id;
+    ack.report_interval_ms = (uint32_t)c->cfg.report_ms;
+    out.body_case = PRISM__ENVELOPE__BODY_REGISTER_ACK;
+    out.register_ack = &ack;
+    send_env(c, peer->rid, peer->rid_len, &out, who);
+}
+
+static long worker_of_peer(coord_t *c, const envelope_peer_t *peer,
+                           const Prism__Envelope *env)
+{
+    const char *id = peer->user_id[0] ? peer->user_id : env->sender;
+    long wi;
+    coord_worker_t *w = id ? coord_find_worker(c, id, &wi) : NULL;
+    if (!w || w->state != WORKER_LIVE)
+        return -1;
+    /* A reconnect can give the same worker a new routing id. */
+    if (w->rid_len != peer->rid_len ||
+        memcmp(w->rid, peer->rid, peer->rid_len)) {
+        memcpy(w->rid, peer->rid, peer->rid_len);
+        w->rid_len = peer->rid_len;
+    }
+    return wi;
+}
+
+static void shed_one(coord_t *c, long wi)
+{
+    uint32_t prio[64];
+    uint64_t seq[64];
+    coord_stream_t *sv[64];
+    size_t n = 0;
+    for (size_t i = 0; i < c->nslots && n < 64; i++) {
+        coord_stream_t *s = &c->streams[i];
+        if (s->state != STREAM_FREE && s->worker == wi) {
+            prio[n] = s->priority;
+            seq[n] = s->seq;
+            sv[n++] = s;
+        }
+    }
+    long k = placement_shed_pick(prio, seq, n);
+    if (k >= 0)
+        move_stream(c, sv[k], "worker overloaded");
+}
+
+static void handle_report(coord_t *c, const envelope_peer_t *peer,
+                          const Prism__Envelope *env)
+{
+    long wi = worker_of_peer(c, peer, env);
+    if (wi < 0) {
+        not_registered(c, peer, env->sender);
+        return;
+    }
+    coord_worker_t *w = &c->workers[wi];
+    placement_worker_t *pw = &c->pworkers[wi];
+    const Prism__LoadReport *r = env->load_report;
+    int64_t now = clock_mono_ms();
+    w->last_seen_ms = now;
+    w->reports++;
+    for (size_t i = 0; i < r->n_devices; i++) {
+        const Prism__DeviceLoad *d = r->devices[i];
+        if (d->index >= pw->ndevices)
+            continue;
+        placement_device_t *pd = &c->pdevices[pw->first_device + d->index];
+        pd->measured.sessions = (int)d->sessions;
+        pd->measured.encode_pixels = d->encode_pixels;
+        pd->measured.decode_pixels = d->decode_pixels;
+        w->dev[d->index].encoder_util = d->encoder_util;
+        w->dev[d->index].decoder_util = d->decoder_util;
+    }
+    bool slow = false;
+    for (size_t i = 0; i < r->n_sessions; i++) {
+        const Prism__SessionLoad *sl = r->sessions[i];
+        coord_stream_t *s = coord_find_stream(c, sl->stream_id);
+        if (!s || s->worker != wi || s->generation != sl->generation) {
+            if (!s || s->generation > sl->generation || s->worker != wi)
+                send_release(
+                    c, wi, sl->stream_id, sl->generation,
+                    s ? PRISM__RELEASE_REASON__RELEASE_REASON_SUPERSEDED
+                      : PRISM__RELEASE_REASON__RELEASE_REASON_STREAM_ENDED,
+                    false);
+            continue;
+        }
+        if (!s->confirmed) {
+            placement_confirm(&c->pdevices[s->device], &s->cost);
+            s->confirmed = true;
+        }
+        if (s->state == STREAM_ASSIGNING) {
+            s->state = STREAM_RUNNING;
+            db_stream(c, s);
+            db_assignment(c, s, "running");
+        }
+        s->speed = sl->speed;
+        s->fps = sl->fps;
+        s->dropped = sl->dropped_packets;
+        liveness_state_t ls = liveness_session_report(
+            &c->lcfg, &s->live, now, sl->last_output_pts_ms,
+            sl->last_input_pts_ms, sl->speed);
+        if (ls == LIVENESS_HUNG) {
+            c->n.hung_sessions++;
+            coord_event(
+                c, "stream.hung", w->id, s->id,
+                json_pack("{s:I}", "generation", (json_int_t)s->generation));
+            uint64_t g = s->generation;
+            make_pending(c, s, "failed");
+            send_release(c, wi, s->id, g,
+                         PRISM__RELEASE_REASON__RELEASE_REASON_MOVED, false);
+            place_stream(c, s, "session hung");
+        } else if (ls == LIVENESS_SLOW) {
+            slow = true;
+        }
+    }
+    if (slow && !pw->overloaded) {
+        pw->overloaded = true;
+        c->n.overloads++;
+        coord_event(c, "worker.overloaded", w->id, NULL, NULL);
+        shed_one(c, wi);
+    } else if (!slow && pw->overloaded) {
+        pw->overloaded = false;
+        coord_event(c, "worker.recovered", w->id, NULL, NULL);
+        c->pending_dirty = true;
+    }
+}
+
+static void handle_ack(coord_t *c, const envelope_peer_t *peer,
+                       const Prism__Envelope *env)
+{
+    long wi = worker_of_peer(c, peer, env);
+    const Prism__Ack *a = env->ack;
+    if (wi < 0)
+        return;
+    coord_stream_t *s = coord_find_stream(c, a->stream_id);
+    if (!s || s->worker != wi || s->generation != a->generation ||
+        a->of != PRISM__ACK__OF__OF_ASSIGN)
+        return;
+    if (a->ok) {
+        if (s->state == STREAM_ASSIGNING) {
+            s->state = STREAM_RUNNING;
+            db_stream(c, s);
+            db_assignment(c, s, "running");
+        }
+        return;
+    }
+    coord_event(c, "stream.assign_failed", c->workers[wi].id, s->id,
+                json_pack("{s:s}", "error", a->error ? a->error : ""));
+    make_pending(c, s, "failed");
+}
+
+/* ---------------------------------------------------------------- ingests */
+
+static coord_ingest_t *ingest_of_peer(coord_t *c, const envelope_peer_t *peer,
+                                      const char *id)
+{
+    if (peer->user_id[0])
+        id = peer->user_id;
+    if (!id || !id[0] || strlen(id) >= COORD_ID_MAX)
+        return NULL;
+    coord_ingest_t *in = find_ingest(c, id);
+    if (!in) {
+        if (c->ningests == c->cap_ingests) {
+            size_t cap = c->cap_ingests ? c->cap_ingests * 2 : 8;
+            if (cap > 4096)
+                return NULL;
+            coord_ingest_t *v = realloc(c->ingests, cap * sizeof(*v));
+            if (!v)
+                return NULL;
+            c->ingests = v;
+            c->cap_ingests = cap;
+        }
+        in = &c->ingests[c->ningests++];
+        memset(in, 0, sizeof(*in));
+        snprintf(in->id, sizeof(in->id), "%s", id);
+        if (peer->user_id[0]) {
+            char path[2048], z85[CURVE_KEY_Z85_SIZE];
+            snprintf(path, sizeof(path), "%s/%s.pub", c->cfg.allow_dir,
+                     peer->user_id);
+            if (curve_keys_load_public(path, z85) == 0 &&
+                zmq_z85_decode(in->public_key, z85))
+                in->has_key = true;
+        }
+    }
+    memcpy(in->rid, peer->rid, peer->rid_len);
+    in->rid_len = peer->rid_len;
+    in->last_seen_ms = clock_mono_ms();
+    return in;
+}
+
+static void handle_hello(coord_t *c, const envelope_peer_t *peer,
+                         const Prism__Envelope *env)
+{
+    const Prism__Hello *h = env->hello;
+    if (h->role != PRISM__NODE_ROLE__NODE_ROLE_INGEST)
+        return; /* workers introduce themselves with Register */
+    coord_ingest_t *in = ingest_of_peer(c, peer, h->node_id);
+    Prism__RegisterAck ack = PRISM__REGISTER_ACK__INIT;
+    Prism__Envelope out = PRISM__ENVELOPE__INIT;
+    ack.coordinator_id = c->cfg.id;
+    ack.report_interval_ms = (uint32_t)c->cfg.report_ms;
+    ack.accepted = in != NULL;
+    ack.reason = in ? (char *)"" : (char *)"bad ingest id or registry full";
+    out.body_case = PRISM__ENVELOPE__BODY_REGISTER_ACK;
+    out.register_ack = &ack;
+    if (in) {
+        snprintf(in->endpoint, sizeof(in->endpoint), "%s",
+                 h->media_endpoint ? h->media_endpoint : "");
+        coord_event(c, "ingest.hello", NULL, NULL,
+                    json_pack("{s:s, s:s}", "ingest", in->id, "endpoint",
+                              in->endpoint));
+    }
+    send_env(c, peer->rid, peer->rid_len, &out, h->node_id);
+}
+
+static void publish_reply(coord_t *c, const unsigned char *rid, size_t rid_len,
+                          uint64_t req_id, const coord_stream_t *s,
+                          const char *reject)
+{
+    Prism__PublishReply r = PRISM__PUBLISH_REPLY__INIT;
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    r.request_id = req_id;
+    r.accepted = s != NULL;
+    if (s) {
+        r.stream_id = (char *)s->id;
+        r.channel = (char *)s->channel;
+        r.worker_id = (char *)worker_id_of(c, s->worker);
+        r.subscribe_token = (char *)s->token;
+    } else {
+        r.reason = (char *)reject;
+        c->n.rejections++;
+    }
+    env.body_case = PRISM__ENVELOPE__BODY_PUBLISH_REPLY;
+    env.publish_reply = &r;
+    send_env(c, rid, rid_len, &env, "ingest");
+}
+
+/* Bad stream keys per source address: a small table, oldest reused. */
+static coord_badkey_t *badkey_slot(coord_t *c, const char *addr, bool make)
+{
+    coord_badkey_t *oldest = &c->badkeys[0];
+    for (size_t i = 0; i < sizeof(c->badkeys) / sizeof(c->badkeys[0]); i++) {
+        coord_badkey_t *b = &c->badkeys[i];
+        if (b->addr[0] && !strcmp(b->addr, addr))
+            return b;
+        if (b->window_start_ms < oldest->window_start_ms)
+            oldest = b;
+    }
+    if (!make)
+        return NULL;
+    memset(oldest, 0, sizeof(*oldest));
+    snprintf(oldest->addr, sizeof(oldest->addr), "%s", addr);
+    oldest->window_start_ms = clock_mono_ms();
+    return oldest;
+}
+
+static bool badkey_limited(coord_t *c, const char *addr)
+{
+    coord_badkey_t *b = badkey_slot(c, addr, false);
+    if (!b)
+        return false;
+    if (clock_mono_ms() - b->window_start_ms > c->cfg.bad_key_window_ms) {
+        b->fails = 0;
+        b->window_start_ms = clock_mono_ms();
+        return false;
+    }
+    return b->fails >= c->cfg.bad_key_limit;
+}
+
+static void badkey_count(coord_t *c, const char *addr)
+{
+    coord_badkey_t *b = badkey_slot(c, addr, true);
+    if (clock_mono_ms() - b->window_start_ms > c->cfg.bad_key_window_ms) {
+        b->fails = 0;
+        b->window_start_ms = clock_mono_ms();
+    }
+    b->fails++;
+}
+
+typedef struct {
+    coord_t *c;
+    unsigned char rid[ENVELOPE_RID_MAX];
+    size_t rid_len;
+    uint64_t request_id;
+    char ingest[COORD_ID_MAX];
+    char addr[64];
+    char key[STREAMKEY_MAX];
+    char protocol[8];
+    Prism__SourceInfo src;
+} publish_ctx_t;
+
+/* The profile from its ladder_profiles document, else the built-in one. */
+static int load_profile(const char *name, const char *doc,
+                        ladder_profile_t *out)
+{
+    if (doc && doc[0]) {
+        char err[256];
+        if (ladder_profile_parse(doc, out, err, sizeof(err)) == 0)
+            return 0;
+        log_warn(MOD, "Ladder profile unusable; using the built-in default.",
+                 "profile=%s err=\"%s\"", name ? name : "", err);
+    }
+    return ladder_profile_default(out);
+}
+
+static void source_from_info(const Prism__SourceInfo *in, ladder_source_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->width = (int)in->width;
+    s->height = (int)in->height;
+    s->fps_num = (int)in->fps_num;
+    s->fps_den = (int)in->fps_den;
+    s->bitrate_kbps = (int)in->video_kbps;
+}
+
+static void publish_cb(void *ud, const PGresult *res, const char *err)
+{
+    publish_ctx_t *x = ud;
+    coord_t *c = x->c;
+    const char *reject = NULL;
+    coord_stream_t *s = NULL;
+    if (!res) {
+        reject = "database unavailable, try again shortly";
+        log_warn(MOD, "Publish refused: channel lookup failed.",
+                 "ingest=%s err=\"%s\"", x->ingest, err ? err : "");
+        goto reply;
+    }
+    if (PQntuples(res) != 1 || !streamkey_verify(PQgetvalue(res, 0, 4), x->key,
+                                                 PQgetvalue(res, 0, 5))) {
+        badkey_count(c, x->addr);
+        reject = "invalid stream key";
+        coord_event(c, "publish.rejected", NULL, NULL,
+                    json_pack("{s:s, s:s, s:s}", "reason", reject, "ingest",
+                              x->ingest, "addr", x->addr));
+        goto reply;
+    }
+    if (PQgetvalue(res, 0, 7)[0] == 't') {
+        reject = "channel disabled";
+        goto reply;
+    }
+    int64_t chan = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    s = find_channel_stream(c, chan);
+    if (s) {
+        /* The streamer reconnected (perhaps through another ingest): the
+         * stream goes on under the same id and playlists. */
+        snprintf(s->ingest, sizeof(s->ingest), "%s", x->ingest);
+        s->src_info = x->src;
+        s->src_info.client = NULL;
+        coord_event(c, "stream.resumed", worker_id_of(c, s->worker), s->id,
+                    json_pack("{s:s}", "ingest", x->ingest));
+        if (s->worker >= 0) {
+            uint64_t g = s->generation;
+            long ow = s->worker;
+            make_pending(c, s, "released");
+            send_release(c, ow, s->id, g,
+                         PRISM__RELEASE_REASON__RELEASE_REASON_SUPERSEDED,
+                         false);
+        }
+        place_stream(c, s, "publisher reconnected");
+        goto reply;
+    }
+    s = stream_alloc(c);
+    if (!s) {
+        reject = "farm full: too many streams";
+        goto reply;
+    }
+    random_uuid(s->id);
+    random_hex(s->token, COORD_TOKEN_HEX / 2);
+    s->channel_id = chan;
+    snprintf(s->channel, sizeof(s->channel), "%s", PQgetvalue(res, 0, 1));
+    s->priority = (uint32_t)strtoul(PQgetvalue(res, 0, 2), NULL, 10);
+    snprintf(s->ingest, sizeof(s->ingest), "%s", x->ingest);
+    snprintf(s->protocol, sizeof(s->protocol), "%s", x->protocol);
+    snprintf(s->profile, sizeof(s->profile), "%s", PQgetvalue(res, 0, 3));
+    s->src_info = x->src;
+    s->src_info.client = NULL;
+    s->started_wall_ms = clock_wall_ms();
+    source_from_info(&x->src, &s->source);
+    ladder_profile_t prof;
+    if (load_profile(s->profile, PQgetvalue(res, 0, 6), &prof) < 0 ||
+        ladder_apply(&prof, &s->source, &s->ladder) < 0) {
+        stream_free_slot(c, s);
+        s = NULL;
+        reject = "unsupported source: no usable video size";
+        goto reply;
+    }
+    s->state = STREAM_PENDING;
+    c->n.publishes++;
+    db_stream(c, s);
+    coord_event(c, "stream.started", NULL, s->id,
+                json_pack("{s:s, s:s, s:i, s:i}", "channel", s->channel,
+                          "ingest", s->ingest, "width", s->source.width,
+                          "height", s->source.height));
+    if (place_stream(c, s, "publish") < 0)
+        coord_event(c, "stream.pending", NULL, s->id,
+                    json_pack("{s:s}", "reason", "no capacity"));
+reply:
+    publish_reply(c, x->rid, x->rid_len, x->request_id, s, reject);
+    memset(x->key, 0, sizeof(x->key));
+    free(x);
+}
+
+static void handle_publish(coord_t *c, const envelope_peer_t *peer,
+                           const Prism__Envelope *env)
+{
+    const Prism__PublishRequest *p = env->publish_request;
+    coord_ingest_t *in = ingest_of_peer(c, peer, p->ingest_id);
+    const char *addr =
+        p->remote_addr && p->remote_addr[0] ? p->remote_addr : "unknown";
+    int64_t chan;
+    const char *secret;
+    const char *reject = NULL;
+    if (!in)
+        reject = "unknown ingest";
+    else if (!store_up(c->db))
+        reject = "database unavailable, try again shortly";
+    else if (badkey_limited(c, addr))
+        reject = "too many bad stream keys from this address";
+    else if (streamkey_parse(p->stream_key, &chan, &secret) < 0) {
+        badkey_count(c, addr);
+        reject = "invalid stream key";
+    } else if (c->nstreams >= (size_t)c->cfg.max_streams &&
+               !find_channel_stream(c, chan))
+        reject = "farm full: too many streams";
+    if (reject) {
+        log_info(MOD, "Publish refused.", "ingest=%s addr=%s reason=\"%s\"",
+                 in ? in->id : "", addr, reject);
+        publish_reply(c, peer->rid, peer->rid_len, p->request_id, NULL, reject);
+        return;
+    }
+    publish_ctx_t *x = calloc(1, sizeof(*x));
+    if (!x) {
+        publish_reply(c, peer->rid, peer->rid_len, p->request_id, NULL,
+                      "out of memory");
+        return;
+    }
+    x->c = c;
+    memcpy(x->rid, peer->rid, peer->rid_len);
+    x->rid_len = peer->rid_len;
+    x->request_id = p->request_id;
+    snprintf(x->ingest, sizeof(x->ingest), "%s", in->id);
+    snprintf(x->addr, sizeof(x->addr), "%s", addr);
+    snprintf(x->key, sizeof(x->key), "%s", p->stream_key);
+    (void)secret;
+    snprintf(x->protocol, sizeof(x->protocol), "%s",
+             p->protocol == PRISM__INGEST_PROTOCOL__INGEST_PROTOCOL_SRT
+                 ? "srt"
+                 : "rtmp");
+    Prism__SourceInfo def = PRISM__SOURCE_INFO__INIT;
+    x->src = p->source ? *p->source : def;
+    x->src.client = NULL;
+    char id[24];
+    snprintf(id, sizeof(id), "%" PRId64, chan);
+    const char *params[1] = {id};
+    int rc = store_query(c->db, SQL_CHANNEL_BY_ID, 1, params, STORE_READ,
+                         publish_cb, x);
+    if (rc < 0) {
+        memset(x->key, 0, sizeof(x->key));
+        free(x);
+        publish_reply(c, peer->rid, peer->rid_len, p->request_id, NULL,
+                      "database unavailable, try again shortly");
+    }
+}
+
+int coord_stop_stream(coord_t *c, coord_stream_t *s, const char *why)
+{
+    bool operator= !strcmp(why, "operator");
+    if (s->worker >= 0)
+        send_release(c, s->worker, s->id,
+                     s->generation,
+                     operator
+                         ? PRISM__RELEASE_REASON__RELEASE_REASON_OPERATOR
+                         : PRISM__RELEASE_REASON__RELEASE_REASON_STREAM_ENDED,
+                     false);
+    if (operator) {
+        coord_ingest_t *in = find_ingest(c, s->ingest);
+        if (in) {
+            Prism__StreamEnd e = PRISM__STREAM_END__INIT;
+            Prism__Envelope env = PRISM__ENVELOPE__INIT;
+            e.stream_id = s->id;
+            e.reason = (char *)"stopped by the operator";
+            env.body_case = PRISM__ENVELOPE__BODY_STREAM_END;
+            env.stream_end = &e;
+            send_env(c, in->rid, in->rid_len, &env, in->id);
+        }
+    }
+    const char *wid = worker_id_of(c, s->worker);
+    coord_event(c, "stream.ended", wid, s->id,
+                json_pack("{s:s, s:s}", "reason", why, "channel", s->channel));
+    const char *p[2] = {s->id, why};
+    unreserve(c, s, "released");
+    db_write(c, SQL_STREAM_END, 2, p);
+    stream_free_slot(c, s);
+    c->pending_dirty = true;
+    return 0;
+}
+
+static void handle_stream_end(coord_t *c, const envelope_peer_t *peer,
+                              const Prism__Envelope *env)
+{
+    (void)peer;
+    coord_stream_t *s = coord_find_stream(c, env->stream_end->stream_id);
+    if (s)
+        coord_stop_stream(c, s,
+                          env->stream_end->reason && env->stream_end->reason[0]
+                              ? env->stream_end->reason
+                              : "publisher left");
+}
+
+static void handle_ingest_stats(coord_t *c, const envelope_peer_t *peer,
+                                const Prism__Envelope *env)
+{
+    const Prism__IngestStats *st = env->ingest_stats;
+    ingest_of_peer(c, peer, env->sender);
+    coord_stream_t *s = coord_find_stream(c, st->stream_id);
+    if (!s)
+        return;
+    s->in_kbps = st->bitrate_kbps;
+    s->in_fps = st->fps;
+    char b[32], f[32], k[32], d[32], by[32], sub[16], sp[32];
+    snprintf(b, sizeof(b), "%.3f", st->bitrate_kbps);
+    snprintf(f, sizeof(f), "%.3f", st->fps);
+    snprintf(k, sizeof(k), "%.3f", st->keyframe_interval_s);
+    snprintf(d, sizeof(d), "%" PRIu64, st->dropped_packets);
+    snprintf(by, sizeof(by), "%" PRIu64, st->bytes_in);
+    snprintf(sub, sizeof(sub), "%u", st->subscribers);
+    snprintf(sp, sizeof(sp), "%.3f", s->speed);
+    char gen[24];
+    snprintf(gen, sizeof(gen), "%" PRIu64, s->generation);
+    const char *wid = worker_id_of(c, s->worker);
+    const char *p[10] = {s->id, b, f, k, d, by, sub, sp, wid[0] ? wid : NULL,
+                         gen};
+    db_write(c, SQL_STATS, 10, p);
+}
+
+/* ---------------------------------------------------------------- control */
+
+static void handle_control(coord_t *c)
+{
+    for (int i = 0; i < 1000; i++) {
+        envelope_peer_t peer;
+        Prism__Envelope *env = NULL;
+        int rc = envelope_recv(c->control, ZMQ_DONTWAIT, &peer, &env, NULL);
+        if (rc == -EAGAIN)
+            return;
+        if (rc < 0) {
+            c->n.messages_bad++;
+            if (rc == -ETERM)
+                return;
+            continue;
+        }
+        c->n.messages_in++;
+        /* Any message from a worker counts as a heartbeat. */
+        long wi = -1;
+        if (peer.user_id[0] && coord_find_worker(c, peer.user_id, &wi) &&
+            c->workers[wi].state == WORKER_LIVE)
+            c->workers[wi].last_seen_ms = clock_mono_ms();
+        switch (env->body_case) {
+        case PRISM__ENVELOPE__BODY_HELLO:
+            handle_hello(c, &peer, env);
+            break;
+        case PRISM__ENVELOPE__BODY_REGISTER:
+            handle_register(c, &peer, env);
+            break;
+        case PRISM__ENVELOPE__BODY_LOAD_REPORT:
+            handle_report(c, &peer, env);
+            break;
+        case PRISM__ENVELOPE__BODY_ACK:
+            handle_ack(c, &peer, env);
+            break;
+        case PRISM__ENVELOPE__BODY_PUBLISH_REQUEST:
+            handle_publish(c, &peer, env);
+            break;
+        case PRISM__ENVELOPE__BODY_STREAM_END:
+            handle_stream_end(c, &peer, env);
+            break;
+        case PRISM__ENVELOPE__BODY_INGEST_STATS:
+            handle_ingest_stats(c, &peer, env);
+            break;
+        case PRISM__ENVELOPE__BODY_HEARTBEAT: {
+            coord_ingest_t *in =
+                find_ingest(c, peer.user_id[0] ? peer.user_id : env->sender);
+            if (in)
+                in->last_seen_ms = clock_mono_ms();
+            else if (wi < 0)
+                not_registered(c, &peer, env->sender); /* say hello again */
+            break;
+        }
+        default: {
+            char who[256];
+            log_warn(MOD, "Unexpected message ignored.", "peer=\"%s\" body=%s",
+                     envelope_peer_str(&peer, who, sizeof(who)),
+                     envelope_body_name(env));
+            c->n.messages_bad++;
+            break;
+        }
+        }
+        envelope_free(&env);
+    }
+}
+
+/* ---------------------------------------------------------------- timers */
+
+static void heartbeat_all(coord_t *c)
+{
+    Prism__Heartbeat hb = PRISM__HEARTBEAT__INIT;
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    hb.seq = ++c->hb_seq;
+    hb.leader = true;
+    env.body_case = PRISM__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    for (size_t i = 0; i < c->nworkers; i++)
+        if (c->workers[i].state == WORKER_LIVE)
+            send_env(c, c->workers[i].rid, c->workers[i].rid_len, &env,
+                     c->workers[i].id);
+    for (size_t i = 0; i < c->ningests; i++)
+        send_env(c, c->ingests[i].rid, c->ingests[i].rid_len, &env,
+                 c->ingests[i].id);
+}
+
+static void check_liveness(coord_t *c, int64_t now)
+{
+    for (size_t i = 0; i < c->nworkers; i++) {
+        if (c->workers[i].state == WORKER_LIVE &&
+            liveness_worker_dead(&c->lcfg, c->workers[i].last_seen_ms, now)) {
+            log_warn(MOD, "Worker missed its reports: dead.",
+                     "worker=%s silent_ms=%lld", c->workers[i].id,
+                     (long long)(now - c->workers[i].last_seen_ms));
+            worker_dead(c, (long)i, "missed reports");
+        }
+    }
+    for (size_t i = 0; i < c->nslots; i++) {
+        coord_stream_t *s = &c->streams[i];
+        if (s->state == STREAM_ASSIGNING &&
+            now - s->assign_sent_ms > c->cfg.ack_timeout_ms) {
+            if (s->assign_tries++ < c->cfg.assign_retries) {
+                send_assign(c, s);
+            } else {
+                long ow = s->worker;
+                coord_event(c, "stream.assign_timeout", worker_id_of(c, ow),
+                            s->id, NULL);
+                uint64_t g = s->generation;
+                make_pending(c, s, "failed");
+                send_release(c, ow, s->id, g,
+                             PRISM__RELEASE_REASON__RELEASE_REASON_SUPERSEDED,
+                             false);
+            }
+        } else if (s->state == STREAM_RECOVERING &&
+                   now >= s->recover_deadline_ms) {
+            coord_event(c, "stream.unclaimed", NULL, s->id,
+                        json_pack("{s:s}", "action", "placed again"));
+            s->state = STREAM_PENDING;
+            c->pending_dirty = true;
+        }
+    }
+    /* Ingests gone silent: their streams end. */
+    for (size_t i = 0; i < c->ningests;) {
+        coord_ingest_t *in = &c->ingests[i];
+        if (now - in->last_seen_ms <= c->cfg.node_timeout_ms) {
+            i++;
+            continue;
+        }
+        for (size_t k = 0; k < c->nslots; k++) {
+            coord_stream_t *s = &c->streams[k];
+            if (s->state != STREAM_FREE && s->state != STREAM_RECOVERING &&
+                !strcmp(s->ingest, in->id))
+                coord_stop_stream(c, s, "ingest lost");
+        }
+        coord_event(c, "ingest.lost", NULL, NULL,
+                    json_pack("{s:s}", "ingest", in->id));
+        c->ingests[i] = c->ingests[--c->ningests];
+    }
+}
+
+int coord_drain(coord_t *c, long wi, bool drain, bool move)
+{
+    placement_worker_t *pw = &c->pworkers[wi];
+    pw->draining = drain;
+    coord_event(c, drain ? "worker.draining" : "worker.undrained",
+                c->workers[wi].id, NULL, json_pack("{s:b}", "move", move));
+    db_worker(c, wi, false);
+    if (!drain) {
+        c->pending_dirty = true;
+        return 0;
+    }
+    int moved = 0;
+    if (move) {
+        for (size_t i = 0; i < c->nslots; i++) {
+            coord_stream_t *s = &c->streams[i];
+            if (s->state != STREAM_FREE && s->worker == wi &&
+                move_stream(c, s, "drain") == 0)
+                moved++;
+        }
+    }
+    return moved;
+}
+
+/* ---------------------------------------------------------------- leader */
+
+static int start_serving(coord_t *c);
+static bool allow_dir_changed(coord_t *c);
+
+static void load_cb(void *ud, const PGresult *res, const char *err)
+{
+    coord_t *c = ud;
+    if (!res) {
+        log_error(MOD, "Loading streams from PostgreSQL failed.", "err=\"%s\"",
+                  err ? err : "");
+        c->next_lock_try_ms = clock_mono_ms() + c->cfg.ha_retry_ms;
+        c->loaded = false;
+        return;
+    }
+    int64_t now = clock_mono_ms();
+    int n = PQntuples(res), kept = 0;
+    for (int i = 0; i < n; i++) {
+        const char *id = PQgetvalue(res, i, 0);
+        if (coord_find_stream(c, id))
+            continue;
+        coord_stream_t *s = stream_alloc(c);
+        if (!s)
+            break;
+        snprintf(s->id, sizeof(s->id), "%s", id);
+        s->channel_id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+        snprintf(s->channel, sizeof(s->channel), "%s", PQgetvalue(res, i, 2));
+        s->priority = (uint32_t)strtoul(PQgetvalue(res, i, 3), NULL, 10);
+        snprintf(s->ingest, sizeof(s->ingest), "%s", PQgetvalue(res, i, 4));
+        s->generation = strtoull(PQgetvalue(res, i, 6), NULL, 10);
+        snprintf(s->token, sizeof(s->token), "%s", PQgetvalue(res, i, 7));
+        s->media_sequence = strtoull(PQgetvalue(res, i, 9), NULL, 10);
+        Prism__SourceInfo def = PRISM__SOURCE_INFO__INIT;
+        s->src_info = def;
+        json_t *src = json_loads(PQgetvalue(res, i, 8), 0, NULL);
+#define SRCI(k) (uint32_t) json_integer_value(json_object_get(src, k))
+        s->src_info.width = SRCI("width");
+        s->src_info.height = SRCI("height");
+        s->src_info.fps_num = SRCI("fps_num");
+        s->src_info.fps_den = SRCI("fps_den");
+        s->src_info.video_kbps = SRCI("bitrate_kbps");
+#undef SRCI
+        s->src_info.video_codec =
+            proto_codec_parse(json_string_value(json_object_get(src, "codec")));
+        s->src_info.audio_codec = proto_codec_parse(
+            json_string_value(json_object_get(src, "audio_codec")));
+        json_decref(src);
+        snprintf(s->protocol, sizeof(s->protocol), "%s",
+                 PQgetvalue(res, i, 11));
+        snprintf(s->profile, sizeof(s->profile), "%s", PQgetvalue(res, i, 12));
+        source_from_info(&s->src_info, &s->source);
+        ladder_profile_t prof;
+        if (load_profile(s->profile, PQgetvalue(res, i, 10), &prof) < 0 ||
+            ladder_apply(&prof, &s->source, &s->ladder) < 0) {
+            s->ladder.n = 0;
+        }
+        s->kept = 0;
+        s->placements = 1; /* a later placement continues the playlists */
+        s->state = STREAM_RECOVERING;
+        s->recover_deadline_ms = now + c->cfg.reconcile_grace_ms;
+        kept++;
+    }
+    log_info(MOD, "Streams reloaded from PostgreSQL; waiting for workers.",
+             "streams=%d grace_ms=%lld", kept,
+             (long long)c->cfg.reconcile_grace_ms);
+    c->loaded = true;
+    if (start_serving(c) < 0)
+        c->stop = 2;
+}
+
+static void lock_cb(void *ud, const PGresult *res, const char *err)
+{
+    coord_t *c = ud;
+    c->lock_query_out = false;
+    bool got = res && PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    if (!res)
+        log_warn(MOD, "Advisory lock query failed.", "err=\"%s\"",
+                 err ? err : "");
+    if (got && !c->leader) {
+        c->leader = true;
+        log_info(MOD, "Took the leader lock; this coordinator leads.",
+                 "id=%s key=%lld", c->cfg.id, (long long)c->cfg.ha_lock_key);
+        if (store_query(c->db, SQL_LOAD_STREAMS, 0, NULL,
+                        STORE_READ | STORE_FRONT, load_cb, c) < 0)
+            c->leader = false;
+        return;
+    }
+    if (!got && c->leader) {
+        log_error(MOD,
+                  "Another coordinator holds the leader lock; stepping down.",
+                  "id=%s", c->cfg.id);
+        c->stop = 3;
+        return;
+    }
+    if (!got)
+        c->next_lock_try_ms = clock_mono_ms() + c->cfg.ha_retry_ms;
+}
+
+static void ask_lock(coord_t *c)
+{
+    char key[24];
+    snprintf(key, sizeof(key), "%lld", (long long)c->cfg.ha_lock_key);
+    const char *p[1] = {key};
+    if (store_query(c->db, SQL_LOCK, 1, p, STORE_READ | STORE_FRONT, lock_cb,
+                    c) == 0)
+        c->lock_query_out = true;
+}
+
+static void db_up(void *ud)
+{
+    coord_t *c = ud;
+    /* A new session holds no lock: (re)take it before anything else. */
+    ask_lock(c);
+}
+
+static void db_down(void *ud, const char *err)
+{
+    coord_t *c = ud;
+    c->lock_query_out = false;
+    coord_event(c, "db.down", NULL, NULL, json_pack("{s:s}", "error", err));
+}
+
+static int start_serving(coord_t *c)
+{
+    if (c->control)
+        return 0;
+    int rc = curve_keys_load_secret(c->cfg.key_file, &c->keys);
+    if (rc < 0)
+        return rc;
+    allow_dir_changed(c); /* remember the mtime of what zap_new reads */
+    c->zap = zap_new(c->cfg.allow_dir, c->cfg.zap_domain);
+    if (!c->zap)
+        return -EINVAL;
+    zsock_opts_t o;
+    zsock_opts_default(&o);
+    o.router_mandatory = true;
+    o.sndtimeo_ms = 0;
+    o.sndhwm = 10000;
+    o.rcvhwm = 10000;
+    o.max_msg_size = ENVELOPE_MAX_BYTES;
+    c->control = zsock_new(ZMQ_ROUTER, &o);
+    if (!c->control)
+        return -ENOMEM;
+    if ((rc = zsock_curve_server(c->control, c->keys, c->cfg.zap_domain)) < 0 ||
+        (rc = zsock_bind(c->control, c->cfg.control_bind)) < 0)
+        return rc;
+    zsock_opts_t ao;
+    zsock_opts_default(&ao);
+    ao.router_mandatory = true;
+    ao.sndtimeo_ms = 0;
+    c->api_sock = zsock_new(ZMQ_ROUTER, &ao);
+    snprintf(c->api_endpoint, sizeof(c->api_endpoint), "inproc://coord-api-%p",
+             (void *)c);
+    if (!c->api_sock || zsock_bind(c->api_sock, c->api_endpoint) < 0)
+        return -ENOMEM;
+    if (c->cfg.http_port > 0) {
+        c->http = coord_http_start(c->cfg.http_bind, (int)c->cfg.http_port,
+                                   c->cfg.api_token, c->api_endpoint);
+        if (!c->http)
+            return -EADDRINUSE;
+    }
+    char ep[256] = "";
+    zsock_last_endpoint(c->control, ep, sizeof(ep));
+    log_info(MOD, "Serving.", "control=%s http=%s:%lld allow_keys=%d", ep,
+             c->cfg.http_bind, (long long)c->cfg.http_port,
+             zap_key_count(c->zap));
+    coord_event(c, "coordinator.leader", NULL, NULL,
+                json_pack("{s:s}", "control", ep));
+    return 0;
+}
+
+/* True when allow_dir's modification time moved (a key added or removed). */
+static bool allow_dir_changed(coord_t *c)
+{
+    struct stat st;
+    if (stat(c->cfg.allow_dir, &st) < 0)
+        return false;
+    int64_t m = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    if (m == c->allow_mtime_ns)
+        return false;
+    c->allow_mtime_ns = m;
+    return true;
+}
+
+/* ---------------------------------------------------------------- loop */
+
+coord_t *coord_new(const coord_config_t *cfg)
+{
+    coord_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->cfg = *cfg;
+    if (placement_policy_parse(cfg->policy, &c->pcfg.policy) < 0) {
+        log_error(MOD, "Unknown placement policy.", "policy=%s", cfg->policy);
+        free(c);
+        return NULL;
+    }
+    c->pcfg.headroom = cfg->headroom;
+    c->lcfg.report_ms = cfg->report_ms;
+    c->lcfg.missed_reports = (int)cfg->missed_reports;
+    c->lcfg.hung_ms = cfg->hung_ms;
+    c->lcfg.slow_reports = (int)cfg->slow_reports;
+    c->lcfg.slow_speed = cfg->slow_speed;
+    return c;
+}
+
+void coord_stop(coord_t *c)
+{
+    c->stop = 1;
+}
+
+void coord_reload(coord_t *c)
+{
+    c->reload = 1;
+}
+
+/*
+ * Brings the schema up to date before the loop starts (db_migrate is
+ * synchronous by design and serialised by its own advisory lock). A database
+ * that cannot be reached is retried with backoff; a schema this binary must
+ * not touch (edited or newer migrations) stops the start.
+ */
+static int migrate(coord_t *c)
+{
+    int64_t backoff = c->cfg.db_backoff_min_ms;
+    for (;;) {
+        if (c->stop)
+            return -EINTR;
+        PGconn *conn = PQconnectdb(c->cfg.pg_url);
+        if (PQstatus(conn) == CONNECTION_OK) {
+            char err[512];
+            int rc = db_migrate(conn, err, sizeof(err));
+            PQfinish(conn);
+            if (rc == 0)
+                return 0;
+            if (rc != DB_MIGRATE_ERR_PG)
+                return -EINVAL; /* logged by db_migrate */
+        } else {
+            const char *e = PQerrorMessage(conn);
+            log_warn(MOD, "PostgreSQL unreachable at start; retrying.",
+                     "err=\"%.*s\" retry_ms=%lld", (int)strcspn(e, "\n"), e,
+                     (long long)backoff);
+            PQfinish(conn);
+        }
+        for (int64_t t = 0; t < backoff && !c->stop; t += 50)
+            usleep(50000);
+        backoff *= 2;
+        if (backoff > c->cfg.db_backoff_max_ms)
+            backoff = c->cfg.db_backoff_max_ms;
+    }
+}
+
+int coord_run(coord_t *c)
+{
+    int mrc = migrate(c);
+    if (mrc < 0)
+        return mrc == -EINTR ? 0 : mrc;
+    store_config_t sc = {c->cfg.pg_url,
+                         (size_t)c->cfg.db_queue_max,
+                         c->cfg.db_backoff_min_ms,
+                         c->cfg.db_backoff_max_ms,
+                         db_up,
+                         db_down,
+                         c};
+    c->started_ms = clock_mono_ms();
+    c->db = store_new(&sc);
+    if (!c->db)
+        return -ENOMEM;
+    log_info(MOD, "Started; waiting for the leader lock.", "id=%s", c->cfg.id);
+    while (!c->stop) {
+        int64_t now = clock_mono_ms();
+        zmq_pollitem_t items[3];
+        int n = 0, ic = -1, ia = -1, id = -1;
+        if (c->control) {
+            items[n] = (zmq_pollitem_t){c->control, 0, ZMQ_POLLIN, 0};
+            ic = n++;
+        }
+        if (c->api_sock) {
+            items[n] = (zmq_pollitem_t){c->api_sock, 0, ZMQ_POLLIN, 0};
+            ia = n++;
+        }
+        int fd = store_fd(c->db);
+        if (fd >= 0 && store_events(c->db)) {
+            items[n] = (zmq_pollitem_t){NULL, fd, store_events(c->db), 0};
+            id = n++;
+        }
+        int64_t timeout = 100;
+        if (c->cfg.report_ms / 4 < timeout)
+            timeout = c->cfg.report_ms / 4;
+        int64_t st = store_tick(c->db, now);
+        if (st >= 0 && st < timeout)
+            timeout = st;
+        int rc = zmq_poll(items, n, (long)timeout);
+        if (rc < 0 && zmq_errno() != EINTR) {
+            log_error(MOD, "zmq_poll failed.", "err=\"%s\"",
+                      zmq_strerror(zmq_errno()));
+            break;
+        }
+        now = clock_mono_ms();
+        if (id >= 0 && items[id].revents)
+            store_io(c->db, items[id].revents, now);
+        if (ic >= 0 && (items[ic].revents & ZMQ_POLLIN))
+            handle_control(c);
+        if (ia >= 0 && (items[ia].revents & ZMQ_POLLIN))
+            coord_api_handle(c);
+        now = clock_mono_ms();
+        if (!c->leader) {
+            if (store_up(c->db) && !c->lock_query_out &&
+                now >= c->next_lock_try_ms)
+                ask_lock(c);
+            continue;
+        }
+        if (!c->control)
+            continue;
+        if (now >= c->next_check_ms) {
+            check_liveness(c, now);
+            c->next_check_ms = now + c->cfg.report_ms / 4;
+        }
+        if (c->reload ||
+            (c->cfg.allow_reload_ms > 0 && now >= c->next_allow_reload_ms &&
+             allow_dir_changed(c))) {
+            int before = zap_key_count(c->zap);
+            int keys = zap_reload(c->zap);
+            if (c->reload || keys != before)
+                log_info(MOD, "Allowlist re-read.", "keys=%d before=%d", keys,
+                         before);
+            c->reload = 0;
+        }
+        if (now >= c->next_allow_reload_ms)
+            c->next_allow_reload_ms = now + c->cfg.allow_reload_ms;
+        if (now >= c->next_hb_ms) {
+            heartbeat_all(c);
+            c->next_hb_ms = now + c->cfg.heartbeat_ms;
+        }
+        if (c->pending_dirty || now >= c->next_pending_ms) {
+            place_pending(c, "capacity changed");
+            c->next_pending_ms = now + c->cfg.pending_retry_ms;
+        }
+    }
+    int rc = 0;
+    if (c->stop == 2)
+        rc = -EINVAL;
+    else if (c->stop == 3)
+        rc = -EBUSY;
+    return rc;
+}
+
+void coord_free(coord_t **cp)
+{
+    coord_t *c = *cp;
+    if (!c)
+        return;
+    coord_http_stop(&c->http);
+    store_free(&c->db);
+    zsock_close(&c->control);
+    zsock_close(&c->api_sock);
+    zap_free(&c->zap);
+    curve_keypair_free(&c->keys);
+    free(c->workers);
+    free(c->pworkers);
+    free(c->pdevices);
+    free(c->ingests);
+    free(c->streams);
+    free(c);
+    *cp = NULL;
+}

@@ -1,0 +1,666 @@
+/* The operator API's answers, computed on the loop thread from farm state. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "clock.h"
+#include "coord_int.h"
+#include "log.h"
+#include "streamkey.h"
+
+#define MOD "api"
+
+static const char SQL_CHANNELS[] =
+    "SELECT c.id, c.name, c.priority, c.profile, c.created_at, s.id FROM "
+    "channels c LEFT JOIN streams s ON s.channel_id = c.id AND s.ended_at IS "
+    "NULL ORDER BY c.id";
+static const char SQL_CHANNEL_NEXTID[] =
+    "SELECT nextval(pg_get_serial_sequence('channels', 'id'))";
+static const char SQL_CHANNEL_INSERT[] =
+    "INSERT INTO channels (id, name, priority, profile, key_salt, key_hash) "
+    "VALUES ($1::bigint, $2, $3::smallint, $4, decode($5, 'hex'), "
+    "decode($6, 'hex')) RETURNING created_at";
+
+/* A request the loop answers, possibly after a database round trip. */
+typedef struct {
+    coord_t *c;
+    zmq_msg_t rid;
+    uint64_t reqid;
+    json_t *body; /* parsed request body, or NULL */
+    char name[64];
+    char profile[64];
+    int priority;
+    int64_t id;
+} api_req_t;
+
+static void api_req_free(api_req_t *r)
+{
+    zmq_msg_close(&r->rid);
+    json_decref(r->body);
+    free(r);
+}
+
+static void reply_raw(coord_t *c, api_req_t *r, int status, const char *ctype,
+                      const char *body, size_t len)
+{
+    char st[8];
+    snprintf(st, sizeof(st), "%d", status);
+    zmq_msg_t rid;
+    zmq_msg_init(&rid);
+    zmq_msg_copy(&rid, &r->rid);
+    if (zmq_msg_send(&rid, c->api_sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&rid);
+        return;
+    }
+    zmq_send(c->api_sock, &r->reqid, sizeof(r->reqid),
+             ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(c->api_sock, st, strlen(st), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(c->api_sock, ctype, strlen(ctype), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(c->api_sock, body, len, ZMQ_DONTWAIT);
+}
+
+/* Sends j (taken) as the JSON answer. */
+static void reply_json(coord_t *c, api_req_t *r, int status, json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(j);
+    if (!s) {
+        reply_raw(c, r, 500, "application/json",
+                  "{\"error\":{\"code\":\"internal\",\"message\":\"out of "
+                  "memory\"}}",
+                  57);
+        return;
+    }
+    size_t n = strlen(s);
+    char *t = realloc(s, n + 2);
+    if (t) {
+        s = t;
+        s[n++] = '\n';
+        s[n] = '\0';
+    }
+    reply_raw(c, r, status, "application/json", s, n);
+    free(s);
+}
+
+static void reply_error(coord_t *c, api_req_t *r, int status, const char *code,
+                        const char *msg)
+{
+    reply_json(
+        c, r, status,
+        json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+}
+
+/* ---------------------------------------------------------------- views */
+
+json_t *coord_devices_json(coord_t *c, long wi)
+{
+    json_t *a = json_array();
+    coord_worker_t *w = &c->workers[wi];
+    placement_worker_t *pw = &c->pworkers[wi];
+    for (size_t k = 0; k < pw->ndevices; k++) {
+        placement_device_t *d = &c->pdevices[pw->first_device + k];
+        coord_device_info_t *di = &w->dev[k];
+        placement_load_t u;
+        placement_device_used(d, &u);
+        json_t *codecs = json_array();
+        for (int cc = 0; cc < 3; cc++)
+            if (d->enc_codecs & (1u << cc))
+                json_array_append_new(
+                    codecs, json_string(ladder_codec_name((ladder_codec_t)cc)));
+        json_array_append_new(
+            a,
+            json_pack(
+                "{s:i, s:s, s:s, s:s, s:b, s:o, s:i, s:I, s:I, s:s,"
+                " s:{s:i, s:I, s:I}, s:{s:i, s:I, s:I}, s:f, s:i, s:i, s:I}",
+                "index", (int)di->index, "kind", placement_kind_name(d->kind),
+                "name", di->name, "path", di->path, "hw_encode", d->hw_encode,
+                "encode_codecs", codecs, "max_sessions", d->max_sessions,
+                "encode_budget", (json_int_t)d->enc_budget, "decode_budget",
+                (json_int_t)d->dec_budget, "note", di->note, "used", "sessions",
+                u.sessions, "encode_pixels", (json_int_t)u.encode_pixels,
+                "decode_pixels", (json_int_t)u.decode_pixels, "measured",
+                "sessions", d->measured.sessions, "encode_pixels",
+                (json_int_t)d->measured.encode_pixels, "decode_pixels",
+                (json_int_t)d->measured.decode_pixels, "load",
+                placement_device_load(d), "encoder_util", di->encoder_util,
+                "decoder_util", di->decoder_util, "memory_bytes",
+                (json_int_t)di->memory_bytes));
+    }
+    return a;
+}
+
+static const char *worker_state(coord_t *c, long wi)
+{
+    if (c->workers[wi].state == WORKER_DEAD)
+        return "dead";
+    if (c->pworkers[wi].draining)
+        return "draining";
+    if (c->pworkers[wi].overloaded)
+        return "overloaded";
+    return "live";
+}
+
+static json_t *worker_json(coord_t *c, long wi)
+{
+    coord_worker_t *w = &c->workers[wi];
+    int streams = 0;
+    for (size_t i = 0; i < c->nslots; i++)
+        streams +=
+            c->streams[i].state != STREAM_FREE && c->streams[i].worker == wi;
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:I, s:I, s:i, s:i, s:o}", "id",
+        w->id, "host", w->host, "software", w->software, "state",
+        worker_state(c, wi), "draining", c->pworkers[wi].draining, "overloaded",
+        c->pworkers[wi].overloaded, "last_seen_ms_ago",
+        (json_int_t)(clock_mono_ms() - w->last_seen_ms), "registered_at_ms",
+        (json_int_t)w->registered_wall_ms, "reports", (json_int_t)w->reports,
+        "streams", streams, "max_host_sessions",
+        c->pworkers[wi].max_host_sessions, "devices",
+        coord_devices_json(c, wi));
+}
+
+static json_t *stream_json(coord_t *c, coord_stream_t *s)
+{
+    json_t *ren = json_array();
+    for (int i = 0; i < s->ladder.n; i++) {
+        if (!(s->kept & (1u << i)))
+            continue;
+        const ladder_rendition_t *r = &s->ladder.r[i];
+        json_array_append_new(
+            ren,
+            json_pack("{s:s, s:b, s:i, s:i, s:f, s:i, s:s}", "name", r->name,
+                      "remux", r->remux, "width", r->width, "height", r->height,
+                      "fps", ladder_rendition_fps(r), "bitrate_kbps",
+                      r->bitrate_kbps, "codec", ladder_codec_name(r->codec)));
+    }
+    int dev = -1;
+    if (s->worker >= 0 && s->device >= 0)
+        dev = (int)((size_t)s->device - c->pworkers[s->worker].first_device);
+    return json_pack(
+        "{s:s, s:I, s:s, s:i, s:s, s:s, s:s?, s:i, s:I, s:I, s:b, s:o, "
+        "s:{s:i, s:i, s:i, s:i}, s:I, s:f, s:f, s:f, s:f, s:I}",
+        "id", s->id, "channel_id", (json_int_t)s->channel_id, "channel",
+        s->channel, "priority", (int)s->priority, "state",
+        coord_stream_state_name(s->state), "ingest", s->ingest, "worker",
+        s->worker >= 0 ? c->workers[s->worker].id : NULL, "device", dev,
+        "generation", (json_int_t)s->generation, "placements",
+        (json_int_t)s->placements, "partial",
+        s->kept != 0 && s->ladder.n > 0 && s->kept != ((1u << s->ladder.n) - 1),
+        "renditions", ren, "source", "width", s->source.width, "height",
+        s->source.height, "fps_num", s->source.fps_num, "fps_den",
+        s->source.fps_den, "started_at_ms", (json_int_t)s->started_wall_ms,
+        "speed", s->speed, "fps", s->fps, "input_kbps", s->in_kbps, "input_fps",
+        s->in_fps, "dropped_packets", (json_int_t)s->dropped);
+}
+
+/* ---------------------------------------------------------------- metrics */
+
+static void metrics(coord_t *c, api_req_t *r)
+{
+    size_t cap = 16384, len = 0;
+    char *b = malloc(cap);
+    if (!b)
+        return;
+#define OUT(...)                                                               \
+    do {                                                                       \
+        for (;;) {                                                             \
+            int n_ = snprintf(b + len, cap - len, __VA_ARGS__);                \
+            if (n_ >= 0 && (size_t)n_ < cap - len) {                           \
+                len += (size_t)n_;                                             \
+                break;                                                         \
+            }                                                                  \
+            char *nb_ = realloc(b, cap * 2);                                   \
+            if (!nb_)                                                          \
+                goto end;                                                      \
+            b = nb_;                                                           \
+            cap *= 2;                                                          \
+        }                                                                      \
+    } while (0)
+    int by_state[4] = {0}; /* live, draining, overloaded, dead */
+    int dev_kind[PLACEMENT_KIND_COUNT] = {0};
+    double used_enc[PLACEMENT_KIND_COUNT] = {0},
+           tot_enc[PLACEMENT_KIND_COUNT] = {0};
+    double used_dec[PLACEMENT_KIND_COUNT] = {0},
+           tot_dec[PLACEMENT_KIND_COUNT] = {0};
+    int used_ses[PLACEMENT_KIND_COUNT] = {0};
+    for (size_t i = 0; i < c->nworkers; i++) {
+        const char *st = worker_state(c, (long)i);
+        int k = !strcmp(st, "live")         ? 0
+                : !strcmp(st, "draining")   ? 1
+                : !strcmp(st, "overloaded") ? 2
+                                            : 3;
+        by_state[k]++;
+        if (c->workers[i].state != WORKER_LIVE)
+            continue;
+        placement_worker_t *pw = &c->pworkers[i];
+        for (size_t d = 0; d < pw->ndevices; d++) {
+            placement_device_t *pd = &c->pdevices[pw->first_device + d];
+            placement_load_t u;
+            placement_device_used(pd, &u);
+            dev_kind[pd->kind]++;
+            used_enc[pd->kind] += (double)u.encode_pixels;
+            tot_enc[pd->kind] += (double)pd->enc_budget;
+            used_dec[pd->kind] += (double)u.decode_pixels;
+            tot_dec[pd->kind] += (double)pd->dec_budget;
+            used_ses[pd->kind] += u.sessions;
+        }
+    }
+    int sst[5] = {0};
+    for (size_t i = 0; i < c->nslots; i++)
+        sst[c->streams[i].state]++;
+    static const char *wst[4] = {"live", "draining", "overloaded", "dead"};
+    OUT("# HELP prism_workers Workers known to the coordinator, by state.\n"
+        "# TYPE prism_workers gauge\n");
+    for (int i = 0; i < 4; i++)
+        OUT("prism_workers{state=\"%s\"} %d\n", wst[i], by_state[i]);
+    OUT("# HELP prism_devices Devices of live workers, by kind.\n"
+        "# TYPE prism_devices gauge\n");
+    for (int k = 0; k < PLACEMENT_KIND_COUNT; k++)
+        OUT("prism_devices{kind=\"%s\"} %d\n",
+            placement_kind_name((placement_kind_t)k), dev_kind[k]);
+    OUT("# HELP prism_encoder_sessions Encoder sessions in use, by device "
+        "kind.\n# TYPE prism_encoder_sessions gauge\n");
+    for (int k = 0; k < PLACEMENT_KIND_COUNT; k++)
+        OUT("prism_encoder_sessions{kind=\"%s\"} %d\n",
+            placement_kind_name((placement_kind_t)k), used_ses[k]);
+    OUT("# HELP prism_capacity_used_pixels_per_second Luma pixels/s in use, "
+        "by device kind and direction.\n"
+        "# TYPE prism_capacity_used_pixels_per_second gauge\n");
+    for (int k = 0; k < PLACEMENT_KIND_COUNT; k++) {
+        const char *kn = placement_kind_name((placement_kind_t)k);
+        OUT("prism_capacity_used_pixels_per_second{kind=\"%s\",dir="
+            "\"encode\"} %.0f\n",
+            kn, used_enc[k]);
+        OUT("prism_capacity_used_pixels_per_second{kind=\"%s\",dir="
+            "\"decode\"} %.0f\n",
+            kn, used_dec[k]);
+    }
+    OUT("# HELP prism_capacity_total_pixels_per_second Luma pixels/s budget "
+        "of live devices, by kind and direction.\n"
+        "# TYPE prism_capacity_total_pixels_per_second gauge\n");
+    for (int k = 0; k < PLACEMENT_KIND_COUNT; k++) {
+        const char *kn = placement_kind_name((placement_kind_t)k);
+        OUT("prism_capacity_total_pixels_per_second{kind=\"%s\",dir="
+            "\"encode\"} %.0f\n",
+            kn, tot_enc[k]);
+        OUT("prism_capacity_total_pixels_per_second{kind=\"%s\",dir="
+            "\"decode\"} %.0f\n",
+            kn, tot_dec[k]);
+    }
+    OUT("# HELP prism_streams Streams, by state.\n"
+        "# TYPE prism_streams gauge\n");
+    for (int s = STREAM_PENDING; s <= STREAM_RECOVERING; s++)
+        OUT("prism_streams{state=\"%s\"} %d\n",
+            coord_stream_state_name((stream_state_t)s), sst[s]);
+    OUT("# HELP prism_pending_streams Streams waiting for capacity.\n"
+        "# TYPE prism_pending_streams gauge\nprism_pending_streams %d\n",
+        sst[STREAM_PENDING]);
+    struct {
+        const char *name, *help;
+        uint64_t v;
+    } ctr[] = {
+        {"prism_placements_total", "Placements made (first and later).",
+         c->n.placements},
+        {"prism_replacements_total",
+         "Placements of a stream after its first (failover, drain, hang).",
+         c->n.replacements},
+        {"prism_publish_rejections_total", "Publish requests refused.",
+         c->n.rejections},
+        {"prism_publishes_total", "Publishes accepted as new streams.",
+         c->n.publishes},
+        {"prism_dead_workers_total", "Workers declared dead.",
+         c->n.dead_workers},
+        {"prism_hung_sessions_total", "Sessions found hung.",
+         c->n.hung_sessions},
+        {"prism_overloads_total", "Times a worker became overloaded.",
+         c->n.overloads},
+        {"prism_send_failures_total",
+         "Control messages that could not be sent at once (dropped).",
+         c->n.send_failures},
+        {"prism_db_writes_dropped_total",
+         "Database writes dropped because the queue was full.",
+         c->n.writes_dropped + c->n.events_dropped},
+        {"prism_messages_total", "Control messages received.",
+         c->n.messages_in},
+        {"prism_messages_bad_total", "Control messages refused.",
+         c->n.messages_bad},
+    };
+    for (size_t i = 0; i < sizeof(ctr) / sizeof(ctr[0]); i++)
+        OUT("# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", ctr[i].name,
+            ctr[i].help, ctr[i].name, ctr[i].name, ctr[i].v);
+    store_stats_t ss;
+    store_get_stats(c->db, &ss);
+    OUT("# HELP prism_db_up 1 while PostgreSQL is connected.\n"
+        "# TYPE prism_db_up gauge\nprism_db_up %d\n",
+        store_up(c->db) ? 1 : 0);
+    OUT("# HELP prism_db_queue Database queries waiting.\n"
+        "# TYPE prism_db_queue gauge\nprism_db_queue %zu\n",
+        ss.queued);
+    OUT("# HELP prism_db_queries_total Database queries completed.\n"
+        "# TYPE prism_db_queries_total counter\nprism_db_queries_total "
+        "%" PRIu64 "\n",
+        ss.queries);
+    OUT("# HELP prism_db_failures_total Database queries failed.\n"
+        "# TYPE prism_db_failures_total counter\nprism_db_failures_total "
+        "%" PRIu64 "\n",
+        ss.failed);
+    OUT("# HELP prism_db_reconnects_total Database reconnections.\n"
+        "# TYPE prism_db_reconnects_total counter\nprism_db_reconnects_total "
+        "%" PRIu64 "\n",
+        ss.reconnects);
+    OUT("# HELP prism_zap_denied_total Connections refused by the ZAP "
+        "allowlist.\n# TYPE prism_zap_denied_total counter\n"
+        "prism_zap_denied_total %" PRIu64 "\n",
+        c->zap ? zap_denied(c->zap) : 0);
+    OUT("# HELP prism_leader 1 while this coordinator holds the lock.\n"
+        "# TYPE prism_leader gauge\nprism_leader %d\n",
+        c->leader ? 1 : 0);
+    reply_raw(c, r, 200, "text/plain; version=0.0.4", b, len);
+end:
+    free(b);
+#undef OUT
+}
+
+/* ---------------------------------------------------------------- channels */
+
+static void channels_cb(void *ud, const PGresult *res, const char *err)
+{
+    api_req_t *r = ud;
+    coord_t *c = r->c;
+    if (!res) {
+        reply_error(c, r, 503, "db_unavailable",
+                    err ? "database query failed" : "database unavailable");
+        api_req_free(r);
+        return;
+    }
+    json_t *a = json_array();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(
+            a, json_pack("{s:I, s:s, s:i, s:s, s:s, s:s?, s:b}", "id",
+                         (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10),
+                         "name", PQgetvalue(res, i, 1), "priority",
+                         atoi(PQgetvalue(res, i, 2)), "profile",
+                         PQgetvalue(res, i, 3), "created_at",
+                         PQgetvalue(res, i, 4), "stream",
+                         PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5),
+                         "live", !PQgetisnull(res, i, 5)));
+    reply_json(c, r, 200, a);
+    api_req_free(r);
+}
+
+static void channel_insert_cb(void *ud, const PGresult *res, const char *err)
+{
+    api_req_t *r = ud;
+    coord_t *c = r->c;
+    /* The key was computed before the insert; it travels in r->body. */
+    const char *key = json_string_value(json_object_get(r->body, "_key"));
+    if (!res) {
+        bool dup = err && strstr(err, "duplicate");
+        bool fk = err && strstr(err, "foreign key");
+        if (dup)
+            reply_error(c, r, 409, "exists", "a channel with this name exists");
+        else if (fk)
+            reply_error(c, r, 400, "unknown_profile",
+                        "no ladder profile of that name");
+        else
+            reply_error(c, r, 503, "db_error",
+                        "database unavailable or refused the insert");
+    } else {
+        coord_event(
+            c, "channel.created", NULL, NULL,
+            json_pack("{s:I, s:s}", "id", (json_int_t)r->id, "name", r->name));
+        reply_json(c, r, 201,
+                   json_pack("{s:I, s:s, s:i, s:s, s:s, s:s, s:s}", "id",
+                             (json_int_t)r->id, "name", r->name, "priority",
+                             r->priority, "profile", r->profile, "created_at",
+                             PQgetvalue(res, 0, 0), "stream_key",
+                             key ? key : "", "note",
+                             "the stream key is shown only once; store it"));
+    }
+    /* Wipe the key from memory. */
+    json_t *k = json_object_get(r->body, "_key");
+    if (k) {
+        char *s = (char *)json_string_value(k);
+        memset(s, 0, strlen(s));
+    }
+    api_req_free(r);
+}
+
+static void channel_id_cb(void *ud, const PGresult *res, const char *err)
+{
+    api_req_t *r = ud;
+    coord_t *c = r->c;
+    (void)err;
+    if (!res || PQntuples(res) != 1) {
+        reply_error(c, r, 503, "db_unavailable", "database unavailable");
+        api_req_free(r);
+        return;
+    }
+    r->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    char key[STREAMKEY_MAX], salt[STREAMKEY_SALT_HEX + 1],
+        hash[STREAMKEY_HASH_HEX + 1];
+    if (streamkey_new(r->id, key, salt, hash) < 0) {
+        reply_error(c, r, 500, "internal", "could not make a stream key");
+        api_req_free(r);
+        return;
+    }
+    json_object_set_new(r->body, "_key", json_string(key));
+    memset(key, 0, sizeof(key));
+    char id[24], prio[16];
+    snprintf(id, sizeof(id), "%" PRId64, r->id);
+    snprintf(prio, sizeof(prio), "%d", r->priority);
+    const char *p[6] = {id, r->name, prio, r->profile, salt, hash};
+    if (store_query(c->db, SQL_CHANNEL_INSERT, 6, p, STORE_READ,
+                    channel_insert_cb, r) < 0) {
+        reply_error(c, r, 503, "db_unavailable", "database unavailable");
+        api_req_free(r);
+    }
+}
+
+static bool valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.'))
+            return false;
+    }
+    return true;
+}
+
+/* Returns true when r was handed to a database callback. */
+static bool create_channel(coord_t *c, api_req_t *r)
+{
+    const char *name = json_string_value(json_object_get(r->body, "name"));
+    json_t *pj = json_object_get(r->body, "priority");
+    const char *prof = json_string_value(json_object_get(r->body, "profile"));
+    if (!name || !valid_name(name)) {
+        reply_error(c, r, 400, "bad_request",
+                    "body needs \"name\": 1-63 letters, digits, _ - .");
+        return false;
+    }
+    if (pj && (!json_is_integer(pj) || json_integer_value(pj) < 0 ||
+               json_integer_value(pj) > 100)) {
+        reply_error(c, r, 400, "bad_request",
+                    "\"priority\" must be an integer 0..100");
+        return false;
+    }
+    if (prof && !valid_name(prof)) {
+        reply_error(c, r, 400, "bad_request", "bad \"profile\" name");
+        return false;
+    }
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    snprintf(r->profile, sizeof(r->profile), "%s", prof ? prof : "default");
+    r->priority = pj ? (int)json_integer_value(pj) : 50;
+    if (store_query(c->db, SQL_CHANNEL_NEXTID, 0, NULL, STORE_READ,
+                    channel_id_cb, r) < 0) {
+        reply_error(c, r, 503, "db_unavailable",
+                    "database unavailable, try again");
+        return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- routing */
+
+static char *frame_str(zmq_msg_t *m)
+{
+    size_t n = zmq_msg_size(m);
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, zmq_msg_data(m), n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+/* Returns true when r is kept for a later answer. */
+static bool route(coord_t *c, api_req_t *r, const char *method, const char *url,
+                  const char *query)
+{
+    char id[COORD_ID_MAX + 1] = "";
+    char rest[32] = "";
+    bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    if (!strcmp(url, "/metrics") && get) {
+        metrics(c, r);
+        return false;
+    }
+    if (!strcmp(url, "/api/workers") && get) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < c->nworkers; i++)
+            json_array_append_new(a, worker_json(c, (long)i));
+        reply_json(c, r, 200, a);
+        return false;
+    }
+    if (!strcmp(url, "/api/streams") && get) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < c->nslots; i++)
+            if (c->streams[i].state != STREAM_FREE)
+                json_array_append_new(a, stream_json(c, &c->streams[i]));
+        reply_json(c, r, 200, a);
+        return false;
+    }
+    if (!strcmp(url, "/api/channels")) {
+        if (get) {
+            if (store_query(c->db, SQL_CHANNELS, 0, NULL, STORE_READ,
+                            channels_cb, r) == 0)
+                return true;
+            reply_error(c, r, 503, "db_unavailable", "database unavailable");
+            return false;
+        }
+        if (!strcmp(method, "POST"))
+            return create_channel(c, r);
+    }
+    if (sscanf(url, "/api/workers/%64[^/]/%31s", id, rest) >= 1 ||
+        sscanf(url, "/api/workers/%64[^/]", id) == 1) {
+        long wi;
+        if (!coord_find_worker(c, id, &wi)) {
+            reply_error(c, r, 404, "not_found", "no such worker");
+            return false;
+        }
+        if (!rest[0] && get) {
+            reply_json(c, r, 200, worker_json(c, wi));
+            return false;
+        }
+        bool drain = !strcmp(rest, "drain"), undrain = !strcmp(rest, "undrain");
+        if ((drain || undrain) && !strcmp(method, "POST")) {
+            bool move = !strcmp(query, "move=true") ||
+                        !strcmp(query, "move=1") ||
+                        json_is_true(json_object_get(r->body, "move"));
+            int moved = coord_drain(c, wi, drain, move);
+            json_t *j = worker_json(c, wi);
+            json_object_set_new(j, "moved", json_integer(moved));
+            reply_json(c, r, 200, j);
+            return false;
+        }
+        reply_error(c, r, 405, "method_not_allowed",
+                    "use GET /api/workers/{id} or POST .../drain|undrain");
+        return false;
+    }
+    if (sscanf(url, "/api/streams/%64[^/]", id) == 1) {
+        coord_stream_t *s = coord_find_stream(c, id);
+        if (!s) {
+            reply_error(c, r, 404, "not_found", "no such stream");
+            return false;
+        }
+        if (get) {
+            reply_json(c, r, 200, stream_json(c, s));
+            return false;
+        }
+        if (!strcmp(method, "DELETE")) {
+            json_t *j = stream_json(c, s);
+            coord_stop_stream(c, s, "operator");
+            json_object_set_new(j, "state", json_string("ended"));
+            reply_json(c, r, 200, j);
+            return false;
+        }
+        reply_error(c, r, 405, "method_not_allowed",
+                    "use GET or DELETE /api/streams/{id}");
+        return false;
+    }
+    reply_error(c, r, 404, "not_found", "no such endpoint");
+    return false;
+}
+
+void coord_api_handle(coord_t *c)
+{
+    for (int round = 0; round < 100; round++) {
+        zmq_msg_t m[6];
+        int nf = 0, more = 1;
+        while (more && nf < 6) {
+            zmq_msg_init(&m[nf]);
+            if (zmq_msg_recv(&m[nf], c->api_sock, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&m[nf]);
+                break;
+            }
+            more = zmq_msg_more(&m[nf]);
+            nf++;
+        }
+        if (nf == 0)
+            return;
+        if (nf != 6 || more || zmq_msg_size(&m[1]) != sizeof(uint64_t)) {
+            for (int i = 0; i < nf; i++)
+                zmq_msg_close(&m[i]);
+            continue;
+        }
+        api_req_t *r = calloc(1, sizeof(*r));
+        char *method = frame_str(&m[2]), *url = frame_str(&m[3]),
+             *query = frame_str(&m[4]), *body = frame_str(&m[5]);
+        if (!r || !method || !url || !query || !body) {
+            free(r);
+            r = NULL;
+        } else {
+            r->c = c;
+            zmq_msg_init(&r->rid);
+            zmq_msg_copy(&r->rid, &m[0]);
+            memcpy(&r->reqid, zmq_msg_data(&m[1]), sizeof(r->reqid));
+            if (body[0]) {
+                json_error_t je;
+                r->body = json_loads(body, 0, &je);
+                if (!r->body || !json_is_object(r->body)) {
+                    reply_error(c, r, 400, "bad_json",
+                                "the body must be a JSON object");
+                    api_req_free(r);
+                    r = NULL;
+                }
+            }
+            if (r && !r->body)
+                r->body = json_object();
+            if (r && !route(c, r, method, url, query))
+                api_req_free(r);
+        }
+        free(method);
+        free(url);
+        free(query);
+        free(body);
+        for (int i = 0; i < nf; i++)
+            zmq_msg_close(&m[i]);
+    }
+}

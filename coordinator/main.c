@@ -1,0 +1,62 @@
+/* prism-coordinator: places streams on workers and serves the operator API. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "coord.h"
+#include "coord_config.h"
+#include "log.h"
+#include "zctx.h"
+
+static coord_t *g_coord;
+
+static void on_signal(int sig)
+{
+    if (!g_coord)
+        return;
+    if (sig == SIGHUP)
+        coord_reload(g_coord);
+    else
+        coord_stop(g_coord);
+}
+
+int main(int argc, char **argv)
+{
+    coord_config_t cfg;
+    char err[512];
+    int rc = coord_config_load(&cfg, argc, argv, err, sizeof(err));
+    if (rc == 1)
+        return 0;
+    if (rc < 0) {
+        fprintf(stderr, "prism-coordinator: %s\n", err);
+        return 2;
+    }
+    log_level_t lvl;
+    if (log_level_parse(cfg.log_level, &lvl) < 0) {
+        fprintf(stderr, "prism-coordinator: bad log_level '%s'\n",
+                cfg.log_level);
+        return 2;
+    }
+    log_set_level(lvl);
+    g_coord = coord_new(&cfg);
+    if (!g_coord)
+        return 1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    rc = coord_run(g_coord);
+    coord_free(&g_coord);
+    zctx_term();
+    if (rc < 0) {
+        log_error("main", "The coordinator stopped on an error.", "err=\"%s\"",
+                  strerror(-rc));
+        return rc == -EBUSY ? 3 : 1;
+    }
+    log_info("main", "Stopped.", NULL);
+    return 0;
+}

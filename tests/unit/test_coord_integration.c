@@ -1,0 +1,1133 @@
+/* Integration tests: the real prism-coordinator binary, a throwaway
+ * PostgreSQL (PRISM_TEST_PGURL) and simulated workers and ingests speaking
+ * the real protocol over CURVE tcp links on 127.0.0.1. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <regex.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <zmq.h>
+
+#include "clock.h"
+#include "curve_keys.h"
+#include "envelope.h"
+#include "zctx.h"
+#include "zsock.h"
+
+#define REPORT_MS 200
+#define MAXSESS   32
+
+/* ---------------------------------------------------------------- fixture */
+
+typedef struct {
+    char dir[256];
+    char pgurl[1400];
+    char schema[40];
+    char coord_pub[CURVE_KEY_Z85_SIZE];
+    int http_port[2];
+    int control_port[2];
+    pid_t pid[2];
+    long lock_key;
+    const char *bin;
+} fx_t;
+
+static fx_t g_fx;
+
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof(a);
+    assert_true(s >= 0);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &l), 0);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static PGconn *pg(fx_t *fx)
+{
+    PGconn *c = PQconnectdb(fx->pgurl);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("PostgreSQL: %s", PQerrorMessage(c));
+    return c;
+}
+
+static void pg_exec(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        fail_msg("SQL failed: %s: %.80s", PQerrorMessage(c), sql);
+    PQclear(r);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static curve_keypair_t *make_key(fx_t *fx, const char *name, bool allow)
+{
+    curve_keypair_t *kp = curve_keypair_generate();
+    char keys[512], kpath[1024], ppath[1024];
+    assert_non_null(kp);
+    snprintf(keys, sizeof(keys), "%s/keys", fx->dir);
+    assert_int_equal(
+        curve_keys_write(kp, keys, name, true, kpath, ppath, sizeof(kpath)), 0);
+    if (allow) {
+        char dst[1024];
+        snprintf(dst, sizeof(dst), "%s/allow/%s.pub", fx->dir, name);
+        char line[128];
+        snprintf(line, sizeof(line), "public_key = %s\n", kp->public_z85);
+        write_file(dst, line);
+    }
+    return kp;
+}
+
+static void fx_setup(fx_t *fx)
+{
+    memset(fx, 0, sizeof(*fx));
+    const char *url = getenv("PRISM_TEST_PGURL");
+    assert_non_null(url);
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/prism-coord-test-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    char p[512];
+    snprintf(p, sizeof(p), "%s/keys", fx->dir);
+    mkdir(p, 0700);
+    snprintf(p, sizeof(p), "%s/allow", fx->dir);
+    mkdir(p, 0700);
+    unsigned r = (unsigned)getpid() ^ (unsigned)clock_mono_us();
+    snprintf(fx->schema, sizeof(fx->schema), "t_coord_%u", r);
+    fx->lock_key = 7000000 + (long)(r % 1000000);
+    /* The test's own schema keeps parallel runs apart. */
+    PGconn *c = PQconnectdb(url);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("PostgreSQL: %s", PQerrorMessage(c));
+    char sql[128];
+    snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", fx->schema);
+    pg_exec(c, sql);
+    PQfinish(c);
+    snprintf(fx->pgurl, sizeof(fx->pgurl), "%s%soptions=-csearch_path%%3D%s",
+             url, strchr(url, '?') ? "&" : "?", fx->schema);
+    /* Every node's key exists before a coordinator starts. */
+    static const char *const allowed[] = {"w1", "w2", "w3", "ing1"};
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+        curve_keypair_t *k = make_key(fx, allowed[i], true);
+        curve_keypair_free(&k);
+    }
+    curve_keypair_t *ik = make_key(fx, "intruder", false);
+    curve_keypair_free(&ik);
+    curve_keypair_t *ck = make_key(fx, "coordinator", false);
+    snprintf(fx->coord_pub, sizeof(fx->coord_pub), "%s", ck->public_z85);
+    curve_keypair_free(&ck);
+    static char bin[1024];
+    snprintf(bin, sizeof(bin), "%s/coordinator/prism-coordinator",
+             getenv("PRISM_BUILD_DIR"));
+    fx->bin = bin;
+    for (int i = 0; i < 2; i++) {
+        fx->http_port[i] = free_port();
+        fx->control_port[i] = free_port();
+        fx->pid[i] = -1;
+    }
+}
+
+static void coord_write_config(fx_t *fx, int i)
+{
+    char cfg[4096], path[512];
+    snprintf(cfg, sizeof(cfg),
+             "[coordinator]\nid = coord%d\n"
+             "control_bind = tcp://127.0.0.1:%d\n"
+             "key_file = %s/keys/coordinator.key\n"
+             "allow_dir = %s/allow\nallow_reload_ms = 100\n"
+             "http_bind = 127.0.0.1\nhttp_port = %d\n"
+             "api_token = test-token-123\n"
+             "pg_url = %s\n"
+             "report_ms = %d\nmissed_reports = 3\nheartbeat_ms = 200\n"
+             "ack_timeout_ms = 1000\npending_retry_ms = 200\n"
+             "reconcile_grace_ms = 1500\nha_lock_key = %ld\n"
+             "ha_retry_ms = 200\ndb_backoff_min_ms = 100\n"
+             "db_backoff_max_ms = 500\nnode_timeout_ms = 5000\n"
+             "hung_ms = 3000\nlog_level = info\n",
+             i, fx->control_port[i], fx->dir, fx->dir, fx->http_port[i],
+             fx->pgurl, REPORT_MS, fx->lock_key);
+    snprintf(path, sizeof(path), "%s/coord%d.ini", fx->dir, i);
+    write_file(path, cfg);
+}
+
+static int http(fx_t *fx, int i, const char *method, const char *path,
+                const char *token, const char *body, json_t **out, char *raw,
+                size_t rawlen);
+
+static void coord_start(fx_t *fx, int i, bool wait_leader)
+{
+    coord_write_config(fx, i);
+    char cfgpath[512], logpath[512];
+    snprintf(cfgpath, sizeof(cfgpath), "%s/coord%d.ini", fx->dir, i);
+    snprintf(logpath, sizeof(logpath), "%s/coord%d.log", fx->dir, i);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(fx->bin, fx->bin, "--config", cfgpath, (char *)NULL);
+        _exit(127);
+    }
+    fx->pid[i] = pid;
+    if (!wait_leader)
+        return;
+    int64_t end = clock_mono_ms() + 15000;
+    while (clock_mono_ms() < end) {
+        char raw[64];
+        if (http(fx, i, "GET", "/metrics", NULL, NULL, NULL, raw,
+                 sizeof(raw)) == 200)
+            return;
+        usleep(50000);
+    }
+    fail_msg("coordinator %d did not start serving; see %s", i, logpath);
+}
+
+static void coord_kill(fx_t *fx, int i, int sig)
+{
+    if (fx->pid[i] <= 0)
+        return;
+    kill(fx->pid[i], sig);
+    int st;
+    waitpid(fx->pid[i], &st, 0);
+    fx->pid[i] = -1;
+}
+
+static void fx_teardown(fx_t *fx)
+{
+    coord_kill(fx, 0, SIGKILL);
+    coord_kill(fx, 1, SIGKILL);
+    PGconn *c = PQconnectdb(getenv("PRISM_TEST_PGURL"));
+    if (PQstatus(c) == CONNECTION_OK) {
+        char sql[128];
+        PQclear(PQexec(c, "SET client_min_messages = warning"));
+        snprintf(sql, sizeof(sql), "DROP SCHEMA %s CASCADE", fx->schema);
+        PQclear(PQexec(c, sql));
+    }
+    PQfinish(c);
+    char cmd[600];
+    if (getenv("PRISM_KEEP_TEST_DIR"))
+        fprintf(stderr, "kept %s\n", fx->dir);
+    else {
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", fx->dir);
+    }
+}
+
+/* ---------------------------------------------------------------- HTTP */
+
+static int http(fx_t *fx, int i, const char *method, const char *path,
+                const char *token, const char *body, json_t **out, char *raw,
+                size_t rawlen)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)fx->http_port[i]),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (out)
+        *out = NULL;
+    if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        close(s);
+        return -1;
+    }
+    char req[4096], auth[300] = "";
+    if (token)
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", token);
+    int n =
+        snprintf(req, sizeof(req),
+                 "%s %s HTTP/1.0\r\nHost: x\r\n%sContent-Length: %zu\r\n"
+                 "Content-Type: application/json\r\n\r\n%s",
+                 method, path, auth, body ? strlen(body) : 0, body ? body : "");
+    if (write(s, req, (size_t)n) != n) {
+        close(s);
+        return -1;
+    }
+    static char resp[1 << 20];
+    size_t len = 0;
+    ssize_t k;
+    while ((k = read(s, resp + len, sizeof(resp) - 1 - len)) > 0)
+        len += (size_t)k;
+    close(s);
+    resp[len] = '\0';
+    int status = -1;
+    if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
+        return -1;
+    char *b = strstr(resp, "\r\n\r\n");
+    b = b ? b + 4 : resp + len;
+    if (raw)
+        snprintf(raw, rawlen, "%s", b);
+    if (out)
+        *out = json_loads(b, 0, NULL);
+    return status;
+}
+
+/* ---------------------------------------------------------------- nodes */
+
+typedef struct {
+    char id[64];
+    uint64_t gen;
+    uint32_t device;
+    uint32_t sessions;
+    uint64_t pixels;
+    int64_t start_ms;
+} sess_t;
+
+typedef struct {
+    char id[32];
+    bool ingest;
+    void *sock;
+    curve_keypair_t *kp;
+    bool alive;
+    bool registered;
+    int64_t next_report_ms;
+    int64_t last_report_ms;
+    uint64_t seq;
+    int nsess;
+    sess_t sess[MAXSESS];
+    uint64_t extra_enc; /* measured load not from our sessions */
+    uint64_t budget;
+    int acks, assigns, releases, heartbeats, reg_acks, reg_refused;
+    char last_release[64];
+    int last_release_reason;
+    /* ingest */
+    bool have_reply;
+    Prism__PublishReply reply;
+    char reply_stream[64], reply_worker[64], reply_reason[128];
+    char zombie[64]; /* a stream id to claim in Register (stale) */
+    bool want;       /* keeps saying hello until registered */
+    int64_t next_hello_ms;
+} node_t;
+
+static void node_connect(fx_t *fx, node_t *n, int coord_idx_mask)
+{
+    zsock_opts_t o;
+    zsock_opts_default(&o);
+    o.sndtimeo_ms = 0;
+    n->sock = zsock_new(ZMQ_DEALER, &o);
+    assert_non_null(n->sock);
+    int one = 1;
+    zmq_setsockopt(n->sock, ZMQ_IMMEDIATE, &one, sizeof(one));
+    int ivl = 100;
+    zmq_setsockopt(n->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl));
+    assert_int_equal(zsock_curve_client(n->sock, n->kp, fx->coord_pub), 0);
+    for (int i = 0; i < 2; i++) {
+        if (!(coord_idx_mask & (1 << i)))
+            continue;
+        char ep[64];
+        snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", fx->control_port[i]);
+        assert_int_equal(zsock_connect(n->sock, ep), 0);
+    }
+    n->alive = true;
+}
+
+static void node_send(node_t *n, Prism__Envelope *env)
+{
+    envelope_send(n->sock, NULL, n->id, env, ZMQ_DONTWAIT);
+}
+
+static void worker_register(node_t *n)
+{
+    Prism__Register r = PRISM__REGISTER__INIT;
+    Prism__Device d = PRISM__DEVICE__INIT;
+    Prism__Device *dp[1] = {&d};
+    Prism__Codec codecs[2] = {PRISM__CODEC__CODEC_H264,
+                              PRISM__CODEC__CODEC_HEVC};
+    Prism__RunningStream rs[MAXSESS + 1], *rp[MAXSESS + 1];
+    d.index = 0;
+    d.kind = PRISM__DEVICE_KIND__DEVICE_KIND_NVENC;
+    d.name = (char *)"Simulated GPU";
+    d.path = (char *)"cuda:0";
+    d.n_encode_codecs = 2;
+    d.encode_codecs = codecs;
+    d.hw_encode = true;
+    d.hw_decode = true;
+    d.encode_budget = n->budget;
+    d.decode_budget = n->budget;
+    r.worker_id = n->id;
+    r.host = (char *)"127.0.0.1";
+    r.n_devices = 1;
+    r.devices = dp;
+    size_t k = 0;
+    for (int i = 0; i < n->nsess; i++) {
+        Prism__RunningStream x = PRISM__RUNNING_STREAM__INIT;
+        x.stream_id = n->sess[i].id;
+        x.generation = n->sess[i].gen;
+        x.device_index = n->sess[i].device;
+        rs[k] = x;
+        rp[k] = &rs[k];
+        k++;
+    }
+    if (n->zombie[0]) {
+        Prism__RunningStream x = PRISM__RUNNING_STREAM__INIT;
+        x.stream_id = n->zombie;
+        x.generation = 1;
+        rs[k] = x;
+        rp[k] = &rs[k];
+        k++;
+    }
+    r.n_running = k;
+    r.running = rp;
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    env.body_case = PRISM__ENVELOPE__BODY_REGISTER;
+    env.register_ = &r;
+    node_send(n, &env);
+    n->want = true;
+    n->next_hello_ms = clock_mono_ms() + 300;
+}
+
+static void ingest_hello(node_t *n)
+{
+    Prism__Hello h = PRISM__HELLO__INIT;
+    h.role = PRISM__NODE_ROLE__NODE_ROLE_INGEST;
+    h.node_id = n->id;
+    h.media_endpoint = (char *)"tcp://127.0.0.1:5999";
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    env.body_case = PRISM__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    node_send(n, &env);
+    n->want = true;
+    n->next_hello_ms = clock_mono_ms() + 300;
+}
+
+static void worker_report(node_t *n)
+{
+    Prism__LoadReport r = PRISM__LOAD_REPORT__INIT;
+    Prism__DeviceLoad dl = PRISM__DEVICE_LOAD__INIT;
+    Prism__DeviceLoad *dlp[1] = {&dl};
+    Prism__SessionLoad sl[MAXSESS], *slp[MAXSESS];
+    int64_t now = clock_mono_ms();
+    dl.index = 0;
+    dl.encode_pixels = n->extra_enc;
+    dl.encoder_util = -1;
+    dl.decoder_util = -1;
+    for (int i = 0; i < n->nsess; i++) {
+        Prism__SessionLoad x = PRISM__SESSION_LOAD__INIT;
+        x.stream_id = n->sess[i].id;
+        x.generation = n->sess[i].gen;
+        x.device_index = n->sess[i].device;
+        x.fps = 30;
+        x.speed = 1.0;
+        x.last_output_pts_ms = now - n->sess[i].start_ms;
+        x.last_input_pts_ms = now - n->sess[i].start_ms;
+        sl[i] = x;
+        slp[i] = &sl[i];
+        dl.sessions += n->sess[i].sessions;
+        dl.encode_pixels += n->sess[i].pixels;
+    }
+    r.seq = ++n->seq;
+    r.n_devices = 1;
+    r.devices = dlp;
+    r.n_sessions = (size_t)n->nsess;
+    r.sessions = slp;
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    env.body_case = PRISM__ENVELOPE__BODY_LOAD_REPORT;
+    env.load_report = &r;
+    node_send(n, &env);
+    n->last_report_ms = now;
+}
+
+static void on_assign(node_t *n, const Prism__Assign *a)
+{
+    sess_t *s = NULL;
+    for (int i = 0; i < n->nsess; i++)
+        if (!strcmp(n->sess[i].id, a->stream_id))
+            s = &n->sess[i];
+    if (!s && n->nsess < MAXSESS)
+        s = &n->sess[n->nsess++];
+    if (s) {
+        snprintf(s->id, sizeof(s->id), "%s", a->stream_id);
+        s->gen = a->generation;
+        s->device = a->device_index;
+        s->sessions = 0;
+        s->pixels = 0;
+        s->start_ms = clock_mono_ms();
+        for (size_t i = 0; i < a->n_renditions; i++) {
+            const Prism__Rendition *r = a->renditions[i];
+            if (r->remux)
+                continue;
+            s->sessions++;
+            s->pixels += (uint64_t)r->width * r->height *
+                         (r->fps_den ? r->fps_num / r->fps_den : 30);
+        }
+    }
+    n->assigns++;
+    Prism__Ack ack = PRISM__ACK__INIT;
+    ack.stream_id = a->stream_id;
+    ack.generation = a->generation;
+    ack.ok = true;
+    ack.of = PRISM__ACK__OF__OF_ASSIGN;
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    env.body_case = PRISM__ENVELOPE__BODY_ACK;
+    env.ack = &ack;
+    node_send(n, &env);
+}
+
+static void on_release(node_t *n, const Prism__Release *r)
+{
+    n->releases++;
+    snprintf(n->last_release, sizeof(n->last_release), "%s", r->stream_id);
+    n->last_release_reason = r->reason;
+    if (!strcmp(r->stream_id, n->zombie))
+        n->zombie[0] = '\0';
+    for (int i = 0; i < n->nsess; i++) {
+        if (!strcmp(n->sess[i].id, r->stream_id) &&
+            n->sess[i].gen <= r->generation) {
+            n->sess[i] = n->sess[--n->nsess];
+            break;
+        }
+    }
+}
+
+static void node_handle(node_t *n)
+{
+    for (;;) {
+        Prism__Envelope *env = NULL;
+        int rc = envelope_recv(n->sock, ZMQ_DONTWAIT, NULL, &env, NULL);
+        if (rc == -EAGAIN)
+            return;
+        if (rc < 0)
+            continue;
+        switch (env->body_case) {
+        case PRISM__ENVELOPE__BODY_REGISTER_ACK:
+            if (env->register_ack->accepted) {
+                n->registered = true;
+                n->reg_acks++;
+            } else {
+                n->reg_refused++;
+                n->registered = false;
+                if (n->ingest)
+                    ingest_hello(n);
+                else
+                    worker_register(n);
+            }
+            break;
+        case PRISM__ENVELOPE__BODY_ASSIGN:
+            on_assign(n, env->assign);
+            break;
+        case PRISM__ENVELOPE__BODY_RELEASE:
+            on_release(n, env->release);
+            break;
+        case PRISM__ENVELOPE__BODY_HEARTBEAT:
+            n->heartbeats++;
+            break;
+        case PRISM__ENVELOPE__BODY_PUBLISH_REPLY: {
+            const Prism__PublishReply *p = env->publish_reply;
+            n->have_reply = true;
+            n->reply.accepted = p->accepted;
+            snprintf(n->reply_stream, sizeof(n->reply_stream), "%s",
+                     p->stream_id ? p->stream_id : "");
+            snprintf(n->reply_worker, sizeof(n->reply_worker), "%s",
+                     p->worker_id ? p->worker_id : "");
+            snprintf(n->reply_reason, sizeof(n->reply_reason), "%s",
+                     p->reason ? p->reason : "");
+            break;
+        }
+        default:
+            break;
+        }
+        envelope_free(&env);
+    }
+}
+
+/* Runs every alive node for ms milliseconds (or until *flag is set). */
+static void pump(node_t **nodes, int nn, int64_t ms, const bool *flag)
+{
+    int64_t end = clock_mono_ms() + ms;
+    while (clock_mono_ms() < end && !(flag && *flag)) {
+        zmq_pollitem_t items[16];
+        int idx[16], k = 0;
+        for (int i = 0; i < nn; i++) {
+            if (!nodes[i]->alive)
+                continue;
+            items[k] = (zmq_pollitem_t){nodes[i]->sock, 0, ZMQ_POLLIN, 0};
+            idx[k++] = i;
+        }
+        zmq_poll(items, k, 20);
+        for (int j = 0; j < k; j++)
+            if (items[j].revents & ZMQ_POLLIN)
+                node_handle(nodes[idx[j]]);
+        int64_t now = clock_mono_ms();
+        for (int i = 0; i < nn; i++) {
+            node_t *n = nodes[i];
+            /* Like a real node: say hello again until answered (a send
+             * with no connection up is dropped). */
+            if (n->alive && n->want && !n->registered &&
+                now >= n->next_hello_ms) {
+                if (n->ingest)
+                    ingest_hello(n);
+                else
+                    worker_register(n);
+            }
+            if (!n->alive || !n->registered || now < n->next_report_ms)
+                continue;
+            if (n->ingest) {
+                Prism__Heartbeat hb = PRISM__HEARTBEAT__INIT;
+                Prism__Envelope env = PRISM__ENVELOPE__INIT;
+                hb.seq = ++n->seq;
+                env.body_case = PRISM__ENVELOPE__BODY_HEARTBEAT;
+                env.heartbeat = &hb;
+                node_send(n, &env);
+            } else {
+                worker_report(n);
+            }
+            n->next_report_ms = now + REPORT_MS;
+        }
+    }
+}
+
+static void node_init(fx_t *fx, node_t *n, const char *id, bool ingest,
+                      int mask)
+{
+    char path[512];
+    memset(n, 0, sizeof(*n));
+    snprintf(n->id, sizeof(n->id), "%s", id);
+    n->ingest = ingest;
+    n->budget = 2000000000ull;
+    snprintf(path, sizeof(path), "%s/keys/%s.key", fx->dir, id);
+    assert_int_equal(curve_keys_load_secret(path, &n->kp), 0);
+    node_connect(fx, n, mask);
+}
+
+static void node_close(node_t *n)
+{
+    n->alive = false;
+    zsock_close(&n->sock);
+    curve_keypair_free(&n->kp);
+}
+
+static void publish(node_t **all, int nall, node_t *in, const char *key, int w,
+                    int h, int fps)
+{
+    Prism__PublishRequest p = PRISM__PUBLISH_REQUEST__INIT;
+    Prism__SourceInfo s = PRISM__SOURCE_INFO__INIT;
+    s.video_codec = PRISM__CODEC__CODEC_H264;
+    s.width = (uint32_t)w;
+    s.height = (uint32_t)h;
+    s.fps_num = (uint32_t)fps;
+    s.fps_den = 1;
+    s.video_kbps = 3000;
+    p.ingest_id = in->id;
+    p.stream_key = (char *)key;
+    p.protocol = PRISM__INGEST_PROTOCOL__INGEST_PROTOCOL_RTMP;
+    p.remote_addr = (char *)"192.0.2.7";
+    p.source = &s;
+    p.request_id = 77;
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    env.body_case = PRISM__ENVELOPE__BODY_PUBLISH_REQUEST;
+    env.publish_request = &p;
+    in->have_reply = false;
+    node_send(in, &env);
+    pump(all, nall, 5000, &in->have_reply);
+    assert_true(in->have_reply);
+}
+
+static char *create_channel(fx_t *fx, const char *name, int prio)
+{
+    char body[256];
+    json_t *j;
+    snprintf(body, sizeof(body), "{\"name\": \"%s\", \"priority\": %d}", name,
+             prio);
+    int st = http(fx, 0, "POST", "/api/channels", "test-token-123", body, &j,
+                  NULL, 0);
+    assert_int_equal(st, 201);
+    const char *k = json_string_value(json_object_get(j, "stream_key"));
+    assert_non_null(k);
+    char *key = strdup(k);
+    json_decref(j);
+    return key;
+}
+
+static json_t *get_json(fx_t *fx, int i, const char *path)
+{
+    json_t *j;
+    int st = http(fx, i, "GET", path, NULL, NULL, &j, NULL, 0);
+    assert_int_equal(st, 200);
+    assert_non_null(j);
+    return j;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+/* Events of a stream, in order, as "kind@worker" joined by spaces. */
+static void stream_events(fx_t *fx, const char *stream, char *out, size_t len)
+{
+    PGconn *c = pg(fx);
+    const char *p[1] = {stream};
+    PGresult *r = PQexecParams(
+        c,
+        "SELECT kind, coalesce(worker_id, '') FROM events WHERE stream_id = "
+        "$1 ORDER BY id",
+        1, NULL, p, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    out[0] = '\0';
+    for (int i = 0; i < PQntuples(r); i++) {
+        size_t l = strlen(out);
+        snprintf(out + l, len - l, "%s%s@%s", i ? " " : "", PQgetvalue(r, i, 0),
+                 PQgetvalue(r, i, 1));
+    }
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+/*
+ * One farm through its life: API auth, registration, an unlisted key, a
+ * wrong stream key, least-loaded placement, drain, a worker killed and its
+ * stream re-placed in time, the API against the event log, /metrics, and an
+ * operator stopping a stream.
+ */
+static void test_farm(void **state)
+{
+    (void)state;
+    fx_t *fx = &g_fx;
+    fx_setup(fx);
+    coord_start(fx, 0, true);
+
+    /* Mutating calls need the token; errors are JSON with code+message. */
+    json_t *j;
+    int st = http(fx, 0, "POST", "/api/channels", NULL, "{\"name\":\"x\"}", &j,
+                  NULL, 0);
+    assert_int_equal(st, 401);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+        "unauthorized");
+    assert_non_null(json_object_get(json_object_get(j, "error"), "message"));
+    json_decref(j);
+    st = http(fx, 0, "POST", "/api/channels", "wrong-token", "{\"name\":\"x\"}",
+              &j, NULL, 0);
+    assert_int_equal(st, 401);
+    json_decref(j);
+    st = http(fx, 0, "GET", "/api/nothing", NULL, NULL, &j, NULL, 0);
+    assert_int_equal(st, 404);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+        "not_found");
+    json_decref(j);
+
+    char *key1 = create_channel(fx, "alice", 1);
+    char *key2 = create_channel(fx, "bob", 0);
+    /* The key is stored hashed: not in the channels table. */
+    {
+        PGconn *c = pg(fx);
+        const char *p[1] = {key1 + strlen(key1) - 64};
+        PGresult *r = PQexecParams(
+            c,
+            "SELECT count(*) FROM channels WHERE encode(key_hash, 'hex') = $1 "
+            "OR encode(key_salt, 'hex') = $1 OR position($1 in name) > 0",
+            1, NULL, p, NULL, NULL, 0);
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        assert_string_equal(PQgetvalue(r, 0, 0), "0");
+        PQclear(r);
+        PQfinish(c);
+    }
+    j = get_json(fx, 0, "/api/channels");
+    assert_int_equal(json_array_size(j), 2);
+    assert_null(json_object_get(json_array_get(j, 0), "stream_key"));
+    json_decref(j);
+
+    node_t w1, w2, bad, ing;
+    node_init(fx, &w1, "w1", false, 1);
+    node_init(fx, &w2, "w2", false, 1);
+    node_init(fx, &bad, "intruder", false, 1);
+    node_init(fx, &ing, "ing1", true, 1);
+    node_t *all[] = {&w1, &w2, &bad, &ing};
+    /* w1 is busy with something the coordinator did not place: half of its
+     * budget, as its reports say. */
+    w1.extra_enc = 1000000000ull;
+    worker_register(&w1);
+    worker_register(&w2);
+    worker_register(&bad);
+    ingest_hello(&ing);
+    pump(all, 4, 1500, NULL);
+
+    /* Registration. */
+    assert_true(w1.registered);
+    assert_true(w2.registered);
+    assert_true(ing.registered);
+    assert_true(w1.heartbeats > 0);
+    /* An unlisted key never gets an answer nor into the registry. */
+    assert_false(bad.registered);
+    assert_int_equal(bad.reg_acks + bad.reg_refused, 0);
+    j = get_json(fx, 0, "/api/workers");
+    assert_int_equal(json_array_size(j), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *w = json_array_get(j, i);
+        assert_string_equal(jstr(w, "state"), "live");
+        assert_int_equal(json_array_size(json_object_get(w, "devices")), 1);
+        assert_string_not_equal(jstr(w, "id"), "intruder");
+    }
+    json_decref(j);
+    st = http(fx, 0, "GET", "/api/workers/intruder", NULL, NULL, &j, NULL, 0);
+    assert_int_equal(st, 404);
+    json_decref(j);
+
+    /* A wrong stream key is rejected, a malformed one too. */
+    char wrong[128];
+    snprintf(wrong, sizeof(wrong), "%.*s", (int)(strlen(key1) - 64), key1);
+    strcat(wrong, "0000000000000000000000000000000000000000000000000000000000"
+                  "000000");
+    publish(all, 4, &ing, wrong, 1280, 720, 30);
+    assert_false(ing.reply.accepted);
+    assert_string_equal(ing.reply_reason, "invalid stream key");
+    publish(all, 4, &ing, "not-a-key", 1280, 720, 30);
+    assert_false(ing.reply.accepted);
+
+    /* Least loaded: w1 reports half its budget in use, w2 nothing. */
+    publish(all, 4, &ing, key1, 1920, 1080, 60);
+    assert_true(ing.reply.accepted);
+    assert_string_equal(ing.reply_worker, "w2");
+    char s1[64];
+    snprintf(s1, sizeof(s1), "%s", ing.reply_stream);
+    pump(all, 4, 600, NULL);
+    assert_int_equal(w2.nsess, 1);
+    char path[128];
+    snprintf(path, sizeof(path), "/api/streams/%s", s1);
+    j = get_json(fx, 0, path);
+    assert_string_equal(jstr(j, "worker"), "w2");
+    assert_string_equal(jstr(j, "state"), "running");
+    assert_string_equal(jstr(j, "channel"), "alice");
+    assert_true(json_array_size(json_object_get(j, "renditions")) >= 5);
+    json_decref(j);
+
+    /* Drain w2: the next stream goes to w1 though w2 is less loaded. */
+    st = http(fx, 0, "POST", "/api/workers/w2/drain", "test-token-123", NULL,
+              &j, NULL, 0);
+    assert_int_equal(st, 200);
+    assert_string_equal(jstr(j, "state"), "draining");
+    json_decref(j);
+    publish(all, 4, &ing, key2, 1280, 720, 30);
+    assert_true(ing.reply.accepted);
+    assert_string_equal(ing.reply_worker, "w1");
+    char s2[64];
+    snprintf(s2, sizeof(s2), "%s", ing.reply_stream);
+    st = http(fx, 0, "POST", "/api/workers/w2/undrain", "test-token-123", NULL,
+              &j, NULL, 0);
+    assert_int_equal(st, 200);
+    assert_string_equal(jstr(j, "state"), "live");
+    json_decref(j);
+    pump(all, 4, 400, NULL);
+    assert_int_equal(w1.nsess, 1);
+
+    /* Kill w1: its stream must run on w2 within 3 intervals + 1 s. */
+    node_close(&w1);
+    int64_t killed = w1.last_report_ms;
+    int64_t deadline = killed + 3 * REPORT_MS + 1000;
+    int64_t moved_at = -1;
+    while (clock_mono_ms() < deadline + 1000) {
+        pump(all, 4, 20, NULL);
+        bool there = false;
+        for (int i = 0; i < w2.nsess; i++)
+            there |= !strcmp(w2.sess[i].id, s2);
+        if (there) {
+            moved_at = clock_mono_ms();
+            break;
+        }
+    }
+    print_message("re-placed %lld ms after the last report (limit %d)\n",
+                  (long long)(moved_at - killed), 3 * REPORT_MS + 1000);
+    assert_true(moved_at > 0);
+    assert_true(moved_at <= deadline);
+    pump(all, 4, 500, NULL);
+
+    /* The API agrees with the event log. */
+    snprintf(path, sizeof(path), "/api/streams/%s", s2);
+    j = get_json(fx, 0, path);
+    assert_string_equal(jstr(j, "worker"), "w2");
+    assert_int_equal(json_integer_value(json_object_get(j, "generation")), 2);
+    assert_int_equal(json_integer_value(json_object_get(j, "placements")), 2);
+    json_decref(j);
+    j = get_json(fx, 0, "/api/workers/w1");
+    assert_string_equal(jstr(j, "state"), "dead");
+    json_decref(j);
+    char ev[1024];
+    stream_events(fx, s2, ev, sizeof(ev));
+    print_message("events of %s: %s\n", s2, ev);
+    assert_non_null(strstr(ev, "stream.started@ stream.placed@w1"));
+    assert_non_null(strstr(ev, "stream.replaced@w2"));
+    stream_events(fx, s1, ev, sizeof(ev));
+    assert_non_null(strstr(ev, "stream.placed@w2"));
+    assert_null(strstr(ev, "replaced"));
+
+    /* /metrics is Prometheus text. */
+    static char raw[65536];
+    st = http(fx, 0, "GET", "/metrics", NULL, NULL, NULL, raw, sizeof(raw));
+    assert_int_equal(st, 200);
+    regex_t help, type, sample;
+    assert_int_equal(
+        regcomp(&help, "^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .+$", REG_EXTENDED),
+        0);
+    assert_int_equal(regcomp(&type,
+                             "^# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* "
+                             "(counter|gauge|histogram|summary|untyped)$",
+                             REG_EXTENDED),
+                     0);
+    assert_int_equal(
+        regcomp(&sample,
+                "^[a-zA-Z_:][a-zA-Z0-9_:]*(\\{[a-zA-Z_][a-zA-Z0-9_]*=\"[^\"]*"
+                "\"(,[a-zA-Z_][a-zA-Z0-9_]*=\"[^\"]*\")*\\})? "
+                "-?[0-9.eE+-]+$",
+                REG_EXTENDED),
+        0);
+    int samples = 0;
+    for (char *line = strtok(raw, "\n"); line; line = strtok(NULL, "\n")) {
+        bool ok = !regexec(&help, line, 0, NULL, 0) ||
+                  !regexec(&type, line, 0, NULL, 0) ||
+                  !regexec(&sample, line, 0, NULL, 0);
+        if (!ok)
+            fail_msg("not Prometheus text: '%s'", line);
+        if (line[0] != '#')
+            samples++;
+        if (!strncmp(line, "prism_workers{state=\"dead\"}", 27))
+            assert_string_equal(line, "prism_workers{state=\"dead\"} 1");
+        if (!strncmp(line, "prism_replacements_total ", 25))
+            assert_string_equal(line, "prism_replacements_total 1");
+        if (!strncmp(line, "prism_placements_total ", 23))
+            assert_string_equal(line, "prism_placements_total 3");
+        if (!strncmp(line, "prism_publish_rejections_total ", 31))
+            assert_string_equal(line, "prism_publish_rejections_total 2");
+        if (!strncmp(line, "prism_db_up ", 12))
+            assert_string_equal(line, "prism_db_up 1");
+    }
+    assert_true(samples > 20);
+    regfree(&help);
+    regfree(&type);
+    regfree(&sample);
+
+    /* The operator stops a stream: the worker is told, the API forgets. */
+    snprintf(path, sizeof(path), "/api/streams/%s", s1);
+    st = http(fx, 0, "DELETE", path, "test-token-123", NULL, &j, NULL, 0);
+    assert_int_equal(st, 200);
+    json_decref(j);
+    pump(all, 4, 300, NULL);
+    assert_int_equal(w2.nsess, 1);
+    assert_int_equal(w2.last_release_reason,
+                     PRISM__RELEASE_REASON__RELEASE_REASON_OPERATOR);
+    st = http(fx, 0, "GET", path, NULL, NULL, &j, NULL, 0);
+    assert_int_equal(st, 404);
+    json_decref(j);
+
+    free(key1);
+    free(key2);
+    node_close(&w2);
+    node_close(&bad);
+    node_close(&ing);
+}
+
+static void pump_until_registered(node_t **all, int n, node_t *w)
+{
+    int64_t end = clock_mono_ms() + 8000;
+    while (clock_mono_ms() < end && w->reg_acks == 0)
+        pump(all, n, 50, NULL);
+    assert_true(w->reg_acks > 0);
+}
+
+/*
+ * A coordinator restart keeps running streams and reconciles: the stream
+ * w1 runs is adopted as it is (same generation, no re-placement), a stale
+ * stream w1 claims is released, and the stream of a worker that does not
+ * come back is placed again after the grace period.
+ */
+static void test_restart_reconciles(void **state)
+{
+    (void)state;
+    fx_t *fx = &g_fx;
+    fx_setup(fx);
+    coord_start(fx, 0, true);
+    char *k1 = create_channel(fx, "carol", 0);
+    char *k2 = create_channel(fx, "dave", 0);
+    node_t w1, w2, ing;
+    node_init(fx, &w1, "w1", false, 1);
+    node_init(fx, &w2, "w2", false, 1);
+    node_init(fx, &ing, "ing1", true, 1);
+    node_t *all[] = {&w1, &w2, &ing};
+    worker_register(&w1);
+    ingest_hello(&ing);
+    pump(all, 3, 600, NULL);
+    publish(all, 3, &ing, k1, 1280, 720, 30);
+    char s1[64], s2[64];
+    snprintf(s1, sizeof(s1), "%s", ing.reply_stream);
+    assert_string_equal(ing.reply_worker, "w1");
+    worker_register(&w2);
+    pump(all, 3, 400, NULL);
+    w2.extra_enc = 0;
+    w1.extra_enc = 1500000000ull; /* so the next one lands on w2 */
+    pump(all, 3, 400, NULL);
+    publish(all, 3, &ing, k2, 1280, 720, 30);
+    snprintf(s2, sizeof(s2), "%s", ing.reply_stream);
+    assert_string_equal(ing.reply_worker, "w2");
+    pump(all, 3, 600, NULL);
+    assert_int_equal(w1.nsess, 1);
+    assert_int_equal(w2.nsess, 1);
+
+    /* Restart; while it is down, w2 dies and w1 picks up a stale stream. */
+    coord_kill(fx, 0, SIGTERM);
+    node_close(&w2);
+    snprintf(w1.zombie, sizeof(w1.zombie), "%s",
+             "00000000-0000-4000-8000-000000000000");
+    w1.registered = false;
+    int64_t restarted = clock_mono_ms();
+    coord_start(fx, 0, true);
+    node_t w3;
+    node_init(fx, &w3, "w3", false, 1);
+    node_t *all2[] = {&w1, &ing, &w3};
+    /* w1 keeps reporting; the new coordinator asks it to register again. */
+    w1.registered = true;
+    w1.reg_acks = 0;
+    pump_until_registered(all2, 3, &w1);
+    worker_register(&w3);
+    pump(all2, 3, 800, NULL);
+    char path[128];
+    snprintf(path, sizeof(path), "/api/streams/%s", s1);
+    json_t *j = get_json(fx, 0, path);
+    assert_string_equal(jstr(j, "worker"), "w1");
+    assert_string_equal(jstr(j, "state"), "running");
+    assert_int_equal(json_integer_value(json_object_get(j, "generation")), 1);
+    json_decref(j);
+    assert_int_equal(w1.nsess, 1);
+    assert_int_equal(w1.zombie[0], '\0'); /* released */
+    /* s2's worker is gone: after the grace period it runs on w3. */
+    int64_t end = clock_mono_ms() + 6000;
+    bool on_w3 = false;
+    while (clock_mono_ms() < end && !on_w3) {
+        pump(all2, 3, 50, NULL);
+        for (int i = 0; i < w3.nsess; i++)
+            on_w3 |= !strcmp(w3.sess[i].id, s2);
+    }
+    assert_true(on_w3);
+    print_message("unclaimed stream re-placed %lld ms after the restart\n",
+                  (long long)(clock_mono_ms() - restarted));
+    snprintf(path, sizeof(path), "/api/streams/%s", s2);
+    j = get_json(fx, 0, path);
+    assert_string_equal(jstr(j, "worker"), "w3");
+    assert_int_equal(json_integer_value(json_object_get(j, "generation")), 2);
+    json_decref(j);
+    char ev[1024];
+    stream_events(fx, s1, ev, sizeof(ev));
+    assert_non_null(strstr(ev, "stream.adopted@w1"));
+    stream_events(fx, s2, ev, sizeof(ev));
+    assert_non_null(strstr(ev, "stream.unclaimed@"));
+    assert_non_null(strstr(ev, "stream.replaced@w3"));
+    free(k1);
+    free(k2);
+    node_close(&w1);
+    node_close(&w3);
+    node_close(&ing);
+}
+
+/*
+ * Two coordinators on one database: the second waits on the advisory lock
+ * and takes over when the first is killed; the worker, which knows both
+ * endpoints, registers with it and its stream is adopted.
+ */
+static void test_standby_takes_over(void **state)
+{
+    (void)state;
+    fx_t *fx = &g_fx;
+    fx_setup(fx);
+    coord_start(fx, 0, true);
+    coord_start(fx, 1, false);
+    usleep(800000);
+    /* The standby serves nothing while it waits. */
+    char raw[64];
+    assert_true(
+        http(fx, 1, "GET", "/metrics", NULL, NULL, NULL, raw, sizeof(raw)) < 0);
+    char *k1 = create_channel(fx, "erin", 0);
+    node_t w1, ing;
+    node_init(fx, &w1, "w1", false, 3);
+    node_init(fx, &ing, "ing1", true, 3);
+    node_t *all[] = {&w1, &ing};
+    worker_register(&w1);
+    ingest_hello(&ing);
+    pump(all, 2, 600, NULL);
+    publish(all, 2, &ing, k1, 1280, 720, 30);
+    assert_true(ing.reply.accepted);
+    char s1[64];
+    snprintf(s1, sizeof(s1), "%s", ing.reply_stream);
+    pump(all, 2, 400, NULL);
+    assert_int_equal(w1.nsess, 1);
+
+    int64_t t0 = clock_mono_ms();
+    coord_kill(fx, 0, SIGKILL);
+    int64_t end = t0 + 10000;
+    bool up = false;
+    while (clock_mono_ms() < end && !up) {
+        pump(all, 2, 100, NULL);
+        up = http(fx, 1, "GET", "/metrics", NULL, NULL, NULL, raw,
+                  sizeof(raw)) == 200;
+    }
+    assert_true(up);
+    print_message("standby serving %lld ms after the leader was killed\n",
+                  (long long)(clock_mono_ms() - t0));
+    w1.reg_acks = 0;
+    end = clock_mono_ms() + 8000;
+    while (clock_mono_ms() < end && w1.reg_acks == 0)
+        pump(all, 2, 50, NULL);
+    assert_true(w1.reg_acks > 0);
+    pump(all, 2, 400, NULL);
+    char path[128];
+    snprintf(path, sizeof(path), "/api/streams/%s", s1);
+    json_t *j;
+    assert_int_equal(http(fx, 1, "GET", path, NULL, NULL, &j, NULL, 0), 200);
+    assert_string_equal(jstr(j, "worker"), "w1");
+    assert_string_equal(jstr(j, "state"), "running");
+    json_decref(j);
+    free(k1);
+    node_close(&w1);
+    node_close(&ing);
+}
+
+/* Runs after every test, also after a failed one: no coordinator is left
+ * behind and the test's schema is dropped. */
+static int fx_after(void **state)
+{
+    (void)state;
+    if (g_fx.dir[0])
+        fx_teardown(&g_fx);
+    memset(&g_fx, 0, sizeof(g_fx));
+    return 0;
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_farm, fx_after),
+        cmocka_unit_test_teardown(test_restart_reconciles, fx_after),
+        cmocka_unit_test_teardown(test_standby_takes_over, fx_after),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    zctx_term();
+    return rc;
+}
