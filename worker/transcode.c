@@ -1358,6 +1358,9 @@ static int open_video(transcode_session_t *s)
         s->vdec->hw_device_ctx = av_buffer_ref(s->hwdev);
         if (!s->vdec->hw_device_ctx)
             return AVERROR(ENOMEM);
+        /* Surfaces held downstream (split, same-size renditions, encoder
+         * lookahead) must not starve the decoder's pool. */
+        s->vdec->extra_hw_frames = 16;
     }
     if ((ret = avcodec_open2(s->vdec, dec, NULL)) < 0) {
         log_error(MOD, "Cannot open the video decoder.",
