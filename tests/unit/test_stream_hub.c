@@ -1,0 +1,320 @@
+/* Tests of the stream hub: subscription with tokens, GOP cache first,
+ * credit never exceeded, drop to the next key frame, counted drops. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <zmq.h>
+
+#include "envelope.h"
+#include "log.h"
+#include "media_frame.h"
+#include "pktbuf.h"
+#include "stream_hub.h"
+#include "zctx.h"
+#include "zsock.h"
+
+typedef struct {
+    void *router, *dealer;
+    hub_t *hub;
+    hub_stream_t *s;
+} fx_t;
+
+static fx_t *fx_new(const char *ep, uint32_t gop_max)
+{
+    fx_t *f = calloc(1, sizeof(*f));
+    zsock_opts_t o;
+    zsock_opts_default(&o);
+    o.router_mandatory = true;
+    o.sndtimeo_ms = 0;
+    f->router = zsock_new(ZMQ_ROUTER, &o);
+    assert_int_equal(zsock_bind(f->router, ep), 0);
+    zsock_opts_default(&o);
+    f->dealer = zsock_new(ZMQ_DEALER, &o);
+    assert_int_equal(zsock_connect(f->dealer, ep), 0);
+    hub_limits_t lim = {gop_max, 1 << 20, 4, 16};
+    f->hub = hub_new(f->router, "ingest-test", &lim);
+    f->s = hub_stream_open(f->hub, "s1", "tok");
+    assert_non_null(f->s);
+    static const uint8_t avcc[] = {1, 0x64, 0, 0x1f};
+    hub_track_info_t v = {PRISM__TRACK_KIND__TRACK_KIND_VIDEO,
+                          PRISM__CODEC__CODEC_H264,
+                          avcc,
+                          sizeof(avcc),
+                          320,
+                          240,
+                          0,
+                          0,
+                          1,
+                          1000};
+    hub_track_info_t a = {PRISM__TRACK_KIND__TRACK_KIND_AUDIO,
+                          PRISM__CODEC__CODEC_AAC,
+                          NULL,
+                          0,
+                          0,
+                          0,
+                          48000,
+                          2,
+                          1,
+                          1000};
+    assert_int_equal(hub_stream_set_track(f->hub, f->s, 0, &v), 0);
+    assert_int_equal(hub_stream_set_track(f->hub, f->s, 1, &a), 0);
+    return f;
+}
+
+static void fx_free(fx_t **fp)
+{
+    fx_t *f = *fp;
+    hub_free(&f->hub);
+    zsock_close(&f->dealer);
+    zsock_close(&f->router);
+    free(f);
+    *fp = NULL;
+}
+
+/* Pushes a 100-byte packet whose payload starts with `tag`. */
+static void push(fx_t *f, uint32_t track, int64_t dts, bool key, uint8_t tag)
+{
+    pktbuf_t *b = pktbuf_new(110);
+    memset(b->data, 0xee, 10); /* a header the payload skips */
+    memset(b->data + 10, tag, 100);
+    hub_pkt_t p = {b, 10, 100, track, dts, dts, 0, key, 0};
+    assert_int_equal(hub_stream_packet(f->hub, f->s, &p), 0);
+    pktbuf_unref(b); /* the hub keeps its own references */
+}
+
+static void send_env(void *sock, Prism__Envelope *env)
+{
+    assert_int_equal(envelope_send(sock, NULL, "w", env, 0), 0);
+}
+
+static void subscribe(fx_t *f, const char *token, uint64_t credit)
+{
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    Prism__Subscribe s = PRISM__SUBSCRIBE__INIT;
+    env.body_case = PRISM__ENVELOPE__BODY_SUBSCRIBE;
+    env.subscribe = &s;
+    s.stream_id = "s1";
+    s.token = (char *)token;
+    s.credit_bytes = credit;
+    send_env(f->dealer, &env);
+}
+
+static void credit(fx_t *f, uint64_t bytes)
+{
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    Prism__Credit c = PRISM__CREDIT__INIT;
+    env.body_case = PRISM__ENVELOPE__BODY_CREDIT;
+    env.credit = &c;
+    c.stream_id = "s1";
+    c.bytes = bytes;
+    send_env(f->dealer, &env);
+}
+
+/* Lets the hub read what the dealer sent (inproc is asynchronous). */
+static void pump(fx_t *f)
+{
+    for (int i = 0; i < 20; i++) {
+        zmq_pollitem_t pi = {f->router, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&pi, 1, 20) > 0)
+            hub_handle_router(f->hub);
+    }
+}
+
+typedef struct {
+    int body;
+    bool accepted;
+    char reason[64];
+    size_t ntracks;
+    size_t xlen;
+    uint64_t seq, dropped;
+    uint32_t track;
+    bool key, discont;
+    int64_t dts;
+    size_t size;
+    uint8_t tag;
+} got_t;
+
+/* Receives one message; returns false when none arrives in 200 ms. */
+static bool recv_one(fx_t *f, got_t *g)
+{
+    memset(g, 0, sizeof(*g));
+    zmq_pollitem_t pi = {f->dealer, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&pi, 1, 200) <= 0)
+        return false;
+    Prism__Envelope *env = NULL;
+    zmq_msg_t pl;
+    assert_int_equal(media_frame_recv(f->dealer, 0, NULL, &env, &pl), 0);
+    g->body = env->body_case;
+    if (env->body_case == PRISM__ENVELOPE__BODY_SUBSCRIBE_REPLY) {
+        g->accepted = env->subscribe_reply->accepted;
+        snprintf(g->reason, sizeof(g->reason), "%s",
+                 env->subscribe_reply->reason);
+        g->ntracks = env->subscribe_reply->n_tracks;
+        if (g->ntracks)
+            g->xlen = env->subscribe_reply->tracks[0]->extradata.len;
+    } else if (env->body_case == PRISM__ENVELOPE__BODY_MEDIA_HEADER) {
+        const Prism__MediaHeader *m = env->media_header;
+        g->seq = m->seq;
+        g->dropped = m->dropped;
+        g->track = m->track;
+        g->key = m->keyframe;
+        g->discont = m->discontinuity;
+        g->dts = m->dts;
+        g->size = zmq_msg_size(&pl);
+        g->tag = g->size ? ((uint8_t *)zmq_msg_data(&pl))[0] : 0;
+        for (size_t i = 0; i < g->size; i++)
+            assert_int_equal(((uint8_t *)zmq_msg_data(&pl))[i], g->tag);
+    }
+    zmq_msg_close(&pl);
+    envelope_free(&env);
+    return true;
+}
+
+static void test_bad_token_refused(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new("inproc://hub-bad", 64);
+    subscribe(f, "nope", 1 << 20);
+    pump(f);
+    got_t g;
+    assert_true(recv_one(f, &g));
+    assert_int_equal(g.body, PRISM__ENVELOPE__BODY_SUBSCRIBE_REPLY);
+    assert_false(g.accepted);
+    assert_string_equal(g.reason, "bad token");
+    push(f, 0, 0, true, 1);
+    assert_false(recv_one(f, &g)); /* nothing sent to a refused peer */
+    assert_int_equal(hub_refused(f->hub), 1);
+    fx_free(&f);
+}
+
+static void test_gop_cache_first_then_live(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new("inproc://hub-gop", 64);
+    push(f, 0, 0, true, 1);   /* seq 0: an old GOP */
+    push(f, 0, 33, false, 2); /* seq 1 */
+    push(f, 0, 66, true, 3);  /* seq 2: the cache starts here */
+    push(f, 1, 70, true, 4);  /* seq 3 */
+    push(f, 0, 100, false, 5);
+    subscribe(f, "tok", 1 << 20);
+    pump(f);
+    got_t g;
+    assert_true(recv_one(f, &g));
+    assert_true(g.accepted);
+    assert_int_equal(g.ntracks, 2);
+    assert_int_equal(g.xlen, 4);
+    uint8_t want[] = {3, 4, 5};
+    for (int i = 0; i < 3; i++) {
+        assert_true(recv_one(f, &g));
+        assert_int_equal(g.body, PRISM__ENVELOPE__BODY_MEDIA_HEADER);
+        assert_int_equal(g.tag, want[i]);
+        assert_int_equal(g.seq, 2 + i);
+        assert_int_equal(g.size, 100);
+        assert_int_equal(g.discont, i == 0);
+    }
+    assert_true(g.dts == 100);
+    push(f, 1, 110, true, 6); /* live */
+    assert_true(recv_one(f, &g));
+    assert_int_equal(g.tag, 6);
+    assert_int_equal(g.seq, 5);
+    assert_false(g.discont);
+    assert_false(recv_one(f, &g));
+    fx_free(&f);
+}
+
+static void test_credit_drops_to_next_keyframe(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new("inproc://hub-credit", 64);
+    push(f, 0, 0, true, 1);
+    subscribe(f, "tok", 250); /* room for two packets */
+    pump(f);
+    got_t g;
+    assert_true(recv_one(f, &g)); /* reply */
+    assert_true(recv_one(f, &g)); /* cached key frame, 150 left */
+    assert_int_equal(g.tag, 1);
+    push(f, 1, 10, true, 2); /* 50 left */
+    assert_true(recv_one(f, &g));
+    assert_int_equal(g.tag, 2);
+    push(f, 0, 33, false, 3); /* over credit: dropped */
+    assert_false(recv_one(f, &g));
+    credit(f, 100000);
+    pump(f);
+    push(f, 1, 40, true, 4);  /* credit again, but waits for a key frame */
+    push(f, 0, 66, false, 5); /* still waiting */
+    assert_false(recv_one(f, &g));
+    push(f, 0, 100, true, 6); /* the next key frame resumes */
+    assert_true(recv_one(f, &g));
+    assert_int_equal(g.tag, 6);
+    assert_true(g.key);
+    assert_true(g.discont);
+    assert_int_equal(g.dropped, 3);
+    assert_int_equal(g.seq, 5); /* the gap in seq shows the drops */
+    assert_int_equal(hub_stream_stats(f->s)->dropped, 3);
+    push(f, 1, 110, true, 7);
+    assert_true(recv_one(f, &g));
+    assert_false(g.discont);
+    fx_free(&f);
+}
+
+static void test_gop_overflow_waits_for_keyframe(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new("inproc://hub-overflow", 16);
+    push(f, 0, 0, true, 1);
+    for (int i = 0; i < 20; i++)
+        push(f, 0, 33 * (i + 1), false, 2);
+    assert_int_equal(hub_stream_stats(f->s)->gop_overflows, 1);
+    subscribe(f, "tok", 1 << 20);
+    pump(f);
+    got_t g;
+    assert_true(recv_one(f, &g));
+    assert_true(g.accepted);
+    push(f, 0, 1000, false, 3); /* no cache: wait for a key frame */
+    assert_false(recv_one(f, &g));
+    push(f, 0, 1033, true, 4);
+    assert_true(recv_one(f, &g));
+    assert_int_equal(g.tag, 4);
+    fx_free(&f);
+}
+
+static void test_no_buffer_leaks(void **state)
+{
+    (void)state;
+    long before = pktbuf_live();
+    fx_t *f = fx_new("inproc://hub-leak", 64);
+    subscribe(f, "tok", 1 << 20);
+    pump(f);
+    got_t g;
+    assert_true(recv_one(f, &g));
+    for (int i = 0; i < 10; i++)
+        push(f, 0, i * 33, i % 5 == 0, 9);
+    for (int i = 0; i < 10; i++)
+        assert_true(recv_one(f, &g));
+    hub_stream_close(f->hub, &f->s);
+    fx_free(&f);
+    assert_int_equal(pktbuf_live(), before);
+}
+
+int main(void)
+{
+    log_set_level(LOG_LEVEL_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_token_refused),
+        cmocka_unit_test(test_gop_cache_first_then_live),
+        cmocka_unit_test(test_credit_drops_to_next_keyframe),
+        cmocka_unit_test(test_gop_overflow_waits_for_keyframe),
+        cmocka_unit_test(test_no_buffer_leaks),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    if (rc != 0)
+        _exit(1);
+    zctx_term();
+    return rc;
+}
