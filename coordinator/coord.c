@@ -1090,6 +1090,7 @@ static coord_ingest_t *ingest_of_peer(coord_t *c, const envelope_peer_t *peer,
     memcpy(in->rid, peer->rid, peer->rid_len);
     in->rid_len = peer->rid_len;
     in->last_seen_ms = clock_mono_ms();
+    in->lost = false;
     return in;
 }
 
@@ -1315,6 +1316,8 @@ static void handle_publish(coord_t *c, const envelope_peer_t *peer,
     int64_t chan;
     const char *secret;
     const char *reject = NULL;
+    if (in && !in->endpoint[0])
+        not_registered(c, peer, in->id); /* asks for a Hello */
     if (!in)
         reject = "unknown ingest";
     else if (!store_up(c->db))
@@ -1558,22 +1561,26 @@ static void check_liveness(coord_t *c, int64_t now)
             c->pending_dirty = true;
         }
     }
-    /* Ingests gone silent: their streams end. */
-    for (size_t i = 0; i < c->ningests;) {
+    /* Ingests gone silent: their streams end. The record (endpoint, key)
+     * stays for when it speaks again. */
+    for (size_t i = 0; i < c->ningests; i++) {
         coord_ingest_t *in = &c->ingests[i];
-        if (now - in->last_seen_ms <= c->cfg.node_timeout_ms) {
-            i++;
+        if (in->lost || now - in->last_seen_ms <= c->cfg.node_timeout_ms)
             continue;
-        }
+        in->lost = true;
+        int ended = 0;
         for (size_t k = 0; k < c->nslots; k++) {
             coord_stream_t *s = &c->streams[k];
             if (s->state != STREAM_FREE && s->state != STREAM_RECOVERING &&
-                !strcmp(s->ingest, in->id))
+                !strcmp(s->ingest, in->id)) {
                 coord_stop_stream(c, s, "ingest lost");
+                ended++;
+            }
         }
-        coord_event(c, "ingest.lost", NULL, NULL,
-                    json_pack("{s:s}", "ingest", in->id));
-        c->ingests[i] = c->ingests[--c->ningests];
+        if (ended)
+            coord_event(
+                c, "ingest.lost", NULL, NULL,
+                json_pack("{s:s, s:i}", "ingest", in->id, "streams", ended));
     }
 }
 

@@ -66,6 +66,7 @@ typedef struct {
     unsigned char rid[ENVELOPE_RID_MAX];
     size_t rid_len;
     int64_t last_seen_ms;
+    bool lost; /* silent past node_timeout_ms; its streams were ended */
 } coord_ingest_t;
 
 typedef enum {

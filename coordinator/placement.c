@@ -146,26 +146,30 @@ static uint64_t usable(uint64_t budget, double headroom)
 }
 
 /* Does `cost` fit on the device? Fills the load fraction it would have. */
+/*
+ * Does `cost` fit on the device whose use is `u`? Fills the load fraction it
+ * would have. The caller computes `u` once per device for all candidates.
+ */
 static bool fits(const placement_config_t *cfg, const placement_device_t *dev,
-                 const ladder_cost_t *cost, double *load_after)
+                 const placement_load_t *used, const ladder_cost_t *cost,
+                 double *load_after)
 {
-    placement_load_t u;
-    placement_device_used(dev, &u);
     if (cost->sessions > 0) {
         if (!dev->hw_encode && dev->kind != PLACEMENT_KIND_CPU)
             return false;
         if ((cost->codecs & dev->enc_codecs) != cost->codecs)
             return false;
         if (dev->max_sessions > 0 &&
-            u.sessions + cost->sessions > dev->max_sessions)
+            used->sessions + cost->sessions > dev->max_sessions)
             return false;
-        if (u.encode_pixels + cost->encode_pixels >
+        if (used->encode_pixels + cost->encode_pixels >
             usable(dev->enc_budget, cfg->headroom))
             return false;
-        if (dev->dec_budget > 0 && u.decode_pixels + cost->decode_pixels >
+        if (dev->dec_budget > 0 && used->decode_pixels + cost->decode_pixels >
                                        usable(dev->dec_budget, cfg->headroom))
             return false;
     }
+    placement_load_t u = *used;
     u.sessions += cost->sessions;
     u.encode_pixels += cost->encode_pixels;
     u.decode_pixels += cost->decode_pixels;
@@ -254,12 +258,15 @@ int placement_pick(const placement_config_t *cfg, const placement_farm_t *farm,
                 w->max_host_sessions - placement_worker_sessions(farm, wi);
         for (size_t k = 0; k < w->ndevices; k++) {
             size_t di = w->first_device + k;
+            const placement_device_t *dev = &farm->devices[di];
+            placement_load_t used;
+            placement_device_used(dev, &used);
             for (int j = 0; j < ncand && j <= bj; j++) {
                 double l;
                 if (host_free >= 0 && cost[j].sessions > 0 &&
                     cost[j].sessions > host_free)
                     continue;
-                if (!fits(cfg, &farm->devices[di], &cost[j], &l))
+                if (!fits(cfg, dev, &used, &cost[j], &l))
                     continue;
                 if (j < bj || (pack ? l > bl : l < bl)) {
                     bj = j;
