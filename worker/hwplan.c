@@ -288,8 +288,13 @@ int hwplan_encoder_opts(hwplan_backend_t b, const ladder_rendition_t *r,
     const char *preset = enc->preset ? enc->preset : "veryfast";
 
     out[0] = '\0';
-    sb_printf(&sb, "b=%dk maxrate=%dk bufsize=%dk g=%d keyint_min=%d bf=%d",
-              kbps, kbps, 2 * kbps, gop, gop, bf);
+    if (b == HWPLAN_SOFTWARE && r->codec == LADDER_CODEC_AV1)
+        /* SVT-AV1 has VBR only for its random-access mode and refuses a
+         * maxrate equal to the target; it has no B-frames as such. */
+        sb_printf(&sb, "b=%dk g=%d", kbps, gop);
+    else
+        sb_printf(&sb, "b=%dk maxrate=%dk bufsize=%dk g=%d keyint_min=%d bf=%d",
+                  kbps, kbps, 2 * kbps, gop, gop, bf);
     switch (b) {
     case HWPLAN_SOFTWARE:
         if (r->codec == LADDER_CODEC_H264) {

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -125,6 +126,8 @@ static int cmd_transcode(int argc, char **argv)
     if (log_level_parse(cfg.log_level, &level) == 0)
         log_set_level(level);
     av_log_set_level(level == LOG_LEVEL_DEBUG ? AV_LOG_INFO : AV_LOG_QUIET);
+    /* SVT-AV1 logs to stderr itself; errors only unless debugging. */
+    setenv("SVT_LOG", level == LOG_LEVEL_DEBUG ? "3" : "1", 0);
 
     transcode_opts_t o;
     transcode_opts_default(&o);

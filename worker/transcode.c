@@ -1254,7 +1254,9 @@ static int open_audio(transcode_session_t *s)
     int ret;
 
     s->atb = s->src->streams[s->ai].time_base;
-    if (par->codec_id == AV_CODEC_ID_AAC) {
+    /* ADTS AAC (no extradata) cannot go into fMP4 as is: re-encode it. */
+    if (par->codec_id == AV_CODEC_ID_AAC &&
+        (!s->o.fmp4 || par->extradata_size > 0)) {
         s->acopy = true;
         hls_codec_aac(par->profile, s->acodec, sizeof(s->acodec));
         return 0;
@@ -1416,6 +1418,13 @@ static int build_ladder(transcode_session_t *s)
                      "The Source rendition is left out: its codec "
                      "cannot be remuxed to HLS.",
                      "codec=%s", avcodec_get_name(vs->par->codec_id));
+            continue;
+        }
+        if (s->ladder.r[i].codec == LADDER_CODEC_AV1 && !s->o.fmp4) {
+            log_warn(MOD,
+                     "An AV1 rendition is left out: AV1 needs fMP4 "
+                     "segments (--format fmp4).",
+                     "rendition=%s", s->ladder.r[i].name);
             continue;
         }
         kept.r[kept.n++] = s->ladder.r[i];
