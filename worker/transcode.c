@@ -70,6 +70,9 @@
 #define MAX_PENDING 4096
 #define BND_RING    64
 #define TS_OFFSET   (10 * (int64_t)AV_TIME_BASE)
+/* A dts this far behind, or this far ahead of, the last is a break. */
+#define DISC_BACK_US 500000
+#define DISC_JUMP_US (10 * (int64_t)AV_TIME_BASE)
 
 typedef struct {
     ladder_rendition_t r;
@@ -146,6 +149,9 @@ struct transcode_session {
 
     int64_t ts_offset_us;
     bool have_offset;
+    int64_t disc_us;        /* shift added for input discontinuities */
+    int64_t last_dts_us[2]; /* video, audio; after the shift */
+    bool have_last_dts[2];
     int64_t first_media_us, last_media_us;
     int64_t media_wall_us;             /* wall time of the first media */
     int64_t win_wall_us, win_media_us; /* speed window start */
@@ -1524,6 +1530,43 @@ transcode_session_t *transcode_session_new(packet_source_t *src,
     return s;
 }
 
+/*
+ * Keeps input timestamps continuous: when a stream's dts jumps back, or
+ * forward by more than DISC_JUMP_US (an encoder restart, a concatenated
+ * file, a wrap), every later packet of every stream is shifted so the
+ * stream goes on one frame after its last packet. All streams jump
+ * together in such inputs, so one session-wide shift keeps them in sync.
+ */
+static void fix_discontinuity(transcode_session_t *s, AVPacket *pkt)
+{
+    int i = pkt->stream_index;
+    bool video = i == s->vi;
+    AVRational tb = video ? s->vtb : s->atb;
+    if (pkt->dts == AV_NOPTS_VALUE || (i != s->vi && i != s->ai))
+        return;
+    int k = video ? 0 : 1;
+    int64_t us = us_of(pkt->dts, tb) + s->disc_us;
+    if (s->have_last_dts[k] && (us < s->last_dts_us[k] - DISC_BACK_US ||
+                                us > s->last_dts_us[k] + DISC_JUMP_US)) {
+        int64_t step = pkt->duration > 0 ? us_of(pkt->duration, tb)
+                                         : (video ? 33333 : 21333);
+        int64_t shift = s->last_dts_us[k] + step - us;
+        s->disc_us += shift;
+        us += shift;
+        log_warn(MOD, "Input timestamps jumped; output continues.",
+                 "stream=%s shift_ms=%lld", video ? "video" : "audio",
+                 (long long)(shift / 1000));
+    }
+    s->last_dts_us[k] = us;
+    s->have_last_dts[k] = true;
+    if (s->disc_us) {
+        int64_t d = av_rescale_q(s->disc_us, AV_TIME_BASE_Q, tb);
+        pkt->dts += d;
+        if (pkt->pts != AV_NOPTS_VALUE)
+            pkt->pts += d;
+    }
+}
+
 static void *reader_main(void *arg)
 {
     transcode_session_t *s = arg;
@@ -1698,6 +1741,7 @@ int transcode_session_run(transcode_session_t *s)
         ret = pkt_queue_get(s->q, pkt, &read_us);
         if (ret < 0)
             break;
+        fix_discontinuity(s, pkt);
         if (!s->have_offset && pkt->dts != AV_NOPTS_VALUE) {
             AVRational tb = pkt->stream_index == s->vi ? s->vtb : s->atb;
             s->ts_offset_us = TS_OFFSET - us_of(pkt->dts, tb);

@@ -64,6 +64,26 @@ done
 ffmpeg -hide_banner -loglevel error -i "$tmp/ob/master.m3u8" -map 0 \
     -f null - || fail "ffmpeg cannot read the output of a damaged input"
 
+# Timestamps that restart mid-file (an encoder restart; two files glued
+# together): the output goes on, continuous, with every frame.
+for i in 1 2; do
+    ffmpeg -hide_banner -loglevel error -y -f lavfi \
+        -i "testsrc2=s=640x360:r=30:d=3" -c:v libx264 -preset ultrafast \
+        -g 30 "$tmp/part$i.ts"
+done
+cat "$tmp/part1.ts" "$tmp/part2.ts" >"$tmp/restart.ts"
+"$worker" transcode -i "$tmp/restart.ts" -o "$tmp/or" --backend software \
+    --preset ultrafast --vod 2>"$tmp/log" || {
+    cat "$tmp/log"
+    fail "timestamps restarting: exit status non-zero"
+}
+grep -q 'Input timestamps jumped' "$tmp/log" || fail "the jump was not logged"
+n=$(ffprobe -v error -select_streams v:0 -count_packets \
+    -show_entries stream=nb_read_packets -of csv=p=0 \
+    "$tmp/or/360p30/index.m3u8" | awk 'NF && !n++')
+[ "$n" = 180 ] || fail "timestamps restarting: $n frames, want 180"
+echo "timestamps restarting: 180 frames out"
+
 expect_fail "missing input" 'Cannot open the input' \
     transcode -i "$tmp/none.ts" -o "$tmp/o1"
 echo "not a video" >"$tmp/text.ts"
