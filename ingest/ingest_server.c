@@ -1002,7 +1002,7 @@ int ingest_server_run(ingest_server_t *s)
     send_hello(s);
     s->last_stats_ms = s->last_scan_ms = clock_mono_ms();
     while (!atomic_load(&s->stop)) {
-        int n = epoll_wait(s->epfd, evs, 128, 20);
+        int n = epoll_wait(s->epfd, evs, 128, 50);
         if (n < 0 && errno != EINTR) {
             log_error("ingest", "Event loop failed.",
                       "call=epoll_wait err=\"%s\"", strerror(errno));
