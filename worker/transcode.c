@@ -1349,7 +1349,7 @@ static int open_video(transcode_session_t *s)
             return -ENODEV;
         }
     }
-    if (!s->nencoded && s->o.thumbnail_s <= 0)
+    if (!s->nencoded)
         return 0; /* Source remux only: nothing to decode */
     s->vdec = avcodec_alloc_context3(dec);
     if (!s->vdec)
