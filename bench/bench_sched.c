@@ -358,6 +358,10 @@ typedef struct {
     char reply_stream[40];
     int64_t last_assign_ms;
     long assigns;
+    /* the streams of the killed workers, and which were placed again */
+    char (*watch)[40];
+    bool *seen;
+    long nwatch, nseen;
 } sk_sim_t;
 
 static void sk_handle(sk_sim_t *sim, sk_node_t *nd)
@@ -388,7 +392,13 @@ static void sk_handle(sk_sim_t *sim, sk_node_t *nd)
             out.ack = &ack;
             envelope_send(nd->sock, NULL, nd->id, &out, ZMQ_DONTWAIT);
             sim->assigns++;
-            sim->last_assign_ms = clock_mono_ms();
+            for (long w = 0; w < sim->nwatch; w++) {
+                if (!sim->seen[w] && !strcmp(sim->watch[w], a->stream_id)) {
+                    sim->seen[w] = true;
+                    sim->nseen++;
+                    sim->last_assign_ms = clock_mono_ms();
+                }
+            }
         } else if (env->body_case == PRISM__ENVELOPE__BODY_PUBLISH_REPLY) {
             sim->got_reply = true;
             sim->reply_ok = env->publish_reply->accepted;
@@ -466,6 +476,7 @@ static int sk_run(const char *coord_bin, const char *pg_url, int nworkers,
     sk_env_t e = {.pid = -1};
     sk_sim_t sim = {0};
     int64_t *lat = NULL;
+    char(*keys)[128] = NULL;
     int rc = -1;
     char path[512], cfg[4096];
     snprintf(e.dir, sizeof(e.dir), "/tmp/prism-bench-sched-XXXXXX");
@@ -531,6 +542,21 @@ static int sk_run(const char *coord_bin, const char *pg_url, int nworkers,
         }
         usleep(50000);
     }
+    /* One channel per stream, all made before the workers come so that the
+     * blocking HTTP calls do not silence their reports. */
+    keys = calloc((size_t)nstreams, sizeof(*keys));
+    if (!keys)
+        goto end;
+    for (int i = 0; i < nstreams; i++) {
+        char body[128], out[4096];
+        snprintf(body, sizeof(body), "{\"name\": \"bench-%u-%d\"}", lock, i);
+        if (sk_http(&e, "POST", "/api/channels", body, out, sizeof(out)) != 201)
+            goto end;
+        char *k = strstr(out, "\"stream_key\": \"");
+        if (!k)
+            goto end;
+        sscanf(k + 15, "%127[^\"]", keys[i]);
+    }
     for (int i = 0; i < sim.n; i++) {
         sim.nodes[i].sock = sk_connect(&e, sim.nodes[i].id);
         if (!sim.nodes[i].sock)
@@ -538,17 +564,9 @@ static int sk_run(const char *coord_bin, const char *pg_url, int nworkers,
         sim.nodes[i].alive = true;
     }
     sk_pump(&sim, 1500, NULL);
-    /* One channel per stream; publish them one after another. */
     sk_node_t *ing = &sim.nodes[sim.n - 1];
     for (int i = 0; i < nstreams; i++) {
-        char body[128], out[4096], key[128] = "";
-        snprintf(body, sizeof(body), "{\"name\": \"bench-%u-%d\"}", lock, i);
-        if (sk_http(&e, "POST", "/api/channels", body, out, sizeof(out)) != 201)
-            goto end;
-        char *k = strstr(out, "\"stream_key\": \"");
-        if (!k)
-            goto end;
-        sscanf(k + 15, "%127[^\"]", key);
+        char *key = keys[i];
         Prism__PublishRequest p = PRISM__PUBLISH_REQUEST__INIT;
         Prism__SourceInfo si = PRISM__SOURCE_INFO__INIT;
         si.video_codec = PRISM__CODEC__CODEC_H264;
@@ -581,23 +599,27 @@ static int sk_run(const char *coord_bin, const char *pg_url, int nworkers,
     /* Kill 10% of the workers at once: they stop reporting. */
     long affected = 0;
     int nkill = nworkers / 10 > 0 ? nworkers / 10 : 1;
+    sim.watch = calloc((size_t)nkill * SK_MAXSESS, sizeof(*sim.watch));
+    sim.seen = calloc((size_t)nkill * SK_MAXSESS, sizeof(*sim.seen));
+    if (!sim.watch || !sim.seen)
+        goto end;
     for (int i = 0; i < nkill; i++) {
         sk_node_t *nd = &sim.nodes[i];
+        for (int k = 0; k < nd->nsess; k++)
+            memcpy(sim.watch[sim.nwatch++], nd->sess[k].id, 40);
         affected += nd->nsess;
         nd->alive = false;
         zsock_close(&nd->sock);
     }
-    long before = sim.assigns;
     int64_t t_kill = clock_mono_ms();
     int64_t first = -1;
-    while (clock_mono_ms() < t_kill + 10000 &&
-           sim.assigns - before < affected) {
+    while (clock_mono_ms() < t_kill + 10000 && sim.nseen < affected) {
         sk_pump(&sim, 5, NULL);
-        if (first < 0 && sim.assigns > before)
+        if (first < 0 && sim.nseen > 0)
             first = sim.last_assign_ms;
     }
     res->affected = affected;
-    res->replaced = sim.assigns - before;
+    res->replaced = sim.nseen;
     res->replace_all_ms = (double)(sim.last_assign_ms - t_kill);
     res->replace_pass_ms =
         first >= 0 ? (double)(sim.last_assign_ms - first) : -1;
@@ -611,6 +633,9 @@ end:
         waitpid(e.pid, NULL, 0);
     }
     free(sim.nodes);
+    free(sim.watch);
+    free(sim.seen);
+    free(keys);
     free(lat);
     if (rc == 0) {
         char cmd[400];
@@ -869,8 +894,7 @@ int bench_sched_main(int argc, char **argv)
                "\"replaced_partial\": %ld, \"replace_all_ms\": %.3f, "
                "\"replace_passes\": 1, \"rss_kb\": %ld",
                nworkers, nstreams, placement_policy_name(cfg.policy),
-               cfg.headroom, p50, p99, pmax,
-               util_first_reject < 0 ? util_end : util_first_reject, util_end,
+               cfg.headroom, p50, p99, pmax, util_first_reject, util_end,
                placed, partial, refused, ended, running, nfail, affected,
                replaced, replaced_part, replace_ms, rss);
         if (sk_done)

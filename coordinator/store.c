@@ -22,6 +22,11 @@ typedef struct {
 
 typedef enum { ST_DOWN, ST_CONNECTING, ST_UP } state_t;
 
+typedef struct {
+    item_t *v;
+    size_t head, count;
+} ring_t;
+
 struct store {
     char *url;
     store_config_t cfg;
@@ -31,9 +36,11 @@ struct store {
     bool ever_up;
     int64_t retry_at;
     int64_t backoff;
-    /* FIFO ring */
-    item_t *ring;
-    size_t head, count, cap;
+    /* Two FIFO rings: reads are served before writes, so a publish's key
+     * check or an API read does not wait behind a backlog of log writes;
+     * writes keep their order among themselves. */
+    ring_t rd, wr;
+    size_t cap;
     /* the query in flight */
     bool busy;
     bool flushing;
@@ -108,10 +115,12 @@ store_t *store_new(const store_config_t *cfg)
     s->cfg = *cfg;
     s->url = strdup(cfg->url ? cfg->url : "");
     s->cap = cfg->queue_max ? cfg->queue_max : 1;
-    s->ring = calloc(s->cap, sizeof(*s->ring));
-    if (!s->url || !s->ring) {
+    s->rd.v = calloc(s->cap, sizeof(item_t));
+    s->wr.v = calloc(s->cap, sizeof(item_t));
+    if (!s->url || !s->rd.v || !s->wr.v) {
         free(s->url);
-        free(s->ring);
+        free(s->rd.v);
+        free(s->wr.v);
         free(s);
         return NULL;
     }
@@ -119,6 +128,16 @@ store_t *store_new(const store_config_t *cfg)
     s->backoff = cfg->backoff_min_ms;
     start_connect(s, clock_mono_ms());
     return s;
+}
+
+static bool pop(store_t *s, ring_t *r, item_t *out)
+{
+    if (!r->count)
+        return false;
+    *out = r->v[r->head];
+    r->head = (r->head + 1) % s->cap;
+    r->count--;
+    return true;
 }
 
 static void fail_item(item_t *it, const char *err)
@@ -137,33 +156,31 @@ void store_free(store_t **sp)
         s->busy = false;
         fail_item(&s->cur, "shutting down");
     }
-    while (s->count) {
-        item_t it = s->ring[s->head];
-        s->head = (s->head + 1) % s->cap;
-        s->count--;
+    item_t it;
+    while (pop(s, &s->rd, &it) || pop(s, &s->wr, &it))
         fail_item(&it, "shutting down");
-    }
     PQclear(s->last);
     PQfinish(s->conn);
-    free(s->ring);
+    free(s->rd.v);
+    free(s->wr.v);
     free(s->url);
     free(s);
     *sp = NULL;
 }
 
-static int push(store_t *s, item_t *it, bool front)
+static int push(store_t *s, ring_t *r, item_t *it, bool front)
 {
-    if (s->count == s->cap) {
+    if (r->count == s->cap) {
         s->st.dropped++;
         return -ENOSPC;
     }
     if (front) {
-        s->head = (s->head + s->cap - 1) % s->cap;
-        s->ring[s->head] = *it;
+        r->head = (r->head + s->cap - 1) % s->cap;
+        r->v[r->head] = *it;
     } else {
-        s->ring[(s->head + s->count) % s->cap] = *it;
+        r->v[(r->head + r->count) % s->cap] = *it;
     }
-    s->count++;
+    r->count++;
     return 0;
 }
 
@@ -178,24 +195,17 @@ static void go_down(store_t *s, const char *why, int64_t now)
     if (s->busy) {
         s->busy = false;
         if (s->cur.flags & STORE_WRITE) {
-            if (push(s, &s->cur, true) < 0)
+            if (push(s, &s->wr, &s->cur, true) < 0)
                 fail_item(&s->cur, "queue full");
         } else {
             s->st.failed++;
             fail_item(&s->cur, why);
         }
     }
-    /* Reads waiting in the queue cannot be answered in time: fail them. */
-    size_t n = s->count;
-    for (size_t i = 0; i < n; i++) {
-        item_t it = s->ring[s->head];
-        s->head = (s->head + 1) % s->cap;
-        s->count--;
-        if (it.flags & STORE_WRITE)
-            push(s, &it, false);
-        else
-            fail_item(&it, "database unavailable");
-    }
+    /* Reads waiting cannot be answered in time: fail them. Writes stay. */
+    item_t it;
+    while (pop(s, &s->rd, &it))
+        fail_item(&it, "database unavailable");
     PQfinish(s->conn);
     s->conn = NULL;
     s->state = ST_DOWN;
@@ -218,22 +228,21 @@ int store_query(store_t *s, const char *sql, int nparams,
 {
     if (s->state != ST_UP && !(flags & STORE_WRITE))
         return -ENOTCONN;
-    if (s->count == s->cap) {
+    ring_t *r = (flags & STORE_WRITE) ? &s->wr : &s->rd;
+    if (r->count == s->cap) {
         s->st.dropped++;
         return -ENOSPC;
     }
     item_t it;
     if (item_make(&it, sql, nparams, params, flags, cb, ud) < 0)
         return -ENOMEM;
-    return push(s, &it, flags & STORE_FRONT);
+    return push(s, r, &it, flags & STORE_FRONT);
 }
 
 static void send_next(store_t *s, int64_t now)
 {
-    while (s->state == ST_UP && !s->busy && s->count) {
-        s->cur = s->ring[s->head];
-        s->head = (s->head + 1) % s->cap;
-        s->count--;
+    while (s->state == ST_UP && !s->busy &&
+           (pop(s, &s->rd, &s->cur) || pop(s, &s->wr, &s->cur))) {
         if (!PQsendQueryParams(s->conn, s->cur.sql, s->cur.nparams, NULL,
                                (const char *const *)s->cur.params, NULL, NULL,
                                0)) {
@@ -269,7 +278,8 @@ static void connected(store_t *s, int64_t now)
     if (s->ever_up)
         s->st.reconnects++;
     s->ever_up = true;
-    log_info("store", "Connected to PostgreSQL.", "queued=%zu", s->count);
+    log_info("store", "Connected to PostgreSQL.", "queued=%zu",
+             s->rd.count + s->wr.count);
     if (s->cfg.on_up)
         s->cfg.on_up(s->cfg.ud);
     send_next(s, now);
@@ -388,5 +398,5 @@ bool store_up(const store_t *s)
 void store_get_stats(const store_t *s, store_stats_t *out)
 {
     *out = s->st;
-    out->queued = s->count;
+    out->queued = s->rd.count + s->wr.count;
 }

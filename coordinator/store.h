@@ -17,6 +17,8 @@
  * connecting goes through PQconnectStart/PQconnectPoll, queries through
  * PQsendQueryParams, PQflush, PQconsumeInput and PQisBusy.
  *
+ * Reads are served before writes (two FIFOs), so an admission check does
+ * not wait behind a backlog of log writes; writes keep their own order.
  * Writes (STORE_WRITE) are kept while the database is away, up to the queue
  * bound, and sent in order once it is back: a write that was in flight when
  * the connection broke is sent again. Reads are refused at once while the
@@ -43,7 +45,7 @@ typedef void (*store_down_cb_t)(void *ud, const char *err);
 
 typedef struct {
     const char *url;        /* borrowed, copied */
-    size_t queue_max;       /* queued queries at most */
+    size_t queue_max;       /* queued reads at most, and writes at most */
     int64_t backoff_min_ms; /* first reconnect delay */
     int64_t backoff_max_ms; /* delays double up to this */
     store_up_cb_t on_up;
