@@ -416,6 +416,8 @@ static int cb_publish(void *opaque, rtmp_conn_t *rc, const char *app,
     return 0;
 }
 
+/* Sets the RTMP video track; x == NULL keeps the extradata we have (a
+ * size change from onMetaData, or a codec without a sequence header). */
 static void set_video_track(ingest_server_t *s, publisher_t *p,
                             const uint8_t *x, uint32_t xlen, uint32_t codec)
 {
@@ -430,8 +432,9 @@ static void set_video_track(ingest_server_t *s, publisher_t *p,
                           0,
                           1,
                           RTMP_TB_DEN};
-    if (!x && old) { /* keep the extradata we have */
-        t.extradata_len = 0;
+    if (!x && old && old->codec == codec) {
+        t.extradata = old->extradata;
+        t.extradata_len = old->extradata_len;
     }
     hub_stream_set_track(s->hub, p->stream, TRACK_VIDEO, &t);
 }

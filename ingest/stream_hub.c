@@ -322,7 +322,7 @@ int hub_stream_set_track(hub_t *h, hub_stream_t *s, uint32_t i,
     free(tr->extra);
     tr->extra = x;
     tr->info = *t;
-    tr->info.extradata = NULL;
+    tr->info.extradata = x; /* our copy: hub_stream_track hands it out */
     tr->set = true;
     for (uint32_t k = 0; k < s->nsubs; k++) {
         sub_t *u = &s->subs[k];

@@ -102,7 +102,8 @@ void hub_stream_close(hub_t *h, hub_stream_t **sp);
 int hub_stream_set_track(hub_t *h, hub_stream_t *s, uint32_t index,
                          const hub_track_info_t *t);
 
-/* Whether track index is set, and its info (borrowed). */
+/* Track index's info, or NULL when not set. Borrowed: the extradata
+ * pointer stays valid until the track changes or the stream closes. */
 const hub_track_info_t *hub_stream_track(const hub_stream_t *s, uint32_t index);
 
 /*

@@ -134,7 +134,8 @@ typedef struct {
     size_t xlen;
     uint64_t seq, dropped;
     uint32_t track;
-    bool key, discont;
+    bool key, discont, newx;
+    uint32_t width;
     int64_t dts;
     size_t size;
     uint8_t tag;
@@ -156,8 +157,10 @@ static bool recv_one(fx_t *f, got_t *g)
         snprintf(g->reason, sizeof(g->reason), "%s",
                  env->subscribe_reply->reason);
         g->ntracks = env->subscribe_reply->n_tracks;
-        if (g->ntracks)
+        if (g->ntracks) {
             g->xlen = env->subscribe_reply->tracks[0]->extradata.len;
+            g->width = env->subscribe_reply->tracks[0]->width;
+        }
     } else if (env->body_case == PRISM__ENVELOPE__BODY_MEDIA_HEADER) {
         const Prism__MediaHeader *m = env->media_header;
         g->seq = m->seq;
@@ -165,6 +168,7 @@ static bool recv_one(fx_t *f, got_t *g)
         g->track = m->track;
         g->key = m->keyframe;
         g->discont = m->discontinuity;
+        g->newx = m->new_extradata;
         g->dts = m->dts;
         g->size = zmq_msg_size(&pl);
         g->tag = g->size ? ((uint8_t *)zmq_msg_data(&pl))[0] : 0;
@@ -302,6 +306,40 @@ static void test_no_buffer_leaks(void **state)
     assert_int_equal(pktbuf_live(), before);
 }
 
+static void test_track_change_resends_tracks(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new("inproc://hub-track", 64);
+    subscribe(f, "tok", 1 << 20);
+    pump(f);
+    got_t g;
+    assert_true(recv_one(f, &g));
+    assert_int_equal(g.width, 320);
+    /* A new size keeping the extradata the hub holds (as onMetaData after
+     * the sequence header does). */
+    hub_track_info_t v = *hub_stream_track(f->s, 0);
+    v.width = 640;
+    assert_int_equal(hub_stream_set_track(f->hub, f->s, 0, &v), 0);
+    assert_true(recv_one(f, &g));
+    assert_int_equal(g.body, PRISM__ENVELOPE__BODY_SUBSCRIBE_REPLY);
+    assert_int_equal(g.width, 640);
+    assert_int_equal(g.xlen, 4); /* the extradata survived */
+    push(f, 0, 0, true, 2);      /* video key frame: flagged */
+    assert_true(recv_one(f, &g));
+    assert_true(g.newx);
+    push(f, 1, 0, true, 1); /* audio: unchanged track */
+    assert_true(recv_one(f, &g));
+    assert_false(g.newx);
+    push(f, 0, 33, false, 3);
+    assert_true(recv_one(f, &g));
+    assert_false(g.newx);
+    /* Setting the same values again sends nothing. */
+    v = *hub_stream_track(f->s, 0);
+    assert_int_equal(hub_stream_set_track(f->hub, f->s, 0, &v), 0);
+    assert_false(recv_one(f, &g));
+    fx_free(&f);
+}
+
 int main(void)
 {
     log_set_level(LOG_LEVEL_ERROR);
@@ -311,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_credit_drops_to_next_keyframe),
         cmocka_unit_test(test_gop_overflow_waits_for_keyframe),
         cmocka_unit_test(test_no_buffer_leaks),
+        cmocka_unit_test(test_track_change_resends_tracks),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (rc != 0)
