@@ -421,6 +421,50 @@ static void test_open_mode_publish(void **state)
     srv_stop(&s);
 }
 
+/* Enhanced RTMP HEVC from a raw client; the subscriber joins after the
+ * packets were sent, so what it gets comes from the GOP cache. */
+static void test_enhanced_rtmp_hevc_gop_cache(void **state)
+{
+    (void)state;
+    srv_t s;
+    srv_start(&s, "", 100);
+    tu_rtmp_t c;
+    assert_int_equal(tu_rtmp_open(&c, ingest_server_rtmp_port(s.srv), 1), 0);
+    assert_int_equal(tu_rtmp_publish(&c, "ehevc"), 0);
+    assert_string_equal(c.status, "NetStream.Publish.Start");
+    uint8_t seq[] = {0x90, 'h', 'v', 'c', '1', 1, 1, 0x60, 0, 0, 0, 0x90};
+    uint8_t old[] = {0x91, 'h', 'v', 'c', '1', 0, 0, 0, 0x26, 1};
+    uint8_t key[] = {0x91, 'h', 'v', 'c', '1', 0, 0, 66, 0x26, 1, 0xaf};
+    uint8_t p1[] = {0xa1, 'h', 'v', 'c', '1', 0, 0, 33, 0x02, 1, 0xd0, 0};
+    uint8_t p2[] = {0xa3, 'h', 'v', 'c', '1', 0x02, 1, 0xd1};
+    assert_int_equal(tu_rtmp_send(&c, 6, 9, 1, 0, seq, sizeof(seq)), 0);
+    assert_int_equal(tu_rtmp_send(&c, 6, 9, 1, 0, old, sizeof(old)), 0);
+    assert_int_equal(tu_rtmp_send(&c, 6, 9, 1, 1000, key, sizeof(key)), 0);
+    assert_int_equal(tu_rtmp_send(&c, 6, 9, 1, 1033, p1, sizeof(p1)), 0);
+    assert_int_equal(tu_rtmp_send(&c, 6, 9, 1, 1066, p2, sizeof(p2)), 0);
+    usleep(300 * 1000);
+    static tu_sub_t sub;
+    tu_sub_start(&sub, ingest_server_media_endpoint(s.srv), "ehevc", "ehevc",
+                 1 << 20);
+    usleep(500 * 1000);
+    tu_sub_stop(&sub);
+    assert_true(atomic_load(&sub.accepted));
+    assert_int_equal(sub.codec[0], PRISM__CODEC__CODEC_HEVC);
+    assert_int_equal(sub.xlen[0], 7);
+    assert_int_equal(sub.x0[0], 1);
+    assert_int_equal(sub.npkts[0], 3); /* from the last key frame on */
+    assert_true(sub.pkts[0][0].key);
+    assert_int_equal(sub.pkts[0][0].dts, 1000);
+    assert_int_equal(sub.pkts[0][0].pts, 1066);
+    assert_int_equal(sub.pkts[0][0].size, 3);
+    assert_int_equal(sub.pkts[0][1].pts, 1066);
+    assert_int_equal(sub.pkts[0][2].dts, 1066);
+    assert_int_equal(sub.pkts[0][2].pts, 1066); /* CodedFramesX: no offset */
+    assert_int_equal(sub.pkts[0][2].size, 3);
+    tu_rtmp_close(&c);
+    srv_stop(&s);
+}
+
 int main(void)
 {
     log_set_level(LOG_LEVEL_WARN);
@@ -428,6 +472,7 @@ int main(void)
         cmocka_set_test_filter(getenv("TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_mode_publish),
+        cmocka_unit_test(test_enhanced_rtmp_hevc_gop_cache),
         cmocka_unit_test(test_admission_timeout),
         cmocka_unit_test(test_bad_keys_rate_limited),
         cmocka_unit_test(test_rtmp_publish_bad_key_and_hostile),
