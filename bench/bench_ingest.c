@@ -53,7 +53,7 @@
 typedef struct {
     int64_t publishers, bitrate, seconds, port;
     bool json, skip_nginx;
-    char ingest[512], nginx[256], workdir[512];
+    char ingest[512], nginx[256], workdir[512], out[512];
 } opts_t;
 
 #define OFF(f) offsetof(opts_t, f)
@@ -78,6 +78,9 @@ static const config_option_t bench_opts[] = {
     {"workdir", 0, CONFIG_STRING, "/tmp/prism-bench-ingest", 0, 0, OFF(workdir),
      sizeof(((opts_t *)0)->workdir),
      "Directory for the clip and nginx's prefix"},
+    {"out", 'o', CONFIG_STRING, ".", 0, 0, OFF(out), sizeof(((opts_t *)0)->out),
+     "Directory for bench-ingest.csv (a row per server and run) and "
+     "bench-ingest.png"},
 };
 
 /* ------------------------------------------------------------ the clip */
@@ -818,6 +821,62 @@ static void bench_nginx(const opts_t *o, clip_t *clip, result_t *res)
     stop_child(pid);
 }
 
+/* Appends this run to OUT/bench-ingest.csv and plots the whole CSV. */
+static void write_csv_plot(const opts_t *o, const result_t *p,
+                           const result_t *ng)
+{
+    char csv[600], gp[600], png[600];
+    snprintf(csv, sizeof(csv), "%s/bench-ingest.csv", o->out);
+    snprintf(gp, sizeof(gp), "%s/bench-ingest.gp", o->out);
+    snprintf(png, sizeof(png), "%s/bench-ingest.png", o->out);
+    struct stat st;
+    bool fresh = stat(csv, &st) != 0;
+    FILE *f = fopen(csv, "a");
+    if (!f) {
+        log_warn("bench", "Cannot write the CSV.", "path=%s", csv);
+        return;
+    }
+    if (fresh)
+        fprintf(f, "server,publishers,bitrate_kbps,seconds,mbps,cpu_seconds,"
+                   "cpu_per_mbps,latency_p50_ms,latency_p99_ms,sent,lost\n");
+    const result_t *r[2] = {p, ng};
+    const char *name[2] = {"prism-ingest", "nginx-rtmp"};
+    for (int i = 0; i < 2; i++) {
+        if (!r[i]->ok)
+            continue;
+        fprintf(f, "%s,%lld,%lld,%lld,%.1f,%.3f,%.6f,%.3f,%.3f,%llu,%llu\n",
+                name[i], (long long)o->publishers, (long long)o->bitrate,
+                (long long)o->seconds, r[i]->mbps, r[i]->cpu_s,
+                r[i]->cpu_per_mbps, r[i]->p50_ms, r[i]->p99_ms,
+                (unsigned long long)r[i]->sent, (unsigned long long)r[i]->lost);
+    }
+    fclose(f);
+    f = fopen(gp, "w");
+    if (!f)
+        return;
+    fprintf(f,
+            "set terminal pngcairo size 1000,420\nset output '%s'\n"
+            "set datafile separator ','\nset key top left\n"
+            "set multiplot layout 1,2\n"
+            "set title 'CPU seconds per Mbit'\nset xlabel 'Mbit/s'\n"
+            "plot '%s' using (strcol(1) eq 'prism-ingest' ? $5 : 1/0):7 with "
+            "points pt 7 title 'prism-ingest', '' using (strcol(1) eq "
+            "'nginx-rtmp' ? $5 : 1/0):7 with points pt 5 title "
+            "'nginx-rtmp'\n"
+            "set title 'latency p99 (ms)'\n"
+            "plot '%s' using (strcol(1) eq 'prism-ingest' ? $5 : 1/0):9 with "
+            "points pt 7 title 'prism-ingest', '' using (strcol(1) eq "
+            "'nginx-rtmp' ? $5 : 1/0):9 with points pt 5 title "
+            "'nginx-rtmp'\nunset multiplot\n",
+            png, csv, csv);
+    fclose(f);
+    char cmd[1400];
+    snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>/dev/null", gp);
+    if (system(cmd) != 0)
+        log_warn("bench", "gnuplot failed; the CSV is still there.", "csv=%s",
+                 csv);
+}
+
 int bench_ingest_main(int argc, char **argv)
 {
     opts_t o;
@@ -854,6 +913,7 @@ int bench_ingest_main(int argc, char **argv)
     if (!o.skip_nginx)
         bench_nginx(&o, &clip, &ng);
     zctx_term();
+    write_csv_plot(&o, &p, &ng);
     if (o.json) {
         printf("{\"publishers\": %lld, \"bitrate_kbps\": %lld, "
                "\"seconds\": %lld, \"mbps\": %.1f, \"cpu_seconds\": %.3f, "
