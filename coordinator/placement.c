@@ -145,36 +145,46 @@ static uint64_t usable(uint64_t budget, double headroom)
     return (uint64_t)((double)budget * (1.0 - headroom));
 }
 
-/* Does `cost` fit on the device? Fills the load fraction it would have. */
-/*
- * Does `cost` fit on the device whose use is `u`? Fills the load fraction it
- * would have. The caller computes `u` once per device for all candidates.
- */
-static bool fits(const placement_config_t *cfg, const placement_device_t *dev,
-                 const placement_load_t *used, const ladder_cost_t *cost,
-                 double *load_after)
+/* A device's limits for one pick: computed once, used for every candidate. */
+typedef struct {
+    placement_load_t used;
+    uint64_t enc_room; /* encode budget less headroom */
+    uint64_t dec_room; /* decode budget less headroom (0: not limited) */
+    bool can_encode;
+} devview_t;
+
+static void devview(const placement_config_t *cfg,
+                    const placement_device_t *dev, devview_t *v)
 {
-    if (cost->sessions > 0) {
-        if (!dev->hw_encode && dev->kind != PLACEMENT_KIND_CPU)
-            return false;
-        if ((cost->codecs & dev->enc_codecs) != cost->codecs)
-            return false;
-        if (dev->max_sessions > 0 &&
-            used->sessions + cost->sessions > dev->max_sessions)
-            return false;
-        if (used->encode_pixels + cost->encode_pixels >
-            usable(dev->enc_budget, cfg->headroom))
-            return false;
-        if (dev->dec_budget > 0 && used->decode_pixels + cost->decode_pixels >
-                                       usable(dev->dec_budget, cfg->headroom))
-            return false;
-    }
-    placement_load_t u = *used;
+    placement_device_used(dev, &v->used);
+    v->enc_room = usable(dev->enc_budget, cfg->headroom);
+    v->dec_room = dev->dec_budget ? usable(dev->dec_budget, cfg->headroom) : 0;
+    v->can_encode = dev->hw_encode || dev->kind == PLACEMENT_KIND_CPU;
+}
+
+/* Does `cost` fit on the device? */
+static bool fits(const placement_device_t *dev, const devview_t *v,
+                 const ladder_cost_t *cost)
+{
+    if (cost->sessions == 0)
+        return true;
+    return v->can_encode && (cost->codecs & dev->enc_codecs) == cost->codecs &&
+           (dev->max_sessions <= 0 ||
+            v->used.sessions + cost->sessions <= dev->max_sessions) &&
+           v->used.encode_pixels + cost->encode_pixels <= v->enc_room &&
+           (dev->dec_budget == 0 ||
+            v->used.decode_pixels + cost->decode_pixels <= v->dec_room);
+}
+
+/* The load fraction the device would have with `cost` on it. */
+static double load_with(const placement_device_t *dev, const devview_t *v,
+                        const ladder_cost_t *cost)
+{
+    placement_load_t u = v->used;
     u.sessions += cost->sessions;
     u.encode_pixels += cost->encode_pixels;
     u.decode_pixels += cost->decode_pixels;
-    *load_after = load_of(dev, &u);
-    return true;
+    return load_of(dev, &u);
 }
 
 static bool accepting(const placement_worker_t *w)
@@ -259,15 +269,22 @@ int placement_pick(const placement_config_t *cfg, const placement_farm_t *farm,
         for (size_t k = 0; k < w->ndevices; k++) {
             size_t di = w->first_device + k;
             const placement_device_t *dev = &farm->devices[di];
-            placement_load_t used;
-            placement_device_used(dev, &used);
+            devview_t v;
+            devview(cfg, dev, &v);
             for (int j = 0; j < ncand && j <= bj; j++) {
-                double l;
                 if (host_free >= 0 && cost[j].sessions > 0 &&
                     cost[j].sessions > host_free)
                     continue;
-                if (!fits(cfg, dev, &used, &cost[j], &l))
+                if (!fits(dev, &v, &cost[j]))
                     continue;
+                /* Least-loaded, same candidate as the best so far: the
+                 * load is at least the encode fraction, so a device whose
+                 * encode fraction alone does not beat the best cannot. */
+                if (!pack && j == bj &&
+                    frac(v.used.encode_pixels + cost[j].encode_pixels,
+                         dev->enc_budget) >= bl)
+                    break;
+                double l = load_with(dev, &v, &cost[j]);
                 if (j < bj || (pack ? l > bl : l < bl)) {
                     bj = j;
                     bw = (long)wi;
