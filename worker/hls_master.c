@@ -126,6 +126,32 @@ int hls_codec_hevc(const uint8_t *data, size_t len, char *out, size_t outlen)
     return 0;
 }
 
+void hls_codec_av1(int width, int height, double fps, char *out, size_t outlen)
+{
+    /* AV1 spec annex A.3: seq_level_idx, MaxPicSize, MaxDisplayRate. */
+    static const struct {
+        int idx;
+        int64_t pic, rate;
+    } levels[] = {
+        {0, 147456, 4423680},       {1, 278784, 8363520},
+        {4, 665856, 19975680},      {5, 1065024, 31950720},
+        {8, 2359296, 77856768},     {9, 2359296, 155713536},
+        {12, 8912896, 273715200},   {13, 8912896, 547430400},
+        {14, 8912896, 1094860800},  {15, 8912896, 1176502272},
+        {16, 35651584, 1176502272}, {17, 35651584, 2189721600},
+        {18, 35651584, 4379443200}, {19, 35651584, 4706009088},
+    };
+    int64_t pic = (int64_t)width * height;
+    int idx = 31; /* "no level" when nothing fits */
+    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+        if (pic <= levels[i].pic && pic * fps <= (double)levels[i].rate) {
+            idx = levels[i].idx;
+            break;
+        }
+    }
+    snprintf(out, outlen, "av01.0.%02dM.08", idx);
+}
+
 void hls_codec_aac(int profile, char *out, size_t outlen)
 {
     /* FF_PROFILE_AAC_LOW is 1 (object type 2); HE is 4, HE v2 28. */

@@ -32,6 +32,11 @@ int hls_master_format(const hls_variant_t *v, int n, bool independent,
 int hls_codec_h264(const uint8_t *data, size_t len, char *out, size_t outlen);
 /* The codec string of an HEVC stream from its SPS ("hvc1.1.6.L93.B0"). */
 int hls_codec_hevc(const uint8_t *data, size_t len, char *out, size_t outlen);
+/*
+ * The codec string of an 8-bit 4:2:0 AV1 Main stream ("av01.0.05M.08"),
+ * the level being the lowest whose picture size and display rate fit.
+ */
+void hls_codec_av1(int width, int height, double fps, char *out, size_t outlen);
 /* The codec string of an AAC stream: profile is FF_PROFILE_AAC_* (0-based
  * object type minus one), e.g. 1 (LC) gives "mp4a.40.2". */
 void hls_codec_aac(int profile, char *out, size_t outlen);

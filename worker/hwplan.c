@@ -298,7 +298,11 @@ int hwplan_encoder_opts(hwplan_backend_t b, const ladder_rendition_t *r,
     switch (b) {
     case HWPLAN_SOFTWARE:
         if (r->codec == LADDER_CODEC_H264) {
-            sb_printf(&sb, " preset=%s sc_threshold=0 forced-idr=1", preset);
+            /* Small renditions gain nothing from frame threads but their
+             * overhead: 1 thread below 360 lines, 2 below 720, else auto. */
+            int threads = r->height >= 720 ? 0 : r->height >= 360 ? 2 : 1;
+            sb_printf(&sb, " preset=%s sc_threshold=0 forced-idr=1 threads=%d",
+                      preset, threads);
             if (r->profile[0])
                 sb_printf(&sb, " profile=%s", r->profile);
         } else if (r->codec == LADDER_CODEC_HEVC) {

@@ -326,8 +326,9 @@ static int write_master(transcode_session_t *s, bool final)
             v[i].width = r->r.width;
             v[i].height = r->r.height;
             v[i].fps = ladder_rendition_fps(&r->r);
-            snprintf(v[i].video_codec, sizeof(v[i].video_codec), "%s",
-                     r->vcodec);
+            if (strcmp(r->vcodec, "-"))
+                snprintf(v[i].video_codec, sizeof(v[i].video_codec), "%s",
+                         r->vcodec);
         }
         if (s->ai >= 0)
             snprintf(v[i].audio_codec, sizeof(v[i].audio_codec), "%s",
@@ -608,25 +609,38 @@ static void note_codec(transcode_session_t *s, rend_t *r, const AVPacket *pkt,
 {
     if (r->vcodec[0] || !(pkt->flags & AV_PKT_FLAG_KEY))
         return;
-    if (id == AV_CODEC_ID_H264)
-        hls_codec_h264(pkt->data, (size_t)pkt->size, r->vcodec,
-                       sizeof(r->vcodec));
-    else if (id == AV_CODEC_ID_HEVC)
-        hls_codec_hevc(pkt->data, (size_t)pkt->size, r->vcodec,
-                       sizeof(r->vcodec));
-    else if (id == AV_CODEC_ID_AV1)
-        snprintf(r->vcodec, sizeof(r->vcodec), "av01.0.08M.08");
-    if (!r->vcodec[0] && r->enc && r->enc->extradata) {
-        if (id == AV_CODEC_ID_H264)
-            hls_codec_h264(r->enc->extradata, (size_t)r->enc->extradata_size,
-                           r->vcodec, sizeof(r->vcodec));
-        else if (id == AV_CODEC_ID_HEVC)
-            hls_codec_hevc(r->enc->extradata, (size_t)r->enc->extradata_size,
-                           r->vcodec, sizeof(r->vcodec));
+    /* The encoder's global header, or the source's avcC/hvcC record (MP4
+     * and FLV packets carry no SPS, and their length prefixes could look
+     * like start codes), then the keyframe's in-band SPS. */
+    const AVCodecParameters *par = s->src->streams[s->vi].par;
+    const uint8_t *ed = r->enc ? r->enc->extradata : par->extradata;
+    int edlen = r->enc ? r->enc->extradata_size : par->extradata_size;
+    int ret = -EINVAL;
+    if (id == AV_CODEC_ID_AV1) {
+        hls_codec_av1(r->r.width, r->r.height, ladder_rendition_fps(&r->r),
+                      r->vcodec, sizeof(r->vcodec));
+        ret = 0;
     }
-    if (!r->vcodec[0])
-        snprintf(r->vcodec, sizeof(r->vcodec), "%s",
-                 id == AV_CODEC_ID_HEVC ? "hvc1.1.6.L93.B0" : "avc1.64001f");
+    if (ret < 0 && ed && edlen > 0) {
+        if (id == AV_CODEC_ID_H264)
+            ret =
+                hls_codec_h264(ed, (size_t)edlen, r->vcodec, sizeof(r->vcodec));
+        else if (id == AV_CODEC_ID_HEVC)
+            ret =
+                hls_codec_hevc(ed, (size_t)edlen, r->vcodec, sizeof(r->vcodec));
+    }
+    if (ret < 0 && id == AV_CODEC_ID_H264)
+        ret = hls_codec_h264(pkt->data, (size_t)pkt->size, r->vcodec,
+                             sizeof(r->vcodec));
+    else if (ret < 0 && id == AV_CODEC_ID_HEVC)
+        ret = hls_codec_hevc(pkt->data, (size_t)pkt->size, r->vcodec,
+                             sizeof(r->vcodec));
+    if (ret < 0) {
+        /* No SPS anywhere: leave CODECS out rather than guess. */
+        log_warn(MOD, "No codec string for a rendition.", "rendition=%s",
+                 r->r.name);
+        snprintf(r->vcodec, sizeof(r->vcodec), "-");
+    }
     maybe_write_master(s);
 }
 

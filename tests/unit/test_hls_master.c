@@ -42,6 +42,18 @@ static void test_hevc_sps(void **state)
     assert_string_equal(s, "hvc1.1.6.L93.90");
 }
 
+static void test_av1_levels(void **state)
+{
+    (void)state;
+    char s[32];
+    hls_codec_av1(426, 240, 30, s, sizeof(s));
+    assert_string_equal(s, "av01.0.00M.08"); /* level 2.0 */
+    hls_codec_av1(1280, 720, 30, s, sizeof(s));
+    assert_string_equal(s, "av01.0.05M.08"); /* 3.1 */
+    hls_codec_av1(1920, 1080, 60, s, sizeof(s));
+    assert_string_equal(s, "av01.0.09M.08"); /* 4.1 */
+}
+
 static void test_aac(void **state)
 {
     (void)state;
@@ -88,6 +100,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_h264_annexb_and_avcc),
         cmocka_unit_test(test_hevc_sps),
+        cmocka_unit_test(test_av1_levels),
         cmocka_unit_test(test_aac),
         cmocka_unit_test(test_master),
     };

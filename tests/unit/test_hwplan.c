@@ -240,6 +240,8 @@ static void test_software_plan(void **state)
     assert_non_null(strstr(e->opts, "forced-idr=1"));
     assert_non_null(strstr(e->opts, "bf=0"));
     assert_non_null(strstr(e->opts, "g=240"));
+    assert_non_null(strstr(e->opts, "threads=0"));
+    assert_non_null(strstr(p.enc[find(&l, "160p30")].opts, "threads=1"));
     assert_non_null(strstr(p.graph, "scale=w=1280:h=720"));
     assert_non_null(strstr(p.graph, "format=yuv420p"));
     assert_null(strstr(p.graph, "cuda"));
