@@ -43,7 +43,7 @@ const config_option_t coord_config_options[] = {
     {"heartbeat_ms", 0, CONFIG_INT, "1000", 50, 60000, N(heartbeat_ms),
      "Interval of the coordinator's heartbeat to every node, ms"},
     {"node_timeout_ms", 0, CONFIG_INT, "10000", 100, 600000, N(node_timeout_ms),
-     "An ingest silent this long is forgotten, ms"},
+     "An ingest silent this long is lost and its streams end, ms"},
     {"policy", 0, CONFIG_STRING, "least-loaded", 0, 0, S(policy),
      "Placement policy: least-loaded (spread) or best-fit (pack)"},
     {"headroom", 0, CONFIG_DOUBLE, "0.15", 0, 0.9, N(headroom),
