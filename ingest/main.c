@@ -6,6 +6,7 @@
 #include "ingest_config.h"
 #include "ingest_server.h"
 #include "log.h"
+#include "pktbuf.h"
 #include "zctx.h"
 
 static ingest_server_t *server;
@@ -54,5 +55,6 @@ int main(int argc, char **argv)
     log_info("ingest", "Stopping.", "rc=%d", rc);
     ingest_server_free(&server);
     zctx_term();
+    pktbuf_pool_drain();
     return rc < 0 ? 1 : 0;
 }

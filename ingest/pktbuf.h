@@ -37,4 +37,10 @@ void pktbuf_zmq_free(void *data, void *hint);
 /* Buffers alive now, process wide (tests check nothing leaks). */
 long pktbuf_live(void);
 
+/*
+ * Frees the pooled free buffers (they are reused by pktbuf_new until
+ * then). Call at exit so that leak checkers see a clean heap.
+ */
+void pktbuf_pool_drain(void);
+
 #endif

@@ -12,6 +12,7 @@
 #include "ingest_config.h"
 #include "ingest_server.h"
 #include "log.h"
+#include "pktbuf.h"
 #include "zctx.h"
 
 typedef struct {
@@ -482,5 +483,6 @@ int main(void)
     if (rc != 0)
         _exit(1); /* a failed test leaves sockets open: zctx_term would hang */
     zctx_term();
+    pktbuf_pool_drain();
     return rc;
 }

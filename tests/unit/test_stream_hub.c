@@ -355,5 +355,6 @@ int main(void)
     if (rc != 0)
         _exit(1);
     zctx_term();
+    pktbuf_pool_drain();
     return rc;
 }
