@@ -1,0 +1,58 @@
+/* Tests of the per-address limits: connections and refused keys. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <errno.h>
+
+#include "addr_limit.h"
+
+static void test_connections_per_address(void **state)
+{
+    (void)state;
+    addr_limit_t *a = addr_limit_new(4, 2, 3, 1000);
+    assert_int_equal(addr_limit_open(a, "10.0.0.1", 0), 0);
+    assert_int_equal(addr_limit_open(a, "10.0.0.1", 0), 0);
+    assert_int_equal(addr_limit_open(a, "10.0.0.1", 0), -EMFILE);
+    assert_int_equal(addr_limit_open(a, "10.0.0.2", 0), 0); /* others fine */
+    addr_limit_close(a, "10.0.0.1");
+    assert_int_equal(addr_limit_open(a, "10.0.0.1", 0), 0);
+    /* A full table refuses new addresses, and makes room once idle ones
+     * can go. */
+    assert_int_equal(addr_limit_open(a, "10.0.0.3", 0), 0);
+    assert_int_equal(addr_limit_open(a, "10.0.0.4", 0), 0);
+    assert_int_equal(addr_limit_open(a, "10.0.0.5", 0), -ENOSPC);
+    addr_limit_close(a, "10.0.0.4");
+    assert_int_equal(addr_limit_open(a, "10.0.0.5", 0), 0);
+    addr_limit_free(&a);
+    assert_null(a);
+}
+
+static void test_refused_keys_window(void **state)
+{
+    (void)state;
+    addr_limit_t *a = addr_limit_new(8, 10, 3, 1000);
+    for (int i = 0; i < 2; i++)
+        addr_limit_bad_key(a, "192.0.2.7", 100);
+    assert_false(addr_limit_blocked(a, "192.0.2.7", 100));
+    addr_limit_bad_key(a, "192.0.2.7", 200);
+    assert_true(addr_limit_blocked(a, "192.0.2.7", 300));
+    assert_false(addr_limit_blocked(a, "192.0.2.8", 300));
+    /* The window ends 1000 ms after its first refusal. */
+    assert_true(addr_limit_blocked(a, "192.0.2.7", 1099));
+    assert_false(addr_limit_blocked(a, "192.0.2.7", 1100));
+    addr_limit_bad_key(a, "192.0.2.7", 1200); /* a new window starts */
+    assert_false(addr_limit_blocked(a, "192.0.2.7", 1200));
+    addr_limit_free(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_connections_per_address),
+        cmocka_unit_test(test_refused_keys_window),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
