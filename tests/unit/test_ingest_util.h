@@ -157,7 +157,7 @@ typedef struct {
     atomic_bool stop;
     atomic_int hellos, requests, accepted, refused, stats, ends;
     char last_client[128];
-    double last_fps, last_kbps;
+    double last_fps, last_kbps, last_gop_s;
     uint32_t last_width, last_height, last_vcodec, last_acodec;
     bool answer; /* false: never answer (admission timeout tests) */
     pthread_t thread;
@@ -220,6 +220,7 @@ static inline void *tu_coord_main(void *arg)
             }
             c->last_fps = st->fps;
             c->last_kbps = st->bitrate_kbps;
+            c->last_gop_s = st->keyframe_interval_s;
             pthread_mutex_unlock(&c->mu);
             atomic_fetch_add(&c->stats, 1);
         } else if (env->body_case == PRISM__ENVELOPE__BODY_STREAM_END) {
