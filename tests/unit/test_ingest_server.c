@@ -293,7 +293,7 @@ static void test_rtmp_publish_bad_key_and_hostile(void **state)
     assert_int_equal(coord.last_height, 240);
     assert_int_equal(coord.last_vcodec, PRISM__CODEC__CODEC_H264);
     assert_int_equal(coord.last_acodec, PRISM__CODEC__CODEC_AAC);
-    assert_true(coord.last_fps > 20 && coord.last_fps < 40);
+    assert_true(coord.last_fps > 5 && coord.last_fps < 90); /* wall clock */
     /* 30 fps with a key frame every 30 frames; about 200 kbit/s. */
     assert_true(coord.last_gop_s > 0.9 && coord.last_gop_s < 1.1);
     assert_true(coord.last_kbps > 50 && coord.last_kbps < 1000);
