@@ -521,7 +521,10 @@ static int cb_media(void *opaque, rtmp_conn_t *rc, uint8_t type, uint32_t ts,
                     0,
                     video ? f.keyframe : true,
                     clock_mono_us()};
-    return hub_stream_packet(s->hub, p->stream, &hp) < 0 ? 0 : 0;
+    /* Out of memory drops this packet (counted in the hub), not the
+     * connection. */
+    hub_stream_packet(s->hub, p->stream, &hp);
+    return 0;
 }
 
 static void cb_metadata(void *opaque, rtmp_conn_t *rc)

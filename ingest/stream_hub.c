@@ -371,14 +371,20 @@ int hub_stream_packet(hub_t *h, hub_stream_t *s, const hub_pkt_t *p)
                 if (cap > h->lim.gop_max_packets)
                     cap = h->lim.gop_max_packets;
                 entry_t *g = realloc(s->gop, cap * sizeof(*g));
-                if (!g)
-                    return -ENOMEM;
-                s->gop = g;
-                s->gop_cap = cap;
+                if (g) {
+                    s->gop = g;
+                    s->gop_cap = cap;
+                }
             }
-            e.buf = pktbuf_ref(p->buf);
-            s->gop[s->gop_n++] = e;
-            s->gop_bytes += p->len;
+            if (s->gop_n < s->gop_cap) {
+                e.buf = pktbuf_ref(p->buf);
+                s->gop[s->gop_n++] = e;
+                s->gop_bytes += p->len;
+            } else { /* out of memory: no cache until the next key frame */
+                gop_clear(s);
+                s->gop_valid = false;
+                s->st.gop_overflows++;
+            }
         }
     }
     for (uint32_t k = 0; k < s->nsubs;) {

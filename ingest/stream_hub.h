@@ -108,7 +108,8 @@ const hub_track_info_t *hub_stream_track(const hub_stream_t *s, uint32_t index);
 
 /*
  * Pushes one packet: cached (GOP) and forwarded to subscribers within
- * their credit. Returns 0 or -ENOMEM (the packet is then dropped).
+ * their credit. Returns 0. When memory runs out the GOP cache is emptied
+ * until the next key frame (counted in gop_overflows); forwarding goes on.
  */
 int hub_stream_packet(hub_t *h, hub_stream_t *s, const hub_pkt_t *p);
 
