@@ -136,6 +136,7 @@ struct transcode_session {
     int64_t pending_dropped;
 
     int64_t seg_ticks, half_frame;
+    int64_t next_bnd; /* the next grid point, source video time base */
     bool have_bnd;
     int64_t last_bnd;
     boundary_t bnd[BND_RING];
@@ -1073,11 +1074,24 @@ static int handle_video(transcode_session_t *s, AVPacket *pkt, int64_t read_us)
     s->skip_to_key = false;
     bool boundary = false;
     if (pkt->pts != AV_NOPTS_VALUE) {
+        /* Boundaries follow a grid of segment length from the first one:
+         * the first source keyframe at or after the next grid point (and
+         * half a segment after the last boundary), so a source whose GOP
+         * drifts (scene cuts) still averages the segment length. */
         int64_t since = s->have_bnd ? pkt->pts - s->last_bnd : INT64_MAX;
-        if ((key && since >= s->seg_ticks - s->half_frame) ||
-            (!key && s->have_bnd && since >= 2 * s->seg_ticks)) {
-            boundary = true;
+        if (!s->have_bnd) {
+            boundary = key;
+            s->next_bnd = pkt->pts;
+        } else if (key) {
+            boundary = pkt->pts >= s->next_bnd - s->half_frame &&
+                       since >= s->seg_ticks / 2;
+        } else {
+            boundary = since >= 2 * s->seg_ticks;
+        }
+        if (boundary) {
             push_boundary(s, pkt->pts, read_us);
+            while (s->next_bnd <= pkt->pts + s->half_frame)
+                s->next_bnd += s->seg_ticks;
         }
     }
     for (int i = 0; i < s->nrend; i++) {

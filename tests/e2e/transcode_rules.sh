@@ -62,6 +62,19 @@ for r in 720p60 720p30 160p30; do
 done
 grep -q 'FRAME-RATE=60.000' "$tmp/o60/master.m3u8" || fail "no 60 fps variant"
 
+# A drifting GOP (keyframes at 0, 2.1, 4.0 and 6.0 s): cuts follow a 2 s
+# grid from the first keyframe, so 4.0 is a cut although it is only 1.9 s
+# after 2.1: four segments, the same in every rendition.
+ffmpeg -hide_banner -loglevel error -y \
+    -f lavfi -i "testsrc2=s=640x360:r=30:d=7" -c:v libx264 -preset ultrafast \
+    -g 1000 -sc_threshold 0 -force_key_frames 0,2.1,4,6 "$tmp/drift.ts"
+run "$tmp/drift.ts" "$tmp/od" --vod
+ref=$(starts "$tmp/od/source")
+[ "$(echo "$ref" | wc -w)" = 4 ] || fail "drifting GOP: segments at '$ref'"
+for r in 360p30 160p30; do
+    [ "$(starts "$tmp/od/$r")" = "$ref" ] || fail "drifting GOP: $r differs"
+done
+
 # 480p30: no rung taller than the source.
 ffmpeg -hide_banner -loglevel error -y \
     -f lavfi -i "testsrc2=s=854x480:r=30:d=3" -c:v libx264 -preset ultrafast \
