@@ -415,11 +415,14 @@ static int open_muxer(transcode_session_t *s, rend_t *r)
     av_dict_set_int(&opts, "hls_list_size", s->o.vod ? 0 : s->o.list_size, 0);
     if (s->o.vod)
         av_dict_set(&opts, "hls_playlist_type", "vod", 0);
-    av_dict_set(&opts, "hls_flags",
-                s->o.vod  ? "independent_segments"
-                : s->http ? "independent_segments+delete_segments"
-                          : "independent_segments+delete_segments+temp_file",
-                0);
+    char flags[128];
+    snprintf(flags, sizeof(flags), "independent_segments%s%s%s",
+             s->o.vod ? "" : "+delete_segments",
+             s->o.vod || s->http ? "" : "+temp_file",
+             s->o.discontinuity ? "+discont_start" : "");
+    av_dict_set(&opts, "hls_flags", flags, 0);
+    if (s->o.start_sequence > 0)
+        av_dict_set_int(&opts, "start_number", s->o.start_sequence, 0);
     av_dict_set(&opts, "hls_segment_type", s->o.fmp4 ? "fmp4" : "mpegts", 0);
     av_dict_set(&opts, "hls_segment_filename", seg, 0);
     if (s->o.fmp4)

@@ -36,6 +36,11 @@ typedef struct {
     double thumbnail_s; /* JPEG thumbnail interval; 0 = none */
     int queue_packets;  /* bound of the input packet queue */
     bool progress;      /* a progress line on stderr (a terminal) */
+    /* Continuing playlists another session began (a take-over): the first
+     * segment's media sequence number (segments are numbered from it too)
+     * and whether it is marked EXT-X-DISCONTINUITY. */
+    int64_t start_sequence;
+    bool discontinuity;
     /* Called on the session thread as each segment completes; may be NULL. */
     void (*on_segment)(void *opaque, const transcode_segment_t *seg);
     void *opaque;

@@ -208,6 +208,30 @@ static void test_stop_ends_early(void **state)
     transcode_session_free(&s);
 }
 
+static void test_take_over_continues_playlists(void **state)
+{
+    (void)state;
+    ladder_profile_t p;
+    char path[400], text[4096] = "";
+    assert_int_equal(ladder_profile_default(&p), 0);
+    transcode_opts_t o = opts("takeover");
+    o.start_sequence = 41;
+    o.discontinuity = true;
+    transcode_session_t *s = transcode_session_new(wrap_open(false), &p, &o);
+    assert_non_null(s);
+    assert_int_equal(transcode_session_run(s), 0);
+    transcode_session_free(&s);
+    snprintf(path, sizeof(path), "%s/takeover/160p30/index.m3u8", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    assert_non_null(strstr(text, "#EXT-X-MEDIA-SEQUENCE:41\n"));
+    assert_non_null(strstr(text, "#EXT-X-DISCONTINUITY\n"));
+    assert_non_null(strstr(text, "seg_00041.ts"));
+}
+
 static void test_bad_segment_is_refused(void **state)
 {
     (void)state;
@@ -224,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_custom_source_file),
         cmocka_unit_test(test_live_overload_drops_and_counts),
         cmocka_unit_test(test_stop_ends_early),
+        cmocka_unit_test(test_take_over_continues_playlists),
         cmocka_unit_test(test_bad_segment_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
