@@ -17,10 +17,12 @@
  *                   encoder; the packets go to every rendition's muxer.
  *
  * Alignment. A segment boundary is decided on source packets: the first
- * source keyframe at least one segment after the previous boundary (or,
- * when the source has no keyframe for two segments, the next packet). The
- * frame with that pts is encoded as a forced IDR in every rendition, and
- * the Source rendition keeps the keyframe flag only on boundary packets.
+ * source keyframe at or after the next point of a segment-length grid
+ * that starts at the first keyframe, and half a segment after the last
+ * boundary (or, when the source has no keyframe for two segments, the
+ * next packet). The frame with that pts is encoded as a forced IDR in
+ * every rendition, and the Source rendition keeps the keyframe flag only on
+ * boundary packets.
  * Every HLS muxer runs with hls_time=0, i.e. it cuts at every keyframe it
  * sees, so all renditions cut at exactly the same source timestamps, and
  * dropped frames or 60->30 reduction cannot shift a cut (boundary frames
@@ -29,6 +31,8 @@
  *
  * Timestamps. All outputs share one offset (the first packet's dts maps to
  * 10 s), so no muxer shifts one rendition alone for negative timestamps.
+ * A dts that jumps back, or more than 10 s forward, shifts every later
+ * packet so each stream goes on one frame after its last.
  *
  * Muxers open once every encoder is open (after the first decoded frame,
  * since device frames contexts come from the decoder); packets made
