@@ -537,6 +537,8 @@ static int sk_run(const char *coord_bin, const char *pg_url, int nworkers,
             dup2(fd, 1);
             dup2(fd, 2);
         }
+        for (int k = 3; k < 1024; k++)
+            close(k);
         execl(coord_bin, coord_bin, "--config", path, (char *)NULL);
         _exit(127);
     }

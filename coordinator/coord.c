@@ -1868,6 +1868,7 @@ int coord_run(coord_t *c)
                          (size_t)c->cfg.db_queue_max,
                          c->cfg.db_backoff_min_ms,
                          c->cfg.db_backoff_max_ms,
+                         c->cfg.db_connect_timeout_ms,
                          db_up,
                          db_down,
                          c};

@@ -71,6 +71,10 @@ const config_option_t coord_config_options[] = {
      N(db_backoff_min_ms), "First PostgreSQL reconnect delay, ms"},
     {"db_backoff_max_ms", 0, CONFIG_INT, "5000", 10, 600000,
      N(db_backoff_max_ms), "Longest PostgreSQL reconnect delay, ms"},
+    {"db_connect_timeout_ms", 0, CONFIG_INT, "5000", 100, 600000,
+     N(db_connect_timeout_ms),
+     "A PostgreSQL connect attempt that has not finished after this is "
+     "abandoned and retried, ms"},
     {"ha_lock_key", 0, CONFIG_INT, "7370001", 0, 0, N(ha_lock_key),
      "PostgreSQL advisory lock key the leader holds"},
     {"ha_retry_ms", 0, CONFIG_INT, "500", 50, 60000, N(ha_retry_ms),

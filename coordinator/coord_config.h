@@ -39,12 +39,13 @@ typedef struct {
     int64_t db_queue_max;       /* queued PostgreSQL writes */
     int64_t db_backoff_min_ms;  /* reconnect backoff, first step */
     int64_t db_backoff_max_ms;  /* reconnect backoff, ceiling */
-    int64_t ha_lock_key;        /* advisory lock that makes the leader */
-    int64_t ha_retry_ms;        /* a follower retries the lock this often */
-    int64_t bad_key_limit;      /* bad stream keys per address per window */
-    int64_t bad_key_window_ms;  /* the rate limit window */
-    char output_url[1024];      /* where workers write HLS (Assign) */
-    int64_t segment_ms;         /* HLS segment target (Assign) */
+    int64_t db_connect_timeout_ms; /* a connect attempt is abandoned after */
+    int64_t ha_lock_key;           /* advisory lock that makes the leader */
+    int64_t ha_retry_ms;           /* a follower retries the lock this often */
+    int64_t bad_key_limit;         /* bad stream keys per address per window */
+    int64_t bad_key_window_ms;     /* the rate limit window */
+    char output_url[1024];         /* where workers write HLS (Assign) */
+    int64_t segment_ms;            /* HLS segment target (Assign) */
     char log_level[16];
 } coord_config_t;
 

@@ -33,6 +33,7 @@ struct store {
     PGconn *conn;
     state_t state;
     PostgresPollingStatusType poll; /* while connecting */
+    int64_t connect_started;
     bool ever_up;
     int64_t retry_at;
     int64_t backoff;
@@ -104,6 +105,7 @@ static void start_connect(store_t *s, int64_t now)
     }
     PQsetnonblocking(s->conn, 1);
     s->state = ST_CONNECTING;
+    s->connect_started = now;
     s->poll = PGRES_POLLING_WRITING;
 }
 
@@ -368,8 +370,27 @@ void store_io(store_t *s, short revents, int64_t now_ms)
         read_results(s, now_ms);
 }
 
+/* A connection attempt that neither succeeds nor fails in time (a peer that
+ * accepts and never answers) is abandoned; libpq's own connect_timeout only
+ * covers its blocking calls. */
+static void connect_failed(store_t *s, const char *why, int64_t now_ms)
+{
+    log_warn("store", "PostgreSQL connect failed.", "err=\"%s\" retry_ms=%lld",
+             why, (long long)s->backoff);
+    PQfinish(s->conn);
+    s->conn = NULL;
+    s->state = ST_DOWN;
+    s->retry_at = now_ms + s->backoff;
+    s->backoff *= 2;
+    if (s->backoff > s->cfg.backoff_max_ms)
+        s->backoff = s->cfg.backoff_max_ms;
+}
+
 int64_t store_tick(store_t *s, int64_t now_ms)
 {
+    if (s->state == ST_CONNECTING && s->cfg.connect_timeout_ms > 0 &&
+        now_ms - s->connect_started > s->cfg.connect_timeout_ms)
+        connect_failed(s, "connect timed out", now_ms);
     if (s->state == ST_DOWN) {
         if (now_ms >= s->retry_at) {
             start_connect(s, now_ms);

@@ -44,10 +44,12 @@ typedef void (*store_up_cb_t)(void *ud);
 typedef void (*store_down_cb_t)(void *ud, const char *err);
 
 typedef struct {
-    const char *url;        /* borrowed, copied */
-    size_t queue_max;       /* queued reads at most, and writes at most */
-    int64_t backoff_min_ms; /* first reconnect delay */
-    int64_t backoff_max_ms; /* delays double up to this */
+    const char *url;            /* borrowed, copied */
+    size_t queue_max;           /* queued reads at most, and writes at most */
+    int64_t backoff_min_ms;     /* first reconnect delay */
+    int64_t backoff_max_ms;     /* delays double up to this */
+    int64_t connect_timeout_ms; /* a connect attempt is abandoned after this
+                                   (0 = never) */
     store_up_cb_t on_up;
     store_down_cb_t on_down;
     void *ud;

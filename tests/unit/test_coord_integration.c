@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <regex.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -192,6 +194,9 @@ static void coord_start(fx_t *fx, int i, bool wait_leader)
         int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fd, 1);
         dup2(fd, 2);
+        /* Nothing of the test's (a proxy's listener) leaks into it. */
+        for (int k = 3; k < 1024; k++)
+            close(k);
         execl(fx->bin, fx->bin, "--config", cfgpath, (char *)NULL);
         _exit(127);
     }
@@ -702,6 +707,119 @@ static void stream_events(fx_t *fx, const char *stream, char *out, size_t len)
     PQfinish(c);
 }
 
+/* ---------------------------------------------------------------- proxy */
+
+/*
+ * A TCP proxy in front of PostgreSQL that the test can cut: stopping it
+ * closes every connection and the listener, so the coordinator sees the
+ * database go away; starting it again brings it back on the same port.
+ */
+typedef struct {
+    int port;        /* where it listens */
+    int target_port; /* PostgreSQL's */
+    volatile int stop;
+    volatile int listening;
+    pthread_t th;
+    bool running;
+} proxy_t;
+
+static void *proxy_main(void *arg)
+{
+    proxy_t *p = arg;
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)p->port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(ls, 16) < 0) {
+        close(ls);
+        return NULL;
+    }
+    p->listening = 1;
+    enum { MAXC = 32 };
+    int fds[2 * MAXC];
+    int n = 0;
+    while (!p->stop) {
+        struct pollfd pf[1 + 2 * MAXC];
+        pf[0] = (struct pollfd){ls, POLLIN, 0};
+        for (int i = 0; i < n; i++)
+            pf[1 + i] = (struct pollfd){fds[i], POLLIN, 0};
+        if (poll(pf, (nfds_t)(1 + n), 50) <= 0)
+            continue;
+        if ((pf[0].revents & POLLIN) && n + 2 <= 2 * MAXC) {
+            int c = accept(ls, NULL, NULL);
+            int t = socket(AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in ta = {.sin_family = AF_INET,
+                                     .sin_port =
+                                         htons((uint16_t)p->target_port),
+                                     .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+            if (c >= 0 && connect(t, (struct sockaddr *)&ta, sizeof(ta)) == 0) {
+                fds[n++] = c;
+                fds[n++] = t;
+            } else {
+                if (c >= 0)
+                    close(c);
+                close(t);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            if (!(pf[1 + i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            char buf[65536];
+            ssize_t k = read(fds[i], buf, sizeof(buf));
+            int peer = fds[i ^ 1];
+            if (k <= 0 || write(peer, buf, (size_t)k) != k) {
+                /* close the pair */
+                int base = i & ~1;
+                close(fds[base]);
+                close(fds[base + 1]);
+                fds[base] = fds[n - 2];
+                fds[base + 1] = fds[n - 1];
+                n -= 2;
+                break;
+            }
+        }
+    }
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    close(ls);
+    p->listening = 0;
+    return NULL;
+}
+
+static void proxy_start(proxy_t *p)
+{
+    p->stop = 0;
+    p->listening = 0;
+    assert_int_equal(pthread_create(&p->th, NULL, proxy_main, p), 0);
+    p->running = true;
+    for (int i = 0; i < 100 && !p->listening; i++)
+        usleep(10000);
+    assert_true(p->listening);
+}
+
+static void proxy_stop(proxy_t *p)
+{
+    if (!p->running)
+        return;
+    p->stop = 1;
+    pthread_join(p->th, NULL);
+    p->running = false;
+}
+
+static int metric(fx_t *fx, const char *name)
+{
+    static char raw[65536];
+    if (http(fx, 0, "GET", "/metrics", NULL, NULL, NULL, raw, sizeof(raw)) !=
+        200)
+        return -1;
+    char *l = strstr(raw, name);
+    while (l && l > raw && l[-1] != '\n')
+        l = strstr(l + 1, name);
+    return l ? atoi(l + strlen(name) + 1) : -1;
+}
+
 /* ---------------------------------------------------------------- tests */
 
 /*
@@ -1110,6 +1228,105 @@ static void test_standby_takes_over(void **state)
     node_close(&ing);
 }
 
+/*
+ * PostgreSQL goes away: running streams go on (and a dead worker's stream
+ * is still re-placed), new publishes are refused with a clear reason, the
+ * coordinator reconnects with backoff and the writes it queued meanwhile
+ * reach the database.
+ */
+static void test_db_outage(void **state)
+{
+    (void)state;
+    fx_t *fx = &g_fx;
+    fx_setup(fx);
+    static proxy_t px;
+    const char *url = getenv("PRISM_TEST_PGURL");
+    const char *pp = strstr(url, "127.0.0.1:");
+    assert_non_null(pp);
+    px.target_port = atoi(pp + 10);
+    /* Below the ephemeral range, so that no reconnect to the stopped proxy
+     * can ever be a TCP self-connection on the same port. */
+    px.port = 20000 + (int)(clock_mono_us() % 9000);
+    proxy_start(&px);
+    /* The coordinator reaches PostgreSQL through the proxy. */
+    char direct[sizeof(fx->pgurl)];
+    memcpy(direct, fx->pgurl, sizeof(direct));
+    char port[16], tmp[2 * sizeof(fx->pgurl)];
+    snprintf(port, sizeof(port), ":%d", px.target_port);
+    char *at = strstr(direct, port);
+    assert_non_null(at);
+    snprintf(tmp, sizeof(tmp), "%.*s:%d%s", (int)(at - direct), direct, px.port,
+             at + strlen(port));
+    assert_true(strlen(tmp) < sizeof(fx->pgurl));
+    memcpy(fx->pgurl, tmp, strlen(tmp) + 1);
+    coord_start(fx, 0, true);
+    char *k1 = create_channel(fx, "frank", 0);
+    char *k2 = create_channel(fx, "grace", 0);
+    node_t w1, w2, ing;
+    node_init(fx, &w1, "w1", false, 1);
+    node_init(fx, &w2, "w2", false, 1);
+    node_init(fx, &ing, "ing1", true, 1);
+    node_t *all[] = {&w1, &w2, &ing};
+    worker_register(&w1);
+    worker_register(&w2);
+    ingest_hello(&ing);
+    pump(all, 3, 800, NULL);
+    publish(all, 3, &ing, k1, 1280, 720, 30);
+    assert_true(ing.reply.accepted);
+    char s1[64];
+    snprintf(s1, sizeof(s1), "%s", ing.reply_stream);
+    pump(all, 3, 400, NULL);
+    node_t *runs = w1.nsess ? &w1 : &w2, *other = w1.nsess ? &w2 : &w1;
+    assert_int_equal(runs->nsess, 1);
+
+    /* The database goes away. */
+    proxy_stop(&px);
+    int64_t end = clock_mono_ms() + 5000;
+    while (clock_mono_ms() < end && metric(fx, "prism_db_up") != 0)
+        pump(all, 3, 50, NULL);
+    assert_int_equal(metric(fx, "prism_db_up"), 0);
+    publish(all, 3, &ing, k2, 1280, 720, 30);
+    assert_false(ing.reply.accepted);
+    assert_string_equal(ing.reply_reason,
+                        "database unavailable, try again shortly");
+    /* Running streams go on, and failover still works. */
+    node_close(runs);
+    end = clock_mono_ms() + 3000;
+    while (clock_mono_ms() < end && other->nsess == 0)
+        pump(all, 3, 50, NULL);
+    assert_int_equal(other->nsess, 1);
+    assert_string_equal(other->sess[0].id, s1);
+    assert_true(metric(fx, "prism_db_queue") > 0);
+
+    /* It comes back: the coordinator reconnects and flushes its queue. */
+    proxy_start(&px);
+    end = clock_mono_ms() + 8000;
+    while (clock_mono_ms() < end && metric(fx, "prism_db_up") != 1)
+        pump(all, 3, 50, NULL);
+    assert_int_equal(metric(fx, "prism_db_up"), 1);
+    assert_true(metric(fx, "prism_db_reconnects_total") >= 1);
+    pump(all, 3, 500, NULL);
+    publish(all, 3, &ing, k2, 1280, 720, 30);
+    assert_true(ing.reply.accepted);
+    char ev[1024];
+    memcpy(fx->pgurl, direct, sizeof(direct));
+    stream_events(fx, s1, ev, sizeof(ev));
+    print_message("events of %s: %s\n", s1, ev);
+    assert_non_null(strstr(ev, "stream.replaced@"));
+    PGconn *c = pg(fx);
+    PGresult *r = PQexec(c, "SELECT count(*) FROM events WHERE kind = "
+                            "'worker.dead' OR kind = 'db.down'");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_int_equal(atoi(PQgetvalue(r, 0, 0)), 2);
+    PQclear(r);
+    PQfinish(c);
+    free(k1);
+    free(k2);
+    node_close(other);
+    node_close(&ing);
+    proxy_stop(&px);
+}
+
 /* Runs after every test, also after a failed one: no coordinator is left
  * behind and the test's schema is dropped. */
 static int fx_after(void **state)
@@ -1128,6 +1345,7 @@ int main(void)
         cmocka_unit_test_teardown(test_farm, fx_after),
         cmocka_unit_test_teardown(test_restart_reconciles, fx_after),
         cmocka_unit_test_teardown(test_standby_takes_over, fx_after),
+        cmocka_unit_test_teardown(test_db_outage, fx_after),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     zctx_term();
