@@ -1,0 +1,1040 @@
+/* The worker's control link and session manager (`prism-worker run`). */
+#include "agent.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavformat/avio.h>
+#include <libavutil/dict.h>
+#include <libavutil/log.h>
+#include <zmq.h>
+
+#include "calibrate.h"
+#include "clock.h"
+#include "curve_keys.h"
+#include "envelope.h"
+#include "log.h"
+#include "nvml.h"
+#include "transcode.h"
+#include "zmq_source.h"
+#include "zsock.h"
+
+#define MOD          "agent"
+#define SOFTWARE     "prism-worker 0.1.0"
+#define MAX_SESSIONS 4096
+#define PLAYLIST_MAX (256 * 1024)
+#define POLL_MS      50
+
+enum { S_FREE = 0, S_STARTING, S_RUNNING, S_FAILED, S_DONE };
+
+typedef struct {
+    int state; /* written by the session thread under lock */
+    bool acked;
+    bool joined;
+    char stream_id[128];
+    char channel[128];
+    uint64_t generation;
+    int device;
+    int priority;
+    ladder_profile_t profile;
+    ladder_cost_t cost;
+    char endpoint[256];
+    char ingest_key[CURVE_KEY_Z85_SIZE];
+    char token[256];
+    char output[1024];
+    int fps_num, fps_den;
+    int segment_ms;
+    uint64_t media_sequence;
+    bool discontinuity;
+    uint64_t start_sequence; /* what the session continues from */
+    char error[256];
+    atomic_bool stop;
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards ts, src and state */
+    transcode_session_t *ts;
+    packet_source_t *src;
+    struct agent *agent;
+} sess_t;
+
+struct agent {
+    worker_config_t cfg;
+    probe_t probe;
+    agent_device_t dev[AGENT_MAX_DEVICES];
+    int ndev;
+    hwplan_devices_t hwdev;
+    curve_keypair_t *kp;
+    char coord_pub[CURVE_KEY_Z85_SIZE];
+    void *sock;
+    nvml_t *nvml;
+    atomic_bool stop;
+    bool registered;
+    int64_t next_register_ms, next_report_ms, last_heard_ms;
+    int report_ms;
+    uint64_t seq;
+    int nsess; /* slots in use or not yet joined */
+    sess_t *sess[MAX_SESSIONS];
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static Prism__Codec codec_to_proto(ladder_codec_t c)
+{
+    switch (c) {
+    case LADDER_CODEC_HEVC:
+        return PRISM__CODEC__CODEC_HEVC;
+    case LADDER_CODEC_AV1:
+        return PRISM__CODEC__CODEC_AV1;
+    default:
+        return PRISM__CODEC__CODEC_H264;
+    }
+}
+
+static int codec_from_proto(Prism__Codec c, ladder_codec_t *out)
+{
+    switch (c) {
+    case PRISM__CODEC__CODEC_H264:
+    case PRISM__CODEC__CODEC_UNSPECIFIED:
+        *out = LADDER_CODEC_H264;
+        return 0;
+    case PRISM__CODEC__CODEC_HEVC:
+        *out = LADDER_CODEC_HEVC;
+        return 0;
+    case PRISM__CODEC__CODEC_AV1:
+        *out = LADDER_CODEC_AV1;
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
+int agent_profile_from_assign(const Prism__Assign *a, ladder_profile_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof(out->name), "assign");
+    for (size_t i = 0; i < a->n_renditions; i++) {
+        const Prism__Rendition *r = a->renditions[i];
+        if (out->nrungs >= LADDER_MAX_RUNGS)
+            return -EINVAL;
+        ladder_rung_t *g = &out->rungs[out->nrungs];
+        if (r->name)
+            snprintf(g->name, sizeof(g->name), "%s", r->name);
+        if (r->profile)
+            snprintf(g->profile, sizeof(g->profile), "%s", r->profile);
+        if (codec_from_proto(r->codec, &g->codec) < 0)
+            return -EINVAL;
+        if (r->remux) {
+            g->remux = true;
+        } else {
+            if (!r->width || !r->height)
+                return -EINVAL;
+            /* A rung's height is the short side; width from the aspect. */
+            g->height = (int)(r->width < r->height ? r->width : r->height);
+            uint32_t den = r->fps_den ? r->fps_den : 1;
+            g->fps = r->fps_num ? (int)((r->fps_num + den - 1) / den) : 30;
+            g->bitrate_kbps = r->bitrate_kbps ? (int)r->bitrate_kbps : 1000;
+        }
+        out->nrungs++;
+    }
+    return out->nrungs ? 0 : -EINVAL;
+}
+
+int agent_playlist_next(const char *text, uint64_t *next)
+{
+    const char *p = strstr(text, "#EXTM3U");
+    if (!p || strstr(text, "#EXT-X-STREAM-INF"))
+        return -ENOENT;
+    uint64_t seq = 0, n = 0;
+    bool media = false;
+    for (const char *line = text; line && *line;) {
+        if (!strncmp(line, "#EXT-X-MEDIA-SEQUENCE:", 22)) {
+            seq = strtoull(line + 22, NULL, 10);
+            media = true;
+        } else if (!strncmp(line, "#EXTINF:", 8)) {
+            n++;
+            media = true;
+        } else if (!strncmp(line, "#EXT-X-TARGETDURATION:", 22)) {
+            media = true;
+        }
+        line = strchr(line, '\n');
+        if (line)
+            line++;
+    }
+    if (!media)
+        return -ENOENT;
+    *next = seq + n;
+    return 0;
+}
+
+/* Reads a whole (small) file or URL into a new string; NULL when absent. */
+static char *read_url(const char *url)
+{
+    AVIOContext *io = NULL;
+    AVDictionary *o = NULL;
+    av_dict_set(&o, "rw_timeout", "3000000", 0);
+    int ret = avio_open2(&io, url, AVIO_FLAG_READ, NULL, &o);
+    av_dict_free(&o);
+    if (ret < 0)
+        return NULL;
+    char *buf = malloc(PLAYLIST_MAX + 1);
+    int len = 0;
+    while (buf && len < PLAYLIST_MAX) {
+        int n = avio_read(io, (unsigned char *)buf + len, PLAYLIST_MAX - len);
+        if (n <= 0)
+            break;
+        len += n;
+    }
+    avio_closep(&io);
+    if (buf)
+        buf[len] = '\0';
+    return buf;
+}
+
+/*
+ * Where the stream's playlists stand on the origin: the next sequence
+ * number over every rendition (segments are aligned, so they agree up to
+ * a segment in flight). Returns true when any playlist exists.
+ */
+static bool origin_next_sequence(const sess_t *s, uint64_t *next)
+{
+    bool found = false;
+    *next = 0;
+    for (int i = 0; i < s->profile.nrungs; i++) {
+        const ladder_rung_t *g = &s->profile.rungs[i];
+        char name[LADDER_NAME_MAX + 16], url[1400];
+        if (g->name[0])
+            snprintf(name, sizeof(name), "%s", g->name);
+        else
+            continue;
+        snprintf(url, sizeof(url), "%s/%s/index.m3u8", s->output, name);
+        char *text = read_url(url);
+        uint64_t n;
+        if (text && agent_playlist_next(text, &n) == 0) {
+            found = true;
+            if (n > *next)
+                *next = n;
+        }
+        free(text);
+    }
+    return found;
+}
+
+static const char *rel_path(const char *p)
+{
+    return p ? p : "";
+}
+
+/* ---------------------------------------------------------------- devices */
+
+static const calibrate_budget_t *find_budget(const calibrate_budget_t *b, int n,
+                                             const char *path)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(b[i].path, path))
+            return &b[i];
+    return NULL;
+}
+
+int agent_devices(const probe_t *p, const worker_config_t *cfg,
+                  agent_device_t *out, int max)
+{
+    calibrate_budget_t b[CALIBRATE_MAX];
+    int nb = 0, n = 0;
+    if (cfg->budgets_file[0]) {
+        nb = calibrate_load(cfg->budgets_file, b, CALIBRATE_MAX);
+        if (nb < 0) {
+            log_warn(MOD, "No calibrated budgets; using the configured ones.",
+                     "path=\"%s\" err=\"%s\"", cfg->budgets_file,
+                     strerror(-nb));
+            nb = 0;
+        }
+    }
+    bool sw = !strcmp(cfg->backend, "software");
+    bool want_nv =
+        !strcmp(cfg->backend, "auto") || !strcmp(cfg->backend, "nvenc");
+    bool want_va =
+        !strcmp(cfg->backend, "auto") || !strcmp(cfg->backend, "vaapi");
+    for (int i = 0; !sw && want_nv && i < p->ncuda && n < max - 1; i++) {
+        const probe_cuda_t *c = &p->cuda[i];
+        agent_device_t *d = &out[n];
+        memset(d, 0, sizeof(*d));
+        d->kind = PRISM__DEVICE_KIND__DEVICE_KIND_NVENC;
+        snprintf(d->name, sizeof(d->name), "%s", c->name);
+        snprintf(d->path, sizeof(d->path), "cuda:%d", c->index);
+        snprintf(d->device, sizeof(d->device), "%d", c->index);
+        d->cuda_index = c->index;
+        d->backend = HWPLAN_NVENC;
+        d->hw_decode = c->nvdec_h264;
+        if (c->nvenc_h264 == PROBE_NVENC_OK)
+            d->codecs |= 1u << LADDER_CODEC_H264;
+        if (c->nvenc_hevc == PROBE_NVENC_OK)
+            d->codecs |= 1u << LADDER_CODEC_HEVC;
+        d->hw_encode = d->codecs != 0;
+        if (!d->hw_encode) {
+            if (c->nvenc_h264 == PROBE_NVENC_ABSENT)
+                snprintf(d->note, sizeof(d->note),
+                         "NVDEC only: no NVENC on this GPU");
+            else
+                snprintf(d->note, sizeof(d->note), "NVENC: %s",
+                         probe_nvenc_name(c->nvenc_h264));
+            continue; /* nothing to encode with: not offered */
+        }
+        d->max_sessions = (uint32_t)cfg->gpu_max_sessions;
+        d->encode_budget = (uint64_t)cfg->gpu_encode_budget;
+        d->decode_budget = (uint64_t)cfg->gpu_decode_budget;
+        n++;
+    }
+    for (int i = 0; !sw && want_va && i < p->nvaapi && n < max - 1; i++) {
+        const probe_vaapi_t *v = &p->vaapi[i];
+        if (!v->ok)
+            continue;
+        agent_device_t *d = &out[n];
+        memset(d, 0, sizeof(*d));
+        for (int k = 0; k < v->nprofiles; k++) {
+            if (!v->profiles[k].encode)
+                continue;
+            if (strstr(v->profiles[k].profile, "H264"))
+                d->codecs |= 1u << LADDER_CODEC_H264;
+            if (strstr(v->profiles[k].profile, "HEVC"))
+                d->codecs |= 1u << LADDER_CODEC_HEVC;
+            if (strstr(v->profiles[k].profile, "AV1"))
+                d->codecs |= 1u << LADDER_CODEC_AV1;
+        }
+        if (!d->codecs)
+            continue;
+        d->kind = PRISM__DEVICE_KIND__DEVICE_KIND_VAAPI;
+        snprintf(d->name, sizeof(d->name), "%s", v->vendor);
+        snprintf(d->path, sizeof(d->path), "%s", v->path);
+        snprintf(d->device, sizeof(d->device), "%s", v->path);
+        d->cuda_index = -1;
+        d->backend = HWPLAN_VAAPI;
+        d->hw_encode = d->hw_decode = true;
+        d->max_sessions = (uint32_t)cfg->gpu_max_sessions;
+        d->encode_budget = (uint64_t)cfg->gpu_encode_budget;
+        d->decode_budget = (uint64_t)cfg->gpu_decode_budget;
+        n++;
+    }
+    if (n == 0 || sw) {
+        agent_device_t *d = &out[n];
+        memset(d, 0, sizeof(*d));
+        d->kind = PRISM__DEVICE_KIND__DEVICE_KIND_CPU;
+        snprintf(d->name, sizeof(d->name), "cpu (%d cores)", p->cpu_cores);
+        snprintf(d->path, sizeof(d->path), "cpu");
+        d->cuda_index = -1;
+        d->backend = HWPLAN_SOFTWARE;
+        if (strstr(p->sw_encoders, "libx264"))
+            d->codecs |= 1u << LADDER_CODEC_H264;
+        if (strstr(p->sw_encoders, "libx265"))
+            d->codecs |= 1u << LADDER_CODEC_HEVC;
+        if (strstr(p->sw_encoders, "libsvtav1"))
+            d->codecs |= 1u << LADDER_CODEC_AV1;
+        int cores = p->cpu_cores > 0 ? p->cpu_cores : 1;
+        d->max_sessions = (uint32_t)cfg->cpu_max_sessions;
+        d->encode_budget = cfg->cpu_encode_budget
+                               ? (uint64_t)cfg->cpu_encode_budget
+                               : (uint64_t)cores * 12000000u;
+        d->decode_budget = cfg->cpu_decode_budget
+                               ? (uint64_t)cfg->cpu_decode_budget
+                               : (uint64_t)cores * 60000000u;
+        n++;
+    }
+    /* Calibrated figures win over defaults, not over explicit config. */
+    for (int i = 0; i < n; i++) {
+        const calibrate_budget_t *cb = find_budget(b, nb, out[i].path);
+        bool cpu = out[i].kind == PRISM__DEVICE_KIND__DEVICE_KIND_CPU;
+        if (!cb)
+            continue;
+        if (!cpu || !cfg->cpu_encode_budget)
+            out[i].encode_budget = cb->encode_budget;
+        if (!cpu || !cfg->cpu_decode_budget)
+            out[i].decode_budget = cb->decode_budget;
+    }
+    return n;
+}
+
+/* ---------------------------------------------------------------- sending */
+
+static void send_env(agent_t *a, Prism__Envelope *env)
+{
+    int ret = envelope_send(a->sock, NULL, a->cfg.worker_id, env, ZMQ_DONTWAIT);
+    if (ret < 0 && ret != -EAGAIN)
+        log_warn(MOD, "Cannot send to the coordinator.", "body=%s err=\"%s\"",
+                 envelope_body_name(env), zmq_strerror(-ret));
+}
+
+static bool sess_live(const sess_t *s)
+{
+    return s->state == S_STARTING || s->state == S_RUNNING;
+}
+
+static void send_register(agent_t *a)
+{
+    Prism__Register r = PRISM__REGISTER__INIT;
+    Prism__Device d[AGENT_MAX_DEVICES], *dp[AGENT_MAX_DEVICES];
+    Prism__Codec codecs[AGENT_MAX_DEVICES][3];
+    Prism__Codec dec[3] = {PRISM__CODEC__CODEC_H264, PRISM__CODEC__CODEC_HEVC,
+                           PRISM__CODEC__CODEC_AV1};
+    for (int i = 0; i < a->ndev; i++) {
+        const agent_device_t *x = &a->dev[i];
+        Prism__Device y = PRISM__DEVICE__INIT;
+        y.index = (uint32_t)i;
+        y.kind = x->kind;
+        y.name = (char *)x->name;
+        y.path = (char *)x->path;
+        size_t nc = 0;
+        for (int c = 0; c < 3; c++)
+            if (x->codecs & (1u << c))
+                codecs[i][nc++] = codec_to_proto((ladder_codec_t)c);
+        y.n_encode_codecs = nc;
+        y.encode_codecs = codecs[i];
+        y.n_decode_codecs = 3;
+        y.decode_codecs = dec;
+        y.hw_decode = x->hw_decode;
+        y.hw_encode = x->hw_encode;
+        y.max_sessions = x->max_sessions;
+        y.encode_budget = x->encode_budget;
+        y.decode_budget = x->decode_budget;
+        y.note = (char *)x->note;
+        d[i] = y;
+        dp[i] = &d[i];
+    }
+    int nrun = 0;
+    for (int i = 0; i < a->nsess; i++)
+        if (a->sess[i] && sess_live(a->sess[i]))
+            nrun++;
+    Prism__RunningStream *rs = calloc((size_t)nrun + 1, sizeof(*rs));
+    Prism__RunningStream **rp = calloc((size_t)nrun + 1, sizeof(*rp));
+    char *(*names)[LADDER_MAX_RUNGS] = calloc((size_t)nrun + 1, sizeof(*names));
+    if (!rs || !rp || !names)
+        goto end;
+    int k = 0;
+    for (int i = 0; i < a->nsess && k < nrun; i++) {
+        sess_t *s = a->sess[i];
+        if (!s || !sess_live(s))
+            continue;
+        Prism__RunningStream x = PRISM__RUNNING_STREAM__INIT;
+        x.stream_id = s->stream_id;
+        x.generation = s->generation;
+        x.device_index = (uint32_t)s->device;
+        for (int j = 0; j < s->profile.nrungs; j++)
+            names[k][j] = s->profile.rungs[j].name;
+        x.n_renditions = (size_t)s->profile.nrungs;
+        x.renditions = names[k];
+        rs[k] = x;
+        rp[k] = &rs[k];
+        k++;
+    }
+    r.worker_id = a->cfg.worker_id;
+    r.host = a->cfg.host;
+    r.n_devices = (size_t)a->ndev;
+    r.devices = dp;
+    r.n_running = (size_t)k;
+    r.running = rp;
+    r.software = (char *)SOFTWARE;
+    r.max_host_sessions = (uint32_t)a->cfg.max_host_sessions;
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    env.body_case = PRISM__ENVELOPE__BODY_REGISTER;
+    env.register_ = &r;
+    send_env(a, &env);
+    log_debug(MOD, "Register sent.", "worker=%s devices=%d running=%d",
+              a->cfg.worker_id, a->ndev, k);
+end:
+    free(rs);
+    free(rp);
+    free(names);
+}
+
+static void send_ack(agent_t *a, const char *stream, uint64_t gen, bool ok,
+                     const char *error, Prism__Ack__Of of)
+{
+    Prism__Ack ack = PRISM__ACK__INIT;
+    ack.stream_id = (char *)stream;
+    ack.generation = gen;
+    ack.ok = ok;
+    ack.error = (char *)(error ? error : "");
+    ack.of = of;
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    env.body_case = PRISM__ENVELOPE__BODY_ACK;
+    env.ack = &ack;
+    send_env(a, &env);
+}
+
+static void send_report(agent_t *a)
+{
+    Prism__LoadReport r = PRISM__LOAD_REPORT__INIT;
+    Prism__DeviceLoad dl[AGENT_MAX_DEVICES], *dlp[AGENT_MAX_DEVICES];
+    int nlive = 0;
+    for (int i = 0; i < a->nsess; i++)
+        if (a->sess[i] && a->sess[i]->state == S_RUNNING)
+            nlive++;
+    Prism__SessionLoad *sl = calloc((size_t)nlive + 1, sizeof(*sl));
+    Prism__SessionLoad **slp = calloc((size_t)nlive + 1, sizeof(*slp));
+    if (!sl || !slp)
+        goto end;
+    for (int i = 0; i < a->ndev; i++) {
+        Prism__DeviceLoad x = PRISM__DEVICE_LOAD__INIT;
+        x.index = (uint32_t)i;
+        x.encoder_util = -1;
+        x.decoder_util = -1;
+        if (a->nvml && a->dev[i].cuda_index >= 0) {
+            nvml_sample_t ns;
+            if (nvml_sample(a->nvml, (unsigned)a->dev[i].cuda_index, &ns) ==
+                0) {
+                x.encoder_util = ns.encoder_util;
+                x.decoder_util = ns.decoder_util;
+                x.memory_used_bytes =
+                    ns.memory_used > 0 ? (uint64_t)ns.memory_used : 0;
+            }
+        }
+        dl[i] = x;
+        dlp[i] = &dl[i];
+    }
+    int k = 0;
+    for (int i = 0; i < a->nsess; i++) {
+        sess_t *s = a->sess[i];
+        if (!s || s->state != S_RUNNING)
+            continue;
+        Prism__SessionLoad x = PRISM__SESSION_LOAD__INIT;
+        x.stream_id = s->stream_id;
+        x.generation = s->generation;
+        x.device_index = (uint32_t)s->device;
+        pthread_mutex_lock(&s->lock);
+        if (s->ts) {
+            transcode_stats_t st;
+            zmq_source_stats_t zs;
+            transcode_session_stats(s->ts, &st);
+            zmq_source_stats(s->src, &zs);
+            x.fps = st.fps;
+            x.speed = st.speed;
+            x.dropped_packets = (uint64_t)(st.dropped_packets + zs.dropped);
+            x.last_output_pts_ms = (int64_t)(st.media_s * 1000);
+            x.last_input_pts_ms = zs.last_input_ms;
+            x.renditions = (uint32_t)st.renditions;
+            x.errors = (uint64_t)st.corrupt;
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (s->device >= 0 && s->device < a->ndev) {
+            dl[s->device].sessions += (uint32_t)s->cost.sessions;
+            dl[s->device].encode_pixels += s->cost.encode_pixels;
+            dl[s->device].decode_pixels += s->cost.decode_pixels;
+        }
+        sl[k] = x;
+        slp[k] = &sl[k];
+        k++;
+    }
+    r.seq = ++a->seq;
+    r.n_devices = (size_t)a->ndev;
+    r.devices = dlp;
+    r.n_sessions = (size_t)k;
+    r.sessions = slp;
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    env.body_case = PRISM__ENVELOPE__BODY_LOAD_REPORT;
+    env.load_report = &r;
+    send_env(a, &env);
+end:
+    free(sl);
+    free(slp);
+}
+
+/* ---------------------------------------------------------------- sessions */
+
+static void set_state(sess_t *s, int state, const char *error)
+{
+    pthread_mutex_lock(&s->lock);
+    s->state = state;
+    if (error)
+        snprintf(s->error, sizeof(s->error), "%s", error);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void on_segment(void *opaque, const transcode_segment_t *seg)
+{
+    sess_t *s = opaque;
+    log_debug(MOD, "Segment done.",
+              "stream=%s index=%" PRId64 " start_s=%.3f lag_s=%.3f",
+              s->stream_id, seg->index, seg->start_s, seg->lag_s);
+}
+
+static void *sess_main(void *arg)
+{
+    sess_t *s = arg;
+    agent_t *a = s->agent;
+    const agent_device_t *d = &a->dev[s->device];
+
+    /* Where the playlists stand: a take-over continues them. */
+    uint64_t next = 0;
+    bool found = origin_next_sequence(s, &next);
+    s->start_sequence =
+        found && next > s->media_sequence ? next : s->media_sequence;
+    bool disc = found || s->discontinuity;
+    if (found || s->start_sequence)
+        log_info(MOD, "Continuing the stream's playlists.",
+                 "stream=%s generation=%" PRIu64 " media_sequence=%" PRIu64
+                 " discontinuity=%d",
+                 s->stream_id, s->generation, s->start_sequence, disc);
+
+    zmq_source_opts_t zo = {
+        .endpoint = s->endpoint,
+        .server_key = s->ingest_key[0] ? s->ingest_key : NULL,
+        .client_key = a->kp,
+        .stream_id = s->stream_id,
+        .token = s->token,
+        .credit_bytes = (uint64_t)a->cfg.credit_bytes,
+        .timeout_ms = (int)a->cfg.subscribe_timeout_ms,
+        .idle_ms = (int)a->cfg.source_idle_ms,
+        .fps_num = s->fps_num,
+        .fps_den = s->fps_den,
+    };
+    packet_source_t *src = zmq_source_open(&zo);
+    if (!src) {
+        set_state(s, S_FAILED, "cannot subscribe at the ingest");
+        return NULL;
+    }
+    transcode_opts_t o;
+    transcode_opts_default(&o);
+    snprintf(o.output, sizeof(o.output), "%s", s->output);
+    o.backend = d->backend;
+    o.devices = &a->hwdev;
+    snprintf(o.device, sizeof(o.device), "%s", d->device);
+    o.segment_s = s->segment_ms > 0 ? s->segment_ms / 1000.0 : 2.0;
+    o.list_size = (int)a->cfg.list_size;
+    o.preset = a->cfg.preset;
+    o.thumbnail_s = a->cfg.thumbnail;
+    o.audio_kbps = (int)a->cfg.audio_kbps;
+    o.queue_packets = (int)a->cfg.queue_packets;
+    o.progress = false;
+    o.on_segment = on_segment;
+    o.opaque = s;
+    o.start_sequence = (int64_t)s->start_sequence;
+    o.discontinuity = disc;
+    transcode_session_t *ts = transcode_session_new(src, &s->profile, &o);
+    if (!ts) {
+        set_state(s, S_FAILED, "the transcode session did not start");
+        return NULL;
+    }
+    pthread_mutex_lock(&s->lock);
+    s->ts = ts;
+    s->src = src;
+    s->state = S_RUNNING;
+    bool stop = atomic_load(&s->stop);
+    pthread_mutex_unlock(&s->lock);
+    int ret = stop ? 0 : transcode_session_run(ts);
+    pthread_mutex_lock(&s->lock);
+    s->ts = NULL;
+    s->src = NULL;
+    pthread_mutex_unlock(&s->lock);
+    transcode_session_free(&ts);
+    log_info(MOD, "Session ended.", "stream=%s generation=%" PRIu64 " ret=%d",
+             s->stream_id, s->generation, ret);
+    set_state(s, ret < 0 ? S_FAILED : S_DONE,
+              ret < 0 ? "the transcode session failed" : NULL);
+    return NULL;
+}
+
+static void sess_stop(sess_t *s)
+{
+    atomic_store(&s->stop, true);
+    pthread_mutex_lock(&s->lock);
+    if (s->ts)
+        transcode_session_stop(s->ts);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static sess_t *find_sess(agent_t *a, const char *stream_id)
+{
+    for (int i = 0; i < a->nsess; i++)
+        if (a->sess[i] && !a->sess[i]->joined &&
+            !strcmp(a->sess[i]->stream_id, stream_id) && sess_live(a->sess[i]))
+            return a->sess[i];
+    return NULL;
+}
+
+static int count_live(agent_t *a)
+{
+    int n = 0;
+    for (int i = 0; i < a->nsess; i++)
+        if (a->sess[i] && sess_live(a->sess[i]))
+            n++;
+    return n;
+}
+
+static void on_assign(agent_t *a, const Prism__Assign *m)
+{
+    const Prism__Ack__Of of = PRISM__ACK__OF__OF_ASSIGN;
+    sess_t *old = find_sess(a, m->stream_id);
+    if (old && old->generation == m->generation) {
+        if (old->acked) /* a re-sent Assign: say it again */
+            send_ack(a, m->stream_id, m->generation, true, NULL, of);
+        return;
+    }
+    if (old && old->generation > m->generation) {
+        send_ack(a, m->stream_id, m->generation, false,
+                 "a newer generation runs here", of);
+        return;
+    }
+    if (m->device_index >= (uint32_t)a->ndev) {
+        send_ack(a, m->stream_id, m->generation, false, "no such device", of);
+        return;
+    }
+    if (count_live(a) >= a->cfg.max_streams || a->nsess >= MAX_SESSIONS) {
+        send_ack(a, m->stream_id, m->generation, false,
+                 "worker full: max_streams", of);
+        return;
+    }
+    sess_t *s = calloc(1, sizeof(*s));
+    if (!s) {
+        send_ack(a, m->stream_id, m->generation, false, "out of memory", of);
+        return;
+    }
+    if (agent_profile_from_assign(m, &s->profile) < 0) {
+        free(s);
+        log_error(MOD, "An Assign has an unusable ladder.",
+                  "stream=%s renditions=%zu", m->stream_id, m->n_renditions);
+        send_ack(a, m->stream_id, m->generation, false, "unusable ladder", of);
+        return;
+    }
+    if (old) {
+        log_info(MOD, "A newer generation replaces the running one.",
+                 "stream=%s old=%" PRIu64 " new=%" PRIu64, m->stream_id,
+                 old->generation, m->generation);
+        sess_stop(old);
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    s->agent = a;
+    s->state = S_STARTING;
+    snprintf(s->stream_id, sizeof(s->stream_id), "%s", m->stream_id);
+    snprintf(s->channel, sizeof(s->channel), "%s", rel_path(m->channel));
+    s->generation = m->generation;
+    s->device = (int)m->device_index;
+    s->priority = (int)m->priority;
+    snprintf(s->endpoint, sizeof(s->endpoint), "%s",
+             rel_path(m->ingest_endpoint));
+    if (m->ingest_public_key.len == 32)
+        zmq_z85_encode(s->ingest_key, m->ingest_public_key.data, 32);
+    snprintf(s->token, sizeof(s->token), "%s", rel_path(m->subscribe_token));
+    const char *base =
+        a->cfg.output_url[0] ? a->cfg.output_url : rel_path(m->output_url);
+    size_t bl = strlen(base);
+    snprintf(s->output, sizeof(s->output), "%.*s/%s",
+             (int)(bl && base[bl - 1] == '/' ? bl - 1 : bl), base,
+             s->channel[0] ? s->channel : s->stream_id);
+    s->segment_ms = (int)m->segment_ms;
+    s->media_sequence = m->media_sequence;
+    s->discontinuity = m->discontinuity;
+    /* The cost as the coordinator counts it, for the load reports. */
+    ladder_source_t ls = {0};
+    if (m->source) {
+        s->fps_num = (int)m->source->fps_num;
+        s->fps_den = (int)m->source->fps_den;
+        ls.width = (int)m->source->width;
+        ls.height = (int)m->source->height;
+        ls.fps_num = s->fps_num;
+        ls.fps_den = s->fps_den;
+    }
+    ladder_t lad;
+    if (ladder_apply(&s->profile, &ls, &lad) == 0) {
+        ladder_cost(&lad, &ls, &s->cost);
+        /* Rung names as the session will make them, for Register. */
+        for (int i = 0; i < lad.n && i < s->profile.nrungs; i++)
+            if (!s->profile.rungs[i].name[0])
+                snprintf(s->profile.rungs[i].name,
+                         sizeof(s->profile.rungs[i].name), "%s", lad.r[i].name);
+    }
+    if (!s->endpoint[0] || !s->token[0] || !base[0]) {
+        log_error(MOD, "An Assign lacks the ingest or output.",
+                  "stream=%s endpoint=\"%s\" output=\"%s\"", s->stream_id,
+                  s->endpoint, base);
+        send_ack(a, m->stream_id, m->generation, false,
+                 "assign lacks ingest endpoint, token or output", of);
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+        return;
+    }
+    if (pthread_create(&s->thread, NULL, sess_main, s) != 0) {
+        send_ack(a, m->stream_id, m->generation, false, "thread", of);
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+        return;
+    }
+    log_info(MOD, "Stream assigned.",
+             "stream=%s generation=%" PRIu64 " channel=%s device=%d "
+             "renditions=%d ingest=%s output=\"%s\"",
+             s->stream_id, s->generation, s->channel, s->device,
+             s->profile.nrungs, s->endpoint, s->output);
+    a->sess[a->nsess++] = s;
+}
+
+static void on_release(agent_t *a, const Prism__Release *m)
+{
+    for (int i = 0; i < a->nsess; i++) {
+        sess_t *s = a->sess[i];
+        if (s && !strcmp(s->stream_id, m->stream_id) &&
+            s->generation <= m->generation && !atomic_load(&s->stop)) {
+            log_info(MOD, "Stream released.",
+                     "stream=%s generation=%" PRIu64 " reason=%d", s->stream_id,
+                     s->generation, (int)m->reason);
+            sess_stop(s);
+        }
+    }
+    send_ack(a, m->stream_id, m->generation, true, NULL,
+             PRISM__ACK__OF__OF_RELEASE);
+}
+
+/* Acks sessions that came up or failed; joins ended threads. */
+static void tend_sessions(agent_t *a)
+{
+    for (int i = 0; i < a->nsess; i++) {
+        sess_t *s = a->sess[i];
+        pthread_mutex_lock(&s->lock);
+        int st = s->state;
+        char err[256];
+        snprintf(err, sizeof(err), "%s", s->error);
+        pthread_mutex_unlock(&s->lock);
+        if (!s->acked && st != S_STARTING) {
+            bool ok = st == S_RUNNING || st == S_DONE;
+            if (!atomic_load(&s->stop) || ok)
+                send_ack(a, s->stream_id, s->generation, ok, ok ? NULL : err,
+                         PRISM__ACK__OF__OF_ASSIGN);
+            s->acked = true;
+        }
+        if (st == S_FAILED || st == S_DONE) {
+            pthread_join(s->thread, NULL);
+            pthread_mutex_destroy(&s->lock);
+            free(s);
+            a->sess[i] = a->sess[--a->nsess];
+            a->sess[a->nsess] = NULL;
+            i--;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- loop */
+
+static void handle(agent_t *a)
+{
+    for (;;) {
+        Prism__Envelope *env = NULL;
+        int rc = envelope_recv(a->sock, ZMQ_DONTWAIT, NULL, &env, NULL);
+        if (rc == -EAGAIN)
+            return;
+        if (rc < 0)
+            continue;
+        int64_t now = clock_mono_ms();
+        a->last_heard_ms = now;
+        switch (env->body_case) {
+        case PRISM__ENVELOPE__BODY_REGISTER_ACK: {
+            const Prism__RegisterAck *r = env->register_ack;
+            if (r->accepted) {
+                if (!a->registered)
+                    log_info(MOD, "Registered with the coordinator.",
+                             "worker=%s coordinator=%s report_ms=%u",
+                             a->cfg.worker_id, rel_path(r->coordinator_id),
+                             r->report_interval_ms);
+                a->registered = true;
+                if (r->report_interval_ms >= 50)
+                    a->report_ms = (int)r->report_interval_ms;
+                a->next_report_ms = now;
+            } else {
+                log_warn(MOD, "The coordinator refused the registration.",
+                         "worker=%s reason=\"%s\"", a->cfg.worker_id,
+                         rel_path(r->reason));
+                a->registered = false;
+                /* "not registered: send Register" after its restart. */
+                a->next_register_ms =
+                    strstr(rel_path(r->reason), "not registered")
+                        ? now
+                        : now + a->cfg.register_retry_ms;
+            }
+            break;
+        }
+        case PRISM__ENVELOPE__BODY_ASSIGN:
+            on_assign(a, env->assign);
+            break;
+        case PRISM__ENVELOPE__BODY_RELEASE:
+            on_release(a, env->release);
+            break;
+        default:
+            break;
+        }
+        envelope_free(&env);
+    }
+}
+
+int agent_run(agent_t *a)
+{
+    a->next_register_ms = 0;
+    a->last_heard_ms = clock_mono_ms();
+    while (!atomic_load(&a->stop)) {
+        zmq_pollitem_t pi = {a->sock, 0, ZMQ_POLLIN, 0};
+        int n = zmq_poll(&pi, 1, POLL_MS);
+        if (n < 0 && zmq_errno() != EINTR) {
+            log_error(MOD, "Polling the control socket failed.",
+                      "call=zmq_poll err=\"%s\"", zmq_strerror(zmq_errno()));
+            break;
+        }
+        if (n > 0)
+            handle(a);
+        tend_sessions(a);
+        int64_t now = clock_mono_ms();
+        if (a->registered &&
+            now - a->last_heard_ms > a->cfg.coordinator_lost_ms) {
+            log_warn(MOD, "The coordinator is silent; registering again.",
+                     "worker=%s silent_ms=%" PRId64, a->cfg.worker_id,
+                     now - a->last_heard_ms);
+            a->registered = false;
+            a->next_register_ms = now;
+        }
+        if (!a->registered && now >= a->next_register_ms) {
+            send_register(a);
+            a->next_register_ms = now + a->cfg.register_retry_ms;
+        }
+        if (a->registered && now >= a->next_report_ms) {
+            send_report(a);
+            a->next_report_ms = now + a->report_ms;
+        }
+    }
+    for (int i = 0; i < a->nsess; i++)
+        sess_stop(a->sess[i]);
+    for (int i = 0; i < a->nsess; i++) {
+        pthread_join(a->sess[i]->thread, NULL);
+        pthread_mutex_destroy(&a->sess[i]->lock);
+        free(a->sess[i]);
+        a->sess[i] = NULL;
+    }
+    a->nsess = 0;
+    return 0;
+}
+
+void agent_stop(agent_t *a)
+{
+    atomic_store(&a->stop, true);
+}
+
+agent_t *agent_new(const worker_config_t *cfg, const probe_t *probe)
+{
+    agent_t *a = calloc(1, sizeof(*a));
+    if (!a)
+        return NULL;
+    a->cfg = *cfg;
+    a->report_ms = (int)cfg->report_ms;
+    if (probe)
+        a->probe = *probe;
+    else
+        probe_run(&a->probe);
+    probe_devices(&a->probe, &a->hwdev);
+    a->ndev = agent_devices(&a->probe, cfg, a->dev, AGENT_MAX_DEVICES);
+    for (int i = 0; i < a->ndev; i++)
+        log_info(MOD, "Device offered.",
+                 "index=%d path=%s name=\"%s\" codecs=0x%x max_sessions=%u "
+                 "encode_budget=%" PRIu64 " decode_budget=%" PRIu64,
+                 i, a->dev[i].path, a->dev[i].name, a->dev[i].codecs,
+                 a->dev[i].max_sessions, a->dev[i].encode_budget,
+                 a->dev[i].decode_budget);
+    if (cfg->nvml)
+        for (int i = 0; i < a->ndev && !a->nvml; i++)
+            if (a->dev[i].cuda_index >= 0)
+                a->nvml = nvml_open();
+    if (cfg->key_file[0] && curve_keys_load_secret(cfg->key_file, &a->kp) < 0)
+        goto err;
+    if (cfg->coordinator_key[0] &&
+        curve_keys_load_public(cfg->coordinator_key, a->coord_pub) < 0)
+        goto err;
+    zsock_opts_t o;
+    zsock_opts_default(&o);
+    o.sndtimeo_ms = 0;
+    o.max_msg_size = ENVELOPE_MAX_BYTES + 1024;
+    a->sock = zsock_new(ZMQ_DEALER, &o);
+    if (!a->sock)
+        goto err;
+    int one = 1, ivl = 200;
+    zmq_setsockopt(a->sock, ZMQ_IMMEDIATE, &one, sizeof(one));
+    zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl));
+    if (a->coord_pub[0]) {
+        if (!a->kp) {
+            log_error(MOD, "coordinator_key needs key_file too.", NULL);
+            goto err;
+        }
+        if (zsock_curve_client(a->sock, a->kp, a->coord_pub) < 0)
+            goto err;
+    }
+    char eps[1024];
+    snprintf(eps, sizeof(eps), "%s", cfg->coordinators);
+    int nep = 0;
+    for (char *save = NULL, *ep = strtok_r(eps, ", ", &save); ep;
+         ep = strtok_r(NULL, ", ", &save)) {
+        if (zsock_connect(a->sock, ep) < 0)
+            goto err;
+        nep++;
+    }
+    if (!nep) {
+        log_error(MOD, "No coordinator endpoint configured.", NULL);
+        goto err;
+    }
+    return a;
+err:
+    agent_free(&a);
+    return NULL;
+}
+
+void agent_free(agent_t **ap)
+{
+    agent_t *a = ap ? *ap : NULL;
+    if (!a)
+        return;
+    zsock_close(&a->sock);
+    curve_keypair_free(&a->kp);
+    nvml_close(&a->nvml);
+    free(a);
+    *ap = NULL;
+}
+
+/* ---------------------------------------------------------------- command */
+
+static agent_t *g_agent;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (g_agent)
+        agent_stop(g_agent);
+}
+
+int agent_cmd_run(int argc, char **argv)
+{
+    worker_config_t cfg;
+    char err[512];
+    int ret = worker_config_parse(&cfg, argc, argv, err, sizeof(err));
+    if (ret < 0) {
+        fprintf(stderr, "prism-worker run: %s\n", err);
+        return 2;
+    }
+    if (ret == 1)
+        return 0;
+    log_level_t level;
+    if (log_level_parse(cfg.log_level, &level) == 0)
+        log_set_level(level);
+    av_log_set_level(level == LOG_LEVEL_DEBUG ? AV_LOG_INFO : AV_LOG_QUIET);
+    setenv("SVT_LOG", level == LOG_LEVEL_DEBUG ? "3" : "1", 0);
+    signal(SIGPIPE, SIG_IGN);
+    agent_t *a = agent_new(&cfg, NULL);
+    if (!a)
+        return 1;
+    g_agent = a;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    log_info(MOD, "Worker running.", "worker=%s coordinators=\"%s\" devices=%d",
+             cfg.worker_id, cfg.coordinators, a->ndev);
+    ret = agent_run(a);
+    g_agent = NULL;
+    agent_free(&a);
+    log_info(MOD, "Worker stopped.", NULL);
+    return ret < 0 ? 1 : 0;
+}
