@@ -420,8 +420,11 @@ static int open_muxer(transcode_session_t *s, rend_t *r)
     if (s->o.vod)
         av_dict_set(&opts, "hls_playlist_type", "vod", 0);
     char flags[128];
+    /* Old live segments are deleted locally; FFmpeg's DELETE request
+     * carries a chunked body that nginx refuses, so on an HTTP origin they
+     * are left for the origin to expire. */
     snprintf(flags, sizeof(flags), "independent_segments%s%s%s",
-             s->o.vod ? "" : "+delete_segments",
+             s->o.vod || s->http ? "" : "+delete_segments",
              s->o.vod || s->http ? "" : "+temp_file",
              s->o.discontinuity ? "+discont_start" : "");
     av_dict_set(&opts, "hls_flags", flags, 0);
