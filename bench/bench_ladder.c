@@ -12,9 +12,11 @@
  *    (1.0 means it kept up; paced input cannot go below 1.0);
  *  - packets dropped by the live input queues.
  * A CSV row per N goes to OUT/bench-ladder.csv and, for a range of N, a
- * gnuplot PNG of the figures against N to OUT/bench-ladder.png.
+ * gnuplot PNG of the figures against N to OUT/bench-ladder.png. The
+ * sessions' HLS output goes to a scratch directory removed at the end.
  */
 #include <errno.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -79,8 +81,18 @@ static void *run_session(void *arg)
 
 typedef struct {
     char input[1024], out[1024], backend[16], preset[32];
+    char hls[64]; /* scratch directory for the sessions' HLS output */
     const ladder_profile_t *profile;
 } cfg_t;
+
+static int remove_entry(const char *path, const struct stat *sb, int flag,
+                        struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
 
 static int child(const cfg_t *c, int n, int fd)
 {
@@ -111,7 +123,7 @@ static int child(const cfg_t *c, int n, int fd)
         packet_source_t *src = packet_source_open_url(c->input, true);
         if (!src)
             return 1;
-        if (snprintf(o.output, sizeof(o.output), "%s/n%d-s%d", c->out, n, i) >=
+        if (snprintf(o.output, sizeof(o.output), "%s/n%d-s%d", c->hls, n, i) >=
             (int)sizeof(o.output)) {
             fprintf(stderr, "prism-bench ladder: output path too long\n");
             return 1;
@@ -300,6 +312,11 @@ int bench_ladder_main(int argc, char **argv)
     }
     c.profile = &profile;
     mkdir(c.out, 0755);
+    snprintf(c.hls, sizeof(c.hls), "/tmp/prism-bench-ladder-XXXXXX");
+    if (!mkdtemp(c.hls)) {
+        fprintf(stderr, "prism-bench ladder: cannot make a scratch dir\n");
+        return 1;
+    }
     av_log_set_level(AV_LOG_QUIET);
     log_set_level(LOG_LEVEL_WARN);
 
@@ -351,5 +368,6 @@ int bench_ladder_main(int argc, char **argv)
         printf("]\n");
     fclose(f);
     plot(c.out, rows);
+    nftw(c.hls, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return rc;
 }
