@@ -51,7 +51,7 @@
  */
 
 typedef struct {
-    int64_t publishers, bitrate, seconds, port;
+    int64_t publishers, bitrate, seconds, port, nice;
     bool json, skip_nginx;
     char ingest[512], nginx[256], workdir[512], out[512];
 } opts_t;
@@ -66,6 +66,10 @@ static const config_option_t bench_opts[] = {
      "Measured seconds per server"},
     {"port", 0, CONFIG_INT, "19450", 1024, 65000, OFF(port), 0,
      "First loopback port used (RTMP, then nginx, then media)"},
+    {"nice", 0, CONFIG_INT, "-10", -20, 19, OFF(nice), 0,
+     "Scheduling priority of the bench and both servers (inherited), so "
+     "that other jobs on the host disturb the figures less; needs root "
+     "below 0 (else ignored)"},
     {"json", 0, CONFIG_BOOL, "false", 0, 0, OFF(json), 0,
      "Print one JSON object instead of text"},
     {"skip_nginx", 0, CONFIG_BOOL, "false", 0, 0, OFF(skip_nginx), 0,
@@ -895,6 +899,11 @@ int bench_ingest_main(int argc, char **argv)
         return 0;
     log_set_level(LOG_LEVEL_ERROR);
     signal(SIGPIPE, SIG_IGN);
+    if (setpriority(PRIO_PROCESS, 0, (int)o.nice) < 0)
+        fprintf(stderr,
+                "prism-bench ingest: running at the default "
+                "priority (setpriority: %s)\n",
+                strerror(errno));
     struct rlimit rl = {65536, 65536};
     setrlimit(RLIMIT_NOFILE, &rl);
     char cmd[700], clip_path[700];
