@@ -583,11 +583,21 @@ static void make_pending(coord_t *c, coord_stream_t *s, const char *close_as)
  * Places a stream that has no worker. Returns 0 when assigned, or the
  * placement code (the stream stays PENDING).
  */
-static int place_stream(coord_t *c, coord_stream_t *s, const char *why)
+static int place_stream_avoiding(coord_t *c, coord_stream_t *s, const char *why,
+                                 long avoid)
 {
     placement_request_t req = {&s->ladder, &s->source, c->cfg.partial_ladders};
     placement_result_t res;
-    int rc = placement_pick(&c->pcfg, &c->farm, &req, &res);
+    int rc = -1;
+    if (avoid >= 0 && !c->pworkers[avoid].draining) {
+        /* Try the others first: the pick is synchronous, so marking the
+         * worker draining for its duration is invisible elsewhere. */
+        c->pworkers[avoid].draining = true;
+        rc = placement_pick(&c->pcfg, &c->farm, &req, &res);
+        c->pworkers[avoid].draining = false;
+    }
+    if (rc < 0)
+        rc = placement_pick(&c->pcfg, &c->farm, &req, &res);
     if (rc < 0) {
         if (s->state != STREAM_PENDING) {
             s->state = STREAM_PENDING;
@@ -632,6 +642,11 @@ static int prio_cmp(const void *a, const void *b)
     if (x->priority != y->priority)
         return x->priority > y->priority ? -1 : 1;
     return x->seq < y->seq ? -1 : (x->seq > y->seq);
+}
+
+static int place_stream(coord_t *c, coord_stream_t *s, const char *why)
+{
+    return place_stream_avoiding(c, s, why, -1);
 }
 
 /* Places every PENDING stream that fits, highest priority first. */
@@ -1013,7 +1028,7 @@ static void handle_report(coord_t *c, const envelope_peer_t *peer,
             make_pending(c, s, "failed");
             send_release(c, wi, s->id, g,
                          PRISM__RELEASE_REASON__RELEASE_REASON_MOVED, false);
-            place_stream(c, s, "session hung");
+            place_stream_avoiding(c, s, "session hung", wi);
         } else if (ls == LIVENESS_SLOW) {
             slow = true;
         }

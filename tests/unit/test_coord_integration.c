@@ -171,7 +171,7 @@ static void coord_write_config(fx_t *fx, int i)
              "reconcile_grace_ms = 1500\nha_lock_key = %ld\n"
              "ha_retry_ms = 200\ndb_backoff_min_ms = 100\n"
              "db_backoff_max_ms = 500\nnode_timeout_ms = 5000\n"
-             "hung_ms = 3000\nlog_level = info\n",
+             "hung_ms = 3000\nslow_reports = 3\nlog_level = info\n",
              i, fx->control_port[i], fx->dir, fx->dir, fx->http_port[i],
              fx->pgurl, REPORT_MS, fx->lock_key);
     snprintf(path, sizeof(path), "%s/coord%d.ini", fx->dir, i);
@@ -317,6 +317,10 @@ typedef struct {
     int nsess;
     sess_t sess[MAXSESS];
     uint64_t extra_enc; /* measured load not from our sessions */
+    double speed;       /* reported for every session; 0 = 1.0 */
+    bool stall;         /* output time stops advancing */
+    int64_t stall_pts;
+    bool release_at_keyframe;
     uint64_t budget;
     int acks, assigns, releases, heartbeats, reg_acks, reg_refused;
     char last_release[64];
@@ -439,8 +443,9 @@ static void worker_report(node_t *n)
         x.generation = n->sess[i].gen;
         x.device_index = n->sess[i].device;
         x.fps = 30;
-        x.speed = 1.0;
-        x.last_output_pts_ms = now - n->sess[i].start_ms;
+        x.speed = n->speed > 0 ? n->speed : 1.0;
+        x.last_output_pts_ms =
+            n->stall ? n->stall_pts : now - n->sess[i].start_ms;
         x.last_input_pts_ms = now - n->sess[i].start_ms;
         sl[i] = x;
         slp[i] = &sl[i];
@@ -501,6 +506,7 @@ static void on_release(node_t *n, const Prism__Release *r)
     snprintf(n->last_release, sizeof(n->last_release), "%s", r->stream_id);
     n->last_release_reason = r->reason;
     n->release_reasons |= 1u << r->reason;
+    n->release_at_keyframe = r->at_keyframe;
     if (!strcmp(r->stream_id, n->zombie))
         n->zombie[0] = '\0';
     for (int i = 0; i < n->nsess; i++) {
@@ -1327,6 +1333,120 @@ static void test_db_outage(void **state)
     proxy_stop(&px);
 }
 
+static const char *stream_worker(fx_t *fx, const char *id, char *out,
+                                 size_t len)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/api/streams/%s", id);
+    json_t *j = get_json(fx, 0, path);
+    snprintf(out, len, "%s", jstr(j, "worker"));
+    json_decref(j);
+    return out;
+}
+
+static bool wait_worker(node_t **all, int n, fx_t *fx, const char *id,
+                        const char *want_not, int64_t ms)
+{
+    char w[64];
+    int64_t end = clock_mono_ms() + ms;
+    while (clock_mono_ms() < end) {
+        pump(all, n, 100, NULL);
+        stream_worker(fx, id, w, sizeof(w));
+        if (w[0] && strcmp(w, want_not))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Streams move: drain with move=true (the old worker is told to stop at the
+ * next keyframe after the new one was assigned), a hung session (output
+ * stalls while input flows) is placed elsewhere, and a worker whose
+ * sessions run under real time becomes overloaded and sheds its
+ * lowest-priority stream.
+ */
+static void test_moves(void **state)
+{
+    (void)state;
+    fx_t *fx = &g_fx;
+    fx_setup(fx);
+    coord_start(fx, 0, true);
+    char *ka = create_channel(fx, "low", 10);
+    char *kb = create_channel(fx, "high", 90);
+    char *kc = create_channel(fx, "mid", 50);
+    node_t w1, w2, w3, ing;
+    node_init(fx, &w1, "w1", false, 1);
+    node_init(fx, &w2, "w2", false, 1);
+    node_init(fx, &w3, "w3", false, 1);
+    node_init(fx, &ing, "ing1", true, 1);
+    node_t *all[] = {&w1, &w2, &w3, &ing};
+    worker_register(&w1);
+    worker_register(&w2);
+    worker_register(&w3);
+    ingest_hello(&ing);
+    pump(all, 4, 800, NULL);
+    char sa[64], sb[64], sc[64], w[64];
+    publish(all, 4, &ing, ka, 1280, 720, 30);
+    snprintf(sa, sizeof(sa), "%s", ing.reply_stream);
+    assert_string_equal(ing.reply_worker, "w1");
+    publish(all, 4, &ing, kb, 1280, 720, 30);
+    snprintf(sb, sizeof(sb), "%s", ing.reply_stream);
+    assert_string_equal(ing.reply_worker, "w2");
+    publish(all, 4, &ing, kc, 1280, 720, 30);
+    snprintf(sc, sizeof(sc), "%s", ing.reply_stream);
+    assert_string_equal(ing.reply_worker, "w3");
+    pump(all, 4, 500, NULL);
+
+    /* Drain w1 and move: "low" goes to w2 (tie with w3: lowest index). */
+    json_t *j;
+    int st = http(fx, 0, "POST", "/api/workers/w1/drain?move=true",
+                  "test-token-123", NULL, &j, NULL, 0);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "moved")), 1);
+    json_decref(j);
+    pump(all, 4, 500, NULL);
+    assert_string_equal(stream_worker(fx, sa, w, sizeof(w)), "w2");
+    assert_int_equal(w1.nsess, 0);
+    assert_true(w1.release_reasons &
+                (1u << PRISM__RELEASE_REASON__RELEASE_REASON_MOVED));
+    assert_true(w1.release_at_keyframe);
+    assert_int_equal(w2.nsess, 2);
+
+    /* w3's session hangs: "mid" is placed elsewhere (w1 is draining). */
+    w3.stall_pts = clock_mono_ms() - w3.sess[0].start_ms;
+    w3.stall = true;
+    assert_true(wait_worker(all, 4, fx, sc, "w3", 6000));
+    assert_string_equal(stream_worker(fx, sc, w, sizeof(w)), "w2");
+    w3.stall = false;
+    char ev[1024];
+    stream_events(fx, sc, ev, sizeof(ev));
+    assert_non_null(strstr(ev, "stream.hung@w3 stream.replaced@w2"));
+
+    /* w2 falls behind real time: overloaded, it sheds "low" (priority 10)
+     * to w3 and keeps "high" and "mid". */
+    w2.speed = 0.5;
+    assert_true(wait_worker(all, 4, fx, sa, "w2", 4000));
+    assert_string_equal(stream_worker(fx, sa, w, sizeof(w)), "w3");
+    assert_string_equal(stream_worker(fx, sb, w, sizeof(w)), "w2");
+    assert_string_equal(stream_worker(fx, sc, w, sizeof(w)), "w2");
+    j = get_json(fx, 0, "/api/workers/w2");
+    assert_string_equal(jstr(j, "state"), "overloaded");
+    json_decref(j);
+    /* And it takes no new stream while overloaded. */
+    char *kd = create_channel(fx, "late", 50);
+    publish(all, 4, &ing, kd, 640, 360, 30);
+    assert_true(ing.reply.accepted);
+    assert_string_equal(ing.reply_worker, "w3");
+    free(ka);
+    free(kb);
+    free(kc);
+    free(kd);
+    node_close(&w1);
+    node_close(&w2);
+    node_close(&w3);
+    node_close(&ing);
+}
+
 /* Runs after every test, also after a failed one: no coordinator is left
  * behind and the test's schema is dropped. */
 static int fx_after(void **state)
@@ -1346,6 +1466,7 @@ int main(void)
         cmocka_unit_test_teardown(test_restart_reconciles, fx_after),
         cmocka_unit_test_teardown(test_standby_takes_over, fx_after),
         cmocka_unit_test_teardown(test_db_outage, fx_after),
+        cmocka_unit_test_teardown(test_moves, fx_after),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     zctx_term();
