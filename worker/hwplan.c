@@ -361,7 +361,8 @@ int hwplan_build(hwplan_backend_t backend, const ladder_t *ladder,
         out->frames_format = "yuv420p";
         break;
     }
-    out->hw_decode = hwplan_hw_can_decode(backend, src_codec);
+    out->hw_decode =
+        !enc->sw_decode && hwplan_hw_can_decode(backend, src_codec);
     out->nsizes = hwplan_sizes(ladder, out->sizes, HWPLAN_MAX_SIZES, rend_size);
     out->nrend = ladder->n;
     for (int i = 0; i < ladder->n; i++) {

@@ -71,6 +71,8 @@ typedef struct {
     bool live;          /* live: no B-frames unless bframes >= 0 */
     int bframes;        /* -1 = default for the mode (live 0, VOD 3) */
     const char *preset; /* x264 preset; NULL = "veryfast" */
+    bool sw_decode;     /* decode on the CPU even where the device could
+                           (the probe found no working hardware decoder) */
 } hwplan_encode_t;
 
 const char *hwplan_backend_name(hwplan_backend_t b);

@@ -1517,6 +1517,9 @@ static int plan_session(transcode_session_t *s)
         .live = !s->o.vod,
         .bframes = s->o.bframes,
         .preset = s->o.preset,
+        /* A CUDA device without a working NVDEC still encodes: decode on
+         * the CPU and upload. */
+        .sw_decode = s->backend == HWPLAN_NVENC && !dev->nvdec,
     };
     const char *codec = avcodec_get_name(s->src->streams[s->vi].par->codec_id);
     int ret = hwplan_build(s->backend, &s->ladder, codec, &enc, &s->plan, why,

@@ -307,6 +307,15 @@ static void test_nvenc_plan(void **state)
     assert_false(u.hw_decode);
     assert_int_equal(strncmp(u.graph, "[in]format=nv12,hwupload,", 25), 0);
     assert_graph_parses(&u);
+    /* A device whose decoder does not work: CPU decode, then upload. */
+    hwplan_t sw;
+    char why[256];
+    hwplan_encode_t enc = {
+        .segment_s = 2, .live = true, .bframes = -1, .sw_decode = true};
+    assert_int_equal(
+        hwplan_build(HWPLAN_NVENC, &l, "h264", &enc, &sw, why, sizeof(why)), 0);
+    assert_false(sw.hw_decode);
+    assert_int_equal(strncmp(sw.graph, "[in]format=nv12,hwupload,", 25), 0);
     l.r[find(&l, "720p30")].codec = LADDER_CODEC_HEVC;
     hwplan_t h = plan(HWPLAN_NVENC, &l, "hevc", true);
     assert_string_equal(h.enc[find(&l, "720p30")].encoder, "hevc_nvenc");
