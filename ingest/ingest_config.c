@@ -13,6 +13,9 @@ const config_option_t ingest_config_options[] = {
      "SRT listen address HOST:PORT; empty disables SRT"},
     {"media_bind", 0, CONFIG_STRING, "tcp://0.0.0.0:5560", 0, 0, S(media_bind),
      "ZeroMQ endpoint of the media ROUTER workers subscribe at"},
+    {"media_endpoint", 0, CONFIG_STRING, "", 0, 0, S(media_endpoint),
+     "Media endpoint workers are told to subscribe at (Hello); empty: the "
+     "bound one, with 0.0.0.0 replaced by this host's name"},
     {"coordinator", 0, CONFIG_STRING, "", 0, 0, S(coordinator),
      "Coordinator control endpoint; empty: open mode, every key admitted "
      "with stream id = key and subscribe token = key"},
@@ -48,6 +51,8 @@ const config_option_t ingest_config_options[] = {
      I(bad_key_window_ms), "Window of the refused-key rate limit"},
     {"stats_interval_ms", 0, CONFIG_INT, "5000", 100, 600000,
      I(stats_interval_ms), "Per-stream stats to the coordinator every"},
+    {"heartbeat_ms", 0, CONFIG_INT, "1000", 100, 60000, I(heartbeat_ms),
+     "Heartbeat to the coordinator every"},
     {"gop_max_packets", 0, CONFIG_INT, "4096", 16, 1000000, I(gop_max_packets),
      "GOP cache bound in packets per stream"},
     {"gop_max_bytes", 0, CONFIG_INT, "33554432", 65536, 1073741824,

@@ -12,6 +12,7 @@ typedef struct {
     char rtmp_listen[128];
     char srt_listen[128];
     char media_bind[256];
+    char media_endpoint[256];
     char coordinator[256];
     char key_file[512];
     char coordinator_key[512];
@@ -29,6 +30,7 @@ typedef struct {
     int64_t bad_key_limit;
     int64_t bad_key_window_ms;
     int64_t stats_interval_ms;
+    int64_t heartbeat_ms;
     int64_t gop_max_packets;
     int64_t gop_max_bytes;
     int64_t max_subscribers;

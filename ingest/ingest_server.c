@@ -95,7 +95,8 @@ struct ingest_server {
     int rtmp_port;
     atomic_bool stop;
     void *router, *coord;
-    char media_endpoint[256];
+    char media_endpoint[256]; /* bound */
+    char media_public[256];   /* told to the coordinator */
     curve_keypair_t *kp;
     zap_t *zap;
     hub_t *hub;
@@ -106,7 +107,7 @@ struct ingest_server {
     publisher_t *pubs;
     pending_t pending[MAX_PENDING];
     uint64_t next_req;
-    int64_t last_scan_ms, last_stats_ms;
+    int64_t last_scan_ms, last_stats_ms, last_hb_ms;
     uint8_t rbuf[READ_BUF];
     struct {
         atomic_ullong accepted, refused, closed_error, closed_timeout;
@@ -736,6 +737,8 @@ static void on_srt_items(ingest_server_t *s)
 
 /* ------------------------------------------------------------ coordinator */
 
+static void send_hello(ingest_server_t *s);
+
 static void on_coord(ingest_server_t *s)
 {
     for (int budget = 0; budget < 256; budget++) {
@@ -745,9 +748,19 @@ static void on_coord(ingest_server_t *s)
             return;
         if (rc < 0)
             continue;
-        if (env->body_case == PRISM__ENVELOPE__BODY_PUBLISH_REPLY)
+        if (env->body_case == PRISM__ENVELOPE__BODY_PUBLISH_REPLY) {
             on_publish_reply(s, env->publish_reply);
-        else if (env->body_case == PRISM__ENVELOPE__BODY_ERROR)
+        } else if (env->body_case == PRISM__ENVELOPE__BODY_REGISTER_ACK) {
+            const Prism__RegisterAck *a = env->register_ack;
+            if (a->accepted) {
+                log_info("ingest", "Coordinator knows us.", "coordinator=%s",
+                         a->coordinator_id ? a->coordinator_id : "");
+            } else { /* e.g. a restarted coordinator: introduce again */
+                log_info("ingest", "Coordinator asks for a Hello.",
+                         "reason=\"%s\"", a->reason ? a->reason : "");
+                send_hello(s);
+            }
+        } else if (env->body_case == PRISM__ENVELOPE__BODY_ERROR)
             log_warn("ingest", "Coordinator reported an error.",
                      "code=%u message=\"%s\"", env->error->code,
                      env->error->message ? env->error->message : "");
@@ -767,6 +780,18 @@ static void send_hello(ingest_server_t *s)
     h.node_id = s->cfg.ingest_id;
     h.software = "prism-ingest " PRISM_VERSION;
     h.host = host;
+    h.media_endpoint = s->media_public;
+    send_coord(s, &env);
+}
+
+static void send_heartbeat(ingest_server_t *s)
+{
+    static uint64_t seq;
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    Prism__Heartbeat hb = PRISM__HEARTBEAT__INIT;
+    env.body_case = PRISM__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    hb.seq = ++seq;
     send_coord(s, &env);
 }
 
@@ -881,6 +906,29 @@ err:;
     return rc;
 }
 
+/* The endpoint workers should connect to: media_endpoint if set, else the
+ * bound one with a wildcard host replaced by this host's name. */
+static void public_endpoint(ingest_server_t *s)
+{
+    if (s->cfg.media_endpoint[0]) {
+        snprintf(s->media_public, sizeof(s->media_public), "%s",
+                 s->cfg.media_endpoint);
+        return;
+    }
+    snprintf(s->media_public, sizeof(s->media_public), "%s", s->media_endpoint);
+    const char *wild = strstr(s->media_endpoint, "://0.0.0.0:");
+    if (!wild)
+        wild = strstr(s->media_endpoint, "://*:");
+    if (!wild)
+        return;
+    char host[128] = "";
+    if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
+        return;
+    const char *port = strrchr(s->media_endpoint, ':');
+    snprintf(s->media_public, sizeof(s->media_public), "tcp://%s%s", host,
+             port);
+}
+
 static int add_zmq_fd(ingest_server_t *s, void *sock, ev_t *ev)
 {
     int fd;
@@ -920,6 +968,7 @@ static int setup_zmq(ingest_server_t *s)
         return -EADDRINUSE;
     zsock_last_endpoint(s->router, s->media_endpoint,
                         sizeof(s->media_endpoint));
+    public_endpoint(s);
     if (s->cfg.coordinator[0]) {
         zsock_opts_t co;
         zsock_opts_default(&co);
@@ -1065,6 +1114,10 @@ int ingest_server_run(ingest_server_t *s)
         if (now - s->last_stats_ms >= s->cfg.stats_interval_ms) {
             s->last_stats_ms = now;
             send_stats(s, now);
+        }
+        if (s->coord && now - s->last_hb_ms >= s->cfg.heartbeat_ms) {
+            s->last_hb_ms = now;
+            send_heartbeat(s);
         }
     }
     return 0;

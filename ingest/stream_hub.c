@@ -440,10 +440,16 @@ static void on_subscribe(hub_t *h, const envelope_peer_t *from,
         return;
     }
     sub_t *u = find_sub(s, from);
-    if (!u) {
-        u = &s->subs[s->nsubs++];
-        s->st.subscribers = s->nsubs;
+    if (u) {
+        /* A repeated Subscribe (a retry that crossed our reply): answer
+         * again, keep the larger credit, replay nothing. */
+        if (m->credit_bytes > u->credit)
+            u->credit = m->credit_bytes;
+        send_reply(h, s, from, true, "", id);
+        return;
     }
+    u = &s->subs[s->nsubs++];
+    s->st.subscribers = s->nsubs;
     memset(u, 0, sizeof(*u));
     u->peer = *from;
     u->credit = m->credit_bytes;

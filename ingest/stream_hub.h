@@ -17,11 +17,13 @@
  *
  * A worker subscribes by sending Subscribe{stream_id, token, credit} on a
  * DEALER; the token must equal the one the coordinator issued for the
- * stream. The answer is a SubscribeReply with the tracks (codec,
- * extradata, sizes, time base), then the GOP cache, then live packets.
- * Each payload costs its size in credit; Credit{bytes} adds more. The hub
- * never sends a packet larger than the credit left: it drops it, counts
- * the drop, and drops everything else for that subscriber up to the next
+ * stream. A Subscribe from a peer already subscribed to the stream is
+ * answered again (tracks, the larger credit kept) without replaying
+ * anything; to start over, Unsubscribe first. The answer is a SubscribeReply
+ * with the tracks (codec, extradata, sizes, time base), then the GOP cache,
+ * then live packets. Each payload costs its size in credit; Credit{bytes} adds
+ * more. The hub never sends a packet larger than the credit left: it drops it,
+ * counts the drop, and drops everything else for that subscriber up to the next
  * video key frame, whose header then carries discontinuity = true. The
  * MediaHeader's seq is the stream's packet number (gaps are drops) and
  * `dropped` the subscription's drops so far. Payloads are sent without a

@@ -286,6 +286,9 @@ static void test_rtmp_publish_bad_key_and_hostile(void **state)
     assert_int_equal(n.live_streams, 0);
 
     assert_true(atomic_load(&coord.hellos) >= 1);
+    assert_string_equal(coord.hello_endpoint,
+                        ingest_server_media_endpoint(s.srv));
+    assert_true(atomic_load(&coord.heartbeats) >= 2);
     assert_true(atomic_load(&coord.stats) >= 1);
     assert_true(atomic_load(&coord.ends) >= 1);
     assert_non_null(strstr(coord.last_client, "Lavf"));
@@ -399,7 +402,8 @@ static void test_admission_timeout(void **state)
 {
     (void)state;
     tu_coord_t coord;
-    tu_coord_start(&coord, false); /* never answers */
+    tu_coord_start(&coord, false); /* never answers publishes */
+    coord.nack_heartbeat = true;
     srv_t s;
     srv_start(&s, coord.endpoint, 100);
     tu_rtmp_t c;
@@ -408,6 +412,10 @@ static void test_admission_timeout(void **state)
     assert_string_equal(c.status, "NetStream.Publish.BadName");
     assert_string_equal(c.desc, "coordinator did not answer");
     tu_rtmp_close(&c);
+    /* Told "not registered" (as by a restarted coordinator), the ingest
+     * introduced itself again. */
+    assert_true(atomic_load(&coord.heartbeats) >= 1);
+    assert_int_equal(atomic_load(&coord.hellos), 2);
     srv_stop(&s);
     tu_coord_stop(&coord);
 }

@@ -155,7 +155,9 @@ static inline int tu_probe(const char *file, const char *sel, tu_pkt_t *out,
 typedef struct {
     char endpoint[256];
     atomic_bool stop;
-    atomic_int hellos, requests, accepted, refused, stats, ends;
+    atomic_int hellos, requests, accepted, refused, stats, ends, heartbeats;
+    char hello_endpoint[256];
+    bool nack_heartbeat; /* answer the first Heartbeat "not registered" */
     char last_client[128];
     double last_fps, last_kbps, last_gop_s;
     uint32_t last_width, last_height, last_vcodec, last_acodec;
@@ -185,7 +187,21 @@ static inline void *tu_coord_main(void *arg)
         if (envelope_recv(c->sock, ZMQ_DONTWAIT, &from, &env, NULL) < 0)
             continue;
         if (env->body_case == PRISM__ENVELOPE__BODY_HELLO) {
+            pthread_mutex_lock(&c->mu);
+            snprintf(c->hello_endpoint, sizeof(c->hello_endpoint), "%s",
+                     env->hello->media_endpoint);
+            pthread_mutex_unlock(&c->mu);
             atomic_fetch_add(&c->hellos, 1);
+        } else if (env->body_case == PRISM__ENVELOPE__BODY_HEARTBEAT) {
+            if (atomic_fetch_add(&c->heartbeats, 1) == 0 && c->nack_heartbeat) {
+                Prism__Envelope out = PRISM__ENVELOPE__INIT;
+                Prism__RegisterAck ack = PRISM__REGISTER_ACK__INIT;
+                out.body_case = PRISM__ENVELOPE__BODY_REGISTER_ACK;
+                out.register_ack = &ack;
+                ack.accepted = false;
+                ack.reason = "not registered: send Register";
+                envelope_send(c->sock, &from, "coord-test", &out, 0);
+            }
         } else if (env->body_case == PRISM__ENVELOPE__BODY_PUBLISH_REQUEST) {
             const Prism__PublishRequest *rq = env->publish_request;
             atomic_fetch_add(&c->requests, 1);

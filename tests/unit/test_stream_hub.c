@@ -229,6 +229,14 @@ static void test_gop_cache_first_then_live(void **state)
     assert_int_equal(g.seq, 5);
     assert_false(g.discont);
     assert_false(recv_one(f, &g));
+    /* A repeated Subscribe is answered but replays nothing. */
+    subscribe(f, "tok", 1 << 20);
+    pump(f);
+    assert_true(recv_one(f, &g));
+    assert_int_equal(g.body, PRISM__ENVELOPE__BODY_SUBSCRIBE_REPLY);
+    assert_true(g.accepted);
+    assert_false(recv_one(f, &g));
+    assert_int_equal(hub_stream_stats(f->s)->subscribers, 1);
     fx_free(&f);
 }
 
