@@ -74,7 +74,7 @@ struct agent {
     nvml_t *nvml;
     atomic_bool stop;
     bool registered;
-    int64_t next_register_ms, next_report_ms, last_heard_ms;
+    int64_t next_register_ms, next_report_ms, last_heard_ms, connected_ms;
     int report_ms;
     uint64_t seq;
     int nsess; /* slots in use or not yet joined */
@@ -865,6 +865,44 @@ static void handle(agent_t *a)
     }
 }
 
+/*
+ * (Re)creates the control DEALER and connects it to every coordinator.
+ * A CURVE handshake that the coordinator's ZAP handler refused (a key
+ * allowed only later) is not retried by libzmq, so the loop calls this
+ * again when registering gets no answer for coordinator_lost_ms.
+ */
+static int agent_connect(agent_t *a)
+{
+    zsock_close(&a->sock);
+    a->connected_ms = clock_mono_ms();
+    zsock_opts_t o;
+    zsock_opts_default(&o);
+    o.sndtimeo_ms = 0;
+    o.max_msg_size = ENVELOPE_MAX_BYTES + 1024;
+    a->sock = zsock_new(ZMQ_DEALER, &o);
+    if (!a->sock)
+        return -ENOMEM;
+    int one = 1, ivl = 200;
+    zmq_setsockopt(a->sock, ZMQ_IMMEDIATE, &one, sizeof(one));
+    zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl));
+    if (a->coord_pub[0] && zsock_curve_client(a->sock, a->kp, a->coord_pub) < 0)
+        return -EINVAL;
+    char eps[1024];
+    snprintf(eps, sizeof(eps), "%s", a->cfg.coordinators);
+    int nep = 0;
+    for (char *save = NULL, *ep = strtok_r(eps, ", ", &save); ep;
+         ep = strtok_r(NULL, ", ", &save)) {
+        if (zsock_connect(a->sock, ep) < 0)
+            return -EINVAL;
+        nep++;
+    }
+    if (!nep) {
+        log_error(MOD, "No coordinator endpoint configured.", NULL);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int agent_run(agent_t *a)
 {
     a->next_register_ms = 0;
@@ -888,6 +926,15 @@ int agent_run(agent_t *a)
                      now - a->last_heard_ms);
             a->registered = false;
             a->next_register_ms = now;
+        }
+        if (!a->registered &&
+            now - a->last_heard_ms > a->cfg.coordinator_lost_ms &&
+            now - a->connected_ms > a->cfg.coordinator_lost_ms) {
+            log_warn(MOD, "No answer from the coordinator; reconnecting.",
+                     "worker=%s coordinators=\"%s\"", a->cfg.worker_id,
+                     a->cfg.coordinators);
+            if (agent_connect(a) < 0)
+                break;
         }
         if (!a->registered && now >= a->next_register_ms) {
             send_register(a);
@@ -944,37 +991,12 @@ agent_t *agent_new(const worker_config_t *cfg, const probe_t *probe)
     if (cfg->coordinator_key[0] &&
         curve_keys_load_public(cfg->coordinator_key, a->coord_pub) < 0)
         goto err;
-    zsock_opts_t o;
-    zsock_opts_default(&o);
-    o.sndtimeo_ms = 0;
-    o.max_msg_size = ENVELOPE_MAX_BYTES + 1024;
-    a->sock = zsock_new(ZMQ_DEALER, &o);
-    if (!a->sock)
-        goto err;
-    int one = 1, ivl = 200;
-    zmq_setsockopt(a->sock, ZMQ_IMMEDIATE, &one, sizeof(one));
-    zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl));
-    if (a->coord_pub[0]) {
-        if (!a->kp) {
-            log_error(MOD, "coordinator_key needs key_file too.", NULL);
-            goto err;
-        }
-        if (zsock_curve_client(a->sock, a->kp, a->coord_pub) < 0)
-            goto err;
-    }
-    char eps[1024];
-    snprintf(eps, sizeof(eps), "%s", cfg->coordinators);
-    int nep = 0;
-    for (char *save = NULL, *ep = strtok_r(eps, ", ", &save); ep;
-         ep = strtok_r(NULL, ", ", &save)) {
-        if (zsock_connect(a->sock, ep) < 0)
-            goto err;
-        nep++;
-    }
-    if (!nep) {
-        log_error(MOD, "No coordinator endpoint configured.", NULL);
+    if (a->coord_pub[0] && !a->kp) {
+        log_error(MOD, "coordinator_key needs key_file too.", NULL);
         goto err;
     }
+    if (agent_connect(a) < 0)
+        goto err;
     return a;
 err:
     agent_free(&a);
