@@ -51,6 +51,7 @@
 #include "clock.h"
 #include "coord_http.h"
 #include "db_migrate.h"
+#include "idmap.h"
 #include "coord_int.h"
 #include "log.h"
 #include "streamkey.h"
@@ -260,34 +261,50 @@ static int send_env(coord_t *c, const unsigned char *rid, size_t rid_len,
 
 coord_worker_t *coord_find_worker(coord_t *c, const char *id, long *idx)
 {
-    for (size_t i = 0; i < c->nworkers; i++) {
-        if (!strcmp(c->workers[i].id, id)) {
-            if (idx)
-                *idx = (long)i;
-            return &c->workers[i];
-        }
-    }
-    return NULL;
+    long i = id ? idmap_get(c->worker_ids, id) : -1;
+    if (i < 0 || (size_t)i >= c->nworkers)
+        return NULL;
+    if (idx)
+        *idx = i;
+    return &c->workers[i];
 }
 
 coord_stream_t *coord_find_stream(coord_t *c, const char *id)
 {
-    for (size_t i = 0; i < c->nslots; i++) {
-        coord_stream_t *s = &c->streams[i];
-        if (s->state != STREAM_FREE && !strcmp(s->id, id))
-            return s;
-    }
-    return NULL;
+    long i = id ? idmap_get(c->stream_ids, id) : -1;
+    if (i < 0 || (size_t)i >= c->nslots || c->streams[i].state == STREAM_FREE)
+        return NULL;
+    return &c->streams[i];
+}
+
+static void channel_key(int64_t channel_id, char *buf, size_t len)
+{
+    snprintf(buf, len, "%" PRId64, channel_id);
 }
 
 static coord_stream_t *find_channel_stream(coord_t *c, int64_t channel_id)
 {
-    for (size_t i = 0; i < c->nslots; i++) {
-        coord_stream_t *s = &c->streams[i];
-        if (s->state != STREAM_FREE && s->channel_id == channel_id)
-            return s;
+    char k[24];
+    channel_key(channel_id, k, sizeof(k));
+    long i = idmap_get(c->channel_streams, k);
+    if (i < 0 || (size_t)i >= c->nslots || c->streams[i].state == STREAM_FREE)
+        return NULL;
+    return &c->streams[i];
+}
+
+/* Makes a stream findable by its id and its channel. 0 or -ENOMEM. */
+static int stream_index(coord_t *c, coord_stream_t *s)
+{
+    char k[24];
+    long slot = (long)(s - c->streams);
+    channel_key(s->channel_id, k, sizeof(k));
+    if (idmap_put(c->stream_ids, s->id, slot) < 0)
+        return -ENOMEM;
+    if (idmap_put(c->channel_streams, k, slot) < 0) {
+        idmap_del(c->stream_ids, s->id);
+        return -ENOMEM;
     }
-    return NULL;
+    return 0;
 }
 
 static coord_ingest_t *find_ingest(coord_t *c, const char *id)
@@ -332,6 +349,12 @@ static coord_stream_t *stream_alloc(coord_t *c)
 
 static void stream_free_slot(coord_t *c, coord_stream_t *s)
 {
+    char k[24];
+    channel_key(s->channel_id, k, sizeof(k));
+    if (s->id[0])
+        idmap_del(c->stream_ids, s->id);
+    if (idmap_get(c->channel_streams, k) == (long)(s - c->streams))
+        idmap_del(c->channel_streams, k);
     s->state = STREAM_FREE;
     s->id[0] = '\0';
     c->nstreams--;
@@ -790,6 +813,12 @@ static void handle_register(coord_t *c, const envelope_peer_t *peer,
             send_env(c, peer->rid, peer->rid_len, &out, id);
             log_warn(MOD, "Registration refused: registry full.",
                      "worker=%s max=%lld", id, (long long)c->cfg.max_workers);
+            return;
+        }
+        if (idmap_put(c->worker_ids, id, (long)c->nworkers) < 0) {
+            ack.accepted = false;
+            ack.reason = (char *)"out of memory";
+            send_env(c, peer->rid, peer->rid_len, &out, id);
             return;
         }
         wi = (long)c->nworkers++;
@@ -1288,6 +1317,13 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
     random_uuid(s->id);
     random_hex(s->token, COORD_TOKEN_HEX / 2);
     s->channel_id = chan;
+    if (stream_index(c, s) < 0) {
+        s->id[0] = '\0';
+        stream_free_slot(c, s);
+        s = NULL;
+        reject = "out of memory";
+        goto reply;
+    }
     snprintf(s->channel, sizeof(s->channel), "%s", PQgetvalue(res, 0, 1));
     s->priority = (uint32_t)strtoul(PQgetvalue(res, 0, 2), NULL, 10);
     snprintf(s->ingest, sizeof(s->ingest), "%s", x->ingest);
@@ -1648,6 +1684,11 @@ static void load_cb(void *ud, const PGresult *res, const char *err)
             break;
         snprintf(s->id, sizeof(s->id), "%s", id);
         s->channel_id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+        if (stream_index(c, s) < 0) {
+            s->id[0] = '\0';
+            stream_free_slot(c, s);
+            break;
+        }
         snprintf(s->channel, sizeof(s->channel), "%s", PQgetvalue(res, i, 2));
         s->priority = (uint32_t)strtoul(PQgetvalue(res, i, 3), NULL, 10);
         snprintf(s->ingest, sizeof(s->ingest), "%s", PQgetvalue(res, i, 4));
@@ -1825,6 +1866,16 @@ coord_t *coord_new(const coord_config_t *cfg)
     c->lcfg.hung_ms = cfg->hung_ms;
     c->lcfg.slow_reports = (int)cfg->slow_reports;
     c->lcfg.slow_speed = cfg->slow_speed;
+    c->worker_ids = idmap_new();
+    c->stream_ids = idmap_new();
+    c->channel_streams = idmap_new();
+    if (!c->worker_ids || !c->stream_ids || !c->channel_streams) {
+        idmap_free(&c->worker_ids);
+        idmap_free(&c->stream_ids);
+        idmap_free(&c->channel_streams);
+        free(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -1986,6 +2037,9 @@ void coord_free(coord_t **cp)
     free(c->pdevices);
     free(c->ingests);
     free(c->streams);
+    idmap_free(&c->worker_ids);
+    idmap_free(&c->stream_ids);
+    idmap_free(&c->channel_streams);
     free(c);
     *cp = NULL;
 }

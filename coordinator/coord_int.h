@@ -163,6 +163,9 @@ struct coord {
     placement_worker_t *pworkers;
     placement_device_t *pdevices;
     size_t nworkers, cap_workers;
+    struct idmap *worker_ids;      /* worker id -> index */
+    struct idmap *stream_ids;      /* stream id -> slot */
+    struct idmap *channel_streams; /* channel id (decimal) -> slot */
     placement_farm_t farm;
     coord_ingest_t *ingests;
     size_t ningests, cap_ingests;
