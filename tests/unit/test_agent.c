@@ -170,6 +170,23 @@ static void test_devices_and_budgets(void **state)
     rmdir(dir);
 }
 
+/* A short timed encode and decode gives positive pixel rates. */
+static void test_calibrate_measure(void **state)
+{
+    (void)state;
+    double e = 0, d = 0;
+    int64_t t0 = clock_mono_ms();
+    assert_int_equal(
+        calibrate_measure("libx264", "preset=ultrafast", 160, 96, 0.3, &e, &d),
+        0);
+    assert_true(clock_mono_ms() - t0 >= 250);
+    assert_true(e > 160 * 96 * 5.0);
+    assert_true(d > 0);
+    assert_true(
+        calibrate_measure("no_such_encoder", NULL, 64, 64, 0.1, &e, &d) < 0);
+    assert_true(e == 0 && d == 0);
+}
+
 /* ---------------------------------------------------------------- protocol */
 
 typedef struct {
@@ -370,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_profile_from_assign),
         cmocka_unit_test(test_playlist_next),
         cmocka_unit_test(test_devices_and_budgets),
+        cmocka_unit_test(test_calibrate_measure),
         cmocka_unit_test(test_protocol),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
