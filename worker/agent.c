@@ -34,7 +34,7 @@
 enum { S_FREE = 0, S_STARTING, S_RUNNING, S_FAILED, S_DONE };
 
 typedef struct {
-    int state; /* written by the session thread under lock */
+    atomic_int state; /* S_*: the session thread moves it on */
     bool acked;
     bool joined;
     char stream_id[128];
