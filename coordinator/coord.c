@@ -724,6 +724,10 @@ static int move_stream(coord_t *c, coord_stream_t *s, const char *why)
     rc = place_stream(c, s, why);
     send_release(c, old_w, s->id, old_gen,
                  PRISM__RELEASE_REASON__RELEASE_REASON_MOVED, true);
+    /* The old worker runs it to its next keyframe: its reports of that
+     * generation are expected, not stale. */
+    s->moving_from = old_w;
+    s->moving_gen = old_gen;
     return rc;
 }
 
@@ -1025,7 +1029,10 @@ static void handle_report(coord_t *c, const envelope_peer_t *peer,
         const Prism__SessionLoad *sl = r->sessions[i];
         coord_stream_t *s = coord_find_stream(c, sl->stream_id);
         if (!s || s->worker != wi || s->generation != sl->generation) {
-            if (!s || s->generation > sl->generation || s->worker != wi)
+            bool finishing =
+                s && s->moving_from == wi && s->moving_gen == sl->generation;
+            if (!finishing &&
+                (!s || s->generation > sl->generation || s->worker != wi))
                 send_release(
                     c, wi, sl->stream_id, sl->generation,
                     s ? PRISM__RELEASE_REASON__RELEASE_REASON_SUPERSEDED

@@ -506,7 +506,7 @@ static void on_release(node_t *n, const Prism__Release *r)
     snprintf(n->last_release, sizeof(n->last_release), "%s", r->stream_id);
     n->last_release_reason = r->reason;
     n->release_reasons |= 1u << r->reason;
-    n->release_at_keyframe = r->at_keyframe;
+    n->release_at_keyframe |= r->at_keyframe;
     if (!strcmp(r->stream_id, n->zombie))
         n->zombie[0] = '\0';
     for (int i = 0; i < n->nsess; i++) {
@@ -946,6 +946,37 @@ static void test_farm(void **state)
     assert_string_equal(jstr(j, "channel"), "alice");
     assert_true(json_array_size(json_object_get(j, "renditions")) >= 5);
     json_decref(j);
+
+    /* The ingest's stats become per-stream stats rows and show in the API. */
+    {
+        Prism__IngestStats is = PRISM__INGEST_STATS__INIT;
+        is.stream_id = s1;
+        is.bitrate_kbps = 5800;
+        is.fps = 60;
+        is.keyframe_interval_s = 2;
+        is.bytes_in = 123456;
+        is.subscribers = 1;
+        Prism__Envelope env = PRISM__ENVELOPE__INIT;
+        env.body_case = PRISM__ENVELOPE__BODY_INGEST_STATS;
+        env.ingest_stats = &is;
+        node_send(&ing, &env);
+        pump(all, 4, 400, NULL);
+        j = get_json(fx, 0, path);
+        assert_true(json_real_value(json_object_get(j, "input_kbps")) > 5799);
+        json_decref(j);
+        PGconn *c = pg(fx);
+        const char *p[1] = {s1};
+        PGresult *r = PQexecParams(c,
+                                   "SELECT bitrate_kbps, bytes_in FROM "
+                                   "stream_stats WHERE stream_id = $1",
+                                   1, NULL, p, NULL, NULL, 0);
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        assert_int_equal(PQntuples(r), 1);
+        assert_string_equal(PQgetvalue(r, 0, 0), "5800");
+        assert_string_equal(PQgetvalue(r, 0, 1), "123456");
+        PQclear(r);
+        PQfinish(c);
+    }
 
     /* Drain w2: the next stream goes to w1 though w2 is less loaded. */
     st = http(fx, 0, "POST", "/api/workers/w2/drain", "test-token-123", NULL,
