@@ -51,6 +51,8 @@ typedef struct {
 } fx_t;
 
 static fx_t g_fx;
+/* The streamer's address the simulated ingest reports in PublishRequest. */
+static const char *g_remote = "192.0.2.7";
 
 static int free_port(void)
 {
@@ -649,7 +651,7 @@ static void publish(node_t **all, int nall, node_t *in, const char *key, int w,
     p.ingest_id = in->id;
     p.stream_key = (char *)key;
     p.protocol = PRISM__INGEST_PROTOCOL__INGEST_PROTOCOL_RTMP;
-    p.remote_addr = (char *)"192.0.2.7";
+    p.remote_addr = (char *)g_remote;
     p.source = &s;
     p.request_id = 77;
     Prism__Envelope env = PRISM__ENVELOPE__INIT;
@@ -1081,6 +1083,22 @@ static void test_farm(void **state)
     regfree(&help);
     regfree(&type);
     regfree(&sample);
+
+    /* Bad keys are limited per address (bad_key_limit 5): after five, even
+     * the right key is refused from there, while others still get in. */
+    g_remote = "198.51.100.9";
+    for (int i = 0; i < 5; i++) {
+        publish(all, 4, &ing, wrong, 1280, 720, 30);
+        assert_string_equal(ing.reply_reason, "invalid stream key");
+    }
+    publish(all, 4, &ing, key1, 1280, 720, 30);
+    assert_false(ing.reply.accepted);
+    assert_string_equal(ing.reply_reason,
+                        "too many bad stream keys from this address");
+    g_remote = "192.0.2.7";
+    publish(all, 4, &ing, key1, 1280, 720, 30);
+    assert_true(ing.reply.accepted); /* the live stream of "alice" goes on */
+    assert_string_equal(ing.reply_stream, s1);
 
     /* The operator stops a stream: the worker is told, the API forgets. */
     snprintf(path, sizeof(path), "/api/streams/%s", s1);
