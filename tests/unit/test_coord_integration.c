@@ -54,17 +54,38 @@ static fx_t g_fx;
 /* The streamer's address the simulated ingest reports in PublishRequest. */
 static const char *g_remote = "192.0.2.7";
 
+/*
+ * A free TCP port below the ephemeral range (32768 and up), so that no
+ * client's local port can take it between this check and the bind.
+ */
 static int free_port(void)
 {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof(a);
-    assert_true(s >= 0);
-    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &l), 0);
-    close(s);
-    return ntohs(a.sin_port);
+    static unsigned seed;
+    static int given[64], ngiven;
+    if (!seed)
+        seed = (unsigned)getpid() ^ (unsigned)clock_mono_us();
+    for (int tries = 0; tries < 200; tries++) {
+        seed = seed * 1103515245u + 12345u;
+        int port = 20000 + (int)((seed >> 8) % 12000);
+        bool dup = false;
+        for (int i = 0; i < ngiven && i < 64; i++)
+            dup |= given[i] == port;
+        if (dup)
+            continue;
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        assert_true(s >= 0);
+        int ok = bind(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+        close(s);
+        if (ok) {
+            given[ngiven++ % 64] = port;
+            return port;
+        }
+    }
+    fail_msg("no free port found");
+    return -1;
 }
 
 static PGconn *pg(fx_t *fx)
@@ -1299,9 +1320,9 @@ static void test_db_outage(void **state)
     const char *pp = strstr(url, "127.0.0.1:");
     assert_non_null(pp);
     px.target_port = atoi(pp + 10);
-    /* Below the ephemeral range, so that no reconnect to the stopped proxy
-     * can ever be a TCP self-connection on the same port. */
-    px.port = 20000 + (int)(clock_mono_us() % 9000);
+    /* Below the ephemeral range (free_port), so that no reconnect to the
+     * stopped proxy can ever be a TCP self-connection on the same port. */
+    px.port = free_port();
     proxy_start(&px);
     /* The coordinator reaches PostgreSQL through the proxy. */
     char direct[sizeof(fx->pgurl)];
