@@ -38,16 +38,16 @@
  * bitrate) is replayed, looped, by N publisher connections driven by one
  * epoll thread of this process: each sends the tags as RTMP messages when
  * their timestamps fall due (real time), with 4096-byte chunks as OBS
- * does. Phase 1 publishes to a prism-ingest child (open mode); a
- * subscriber thread on the media ROUTER receives every stream with ample
- * credit. Phase 2 publishes the same load to an nginx child with the rtmp
- * module, and N RTMP players (in the same epoll thread) play the streams
- * back. For each phase: the server's CPU seconds (utime + stime from
- * /proc) over the measured window divided by the megabits the publishers
- * sent (cpu_per_mbps: CPU seconds per Mbit, which is also CPU cores per
- * Mbit/s), the latency from the publisher's write to the subscriber's or
- * player's receipt of the same (stream, track, timestamp), and the
- * packets sent but never received.
+ * does. Phase 1 publishes to a prism-ingest child (open mode); four
+ * subscriber threads (a DEALER each, a quarter of the streams each, as
+ * several workers would) receive every stream with ample credit. Phase 2
+ * publishes the same load to an nginx child with the rtmp module, and N RTMP
+ * players (in the same epoll thread) play the streams back. For each phase: the
+ * server's CPU seconds (utime + stime from /proc) over the measured window
+ * divided by the megabits the publishers sent (cpu_per_mbps: CPU seconds per
+ * Mbit, which is also CPU cores per Mbit/s), the latency from the publisher's
+ * write to the subscriber's or player's receipt of the same (stream, track,
+ * timestamp), and the packets sent but never received.
  */
 
 typedef struct {
@@ -500,9 +500,16 @@ static void pace(run_t *r, client_t *c, int64_t now)
 
 /* ------------------------------------------------------------ subscriber */
 
+/* Subscriber threads, each with its own DEALER and a share of the streams
+ * (as several workers would): nginx's players get one TCP connection per
+ * stream, so one ZeroMQ connection for all would not compare like with
+ * like. */
+#define SUBSCRIBERS 4
+
 typedef struct {
     char endpoint[256];
-    int n;
+    int n;     /* streams bench<first> .. bench<first + n - 1> */
+    int first; /* as a worker would, each subscriber takes a share */
     atomic_bool stop;
     run_t *run;
     pthread_t thread;
@@ -528,7 +535,7 @@ static void *sub_main(void *arg)
                 if (ok[i])
                     continue;
                 char id[32];
-                snprintf(id, sizeof(id), "bench%d", i);
+                snprintf(id, sizeof(id), "bench%d", s->first + i);
                 Prism__Envelope env = PRISM__ENVELOPE__INIT;
                 Prism__Subscribe sb = PRISM__SUBSCRIBE__INIT;
                 env.body_case = PRISM__ENVELOPE__BODY_SUBSCRIBE;
@@ -551,16 +558,16 @@ static void *sub_main(void *arg)
             int64_t us = clock_mono_us();
             if (env->body_case == PRISM__ENVELOPE__BODY_SUBSCRIBE_REPLY &&
                 env->subscribe_reply->accepted) {
-                int i = atoi(env->subscribe_reply->stream_id + 5);
+                int i = atoi(env->subscribe_reply->stream_id + 5) - s->first;
                 if (i >= 0 && i < s->n)
                     ok[i] = true;
             } else if (env->body_case == PRISM__ENVELOPE__BODY_MEDIA_HEADER) {
                 const Prism__MediaHeader *m = env->media_header;
-                int i = atoi(m->stream_id + 5);
+                int i = atoi(m->stream_id + 5) - s->first;
                 if (i >= 0 && i < s->n) {
                     if (s->run->measuring)
-                        rec_add(&local, (uint32_t)i, (uint8_t)m->track, m->dts,
-                                us);
+                        rec_add(&local, (uint32_t)(s->first + i),
+                                (uint8_t)m->track, m->dts, us);
                     used[i] += zmq_msg_size(&pl);
                     if (used[i] > (64 << 20)) { /* top the credit up */
                         Prism__Envelope ce = PRISM__ENVELOPE__INIT;
@@ -702,9 +709,9 @@ static void run_phase(run_t *r, pid_t pid, sub_t *sub, result_t *res)
             r->stop_send_us = 0;
     }
     r->measuring = false;
-    if (sub) {
-        atomic_store(&sub->stop, true);
-        pthread_join(sub->thread, NULL);
+    for (int i = 0; sub && i < SUBSCRIBERS; i++) {
+        atomic_store(&sub[i].stop, true);
+        pthread_join(sub[i].thread, NULL);
     }
     double secs = (r->measure_end_us - r->measure_start_us) / 1e6;
     res->mbps = r->bytes * 8 / 1e6 / secs;
@@ -776,12 +783,17 @@ static void bench_prism(const opts_t *o, clip_t *clip, result_t *res)
     r.o = o;
     r.clip = clip;
     r.port = (int)o->port;
-    sub_t sub = {0};
-    snprintf(sub.endpoint, sizeof(sub.endpoint), "%s", media);
-    sub.n = (int)o->publishers;
-    sub.run = &r;
-    pthread_create(&sub.thread, NULL, sub_main, &sub);
-    run_phase(&r, pid, &sub, res);
+    static sub_t sub[SUBSCRIBERS];
+    int n = (int)o->publishers;
+    for (int i = 0; i < SUBSCRIBERS; i++) {
+        memset(&sub[i], 0, sizeof(sub[i]));
+        snprintf(sub[i].endpoint, sizeof(sub[i].endpoint), "%s", media);
+        sub[i].first = n * i / SUBSCRIBERS;
+        sub[i].n = n * (i + 1) / SUBSCRIBERS - sub[i].first;
+        sub[i].run = &r;
+        pthread_create(&sub[i].thread, NULL, sub_main, &sub[i]);
+    }
+    run_phase(&r, pid, sub, res);
     stop_child(pid);
 }
 
