@@ -20,6 +20,7 @@
 #include "calibrate.h"
 #include "clock.h"
 #include "envelope.h"
+#include "nvml.h"
 #include "worker_config.h"
 #include "zsock.h"
 
@@ -185,6 +186,45 @@ static void test_calibrate_measure(void **state)
     assert_true(
         calibrate_measure("no_such_encoder", NULL, 64, 64, 0.1, &e, &d) < 0);
     assert_true(e == 0 && d == 0);
+}
+
+/* The sample configuration parses, and flags beat the file. */
+static void test_sample_config(void **state)
+{
+    (void)state;
+    const char *srcdir = getenv("PRISM_SOURCE_DIR");
+    assert_non_null(srcdir);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/configs/worker.ini", srcdir);
+    worker_config_t cfg;
+    char err[256];
+    char *argv[] = {"run", "--config", path, "--max-streams", "7", NULL};
+    assert_int_equal(worker_config_parse(&cfg, 5, argv, err, sizeof(err)), 0);
+    assert_string_equal(cfg.worker_id, "gpu-01");
+    assert_non_null(strstr(cfg.coordinators, "coordinator-b.example:5550"));
+    assert_int_equal(cfg.max_streams, 7);
+    assert_int_equal(cfg.gpu_encode_budget, 500000000);
+    assert_true(cfg.nvml);
+}
+
+/* Without the NVIDIA driver, NVML is absent and utilisation unknown. */
+static void test_nvml_absent(void **state)
+{
+    (void)state;
+    nvml_t *n = nvml_open(); /* NULL here unless libnvidia-ml exists */
+    nvml_sample_t s;
+    if (!n) {
+        assert_int_equal(nvml_sample(NULL, 0, &s), -ENODEV);
+        assert_int_equal(s.encoder_util, -1);
+        assert_int_equal(s.decoder_util, -1);
+    } else {
+        /* A GPU host: index 0 answers, utilisation within 0..100. */
+        if (nvml_sample(n, 0, &s) == 0 && s.encoder_util >= 0)
+            assert_true(s.encoder_util <= 100);
+        assert_int_equal(nvml_sample(n, 4096, &s), -ENODEV);
+    }
+    nvml_close(&n);
+    assert_null(n);
 }
 
 /* ---------------------------------------------------------------- protocol */
@@ -388,6 +428,8 @@ int main(void)
         cmocka_unit_test(test_playlist_next),
         cmocka_unit_test(test_devices_and_budgets),
         cmocka_unit_test(test_calibrate_measure),
+        cmocka_unit_test(test_sample_config),
+        cmocka_unit_test(test_nvml_absent),
         cmocka_unit_test(test_protocol),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
