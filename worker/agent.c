@@ -55,6 +55,7 @@ typedef struct {
     uint64_t start_sequence; /* what the session continues from */
     char error[256];
     atomic_bool stop;
+    int64_t stop_by_ms; /* a Release at_keyframe: stop for good by then */
     pthread_t thread;
     pthread_mutex_t lock; /* guards ts, src and state */
     transcode_session_t *ts;
@@ -773,13 +774,29 @@ static void on_release(agent_t *a, const Prism__Release *m)
 {
     for (int i = 0; i < a->nsess; i++) {
         sess_t *s = a->sess[i];
-        if (s && !strcmp(s->stream_id, m->stream_id) &&
-            s->generation <= m->generation && !atomic_load(&s->stop)) {
-            log_info(MOD, "Stream released.",
-                     "stream=%s generation=%" PRIu64 " reason=%d", s->stream_id,
-                     s->generation, (int)m->reason);
-            sess_stop(s);
+        if (!s || strcmp(s->stream_id, m->stream_id) ||
+            s->generation > m->generation || atomic_load(&s->stop) ||
+            s->stop_by_ms)
+            continue;
+        log_info(MOD, "Stream released.",
+                 "stream=%s generation=%" PRIu64 " reason=%d at_keyframe=%d",
+                 s->stream_id, s->generation, (int)m->reason,
+                 (int)m->at_keyframe);
+        bool later = false;
+        if (m->at_keyframe) {
+            /* The input ends at the next keyframe; a stream without one
+             * soon is stopped anyway (tend_sessions). */
+            pthread_mutex_lock(&s->lock);
+            if (s->src) {
+                zmq_source_end_at_keyframe(s->src);
+                int seg = s->segment_ms > 0 ? s->segment_ms : 2000;
+                s->stop_by_ms = clock_mono_ms() + 3 * seg;
+                later = true;
+            }
+            pthread_mutex_unlock(&s->lock);
         }
+        if (!later)
+            sess_stop(s);
     }
     send_ack(a, m->stream_id, m->generation, true, NULL,
              PRISM__ACK__OF__OF_RELEASE);
@@ -801,6 +818,13 @@ static void tend_sessions(agent_t *a)
                 send_ack(a, s->stream_id, s->generation, ok, ok ? NULL : err,
                          PRISM__ACK__OF__OF_ASSIGN);
             s->acked = true;
+        }
+        if (s->stop_by_ms && clock_mono_ms() > s->stop_by_ms &&
+            !atomic_load(&s->stop)) {
+            log_warn(MOD, "No keyframe to stop at in time; stopping now.",
+                     "stream=%s generation=%" PRIu64, s->stream_id,
+                     s->generation);
+            sess_stop(s);
         }
         if (st == S_FAILED || st == S_DONE) {
             pthread_join(s->thread, NULL);

@@ -2,6 +2,7 @@
 #include "zmq_source.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@ typedef struct {
     uint8_t *new_extra[TRACK_MAX];
     int new_extra_len[TRACK_MAX];
     atomic_bool interrupted;
+    atomic_bool end_at_key;
     pthread_mutex_t lock;
     zmq_source_stats_t st;
 } zsrc_t;
@@ -201,6 +203,12 @@ static int to_packet(packet_source_t *src, zsrc_t *z,
     }
     if (si < 0)
         return AVERROR(EAGAIN);
+    if (m->keyframe && src->streams[si].type == AVMEDIA_TYPE_VIDEO &&
+        atomic_load(&z->end_at_key)) {
+        log_info(MOD, "Input ends at this keyframe, as asked.",
+                 "stream=%s dts=%" PRId64, z->stream_id, m->dts);
+        return AVERROR_EOF;
+    }
     /* One copy: decoders read past the end, so the bytes need padding
      * that a ZeroMQ frame does not have. */
     int ret = av_new_packet(pkt, (int)len);
@@ -287,6 +295,12 @@ static void zs_interrupt(packet_source_t *src)
 {
     zsrc_t *z = src->priv;
     atomic_store(&z->interrupted, true);
+}
+
+void zmq_source_end_at_keyframe(packet_source_t *src)
+{
+    zsrc_t *z = src->priv;
+    atomic_store(&z->end_at_key, true);
 }
 
 static void zs_close(packet_source_t *src)

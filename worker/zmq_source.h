@@ -47,6 +47,13 @@ typedef struct {
  */
 packet_source_t *zmq_source_open(const zmq_source_opts_t *o);
 
+/*
+ * Makes read() end the input (AVERROR_EOF) at the next video keyframe,
+ * which is not delivered: the session closes its segments on a boundary
+ * the worker taking the stream over starts from. Any thread.
+ */
+void zmq_source_end_at_keyframe(packet_source_t *src);
+
 /* Copies the counters of a source made by zmq_source_open; any thread. */
 void zmq_source_stats(packet_source_t *src, zmq_source_stats_t *out);
 

@@ -248,6 +248,36 @@ static void test_tracks_packets_credit(void **state)
     ingest_stop(&g);
 }
 
+/* A move at the next keyframe: the input ends there, the keyframe is not
+ * delivered. */
+static void test_end_at_keyframe(void **state)
+{
+    (void)state;
+    ingest_t g = {.token = "tok-123", .npackets = 12};
+    ingest_start(&g);
+    zmq_source_opts_t o = opts(&g, 5000, 5000);
+    packet_source_t *src = zmq_source_open(&o);
+    assert_non_null(src);
+    AVPacket *pkt = av_packet_alloc();
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(packet_source_read(src, pkt), 0);
+        av_packet_unref(pkt);
+    }
+    zmq_source_end_at_keyframe(src);
+    /* Packets 2 and 3 (no video keyframe) still come; 4 is one. */
+    for (int i = 2; i < 4; i++) {
+        assert_int_equal(packet_source_read(src, pkt), 0);
+        assert_int_equal(pkt->dts, i * 33);
+        av_packet_unref(pkt);
+    }
+    int64_t t0 = clock_mono_ms();
+    assert_int_equal(packet_source_read(src, pkt), AVERROR_EOF);
+    assert_true(clock_mono_ms() - t0 < 1000); /* not the idle timeout */
+    av_packet_free(&pkt);
+    packet_source_free(&src);
+    ingest_stop(&g);
+}
+
 static void *interrupt_later(void *arg)
 {
     usleep(200000);
@@ -301,6 +331,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tracks_packets_credit),
+        cmocka_unit_test(test_end_at_keyframe),
         cmocka_unit_test(test_interrupt_wakes_read),
         cmocka_unit_test(test_refused_and_timeout),
     };
