@@ -818,6 +818,15 @@ static void tend_sessions(agent_t *a)
                 send_ack(a, s->stream_id, s->generation, ok, ok ? NULL : err,
                          PRISM__ACK__OF__OF_ASSIGN);
             s->acked = true;
+        } else if (s->acked && st == S_FAILED && !atomic_load(&s->stop) &&
+                   !s->stop_by_ms) {
+            /* It ran and failed on its own: a late Ack ok = false makes
+             * the coordinator place the stream again. */
+            log_warn(MOD, "A running session failed; telling the coordinator.",
+                     "stream=%s generation=%" PRIu64 " error=\"%s\"",
+                     s->stream_id, s->generation, err);
+            send_ack(a, s->stream_id, s->generation, false, err,
+                     PRISM__ACK__OF__OF_ASSIGN);
         }
         if (s->stop_by_ms && clock_mono_ms() > s->stop_by_ms &&
             !atomic_load(&s->stop)) {
