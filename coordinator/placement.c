@@ -32,6 +32,7 @@
 #include "placement.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -139,52 +140,10 @@ void placement_cost_of(const ladder_t *ladder, const ladder_source_t *src,
     ladder_cost(&sub, src, out);
 }
 
-/* The budget left under the headroom. */
-static uint64_t usable(uint64_t budget, double headroom)
+/* The budget left under the headroom; hf = 1 - headroom. */
+static uint64_t usable(uint64_t budget, double hf)
 {
-    return (uint64_t)((double)budget * (1.0 - headroom));
-}
-
-/* A device's limits for one pick: computed once, used for every candidate. */
-typedef struct {
-    placement_load_t used;
-    uint64_t enc_room; /* encode budget less headroom */
-    uint64_t dec_room; /* decode budget less headroom (0: not limited) */
-    bool can_encode;
-} devview_t;
-
-static void devview(const placement_config_t *cfg,
-                    const placement_device_t *dev, devview_t *v)
-{
-    placement_device_used(dev, &v->used);
-    v->enc_room = usable(dev->enc_budget, cfg->headroom);
-    v->dec_room = dev->dec_budget ? usable(dev->dec_budget, cfg->headroom) : 0;
-    v->can_encode = dev->hw_encode || dev->kind == PLACEMENT_KIND_CPU;
-}
-
-/* Does `cost` fit on the device? */
-static bool fits(const placement_device_t *dev, const devview_t *v,
-                 const ladder_cost_t *cost)
-{
-    if (cost->sessions == 0)
-        return true;
-    return v->can_encode && (cost->codecs & dev->enc_codecs) == cost->codecs &&
-           (dev->max_sessions <= 0 ||
-            v->used.sessions + cost->sessions <= dev->max_sessions) &&
-           v->used.encode_pixels + cost->encode_pixels <= v->enc_room &&
-           (dev->dec_budget == 0 ||
-            v->used.decode_pixels + cost->decode_pixels <= v->dec_room);
-}
-
-/* The load fraction the device would have with `cost` on it. */
-static double load_with(const placement_device_t *dev, const devview_t *v,
-                        const ladder_cost_t *cost)
-{
-    placement_load_t u = v->used;
-    u.sessions += cost->sessions;
-    u.encode_pixels += cost->encode_pixels;
-    u.decode_pixels += cost->decode_pixels;
-    return load_of(dev, &u);
+    return (uint64_t)((double)budget * hf);
 }
 
 static bool accepting(const placement_worker_t *w)
@@ -235,6 +194,204 @@ static int candidates(const placement_request_t *req,
     return n;
 }
 
+/* Below these, a conversion to double is exact or rounds as the unsigned
+ * one does, and the signed conversion is a single instruction. */
+#define EXACT_LIMIT  (1ull << 53)
+#define SIGNED_LIMIT (1ull << 63)
+#define FAST_LIMIT   (1ull << 52)
+
+/*
+ * Is frac(used, budget) >= bl, exactly as frac() computes it? Decided by a
+ * multiplication with a relative margin far above the rounding error; only
+ * when the two are that close does it divide.
+ */
+static inline bool frac_at_least(uint64_t used, uint64_t budget, double bl)
+{
+    if (!budget)
+        return 0.0 >= bl;
+    if (used >= SIGNED_LIMIT || budget >= SIGNED_LIMIT)
+        return (double)used / (double)budget >= bl;
+    double a = (double)(int64_t)used, t = bl * (double)(int64_t)budget;
+    if (a > t * (1.0 + 1e-9))
+        return true;
+    if (a < t * (1.0 - 1e-9))
+        return false;
+    return a / (double)(int64_t)budget >= bl;
+}
+
+/*
+ * x <= usable(budget, hf), without the conversion back: for an integer x
+ * and a product p >= 0, x <= (uint64_t)p exactly when x <= p.
+ */
+static inline bool within(uint64_t x, uint64_t budget, double hf)
+{
+    if (x < EXACT_LIMIT && budget < SIGNED_LIMIT)
+        return (double)(int64_t)x <= (double)(int64_t)budget * hf;
+    return x <= usable(budget, hf);
+}
+
+/* A worker's host session limit, its free count computed when first
+ * needed. */
+typedef struct {
+    const placement_device_t *devs; /* the worker's devices */
+    size_t n;
+    int max;  /* max_host_sessions, <= 0: none */
+    int free; /* INT_MIN until computed */
+} host_t;
+
+static int host_free(host_t *h)
+{
+    if (h->free == INT_MIN) {
+        int s = 0;
+        for (size_t k = 0; k < h->n; k++) {
+            const placement_device_t *d = &h->devs[k];
+            int ms = d->measured.sessions + d->unconfirmed.sessions;
+            s += ms > d->reserved.sessions ? ms : d->reserved.sessions;
+        }
+        h->free = h->max - s;
+    }
+    return h->free;
+}
+
+/* Does `c` fit on the device, whose use is `u`? Cheap checks first. */
+static inline bool fits(const placement_device_t *dev,
+                        const placement_load_t *u, const ladder_cost_t *c,
+                        double hf, host_t *h)
+{
+    if (c->sessions == 0)
+        return true;
+    if (!(dev->hw_encode || dev->kind == PLACEMENT_KIND_CPU) ||
+        (c->codecs & dev->enc_codecs) != c->codecs)
+        return false;
+    if (dev->max_sessions > 0 && u->sessions + c->sessions > dev->max_sessions)
+        return false;
+    /* A host already past its limit (measured) is not held back by it, as
+     * placement always did: only a free count >= 0 limits. */
+    if (h->max > 0) {
+        int f = host_free(h);
+        if (f >= 0 && c->sessions > f)
+            return false;
+    }
+    return within(u->encode_pixels + c->encode_pixels, dev->enc_budget, hf) &&
+           (dev->dec_budget == 0 ||
+            within(u->decode_pixels + c->decode_pixels, dev->dec_budget, hf));
+}
+
+static inline uint64_t used_encode(const placement_device_t *dev)
+{
+    return max_u64(dev->reserved.encode_pixels,
+                   dev->measured.encode_pixels +
+                       dev->unconfirmed.encode_pixels);
+}
+
+/* One pick's fixed inputs and where its scan stands. */
+typedef struct {
+    const ladder_cost_t *cost;
+    int ncand;
+    bool pack;
+    bool nested; /* every candidate costs at most the one before it */
+    double hf;   /* 1 - headroom */
+    bool fast;   /* every candidate's encode pixels below FAST_LIMIT */
+    double cenc[LADDER_MAX_RUNGS + 1]; /* their encode pixels, as doubles */
+    int bj; /* best candidate index (lower is better); ncand = none */
+    long bw, bd;
+    double bl;           /* its load after */
+    double bl_hi, bl_lo; /* bl with the margin settled() uses */
+} scan_t;
+
+/*
+ * Tries one device with the candidates from the whole ladder down to the
+ * best one some device already holds, and records it if it beats that:
+ * a better candidate always does, the same one when its load after is
+ * lower (least-loaded) or higher (best-fit).
+ */
+static void try_device(scan_t *sc, const placement_device_t *dev, host_t *h,
+                       size_t wi, size_t di)
+{
+    placement_load_t u;
+    placement_device_used(dev, &u);
+    int last = sc->bj < sc->ncand ? sc->bj : sc->ncand - 1;
+    for (int j = 0; j <= last; j++) {
+        const ladder_cost_t *c = &sc->cost[j];
+        if (!fits(dev, &u, c, sc->hf, h))
+            continue;
+        placement_load_t after = u;
+        after.sessions += c->sessions;
+        after.encode_pixels += c->encode_pixels;
+        after.decode_pixels += c->decode_pixels;
+        double l = load_of(dev, &after);
+        if (j < sc->bj || (sc->pack ? l > sc->bl : l < sc->bl)) {
+            sc->bj = j;
+            sc->bw = (long)wi;
+            sc->bd = (long)di;
+            sc->bl = l;
+            sc->bl_hi = l * (1.0 + 1e-9);
+            sc->bl_lo = l * (1.0 - 1e-9);
+        }
+        return;
+    }
+}
+
+/*
+ * The least-loaded shortcut, once some device holds candidate bj: the load
+ * after is at least the encode fraction, so a device whose encode fraction
+ * alone does not beat the best cannot win with bj. It wins only if it holds
+ * a better candidate, and with nested costs one that does not hold bj - 1
+ * holds none better. So most devices cost a few loads, two conversions and
+ * a multiplication or two. Returns true when the device is settled (cannot
+ * win); false sends it to try_device.
+ *
+ * The fast form works in doubles: for integers below 2^52, (double)x +
+ * (double)c rounds once, exactly as (double)(x + c) does, and for an
+ * integer x below 2^53, x <= (uint64_t)p exactly when x <= p, so each test
+ * gives the same answer as frac() and usable() do. The load comparison
+ * uses bl with a relative margin of 1e-9 on each side, far above the
+ * rounding error; inside the margin it divides as frac() does.
+ */
+static inline bool settled(const scan_t *sc, const placement_device_t *dev,
+                           host_t *h)
+{
+    int bj = sc->bj;
+    uint64_t ue = used_encode(dev), budget = dev->enc_budget;
+    bool fast = sc->fast && budget && budget < SIGNED_LIMIT && ue < FAST_LIMIT;
+    double da = 0, db = 0;
+    bool pruned;
+    if (fast) {
+        da = (double)(int64_t)ue;
+        db = (double)(int64_t)budget;
+        double a = da + sc->cenc[bj];
+        pruned =
+            a > sc->bl_hi * db || (a >= sc->bl_lo * db && a / db >= sc->bl);
+    } else {
+        pruned = frac_at_least(ue + sc->cost[bj].encode_pixels, budget, sc->bl);
+    }
+    if (pruned && bj == 0)
+        return true;
+    if (!sc->nested)
+        return false;
+    /* The best candidate it could still win with: bj if its load may beat
+     * the best, else bj - 1. With nested costs, one that does not fit it
+     * fits none better. */
+    int top = pruned ? bj - 1 : bj;
+    const ladder_cost_t *c = &sc->cost[top];
+    if (fast && c->sessions > 0 && !(da + sc->cenc[top] <= db * sc->hf))
+        return true;
+    placement_load_t u;
+    placement_device_used(dev, &u);
+    return !fits(dev, &u, c, sc->hf, h);
+}
+
+static bool nested(const ladder_cost_t *cost, int n)
+{
+    for (int j = 1; j < n; j++) {
+        const ladder_cost_t *a = &cost[j - 1], *b = &cost[j];
+        if (b->sessions > a->sessions || b->encode_pixels > a->encode_pixels ||
+            b->decode_pixels > a->decode_pixels || (b->codecs & ~a->codecs))
+            return false;
+    }
+    return true;
+}
+
 int placement_pick(const placement_config_t *cfg, const placement_farm_t *farm,
                    const placement_request_t *req, placement_result_t *out)
 {
@@ -245,11 +402,23 @@ int placement_pick(const placement_config_t *cfg, const placement_farm_t *farm,
     out->device = -1;
 
     int ncand = candidates(req, kept, cost);
-    bool pack = cfg->policy == PLACEMENT_BEST_FIT;
+    scan_t sc = {
+        .cost = cost,
+        .ncand = ncand,
+        .pack = cfg->policy == PLACEMENT_BEST_FIT,
+        .nested = nested(cost, ncand),
+        .hf = 1.0 - cfg->headroom,
+        .bj = ncand,
+        .bw = -1,
+        .bd = -1,
+        .bl = 0,
+    };
+    sc.fast = true;
+    for (int j = 0; j < ncand; j++) {
+        sc.fast = sc.fast && cost[j].encode_pixels < FAST_LIMIT;
+        sc.cenc[j] = (double)cost[j].encode_pixels;
+    }
     bool any = false;
-    int bj = ncand; /* best candidate index found so far (lower is better) */
-    long bw = -1, bd = -1;
-    double bl = 0;
 
     /*
      * One pass: each device is tried with the candidates from the whole
@@ -257,54 +426,32 @@ int placement_pick(const placement_config_t *cfg, const placement_farm_t *farm,
      * holds, so once the whole ladder fits somewhere every other device
      * costs one check.
      */
+    const placement_worker_t *workers = farm->workers;
+    const placement_device_t *devices = farm->devices;
     for (size_t wi = 0; wi < farm->nworkers; wi++) {
-        const placement_worker_t *w = &farm->workers[wi];
+        const placement_worker_t *w = &workers[wi];
         if (!accepting(w) || w->ndevices == 0)
             continue;
         any = true;
-        int host_free = -1;
-        if (w->max_host_sessions > 0)
-            host_free =
-                w->max_host_sessions - placement_worker_sessions(farm, wi);
+        host_t h = {&devices[w->first_device], w->ndevices,
+                    w->max_host_sessions, INT_MIN};
         for (size_t k = 0; k < w->ndevices; k++) {
-            size_t di = w->first_device + k;
-            const placement_device_t *dev = &farm->devices[di];
-            devview_t v;
-            devview(cfg, dev, &v);
-            for (int j = 0; j < ncand && j <= bj; j++) {
-                if (host_free >= 0 && cost[j].sessions > 0 &&
-                    cost[j].sessions > host_free)
-                    continue;
-                if (!fits(dev, &v, &cost[j]))
-                    continue;
-                /* Least-loaded, same candidate as the best so far: the
-                 * load is at least the encode fraction, so a device whose
-                 * encode fraction alone does not beat the best cannot. */
-                if (!pack && j == bj &&
-                    frac(v.used.encode_pixels + cost[j].encode_pixels,
-                         dev->enc_budget) >= bl)
-                    break;
-                double l = load_with(dev, &v, &cost[j]);
-                if (j < bj || (pack ? l > bl : l < bl)) {
-                    bj = j;
-                    bw = (long)wi;
-                    bd = (long)di;
-                    bl = l;
-                }
-                break;
-            }
+            const placement_device_t *dev = &h.devs[k];
+            if (!sc.pack && sc.bj < ncand && settled(&sc, dev, &h))
+                continue;
+            try_device(&sc, dev, &h, wi, w->first_device + k);
         }
     }
     if (!any)
         return PLACEMENT_ENOWORKER;
-    if (bw < 0)
+    if (sc.bw < 0)
         return PLACEMENT_ENOSPACE;
-    out->worker = bw;
-    out->device = bd;
-    out->kept = kept[bj];
-    out->partial = bj > 0;
-    out->cost = cost[bj];
-    out->load_after = bl;
+    out->worker = sc.bw;
+    out->device = sc.bd;
+    out->kept = kept[sc.bj];
+    out->partial = sc.bj > 0;
+    out->cost = cost[sc.bj];
+    out->load_after = sc.bl;
     return 0;
 }
 
