@@ -239,7 +239,7 @@ typedef struct {
     int free; /* INT_MIN until computed */
 } host_t;
 
-static int host_free(host_t *h)
+static inline int host_free(host_t *h)
 {
     if (h->free == INT_MIN) {
         int s = 0;
@@ -374,8 +374,18 @@ static inline bool settled(const scan_t *sc, const placement_device_t *dev,
      * fits none better. */
     int top = pruned ? bj - 1 : bj;
     const ladder_cost_t *c = &sc->cost[top];
-    if (fast && c->sessions > 0 && !(da + sc->cenc[top] <= db * sc->hf))
-        return true;
+    if (c->sessions > 0) {
+        /* The cheap parts of fits() first: the host's sessions (a GeForce
+         * host is full long before its encode fraction says so), then the
+         * encode room. */
+        if (h->max > 0) {
+            int f = host_free(h);
+            if (f >= 0 && c->sessions > f)
+                return true;
+        }
+        if (fast && !(da + sc->cenc[top] <= db * sc->hf))
+            return true;
+    }
     placement_load_t u;
     placement_device_used(dev, &u);
     return !fits(dev, &u, c, sc->hf, h);
