@@ -25,9 +25,20 @@
  * the same single pass over the devices. The last is the remuxed
  * Source alone, which costs no encoder and fits any accepting worker.
  *
- * The scan is linear in devices: at 10000 workers it is tens of
- * microseconds, which the sched bench measures. It keeps no index so that
- * every load change is a plain counter update.
+ * The scan is linear in devices and keeps no index, so that every load
+ * change is a plain counter update. What keeps it cheap is that most
+ * devices are settled by a few loads and a multiplication (settled()):
+ * least-loaded, once some device holds candidate bj with load bl, a device
+ * whose encode fraction alone (a lower bound of its load) is not below bl
+ * cannot win with bj, and the candidates' costs are nested (each at most
+ * the one before), so a device that does not fit bj - 1 (or bj, when its
+ * load may beat bl) fits nothing better either. The host's free sessions
+ * and the encode room are checked before the device's full use is
+ * computed. Only the few devices left go through try_device(), which
+ * computes the load with divisions exactly as before; every shortcut gives
+ * the same answer as the full test, so the pick is the same device.
+ * At 10,000 workers (about 14,000 devices) a pick is about 50 us of CPU,
+ * which the sched bench measures.
  */
 #include "placement.h"
 
