@@ -276,13 +276,10 @@ static inline bool fits(const placement_device_t *dev,
         return false;
     if (dev->max_sessions > 0 && u->sessions + c->sessions > dev->max_sessions)
         return false;
-    /* A host already past its limit (measured) is not held back by it, as
-     * placement always did: only a free count >= 0 limits. */
-    if (h->max > 0) {
-        int f = host_free(h);
-        if (f >= 0 && c->sessions > f)
-            return false;
-    }
+    /* A host already past its limit (its reports show more sessions than
+     * were reserved) has a negative free count and takes nothing more. */
+    if (h->max > 0 && c->sessions > host_free(h))
+        return false;
     return within(u->encode_pixels + c->encode_pixels, dev->enc_budget, hf) &&
            (dev->dec_budget == 0 ||
             within(u->decode_pixels + c->decode_pixels, dev->dec_budget, hf));
@@ -389,11 +386,8 @@ static inline bool settled(const scan_t *sc, const placement_device_t *dev,
         /* The cheap parts of fits() first: the host's sessions (a GeForce
          * host is full long before its encode fraction says so), then the
          * encode room. */
-        if (h->max > 0) {
-            int f = host_free(h);
-            if (f >= 0 && c->sessions > f)
-                return true;
-        }
+        if (h->max > 0 && c->sessions > host_free(h))
+            return true;
         if (fast && !(da + sc->cenc[top] <= db * sc->hf))
             return true;
     }
