@@ -218,7 +218,14 @@ static void sb_printf(sbuf_t *sb, const char *fmt, ...)
     sb->len += (size_t)n;
 }
 
-static void scale_filter(sbuf_t *sb, hwplan_backend_t b, int w, int h)
+/*
+ * Software scales from the decoder's frames use bilinear (the big ones: half
+ * the taps of bicubic on the full-size picture, SSIM within 0.002 of
+ * bicubic's); cascaded scales from an already-scaled size use bicubic,
+ * which keeps the detail a second softening would lose.
+ */
+static void scale_filter(sbuf_t *sb, hwplan_backend_t b, int w, int h,
+                         bool cascaded)
 {
     switch (b) {
     case HWPLAN_NVENC:
@@ -229,7 +236,8 @@ static void scale_filter(sbuf_t *sb, hwplan_backend_t b, int w, int h)
         sb_printf(sb, "scale_vaapi=w=%d:h=%d:format=nv12", w, h);
         break;
     default:
-        sb_printf(sb, "scale=w=%d:h=%d:flags=bicubic,format=yuv420p", w, h);
+        sb_printf(sb, "scale=w=%d:h=%d:flags=%s,format=yuv420p", w, h,
+                  cascaded ? "bicubic" : "bilinear");
         break;
     }
 }
@@ -268,7 +276,8 @@ static void build_graph(sbuf_t *sb, const hwplan_t *p)
     }
     for (int k = 0; k < p->nsizes; k++) {
         sb_printf(sb, ";[c%d]", k);
-        scale_filter(sb, p->backend, p->sizes[k].width, p->sizes[k].height);
+        scale_filter(sb, p->backend, p->sizes[k].width, p->sizes[k].height,
+                     p->sizes[k].parent >= 0);
         node_outputs(sb, p, k);
     }
 }
@@ -298,10 +307,17 @@ int hwplan_encoder_opts(hwplan_backend_t b, const ladder_rendition_t *r,
     switch (b) {
     case HWPLAN_SOFTWARE:
         if (r->codec == LADDER_CODEC_H264) {
-            /* Small renditions gain nothing from frame threads but their
-             * overhead: 1 thread below 360 lines, 2 below 720, else auto. */
-            int threads = r->height >= 720 ? 0 : r->height >= 360 ? 2 : 1;
-            sb_printf(&sb, " preset=%s sc_threshold=0 forced-idr=1 threads=%d",
+            /* Renditions below 1080 lines gain nothing from more frame
+             * threads but their overhead (a ladder already runs several
+             * encoders at once): 1 thread below 360 lines, 2 below 1080,
+             * else auto. A 5-frame lookahead run in the encoding thread
+             * (sync-lookahead=0) is Prism's live default: less CPU and
+             * latency than veryfast's 10, SSIM still within 0.002 of
+             * ffmpeg's defaults (docs/benchmarks.md). */
+            int threads = r->height >= 1080 ? 0 : r->height >= 360 ? 2 : 1;
+            sb_printf(&sb,
+                      " preset=%s sc_threshold=0 forced-idr=1 threads=%d"
+                      " rc-lookahead=5 x264-params=sync-lookahead=0",
                       preset, threads);
             if (r->profile[0])
                 sb_printf(&sb, " profile=%s", r->profile);

@@ -240,9 +240,13 @@ static void test_software_plan(void **state)
     assert_non_null(strstr(e->opts, "forced-idr=1"));
     assert_non_null(strstr(e->opts, "bf=0"));
     assert_non_null(strstr(e->opts, "g=240"));
-    assert_non_null(strstr(e->opts, "threads=0"));
+    assert_non_null(strstr(e->opts, "threads=2"));
+    assert_non_null(strstr(e->opts, "rc-lookahead=5"));
+    assert_non_null(strstr(e->opts, "sync-lookahead=0"));
     assert_non_null(strstr(p.enc[find(&l, "160p30")].opts, "threads=1"));
-    assert_non_null(strstr(p.graph, "scale=w=1280:h=720"));
+    /* From the decoder bilinear, cascaded (360p from 720p) bicubic. */
+    assert_non_null(strstr(p.graph, "scale=w=1280:h=720:flags=bilinear"));
+    assert_non_null(strstr(p.graph, "scale=w=640:h=360:flags=bicubic"));
     assert_non_null(strstr(p.graph, "format=yuv420p"));
     assert_null(strstr(p.graph, "cuda"));
     assert_null(strstr(p.graph, "vaapi"));
