@@ -826,6 +826,9 @@ static int configure_graph(transcode_session_t *s, const AVFrame *f)
     s->graph = avfilter_graph_alloc();
     if (!s->graph)
         return AVERROR(ENOMEM);
+    /* Scalers run in this thread: slice threads beside the encoders'
+     * own threads only add synchronisation CPU. */
+    s->graph->nb_threads = 1;
     AVRational sar = f->sample_aspect_ratio.num ? f->sample_aspect_ratio
                                                 : (AVRational){1, 1};
     snprintf(args, sizeof(args),
