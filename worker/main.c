@@ -1,4 +1,4 @@
-/* prism-worker: subcommands probe and transcode (run, calibrate later). */
+/* prism-worker: subcommands probe, transcode, run and calibrate. */
 #include <errno.h>
 #include <signal.h>
 #include <stddef.h>
@@ -9,6 +9,8 @@
 
 #include <libavutil/log.h>
 
+#include "agent.h"
+#include "calibrate.h"
 #include "config.h"
 #include "ladder.h"
 #include "log.h"
@@ -212,6 +214,8 @@ static const struct {
 } commands[] = {
     {"probe", cmd_probe, "list devices and encoders"},
     {"transcode", cmd_transcode, "transcode a file or URL to an HLS ladder"},
+    {"run", agent_cmd_run, "join a farm: take streams from the coordinator"},
+    {"calibrate", calibrate_cmd, "measure device budgets for `run`"},
 };
 
 static void usage(FILE *f)
