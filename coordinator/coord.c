@@ -609,6 +609,8 @@ static void make_pending(coord_t *c, coord_stream_t *s, const char *close_as)
 static int place_stream_avoiding(coord_t *c, coord_stream_t *s, const char *why,
                                  long avoid)
 {
+    if (s->awaiting_source)
+        return PLACEMENT_ENOSPACE; /* placed when the size is known */
     placement_request_t req = {&s->ladder, &s->source, c->cfg.partial_ladders};
     placement_result_t res;
     int rc = -1;
@@ -1341,13 +1343,16 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
     s->started_wall_ms = clock_wall_ms();
     source_from_info(&x->src, &s->source);
     ladder_profile_t prof;
+    s->awaiting_source = s->source.width <= 0 || s->source.height <= 0;
     if (load_profile(s->profile, PQgetvalue(res, 0, 6), &prof) < 0 ||
-        ladder_apply(&prof, &s->source, &s->ladder) < 0) {
+        (!s->awaiting_source &&
+         ladder_apply(&prof, &s->source, &s->ladder) < 0)) {
         stream_free_slot(c, s);
         s = NULL;
         reject = "unsupported source: no usable video size";
         goto reply;
     }
+    s->prof = prof;
     s->state = STREAM_PENDING;
     c->n.publishes++;
     db_stream(c, s);
@@ -1355,7 +1360,7 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
                 json_pack("{s:s, s:s, s:i, s:i}", "channel", s->channel,
                           "ingest", s->ingest, "width", s->source.width,
                           "height", s->source.height));
-    if (place_stream(c, s, "publish") < 0)
+    if (!s->awaiting_source && place_stream(c, s, "publish") < 0)
         coord_event(c, "stream.pending", NULL, s->id,
                     json_pack("{s:s}", "reason", "no capacity"));
 reply:
@@ -1483,6 +1488,19 @@ static void handle_ingest_stats(coord_t *c, const envelope_peer_t *peer,
         return;
     s->in_kbps = st->bitrate_kbps;
     s->in_fps = st->fps;
+    if (s->awaiting_source && st->source && st->source->width &&
+        st->source->height) {
+        s->src_info = *st->source;
+        s->src_info.client = NULL;
+        source_from_info(st->source, &s->source);
+        if (ladder_apply(&s->prof, &s->source, &s->ladder) == 0) {
+            s->awaiting_source = false;
+            db_stream(c, s);
+            if (place_stream(c, s, "source size known") < 0)
+                coord_event(c, "stream.pending", NULL, s->id,
+                            json_pack("{s:s}", "reason", "no capacity"));
+        }
+    }
     char b[32], f[32], k[32], d[32], by[32], sub[16], sp[32];
     snprintf(b, sizeof(b), "%.3f", st->bitrate_kbps);
     snprintf(f, sizeof(f), "%.3f", st->fps);

@@ -111,6 +111,11 @@ typedef struct {
     /* one Release waiting for an old worker after a move */
     long moving_from;
     uint64_t moving_gen;
+    /* The profile, kept until the source's size is known: RTMP encoders
+     * send it (onMetaData) only after the publish was accepted, and the
+     * ingest's stats bring it; the ladder is fitted then. */
+    ladder_profile_t prof;
+    bool awaiting_source;
 } coord_stream_t;
 
 typedef struct {
