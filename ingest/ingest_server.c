@@ -537,11 +537,16 @@ static void cb_metadata(void *opaque, rtmp_conn_t *rc)
     if (!p)
         return;
     snprintf(p->client, sizeof(p->client), "%s", m->client);
+    bool had_size = p->width && p->height;
     if (m->width > 0 && m->width < 65536)
         p->width = (uint32_t)m->width;
     if (m->height > 0 && m->height < 65536)
         p->height = (uint32_t)m->height;
     p->meta_fps = m->framerate;
+    /* The coordinator fits the ladder and places the stream once it
+     * knows the size: send the stats now, not at the next interval. */
+    if (!had_size && p->width && p->height)
+        s->last_stats_ms = 0;
     const hub_track_info_t *v = hub_stream_track(p->stream, TRACK_VIDEO);
     if (v && (v->width != p->width || v->height != p->height))
         set_video_track(s, p, NULL, 0, v->codec);
@@ -818,7 +823,11 @@ static void send_stats(ingest_server_t *s, int64_t now)
         src.audio_codec = (Prism__Codec)p->acodec;
         src.width = p->width;
         src.height = p->height;
-        src.fps_num = (uint32_t)(p->fps * 1000 + 0.5);
+        /* The encoder's declared rate (onMetaData) when it gave one: the
+         * rate measured over the first second is off, and the ladder is
+         * fitted to it. */
+        double rate = p->meta_fps > 0 ? p->meta_fps : p->fps;
+        src.fps_num = (uint32_t)(rate * 1000 + 0.5);
         src.fps_den = 1000;
         src.sample_rate = p->sample_rate;
         src.channels = p->channels;
