@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Farm end to end: ffmpeg publishes over RTMP to the real prism-ingest,
+# prism-coordinator (PostgreSQL through PRISM_TEST_PGURL) places the stream
+# on a real prism-worker, which PUTs the HLS ladder to an nginx origin
+# (scripts/origin). Checks: the master playlist is on the origin within 6 s
+# of the first packet, every rendition has the ladder's size and frame rate,
+# segments are aligned across renditions, ffmpeg reads the master playlist
+# over HTTP to the end, and a bad stream key is refused while the good one
+# streams. Prints (does not assert) packet-in to segment-on-origin latency
+# per rendition.
+set -euo pipefail
+: "${PRISM_TEST_PGURL:?needs the PostgreSQL fixture}"
+src=${PRISM_SOURCE_DIR:?}
+build=${PRISM_BUILD_DIR:?}
+source "$src/scripts/farm"
+dir=$(mktemp -d "$build/farm-publish.XXXXXX")
+chmod 755 "$dir" # nginx workers (nobody) read the origin under it
+cleanup() {
+    farm_down
+    [ -n "${PRISM_KEEP_TEST_DIR:-}" ] && echo "kept $dir" || rm -rf "$dir"
+}
+trap cleanup EXIT
+fail() {
+    echo "FAIL: $*" >&2
+    for f in "$dir"/logs/*.log; do
+        echo "--- $f" >&2
+        tail -n 15 "$f" >&2
+    done
+    exit 1
+}
+
+farm_init "$dir"
+farm_pg
+farm_origin
+farm_coord 0 || fail "coordinator"
+farm_worker w1
+farm_ingest || fail "ingest"
+farm_wait_workers 1 || fail "worker did not register"
+# A short ladder: this test runs on small shared machines.
+farm_profile e2e '{"name": "e2e", "renditions": [
+    {"name": "source", "remux": true},
+    {"height": 360, "fps": 30, "bitrate_kbps": 700, "codec": "h264"},
+    {"height": 240, "fps": 30, "bitrate_kbps": 350, "codec": "h264"}]}'
+key=$(farm_channel alice e2e 60)
+[ -n "$key" ] || fail "no stream key"
+rends="source 360p30 240p30"
+declare -A want=([source]=640x360 [360p30]=640x360 [240p30]=426x240)
+
+t0=$(date +%s.%N)
+farm_publish "$key" 16 640x360 30
+master=$FARM_ORIGIN/alice/master.m3u8
+
+# Segment arrival on the origin, per rendition: "wall_s seq" lines.
+watch_playlists() {
+    local seen r pl n
+    declare -A seen
+    while kill -0 "$FARM_PUB_PID" 2>/dev/null; do
+        if [ -z "${seen[master]:-}" ] && curl -fs -o /dev/null "$master"; then
+            seen[master]=1
+            echo "$(date +%s.%N) 0" >"$dir/arrivals.master"
+        fi
+        for r in $rends; do
+            pl=$(curl -fs "$FARM_ORIGIN/alice/$r/index.m3u8") || continue
+            n=$(awk -F: '/^#EXT-X-MEDIA-SEQUENCE/ {s=$2} /^#EXTINF/ {c++} END {print s+c-1}' <<<"$pl")
+            if [ "${seen[$r]:--1}" != "$n" ]; then
+                seen[$r]=$n
+                echo "$(date +%s.%N) $n" >>"$dir/arrivals.$r"
+            fi
+        done
+        sleep 0.2
+    done
+}
+watch_playlists &
+watcher=$!
+
+# A publisher with a bad key is refused while the good one streams.
+sleep 3
+if ffmpeg -nostdin -loglevel error -re -f lavfi -i testsrc=size=320x240:rate=15 \
+    -t 3 -c:v libx264 -preset ultrafast -f flv \
+    "rtmp://127.0.0.1:$FARM_RTMP_PORT/live/live_1_$(printf '0%.0s' $(seq 64))" \
+    2>"$dir/badkey.err"; then
+    fail "a bad stream key was accepted"
+fi
+grep -q 'Publish refused.*invalid stream key' "$dir/logs/ingest.log" ||
+    fail "the ingest did not refuse the bad key"
+echo "bad key refused: $(head -c 200 "$dir/badkey.err")"
+
+farm_wait_url "$master" 20 || fail "no master playlist on the origin"
+wait "$FARM_PUB_PID" || true
+kill "$watcher" 2>/dev/null || true
+wait "$watcher" 2>/dev/null || true
+
+# First packet: the publish the ingest accepted (its log time, UTC);
+# the publisher sends media right after that answer.
+accepted=$(grep -m1 'Publish accepted' "$dir/logs/ingest.log" | cut -d' ' -f1)
+first_pkt=$(date -d "${accepted%Z}" +%s.%N)
+master_seen=$(cut -d' ' -f1 "$dir/arrivals.master")
+delay=$(echo "$master_seen - $first_pkt" | bc)
+echo "publish accepted at $first_pkt (publisher started $t0); master on the origin after $delay s"
+[ "$(echo "$delay < 6" | bc)" = 1 ] || fail "the master took $delay s to appear (> 6 s)"
+
+# Let the worker finish (Release after the publisher left): ENDLIST.
+for _ in $(seq 100); do
+    curl -fs "$FARM_ORIGIN/alice/240p30/index.m3u8" | grep -q EXT-X-ENDLIST && break
+    sleep 0.1
+done
+
+# Sizes and frame rates of every rendition, from the origin.
+curl -fs "$master" >"$dir/master.m3u8"
+cat "$dir/master.m3u8"
+for r in $rends; do
+    grep -q "^$r/index.m3u8" "$dir/master.m3u8" || fail "master lacks $r"
+    info=$(ffprobe -v error -select_streams v:0 -show_entries stream=width,height,avg_frame_rate,r_frame_rate \
+        -of csv=p=0 "$FARM_ORIGIN/alice/$r/index.m3u8" | sed -n 1p)
+    echo "$r: $info"
+    IFS=, read -r w h rate _ <<<"$info"
+    [ "${w}x${h}" = "${want[$r]}" ] || fail "$r is ${w}x${h}, not ${want[$r]}"
+    fps=$(echo "scale=2; $rate" | bc)
+    [ "$(echo "$fps > 29 && $fps < 31" | bc)" = 1 ] || fail "$r runs at $rate fps"
+done
+
+# Aligned segments: every rendition lists the same durations, same numbers.
+for r in $rends; do
+    curl -fs "$FARM_ORIGIN/alice/$r/index.m3u8" |
+        awk -F'[:,]' '/^#EXT-X-MEDIA-SEQUENCE/ {print "seq", $2} /^#EXTINF/ {printf "%.1f\n", $2}' \
+            >"$dir/durations.$r"
+done
+for r in $rends; do
+    cmp -s "$dir/durations.source" "$dir/durations.$r" ||
+        fail "segments of $r differ from source: $(paste -sd' ' "$dir/durations.$r") vs $(paste -sd' ' "$dir/durations.source")"
+done
+echo "aligned segments: $(paste -sd' ' "$dir/durations.source")"
+
+# A player reads the master to the end.
+ffmpeg -nostdin -loglevel error -i "$master" -map 0 -c copy -f null - 2>"$dir/play.err" ||
+    fail "ffmpeg could not read the master: $(cat "$dir/play.err")"
+! grep -qi 'error' "$dir/play.err" || fail "player errors: $(cat "$dir/play.err")"
+dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$FARM_ORIGIN/alice/360p30/index.m3u8")
+echo "player read the master to the end; 360p30 window lasts ${dur} s"
+
+# Latency, printed: segment end (media time since the first packet) to
+# its appearance on the origin.
+for r in $rends; do
+    [ -f "$dir/arrivals.$r" ] || continue
+    awk -v t0="$first_pkt" -v seg=2 -v r="$r" '
+        NR == 1 {first = $2}
+        {n = $2 - first + 1; lat = $1 - t0 - n * seg; sum += lat; c++
+         if (lat > max) max = lat}
+        END {if (c) printf "latency %s: %d segments, mean %.2f s, max %.2f s (packet in to segment on origin)\n", r, c, sum / c, max}' \
+        "$dir/arrivals.$r"
+done
+echo "farm publish e2e: ok"
