@@ -582,9 +582,10 @@ int ladder_apply(const ladder_profile_t *profile, const ladder_source_t *src,
             if (rung->name[0]) {
                 snprintf(r.name, sizeof(r.name), "%s", rung->name);
             } else {
-                int64_t rounded = (2 * on + od) / (2 * od);
-                snprintf(r.name, sizeof(r.name), "%" PRId64 "p%" PRId64, s,
-                         rounded);
+                /* Both are bounded (LADDER size and fps limits), so the
+                 * name fits; as ints the compiler can see that too. */
+                int rounded = (int)((2 * on + od) / (2 * od));
+                snprintf(r.name, sizeof(r.name), "%dp%d", (int)s, rounded);
             }
         }
 
