@@ -77,7 +77,12 @@ static int setup_on(void **state, const char *endpoint)
 
 static int setup_inproc(void **state)
 {
-    return setup_on(state, "inproc://test-media-frame");
+    /* A fresh name per test: ZeroMQ releases an inproc name only when its
+     * closed socket is reaped, which may come after the next setup. */
+    static int n;
+    char endpoint[64];
+    snprintf(endpoint, sizeof(endpoint), "inproc://test-media-frame-%d", ++n);
+    return setup_on(state, endpoint);
 }
 
 static int setup_tcp(void **state)
