@@ -1310,10 +1310,12 @@ static int open_audio(transcode_session_t *s)
     }
     const AVCodec *dec = avcodec_find_decoder(par->codec_id);
     const AVCodec *enc = avcodec_find_encoder(AV_CODEC_ID_AAC);
-    if (!dec || !enc) {
-        log_error(MOD, "Unsupported audio codec.", "codec=%s input=\"%s\"",
-                  avcodec_get_name(par->codec_id), s->src->name);
-        return AVERROR_DECODER_NOT_FOUND;
+    if (!dec)
+        return AVERROR_DECODER_NOT_FOUND; /* check_codecs said why */
+    if (!enc) {
+        log_error(MOD, "This FFmpeg has no AAC encoder.",
+                  "call=avcodec_find_encoder input=\"%s\"", s->src->name);
+        return AVERROR_ENCODER_NOT_FOUND;
     }
     s->adec = avcodec_alloc_context3(dec);
     s->aenc = avcodec_alloc_context3(enc);
@@ -1372,11 +1374,8 @@ static int open_video(transcode_session_t *s)
     const AVCodec *dec = avcodec_find_decoder(par->codec_id);
     int ret;
 
-    if (!dec) {
-        log_error(MOD, "Unsupported video codec.", "codec=%s input=\"%s\"",
-                  avcodec_get_name(par->codec_id), s->src->name);
-        return AVERROR_DECODER_NOT_FOUND;
-    }
+    if (!dec)
+        return AVERROR_DECODER_NOT_FOUND; /* check_codecs said why */
     if (s->plan.hwdevice_type) {
         enum AVHWDeviceType t =
             av_hwdevice_find_type_by_name(s->plan.hwdevice_type);
@@ -1421,6 +1420,42 @@ static int open_video(transcode_session_t *s)
 }
 
 /* ----------------------------------------------------------- the ladder */
+
+/*
+ * Refuses, before anything is planned or written, an input whose video or
+ * audio codec this FFmpeg build cannot decode (AVS2, AVS3 or VVC in
+ * Debian 12's, or a codec the demuxer does not know at all). Copied AAC
+ * audio needs no decoder. One error line names the stream, the codec and
+ * the container's codec tag where it has one.
+ */
+static int check_codecs(const transcode_session_t *s)
+{
+    const int idx[2] = {s->vi, s->ai};
+    for (int k = 0; k < 2; k++) {
+        if (idx[k] < 0)
+            continue;
+        const AVCodecParameters *par = s->src->streams[idx[k]].par;
+        if (k == 1 && par->codec_id == AV_CODEC_ID_AAC)
+            continue; /* copied, or decoded by the native AAC decoder */
+        if (avcodec_find_decoder(par->codec_id))
+            continue;
+        char tag[AV_FOURCC_MAX_STRING_SIZE] = "none";
+        if (par->codec_tag)
+            av_fourcc_make_string(tag, par->codec_tag);
+        log_error(MOD,
+                  k == 0 ? "Unsupported video codec: this FFmpeg has no "
+                           "decoder for it."
+                         : "Unsupported audio codec: this FFmpeg has no "
+                           "decoder for it.",
+                  "codec=%s tag=\"%s\" stream=%d input=\"%s\"",
+                  par->codec_id == AV_CODEC_ID_NONE
+                      ? "unknown"
+                      : avcodec_get_name(par->codec_id),
+                  tag, idx[k], s->src->name);
+        return AVERROR_DECODER_NOT_FOUND;
+    }
+    return 0;
+}
 
 static bool remux_ok(const transcode_session_t *s, enum AVCodecID id)
 {
@@ -1750,8 +1785,8 @@ int transcode_session_run(transcode_session_t *s)
                 ? av_rescale_q(1, (AVRational){fr.den, 2 * fr.num}, s->vtb)
                 : 0;
     }
-    if ((ret = build_ladder(s)) < 0 || (ret = plan_session(s)) < 0 ||
-        (ret = prepare_output(s)) < 0)
+    if ((ret = check_codecs(s)) < 0 || (ret = build_ladder(s)) < 0 ||
+        (ret = plan_session(s)) < 0 || (ret = prepare_output(s)) < 0)
         return ret;
     if (s->ai >= 0 && (ret = open_audio(s)) < 0)
         return ret;

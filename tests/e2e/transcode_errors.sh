@@ -92,6 +92,28 @@ expect_fail "unreadable input" 'Cannot open the input' \
 printf '1\n00:00:00,000 --> 00:00:01,000\nhello\n' >"$tmp/sub.srt"
 expect_fail "no audio or video" 'neither audio nor video' \
     transcode -i "$tmp/sub.srt" -o "$tmp/o3"
+# A video track whose codec this FFmpeg cannot decode: a Matroska file
+# whose CodecID says AVS2 (Debian 12's libavcodec has no AVS2 decoder;
+# the EBML string keeps its length, padded with a zero byte).
+ffmpeg -hide_banner -loglevel error -y -f lavfi \
+    -i "testsrc2=s=320x180:r=30:d=2" -f lavfi -i "sine=d=2" \
+    -c:v mpeg2video -c:a aac -shortest -write_crc32 0 "$tmp/m2.mkv"
+LC_ALL=C sed 's/V_MPEG2/V_AVS2\x00/' "$tmp/m2.mkv" >"$tmp/avs2.mkv"
+if ffmpeg -hide_banner -decoders 2>/dev/null | grep -q ' avs2 '; then
+    echo "unsupported codec: this FFmpeg decodes AVS2; check skipped"
+else
+    [ "$(ffprobe -v error -select_streams v:0 -show_entries \
+        stream=codec_name -of csv=p=0 "$tmp/avs2.mkv")" = avs2 ] ||
+        fail "the crafted file does not claim AVS2 video"
+    expect_fail "unsupported codec" \
+        'msg="Unsupported video codec: this FFmpeg has no decoder for it." codec=avs2' \
+        transcode -i "$tmp/avs2.mkv" -o "$tmp/o7" --backend software
+    grep -q 'level=warn' "$tmp/err" && {
+        cat "$tmp/err"
+        fail "unsupported codec: more than the one error line"
+    }
+    [ ! -e "$tmp/o7" ] || fail "unsupported codec: output was written"
+fi
 expect_fail "unwritable output" 'output directory' \
     transcode -i "$tmp/good.ts" -o /proc/prism-cannot-write --backend software
 : >"$tmp/file"
