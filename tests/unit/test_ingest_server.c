@@ -7,6 +7,10 @@
 
 #include <cmocka.h>
 
+#include <libavutil/log.h>
+#include <srt/access_control.h>
+#include <srt/srt.h>
+
 #include "test_ingest_util.h"
 
 #include "ingest_config.h"
@@ -26,23 +30,36 @@ static void *srv_main(void *arg)
     return NULL;
 }
 
+/* The test configuration: loopback, ports picked by the system, short
+ * timeouts. */
+static void srv_config(ingest_config_t *cfg, const char *coord,
+                       int bad_key_limit)
+{
+    assert_int_equal(ingest_config_defaults(cfg), 0);
+    snprintf(cfg->rtmp_listen, sizeof(cfg->rtmp_listen), "127.0.0.1:0");
+    snprintf(cfg->srt_listen, sizeof(cfg->srt_listen), "127.0.0.1:0");
+    snprintf(cfg->media_bind, sizeof(cfg->media_bind), "tcp://127.0.0.1:*");
+    snprintf(cfg->coordinator, sizeof(cfg->coordinator), "%s", coord);
+    cfg->stats_interval_ms = 500;
+    cfg->handshake_timeout_ms = 1500;
+    cfg->idle_timeout_ms = 3000;
+    cfg->admit_timeout_ms = 2000;
+    cfg->bad_key_limit = bad_key_limit;
+    cfg->max_conns_per_addr = 50;
+}
+
+static void srv_start_cfg(srv_t *s, const ingest_config_t *cfg)
+{
+    s->srv = ingest_server_new(cfg);
+    assert_non_null(s->srv);
+    pthread_create(&s->thread, NULL, srv_main, s->srv);
+}
+
 static void srv_start(srv_t *s, const char *coord, int bad_key_limit)
 {
     ingest_config_t cfg;
-    assert_int_equal(ingest_config_defaults(&cfg), 0);
-    snprintf(cfg.rtmp_listen, sizeof(cfg.rtmp_listen), "127.0.0.1:0");
-    snprintf(cfg.srt_listen, sizeof(cfg.srt_listen), "127.0.0.1:0");
-    snprintf(cfg.media_bind, sizeof(cfg.media_bind), "tcp://127.0.0.1:*");
-    snprintf(cfg.coordinator, sizeof(cfg.coordinator), "%s", coord);
-    cfg.stats_interval_ms = 500;
-    cfg.handshake_timeout_ms = 1500;
-    cfg.idle_timeout_ms = 3000;
-    cfg.admit_timeout_ms = 2000;
-    cfg.bad_key_limit = bad_key_limit;
-    cfg.max_conns_per_addr = 50;
-    s->srv = ingest_server_new(&cfg);
-    assert_non_null(s->srv);
-    pthread_create(&s->thread, NULL, srv_main, s->srv);
+    srv_config(&cfg, coord, bad_key_limit);
+    srv_start_cfg(s, &cfg);
 }
 
 static void srv_stop(srv_t *s)
@@ -118,6 +135,40 @@ static void check_rtmp_packets(const tu_sub_t *u, const char *clip)
     assert_true(u->xlen[1] >= 2);
     assert_int_equal(u->sr[1], 44100);
     assert_int_equal(u->ch[1], 1);
+}
+
+/* Every packet of the clip arrived through SRT, in order, with its key
+ * flag and its timestamps (90 kHz in MPEG-TS, relative to the first). */
+static void check_srt_packets(const tu_sub_t *sub, const char *clip)
+{
+    assert_true(atomic_load(&sub->accepted));
+    static tu_pkt_t ref[TU_MAX_PKTS];
+    int n = tu_probe(clip, "v", ref, TU_MAX_PKTS);
+    if (getenv("TEST_DEBUG"))
+        for (int i = 0; i < sub->npkts[0]; i++)
+            fprintf(stderr, "v %d dts=%lld key=%d size=%u\n", i,
+                    (long long)sub->pkts[0][i].dts, sub->pkts[0][i].key,
+                    sub->pkts[0][i].size);
+    assert_true(n > 10);
+    assert_int_equal(sub->npkts[0], n);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(sub->pkts[0][i].dts - sub->pkts[0][0].dts,
+                         (ref[i].dts - ref[0].dts) * 90);
+        assert_int_equal(sub->pkts[0][i].key, ref[i].key);
+    }
+    int na = tu_probe(clip, "a", ref, TU_MAX_PKTS);
+    if (getenv("TEST_DEBUG"))
+        for (int i = 0; i < sub->npkts[1]; i++)
+            fprintf(stderr, "a %d dts=%lld size=%u\n", i,
+                    (long long)sub->pkts[1][i].dts, sub->pkts[1][i].size);
+    assert_int_equal(sub->npkts[1], na);
+    assert_true(sub->seq_in_order);
+    assert_int_equal(sub->max_dropped, 0);
+    assert_int_equal(sub->codec[0], PRISM__CODEC__CODEC_H264);
+    assert_int_equal(sub->codec[1], PRISM__CODEC__CODEC_AAC);
+    assert_int_equal(sub->w[0], 320);
+    assert_int_equal(sub->tbd[0], 90000);
+    assert_true(sub->xlen[0] > 0);
 }
 
 /* ------------------------------------------------------------ hostile */
@@ -216,6 +267,227 @@ static void hostile_clients(int port)
         tu_write_all(c.fd, part, sizeof(part));
         tu_rtmp_close(&c);
     }
+}
+
+/* ------------------------------------------------------------ SRT hostile */
+
+/* Calls the ingest's SRT port with streamid sid (NULL: none set). Returns
+ * the connected socket, or SRT_INVALID_SOCK with the listener's rejection
+ * code in *reject. */
+static SRTSOCKET srt_dial(int port, const char *sid, int *reject)
+{
+    *reject = 0;
+    SRTSOCKET u = srt_create_socket();
+    assert_true(u != SRT_INVALID_SOCK);
+    int tmo = 3000;
+    srt_setsockflag(u, SRTO_CONNTIMEO, &tmo, sizeof(tmo));
+    struct linger lin = {1, 3}; /* srt_close sends what is queued first */
+    srt_setsockflag(u, SRTO_LINGER, &lin, sizeof(lin));
+    if (sid)
+        assert_int_equal(
+            srt_setsockflag(u, SRTO_STREAMID, sid, (int)strlen(sid)), 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (srt_connect(u, (struct sockaddr *)&sa, sizeof(sa)) == SRT_ERROR) {
+        *reject = srt_getrejectreason(u);
+        srt_close(u);
+        return SRT_INVALID_SOCK;
+    }
+    return u;
+}
+
+/* A publisher the coordinator admits (its key starts with "good"). */
+static SRTSOCKET srt_dial_ok(int port, const char *key)
+{
+    char sid[256];
+    snprintf(sid, sizeof(sid), "#!::r=%s,m=publish", key);
+    int reject;
+    SRTSOCKET u = srt_dial(port, sid, &reject);
+    assert_int_equal(reject, 0);
+    assert_true(u != SRT_INVALID_SOCK);
+    return u;
+}
+
+/* A caller the listener must refuse with `want` before any data flows. */
+static void srt_dial_refused(int port, const char *sid, int want)
+{
+    int reject;
+    SRTSOCKET u = srt_dial(port, sid, &reject);
+    assert_true(u == SRT_INVALID_SOCK);
+    assert_int_equal(reject, want);
+}
+
+/* Sends n bytes as live-mode messages (at most 7 TS packets each). */
+static void srt_send_all(SRTSOCKET u, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        int m = n > 1316 ? 1316 : (int)n;
+        assert_int_equal(srt_sendmsg2(u, (const char *)p, m, NULL), m);
+        p += m;
+        n -= (size_t)m;
+        usleep(300); /* about 35 Mbit/s: stays inside the send buffer */
+    }
+}
+
+/* CRC-32/MPEG-2 of a PSI section. */
+static uint32_t crc32_mpeg(const uint8_t *p, size_t n)
+{
+    uint32_t crc = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= (uint32_t)p[i] << 24;
+        for (int b = 0; b < 8; b++)
+            crc = (crc & 0x80000000u) ? (crc << 1) ^ 0x04c11db7u : crc << 1;
+    }
+    return crc;
+}
+
+/* Writes one 188-byte TS packet on pid: a section (pointer field 0) when
+ * psi, else the start of a PES; the rest is stuffing. */
+static uint8_t *ts_packet(uint8_t *pkt, uint16_t pid, uint8_t cc, bool psi,
+                          const uint8_t *body, size_t n)
+{
+    memset(pkt, 0xff, 188);
+    pkt[0] = 0x47;
+    pkt[1] = (uint8_t)(0x40 | ((pid >> 8) & 0x1f)); /* unit start */
+    pkt[2] = (uint8_t)(pid & 0xff);
+    pkt[3] = (uint8_t)(0x10 | (cc & 0x0f)); /* payload only */
+    size_t off = 4;
+    if (psi)
+        pkt[off++] = 0;
+    if (n > 188 - off)
+        n = 188 - off;
+    memcpy(pkt + off, body, n);
+    return pkt + 188;
+}
+
+/* A PSI section: table_id, the 5 header bytes after the length, then
+ * `body`, with section_length `len_field` (0: the true one) and a CRC
+ * (broken when bad_crc). Returns its size. */
+static size_t psi_section(uint8_t *out, uint8_t table_id, const uint8_t *body,
+                          size_t n, unsigned len_field, bool bad_crc)
+{
+    size_t len = 5 + n + 4;
+    unsigned lf = len_field ? len_field : (unsigned)len;
+    out[0] = table_id;
+    out[1] = (uint8_t)(0xb0 | ((lf >> 8) & 0x0f));
+    out[2] = (uint8_t)(lf & 0xff);
+    out[3] = 0x00, out[4] = 0x01; /* transport stream / program 1 */
+    out[5] = 0xc1, out[6] = 0, out[7] = 0;
+    memcpy(out + 8, body, n);
+    uint32_t crc = crc32_mpeg(out, 8 + n) ^ (bad_crc ? 1u : 0u);
+    out[8 + n] = (uint8_t)(crc >> 24), out[9 + n] = (uint8_t)(crc >> 16);
+    out[10 + n] = (uint8_t)(crc >> 8), out[11 + n] = (uint8_t)crc;
+    return 12 + n;
+}
+
+/* A PMT body for program 1 (PCR on 0x100) with nes elementary streams of
+ * the given types on PIDs 0x100, 0x101, ...; pinfo is program_info_length
+ * (a lie when it is not 0). */
+static size_t pmt_body(uint8_t *b, const uint8_t *types, int nes,
+                       unsigned pinfo)
+{
+    size_t n = 0;
+    b[n++] = 0xe1, b[n++] = 0x00; /* PCR PID 0x100 */
+    b[n++] = (uint8_t)(0xf0 | ((pinfo >> 8) & 0x0f));
+    b[n++] = (uint8_t)(pinfo & 0xff);
+    for (int i = 0; i < nes; i++) {
+        uint16_t pid = (uint16_t)(0x100 + i);
+        b[n++] = types[i];
+        b[n++] = (uint8_t)(0xe0 | (pid >> 8));
+        b[n++] = (uint8_t)(pid & 0xff);
+        b[n++] = 0xf0, b[n++] = 0x00;
+    }
+    return n;
+}
+
+/*
+ * MPEG-TS that is well framed but wrong inside: a PAT, then PMTs with
+ * unknown stream types (0x99, 0x7f, 0xef), a PMT with a broken CRC, one
+ * whose section_length runs past its packet, one whose program_info_length
+ * runs past the section, one declaring twelve H.264 streams, and PES
+ * packets of junk on every PID they named. Returns the bytes written.
+ */
+static size_t ts_bad_pmt(uint8_t *buf, size_t cap)
+{
+    uint8_t *p = buf, sec[184], body[160];
+    uint8_t cc[16] = {0};
+    static const uint8_t unknown[] = {0x99, 0x7f, 0xef};
+    uint8_t h264[12];
+    memset(h264, 0x1b, sizeof(h264));
+    uint8_t pes[160] = {0, 0, 1, 0xe0, 0, 0, 0x80, 0x80, 5, 0x21, 0, 1, 0, 1};
+    for (size_t i = 14; i < sizeof(pes); i++)
+        pes[i] = (uint8_t)(i * 37);
+    for (int round = 0; round < 40 && (size_t)(p - buf) + 188 * 12 <= cap;
+         round++) {
+        uint8_t pat[4] = {0x00, 0x01, 0xf0, 0x00}; /* program 1: PMT 0x1000 */
+        size_t n = psi_section(sec, 0x00, pat, sizeof(pat), 0, false);
+        p = ts_packet(p, 0, cc[0]++, true, sec, n);
+        size_t bn;
+        switch (round % 5) {
+        case 0: /* unknown stream types */
+            bn = pmt_body(body, unknown, 3, 0);
+            n = psi_section(sec, 0x02, body, bn, 0, false);
+            break;
+        case 1: /* bad CRC */
+            bn = pmt_body(body, h264, 2, 0);
+            n = psi_section(sec, 0x02, body, bn, 0, true);
+            break;
+        case 2: /* section_length past the packet */
+            bn = pmt_body(body, unknown, 3, 0);
+            n = psi_section(sec, 0x02, body, bn, 1021, false);
+            break;
+        case 3: /* program_info_length past the section */
+            bn = pmt_body(body, unknown, 2, 0xfff);
+            n = psi_section(sec, 0x02, body, bn, 0, false);
+            break;
+        default: /* twelve H.264 streams */
+            bn = pmt_body(body, h264, 12, 0);
+            n = psi_section(sec, 0x02, body, bn, 0, false);
+            break;
+        }
+        p = ts_packet(p, 0x1000, cc[1]++, true, sec, n);
+        for (int i = 0; i < 10; i++)
+            p = ts_packet(p, (uint16_t)(0x100 + i), cc[2 + i]++, false, pes,
+                          sizeof(pes));
+    }
+    return (size_t)(p - buf);
+}
+
+/* The clip as MPEG-TS with every TS packet cut to 100 bytes. */
+static size_t ts_truncated(const char *clip, uint8_t *buf, size_t cap)
+{
+    char ts[600];
+    snprintf(ts, sizeof(ts), "%s/clip.ts", tu_dir());
+    char *argv[] = {"ffmpeg", "-nostdin",   "-loglevel", "error", "-y",
+                    "-i",     (char *)clip, "-c",        "copy",  "-f",
+                    "mpegts", ts,           NULL};
+    assert_int_equal(tu_run(argv, NULL), 0);
+    FILE *f = fopen(ts, "rb");
+    assert_non_null(f);
+    uint8_t pkt[188];
+    size_t n = 0;
+    while (n + 100 <= cap && fread(pkt, 1, sizeof(pkt), f) == sizeof(pkt)) {
+        memcpy(buf + n, pkt, 100);
+        n += 100;
+    }
+    fclose(f);
+    return n;
+}
+
+static int count_lines_with(const char *path, const char *a, const char *b)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[2048];
+    int n = 0;
+    while (fgets(line, sizeof(line), f))
+        if (strstr(line, a) && (!b || strstr(line, b)))
+            n++;
+    fclose(f);
+    return n;
 }
 
 /* ------------------------------------------------------------ tests */
@@ -339,33 +611,7 @@ static void test_srt_publish_and_bad_key(void **state)
     usleep(1500 * 1000); /* the SRT latency, then the queue */
     tu_sub_stop(&sub);
 
-    assert_true(atomic_load(&sub.accepted));
-    static tu_pkt_t ref[TU_MAX_PKTS];
-    int n = tu_probe(clip, "v", ref, TU_MAX_PKTS);
-    if (getenv("TEST_DEBUG"))
-        for (int i = 0; i < sub.npkts[0]; i++)
-            fprintf(stderr, "v %d dts=%lld key=%d size=%u\n", i,
-                    (long long)sub.pkts[0][i].dts, sub.pkts[0][i].key,
-                    sub.pkts[0][i].size);
-    assert_int_equal(sub.npkts[0], n);
-    for (int i = 0; i < n; i++) {
-        /* 90 kHz in MPEG-TS, relative to the first packet. */
-        assert_int_equal(sub.pkts[0][i].dts - sub.pkts[0][0].dts,
-                         (ref[i].dts - ref[0].dts) * 90);
-        assert_int_equal(sub.pkts[0][i].key, ref[i].key);
-    }
-    int na = tu_probe(clip, "a", ref, TU_MAX_PKTS);
-    if (getenv("TEST_DEBUG"))
-        for (int i = 0; i < sub.npkts[1]; i++)
-            fprintf(stderr, "a %d dts=%lld size=%u\n", i,
-                    (long long)sub.pkts[1][i].dts, sub.pkts[1][i].size);
-    assert_int_equal(sub.npkts[1], na);
-    assert_true(sub.seq_in_order);
-    assert_int_equal(sub.codec[0], PRISM__CODEC__CODEC_H264);
-    assert_int_equal(sub.codec[1], PRISM__CODEC__CODEC_AAC);
-    assert_int_equal(sub.w[0], 320);
-    assert_int_equal(sub.tbd[0], 90000);
-    assert_true(sub.xlen[0] > 0);
+    check_srt_packets(&sub, clip);
 
     ingest_counters_t c;
     ingest_server_counters(s.srv, &c);
@@ -374,6 +620,129 @@ static void test_srt_publish_and_bad_key(void **state)
     assert_int_equal(c.live_streams, 0);
     srv_stop(&s);
     tu_coord_stop(&coord);
+}
+
+/* SRT publishers that misbehave while a good one streams: garbage instead
+ * of MPEG-TS, TS packets cut short, TS with broken or odd PMTs, bad
+ * streamids, a refused key. Each is refused, or its stream ends when it
+ * leaves, and the good stream loses nothing. */
+static void test_srt_hostile(void **state)
+{
+    (void)state;
+    const char *clip = tu_clip();
+    assert_non_null(clip);
+    static uint8_t trunc[256 << 10], pmt[64 << 10], junk[96 << 10];
+    size_t ntrunc = ts_truncated(clip, trunc, sizeof(trunc));
+    assert_true(ntrunc > 10000);
+    size_t npmt = ts_bad_pmt(pmt, sizeof(pmt));
+    uint32_t seed = 99;
+    for (size_t i = 0; i < sizeof(junk); i++) {
+        seed = seed * 1103515245u + 12345u;
+        junk[i] = (uint8_t)(seed >> 16);
+    }
+
+    char logpath[600];
+    snprintf(logpath, sizeof(logpath), "%s/srt-hostile.log", tu_dir());
+    int logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(logfd >= 0);
+    log_set_fd(logfd);
+    log_set_level(LOG_LEVEL_INFO);
+    int av_level = av_log_get_level();
+    av_log_set_level(AV_LOG_FATAL); /* the demuxer's complaints are expected */
+
+    tu_coord_t coord;
+    tu_coord_start(&coord, true);
+    srv_t s;
+    srv_start(&s, coord.endpoint, 100);
+    int port = ingest_server_srt_port(s.srv);
+    assert_true(port > 0);
+    assert_int_equal(srt_startup() >= 0, 1);
+
+    static tu_sub_t sub;
+    tu_sub_start(&sub, ingest_server_media_endpoint(s.srv), "s-goodsrt",
+                 "t-goodsrt", 64 << 20);
+    char url[256], err_good[600];
+    snprintf(url, sizeof(url),
+             "srt://127.0.0.1:%d?streamid=#!::r=goodsrt,m=publish&linger=3",
+             port);
+    snprintf(err_good, sizeof(err_good), "%s/ffmpeg-srt-hostile.log", tu_dir());
+    char *good[] = {"ffmpeg", "-nostdin",   "-loglevel", "warning", "-re",
+                    "-i",     (char *)clip, "-c",        "copy",    "-f",
+                    "mpegts", url,          NULL};
+    pid_t gp = spawn_ffmpeg(good, err_good);
+    assert_true(gp > 0);
+    for (int i = 0; i < 100 && !atomic_load(&sub.accepted); i++)
+        usleep(50 * 1000);
+    assert_true(atomic_load(&sub.accepted)); /* the good stream is live */
+
+    /* Refused before any data: a key the coordinator does not know, a key
+     * longer than the ingest keeps, a request (not publish) mode, an
+     * access-control string without a key, and no streamid at all. */
+    srt_dial_refused(port, "#!::r=badsrtkey,m=publish", SRT_REJX_FORBIDDEN);
+    char longid[401];
+    memset(longid, 'g', sizeof(longid) - 1);
+    memcpy(longid, "good", 4);
+    longid[sizeof(longid) - 1] = 0;
+    srt_dial_refused(port, longid, SRT_REJX_BAD_REQUEST);
+    srt_dial_refused(port, "#!::r=goodreq,m=request", SRT_REJX_BAD_REQUEST);
+    srt_dial_refused(port, "#!::u=someone", SRT_REJX_BAD_REQUEST);
+    srt_dial_refused(port, NULL, SRT_REJX_BAD_REQUEST);
+    /* Admitted, then they send what is not a usable stream and leave. */
+    SRTSOCKET garbage = srt_dial_ok(port, "goodgarbage");
+    SRTSOCKET cut = srt_dial_ok(port, "goodtrunc");
+    SRTSOCKET badpmt = srt_dial_ok(port, "goodpmt");
+    ingest_counters_t n;
+    ingest_server_counters(s.srv, &n);
+    assert_int_equal(n.live_streams, 4);
+    srt_send_all(garbage, junk, sizeof(junk));
+    srt_send_all(cut, trunc, ntrunc);
+    srt_send_all(badpmt, pmt, npmt);
+    srt_close(garbage); /* lingers until the data is out */
+    srt_close(cut);
+    srt_close(badpmt);
+    /* The ingest ends their streams; the good one goes on. */
+    for (int i = 0; i < 100 && n.live_streams > 1; i++) {
+        usleep(50 * 1000);
+        ingest_server_counters(s.srv, &n);
+    }
+    assert_int_equal(n.live_streams, 1);
+    assert_int_equal(waitpid(gp, NULL, WNOHANG), 0); /* still publishing */
+
+    assert_int_equal(wait_rc(gp), 0);
+    usleep(1500 * 1000); /* the SRT latency, then the queue */
+    tu_sub_stop(&sub);
+    check_srt_packets(&sub, clip);
+
+    ingest_server_counters(s.srv, &n);
+    assert_int_equal(n.publish_ok, 4);
+    assert_int_equal(n.publish_refused, 1);
+    assert_int_equal(n.live_streams, 0);
+    assert_int_equal(n.srt_dropped, 0);
+    assert_int_equal(atomic_load(&coord.ends), 4);
+    srv_stop(&s);
+    tu_coord_stop(&coord);
+    srt_cleanup();
+    log_set_fd(2);
+    log_set_level(LOG_LEVEL_WARN);
+    av_log_set_level(av_level);
+    close(logfd);
+
+    /* The log says why each was refused or ended. */
+    assert_int_equal(count_lines_with(logpath,
+                                      "Refusing a connection without "
+                                      "a publish key.",
+                                      "addr=127.0.0.1"),
+                     4);
+    assert_int_equal(count_lines_with(logpath, "Publish refused.",
+                                      "reason=\"unknown stream key\""),
+                     1);
+    const char *ended[] = {"s-goodgarbage", "s-goodtrunc", "s-goodpmt",
+                           "s-goodsrt"};
+    for (size_t i = 0; i < sizeof(ended) / sizeof(ended[0]); i++) {
+        char want[64];
+        snprintf(want, sizeof(want), "stream=%s ", ended[i]);
+        assert_int_equal(count_lines_with(logpath, "Stream ended.", want), 1);
+    }
 }
 
 static void test_bad_keys_rate_limited(void **state)
@@ -489,6 +858,7 @@ int main(void)
         cmocka_unit_test(test_bad_keys_rate_limited),
         cmocka_unit_test(test_rtmp_publish_bad_key_and_hostile),
         cmocka_unit_test(test_srt_publish_and_bad_key),
+        cmocka_unit_test(test_srt_hostile),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (rc != 0)
