@@ -68,6 +68,7 @@
 
 #include "hls_master.h"
 #include "log.h"
+#include "origin.h"
 #include "pkt_queue.h"
 
 #define MOD         "transcode"
@@ -119,6 +120,7 @@ struct transcode_session {
     hwplan_t plan;
     hwplan_backend_t backend;
     bool http;
+    origin_t *origin; /* the HTTP output, when http */
     AVBufferRef *hwdev;
     enum AVPixelFormat hw_pix_fmt; /* the decoder's device frames format */
 
@@ -190,6 +192,7 @@ void transcode_opts_default(transcode_opts_t *o)
     o->audio_kbps = 128;
     o->thumbnail_s = 4.0;
     o->queue_packets = 128;
+    origin_policy_default(&o->origin);
 }
 
 static int64_t us_of(int64_t ts, AVRational tb)
@@ -223,26 +226,9 @@ static int put_file(transcode_session_t *s, const char *rel, const void *data,
         return s->fatal;
     out_path(s, rel, path, sizeof(path));
     if (s->http) {
-        AVIOContext *io = NULL;
-        AVDictionary *opts = NULL;
-        av_dict_set(&opts, "method", "PUT", 0);
-        int ret = avio_open2(&io, path, AVIO_FLAG_WRITE, NULL, &opts);
-        av_dict_free(&opts);
-        if (ret < 0) {
-            log_error(MOD, "Cannot PUT to the origin.",
-                      "call=avio_open2 url=\"%s\" err=\"%s\"", path,
-                      ERRSTR(ret));
-            return s->fatal = -EIO;
-        }
-        avio_write(io, data, (int)len);
-        ret = avio_closep(&io);
-        if (ret < 0) {
-            log_error(MOD, "PUT to the origin failed.",
-                      "call=avio_close url=\"%s\" err=\"%s\"", path,
-                      ERRSTR(ret));
-            return s->fatal = -EIO;
-        }
-        return 0;
+        /* A refused PUT is counted; the origin's policy ends the session. */
+        origin_put(s->origin, path, data, len);
+        return s->fatal = origin_fatal(s->origin);
     }
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
@@ -420,11 +406,12 @@ static int open_muxer(transcode_session_t *s, rend_t *r)
     if (s->o.vod)
         av_dict_set(&opts, "hls_playlist_type", "vod", 0);
     char flags[128];
-    /* Old live segments are deleted locally; FFmpeg's DELETE request
-     * carries a chunked body that nginx refuses, so on an HTTP origin they
-     * are left for the origin to expire. */
+    /* Old live segments are deleted: on disk by the muxer, on an origin by
+     * a plain DELETE from origin.c (FFmpeg's carries a chunked body that
+     * nginx refuses). Playlists go through a temporary file on disk only;
+     * a PUT replaces the file whole anyway. */
     snprintf(flags, sizeof(flags), "independent_segments%s%s%s",
-             s->o.vod || s->http ? "" : "+delete_segments",
+             s->o.vod ? "" : "+delete_segments",
              s->o.vod || s->http ? "" : "+temp_file",
              s->o.discontinuity ? "+discont_start" : "");
     av_dict_set(&opts, "hls_flags", flags, 0);
@@ -434,8 +421,10 @@ static int open_muxer(transcode_session_t *s, rend_t *r)
     av_dict_set(&opts, "hls_segment_filename", seg, 0);
     if (s->o.fmp4)
         av_dict_set(&opts, "hls_fmp4_init_filename", "init.mp4", 0);
-    if (s->http)
+    if (s->http) {
         av_dict_set(&opts, "method", "PUT", 0);
+        origin_attach(s->origin, r->mux);
+    }
     ret = avformat_write_header(r->mux, &opts);
     av_dict_free(&opts);
     if (ret < 0) {
@@ -1606,6 +1595,10 @@ transcode_session_t *transcode_session_new(packet_source_t *src,
     }
     s->http = !strncmp(s->o.output, "http://", 7) ||
               !strncmp(s->o.output, "https://", 8);
+    if (s->http && !(s->origin = origin_new(src->name, &s->o.origin))) {
+        transcode_session_free(&s);
+        return NULL;
+    }
     return s;
 }
 
@@ -1691,6 +1684,8 @@ static void update_stats(transcode_session_t *s, bool final)
     s->st.dropped_packets = s->q ? pkt_queue_dropped(s->q) : 0;
     s->st.renditions = s->nrend;
     s->st.backend = s->backend;
+    if (s->origin)
+        origin_stats(s->origin, &s->st.origin);
     transcode_stats_t st = s->st;
     int64_t media_us = s->last_media_us - s->first_media_us;
     pthread_mutex_unlock(&s->stats_lock);
@@ -1831,6 +1826,8 @@ int transcode_session_run(transcode_session_t *s)
         else
             ret = handle_audio(s, pkt);
         av_packet_unref(pkt);
+        if (s->origin && !s->fatal)
+            s->fatal = origin_fatal(s->origin);
         if (ret >= 0 && s->fatal)
             ret = s->fatal;
         if (ret < 0)
@@ -1865,6 +1862,8 @@ end:
             }
         }
     }
+    if (s->origin && ret >= 0)
+        ret = origin_fatal(s->origin);
     if (s->muxers_open && ret >= 0) {
         /* Final BANDWIDTH from what was written, last segment included. */
         for (int i = 0; i < s->nrend; i++) {
@@ -1878,18 +1877,30 @@ end:
         if (r < 0)
             ret = r;
     }
+    if (s->origin && ret >= 0 && s->muxers_open) {
+        origin_stats_t os;
+        origin_stats(s->origin, &os);
+        if (!os.puts) {
+            log_error(MOD, "The origin accepted no file of the session.",
+                      "input=\"%s\" output=\"%s\" failed=%lld", s->src->name,
+                      s->o.output, (long long)os.put_failed);
+            ret = -EIO;
+        }
+    }
     update_stats(s, true);
     transcode_stats_t st;
     transcode_session_stats(s, &st);
     log_info(MOD, "Session finished.",
              "input=\"%s\" media_s=%.2f wall_s=%.2f speed=%.2f frames=%lld "
              "encoded=%lld segments=%lld corrupt=%lld skipped=%lld "
-             "dropped=%lld result=\"%s\"",
+             "dropped=%lld put_failed=%lld deleted=%lld delete_failed=%lld "
+             "result=\"%s\"",
              s->src->name, st.media_s, st.wall_s, st.speed,
              (long long)st.frames_decoded, (long long)st.frames_encoded,
              (long long)st.segments, (long long)st.corrupt,
              (long long)st.skipped_packets, (long long)st.dropped_packets,
-             ret >= 0 ? "ok" : ERRSTR(ret));
+             (long long)st.origin.put_failed, (long long)st.origin.deletes,
+             (long long)st.origin.delete_failed, ret >= 0 ? "ok" : ERRSTR(ret));
     av_packet_free(&pkt);
     return ret < 0 ? ret : 0;
 }
@@ -1929,6 +1940,7 @@ void transcode_session_free(transcode_session_t **sp)
     avfilter_graph_free(&s->graph);
     avfilter_graph_free(&s->agraph);
     av_buffer_unref(&s->hwdev);
+    origin_free(&s->origin); /* after the muxers, which may close files */
     pkt_queue_free(&s->q);
     packet_source_free(&s->src);
     pthread_mutex_destroy(&s->stats_lock);

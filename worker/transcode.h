@@ -7,6 +7,7 @@
 
 #include "hwplan.h"
 #include "ladder.h"
+#include "origin.h"
 #include "packet_source.h"
 
 typedef struct transcode_session transcode_session_t;
@@ -41,6 +42,9 @@ typedef struct {
      * and whether it is marked EXT-X-DISCONTINUITY. */
     int64_t start_sequence;
     bool discontinuity;
+    /* An http(s):// output: request timeout, and when refused PUTs end
+     * the session (see origin.h). */
+    origin_policy_t origin;
     /* Called on the session thread as each segment completes; may be NULL. */
     void (*on_segment)(void *opaque, const transcode_segment_t *seg);
     void *opaque;
@@ -61,6 +65,7 @@ typedef struct {
     double speed;            /* media_s / wall_s */
     double fps;              /* decoded video frames per wall second */
     int renditions;          /* outputs, Source and audio-only included */
+    origin_stats_t origin;   /* an http(s):// output's PUTs and DELETEs */
     hwplan_backend_t backend;
 } transcode_stats_t;
 
@@ -79,8 +84,9 @@ transcode_session_t *transcode_session_new(packet_source_t *src,
  * Runs the session on the calling thread until the input ends, stop() is
  * called, or a fatal error occurs (logged once). Returns 0, or a negative
  * AVERROR / -errno (-ENODEV: the backend's device is missing; -EIO: the
- * output cannot be written; AVERROR_DECODER_NOT_FOUND: unsupported codec;
- * AVERROR_STREAM_NOT_FOUND: no audio or video).
+ * output cannot be written, or an origin refuses it past its policy;
+ * AVERROR_DECODER_NOT_FOUND: unsupported codec; AVERROR_STREAM_NOT_FOUND: no
+ * audio or video).
  */
 int transcode_session_run(transcode_session_t *s);
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Output by HTTP PUT to an origin (nginx with WebDAV on loopback): the
 # playlists, segments and thumbnail land on the origin and ffmpeg plays the
-# master from it.
+# master from it; in live mode segments that leave the window are deleted
+# there; an origin that refuses PUTs is reported (403: the session ends,
+# non-zero exit; 500 for a while mid-stream: logged, counted, recovered).
 set -euo pipefail
 worker=${PRISM_BUILD_DIR:?}/worker/prism-worker
 tmp=$(mktemp -d)
@@ -34,6 +36,9 @@ http {
             dav_methods PUT DELETE;
             create_full_put_path on;
         }
+        location /denied/ {
+            return 403;
+        }
     }
 }
 CONF
@@ -63,6 +68,88 @@ grep -q 'NAME="360p30"' "$www/master.m3u8" || fail "master lacks 360p30"
 ffmpeg -hide_banner -loglevel error \
     -i "http://127.0.0.1:$port/live/ch1/master.m3u8" -map 0 -f null - ||
     fail "ffmpeg cannot play the master from the origin"
+
+# Live mode, 10 s in 0.5 s segments (20 per rendition) with the default
+# window of 6: segments that leave the playlist are DELETEd on the origin,
+# which keeps about the window, and every listed segment is there.
+ffmpeg -hide_banner -loglevel error -y \
+    -f lavfi -i "testsrc2=s=320x180:r=30:d=10" -f lavfi -i "sine=d=10" \
+    -c:v libx264 -preset ultrafast -g 15 -c:a aac -shortest "$tmp/live.ts"
+"$worker" transcode -i "$tmp/live.ts" -o "http://127.0.0.1:$port/live/ch2" \
+    --backend software --preset ultrafast --segment 0.5 --thumbnail 0 \
+    2>"$tmp/log3" || {
+    cat "$tmp/log3"
+    fail "live transcode to the origin exited non-zero"
+}
+grep 'msg="Session finished."' "$tmp/log3"
+for r in source 160p30; do
+    dir=$tmp/www/live/ch2/$r
+    n=$(find "$dir" -name 'seg_*.ts' | wc -l)
+    last=$(find "$dir" -name 'seg_*.ts' | sort | tail -n1)
+    echo "live $r: $n segments on the origin, the last $(basename "$last")"
+    [ "$(basename "$last")" \> seg_00015.ts ] ||
+        fail "live $r: the run made fewer segments than expected"
+    [ "$n" -ge 6 ] && [ "$n" -le 8 ] ||
+        fail "live $r: $n segments on the origin, want the window (6 to 8)"
+    for seg in $(grep -v '^#' "$dir/index.m3u8"); do
+        [ -s "$dir/$seg" ] || fail "live $r: listed $seg is not on the origin"
+    done
+done
+grep 'level=warn mod=origin' "$tmp/log3" && fail "live run: origin warnings"
+
+# Mid-stream, the origin answers 500 for one rendition for a while (its
+# folder is replaced by a file): a warning with the status, counted, a
+# recovery line, and the session goes on (exit 0).
+"$worker" transcode -i "$tmp/live.ts" -o "http://127.0.0.1:$port/live/ch3" \
+    --backend software --preset ultrafast --segment 0.5 --thumbnail 0 \
+    --realtime 2>"$tmp/log4" &
+wpid=$!
+www3=$tmp/www/live/ch3
+for _ in $(seq 100); do
+    [ -e "$www3/160p30/seg_00003.ts" ] && break
+    sleep 0.1
+done
+[ -e "$www3/160p30/seg_00003.ts" ] || fail "the realtime run made no segment"
+mv "$www3/160p30" "$tmp/aside" && : >"$www3/160p30" ||
+    fail "cannot replace the rendition folder by a file"
+sleep 2
+rm -f "$www3/160p30"
+rc=0
+wait $wpid || rc=$?
+[ "$rc" = 0 ] || {
+    cat "$tmp/log4"
+    fail "a passing origin failure ended the session (exit $rc)"
+}
+grep 'msg="The origin refused a PUT; viewers miss this file."' "$tmp/log4" |
+    grep -q 'status=500' || {
+    cat "$tmp/log4"
+    fail "the refused PUT was not logged with its status"
+}
+grep -q 'msg="The origin accepts PUTs again."' "$tmp/log4" ||
+    fail "the recovery was not logged"
+[ "$(grep -c 'refused a PUT' "$tmp/log4")" = 1 ] ||
+    fail "the refusals were logged more than once"
+fin=$(grep 'msg="Session finished."' "$tmp/log4")
+echo "$fin"
+pf=$(echo "$fin" | sed -n 's/.* put_failed=\([0-9]*\).*/\1/p')
+[ "${pf:-0}" -ge 2 ] || fail "the refused PUTs were not counted"
+[ -s "$www3/160p30/index.m3u8" ] || fail "160p30 did not come back"
+
+# An origin that answers every PUT with 403: one error line with the
+# status, non-zero exit.
+rc=0
+"$worker" transcode -i "$tmp/src.ts" -o "http://127.0.0.1:$port/denied/ch1" \
+    --backend software --preset ultrafast 2>"$tmp/log5" || rc=$?
+[ "$rc" -ne 0 ] || fail "an origin refusing every PUT gave exit status 0"
+[ "$(grep -c 'level=error' "$tmp/log5")" = 1 ] || {
+    cat "$tmp/log5"
+    fail "an origin refusing every PUT should give one error line"
+}
+grep 'level=error' "$tmp/log5" | grep -q 'last="status 403"' || {
+    cat "$tmp/log5"
+    fail "the error line does not give the status 403"
+}
+grep 'level=error' "$tmp/log5"
 
 # An origin that refuses writes: one error line, non-zero exit.
 rc=0

@@ -1,0 +1,369 @@
+/* HLS output to an HTTP origin: PUTs whose answer is checked, DELETEs. */
+
+/*
+ * How this works
+ * --------------
+ * FFmpeg's hls muxer, given method=PUT, opens every segment and playlist
+ * through the http protocol, which sends a chunked PUT and never reads the
+ * answer (a 403 or 500 goes unseen), and deletes old live segments with a
+ * DELETE that also carries a chunked body, which nginx's WebDAV module
+ * refuses. So the session gives its muxers io_open/io_close2 callbacks:
+ * a file opened for writing is an in-memory buffer (avio dyn buf), and when
+ * the muxer closes it the whole file goes out as one PUT with a
+ * Content-Length through http_client, whose status is read. An open with
+ * the option method=DELETE is the muxer removing a segment that left the
+ * live window: it gets a plain DELETE, and the muxer a sink to close.
+ * https:// origins go through libavformat instead (PUT as before, without
+ * the status; DELETE in read mode, which sends no body and reads the
+ * answer), since http_client speaks only plain HTTP.
+ *
+ * Failures never reach the muxer (it would stop the session at once);
+ * they are counted, the first of a run in each folder (a rendition)
+ * logged with the status, its end logged too, and the policy in
+ * origin_policy_t decides, on runs of failures across all folders, when
+ * the output reaches nobody.
+ */
+#include "origin.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavutil/time.h>
+
+#include "http_client.h"
+#include "log.h"
+
+#define MOD "origin"
+/* Files a session's muxers hold open at once: a segment and a playlist
+ * (and an fMP4 init) per rendition. */
+#define MAX_OPEN 48
+
+/* Folders (renditions) whose PUTs fail now; a run is logged once. */
+#define MAX_FOLDERS 16
+
+typedef struct {
+    char dir[512];  /* the URL up to its last '/' */
+    int64_t failed; /* consecutive failed PUTs in the folder */
+} folder_t;
+
+typedef struct {
+    AVIOContext *pb;
+    bool sink; /* a DELETE's stand-in: nothing to send */
+    char url[1024];
+} open_file_t;
+
+struct origin {
+    char name[256];
+    origin_policy_t p;
+    open_file_t open[MAX_OPEN];
+    origin_stats_t st;
+    folder_t folders[MAX_FOLDERS];
+    int64_t run_failed;   /* consecutive failed PUTs, any folder */
+    int64_t run_start_us; /* when that run of failures began */
+    bool ever_ok;
+    bool delete_logged;
+    int fatal;
+};
+
+void origin_policy_default(origin_policy_t *p)
+{
+    p->timeout_ms = 5000;
+    p->first_tries = 3;
+    p->fail_s = 30;
+}
+
+origin_t *origin_new(const char *name, const origin_policy_t *policy)
+{
+    origin_t *o = calloc(1, sizeof(*o));
+    if (!o)
+        return NULL;
+    snprintf(o->name, sizeof(o->name), "%s", name);
+    o->p = *policy;
+    return o;
+}
+
+static void drop_file(open_file_t *f)
+{
+    if (f->sink) {
+        av_freep(&f->pb->buffer);
+        avio_context_free(&f->pb);
+    } else {
+        uint8_t *data = NULL;
+        avio_close_dyn_buf(f->pb, &data);
+        av_free(data);
+    }
+    f->pb = NULL;
+}
+
+void origin_free(origin_t **op)
+{
+    origin_t *o = *op;
+    if (!o)
+        return;
+    for (int i = 0; i < MAX_OPEN; i++) {
+        if (o->open[i].pb)
+            drop_file(&o->open[i]);
+    }
+    free(o);
+    *op = NULL;
+}
+
+/* One request; 0 with *status, or a negative code with ERR filled. */
+static int request(origin_t *o, const char *method, const char *url,
+                   const void *data, size_t len, int *status, char *err,
+                   size_t errlen)
+{
+    int ret = http_client_request(method, url, data, len, o->p.timeout_ms,
+                                  status, err, errlen);
+    if (ret != -EPROTONOSUPPORT)
+        return ret;
+    /* https:// (or user info): libavformat's http protocol. */
+    AVIOContext *io = NULL;
+    AVDictionary *opts = NULL;
+    bool del = !strcmp(method, "DELETE");
+    char tmo[32];
+    snprintf(tmo, sizeof(tmo), "%lld", o->p.timeout_ms * 1000LL);
+    av_dict_set(&opts, "method", method, 0);
+    av_dict_set(&opts, "rw_timeout", tmo, 0);
+    if (del)
+        av_dict_set(&opts, "seekable", "0", 0);
+    ret = avio_open2(&io, url, del ? AVIO_FLAG_READ : AVIO_FLAG_WRITE, NULL,
+                     &opts);
+    av_dict_free(&opts);
+    if (ret >= 0 && !del)
+        avio_write(io, data, (int)len);
+    int cret = io ? avio_closep(&io) : 0;
+    if (ret >= 0)
+        ret = cret;
+    if (ret < 0) {
+        av_strerror(ret, err, errlen);
+        /* The http protocol's answers as statuses, where it tells them. */
+        *status = ret == AVERROR_HTTP_NOT_FOUND      ? 404
+                  : ret == AVERROR_HTTP_FORBIDDEN    ? 403
+                  : ret == AVERROR_HTTP_UNAUTHORIZED ? 401
+                  : ret == AVERROR_HTTP_BAD_REQUEST  ? 400
+                  : ret == AVERROR_HTTP_OTHER_4XX    ? 499
+                  : ret == AVERROR_HTTP_SERVER_ERROR ? 599
+                                                     : 0;
+        return *status ? 0 : -EIO;
+    }
+    *status = 200;
+    return 0;
+}
+
+/*
+ * The folder of URL: its entry in the table, a new one (failed = 0), or,
+ * with the table full of failing folders, the last entry (shared).
+ */
+static folder_t *folder_of(origin_t *o, const char *url, bool add)
+{
+    const char *slash = strrchr(url, '/');
+    int n = slash ? (int)(slash - url) : (int)strlen(url);
+    folder_t *empty = NULL;
+    for (int i = 0; i < MAX_FOLDERS; i++) {
+        folder_t *f = &o->folders[i];
+        if (!f->failed) {
+            if (!empty)
+                empty = f;
+        } else if ((int)strlen(f->dir) == n && !strncmp(f->dir, url, n)) {
+            return f;
+        }
+    }
+    if (!add)
+        return NULL;
+    if (!empty)
+        return &o->folders[MAX_FOLDERS - 1];
+    snprintf(empty->dir, sizeof(empty->dir), "%.*s", n, url);
+    return empty;
+}
+
+int origin_put(origin_t *o, const char *url, const void *data, size_t len)
+{
+    char err[256] = "";
+    int status = 0;
+    int ret = request(o, "PUT", url, data, len, &status, err, sizeof(err));
+    if (ret == 0 && status >= 200 && status < 300) {
+        folder_t *f = folder_of(o, url, false);
+        o->st.puts++;
+        if (f) {
+            log_info(MOD, "The origin accepts PUTs again.",
+                     "session=\"%s\" folder=\"%s\" failed=%lld", o->name,
+                     f->dir, (long long)f->failed);
+            f->failed = 0;
+        }
+        o->run_failed = 0;
+        o->ever_ok = true;
+        return 0;
+    }
+    int64_t now = av_gettime_relative();
+    folder_t *f = folder_of(o, url, true);
+    o->st.put_failed++;
+    if (!o->run_failed++)
+        o->run_start_us = now;
+    if (!f->failed++) {
+        if (ret == 0)
+            log_warn(MOD, "The origin refused a PUT; viewers miss this file.",
+                     "session=\"%s\" url=\"%s\" status=%d", o->name, url,
+                     status);
+        else
+            log_warn(MOD, "A PUT did not reach the origin.",
+                     "session=\"%s\" url=\"%s\" err=\"%s\"", o->name, url, err);
+    }
+    if (!o->fatal &&
+        ((!o->ever_ok && o->run_failed >= o->p.first_tries) ||
+         (o->ever_ok && o->p.fail_s > 0 &&
+          now - o->run_start_us >= (int64_t)(o->p.fail_s * 1e6)))) {
+        o->fatal = -EIO;
+        char why[300];
+        if (ret == 0)
+            snprintf(why, sizeof(why), "status %d", status);
+        else
+            snprintf(why, sizeof(why), "%s", err);
+        log_error(MOD,
+                  o->ever_ok ? "The origin has refused every PUT for too "
+                               "long; the session ends."
+                             : "The origin took none of the session's "
+                               "files; nothing reaches viewers, the session "
+                               "ends.",
+                  "session=\"%s\" url=\"%s\" last=\"%s\" failed=%lld "
+                  "seconds=%.1f",
+                  o->name, url, why, (long long)o->run_failed,
+                  (now - o->run_start_us) / 1e6);
+    }
+    return ret < 0 ? ret : -EIO;
+}
+
+int origin_delete(origin_t *o, const char *url)
+{
+    char err[256] = "";
+    int status = 0;
+    int ret = request(o, "DELETE", url, NULL, 0, &status, err, sizeof(err));
+    if (ret == 0 && ((status >= 200 && status < 300) || status == 404)) {
+        o->st.deletes++;
+        return 0;
+    }
+    o->st.delete_failed++;
+    if (!o->delete_logged) {
+        o->delete_logged = true;
+        if (ret == 0)
+            log_warn(MOD,
+                     "The origin refused to delete an old segment; old "
+                     "segments stay there (counted, logged once).",
+                     "session=\"%s\" url=\"%s\" status=%d", o->name, url,
+                     status);
+        else
+            log_warn(MOD,
+                     "A DELETE did not reach the origin; old segments stay "
+                     "there (counted, logged once).",
+                     "session=\"%s\" url=\"%s\" err=\"%s\"", o->name, url, err);
+    }
+    return ret < 0 ? ret : -EIO;
+}
+
+int origin_fatal(const origin_t *o)
+{
+    return o->fatal;
+}
+
+void origin_stats(const origin_t *o, origin_stats_t *out)
+{
+    *out = o->st;
+}
+
+/* ------------------------------------------------ the muxer's callbacks */
+
+/* libavformat 61 made the write callback's buffer const. */
+#if LIBAVFORMAT_VERSION_MAJOR >= 61
+typedef const uint8_t wbuf_t;
+#else
+typedef uint8_t wbuf_t;
+#endif
+
+static int discard(void *opaque, wbuf_t *buf, int size)
+{
+    (void)opaque;
+    (void)buf;
+    return size;
+}
+
+static open_file_t *free_slot(origin_t *o)
+{
+    for (int i = 0; i < MAX_OPEN; i++) {
+        if (!o->open[i].pb)
+            return &o->open[i];
+    }
+    return NULL;
+}
+
+static int io_open(AVFormatContext *s, AVIOContext **pb, const char *url,
+                   int flags, AVDictionary **options)
+{
+    origin_t *o = s->opaque;
+    const AVDictionaryEntry *m =
+        options ? av_dict_get(*options, "method", NULL, 0) : NULL;
+    bool del = m && !strcmp(m->value, "DELETE");
+
+    if (!(flags & AVIO_FLAG_WRITE))
+        return avio_open2(pb, url, flags, &s->interrupt_callback, options);
+    open_file_t *f = free_slot(o);
+    if (!f) {
+        log_error(MOD, "Too many origin files open at once.",
+                  "session=\"%s\" url=\"%s\" max=%d", o->name, url, MAX_OPEN);
+        return AVERROR(ENOMEM);
+    }
+    if (del) {
+        origin_delete(o, url);
+        unsigned char *buf = av_malloc(4096);
+        f->pb =
+            buf ? avio_alloc_context(buf, 4096, 1, NULL, NULL, discard, NULL)
+                : NULL;
+        if (!f->pb) {
+            av_free(buf);
+            return AVERROR(ENOMEM);
+        }
+        f->sink = true;
+    } else {
+        int ret = avio_open_dyn_buf(&f->pb);
+        if (ret < 0)
+            return ret;
+        f->sink = false;
+    }
+    snprintf(f->url, sizeof(f->url), "%s", url);
+    if (options)
+        av_dict_set(options, "method", NULL, 0); /* consumed */
+    *pb = f->pb;
+    return 0;
+}
+
+static int io_close2(AVFormatContext *s, AVIOContext *pb)
+{
+    origin_t *o = s->opaque;
+    open_file_t *f = NULL;
+    for (int i = 0; i < MAX_OPEN && !f; i++) {
+        if (o->open[i].pb == pb)
+            f = &o->open[i];
+    }
+    if (!f) /* opened for reading through avio_open2 */
+        return avio_close(pb);
+    if (f->sink) {
+        drop_file(f);
+        return 0;
+    }
+    uint8_t *data = NULL;
+    int len = avio_close_dyn_buf(f->pb, &data);
+    f->pb = NULL;
+    if (len >= 0 && !o->fatal)
+        origin_put(o, f->url, data, (size_t)len);
+    av_free(data);
+    return 0;
+}
+
+void origin_attach(origin_t *o, AVFormatContext *mux)
+{
+    mux->opaque = o;
+    mux->io_open = io_open;
+    mux->io_close2 = io_close2;
+}
