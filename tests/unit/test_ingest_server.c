@@ -13,6 +13,7 @@
 
 #include "test_ingest_util.h"
 
+#include "curve_keys.h"
 #include "ingest_config.h"
 #include "ingest_server.h"
 #include "log.h"
@@ -490,6 +491,89 @@ static int count_lines_with(const char *path, const char *a, const char *b)
     return n;
 }
 
+/* ------------------------------------------------------------ CURVE */
+
+/*
+ * A relay that lets a tu_sub subscriber speak through a CURVE client: a
+ * plain DEALER bound at `inproc` (the subscriber connects there) and a
+ * DEALER with the key pair kp connected to the ingest's media ROUTER.
+ * Frames pass unchanged both ways, so the ingest sees one worker whose key
+ * is kp's; without a finished CURVE handshake nothing passes.
+ */
+typedef struct {
+    char inproc[64];
+    char endpoint[256];
+    char server_public[CURVE_KEY_Z85_SIZE];
+    const curve_keypair_t *kp;
+    atomic_bool stop;
+    pthread_t thread;
+} relay_t;
+
+/* Moves one whole message from `from` to `to`; a message `to` cannot take
+ * now is dropped, as a subscriber's own DONTWAIT send would drop it. */
+static void relay_move(void *from, void *to)
+{
+    bool drop = false;
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, from, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        bool more = zmq_msg_more(&m);
+        if (!drop &&
+            zmq_msg_send(&m, to, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) < 0)
+            drop = true;
+        zmq_msg_close(&m);
+        if (!more)
+            return;
+    }
+}
+
+static void *relay_main(void *arg)
+{
+    relay_t *r = arg;
+    zsock_opts_t o;
+    zsock_opts_default(&o);
+    o.sndhwm = o.rcvhwm = 100000;
+    void *front = zsock_new(ZMQ_DEALER, &o);
+    void *back = zsock_new(ZMQ_DEALER, &o);
+    assert_int_equal(zsock_bind(front, r->inproc), 0);
+    assert_int_equal(zsock_curve_client(back, r->kp, r->server_public), 0);
+    assert_int_equal(zsock_connect(back, r->endpoint), 0);
+    while (!atomic_load(&r->stop)) {
+        zmq_pollitem_t pi[2] = {{front, 0, ZMQ_POLLIN, 0},
+                                {back, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(pi, 2, 20) <= 0)
+            continue;
+        if (pi[0].revents & ZMQ_POLLIN)
+            relay_move(front, back);
+        if (pi[1].revents & ZMQ_POLLIN)
+            relay_move(back, front);
+    }
+    zsock_close(&front);
+    zsock_close(&back);
+    return NULL;
+}
+
+static void relay_start(relay_t *r, const char *name, const char *endpoint,
+                        const char *server_public, const curve_keypair_t *kp)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->inproc, sizeof(r->inproc), "inproc://relay-%s", name);
+    snprintf(r->endpoint, sizeof(r->endpoint), "%s", endpoint);
+    snprintf(r->server_public, sizeof(r->server_public), "%s", server_public);
+    r->kp = kp;
+    pthread_create(&r->thread, NULL, relay_main, r);
+}
+
+static void relay_stop(relay_t *r)
+{
+    atomic_store(&r->stop, true);
+    pthread_join(r->thread, NULL);
+}
+
 /* ------------------------------------------------------------ tests */
 
 static void test_rtmp_publish_bad_key_and_hostile(void **state)
@@ -745,6 +829,99 @@ static void test_srt_hostile(void **state)
     }
 }
 
+/* The media ROUTER with CURVE and a worker allowlist: a subscriber with a
+ * listed key gets every packet; one with an unlisted key and one without
+ * CURVE get nothing, and the ZAP handler says why. */
+static void test_media_curve_allowlist(void **state)
+{
+    (void)state;
+    const char *clip = tu_clip();
+    assert_non_null(clip);
+    char keys[600], allow[600], cmd[2500];
+    snprintf(keys, sizeof(keys), "%s/curve-keys", tu_dir());
+    snprintf(allow, sizeof(allow), "%s/curve-allow", tu_dir());
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' && mkdir -p '%s' '%s'", keys,
+             allow, keys, allow);
+    assert_int_equal(system(cmd), 0);
+    curve_keypair_t *ingest_kp = curve_keypair_generate();
+    curve_keypair_t *worker_kp = curve_keypair_generate();
+    curve_keypair_t *other_kp = curve_keypair_generate();
+    assert_non_null(ingest_kp);
+    assert_non_null(worker_kp);
+    assert_non_null(other_kp);
+    char key_path[700], pub_path[700];
+    assert_int_equal(curve_keys_write(ingest_kp, keys, "ingest-1", true,
+                                      key_path, pub_path, sizeof(key_path)),
+                     0);
+    assert_int_equal(
+        curve_keys_write(worker_kp, allow, "worker-1", true, NULL, NULL, 0), 0);
+    assert_int_equal(
+        curve_keys_write(other_kp, keys, "other", true, NULL, NULL, 0), 0);
+
+    char logpath[600];
+    snprintf(logpath, sizeof(logpath), "%s/curve.log", tu_dir());
+    int logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(logfd >= 0);
+    log_set_fd(logfd);
+
+    ingest_config_t cfg;
+    srv_config(&cfg, "", 100); /* open mode: stream id = token = key */
+    assert_true(strlen(key_path) < sizeof(cfg.key_file));
+    assert_true(strlen(allow) < sizeof(cfg.allow_dir));
+    memcpy(cfg.key_file, key_path, strlen(key_path) + 1);
+    memcpy(cfg.allow_dir, allow, strlen(allow) + 1);
+    srv_t s;
+    srv_start_cfg(&s, &cfg);
+    const char *media = ingest_server_media_endpoint(s.srv);
+
+    static relay_t listed, unlisted;
+    static tu_sub_t good, intruder, plain;
+    relay_start(&listed, "listed", media, ingest_kp->public_z85, worker_kp);
+    relay_start(&unlisted, "unlisted", media, ingest_kp->public_z85, other_kp);
+    tu_sub_start(&good, listed.inproc, "curvekey", "curvekey", 64 << 20);
+    tu_sub_start(&intruder, unlisted.inproc, "curvekey", "curvekey", 64 << 20);
+    tu_sub_start(&plain, media, "curvekey", "curvekey", 64 << 20);
+
+    char url[256], err[600];
+    snprintf(url, sizeof(url), "rtmp://127.0.0.1:%d/live/curvekey",
+             ingest_server_rtmp_port(s.srv));
+    snprintf(err, sizeof(err), "%s/ffmpeg-curve.log", tu_dir());
+    char *pub[] = {"ffmpeg", "-nostdin",   "-loglevel", "warning", "-re",
+                   "-i",     (char *)clip, "-c",        "copy",    "-f",
+                   "flv",    url,          NULL};
+    assert_int_equal(tu_run(pub, err), 0);
+    usleep(1200 * 1000); /* the last packets */
+    tu_sub_stop(&good);
+    tu_sub_stop(&intruder);
+    tu_sub_stop(&plain);
+    relay_stop(&listed);
+    relay_stop(&unlisted);
+
+    assert_true(atomic_load(&good.accepted));
+    check_rtmp_packets(&good, clip);
+    const tu_sub_t *shut[] = {&intruder, &plain};
+    for (int i = 0; i < 2; i++) {
+        assert_false(atomic_load(&shut[i]->accepted));
+        assert_int_equal(atomic_load(&shut[i]->refusals), 0); /* no reply */
+        assert_int_equal(shut[i]->npkts[0] + shut[i]->npkts[1], 0);
+    }
+    srv_stop(&s);
+    log_set_fd(2);
+    close(logfd);
+
+    /* The ZAP handler logged the unlisted key, never the listed one. */
+    char want[80];
+    snprintf(want, sizeof(want), "key=%s", other_kp->public_z85);
+    assert_int_equal(count_lines_with(logpath, "Denied a client.", want), 1);
+    assert_true(count_lines_with(logpath, "Key not in the allowlist", NULL) >=
+                1);
+    snprintf(want, sizeof(want), "key=%s", worker_kp->public_z85);
+    assert_int_equal(count_lines_with(logpath, "Denied a client.", want), 0);
+    curve_keypair_free(&ingest_kp);
+    curve_keypair_free(&worker_kp);
+    curve_keypair_free(&other_kp);
+}
+
 static void test_bad_keys_rate_limited(void **state)
 {
     (void)state;
@@ -859,6 +1036,7 @@ int main(void)
         cmocka_unit_test(test_rtmp_publish_bad_key_and_hostile),
         cmocka_unit_test(test_srt_publish_and_bad_key),
         cmocka_unit_test(test_srt_hostile),
+        cmocka_unit_test(test_media_curve_allowlist),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (rc != 0)
