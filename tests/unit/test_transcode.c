@@ -1,5 +1,6 @@
 /* Tests for worker/transcode through its API: a custom packet source, a
- * live overload that must drop and count, segment callbacks, stop. */
+ * live overload that must drop and count, segment callbacks, stop; and
+ * its HTTP origin writer (worker/origin) against a loopback server. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +16,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <libavutil/log.h>
 
+#include "http_client.h"
 #include "ladder.h"
 #include "log.h"
+#include "origin.h"
 #include "packet_source.h"
 #include "transcode.h"
 
@@ -242,6 +250,172 @@ static void test_bad_segment_is_refused(void **state)
     assert_null(transcode_session_new(wrap_open(false), &p, &o));
 }
 
+/* A loopback HTTP server that answers every request with `status` and
+ * keeps the head of the last request it read. */
+typedef struct {
+    int fd, port;
+    volatile int status;
+    char last[4096];
+    int requests;
+    pthread_t th;
+} server_t;
+
+static void *server_main(void *arg)
+{
+    server_t *sv = arg;
+    for (;;) {
+        int c = accept(sv->fd, NULL, NULL);
+        if (c < 0)
+            return NULL;
+        char buf[4096];
+        size_t got = 0;
+        char *end = NULL;
+        while (!end && got < sizeof(buf) - 1) {
+            ssize_t r = recv(c, buf + got, sizeof(buf) - 1 - got, 0);
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+            buf[got] = '\0';
+            end = strstr(buf, "\r\n\r\n");
+        }
+        if (end) {
+            /* Read the body (Content-Length) before answering. */
+            long len = 0;
+            const char *cl = strstr(buf, "Content-Length: ");
+            if (cl)
+                len = strtol(cl + 16, NULL, 10);
+            long have = (long)(got - (size_t)(end + 4 - buf));
+            char sink[4096];
+            while (have < len) {
+                ssize_t r = recv(c, sink, sizeof(sink), 0);
+                if (r <= 0)
+                    break;
+                have += r;
+            }
+            *end = '\0';
+            snprintf(sv->last, sizeof(sv->last), "%s", buf);
+            sv->requests++;
+            char ans[128];
+            int n = snprintf(ans, sizeof(ans),
+                             "HTTP/1.1 %d X\r\nContent-Length: 0\r\n"
+                             "Connection: close\r\n\r\n",
+                             sv->status);
+            assert_true(send(c, ans, (size_t)n, 0) == n);
+        }
+        close(c);
+    }
+}
+
+static void server_start(server_t *sv, int status)
+{
+    memset(sv, 0, sizeof(*sv));
+    sv->status = status;
+    sv->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    assert_int_equal(bind(sv->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(sv->fd, 8), 0);
+    assert_int_equal(getsockname(sv->fd, (struct sockaddr *)&a, &al), 0);
+    sv->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&sv->th, NULL, server_main, sv), 0);
+}
+
+static void server_stop(server_t *sv)
+{
+    shutdown(sv->fd, SHUT_RDWR);
+    close(sv->fd);
+    pthread_join(sv->th, NULL);
+}
+
+static void test_http_client_request(void **state)
+{
+    (void)state;
+    server_t sv;
+    char url[128], err[128];
+    int status = 0;
+    server_start(&sv, 201);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/live/a/seg.ts", sv.port);
+    assert_int_equal(http_client_request("PUT", url, "hello", 5, 2000, &status,
+                                         err, sizeof(err)),
+                     0);
+    assert_int_equal(status, 201);
+    assert_non_null(strstr(sv.last, "PUT /live/a/seg.ts HTTP/1.1\r\n"));
+    assert_non_null(strstr(sv.last, "Content-Length: 5"));
+    /* A DELETE nginx accepts: no body, no chunked encoding. */
+    sv.status = 204;
+    assert_int_equal(http_client_request("DELETE", url, NULL, 0, 2000, &status,
+                                         err, sizeof(err)),
+                     0);
+    assert_int_equal(status, 204);
+    assert_non_null(strstr(sv.last, "DELETE /live/a/seg.ts HTTP/1.1\r\n"));
+    assert_non_null(strstr(sv.last, "Content-Length: 0"));
+    assert_null(strstr(sv.last, "Transfer-Encoding"));
+    server_stop(&sv);
+    assert_int_equal(http_client_request("PUT", "https://example.invalid/x",
+                                         "x", 1, 100, &status, err,
+                                         sizeof(err)),
+                     -EPROTONOSUPPORT);
+    assert_int_equal(http_client_request("PUT", "http://[::1/x", "x", 1, 100,
+                                         &status, err, sizeof(err)),
+                     -EINVAL);
+}
+
+static void test_origin_refusals_end_the_session(void **state)
+{
+    (void)state;
+    server_t sv;
+    char url[128];
+    origin_policy_t p;
+    origin_stats_t st;
+    origin_policy_default(&p);
+    p.fail_s = 1.0;
+
+    /* Refused from the start: the session ends at the third PUT. */
+    server_start(&sv, 403);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/live/b/x", sv.port);
+    origin_t *o = origin_new("test", &p);
+    assert_non_null(o);
+    assert_true(origin_put(o, url, "x", 1) < 0);
+    assert_true(origin_put(o, url, "x", 1) < 0);
+    assert_int_equal(origin_fatal(o), 0);
+    assert_true(origin_put(o, url, "x", 1) < 0);
+    assert_int_equal(origin_fatal(o), -EIO);
+    origin_stats(o, &st);
+    assert_int_equal(st.put_failed, 3);
+    assert_int_equal(st.puts, 0);
+    origin_free(&o);
+    assert_null(o);
+
+    /* Accepted, then refused: going on until every PUT failed fail_s. */
+    sv.status = 201;
+    o = origin_new("test", &p);
+    assert_int_equal(origin_put(o, url, "x", 1), 0);
+    sv.status = 500;
+    for (int i = 0; i < 5; i++)
+        assert_true(origin_put(o, url, "x", 1) < 0);
+    assert_int_equal(origin_fatal(o), 0);
+    sv.status = 201; /* a recovery starts the clock again */
+    assert_int_equal(origin_put(o, url, "x", 1), 0);
+    sv.status = 500;
+    assert_true(origin_put(o, url, "x", 1) < 0);
+    usleep(100000);
+    assert_true(origin_put(o, url, "x", 1) < 0);
+    assert_int_equal(origin_fatal(o), 0);
+    usleep(1000000);
+    assert_true(origin_put(o, url, "x", 1) < 0);
+    assert_int_equal(origin_fatal(o), -EIO);
+    /* A refused DELETE is counted, never fatal by itself; 404 is done. */
+    sv.status = 404;
+    assert_int_equal(origin_delete(o, url), 0);
+    origin_stats(o, &st);
+    assert_int_equal(st.puts, 2);
+    assert_int_equal(st.put_failed, 8);
+    assert_int_equal(st.deletes, 1);
+    origin_free(&o);
+    server_stop(&sv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,6 +424,8 @@ int main(void)
         cmocka_unit_test(test_stop_ends_early),
         cmocka_unit_test(test_take_over_continues_playlists),
         cmocka_unit_test(test_bad_segment_is_refused),
+        cmocka_unit_test(test_http_client_request),
+        cmocka_unit_test(test_origin_refusals_end_the_session),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
