@@ -1,24 +1,28 @@
 /* prism-coordinator: places streams on workers and serves the operator API. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "coord.h"
 #include "coord_config.h"
+#include "daemon.h"
 #include "log.h"
 #include "zctx.h"
 
 static coord_t *g_coord;
 
-static void on_signal(int sig)
+static void on_stop(int sig)
 {
-    if (!g_coord)
-        return;
-    if (sig == SIGHUP)
-        coord_reload(g_coord);
-    else
+    (void)sig;
+    if (g_coord)
         coord_stop(g_coord);
+}
+
+static void on_reload(int sig)
+{
+    (void)sig;
+    if (g_coord)
+        coord_reload(g_coord);
 }
 
 int main(int argc, char **argv)
@@ -32,24 +36,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "prism-coordinator: %s\n", err);
         return 2;
     }
-    log_level_t lvl;
-    if (log_level_parse(cfg.log_level, &lvl) < 0) {
-        fprintf(stderr, "prism-coordinator: bad log_level '%s'\n",
-                cfg.log_level);
+    if (daemon_log_level("prism-coordinator", cfg.log_level) < 0)
         return 2;
-    }
-    log_set_level(lvl);
     g_coord = coord_new(&cfg);
     if (!g_coord)
         return 1;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    rc = coord_run(g_coord);
+    rc = daemon_signals(on_stop, on_reload);
+    if (rc == 0)
+        rc = coord_run(g_coord);
     coord_free(&g_coord);
     zctx_term();
     if (rc < 0) {

@@ -1,8 +1,7 @@
 /* prism-ingest: RTMP and SRT publishing, GOP cache, media to workers. */
-#include <signal.h>
 #include <stdio.h>
-#include <string.h>
 
+#include "daemon.h"
 #include "ingest_config.h"
 #include "ingest_server.h"
 #include "log.h"
@@ -35,23 +34,14 @@ int main(int argc, char **argv)
         return 0;
     }
     config_args_free(&args);
-    log_level_t lvl;
-    if (log_level_parse(cfg.log_level, &lvl) < 0) {
-        fprintf(stderr, "prism-ingest: log_level: unknown level %s\n",
-                cfg.log_level);
+    if (daemon_log_level("prism-ingest", cfg.log_level) < 0)
         return 2;
-    }
-    log_set_level(lvl);
-    signal(SIGPIPE, SIG_IGN);
     server = ingest_server_new(&cfg);
     if (!server)
         return 1;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    rc = ingest_server_run(server);
+    rc = daemon_signals(on_signal, NULL);
+    if (rc == 0)
+        rc = ingest_server_run(server);
     log_info("ingest", "Stopping.", "rc=%d", rc);
     ingest_server_free(&server);
     zctx_term();

@@ -1,6 +1,5 @@
 /* prism-worker: subcommands probe, transcode, run and calibrate. */
 #include <errno.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "agent.h"
 #include "calibrate.h"
 #include "config.h"
+#include "daemon.h"
 #include "ladder.h"
 #include "log.h"
 #include "probe.h"
@@ -124,9 +124,9 @@ static int cmd_transcode(int argc, char **argv)
                 usage);
         return 2;
     }
-    log_level_t level;
-    if (log_level_parse(cfg.log_level, &level) == 0)
-        log_set_level(level);
+    if (daemon_log_level("prism-worker transcode", cfg.log_level) < 0)
+        return 2;
+    log_level_t level = log_get_level();
     av_log_set_level(level == LOG_LEVEL_DEBUG ? AV_LOG_INFO : AV_LOG_QUIET);
     /* SVT-AV1 logs to stderr itself; errors only unless debugging. */
     setenv("SVT_LOG", level == LOG_LEVEL_DEBUG ? "3" : "1", 0);
@@ -175,9 +175,9 @@ static int cmd_transcode(int argc, char **argv)
     if (!s)
         return 1;
     running = s;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    ret = transcode_session_run(s);
+    ret = daemon_signals(on_signal, NULL);
+    if (ret == 0)
+        ret = transcode_session_run(s);
     running = NULL;
     transcode_session_free(&s);
     return ret < 0 ? 1 : 0;

@@ -1,0 +1,49 @@
+/* Start-up shared by the Prism binaries: log level and stop signals. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+int daemon_log_level(const char *prog, const char *name)
+{
+    log_level_t level;
+    if (log_level_parse(name, &level) < 0) {
+        fprintf(stderr,
+                "%s: unknown log_level '%s' (debug, info, warn or error)\n",
+                prog, name ? name : "");
+        return -EINVAL;
+    }
+    log_set_level(level);
+    return 0;
+}
+
+static int handle(int sig, void (*handler)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(sig, &sa, NULL) < 0) {
+        int err = errno;
+        log_error("daemon", "Cannot install a signal handler.",
+                  "call=sigaction signal=%d err=\"%s\"", sig, strerror(err));
+        return -err;
+    }
+    return 0;
+}
+
+int daemon_signals(void (*on_stop)(int), void (*on_reload)(int))
+{
+    int ret = handle(SIGINT, on_stop);
+    if (ret == 0)
+        ret = handle(SIGTERM, on_stop);
+    if (ret == 0 && on_reload)
+        ret = handle(SIGHUP, on_reload);
+    if (ret == 0)
+        ret = handle(SIGPIPE, SIG_IGN);
+    return ret;
+}
