@@ -6,27 +6,8 @@
 #  2. No worker at all for a moment, then one with 4 sessions: both streams
 #     go live on it, the higher-priority channel with the whole ladder and
 #     the other with the renditions that fit (Source, no encoder).
-set -euo pipefail
 : "${PRISM_TEST_PGURL:?needs the PostgreSQL fixture}"
-src=${PRISM_SOURCE_DIR:?}
-build=${PRISM_BUILD_DIR:?}
-source "$src/scripts/farm"
-dir=$(mktemp -d "$build/farm-capacity.XXXXXX")
-chmod 755 "$dir" # nginx workers (nobody) read the origin under it
-cleanup() {
-    farm_down
-    [ -n "${PRISM_KEEP_TEST_DIR:-}" ] && echo "kept $dir" || rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*" >&2
-    curl -fs "$FARM_API/api/streams" >&2 || true
-    for f in "$dir"/logs/*.log; do
-        echo "--- $f" >&2
-        tail -n 25 "$f" >&2
-    done
-    exit 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/farm.sh" capacity
 # renditions CHANNEL: the names of the stream's renditions in the API.
 renditions() {
     curl -fs "$FARM_API/api/streams" | tr -d ' \n' |
@@ -46,17 +27,10 @@ wait_on() {
 }
 
 FARM_REPORT_MS=300
-farm_init "$dir"
-farm_pg
-farm_origin
-farm_coord 0 || fail "coordinator"
-farm_worker w1 --cpu-max-sessions 4
-w1=$FARM_WORKER_PID
-farm_worker w2 --cpu-max-sessions 4
-w2=$FARM_WORKER_PID
 farm_key w3 # before the ingest starts: it reads its allowlist once
-farm_ingest || fail "ingest"
-farm_wait_workers 2 || fail "workers did not register"
+farm_start "w1 w2" --cpu-max-sessions 4 || fail "the farm did not start"
+w1=${FARM_WORKER_PIDS[w1]}
+w2=${FARM_WORKER_PIDS[w2]}
 farm_profile four '{"name": "four", "renditions": [
     {"name": "source", "remux": true},
     {"height": 240, "fps": 15, "bitrate_kbps": 300, "codec": "h264"},

@@ -6,55 +6,21 @@
 # discontinuity, no playlist going backwards, and after the restart the
 # coordinator adopts the stream where it runs (same worker, same
 # generation).
-set -euo pipefail
 : "${PRISM_TEST_PGURL:?needs the PostgreSQL fixture}"
-src=${PRISM_SOURCE_DIR:?}
-build=${PRISM_BUILD_DIR:?}
-source "$src/scripts/farm"
-dir=$(mktemp -d "$build/farm-restart.XXXXXX")
-chmod 755 "$dir" # nginx workers (nobody) read the origin under it
-cleanup() {
-    farm_down
-    [ -n "${PRISM_KEEP_TEST_DIR:-}" ] && echo "kept $dir" || rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*" >&2
-    for f in "$dir"/logs/*.log "$dir/watch"; do
-        echo "--- $f" >&2
-        tail -n 40 "$f" >&2
-    done
-    exit 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/farm.sh" restart
 
-farm_init "$dir"
-farm_pg
-farm_origin
-farm_coord 0 || fail "coordinator"
-farm_worker w1
-farm_ingest || fail "ingest"
-farm_wait_workers 1 || fail "worker did not register"
-farm_profile e2e '{"name": "e2e", "renditions": [
-    {"name": "source", "remux": true},
-    {"height": 240, "fps": 30, "bitrate_kbps": 350, "codec": "h264"}]}'
-key=$(farm_channel carol e2e)
-rends="source 240p30"
-farm_publish "$key" 24 640x360 30
-farm_watch carol "$rends" "$dir/watch"
+farm_start w1 || fail "the farm did not start"
+publish_e2e carol 24
 
-for _ in $(seq 200); do
-    last=$(awk '$2 == "240p30" {l = $4} END {print l + 0}' "$dir/watch" 2>/dev/null || echo 0)
-    [ "$last" -ge 1 ] && break
-    sleep 0.1
-done
-[ "$last" -ge 1 ] || fail "the stream did not start"
+wait_segment 240p30 1
+last=$(farm_watch_last "$dir/watch" 240p30)
 gen1=$(farm_stream_field carol generation)
 echo "stream running (generation $gen1); kill -9 the coordinator for 3 s"
 kill -9 "$FARM_COORD_PID"
 wait "$FARM_COORD_PID" 2>/dev/null || true
 t_kill=$(date +%s.%N)
 sleep 3
-during=$(awk '$2 == "240p30" {l = $4} END {print l}' "$dir/watch")
+during=$(farm_watch_last "$dir/watch" 240p30)
 farm_coord 0 || fail "the coordinator did not come back"
 t_back=$(date +%s.%N)
 echo "coordinator back; segments went on to $during while it was away"
@@ -74,10 +40,7 @@ gen2=$(farm_stream_field carol generation)
 echo "adopted: worker $(farm_stream_field carol worker), generation $gen2"
 
 wait "$FARM_PUB_PID" || true
-for _ in $(seq 100); do
-    curl -fs "$FARM_ORIGIN/carol/240p30/index.m3u8" | grep -q EXT-X-ENDLIST && break
-    sleep 0.1
-done
+wait_endlist "$FARM_ORIGIN/carol/240p30/index.m3u8"
 kill "$FARM_WATCH_PID" 2>/dev/null || true
 farm_check_forward "$dir/watch" || fail "a playlist went backwards"
 awk '$5 > 0 {exit 1}' "$dir/watch" || fail "a discontinuity appeared"
@@ -85,6 +48,5 @@ awk '$5 > 0 {exit 1}' "$dir/watch" || fail "a discontinuity appeared"
 gap=$(awk '$2 == "240p30" { if (p) { g = $1 - p; if (g > m) m = g } p = $1 } END {printf "%.2f", m}' "$dir/watch")
 echo "largest interval between segment arrivals: $gap s (segments of 2 s; coordinator away from $t_kill to $t_back)"
 [ "$(echo "$gap < 4.5" | bc)" = 1 ] || fail "a gap of $gap s in the playlists"
-ffmpeg -nostdin -loglevel error -i "$FARM_ORIGIN/carol/master.m3u8" -map 0 -c copy -f null - \
-    2>"$dir/play.err" || fail "ffmpeg could not read the master: $(cat "$dir/play.err")"
+play_master "$FARM_ORIGIN/carol/master.m3u8"
 echo "farm coordinator restart e2e: ok"

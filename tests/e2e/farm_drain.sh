@@ -5,47 +5,12 @@
 # other worker, the drained one stops at a keyframe, the playlists go on
 # (never backwards, a discontinuity at the join) and the drained worker
 # gets no new stream.
-set -euo pipefail
 : "${PRISM_TEST_PGURL:?needs the PostgreSQL fixture}"
-src=${PRISM_SOURCE_DIR:?}
-build=${PRISM_BUILD_DIR:?}
-source "$src/scripts/farm"
-dir=$(mktemp -d "$build/farm-drain.XXXXXX")
-chmod 755 "$dir" # nginx workers (nobody) read the origin under it
-cleanup() {
-    farm_down
-    [ -n "${PRISM_KEEP_TEST_DIR:-}" ] && echo "kept $dir" || rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*" >&2
-    for f in "$dir"/logs/*.log "$dir/watch"; do
-        echo "--- $f" >&2
-        tail -n 30 "$f" >&2
-    done
-    exit 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/farm.sh" drain
 
-farm_init "$dir"
-farm_pg
-farm_origin
-farm_coord 0 || fail "coordinator"
-farm_worker w1
-farm_worker w2
-farm_ingest || fail "ingest"
-farm_wait_workers 2 || fail "workers did not register"
-farm_profile e2e '{"name": "e2e", "renditions": [
-    {"name": "source", "remux": true},
-    {"height": 240, "fps": 30, "bitrate_kbps": 350, "codec": "h264"}]}'
-key=$(farm_channel dave e2e)
-farm_publish "$key" 18 640x360 30
-farm_watch dave "source 240p30" "$dir/watch"
-for _ in $(seq 200); do
-    n=$(awk '$2 == "240p30" {l = $4} END {print l + 0}' "$dir/watch" 2>/dev/null || echo 0)
-    [ "$n" -ge 2 ] && break
-    sleep 0.1
-done
-[ "$n" -ge 2 ] || fail "the stream did not start"
+farm_start "w1 w2" || fail "the farm did not start"
+publish_e2e dave 18
+wait_segment 240p30 2
 from=$(farm_stream_field dave worker)
 to=w1
 [ "$from" = w1 ] && to=w2

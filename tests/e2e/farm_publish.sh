@@ -8,34 +8,10 @@
 # over HTTP to the end, and a bad stream key is refused while the good one
 # streams. Prints (does not assert) packet-in to segment-on-origin latency
 # per rendition.
-set -euo pipefail
 : "${PRISM_TEST_PGURL:?needs the PostgreSQL fixture}"
-src=${PRISM_SOURCE_DIR:?}
-build=${PRISM_BUILD_DIR:?}
-source "$src/scripts/farm"
-dir=$(mktemp -d "$build/farm-publish.XXXXXX")
-chmod 755 "$dir" # nginx workers (nobody) read the origin under it
-cleanup() {
-    farm_down
-    [ -n "${PRISM_KEEP_TEST_DIR:-}" ] && echo "kept $dir" || rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*" >&2
-    for f in "$dir"/logs/*.log; do
-        echo "--- $f" >&2
-        tail -n 15 "$f" >&2
-    done
-    exit 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/farm.sh" publish
 
-farm_init "$dir"
-farm_pg
-farm_origin
-farm_coord 0 || fail "coordinator"
-farm_worker w1
-farm_ingest || fail "ingest"
-farm_wait_workers 1 || fail "worker did not register"
+farm_start w1 || fail "the farm did not start"
 # A short ladder: this test runs on small shared machines.
 farm_profile e2e '{"name": "e2e", "renditions": [
     {"name": "source", "remux": true},
@@ -100,10 +76,7 @@ echo "publish accepted at $first_pkt (publisher started $t0); master on the orig
 [ "$(echo "$delay < 6" | bc)" = 1 ] || fail "the master took $delay s to appear (> 6 s)"
 
 # Let the worker finish (Release after the publisher left): ENDLIST.
-for _ in $(seq 100); do
-    curl -fs "$FARM_ORIGIN/alice/240p30/index.m3u8" | grep -q EXT-X-ENDLIST && break
-    sleep 0.1
-done
+wait_endlist "$FARM_ORIGIN/alice/240p30/index.m3u8"
 
 # Sizes and frame rates of every rendition, from the origin.
 curl -fs "$master" >"$dir/master.m3u8"
@@ -135,8 +108,7 @@ done
 echo "aligned segments: $(paste -sd' ' "$dir/durations.source")"
 
 # A player reads the master to the end.
-ffmpeg -nostdin -loglevel error -i "$master" -map 0 -c copy -f null - 2>"$dir/play.err" ||
-    fail "ffmpeg could not read the master: $(cat "$dir/play.err")"
+play_master "$master"
 ! grep -qi 'error' "$dir/play.err" || fail "player errors: $(cat "$dir/play.err")"
 dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$FARM_ORIGIN/alice/360p30/index.m3u8")
 echo "player read the master to the end; 360p30 window lasts ${dur} s"

@@ -1,0 +1,79 @@
+# Sourced by tests/e2e/farm_*.sh (not a test itself: the e2e glob does not
+# descend here): the farm_* functions of scripts/farm, a fresh directory
+# for the test, its cleanup and the helpers the farm tests share.
+#
+# usage: source "$(dirname "${BASH_SOURCE[0]}")/lib/farm.sh" NAME
+#   src, build   PRISM_SOURCE_DIR and PRISM_BUILD_DIR (both required)
+#   dir          $build/farm-NAME.XXXXXX, the farm's directory (farm_init
+#                has run on it); on exit farm_down stops the farm and the
+#                directory is removed unless PRISM_KEEP_TEST_DIR is set
+# shellcheck shell=bash
+set -euo pipefail
+src=${PRISM_SOURCE_DIR:?}
+build=${PRISM_BUILD_DIR:?}
+# shellcheck source=scripts/farm
+source "$src/scripts/farm"
+dir=$(mktemp -d "$build/farm-${1:?test name}.XXXXXX")
+chmod 755 "$dir" # nginx workers (nobody) read the origin under it
+cleanup() {
+    farm_down
+    [ -n "${PRISM_KEEP_TEST_DIR:-}" ] && echo "kept $dir" || rm -rf "$dir"
+}
+trap cleanup EXIT
+farm_init "$dir"
+
+# fail MESSAGE: the test fails; prints the API's streams, the end of every
+# log and of the playlist watch, then exits 1.
+fail() {
+    echo "FAIL: $*" >&2
+    [ -n "${FARM_API:-}" ] && { curl -fs "$FARM_API/api/streams" >&2 || true; }
+    local f
+    for f in "$dir"/logs/*.log "$dir/watch"; do
+        [ -f "$f" ] || continue
+        echo "--- $f" >&2
+        tail -n 40 "$f" >&2
+    done
+    exit 1
+}
+
+# wait_segment RENDITION N: until the watch log ($dir/watch) shows segment
+# N of RENDITION (20 s), else the test fails.
+wait_segment() {
+    local _
+    for _ in $(seq 200); do
+        [ "$(farm_watch_last "$dir/watch" "$1")" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    fail "the stream did not start"
+}
+
+# wait_endlist URL: until the playlist at URL ends (EXT-X-ENDLIST), 10 s at
+# most; the worker writes it once the publisher has left.
+wait_endlist() {
+    local _
+    for _ in $(seq 100); do
+        curl -fs "$1" | grep -q EXT-X-ENDLIST && return 0
+        sleep 0.1
+    done
+    return 0
+}
+
+# play_master URL: a player (ffmpeg) reads the master playlist at URL to
+# the end, else the test fails; its errors in $dir/play.err.
+play_master() {
+    ffmpeg -nostdin -loglevel error -i "$1" -map 0 -c copy -f null - \
+        2>"$dir/play.err" || fail "ffmpeg could not read the master: $(cat "$dir/play.err")"
+}
+
+# publish_e2e CHANNEL SECONDS: a channel on the two-rung profile "e2e"
+# (Source and 240p30), a 640x360 30 fps publish to it for SECONDS (pid in
+# FARM_PUB_PID) and a farm_watch of both playlists into $dir/watch.
+publish_e2e() {
+    local key
+    farm_profile e2e '{"name": "e2e", "renditions": [
+        {"name": "source", "remux": true},
+        {"height": 240, "fps": 30, "bitrate_kbps": 350, "codec": "h264"}]}'
+    key=$(farm_channel "$1" e2e)
+    farm_publish "$key" "$2" 640x360 30
+    farm_watch "$1" "source 240p30" "$dir/watch"
+}
