@@ -92,6 +92,30 @@ static int wait_rc(pid_t pid)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Starts ffmpeg publishing the clip in real time as `format` ("flv",
+ * "mpegts") to url, its stderr in tu_dir()/log_name (that path is copied to
+ * errpath[600] when given). Returns the pid, or -1. */
+static pid_t publish_start(const char *clip, const char *format,
+                           const char *url, const char *log_name, char *errpath)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s", tu_dir(), log_name);
+    if (errpath)
+        memcpy(errpath, path, sizeof(path));
+    char *argv[] = {"ffmpeg",       "-nostdin",   "-loglevel", "warning", "-re",
+                    "-i",           (char *)clip, "-c",        "copy",    "-f",
+                    (char *)format, (char *)url,  NULL};
+    return spawn_ffmpeg(argv, path);
+}
+
+/* publish_start, then its exit status (-1 when it did not start). */
+static int publish_run(const char *clip, const char *format, const char *url,
+                       const char *log_name, char *errpath)
+{
+    pid_t pid = publish_start(clip, format, url, log_name, errpath);
+    return pid > 0 ? wait_rc(pid) : -1;
+}
+
 static bool file_contains(const char *path, const char *needle)
 {
     FILE *f = fopen(path, "r");
@@ -593,22 +617,14 @@ static void test_rtmp_publish_bad_key_and_hostile(void **state)
     tu_sub_start(&intruder, ingest_server_media_endpoint(s.srv), "s-goodkey",
                  "wrong-token", 64 << 20);
 
-    char url[256], bad_url[256], err_good[600], err_bad[600];
+    char url[256], bad_url[256], err_bad[600];
     snprintf(url, sizeof(url), "rtmp://127.0.0.1:%d/live/goodkey", port);
     snprintf(bad_url, sizeof(bad_url), "rtmp://127.0.0.1:%d/live/badkey", port);
-    snprintf(err_good, sizeof(err_good), "%s/ffmpeg-good.log", tu_dir());
-    snprintf(err_bad, sizeof(err_bad), "%s/ffmpeg-bad.log", tu_dir());
-    char *good[] = {"ffmpeg", "-nostdin",   "-loglevel", "warning", "-re",
-                    "-i",     (char *)clip, "-c",        "copy",    "-f",
-                    "flv",    url,          NULL};
-    pid_t gp = spawn_ffmpeg(good, err_good);
+    pid_t gp = publish_start(clip, "flv", url, "ffmpeg-good.log", NULL);
     assert_true(gp > 0);
 
     /* While the good stream runs: a refused key, then hostile clients. */
-    char *bad[] = {"ffmpeg", "-nostdin",   "-loglevel", "warning", "-re",
-                   "-i",     (char *)clip, "-c",        "copy",    "-f",
-                   "flv",    bad_url,      NULL};
-    int brc = tu_run(bad, err_bad);
+    int brc = publish_run(clip, "flv", bad_url, "ffmpeg-bad.log", err_bad);
     assert_int_not_equal(brc, 0);
     assert_true(file_contains(err_bad, "unknown stream key"));
     {
@@ -661,37 +677,40 @@ static void test_rtmp_publish_bad_key_and_hostile(void **state)
     tu_coord_stop(&coord);
 }
 
+/* Starts a coordinator, a server and a subscriber to the stream of the
+ * SRT publish key "goodsrt", whose ffmpeg URL goes to url[len]. Returns the
+ * SRT port. */
+static int srt_setup(tu_coord_t *coord, srv_t *s, tu_sub_t *sub, char *url,
+                     size_t len)
+{
+    tu_coord_start(coord, true);
+    srv_start(s, coord->endpoint, 100);
+    int port = ingest_server_srt_port(s->srv);
+    assert_true(port > 0);
+    tu_sub_start(sub, ingest_server_media_endpoint(s->srv), "s-goodsrt",
+                 "t-goodsrt", 64 << 20);
+    snprintf(url, len,
+             "srt://127.0.0.1:%d?streamid=#!::r=goodsrt,m=publish&linger=3",
+             port);
+    return port;
+}
+
 static void test_srt_publish_and_bad_key(void **state)
 {
     (void)state;
     const char *clip = tu_clip();
     assert_non_null(clip);
     tu_coord_t coord;
-    tu_coord_start(&coord, true);
     srv_t s;
-    srv_start(&s, coord.endpoint, 100);
-    int port = ingest_server_srt_port(s.srv);
-    assert_true(port > 0);
-
     static tu_sub_t sub;
-    tu_sub_start(&sub, ingest_server_media_endpoint(s.srv), "s-goodsrt",
-                 "t-goodsrt", 64 << 20);
-    char url[256], bad_url[256], err_good[600], err_bad[600];
-    snprintf(url, sizeof(url),
-             "srt://127.0.0.1:%d?streamid=#!::r=goodsrt,m=publish&linger=3",
-             port);
+    char url[256], bad_url[256];
+    int port = srt_setup(&coord, &s, &sub, url, sizeof(url));
     snprintf(bad_url, sizeof(bad_url), "srt://127.0.0.1:%d?streamid=badsrt",
              port);
-    snprintf(err_good, sizeof(err_good), "%s/ffmpeg-srt.log", tu_dir());
-    snprintf(err_bad, sizeof(err_bad), "%s/ffmpeg-srt-bad.log", tu_dir());
-    char *bad[] = {"ffmpeg", "-nostdin",   "-loglevel", "warning", "-re",
-                   "-i",     (char *)clip, "-c",        "copy",    "-f",
-                   "mpegts", bad_url,      NULL};
-    assert_int_not_equal(tu_run(bad, err_bad), 0);
-    char *good[] = {"ffmpeg", "-nostdin",   "-loglevel", "warning", "-re",
-                    "-i",     (char *)clip, "-c",        "copy",    "-f",
-                    "mpegts", url,          NULL};
-    assert_int_equal(tu_run(good, err_good), 0);
+    assert_int_not_equal(
+        publish_run(clip, "mpegts", bad_url, "ffmpeg-srt-bad.log", NULL), 0);
+    assert_int_equal(publish_run(clip, "mpegts", url, "ffmpeg-srt.log", NULL),
+                     0);
     usleep(1500 * 1000); /* the SRT latency, then the queue */
     tu_sub_stop(&sub);
 
@@ -735,25 +754,13 @@ static void test_srt_hostile(void **state)
     av_log_set_level(AV_LOG_FATAL); /* the demuxer's complaints are expected */
 
     tu_coord_t coord;
-    tu_coord_start(&coord, true);
     srv_t s;
-    srv_start(&s, coord.endpoint, 100);
-    int port = ingest_server_srt_port(s.srv);
-    assert_true(port > 0);
-    assert_int_equal(srt_startup() >= 0, 1);
-
     static tu_sub_t sub;
-    tu_sub_start(&sub, ingest_server_media_endpoint(s.srv), "s-goodsrt",
-                 "t-goodsrt", 64 << 20);
-    char url[256], err_good[600];
-    snprintf(url, sizeof(url),
-             "srt://127.0.0.1:%d?streamid=#!::r=goodsrt,m=publish&linger=3",
-             port);
-    snprintf(err_good, sizeof(err_good), "%s/ffmpeg-srt-hostile.log", tu_dir());
-    char *good[] = {"ffmpeg", "-nostdin",   "-loglevel", "warning", "-re",
-                    "-i",     (char *)clip, "-c",        "copy",    "-f",
-                    "mpegts", url,          NULL};
-    pid_t gp = spawn_ffmpeg(good, err_good);
+    char url[256];
+    int port = srt_setup(&coord, &s, &sub, url, sizeof(url));
+    assert_int_equal(srt_startup() >= 0, 1);
+    pid_t gp =
+        publish_start(clip, "mpegts", url, "ffmpeg-srt-hostile.log", NULL);
     assert_true(gp > 0);
     for (int i = 0; i < 100 && !atomic_load(&sub.accepted); i++)
         usleep(50 * 1000);
@@ -882,14 +889,11 @@ static void test_media_curve_allowlist(void **state)
     tu_sub_start(&intruder, unlisted.inproc, "curvekey", "curvekey", 64 << 20);
     tu_sub_start(&plain, media, "curvekey", "curvekey", 64 << 20);
 
-    char url[256], err[600];
+    char url[256];
     snprintf(url, sizeof(url), "rtmp://127.0.0.1:%d/live/curvekey",
              ingest_server_rtmp_port(s.srv));
-    snprintf(err, sizeof(err), "%s/ffmpeg-curve.log", tu_dir());
-    char *pub[] = {"ffmpeg", "-nostdin",   "-loglevel", "warning", "-re",
-                   "-i",     (char *)clip, "-c",        "copy",    "-f",
-                   "flv",    url,          NULL};
-    assert_int_equal(tu_run(pub, err), 0);
+    assert_int_equal(publish_run(clip, "flv", url, "ffmpeg-curve.log", NULL),
+                     0);
     usleep(1200 * 1000); /* the last packets */
     tu_sub_stop(&good);
     tu_sub_stop(&intruder);
