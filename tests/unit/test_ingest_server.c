@@ -778,6 +778,8 @@ static void test_srt_hostile(void **state)
     srt_dial_refused(port, "#!::r=goodreq,m=request", SRT_REJX_BAD_REQUEST);
     srt_dial_refused(port, "#!::u=someone", SRT_REJX_BAD_REQUEST);
     srt_dial_refused(port, NULL, SRT_REJX_BAD_REQUEST);
+    /* The live stream's own key from another caller: a conflict. */
+    srt_dial_refused(port, "#!::r=goodsrt,m=publish", SRT_REJX_CONFLICT);
     /* Admitted, then they send what is not a usable stream and leave. */
     SRTSOCKET garbage = srt_dial_ok(port, "goodgarbage");
     SRTSOCKET cut = srt_dial_ok(port, "goodtrunc");
@@ -806,7 +808,7 @@ static void test_srt_hostile(void **state)
 
     ingest_server_counters(s.srv, &n);
     assert_int_equal(n.publish_ok, 4);
-    assert_int_equal(n.publish_refused, 1);
+    assert_int_equal(n.publish_refused, 2);
     assert_int_equal(n.live_streams, 0);
     assert_int_equal(n.srt_dropped, 0);
     assert_int_equal(atomic_load(&coord.ends), 4);
@@ -826,6 +828,9 @@ static void test_srt_hostile(void **state)
                      4);
     assert_int_equal(count_lines_with(logpath, "Publish refused.",
                                       "reason=\"unknown stream key\""),
+                     1);
+    assert_int_equal(count_lines_with(logpath, "Publish refused.",
+                                      "reason=\"stream already live\""),
                      1);
     const char *ended[] = {"s-goodgarbage", "s-goodtrunc", "s-goodpmt",
                            "s-goodsrt"};
@@ -924,6 +929,30 @@ static void test_media_curve_allowlist(void **state)
     curve_keypair_free(&ingest_kp);
     curve_keypair_free(&worker_kp);
     curve_keypair_free(&other_kp);
+}
+
+/* Past bad_key_limit refused keys, an address's SRT callers are refused as
+ * overload without asking the coordinator. */
+static void test_srt_bad_keys_rate_limited(void **state)
+{
+    (void)state;
+    tu_coord_t coord;
+    tu_coord_start(&coord, true);
+    srv_t s;
+    srv_start(&s, coord.endpoint, 2);
+    int port = ingest_server_srt_port(s.srv);
+    assert_int_equal(srt_startup() >= 0, 1);
+    srt_dial_refused(port, "nope1", SRT_REJX_FORBIDDEN);
+    srt_dial_refused(port, "#!::r=nope2", SRT_REJX_FORBIDDEN);
+    srt_dial_refused(port, "goodkey", SRT_REJX_OVERLOAD);
+    assert_int_equal(atomic_load(&coord.requests), 2);
+    ingest_counters_t n;
+    ingest_server_counters(s.srv, &n);
+    assert_int_equal(n.publish_refused, 2);
+    assert_int_equal(n.publish_ok, 0);
+    srv_stop(&s);
+    tu_coord_stop(&coord);
+    srt_cleanup();
 }
 
 static void test_bad_keys_rate_limited(void **state)
@@ -1041,6 +1070,7 @@ int main(void)
         cmocka_unit_test(test_srt_publish_and_bad_key),
         cmocka_unit_test(test_srt_hostile),
         cmocka_unit_test(test_media_curve_allowlist),
+        cmocka_unit_test(test_srt_bad_keys_rate_limited),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (rc != 0)
