@@ -1,5 +1,6 @@
 /* prism-coordinator: places streams on workers and serves the operator API. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,18 +12,14 @@
 
 static coord_t *g_coord;
 
-static void on_stop(int sig)
+static void on_signal(int sig)
 {
-    (void)sig;
-    if (g_coord)
-        coord_stop(g_coord);
-}
-
-static void on_reload(int sig)
-{
-    (void)sig;
-    if (g_coord)
+    if (!g_coord)
+        return;
+    if (sig == SIGHUP)
         coord_reload(g_coord);
+    else
+        coord_stop(g_coord);
 }
 
 int main(int argc, char **argv)
@@ -41,9 +38,8 @@ int main(int argc, char **argv)
     g_coord = coord_new(&cfg);
     if (!g_coord)
         return 1;
-    rc = daemon_signals(on_stop, on_reload);
-    if (rc == 0)
-        rc = coord_run(g_coord);
+    daemon_signals(on_signal, on_signal);
+    rc = coord_run(g_coord);
     coord_free(&g_coord);
     zctx_term();
     if (rc < 0) {

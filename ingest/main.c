@@ -39,9 +39,8 @@ int main(int argc, char **argv)
     server = ingest_server_new(&cfg);
     if (!server)
         return 1;
-    rc = daemon_signals(on_signal, NULL);
-    if (rc == 0)
-        rc = ingest_server_run(server);
+    daemon_signals(on_signal, NULL);
+    rc = ingest_server_run(server);
     log_info("ingest", "Stopping.", "rc=%d", rc);
     ingest_server_free(&server);
     zctx_term();

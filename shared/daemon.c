@@ -21,29 +21,20 @@ int daemon_log_level(const char *prog, const char *name)
     return 0;
 }
 
-static int handle(int sig, void (*handler)(int))
+static void handle(int sig, void (*handler)(int))
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = handler;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(sig, &sa, NULL) < 0) {
-        int err = errno;
-        log_error("daemon", "Cannot install a signal handler.",
-                  "call=sigaction signal=%d err=\"%s\"", sig, strerror(err));
-        return -err;
-    }
-    return 0;
+    sigaction(sig, &sa, NULL);
 }
 
-int daemon_signals(void (*on_stop)(int), void (*on_reload)(int))
+void daemon_signals(void (*on_stop)(int), void (*on_reload)(int))
 {
-    int ret = handle(SIGINT, on_stop);
-    if (ret == 0)
-        ret = handle(SIGTERM, on_stop);
-    if (ret == 0 && on_reload)
-        ret = handle(SIGHUP, on_reload);
-    if (ret == 0)
-        ret = handle(SIGPIPE, SIG_IGN);
-    return ret;
+    handle(SIGINT, on_stop);
+    handle(SIGTERM, on_stop);
+    if (on_reload)
+        handle(SIGHUP, on_reload);
+    handle(SIGPIPE, SIG_IGN);
 }

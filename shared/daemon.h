@@ -18,9 +18,9 @@ int daemon_log_level(const char *prog, const char *name);
  * and the loop sees the stop at once. SIGPIPE is ignored: a peer that
  * closes its socket is an error return (EPIPE) where it is written, not
  * the end of the process. The handlers must be async-signal-safe. Main
- * thread, before other threads that should inherit the mask start.
- * Returns 0 or -errno from sigaction(2).
+ * thread. sigaction(2) fails only on an invalid signal number or address,
+ * neither of which can happen here, so there is nothing to return.
  */
-int daemon_signals(void (*on_stop)(int), void (*on_reload)(int));
+void daemon_signals(void (*on_stop)(int), void (*on_reload)(int));
 
 #endif

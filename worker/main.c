@@ -175,9 +175,8 @@ static int cmd_transcode(int argc, char **argv)
     if (!s)
         return 1;
     running = s;
-    ret = daemon_signals(on_signal, NULL);
-    if (ret == 0)
-        ret = transcode_session_run(s);
+    daemon_signals(on_signal, NULL);
+    ret = transcode_session_run(s);
     running = NULL;
     transcode_session_free(&s);
     return ret < 0 ? 1 : 0;
