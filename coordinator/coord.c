@@ -43,7 +43,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -1686,7 +1685,6 @@ int coord_drain(coord_t *c, long wi, bool drain, bool move)
 /* ---------------------------------------------------------------- leader */
 
 static int start_serving(coord_t *c);
-static bool allow_dir_changed(coord_t *c);
 
 static void load_cb(void *ud, const PGresult *res, const char *err)
 {
@@ -1817,7 +1815,6 @@ static int start_serving(coord_t *c)
     int rc = curve_keys_load_secret(c->cfg.key_file, &c->keys);
     if (rc < 0)
         return rc;
-    allow_dir_changed(c); /* remember the mtime of what zap_new reads */
     c->zap = zap_new(c->cfg.allow_dir, c->cfg.zap_domain);
     if (!c->zap)
         return -EINVAL;
@@ -1857,19 +1854,6 @@ static int start_serving(coord_t *c)
     coord_event(c, "coordinator.leader", NULL, NULL,
                 json_pack("{s:s}", "control", ep));
     return 0;
-}
-
-/* True when allow_dir's modification time moved (a key added or removed). */
-static bool allow_dir_changed(coord_t *c)
-{
-    struct stat st;
-    if (stat(c->cfg.allow_dir, &st) < 0)
-        return false;
-    int64_t m = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    if (m == c->allow_mtime_ns)
-        return false;
-    c->allow_mtime_ns = m;
-    return true;
 }
 
 /* ---------------------------------------------------------------- loop */
@@ -2017,15 +2001,15 @@ int coord_run(coord_t *c)
             check_liveness(c, now);
             c->next_check_ms = now + c->cfg.report_ms / 4;
         }
-        if (c->reload ||
-            (c->cfg.allow_reload_ms > 0 && now >= c->next_allow_reload_ms &&
-             allow_dir_changed(c))) {
+        if (c->reload) { /* SIGHUP: read it whatever its mtime says */
             int before = zap_key_count(c->zap);
             int keys = zap_reload(c->zap);
-            if (c->reload || keys != before)
-                log_info(MOD, "Allowlist re-read.", "keys=%d before=%d", keys,
-                         before);
+            log_info(MOD, "Allowlist re-read.", "keys=%d before=%d", keys,
+                     before);
             c->reload = 0;
+        } else if (c->cfg.allow_reload_ms > 0 &&
+                   now >= c->next_allow_reload_ms) {
+            zap_reload_if_changed(c->zap); /* zap logs what it loads */
         }
         if (now >= c->next_allow_reload_ms)
             c->next_allow_reload_ms = now + c->cfg.allow_reload_ms;

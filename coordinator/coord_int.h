@@ -146,7 +146,6 @@ struct coord {
     volatile int stop;
     volatile int reload; /* SIGHUP: re-read the allowlist */
     int64_t next_allow_reload_ms;
-    int64_t allow_mtime_ns; /* allow_dir's mtime when last read */
 
     /* sockets and helpers */
     void *control;  /* ROUTER, CURVE, ZAP */

@@ -25,6 +25,9 @@ const config_option_t ingest_config_options[] = {
      "The coordinator's CURVE public key file"},
     {"allow_dir", 0, CONFIG_STRING, "", 0, 0, S(allow_dir),
      "Directory of worker .pub keys allowed on the media ROUTER"},
+    {"allow_reload_ms", 0, CONFIG_INT, "5000", 0, 3600000, I(allow_reload_ms),
+     "Re-read allow_dir this often when it changed, so a new worker's key "
+     "applies without a restart; 0 = read it at start only"},
     {"log_level", 0, CONFIG_STRING, "info", 0, 0, S(log_level),
      "Lowest log level written: debug, info, warn, error"},
     {"max_connections", 0, CONFIG_INT, "2000", 1, 100000, I(max_connections),

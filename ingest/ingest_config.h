@@ -17,6 +17,7 @@ typedef struct {
     char key_file[512];
     char coordinator_key[512];
     char allow_dir[512];
+    int64_t allow_reload_ms;
     char log_level[16];
     int64_t max_connections;
     int64_t max_conns_per_addr;

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "curve_keys.h"
@@ -32,6 +34,8 @@ typedef struct {
 
 struct zap {
     char dir[4096];
+    int64_t dir_mtime_ns; /* of the directory as last read; caller's thread */
+    bool dir_racy;        /* changed too close to that read to trust mtime */
     char domain[256];
     bool any_domain;
     void *sock; /* owned by the thread once it runs */
@@ -104,11 +108,29 @@ static int load_dir(const char *dir, allow_entry_t **out, int *count)
     return 0;
 }
 
+/* The directory's modification time in ns (changes when a file is added,
+ * removed or renamed in it), or -1. */
+static int64_t dir_mtime_ns(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) < 0)
+        return -1;
+    return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
 int zap_reload(zap_t *z)
 {
     allow_entry_t *keys = NULL, *old;
     int n = 0, rc;
 
+    /* A file added in the same clock tick as this read leaves the mtime
+     * as read: until the mtime is a second older than the read, the next
+     * zap_reload_if_changed reads again whatever the mtime says. */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    z->dir_mtime_ns = dir_mtime_ns(z->dir);
+    z->dir_racy = z->dir_mtime_ns + 1000000000 >=
+                  (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
     rc = load_dir(z->dir, &keys, &n);
     if (rc)
         return rc;
@@ -120,6 +142,16 @@ int zap_reload(zap_t *z)
     free(old);
     log_info("zap", "Loaded the CURVE allowlist.", "dir=%s keys=%d", z->dir, n);
     return n;
+}
+
+int zap_reload_if_changed(zap_t *z)
+{
+    int64_t m = dir_mtime_ns(z->dir);
+    if (m < 0 || (m == z->dir_mtime_ns && !z->dir_racy))
+        return 0;
+    int before = zap_key_count(z);
+    int n = zap_reload(z);
+    return n < 0 ? n : n != before ? 1 : 0;
 }
 
 int zap_key_count(zap_t *z)

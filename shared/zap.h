@@ -41,6 +41,14 @@ zap_t *zap_new(const char *allow_dir, const char *domain);
  */
 int zap_reload(zap_t *z);
 
+/*
+ * Re-reads the allowlist when the directory changed (a key file added,
+ * removed or renamed: its mtime moved) since the last read; cheap enough
+ * to call every few seconds. Returns 1 when the number of keys changed, 0
+ * when nothing changed, -errno as zap_reload. Call from one thread.
+ */
+int zap_reload_if_changed(zap_t *z);
+
 /* Number of keys in the allowlist now. Thread-safe. */
 int zap_key_count(zap_t *z);
 

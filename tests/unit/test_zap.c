@@ -380,6 +380,28 @@ static void test_reload_admits_a_new_key(void **state)
     assert_int_equal(zap_reload(zap), 1);
 }
 
+/* A key file added to or removed from the directory is picked up by
+ * zap_reload_if_changed, which reads nothing when nothing changed. */
+static void test_reload_if_changed_follows_the_directory(void **state)
+{
+    char node[] = "worker-c", path[512];
+    (void)state;
+
+    zap = start_zap();
+    assert_non_null(zap);
+    assert_int_equal(zap_key_count(zap), 1);
+    sleep(1); /* the first read is no longer racy: mtime is trusted */
+    assert_int_equal(zap_reload_if_changed(zap), 0);
+    assert_int_equal(zap_reload_if_changed(zap), 0);
+    write_pub(node, stranger_kp->public_z85);
+    assert_int_equal(zap_reload_if_changed(zap), 1);
+    assert_int_equal(zap_key_count(zap), 2);
+    snprintf(path, sizeof(path), "%s/%s.pub", allowdir, node);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(zap_reload_if_changed(zap), 1);
+    assert_int_equal(zap_key_count(zap), 1);
+}
+
 /* Without a handler, a CURVE server admits nobody (domain enforced). */
 static void test_no_handler_admits_nobody(void **state)
 {
@@ -419,6 +441,8 @@ int main(void)
         cmocka_unit_test_teardown(test_handler_denies_null_mechanism, teardown),
         cmocka_unit_test_teardown(test_other_domain_is_denied, teardown),
         cmocka_unit_test_teardown(test_reload_admits_a_new_key, teardown),
+        cmocka_unit_test_teardown(test_reload_if_changed_follows_the_directory,
+                                  teardown),
         cmocka_unit_test_teardown(test_no_handler_admits_nobody, teardown),
         cmocka_unit_test_teardown(test_second_handler_and_bad_dir_fail,
                                   teardown),
