@@ -107,7 +107,7 @@ struct ingest_server {
     publisher_t *pubs;
     pending_t pending[MAX_PENDING];
     uint64_t next_req;
-    int64_t last_scan_ms, last_stats_ms, last_hb_ms;
+    int64_t last_scan_ms, last_stats_ms, last_hb_ms, last_allow_ms;
     uint8_t rbuf[READ_BUF];
     struct {
         atomic_ullong accepted, refused, closed_error, closed_timeout;
@@ -1123,6 +1123,11 @@ int ingest_server_run(ingest_server_t *s)
         if (now - s->last_stats_ms >= s->cfg.stats_interval_ms) {
             s->last_stats_ms = now;
             send_stats(s, now);
+        }
+        if (s->zap && s->cfg.allow_reload_ms > 0 &&
+            now - s->last_allow_ms >= s->cfg.allow_reload_ms) {
+            s->last_allow_ms = now;
+            zap_reload_if_changed(s->zap); /* zap logs what it loads */
         }
         if (s->coord && now - s->last_hb_ms >= s->cfg.heartbeat_ms) {
             s->last_hb_ms = now;
