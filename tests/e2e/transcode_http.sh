@@ -135,30 +135,26 @@ pf=$(echo "$fin" | sed -n 's/.* put_failed=\([0-9]*\).*/\1/p')
 [ "${pf:-0}" -ge 2 ] || fail "the refused PUTs were not counted"
 [ -s "$www3/160p30/index.m3u8" ] || fail "160p30 did not come back"
 
-# An origin that answers every PUT with 403: one error line with the
-# status, non-zero exit.
-rc=0
-"$worker" transcode -i "$tmp/src.ts" -o "http://127.0.0.1:$port/denied/ch1" \
-    --backend software --preset ultrafast 2>"$tmp/log5" || rc=$?
-[ "$rc" -ne 0 ] || fail "an origin refusing every PUT gave exit status 0"
-[ "$(grep -c 'level=error' "$tmp/log5")" = 1 ] || {
-    cat "$tmp/log5"
-    fail "an origin refusing every PUT should give one error line"
+# refused NAME URL PATTERN: the session ends with a non-zero exit and one
+# error line that matches PATTERN.
+refused() {
+    local rc=0
+    "$worker" transcode -i "$tmp/src.ts" -o "$2" --backend software \
+        --preset ultrafast 2>"$tmp/log5" || rc=$?
+    [ "$rc" -ne 0 ] || fail "$1: exit status 0"
+    [ "$(grep -c 'level=error' "$tmp/log5")" = 1 ] || {
+        cat "$tmp/log5"
+        fail "$1: want one error line"
+    }
+    grep 'level=error' "$tmp/log5" | grep -q "$3" || {
+        cat "$tmp/log5"
+        fail "$1: the error line does not say '$3'"
+    }
+    echo "$1: $(grep 'level=error' "$tmp/log5")"
 }
-grep 'level=error' "$tmp/log5" | grep -q 'last="status 403"' || {
-    cat "$tmp/log5"
-    fail "the error line does not give the status 403"
-}
-grep 'level=error' "$tmp/log5"
-
-# An origin that refuses writes: one error line, non-zero exit.
-rc=0
-"$worker" transcode -i "$tmp/src.ts" -o "http://127.0.0.1:1/nowhere" \
-    --backend software --preset ultrafast 2>"$tmp/log2" || rc=$?
-[ "$rc" -ne 0 ] || fail "an unreachable origin gave exit status 0"
-[ "$(grep -c 'level=error' "$tmp/log2")" = 1 ] || {
-    cat "$tmp/log2"
-    fail "an unreachable origin should give one error line"
-}
-grep 'level=error' "$tmp/log2"
+# Every PUT answered 403: the status is in the line. Nothing listening.
+refused "an origin refusing every PUT" \
+    "http://127.0.0.1:$port/denied/ch1" 'last="status 403"'
+refused "an unreachable origin" "http://127.0.0.1:1/nowhere" \
+    'Connection refused'
 echo PASS
