@@ -1,6 +1,7 @@
 /* Tests of prism-ingest end to end in one process: ffmpeg publishes over
  * RTMP and SRT, a simulated coordinator admits keys, a subscriber speaking
- * the worker side receives the media, hostile clients try to break it. */
+ * the worker side receives the media (also through CURVE), hostile clients
+ * try to break it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
