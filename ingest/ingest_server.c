@@ -1069,6 +1069,11 @@ err:
  */
 #define ZMQ_POLL_US 2000
 
+/* Packets read in a turn go to the workers in one burst at its end
+ * (hub_flush), or sooner once the turn has run this long, so that a long
+ * turn (many busy connections) does not hold the first ones back. */
+#define FLUSH_US 500
+
 int ingest_server_run(ingest_server_t *s)
 {
     struct epoll_event evs[128];
@@ -1083,6 +1088,7 @@ int ingest_server_run(ingest_server_t *s)
             return -errno;
         }
         bool zmq_due = false, wake = false;
+        int64_t flushed_us = clock_mono_us();
         for (int i = 0; i < n; i++) {
             ev_t *ev = evs[i].data.ptr;
             switch (ev->kind) {
@@ -1091,6 +1097,10 @@ int ingest_server_run(ingest_server_t *s)
                 break;
             case EV_CONN:
                 on_conn(s, (conn_t *)ev, evs[i].events);
+                if (clock_mono_us() - flushed_us >= FLUSH_US) {
+                    hub_flush(s->hub);
+                    flushed_us = clock_mono_us();
+                }
                 break;
             case EV_WAKE: {
                 uint64_t v;
@@ -1109,6 +1119,7 @@ int ingest_server_run(ingest_server_t *s)
             zmq_due = wake = true;
         if (s->srt && wake)
             on_srt_items(s);
+        hub_flush(s->hub); /* the turn's packets leave in one burst */
         if (zmq_due) {
             last_zmq_us = now_us;
             hub_handle_router(s->hub);

@@ -54,8 +54,18 @@ struct hub_stream {
     hub_stream_stats_t st;
 };
 
+/* A packet waiting in the outbox for its stream's subscribers. */
+typedef struct {
+    hub_stream_t *s;
+    entry_t e;
+} out_t;
+
+#define OUTBOX_MAX 512
+
 struct hub {
     void *router;
+    out_t out[OUTBOX_MAX];
+    uint32_t nout;
     char sender[ID_MAX];
     hub_limits_t lim;
     hub_stream_t *streams;
@@ -79,6 +89,7 @@ void hub_free(hub_t **hp)
     if (!hp || !*hp)
         return;
     hub_t *h = *hp;
+    hub_flush(h);
     while (h->streams) {
         hub_stream_t *s = h->streams;
         hub_stream_close(h, &s);
@@ -165,6 +176,7 @@ void hub_stream_close(hub_t *h, hub_stream_t **sp)
     if (!sp || !*sp)
         return;
     hub_stream_t *s = *sp;
+    hub_flush(h); /* the stream's last packets go out before it ends */
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -312,6 +324,7 @@ int hub_stream_set_track(hub_t *h, hub_stream_t *s, uint32_t i,
                    tr->info.width != t->width || tr->info.height != t->height;
     if (!changed)
         return 0;
+    hub_flush(h); /* packets with the old extradata go first */
     uint8_t *x = NULL;
     if (t->extradata_len) {
         x = malloc(t->extradata_len);
@@ -387,15 +400,31 @@ int hub_stream_packet(hub_t *h, hub_stream_t *s, const hub_pkt_t *p)
             }
         }
     }
-    for (uint32_t k = 0; k < s->nsubs;) {
-        if (forward(h, s, &s->subs[k], &e) < 0) {
-            log_info("hub", "Subscriber went away.", "stream=%s", s->id);
-            remove_sub(s, k);
-            continue;
-        }
-        k++;
-    }
+    if (s->nsubs == 0)
+        return 0;
+    if (h->nout == OUTBOX_MAX)
+        hub_flush(h);
+    e.buf = pktbuf_ref(p->buf);
+    h->out[h->nout++] = (out_t){s, e};
     return 0;
+}
+
+void hub_flush(hub_t *h)
+{
+    /* forward() never reenters the hub, so the outbox cannot grow here. */
+    for (uint32_t i = 0; i < h->nout; i++) {
+        hub_stream_t *s = h->out[i].s;
+        for (uint32_t k = 0; k < s->nsubs;) {
+            if (forward(h, s, &s->subs[k], &h->out[i].e) < 0) {
+                log_info("hub", "Subscriber went away.", "stream=%s", s->id);
+                remove_sub(s, k);
+                continue;
+            }
+            k++;
+        }
+        pktbuf_unref(h->out[i].e.buf);
+    }
+    h->nout = 0;
 }
 
 static bool token_ok(const char *want, const char *got)
@@ -473,6 +502,7 @@ static void on_subscribe(hub_t *h, const envelope_peer_t *from,
 
 void hub_handle_router(hub_t *h)
 {
+    hub_flush(h); /* subscriptions and credit apply after queued packets */
     for (int budget = 0; budget < 1024; budget++) {
         envelope_peer_t from;
         Prism__Envelope *env = NULL;

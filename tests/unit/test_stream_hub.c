@@ -77,8 +77,10 @@ static void fx_free(fx_t **fp)
     *fp = NULL;
 }
 
-/* Pushes a 100-byte packet whose payload starts with `tag`. */
-static void push(fx_t *f, uint32_t track, int64_t dts, bool key, uint8_t tag)
+/* Pushes a 100-byte packet whose payload is `tag` bytes, without the
+ * end-of-turn flush. */
+static void push_queued(fx_t *f, uint32_t track, int64_t dts, bool key,
+                        uint8_t tag)
 {
     pktbuf_t *b = pktbuf_new(110);
     memset(b->data, 0xee, 10); /* a header the payload skips */
@@ -86,6 +88,13 @@ static void push(fx_t *f, uint32_t track, int64_t dts, bool key, uint8_t tag)
     hub_pkt_t p = {b, 10, 100, track, dts, dts, 0, key, 0};
     assert_int_equal(hub_stream_packet(f->hub, f->s, &p), 0);
     pktbuf_unref(b); /* the hub keeps its own references */
+}
+
+/* Pushes one packet as a turn of the event loop does: then flushes. */
+static void push(fx_t *f, uint32_t track, int64_t dts, bool key, uint8_t tag)
+{
+    push_queued(f, track, dts, key, tag);
+    hub_flush(f->hub);
 }
 
 static void send_env(void *sock, Prism__Envelope *env)
@@ -240,6 +249,45 @@ static void test_gop_cache_first_then_live(void **state)
     fx_free(&f);
 }
 
+/* Packets leave at hub_flush, in order, before anything the router
+ * brings in after them; a full outbox flushes itself. */
+static void test_outbox_bursts_in_order(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new("inproc://hub-outbox", 4096);
+    push(f, 0, 0, true, 1);
+    subscribe(f, "tok", 1 << 30);
+    pump(f);
+    got_t g;
+    assert_true(recv_one(f, &g)); /* reply */
+    assert_true(recv_one(f, &g)); /* cached key frame */
+    push_queued(f, 0, 33, false, 2);
+    push_queued(f, 1, 40, true, 3);
+    assert_false(recv_one(f, &g)); /* held for the burst */
+    subscribe(f, "tok", 1 << 30);  /* the router's turn flushes first */
+    pump(f);
+    uint8_t want[] = {2, 3};
+    for (int i = 0; i < 2; i++) {
+        assert_true(recv_one(f, &g));
+        assert_int_equal(g.body, PRISM__ENVELOPE__BODY_MEDIA_HEADER);
+        assert_int_equal(g.tag, want[i]);
+    }
+    assert_true(recv_one(f, &g));
+    assert_int_equal(g.body, PRISM__ENVELOPE__BODY_SUBSCRIBE_REPLY);
+    /* 600 packets without a flush: the outbox sends when full. */
+    for (int i = 0; i < 600; i++)
+        push_queued(f, 1, 100 + i, true, (uint8_t)(10 + i % 200));
+    int got = 0;
+    while (recv_one(f, &g))
+        assert_int_equal(g.tag, (uint8_t)(10 + got++ % 200));
+    assert_true(got > 0 && got < 600);
+    hub_flush(f->hub);
+    while (recv_one(f, &g))
+        assert_int_equal(g.tag, (uint8_t)(10 + got++ % 200));
+    assert_int_equal(got, 600);
+    fx_free(&f);
+}
+
 static void test_credit_drops_to_next_keyframe(void **state)
 {
     (void)state;
@@ -354,6 +402,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_token_refused),
         cmocka_unit_test(test_gop_cache_first_then_live),
+        cmocka_unit_test(test_outbox_bursts_in_order),
         cmocka_unit_test(test_credit_drops_to_next_keyframe),
         cmocka_unit_test(test_gop_overflow_waits_for_keyframe),
         cmocka_unit_test(test_no_buffer_leaks),
