@@ -32,8 +32,9 @@
  * Packets leave in bursts: hub_stream_packet queues them in a bounded
  * outbox and hub_flush, called once per event-loop turn, sends them. A
  * burst wakes libzmq's I/O thread once and lets it write several messages
- * per system call, where a send per packet woke it per packet (about a
- * third fewer context switches and system calls at 200 streams). The
+ * per system call, where a send per packet could wake it per packet
+ * (prism-bench ingest, 200 streams: 10-25% fewer voluntary context
+ * switches in the ingest). The
  * outbox flushes itself when full, and before anything that must keep
  * its order with the queued packets (a subscription, credit, a track
  * change, a stream's end).
