@@ -47,11 +47,15 @@
  * divided by the megabits the publishers sent (cpu_per_mbps: CPU seconds per
  * Mbit, which is also CPU cores per Mbit/s), the latency from the publisher's
  * write to the subscriber's or player's receipt of the same (stream, track,
- * timestamp), and the packets sent but never received.
+ * timestamp), and the packets sent but never received. With --rounds N the
+ * two phases alternate N times and every figure is the median over the
+ * rounds; cpu_ratio is the median of each round's Prism/nginx ratio (the
+ * two phases of a round run back to back, so load from other jobs on the
+ * host moves both alike more often than not).
  */
 
 typedef struct {
-    int64_t publishers, bitrate, seconds, port, nice;
+    int64_t publishers, bitrate, seconds, port, nice, rounds;
     bool json, skip_nginx;
     char ingest[512], nginx[256], workdir[512], out[512];
 } opts_t;
@@ -70,6 +74,10 @@ static const config_option_t bench_opts[] = {
      "Scheduling priority of the bench and both servers (inherited), so "
      "that other jobs on the host disturb the figures less; needs root "
      "below 0 (else ignored)"},
+    {"rounds", 'r', CONFIG_INT, "1", 1, 20, OFF(rounds), 0,
+     "Rounds: the servers take turns (prism, nginx, prism, ...) and each "
+     "figure is the median over the rounds, so a burst of load from other "
+     "jobs moves one round, not the result"},
     {"json", 0, CONFIG_BOOL, "false", 0, 0, OFF(json), 0,
      "Print one JSON object instead of text"},
     {"skip_nginx", 0, CONFIG_BOOL, "false", 0, 0, OFF(skip_nginx), 0,
@@ -463,10 +471,16 @@ static void client_event(run_t *r, client_t *c, uint32_t events)
     flush_out(r, c);
 }
 
-/* Sends every tag of publisher c that is due. */
-static void pace(run_t *r, client_t *c, int64_t now)
+/* Sends every tag of publisher c that is due. The clock is read per
+ * publisher, just before its write: one reading for the whole loop over N
+ * publishers would date the last ones' writes too early by the time the
+ * loop took to write the first ones, and count that time as latency. */
+static void pace(run_t *r, client_t *c)
 {
-    if (c->state != C_ACTIVE || c->player || now >= r->stop_send_us)
+    if (c->state != C_ACTIVE || c->player)
+        return;
+    int64_t now = clock_mono_us();
+    if (now >= r->stop_send_us)
         return;
     int64_t elapsed_ms = (now - c->t0_us) / 1000;
     clip_t *clip = r->clip;
@@ -700,11 +714,10 @@ static void run_phase(run_t *r, pid_t pid, sub_t *sub, result_t *res)
         int k = epoll_wait(r->epfd, evs, 256, 2);
         for (int i = 0; i < k; i++)
             client_event(r, evs[i].data.ptr, evs[i].events);
-        now = clock_mono_us();
         if (!r->stop_send_us)
             r->stop_send_us = INT64_MAX;
         for (int i = 0; i < n; i++)
-            pace(r, &r->pubs[i], now);
+            pace(r, &r->pubs[i]);
         if (r->stop_send_us == INT64_MAX && !r->measuring)
             r->stop_send_us = 0;
     }
@@ -837,9 +850,9 @@ static void bench_nginx(const opts_t *o, clip_t *clip, result_t *res)
     stop_child(pid);
 }
 
-/* Appends this run to OUT/bench-ingest.csv and plots the whole CSV. */
+/* Appends every round to OUT/bench-ingest.csv and plots the whole CSV. */
 static void write_csv_plot(const opts_t *o, const result_t *p,
-                           const result_t *ng)
+                           const result_t *ng, int rounds)
 {
     char csv[600], gp[600], png[600];
     snprintf(csv, sizeof(csv), "%s/bench-ingest.csv", o->out);
@@ -855,16 +868,16 @@ static void write_csv_plot(const opts_t *o, const result_t *p,
     if (fresh)
         fprintf(f, "server,publishers,bitrate_kbps,seconds,mbps,cpu_seconds,"
                    "cpu_per_mbps,latency_p50_ms,latency_p99_ms,sent,lost\n");
-    const result_t *r[2] = {p, ng};
-    const char *name[2] = {"prism-ingest", "nginx-rtmp"};
-    for (int i = 0; i < 2; i++) {
-        if (!r[i]->ok)
+    for (int k = 0; k < 2 * rounds; k++) {
+        const result_t *r = k % 2 ? &ng[k / 2] : &p[k / 2];
+        const char *name = k % 2 ? "nginx-rtmp" : "prism-ingest";
+        if (!r->ok)
             continue;
         fprintf(f, "%s,%lld,%lld,%lld,%.1f,%.3f,%.6f,%.3f,%.3f,%llu,%llu\n",
-                name[i], (long long)o->publishers, (long long)o->bitrate,
-                (long long)o->seconds, r[i]->mbps, r[i]->cpu_s,
-                r[i]->cpu_per_mbps, r[i]->p50_ms, r[i]->p99_ms,
-                (unsigned long long)r[i]->sent, (unsigned long long)r[i]->lost);
+                name, (long long)o->publishers, (long long)o->bitrate,
+                (long long)o->seconds, r->mbps, r->cpu_s, r->cpu_per_mbps,
+                r->p50_ms, r->p99_ms, (unsigned long long)r->sent,
+                (unsigned long long)r->lost);
     }
     fclose(f);
     f = fopen(gp, "w");
@@ -893,6 +906,51 @@ static void write_csv_plot(const opts_t *o, const result_t *p,
                  csv);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The median of one figure over the rounds that ran (offset of a double
+ * in result_t); sent and lost are summed. */
+static void median_of(const result_t *rounds, int n, result_t *out)
+{
+    static const size_t fields[] = {
+        offsetof(result_t, mbps), offsetof(result_t, cpu_s),
+        offsetof(result_t, cpu_per_mbps), offsetof(result_t, p50_ms),
+        offsetof(result_t, p99_ms)};
+    double v[20];
+    memset(out, 0, sizeof(*out));
+    for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+        int k = 0;
+        for (int i = 0; i < n; i++)
+            if (rounds[i].ok)
+                memcpy(&v[k++], (const char *)&rounds[i] + fields[f],
+                       sizeof(double));
+        if (k == 0)
+            return;
+        qsort(v, (size_t)k, sizeof(double), cmp_double);
+        double m = k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+        memcpy((char *)out + fields[f], &m, sizeof(double));
+    }
+    for (int i = 0; i < n; i++) {
+        out->sent += rounds[i].sent;
+        out->received += rounds[i].received;
+        out->lost += rounds[i].lost;
+    }
+    out->ok = true;
+}
+
+static void print_round_json(const char *name, const result_t *r)
+{
+    printf("\"%s\": {\"mbps\": %.1f, \"cpu_seconds\": %.3f, "
+           "\"cpu_per_mbps\": %.6f, \"latency_p50_ms\": %.3f, "
+           "\"latency_p99_ms\": %.3f, \"lost_packets\": %llu}",
+           name, r->mbps, r->cpu_s, r->cpu_per_mbps, r->p50_ms, r->p99_ms,
+           (unsigned long long)r->lost);
+}
+
 int bench_ingest_main(int argc, char **argv)
 {
     opts_t o;
@@ -900,7 +958,7 @@ int bench_ingest_main(int argc, char **argv)
     char err[512];
     if (config_parse(bench_opts, sizeof(bench_opts) / sizeof(bench_opts[0]), &o,
                      "prism-bench ingest [--publishers N] [--bitrate KBPS] "
-                     "[--seconds S] [--json]",
+                     "[--seconds S] [--rounds N] [--json]",
                      argc, argv, &args, err, sizeof(err)) < 0) {
         fprintf(stderr, "prism-bench ingest: %s\n", err);
         return 2;
@@ -929,14 +987,40 @@ int bench_ingest_main(int argc, char **argv)
         fprintf(stderr, "prism-bench ingest: cannot read %s\n", clip_path);
         return 1;
     }
-    result_t p = {0}, ng = {0};
-    bench_prism(&o, &clip, &p);
-    if (!o.skip_nginx)
-        bench_nginx(&o, &clip, &ng);
+    int rounds = (int)o.rounds;
+    result_t pr[20] = {{0}}, nr[20] = {{0}}, p, ng;
+    for (int i = 0; i < rounds; i++) {
+        bench_prism(&o, &clip, &pr[i]);
+        if (!o.skip_nginx)
+            bench_nginx(&o, &clip, &nr[i]);
+    }
     zctx_term();
-    write_csv_plot(&o, &p, &ng);
+    write_csv_plot(&o, pr, nr, rounds);
+    median_of(pr, rounds, &p);
+    median_of(nr, rounds, &ng);
+    double ratios[20];
+    int nratios = 0;
+    for (int i = 0; i < rounds; i++)
+        if (pr[i].ok && nr[i].ok && nr[i].cpu_per_mbps > 0)
+            ratios[nratios++] = pr[i].cpu_per_mbps / nr[i].cpu_per_mbps;
+    qsort(ratios, (size_t)nratios, sizeof(double), cmp_double);
+    double ratio = nratios == 0 ? -1
+                   : nratios % 2 == 1
+                       ? ratios[nratios / 2]
+                       : (ratios[nratios / 2 - 1] + ratios[nratios / 2]) / 2;
     if (o.json) {
-        printf("{\"publishers\": %lld, \"bitrate_kbps\": %lld, "
+        printf("{\"rounds\": [");
+        for (int i = 0; i < rounds; i++) {
+            printf("%s{", i ? ", " : "");
+            print_round_json("prism", &pr[i]);
+            if (!o.skip_nginx) {
+                printf(", ");
+                print_round_json("nginx", &nr[i]);
+            }
+            printf("}");
+        }
+        printf("],\n ");
+        printf("\"publishers\": %lld, \"bitrate_kbps\": %lld, "
                "\"seconds\": %lld, \"mbps\": %.1f, \"cpu_seconds\": %.3f, "
                "\"cpu_per_mbps\": %.6f, \"latency_p50_ms\": %.3f, "
                "\"latency_p99_ms\": %.3f, \"lost_packets\": %llu, "
@@ -944,16 +1028,18 @@ int bench_ingest_main(int argc, char **argv)
                "\"nginx_cpu_seconds\": %.3f, \"nginx_cpu_per_mbps\": %.6f, "
                "\"nginx_latency_p50_ms\": %.3f, "
                "\"nginx_latency_p99_ms\": %.3f, "
-               "\"nginx_lost_packets\": %llu}\n",
+               "\"nginx_lost_packets\": %llu, \"cpu_ratio\": %.3f}\n",
                (long long)o.publishers, (long long)o.bitrate,
                (long long)o.seconds, p.mbps, p.cpu_s, p.cpu_per_mbps, p.p50_ms,
                p.p99_ms, (unsigned long long)p.lost, (unsigned long long)p.sent,
                ng.mbps, ng.cpu_s, ng.cpu_per_mbps, ng.p50_ms, ng.p99_ms,
-               (unsigned long long)ng.lost);
+               (unsigned long long)ng.lost, ratio);
     } else {
-        printf("ingest bench: %lld publishers x %lld kbit/s, %lld s\n",
+        printf("ingest bench: %lld publishers x %lld kbit/s, %lld s, "
+               "%d round(s)%s\n",
                (long long)o.publishers, (long long)o.bitrate,
-               (long long)o.seconds);
+               (long long)o.seconds, rounds,
+               rounds > 1 ? " (medians; every round in the CSV)" : "");
         printf("%-12s %8s %8s %12s %8s %8s %8s %8s\n", "server", "Mbit/s",
                "cpu_s", "cpu_s/Mbit", "p50_ms", "p99_ms", "sent", "lost");
         printf("%-12s %8.1f %8.2f %12.6f %8.2f %8.2f %8llu %8llu\n",
@@ -965,6 +1051,9 @@ int bench_ingest_main(int argc, char **argv)
                    "nginx-rtmp", ng.mbps, ng.cpu_s, ng.cpu_per_mbps, ng.p50_ms,
                    ng.p99_ms, (unsigned long long)ng.sent,
                    (unsigned long long)ng.lost);
+        if (nratios > 0)
+            printf("cpu_s/Mbit ratio prism/nginx: %.3f%s\n", ratio,
+                   nratios > 1 ? " (median of the rounds' ratios)" : "");
     }
     free(clip.tags);
     free(clip.file);
