@@ -13,9 +13,9 @@
  * Content-Length through http_client, whose status is read. An open with
  * the option method=DELETE is the muxer removing a segment that left the
  * live window: it gets a plain DELETE, and the muxer a sink to close.
- * https:// origins go through libavformat instead (PUT as before, without
- * the status; DELETE in read mode, which sends no body and reads the
- * answer), since http_client speaks only plain HTTP.
+ * https:// origins go through libavformat instead, opened for reading so
+ * that the answer is read (the body as the post_data option), since
+ * http_client speaks only plain HTTP.
  *
  * Failures never reach the muxer (it would stop the session at once);
  * they are counted, the first of a run in each folder (a rendition)
@@ -26,6 +26,7 @@
 #include "origin.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,24 +121,47 @@ static int request(origin_t *o, const char *method, const char *url,
                                   status, err, errlen);
     if (ret != -EPROTONOSUPPORT)
         return ret;
-    /* https:// (or user info): libavformat's http protocol. */
+    /*
+     * https:// (or user info): libavformat's http protocol, opened for
+     * reading so that it reads the answer. The body goes as the post_data
+     * option (a binary option: hexadecimal text), which also gives a
+     * Content-Length instead of a chunked body; an empty body gets an
+     * explicit Content-Length: 0.
+     */
     AVIOContext *io = NULL;
     AVDictionary *opts = NULL;
-    bool del = !strcmp(method, "DELETE");
     char tmo[32];
     snprintf(tmo, sizeof(tmo), "%lld", o->p.timeout_ms * 1000LL);
     av_dict_set(&opts, "method", method, 0);
     av_dict_set(&opts, "rw_timeout", tmo, 0);
-    if (del)
-        av_dict_set(&opts, "seekable", "0", 0);
-    ret = avio_open2(&io, url, del ? AVIO_FLAG_READ : AVIO_FLAG_WRITE, NULL,
-                     &opts);
+    av_dict_set(&opts, "seekable", "0", 0);
+    if (len > 0) {
+        if (len > INT_MAX / 2) {
+            snprintf(err, errlen, "file too large for the https path");
+            av_dict_free(&opts);
+            return -EFBIG;
+        }
+        static const char digits[] = "0123456789abcdef";
+        char *hex = av_malloc(2 * len + 1);
+        if (!hex) {
+            snprintf(err, errlen, "out of memory");
+            av_dict_free(&opts);
+            return -ENOMEM;
+        }
+        const uint8_t *b = data;
+        for (size_t i = 0; i < len; i++) {
+            hex[2 * i] = digits[b[i] >> 4];
+            hex[2 * i + 1] = digits[b[i] & 15];
+        }
+        hex[2 * len] = '\0';
+        av_dict_set(&opts, "post_data", hex, AV_DICT_DONT_STRDUP_VAL);
+    } else {
+        av_dict_set(&opts, "headers", "Content-Length: 0\r\n", 0);
+    }
+    ret = avio_open2(&io, url, AVIO_FLAG_READ, NULL, &opts);
     av_dict_free(&opts);
-    if (ret >= 0 && !del)
-        avio_write(io, data, (int)len);
-    int cret = io ? avio_closep(&io) : 0;
-    if (ret >= 0)
-        ret = cret;
+    if (io)
+        avio_closep(&io);
     if (ret < 0) {
         av_strerror(ret, err, errlen);
         /* The http protocol's answers as statuses, where it tells them. */

@@ -14,7 +14,18 @@ fail() {
 }
 command -v nginx >/dev/null || fail "nginx is not installed"
 port=$((20000 + RANDOM % 20000))
+sport=$((port + 1))
 mkdir -p "$tmp/www" "$tmp/logs"
+# The same origin over TLS (a self-signed certificate) when openssl is
+# here: https:// goes through libavformat instead of http_client.
+tls=
+if command -v openssl >/dev/null &&
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+        -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null; then
+    tls="listen 127.0.0.1:$sport ssl;
+        ssl_certificate $tmp/cert.pem;
+        ssl_certificate_key $tmp/key.pem;"
+fi
 cat >"$tmp/nginx.conf" <<CONF
 daemon off;
 master_process off;
@@ -30,6 +41,7 @@ http {
     scgi_temp_path $tmp/scgi;
     server {
         listen 127.0.0.1:$port;
+        $tls
         root $tmp/www;
         client_max_body_size 64m;
         location / {
@@ -96,6 +108,32 @@ for r in source 160p30; do
     done
 done
 grep 'level=warn mod=origin' "$tmp/log3" && fail "live run: origin warnings"
+
+# The same live run and a 403 over https:// (libavformat's TLS).
+if [ -n "$tls" ]; then
+    "$worker" transcode -i "$tmp/live.ts" \
+        -o "https://127.0.0.1:$sport/live/tls" --backend software \
+        --preset ultrafast --segment 0.5 --thumbnail 0 2>"$tmp/log6" || {
+        cat "$tmp/log6"
+        fail "live transcode to the https origin exited non-zero"
+    }
+    n=$(find "$tmp/www/live/tls/160p30" -name 'seg_*.ts' | wc -l)
+    echo "https live 160p30: $n segments on the origin"
+    [ "$n" -ge 6 ] && [ "$n" -le 8 ] ||
+        fail "https live: $n segments on the origin, want 6 to 8"
+    ffmpeg -hide_banner -loglevel error \
+        -i "https://127.0.0.1:$sport/live/tls/master.m3u8" -map 0 \
+        -f null - || fail "ffmpeg cannot play the https origin's master"
+    "$worker" transcode -i "$tmp/live.ts" \
+        -o "https://127.0.0.1:$sport/denied/tls" --backend software \
+        --preset ultrafast 2>"$tmp/log6" && fail "https 403: exit status 0"
+    grep 'level=error' "$tmp/log6" | grep -q 'last="status 403"' || {
+        cat "$tmp/log6"
+        fail "https 403: the error line does not give the status"
+    }
+else
+    echo "no openssl: the https checks are skipped"
+fi
 
 # Mid-stream, the origin answers 500 for one rendition for a while (its
 # folder is replaced by a file): a warning with the status, counted, a
