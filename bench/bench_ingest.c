@@ -38,19 +38,22 @@
  * bitrate) is replayed, looped, by N publisher connections driven by one
  * epoll thread of this process: each sends the tags as RTMP messages when
  * their timestamps fall due (real time), with 4096-byte chunks as OBS
- * does. Phase 1 publishes to a prism-ingest child (open mode); four
- * subscriber threads (a DEALER each, a quarter of the streams each, as
- * several workers would) receive every stream with ample credit. Phase 2
- * publishes the same load to an nginx child with the rtmp module, and N RTMP
- * players (in the same epoll thread) play the streams back. For each phase: the
- * server's CPU seconds (utime + stime from /proc) over the measured window
- * divided by the megabits the publishers sent (cpu_per_mbps: CPU seconds per
- * Mbit, which is also CPU cores per Mbit/s), the latency from the publisher's
- * write to the subscriber's or player's receipt of the same (stream, track,
- * timestamp), and the packets sent but never received. With --rounds N the
- * two phases alternate N times and every figure is the median over the
- * rounds; cpu_ratio is the median of each round's Prism/nginx ratio (the
- * two phases of a round run back to back, so load from other jobs on the
+ * does; the publishers start spread evenly over one GOP of the clip, so
+ * that their key frames do not all arrive at once (real streams' do not:
+ * 200 aligned key frames are a 10 MB burst every 2 s that queues
+ * everything behind it, on either server). Phase 1 publishes to a prism-ingest
+ * child (open mode); four subscriber threads (a DEALER each, a quarter of the
+ * streams each, as several workers would) receive every stream with ample
+ * credit. Phase 2 publishes the same load to an nginx child with the rtmp
+ * module, and N RTMP players (in the same epoll thread) play the streams back.
+ * For each phase: the server's CPU seconds (utime + stime from /proc) over the
+ * measured window divided by the megabits the publishers sent (cpu_per_mbps:
+ * CPU seconds per Mbit, which is also CPU cores per Mbit/s), the latency from
+ * the publisher's write to the subscriber's or player's receipt of the same
+ * (stream, track, timestamp), and the packets sent but never received. With
+ * --rounds N the two phases alternate N times and every figure is the median
+ * over the rounds; cpu_ratio is the median of each round's Prism/nginx ratio
+ * (the two phases of a round run back to back, so load from other jobs on the
  * host moves both alike more often than not).
  */
 
@@ -110,6 +113,7 @@ typedef struct {
     tag_t *tags;
     int ntags;
     uint32_t duration_ms;
+    uint32_t gop_ms; /* between the first two video key frames */
 } clip_t;
 
 static int make_clip(const opts_t *o, char *path, size_t len)
@@ -149,6 +153,7 @@ static int load_clip(const char *path, clip_t *c)
     if (off < 0)
         return -1;
     c->tags = calloc((size_t)n / 11 + 1, sizeof(tag_t));
+    int64_t key_ts = -1;
     while (off < n) {
         flv_file_tag_t t;
         long k = flv_file_tag(c->file + off, (size_t)(n - off), &t);
@@ -164,6 +169,11 @@ static int load_clip(const char *path, clip_t *c)
             g->body = t.body;
             g->size = t.size;
             g->config = rc == 0 && p.config;
+            if (t.type == 9 && rc == 0 && !p.config && p.keyframe) {
+                if (key_ts >= 0 && c->gop_ms == 0)
+                    c->gop_ms = t.timestamp - (uint32_t)key_ts;
+                key_ts = t.timestamp;
+            }
             if (t.timestamp > c->duration_ms)
                 c->duration_ms = t.timestamp;
         }
@@ -373,8 +383,12 @@ static int on_server_msg(void *opaque, rtmp_msg_t *m)
             int code = amf0_get(&d, amf0_top(&d, 3), "code");
             if (amf0_str_eq(&d, code, "NetStream.Publish.Start") &&
                 c->state == C_WAIT_START) {
+                /* Real streams' key frames do not come all at once: the
+                 * publishers start spread evenly over one GOP. */
+                int64_t spread_us =
+                    (int64_t)r->clip->gop_ms * 1000 * c->idx / r->o->publishers;
                 c->state = C_ACTIVE;
-                c->t0_us = clock_mono_us();
+                c->t0_us = clock_mono_us() + spread_us;
                 r->live++;
             } else if (amf0_str_eq(&d, code, "NetStream.Play.Start") &&
                        c->state == C_WAIT_START) {
@@ -691,7 +705,8 @@ static void run_phase(run_t *r, pid_t pid, sub_t *sub, result_t *res)
     for (;;) {
         int64_t now = clock_mono_us();
         if (!warm_end && r->live == n && (sub || r->playing == n)) {
-            warm_end = now + 2000000; /* let every stream settle */
+            /* let every stream start (spread over a GOP) and settle */
+            warm_end = now + 2000000 + (int64_t)r->clip->gop_ms * 1000;
         }
         if (!warm_end && now - start > 20000000) {
             fprintf(stderr, "bench: only %d/%d publishers started\n", r->live,
