@@ -69,6 +69,11 @@ const config_option_t ingest_config_options[] = {
     {"srt_queue_packets", 0, CONFIG_INT, "8192", 64, 1000000,
      I(srt_queue_packets),
      "Packets queued from SRT threads to the event loop (drops beyond)"},
+    {"srt_admit_wait_ms", 0, CONFIG_INT, "200", 0, 1000, I(srt_admit_wait_ms),
+     "Longest wait for an SRT admission inside libsrt's listen callback, "
+     "which freezes every SRT publisher of the port meanwhile; a later "
+     "answer is applied after the accept (a refusal then closes instead "
+     "of giving an SRT rejection code)"},
 };
 
 const size_t ingest_config_noptions =

@@ -38,6 +38,7 @@ typedef struct {
     int64_t max_streams;
     int64_t srt_latency_ms;
     int64_t srt_queue_packets;
+    int64_t srt_admit_wait_ms;
 } ingest_config_t;
 
 /* The option table and its length. */

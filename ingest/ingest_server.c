@@ -261,6 +261,24 @@ static int conn_flush(ingest_server_t *s, conn_t *c)
 
 /* ------------------------------------------------------------ admission */
 
+/* The SRT rejection code for a refusal's reason. */
+static int srt_reject_code(const char *reason)
+{
+    static const struct {
+        const char *reason;
+        int code;
+    } codes[] = {
+        {"stream already live", 1409},                /* SRT_REJX_CONFLICT */
+        {"coordinator did not answer", 1503},         /* SRT_REJX_DOWN */
+        {"too many refused keys, retry later", 1402}, /* SRT_REJX_OVERLOAD */
+        {"ingest busy", 1402},
+    };
+    for (size_t i = 0; reason && i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (strcmp(reason, codes[i].reason) == 0)
+            return codes[i].code;
+    return 1403; /* SRT_REJX_FORBIDDEN */
+}
+
 /*
  * Applies an admission decision. For RTMP it only writes the answer into
  * the connection's output: the connection may be inside its own input
@@ -296,10 +314,9 @@ static conn_t *admit_result(ingest_server_t *s, pending_t *pd, bool ok,
                  pd->addr, reason);
     }
     if (pd->protocol == PRISM__INGEST_PROTOCOL__INGEST_PROTOCOL_SRT) {
-        int code = strcmp(reason ? reason : "", "stream already live") == 0
-                       ? 1409  /* SRT_REJX_CONFLICT */
-                       : 1403; /* SRT_REJX_FORBIDDEN */
-        if (!srt_ingest_admit_done(pd->admit, ok, code, reason, p) && p)
+        if (!srt_ingest_admit_done(pd->admit, ok, srt_reject_code(reason),
+                                   reason, p) &&
+            p)
             pub_end(s, &p, "SRT listener gave up");
     } else if (pd->conn) {
         conn_t *c = pd->conn;
@@ -733,7 +750,7 @@ static void on_srt_items(ingest_server_t *s)
             break;
         case SRTQ_END:
             if (p)
-                pub_end(s, &p, "SRT publisher left");
+                pub_end(s, &p, it->why[0] ? it->why : "SRT publisher left");
             break;
         }
         srtq_free(&it);
@@ -1045,7 +1062,8 @@ ingest_server_t *ingest_server_new(const ingest_config_t *cfg)
         s->srt = srt_ingest_new(
             cfg->srt_listen, (int)cfg->srt_latency_ms,
             (int)cfg->idle_timeout_ms, (int)cfg->admit_timeout_ms,
-            (uint32_t)cfg->srt_queue_packets, s->limits, s->wake_fd);
+            (int)cfg->srt_admit_wait_ms, (uint32_t)cfg->srt_queue_packets,
+            s->limits, s->wake_fd);
         if (!s->srt)
             goto err;
     }
@@ -1213,4 +1231,12 @@ void ingest_server_counters(ingest_server_t *s, ingest_counters_t *o)
     o->publish_refused = atomic_load(&s->n.publish_refused);
     o->live_streams = atomic_load(&s->n.live);
     o->srt_dropped = s->srt ? srt_ingest_dropped(s->srt) : 0;
+    srt_ingest_counters_t sc = {0};
+    if (s->srt)
+        srt_ingest_counters(s->srt, &sc);
+    o->srt_refused = sc.refused;
+    o->srt_deferred = sc.deferred;
+    o->srt_late_refused = sc.late_refused;
+    o->srt_closed_timeout = sc.closed_timeout;
+    o->srt_closed_error = sc.closed_error;
 }

@@ -41,6 +41,12 @@ typedef struct {
     uint64_t publish_refused; /* publishes refused */
     uint64_t live_streams;    /* streams live now */
     uint64_t srt_dropped;     /* SRT packets dropped at the queue */
+    /* SRT (srt_ingest_counters_t): refused in the listen callback without
+     * asking the coordinator; accepted before the admission answer, and of
+     * those closed for a refusal or no answer; closed for no data or no
+     * media in idle_timeout_ms; closed for an unusable MPEG-TS stream. */
+    uint64_t srt_refused, srt_deferred, srt_late_refused;
+    uint64_t srt_closed_timeout, srt_closed_error;
 } ingest_counters_t;
 
 /*

@@ -17,6 +17,29 @@
 
 #define MAX_CONNS 256
 
+/* Why a publisher's connection ended (the first cause wins). */
+typedef enum {
+    END_NONE,
+    END_PEER,      /* the publisher closed or the connection broke */
+    END_IDLE,      /* no bytes for idle_timeout_ms */
+    END_NO_MEDIA,  /* bytes, but no audio or video packet in time */
+    END_DEMUX,     /* not a usable MPEG-TS stream */
+    END_REFUSED,   /* a late admission answer refused the key */
+    END_NO_ANSWER, /* no admission answer within admit_timeout_ms */
+    END_STOP,      /* the ingest is shutting down */
+} end_why_t;
+
+static const char *const end_names[] = {
+    [END_NONE] = "stream ended",
+    [END_PEER] = "publisher closed the connection",
+    [END_IDLE] = "idle timeout: no data",
+    [END_NO_MEDIA] = "no audio or video packet in time",
+    [END_DEMUX] = "not a usable MPEG-TS stream",
+    [END_REFUSED] = "stream key refused after connecting",
+    [END_NO_ANSWER] = "no admission answer in time",
+    [END_STOP] = "ingest shutting down",
+};
+
 typedef struct srt_conn {
     srt_ingest_t *owner;
     SRTSOCKET sock;
@@ -24,16 +47,23 @@ typedef struct srt_conn {
     bool thread_started;
     atomic_bool finished;
     void *publisher;
+    srt_admit_t *admit; /* an admission decided after the accept; ref held */
     char key[256];
     char addr[64];
+    end_why_t why;          /* set once: read_packet then fails at once */
+    int64_t last_byte_ms;   /* the last SRT message received */
+    int64_t media_deadline; /* no packet by then: END_NO_MEDIA */
+    uint64_t packets;
     uint8_t pending[1500];
     int pending_off, pending_len;
 } srt_conn_t;
 
-/* An accepted-in-callback admission waiting for srt_accept. */
+/* An accepted-in-callback admission waiting for srt_accept: decided
+ * (publisher set) or still open (admit set, a reference held). */
 typedef struct {
     SRTSOCKET sock;
     void *publisher;
+    srt_admit_t *admit;
     char key[256];
     bool used;
 } admitted_t;
@@ -42,7 +72,7 @@ struct srt_ingest {
     SRTSOCKET listener;
     int eid; /* srt epoll watching the listener */
     int port;
-    int latency_ms, idle_ms, admit_ms;
+    int latency_ms, idle_ms, admit_ms, admit_wait_ms;
     addr_limit_t *limits;
     int wake_fd;
     pthread_t thread;
@@ -52,6 +82,8 @@ struct srt_ingest {
     srtq_item_t *head, *tail;
     uint32_t qpkts, qmax;
     atomic_ullong dropped;
+    atomic_int deferred_open; /* admissions accepted before their answer */
+    atomic_ullong n_refused, n_deferred, n_timeout, n_error, n_late_refused;
     pthread_mutex_t cmu; /* conns and admitted */
     srt_conn_t *conns[MAX_CONNS];
     admitted_t admitted[MAX_CONNS];
@@ -175,6 +207,15 @@ uint64_t srt_ingest_dropped(const srt_ingest_t *s)
     return atomic_load(&((srt_ingest_t *)s)->dropped);
 }
 
+void srt_ingest_counters(srt_ingest_t *s, srt_ingest_counters_t *out)
+{
+    out->refused = atomic_load(&s->n_refused);
+    out->deferred = atomic_load(&s->n_deferred);
+    out->late_refused = atomic_load(&s->n_late_refused);
+    out->closed_timeout = atomic_load(&s->n_timeout);
+    out->closed_error = atomic_load(&s->n_error);
+}
+
 int srt_ingest_port(const srt_ingest_t *s)
 {
     return s->port;
@@ -191,7 +232,86 @@ static void addr_str(const struct sockaddr *sa, char *out, size_t len)
                   (socklen_t)len);
 }
 
-/* libsrt's listen callback: runs on libsrt's receiver thread. */
+/* Tells the loop that pub's publisher is gone, saying why. */
+static void post_end(srt_ingest_t *s, void *pub, const char *why)
+{
+    srtq_item_t *end = calloc(1, sizeof(*end));
+    if (!end) {
+        log_error("srt", "Cannot tell the loop a publisher left.",
+                  "call=calloc");
+        return;
+    }
+    end->kind = SRTQ_END;
+    end->publisher = pub;
+    snprintf(end->why, sizeof(end->why), "%s", why);
+    push(s, end);
+}
+
+/* Waits until a is answered or the monotonic clock reaches until_ms, in
+ * slices so that the ingest's stop is seen. Returns whether it was
+ * answered; a->mu is not held on return. */
+static bool admit_wait(srt_ingest_t *s, srt_admit_t *a, int64_t until_ms)
+{
+    pthread_mutex_lock(&a->mu);
+    while (!a->done && !atomic_load(&s->stop)) {
+        int64_t now = clock_mono_ms();
+        if (now >= until_ms)
+            break;
+        int64_t t = now + (until_ms - now > 200 ? 200 : until_ms - now);
+        struct timespec ts = {(time_t)(t / 1000), (long)(t % 1000) * 1000000L};
+        pthread_cond_timedwait(&a->cv, &a->mu, &ts);
+    }
+    bool done = a->done;
+    pthread_mutex_unlock(&a->mu);
+    return done;
+}
+
+/* Gives up an admission decided after the accept (its reference is
+ * released): an acceptance given before is ended here, one given later is
+ * undone by the loop (srt_ingest_admit_done returns false). */
+static void admit_drop(srt_ingest_t *s, srt_admit_t *a, const char *why)
+{
+    pthread_mutex_lock(&a->mu);
+    void *pub = a->done && a->accepted ? a->publisher : NULL;
+    a->abandoned = true;
+    pthread_mutex_unlock(&a->mu);
+    if (pub)
+        post_end(s, pub, why);
+    admit_unref(a);
+    atomic_fetch_sub(&s->deferred_open, 1);
+}
+
+/* Remembers an accepted socket (publisher or open admission a) for
+ * listener_main's srt_accept. Returns false when the table is full. */
+static bool remember_admitted(srt_ingest_t *s, SRTSOCKET ns, void *pub,
+                              srt_admit_t *a, const char *key)
+{
+    bool ok = false;
+    pthread_mutex_lock(&s->cmu);
+    for (int i = 0; i < MAX_CONNS && !ok; i++) {
+        admitted_t *d = &s->admitted[i];
+        if (d->used)
+            continue;
+        d->used = ok = true;
+        d->sock = ns;
+        d->publisher = pub;
+        d->admit = a;
+        snprintf(d->key, sizeof(d->key), "%s", key);
+    }
+    pthread_mutex_unlock(&s->cmu);
+    return ok;
+}
+
+/*
+ * libsrt's listen callback. It runs on libsrt's receiver thread, which
+ * also reads every accepted socket of this port: while it waits, every SRT
+ * publisher here is frozen. So it waits for the loop's answer at most
+ * admit_wait_ms (and not at all while an earlier admission is still open,
+ * so that slow answers do not add up); an answer in that time gives a real
+ * SRT rejection code. Without one, the connection is accepted and its
+ * publisher thread waits for the answer (conn_main), closing the
+ * connection if the key is refused or no answer comes in admit_timeout_ms.
+ */
 static int listen_cb(void *opaque, SRTSOCKET ns, int hsversion,
                      const struct sockaddr *peer, const char *streamid)
 {
@@ -203,11 +323,13 @@ static int listen_cb(void *opaque, SRTSOCKET ns, int hsversion,
         srt_ingest_parse_streamid(streamid, key, sizeof(key)) < 0) {
         log_warn("srt", "Refusing a connection without a publish key.",
                  "addr=%s", addr);
+        atomic_fetch_add(&s->n_refused, 1);
         srt_setrejectreason(ns, SRT_REJX_BAD_REQUEST);
         return -1;
     }
     if (addr_limit_blocked(s->limits, addr, clock_mono_ms())) {
         log_warn("srt", "Refusing a rate-limited address.", "addr=%s", addr);
+        atomic_fetch_add(&s->n_refused, 1);
         srt_setrejectreason(ns, SRT_REJX_OVERLOAD);
         return -1;
     }
@@ -216,87 +338,121 @@ static int listen_cb(void *opaque, SRTSOCKET ns, int hsversion,
     if (!a || !it) {
         free(a);
         free(it);
+        atomic_fetch_add(&s->n_refused, 1);
         srt_setrejectreason(ns, SRT_REJX_OVERLOAD);
         return -1;
     }
     pthread_mutex_init(&a->mu, NULL);
-    pthread_cond_init(&a->cv, NULL);
-    atomic_init(&a->ref, 2); /* this thread and the loop */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    atomic_init(&a->ref, 2); /* this side and the loop */
+    a->asked_ms = clock_mono_ms();
     snprintf(a->key, sizeof(a->key), "%s", key);
     snprintf(a->addr, sizeof(a->addr), "%s", addr);
     it->kind = SRTQ_ADMIT;
     it->admit = a;
     push(s, it);
 
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += s->admit_ms / 1000;
-    until.tv_nsec += (s->admit_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
+    int wait = s->admit_wait_ms < s->admit_ms ? s->admit_wait_ms : s->admit_ms;
+    if (wait < s->admit_ms && atomic_load(&s->deferred_open) > 0)
+        wait = 0;
+    bool done = admit_wait(s, a, a->asked_ms + wait);
+    if (!done && wait >= s->admit_ms) {
+        /* Configured to decide in the callback only. */
+        pthread_mutex_lock(&a->mu);
+        done = a->done;
+        if (!done)
+            a->abandoned = true;
+        pthread_mutex_unlock(&a->mu);
+        if (!done) {
+            admit_unref(a);
+            log_warn("srt", "No admission answer in time.",
+                     "key_len=%zu addr=%s", strlen(key), addr);
+            srt_setrejectreason(ns, SRT_REJX_DOWN);
+            return -1;
+        }
+    }
+    if (!done) {
+        atomic_fetch_add(&s->deferred_open, 1);
+        if (!remember_admitted(s, ns, NULL, a, key)) {
+            admit_drop(s, a, "ingest busy");
+            atomic_fetch_add(&s->n_refused, 1);
+            srt_setrejectreason(ns, SRT_REJX_OVERLOAD);
+            return -1;
+        }
+        atomic_fetch_add(&s->n_deferred, 1);
+        log_info("srt", "Accepting before the admission answer.",
+                 "key_len=%zu addr=%s waited_ms=%d", strlen(key), addr, wait);
+        return 0;
     }
     pthread_mutex_lock(&a->mu);
-    while (!a->done) {
-        if (pthread_cond_timedwait(&a->cv, &a->mu, &until) == ETIMEDOUT)
-            break;
-    }
-    bool done = a->done, ok = a->accepted;
+    bool ok = a->accepted;
     int code = a->reject_code;
     void *pub = a->publisher;
-    if (!done)
-        a->abandoned = true;
     pthread_mutex_unlock(&a->mu);
     admit_unref(a);
-    if (!done) {
-        log_warn("srt", "No admission answer in time.", "key_len=%zu addr=%s",
-                 strlen(key), addr);
-        srt_setrejectreason(ns, SRT_REJX_DOWN);
-        return -1;
-    }
     if (!ok) {
         srt_setrejectreason(ns, code ? code : SRT_REJX_FORBIDDEN);
         return -1;
     }
-    pthread_mutex_lock(&s->cmu);
-    int slot = -1;
-    for (int i = 0; i < MAX_CONNS; i++) {
-        if (!s->admitted[i].used) {
-            slot = i;
-            break;
-        }
-    }
-    if (slot >= 0) {
-        s->admitted[slot].used = true;
-        s->admitted[slot].sock = ns;
-        s->admitted[slot].publisher = pub;
-        snprintf(s->admitted[slot].key, sizeof(s->admitted[slot].key), "%s",
-                 key);
-    }
-    pthread_mutex_unlock(&s->cmu);
-    if (slot < 0) {
+    if (!remember_admitted(s, ns, pub, NULL, key)) {
         /* The loop holds a publisher for this; END releases it. */
-        srtq_item_t *end = calloc(1, sizeof(*end));
-        if (end) {
-            end->kind = SRTQ_END;
-            end->publisher = pub;
-            push(s, end);
-        }
+        post_end(s, pub, "ingest busy");
+        atomic_fetch_add(&s->n_refused, 1);
         srt_setrejectreason(ns, SRT_REJX_OVERLOAD);
         return -1;
     }
     return 0;
 }
 
+/* Sets why c ends, unless a cause is already set. */
+static void conn_fail(srt_conn_t *c, end_why_t why)
+{
+    if (c->why == END_NONE)
+        c->why = why;
+}
+
+/*
+ * libavformat's read callback. libavformat calls it again after an EOF
+ * (avio_feof, probing), so the first failure is kept and every later call
+ * fails at once: without that, each call waited another receive timeout.
+ * srt_recvmsg waits in slices (SRTO_RCVTIMEO) so that silence longer than
+ * idle_timeout_ms, no media packet by media_deadline, and the ingest's
+ * stop all end the connection within a slice.
+ */
 static int read_packet(void *opaque, uint8_t *buf, int size)
 {
     srt_conn_t *c = opaque;
-    if (c->pending_len == 0) {
-        int n = srt_recvmsg(c->sock, (char *)c->pending, sizeof(c->pending));
-        if (n <= 0)
-            return AVERROR_EOF;
-        c->pending_off = 0;
-        c->pending_len = n;
+    while (c->pending_len == 0 && c->why == END_NONE) {
+        int64_t now = clock_mono_ms();
+        if (atomic_load(&c->owner->stop))
+            conn_fail(c, END_STOP);
+        else if (now - c->last_byte_ms >= c->owner->idle_ms)
+            conn_fail(c, END_IDLE);
+        else if (now >= c->media_deadline)
+            conn_fail(c, END_NO_MEDIA);
+        else {
+            int n =
+                srt_recvmsg(c->sock, (char *)c->pending, sizeof(c->pending));
+            if (n > 0) {
+                c->pending_off = 0;
+                c->pending_len = n;
+                c->last_byte_ms = clock_mono_ms();
+            } else {
+                int err = srt_getlasterror(NULL);
+                if (err != SRT_EASYNCRCV && err != SRT_ETIMEOUT)
+                    conn_fail(c, END_PEER);
+            }
+        }
+    }
+    if (c->why != END_NONE)
+        return AVERROR_EOF;
+    if (clock_mono_ms() >= c->media_deadline) {
+        conn_fail(c, END_NO_MEDIA); /* bytes that never make a packet */
+        return AVERROR_EOF;
     }
     int n = c->pending_len < size ? c->pending_len : size;
     memcpy(buf, c->pending + c->pending_off, (size_t)n);
@@ -356,10 +512,57 @@ static void post_track(srt_conn_t *c, uint32_t idx, const AVStream *st,
     push(c->owner, it);
 }
 
+/* Time allowed for probing (max_analyze_duration and some) on top of
+ * idle_timeout_ms before the first media packet must have come. */
+#define PROBE_MS 2000
+
+/* Waits for an admission the listen callback did not see decided. Returns
+ * 0 with c->publisher set, or -1 with c->why set (the connection closes). */
+static int conn_admit(srt_conn_t *c)
+{
+    srt_ingest_t *s = c->owner;
+    srt_admit_t *a = c->admit;
+    c->admit = NULL;
+    /* The loop answers by admit_timeout_ms (a refusal then); the margin
+     * covers its scan interval. */
+    int64_t asked_ms = a->asked_ms;
+    bool done = admit_wait(s, a, asked_ms + s->admit_ms + 1000);
+    pthread_mutex_lock(&a->mu);
+    bool ok = done && a->accepted;
+    int code = a->reject_code;
+    char reason[256];
+    snprintf(reason, sizeof(reason), "%s", a->reason);
+    if (ok)
+        c->publisher = a->publisher;
+    pthread_mutex_unlock(&a->mu);
+    if (ok) {
+        admit_unref(a);
+        atomic_fetch_sub(&s->deferred_open, 1);
+        log_info("srt", "Admitted after the accept.",
+                 "key_len=%zu addr=%s waited_ms=%lld", strlen(c->key), c->addr,
+                 (long long)(clock_mono_ms() - asked_ms));
+        return 0;
+    }
+    c->why = done && code != SRT_REJX_DOWN ? END_REFUSED : END_NO_ANSWER;
+    if (!done && atomic_load(&s->stop)) {
+        c->why = END_STOP;
+        admit_drop(s, a, end_names[END_STOP]);
+        return -1;
+    }
+    log_warn("srt", "Closing a connection whose admission failed.",
+             "key_len=%zu addr=%s code=%d reason=\"%s\"", strlen(c->key),
+             c->addr, done ? code : SRT_REJX_DOWN,
+             done ? reason : "no answer in time");
+    admit_drop(s, a, "admission failed"); /* a is freed here */
+    atomic_fetch_add(&s->n_late_refused, 1);
+    return -1;
+}
+
 /* One publisher: demux MPEG-TS from the SRT socket until it ends. */
 static void *conn_main(void *arg)
 {
     srt_conn_t *c = arg;
+    srt_ingest_t *s = c->owner;
     AVFormatContext *fmt = NULL;
     AVIOContext *avio = NULL;
     AVPacket *pkt = av_packet_alloc();
@@ -367,6 +570,10 @@ static void *conn_main(void *arg)
     int map[64];
     for (int i = 0; i < 64; i++)
         map[i] = -1;
+    if (c->admit && conn_admit(c) < 0)
+        goto end;
+    c->last_byte_ms = clock_mono_ms();
+    c->media_deadline = c->last_byte_ms + s->idle_ms + PROBE_MS;
     if (!pkt || !iobuf)
         goto end;
     avio = avio_alloc_context(iobuf, 65536, 0, c, read_packet, NULL, NULL);
@@ -382,16 +589,22 @@ static void *conn_main(void *arg)
     int rc =
         avformat_open_input(&fmt, NULL, av_find_input_format("mpegts"), NULL);
     if (rc < 0) {
-        log_warn("srt", "Cannot open the MPEG-TS stream.",
-                 "call=avformat_open_input addr=%s err=\"%s\"", c->addr,
-                 av_err2str(rc));
+        if (c->why == END_NONE)
+            log_warn("srt", "Cannot open the MPEG-TS stream.",
+                     "call=avformat_open_input addr=%s key_len=%zu "
+                     "err=\"%s\"",
+                     c->addr, strlen(c->key), av_err2str(rc));
+        conn_fail(c, END_DEMUX);
         goto end;
     }
     rc = avformat_find_stream_info(fmt, NULL);
     if (rc < 0) {
-        log_warn("srt", "Cannot find the stream's codecs.",
-                 "call=avformat_find_stream_info addr=%s err=\"%s\"", c->addr,
-                 av_err2str(rc));
+        if (c->why == END_NONE)
+            log_warn("srt", "Cannot find the stream's codecs.",
+                     "call=avformat_find_stream_info addr=%s key_len=%zu "
+                     "err=\"%s\"",
+                     c->addr, strlen(c->key), av_err2str(rc));
+        conn_fail(c, END_DEMUX);
         goto end;
     }
     const AVDictionaryEntry *enc =
@@ -408,10 +621,16 @@ static void *conn_main(void *arg)
                    st->codecpar->extradata_size, enc ? enc->value : NULL);
         ntracks++;
     }
-    while (!atomic_load(&c->owner->stop)) {
+    for (;;) { /* after a failure, the packets the demuxer still holds */
         rc = av_read_frame(fmt, pkt);
-        if (rc < 0)
+        if (rc < 0) {
+            if (c->why == END_NONE && rc != AVERROR_EOF)
+                log_warn("srt", "Cannot read the MPEG-TS stream.",
+                         "call=av_read_frame addr=%s key_len=%zu err=\"%s\"",
+                         c->addr, strlen(c->key), av_err2str(rc));
+            conn_fail(c, rc == AVERROR_EOF ? END_PEER : END_DEMUX);
             break;
+        }
         int idx = pkt->stream_index < 64 ? map[pkt->stream_index] : -1;
         if (idx < 0 || pkt->size <= 0) {
             av_packet_unref(pkt);
@@ -442,10 +661,24 @@ static void *conn_main(void *arg)
         it->pkt.keyframe = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
         it->pkt.recv_us = clock_mono_us();
         av_packet_unref(pkt);
-        push(c->owner, it);
+        c->packets++;
+        c->media_deadline = clock_mono_ms() + s->idle_ms;
+        push(s, it);
     }
 end:
-    log_info("srt", "Publisher left.", "addr=%s", c->addr);
+    if (c->why == END_IDLE || c->why == END_NO_MEDIA)
+        atomic_fetch_add(&s->n_timeout, 1);
+    else if (c->why == END_DEMUX)
+        atomic_fetch_add(&s->n_error, 1);
+    if (c->why == END_IDLE || c->why == END_NO_MEDIA || c->why == END_DEMUX)
+        log_warn("srt", "Closing an SRT publisher.",
+                 "addr=%s key_len=%zu why=\"%s\" idle_timeout_ms=%d "
+                 "packets=%llu",
+                 c->addr, strlen(c->key), end_names[c->why], s->idle_ms,
+                 (unsigned long long)c->packets);
+    log_info("srt", "Publisher left.",
+             "addr=%s key_len=%zu why=\"%s\" packets=%llu", c->addr,
+             strlen(c->key), end_names[c->why], (unsigned long long)c->packets);
     avformat_close_input(&fmt);
     if (avio) {
         av_freep(&avio->buffer);
@@ -453,12 +686,8 @@ end:
     }
     av_free(iobuf);
     av_packet_free(&pkt);
-    srtq_item_t *end = calloc(1, sizeof(*end));
-    if (end) {
-        end->kind = SRTQ_END;
-        end->publisher = c->publisher;
-        push(c->owner, end);
-    }
+    if (c->publisher)
+        post_end(s, c->publisher, end_names[c->why]);
     srt_close(c->sock);
     atomic_store(&c->finished, true);
     return NULL;
@@ -512,48 +741,48 @@ static void *listener_main(void *arg)
         int slot = -1;
         pthread_mutex_lock(&s->cmu);
         void *pub = NULL;
+        srt_admit_t *adm = NULL;
         for (int i = 0; i < MAX_CONNS; i++) {
-            if (s->admitted[i].used && s->admitted[i].sock == ns) {
-                pub = s->admitted[i].publisher;
+            admitted_t *d = &s->admitted[i];
+            if (d->used && d->sock == ns) {
+                pub = d->publisher;
+                adm = d->admit;
                 if (c)
-                    snprintf(c->key, sizeof(c->key), "%s", s->admitted[i].key);
-                s->admitted[i].used = false;
+                    snprintf(c->key, sizeof(c->key), "%s", d->key);
+                d->used = false;
             }
             if (slot < 0 && !s->conns[i])
                 slot = i;
         }
-        if (c && slot >= 0 && pub)
+        bool known = pub || adm;
+        if (c && slot >= 0 && known)
             s->conns[slot] = c;
         pthread_mutex_unlock(&s->cmu);
-        if (!c || slot < 0 || !pub) {
+        if (!c || slot < 0 || !known) {
             free(c);
-            if (pub) {
-                srtq_item_t *end = calloc(1, sizeof(*end));
-                if (end) {
-                    end->kind = SRTQ_END;
-                    end->publisher = pub;
-                    push(s, end);
-                }
-            }
+            if (pub)
+                post_end(s, pub, "ingest busy");
+            if (adm)
+                admit_drop(s, adm, "ingest busy");
             srt_close(ns);
             continue;
         }
         c->owner = s;
         c->sock = ns;
         c->publisher = pub;
+        c->admit = adm;
         addr_str((struct sockaddr *)&ss, c->addr, sizeof(c->addr));
-        int tmo = s->idle_ms, yes = 1;
+        /* Receive in slices; read_packet keeps the idle clock. */
+        int tmo = s->idle_ms < 250 ? s->idle_ms : 250, yes = 1;
         srt_setsockflag(ns, SRTO_RCVSYN, &yes, sizeof(yes));
         srt_setsockflag(ns, SRTO_RCVTIMEO, &tmo, sizeof(tmo));
         if (pthread_create(&c->thread, NULL, conn_main, c) != 0) {
             log_error("srt", "Cannot start a publisher thread.",
                       "call=pthread_create addr=%s", c->addr);
-            srtq_item_t *end = calloc(1, sizeof(*end));
-            if (end) {
-                end->kind = SRTQ_END;
-                end->publisher = pub;
-                push(s, end);
-            }
+            if (pub)
+                post_end(s, pub, "ingest busy");
+            if (adm)
+                admit_drop(s, adm, "ingest busy");
             srt_close(ns);
             atomic_store(&c->finished, true);
             continue;
@@ -576,8 +805,8 @@ static int split_hostport(const char *hp, char *host, size_t hl, int *port)
 
 srt_ingest_t *srt_ingest_new(const char *listen, int latency_ms,
                              int idle_timeout_ms, int admit_timeout_ms,
-                             uint32_t queue_packets, addr_limit_t *limits,
-                             int wake_fd)
+                             int admit_wait_ms, uint32_t queue_packets,
+                             addr_limit_t *limits, int wake_fd)
 {
     char host[128];
     int port;
@@ -595,6 +824,7 @@ srt_ingest_t *srt_ingest_new(const char *listen, int latency_ms,
     s->latency_ms = latency_ms;
     s->idle_ms = idle_timeout_ms;
     s->admit_ms = admit_timeout_ms;
+    s->admit_wait_ms = admit_wait_ms;
     s->qmax = queue_packets;
     s->limits = limits;
     s->wake_fd = wake_fd;
@@ -660,6 +890,12 @@ void srt_ingest_free(srt_ingest_t **sp)
     if (s->eid >= 0)
         srt_epoll_release(s->eid);
     reap(s, true);
+    for (int i = 0; i < MAX_CONNS; i++) {
+        admitted_t *d = &s->admitted[i];
+        if (d->used && d->admit) /* accepted, never taken by srt_accept */
+            admit_drop(s, d->admit, end_names[END_STOP]);
+        d->used = false;
+    }
     srtq_item_t *it;
     while ((it = srt_ingest_pop(s))) {
         if (it->kind == SRTQ_ADMIT)

@@ -25,12 +25,24 @@
  *
  * Admission happens in libsrt's listen callback, before the connection is
  * accepted, so a refused key gets a real SRT rejection code: the callback
- * posts ADMIT and waits (at most admit_timeout_ms) for the loop's answer
- * via srt_ingest_admit_done. Bad key: SRT_REJX_FORBIDDEN (1403); rate
- * limited address: SRT_REJX_OVERLOAD (1402); no answer in time:
- * SRT_REJX_DOWN (1503); stream already live: SRT_REJX_CONFLICT
- * (1409). The streamid is "#!::r=KEY,m=publish" (the SRT Access Control
- * syntax) or the plain key.
+ * posts ADMIT and waits for the loop's answer via srt_ingest_admit_done.
+ * Bad key: SRT_REJX_FORBIDDEN (1403); rate limited address:
+ * SRT_REJX_OVERLOAD (1402); stream already live: SRT_REJX_CONFLICT (1409);
+ * no answer from the coordinator: SRT_REJX_DOWN (1503). The streamid is
+ * "#!::r=KEY,m=publish" (the SRT Access Control syntax) or the plain key.
+ *
+ * The callback runs on libsrt's receiver thread, which also reads every
+ * socket accepted on the port, so its wait freezes every SRT publisher
+ * here. It waits at most admit_wait_ms (none while an earlier admission
+ * is still open, so slow answers do not add up); when the answer is late,
+ * the connection is accepted and its publisher thread waits for the
+ * answer, closing the connection (no rejection code is possible then) on
+ * a refusal or when none comes within admit_timeout_ms.
+ *
+ * A publisher is closed after idle_timeout_ms without a byte, or without
+ * an audio or video packet (junk that never demuxes; the first packet may
+ * take idle_timeout_ms + 2 s of probing). Each close is logged once with
+ * its cause and counted (srt_ingest_counters).
  */
 
 typedef struct srt_ingest srt_ingest_t;
@@ -45,7 +57,8 @@ typedef struct srt_admit {
     char key[256];
     char addr[64];
     char reason[256];
-    void *publisher; /* set by the loop on acceptance */
+    int64_t asked_ms; /* when the question was posted (monotonic) */
+    void *publisher;  /* set by the loop on acceptance */
 } srt_admit_t;
 
 typedef enum {
@@ -64,18 +77,22 @@ typedef struct srtq_item {
     hub_track_info_t info; /* TRACK: extradata is owned by the item */
     hub_pkt_t pkt;         /* PKT: pkt.buf's reference is owned */
     char client[128];      /* TRACK: encoder name if the stream says it */
+    char why[64];          /* END: why the publisher left */
 } srtq_item_t;
 
 /*
  * Starts listening on `listen` (HOST:PORT; port 0 picks one) and the
- * listener thread. Items go to the queue and wake_fd (an eventfd,
- * borrowed) is written. `limits` (borrowed) is checked for rate-limited
- * addresses. Returns NULL on failure (logged with srt_getlasterror_str).
+ * listener thread. admit_wait_ms bounds the listen callback's wait for an
+ * admission answer (see above); at or above admit_timeout_ms every
+ * decision is made in the callback. Items go to the queue and wake_fd (an
+ * eventfd, borrowed) is written. `limits` (borrowed) is checked for
+ * rate-limited addresses. Returns NULL on failure (logged with
+ * srt_getlasterror_str).
  */
 srt_ingest_t *srt_ingest_new(const char *listen, int latency_ms,
                              int idle_timeout_ms, int admit_timeout_ms,
-                             uint32_t queue_packets, addr_limit_t *limits,
-                             int wake_fd);
+                             int admit_wait_ms, uint32_t queue_packets,
+                             addr_limit_t *limits, int wake_fd);
 
 /* Stops the threads, closes every socket, drains the queue; NULL-safe. */
 void srt_ingest_free(srt_ingest_t **sp);
@@ -94,6 +111,18 @@ void srtq_free(srtq_item_t **ip);
  */
 bool srt_ingest_admit_done(srt_admit_t *a, bool accepted, int reject_code,
                            const char *reason, void *publisher);
+
+/* How SRT connections were refused or closed; any thread may read. */
+typedef struct {
+    uint64_t refused;        /* in the listen callback without asking:
+                                no key, bad streamid, rate limit, full */
+    uint64_t deferred;       /* accepted before the admission answer */
+    uint64_t late_refused;   /* of those, closed: refused or no answer */
+    uint64_t closed_timeout; /* no data, or no media packet, in time */
+    uint64_t closed_error;   /* not a usable MPEG-TS stream */
+} srt_ingest_counters_t;
+
+void srt_ingest_counters(srt_ingest_t *s, srt_ingest_counters_t *out);
 
 /* PKT items dropped because the queue was full. */
 uint64_t srt_ingest_dropped(const srt_ingest_t *s);

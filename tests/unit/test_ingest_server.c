@@ -599,6 +599,140 @@ static void relay_stop(relay_t *r)
     pthread_join(r->thread, NULL);
 }
 
+/* ------------------------------------------------------------ slow coordinator
+ */
+
+/*
+ * A coordinator peer whose answer depends on the key: "good..." accepted at
+ * once, "slowgood..." accepted and "slowbad..." refused after SLOW_MS,
+ * "hang..." never answered, any other key refused at once.
+ */
+#define SLOW_MS 700
+
+typedef struct {
+    char endpoint[256];
+    atomic_bool stop;
+    atomic_int requests;
+    pthread_t thread;
+    pthread_barrier_t ready;
+} slow_coord_t;
+
+typedef struct {
+    envelope_peer_t to;
+    uint64_t id;
+    char key[64];
+    int64_t due;
+} slow_answer_t;
+
+static void slow_reply(void *sock, const envelope_peer_t *to, uint64_t id,
+                       const char *key)
+{
+    bool ok = strncmp(key, "good", 4) == 0 || strncmp(key, "slowgood", 8) == 0;
+    char sid[100], tok[100];
+    snprintf(sid, sizeof(sid), "s-%s", key);
+    snprintf(tok, sizeof(tok), "t-%s", key);
+    Prism__Envelope out = PRISM__ENVELOPE__INIT;
+    Prism__PublishReply rep = PRISM__PUBLISH_REPLY__INIT;
+    out.body_case = PRISM__ENVELOPE__BODY_PUBLISH_REPLY;
+    out.publish_reply = &rep;
+    rep.request_id = id;
+    rep.accepted = ok;
+    rep.reason = ok ? "" : "unknown stream key";
+    rep.stream_id = ok ? sid : "";
+    rep.subscribe_token = ok ? tok : "";
+    rep.worker_id = "w1";
+    envelope_send(sock, to, "coord-test", &out, 0);
+}
+
+static void *slow_coord_main(void *arg)
+{
+    slow_coord_t *c = arg;
+    zsock_opts_t o;
+    zsock_opts_default(&o);
+    o.router_mandatory = true;
+    void *sock = zsock_new(ZMQ_ROUTER, &o);
+    zsock_bind(sock, "tcp://127.0.0.1:*");
+    zsock_last_endpoint(sock, c->endpoint, sizeof(c->endpoint));
+    pthread_barrier_wait(&c->ready);
+    static slow_answer_t later[16];
+    int nlater = 0;
+    while (!atomic_load(&c->stop)) {
+        int64_t now = clock_mono_ms();
+        for (int i = 0; i < nlater;) {
+            if (later[i].due <= now) {
+                slow_reply(sock, &later[i].to, later[i].id, later[i].key);
+                later[i] = later[--nlater];
+            } else {
+                i++;
+            }
+        }
+        zmq_pollitem_t pi = {sock, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&pi, 1, 10) <= 0)
+            continue;
+        envelope_peer_t from;
+        Prism__Envelope *env = NULL;
+        if (envelope_recv(sock, ZMQ_DONTWAIT, &from, &env, NULL) < 0)
+            continue;
+        if (env->body_case == PRISM__ENVELOPE__BODY_PUBLISH_REQUEST) {
+            const Prism__PublishRequest *rq = env->publish_request;
+            atomic_fetch_add(&c->requests, 1);
+            if (strncmp(rq->stream_key, "slow", 4) == 0 && nlater < 16) {
+                slow_answer_t *l = &later[nlater++];
+                l->to = from;
+                l->id = rq->request_id;
+                snprintf(l->key, sizeof(l->key), "%s", rq->stream_key);
+                l->due = now + SLOW_MS;
+            } else if (strncmp(rq->stream_key, "hang", 4) != 0) {
+                slow_reply(sock, &from, rq->request_id, rq->stream_key);
+            }
+        }
+        envelope_free(&env);
+    }
+    zsock_close(&sock);
+    return NULL;
+}
+
+static void slow_coord_start(slow_coord_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    pthread_barrier_init(&c->ready, NULL, 2);
+    pthread_create(&c->thread, NULL, slow_coord_main, c);
+    pthread_barrier_wait(&c->ready);
+    pthread_barrier_destroy(&c->ready);
+}
+
+static void slow_coord_stop(slow_coord_t *c)
+{
+    atomic_store(&c->stop, true);
+    pthread_join(c->thread, NULL);
+}
+
+/* Callers whose admission is slow or never answered, dialled one after
+ * another on a thread of their own (srt_connect blocks). */
+#define SLOW_CALLERS 5
+typedef struct {
+    int port;
+    const char *keys[SLOW_CALLERS];
+    SRTSOCKET sock[SLOW_CALLERS];
+    int reject[SLOW_CALLERS];
+    int64_t dialled_ms[SLOW_CALLERS];
+    atomic_bool done;
+    pthread_t thread;
+} slow_callers_t;
+
+static void *slow_callers_main(void *arg)
+{
+    slow_callers_t *d = arg;
+    for (int i = 0; i < SLOW_CALLERS; i++) {
+        char sid[128];
+        snprintf(sid, sizeof(sid), "#!::r=%s,m=publish", d->keys[i]);
+        d->dialled_ms[i] = clock_mono_ms();
+        d->sock[i] = srt_dial(d->port, sid, &d->reject[i]);
+    }
+    atomic_store(&d->done, true);
+    return NULL;
+}
+
 /* ------------------------------------------------------------ tests */
 
 static void test_rtmp_publish_bad_key_and_hostile(void **state)
@@ -785,22 +919,76 @@ static void test_srt_hostile(void **state)
     SRTSOCKET garbage = srt_dial_ok(port, "goodgarbage");
     SRTSOCKET cut = srt_dial_ok(port, "goodtrunc");
     SRTSOCKET badpmt = srt_dial_ok(port, "goodpmt");
+    /* Admitted, and they stay: two fall silent after junk, one sends
+     * nothing at all, one sends junk forever. The ingest must close them
+     * within idle_timeout_ms of their last byte (junk forever: of the probe
+     * allowance's end), since a stream counted live holds its key. */
+    const int64_t idle = 3000; /* srv_config's idle_timeout_ms */
+    SRTSOCKET silent = srt_dial_ok(port, "goodsilent");
+    int64_t silent_ms = clock_mono_ms();
+    SRTSOCKET junky = srt_dial_ok(port, "goodjunky");
+    int64_t junky_ms = clock_mono_ms();
+    SRTSOCKET garbage2 = srt_dial_ok(port, "goodgarbage2");
+    SRTSOCKET cut2 = srt_dial_ok(port, "goodtrunc2");
     ingest_counters_t n;
     ingest_server_counters(s.srv, &n);
-    assert_int_equal(n.live_streams, 4);
+    assert_int_equal(n.live_streams, 8);
     srt_send_all(garbage, junk, sizeof(junk));
     srt_send_all(cut, trunc, ntrunc);
     srt_send_all(badpmt, pmt, npmt);
+    srt_send_all(garbage2, junk, sizeof(junk));
+    srt_send_all(cut2, trunc, ntrunc);
+    int64_t sent_ms = clock_mono_ms();
     srt_close(garbage); /* lingers until the data is out */
     srt_close(cut);
     srt_close(badpmt);
-    /* The ingest ends their streams; the good one goes on. */
-    for (int i = 0; i < 100 && n.live_streams > 1; i++) {
+    /* The ingest ends the streams of those that left; the good one goes
+     * on. */
+    for (int i = 0; i < 100 && n.live_streams > 5; i++) {
         usleep(50 * 1000);
         ingest_server_counters(s.srv, &n);
     }
-    assert_int_equal(n.live_streams, 1);
+    assert_int_equal(n.live_streams, 5);
     assert_int_equal(waitpid(gp, NULL, WNOHANG), 0); /* still publishing */
+
+    SRTSOCKET watch[] = {garbage2, cut2, silent, junky};
+    const char *names[] = {"garbage then silence", "truncated TS then silence",
+                           "nothing", "junk forever"};
+    int64_t from[] = {sent_ms, sent_ms, silent_ms, junky_ms};
+    /* Bounds: idle_timeout_ms, plus the 2 s probe allowance for junk that
+     * never stops, plus 2 s of slack for a loaded machine. */
+    int64_t bound[] = {idle + 2000, idle + 2000, idle + 2000, idle + 4000};
+    int64_t closed[4] = {0};
+    size_t jo = 0;
+    for (int64_t now = clock_mono_ms(); now < junky_ms + idle + 10000;
+         now = clock_mono_ms()) {
+        if (!closed[3]) { /* 1316 bytes every 20 ms: about 0.5 Mbit/s */
+            srt_sendmsg2(junky, (const char *)junk + jo, 1316, NULL);
+            jo = (jo + 1316) % (sizeof(junk) - 1316);
+        }
+        int left = 0;
+        for (int i = 0; i < 4; i++) {
+            if (!closed[i] && srt_getsockstate(watch[i]) >= SRTS_BROKEN)
+                closed[i] = now;
+            left += !closed[i];
+        }
+        if (!left)
+            break;
+        usleep(20 * 1000);
+    }
+    for (int i = 0; i < 4; i++) {
+        print_message("SRT publisher sending %s: closed after %lld ms "
+                      "(bound %lld)\n",
+                      names[i],
+                      closed[i] ? (long long)(closed[i] - from[i]) : -1,
+                      (long long)bound[i]);
+        assert_true(closed[i] > 0);
+        assert_true(closed[i] - from[i] <= bound[i]);
+        srt_close(watch[i]);
+    }
+    /* A closed publisher's key is free again: the reconnect is admitted. */
+    SRTSOCKET again = srt_dial_ok(port, "goodsilent");
+    srt_close(again);
 
     assert_int_equal(wait_rc(gp), 0);
     usleep(1500 * 1000); /* the SRT latency, then the queue */
@@ -808,11 +996,19 @@ static void test_srt_hostile(void **state)
     check_srt_packets(&sub, clip);
 
     ingest_server_counters(s.srv, &n);
-    assert_int_equal(n.publish_ok, 4);
+    assert_int_equal(n.publish_ok, 9);
     assert_int_equal(n.publish_refused, 2);
     assert_int_equal(n.live_streams, 0);
     assert_int_equal(n.srt_dropped, 0);
-    assert_int_equal(atomic_load(&coord.ends), 4);
+    assert_int_equal(n.srt_refused, 4); /* the streamids without a key */
+    assert_int_equal(n.srt_deferred, 0);
+    /* Silence and junk forever are timeouts; junk that falls silent is
+     * either, depending on where the demuxer gives up. */
+    assert_true(n.srt_closed_timeout >= 2);
+    assert_true(n.srt_closed_timeout + n.srt_closed_error >= 4);
+    for (int i = 0; i < 100 && atomic_load(&coord.ends) < 9; i++)
+        usleep(20 * 1000);
+    assert_int_equal(atomic_load(&coord.ends), 9);
     srv_stop(&s);
     tu_coord_stop(&coord);
     srt_cleanup();
@@ -834,12 +1030,198 @@ static void test_srt_hostile(void **state)
                                       "reason=\"stream already live\""),
                      1);
     const char *ended[] = {"s-goodgarbage", "s-goodtrunc", "s-goodpmt",
-                           "s-goodsrt"};
+                           "s-goodsrt",     "s-goodjunky", "s-goodgarbage2",
+                           "s-goodtrunc2"};
     for (size_t i = 0; i < sizeof(ended) / sizeof(ended[0]); i++) {
         char want[64];
         snprintf(want, sizeof(want), "stream=%s ", ended[i]);
         assert_int_equal(count_lines_with(logpath, "Stream ended.", want), 1);
     }
+    assert_int_equal(
+        count_lines_with(logpath, "Stream ended.", "stream=s-goodsilent "), 2);
+    /* The timeouts are logged as such, naming the stream. */
+    assert_int_equal(count_lines_with(logpath, "stream=s-goodsilent ",
+                                      "why=\"idle timeout: no data\""),
+                     1);
+    assert_int_equal(count_lines_with(logpath, "stream=s-goodjunky ",
+                                      "why=\"no audio or video packet in "
+                                      "time\""),
+                     1);
+    assert_true(count_lines_with(logpath, "Closing an SRT publisher.",
+                                 "idle_timeout_ms=3000") >= 4);
+}
+
+/* One SRT caller whose admission is slow or never answered must not
+ * freeze the others: libsrt's listen callback runs on the thread that
+ * reads every SRT socket of the port. The good stream keeps flowing (no
+ * gap beyond the callback's bounded wait, nothing lost) while callers
+ * whose answers hang or come late are accepted and then closed (refused
+ * or unanswered) or kept (admitted late); a bad key answered at once still
+ * gets 1403. */
+static void test_srt_slow_admission(void **state)
+{
+    (void)state;
+    /* The 3 s clip twice (a remux): the stream must outlast its probing
+     * and the slow callers. */
+    const char *clip3 = tu_clip();
+    assert_non_null(clip3);
+    static char clip[600];
+    snprintf(clip, sizeof(clip), "%s/clip6.flv", tu_dir());
+    char *mk[] = {"ffmpeg",       "-nostdin", "-loglevel", "error",       "-y",
+                  "-stream_loop", "1",        "-i",        (char *)clip3, "-c",
+                  "copy",         clip,       NULL};
+    assert_int_equal(tu_run(mk, NULL), 0);
+    char logpath[600];
+    snprintf(logpath, sizeof(logpath), "%s/srt-slow.log", tu_dir());
+    int logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(logfd >= 0);
+    log_set_fd(logfd);
+    log_set_level(LOG_LEVEL_INFO);
+
+    slow_coord_t coord;
+    slow_coord_start(&coord);
+    ingest_config_t cfg;
+    srv_config(&cfg, coord.endpoint, 100);
+    const int64_t wait_ms = 200;
+    cfg.srt_admit_wait_ms = wait_ms;
+    srv_t s;
+    srv_start_cfg(&s, &cfg);
+    int port = ingest_server_srt_port(s.srv);
+    static tu_sub_t sub;
+    tu_sub_start(&sub, ingest_server_media_endpoint(s.srv), "s-goodsrt",
+                 "t-goodsrt", 64 << 20);
+    char url[256];
+    snprintf(url, sizeof(url),
+             "srt://127.0.0.1:%d?streamid=#!::r=goodsrt,m=publish&linger=3",
+             port);
+    assert_int_equal(srt_startup() >= 0, 1);
+    /* Without the muxer's 0.7 s interleaving delay, packets come in a
+     * steady flow, so that a stall shows. */
+    char errpath[600];
+    snprintf(errpath, sizeof(errpath), "%s/ffmpeg-srt-slow.log", tu_dir());
+    char *argv[] = {"ffmpeg", "-nostdin",  "-loglevel",  "warning",
+                    "-re",    "-i",        (char *)clip, "-c",
+                    "copy",   "-muxdelay", "0",          "-muxpreload",
+                    "0",      "-f",        "mpegts",     url,
+                    NULL};
+    pid_t gp = spawn_ffmpeg(argv, errpath);
+    assert_true(gp > 0);
+    for (int i = 0; i < 100 && !atomic_load(&sub.accepted); i++)
+        usleep(50 * 1000);
+    /* Probing done: packets flow. */
+    for (int i = 0;
+         i < 100 && __atomic_load_n(&sub.npkts[0], __ATOMIC_RELAXED) < 10; i++)
+        usleep(50 * 1000);
+    /* Answered at once: still a real rejection code. */
+    srt_dial_refused(port, "#!::r=badkey,m=publish", SRT_REJX_FORBIDDEN);
+
+    static slow_callers_t d = {
+        .keys = {"hang1", "hang2", "slowbad", "slowgood", "hang3"}};
+    d.port = port;
+    atomic_store(&d.done, false);
+    /* The good stream's packets as the subscriber counts them, sampled
+     * every 5 ms from before the first slow caller until 1.5 s later: the
+     * longest time the count stood still is the freeze. (The count is
+     * written by the subscriber's thread; an atomic load reads it.) */
+    int64_t t0 = clock_mono_ms(), last_change = t0, max_gap = 0;
+    int last = __atomic_load_n(&sub.npkts[0], __ATOMIC_RELAXED) +
+               __atomic_load_n(&sub.npkts[1], __ATOMIC_RELAXED);
+    pthread_create(&d.thread, NULL, slow_callers_main, &d);
+    for (int64_t now = t0; now - t0 < 1500; now = clock_mono_ms()) {
+        int cnt = __atomic_load_n(&sub.npkts[0], __ATOMIC_RELAXED) +
+                  __atomic_load_n(&sub.npkts[1], __ATOMIC_RELAXED);
+        if (cnt != last) {
+            last = cnt;
+            last_change = now;
+        }
+        if (now - last_change > max_gap)
+            max_gap = now - last_change;
+        usleep(5 * 1000);
+    }
+    assert_true(atomic_load(&d.done)); /* no caller waited long */
+    pthread_join(d.thread, NULL);
+    print_message("Good SRT stream's longest stall while 5 admissions hung "
+                  "or were late: %lld ms (callback wait %lld ms)\n",
+                  (long long)max_gap, (long long)wait_ms);
+    assert_true(max_gap < wait_ms + 800);
+    assert_int_equal(waitpid(gp, NULL, WNOHANG), 0); /* still publishing */
+
+    /* Each slow caller was connected; the refused and the unanswered are
+     * closed, the one admitted late stays. */
+    int64_t bound[SLOW_CALLERS], closed[SLOW_CALLERS] = {0};
+    for (int i = 0; i < SLOW_CALLERS; i++) {
+        assert_int_equal(d.reject[i], 0);
+        assert_true(d.sock[i] != SRT_INVALID_SOCK);
+        bound[i] = strncmp(d.keys[i], "hang", 4) == 0
+                       ? cfg.admit_timeout_ms + 1500
+                       : SLOW_MS + 1500;
+    }
+    for (int64_t now = clock_mono_ms(); now - t0 < cfg.admit_timeout_ms + 4000;
+         now = clock_mono_ms()) {
+        int left = 0;
+        for (int i = 0; i < SLOW_CALLERS; i++) {
+            if (!closed[i] && srt_getsockstate(d.sock[i]) >= SRTS_BROKEN)
+                closed[i] = now;
+            left += !closed[i] && strcmp(d.keys[i], "slowgood") != 0;
+        }
+        if (!left)
+            break;
+        usleep(20 * 1000);
+    }
+    for (int i = 0; i < SLOW_CALLERS; i++) {
+        if (strcmp(d.keys[i], "slowgood") == 0) {
+            assert_int_equal(closed[i], 0);
+        } else {
+            print_message("Caller %s closed %lld ms after dialling (bound "
+                          "%lld)\n",
+                          d.keys[i], (long long)(closed[i] - d.dialled_ms[i]),
+                          (long long)bound[i]);
+            assert_true(closed[i] > 0);
+            assert_true(closed[i] - d.dialled_ms[i] <= bound[i]);
+        }
+    }
+    ingest_counters_t n;
+    ingest_server_counters(s.srv, &n);
+    assert_int_equal(n.live_streams, 2); /* goodsrt and slowgood */
+    for (int i = 0; i < SLOW_CALLERS; i++)
+        srt_close(d.sock[i]);
+
+    assert_int_equal(wait_rc(gp), 0);
+    usleep(1500 * 1000); /* the SRT latency, then the queue */
+    tu_sub_stop(&sub);
+    check_srt_packets(&sub, clip);
+
+    ingest_server_counters(s.srv, &n);
+    assert_int_equal(n.live_streams, 0);
+    assert_int_equal(n.publish_ok, 2);
+    assert_int_equal(n.publish_refused, 5);
+    assert_int_equal(n.srt_deferred, 5);
+    assert_int_equal(n.srt_late_refused, 4);
+    assert_int_equal(atomic_load(&coord.requests), 7);
+    srv_stop(&s);
+    slow_coord_stop(&coord);
+    srt_cleanup();
+    log_set_fd(2);
+    log_set_level(LOG_LEVEL_WARN);
+    close(logfd);
+
+    assert_int_equal(count_lines_with(logpath,
+                                      "Accepting before the admission answer.",
+                                      "addr=127.0.0.1"),
+                     5);
+    assert_int_equal(count_lines_with(logpath,
+                                      "Closing a connection whose admission "
+                                      "failed.",
+                                      "reason=\"coordinator did not answer\""),
+                     3);
+    assert_int_equal(count_lines_with(logpath,
+                                      "Closing a connection whose admission "
+                                      "failed.",
+                                      "reason=\"unknown stream key\""),
+                     1);
+    assert_int_equal(
+        count_lines_with(logpath, "Admitted after the accept.", "key_len=8"),
+        1);
 }
 
 /* The media ROUTER with CURVE and a worker allowlist: a subscriber with a
@@ -1070,6 +1452,7 @@ int main(void)
         cmocka_unit_test(test_rtmp_publish_bad_key_and_hostile),
         cmocka_unit_test(test_srt_publish_and_bad_key),
         cmocka_unit_test(test_srt_hostile),
+        cmocka_unit_test(test_srt_slow_admission),
         cmocka_unit_test(test_media_curve_allowlist),
         cmocka_unit_test(test_srt_bad_keys_rate_limited),
     };
