@@ -74,6 +74,11 @@ const config_option_t ingest_config_options[] = {
      "which freezes every SRT publisher of the port meanwhile; a later "
      "answer is applied after the accept (a refusal then closes instead "
      "of giving an SRT rejection code)"},
+    {"lav_log_burst", 0, CONFIG_INT, "20", 1, 100000, I(lav_log_burst),
+     "Lines FFmpeg's libraries (the SRT demuxer) may log per "
+     "lav_log_window_ms; more are dropped and counted (hostile streams)"},
+    {"lav_log_window_ms", 0, CONFIG_INT, "10000", 100, 3600000,
+     I(lav_log_window_ms), "Window of lav_log_burst"},
 };
 
 const size_t ingest_config_noptions =

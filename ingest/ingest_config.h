@@ -39,6 +39,8 @@ typedef struct {
     int64_t srt_latency_ms;
     int64_t srt_queue_packets;
     int64_t srt_admit_wait_ms;
+    int64_t lav_log_burst;
+    int64_t lav_log_window_ms;
 } ingest_config_t;
 
 /* The option table and its length. */

@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #include "addr_limit.h"
+#include "avlog.h"
 #include "clock.h"
 #include "curve_keys.h"
 #include "envelope.h"
@@ -1059,6 +1060,9 @@ ingest_server_t *ingest_server_new(const ingest_config_t *cfg)
         goto err;
     }
     if (cfg->srt_listen[0]) {
+        /* The SRT demuxer's complaints about hostile streams go through
+         * log.h, rate limited. */
+        avlog_route((int)cfg->lav_log_burst, (int)cfg->lav_log_window_ms);
         s->srt = srt_ingest_new(
             cfg->srt_listen, (int)cfg->srt_latency_ms,
             (int)cfg->idle_timeout_ms, (int)cfg->admit_timeout_ms,

@@ -512,6 +512,17 @@ static void post_track(srt_conn_t *c, uint32_t idx, const AVStream *st,
     push(c->owner, it);
 }
 
+/* A libavformat call failed: logged, unless the connection had already
+ * failed (then the cause, a timeout say, says more than "End of file"). */
+static void demux_failed(srt_conn_t *c, const char *what, const char *call,
+                         int rc)
+{
+    if (c->why == END_NONE)
+        log_warn("srt", what, "call=%s addr=%s key_len=%zu err=\"%s\"", call,
+                 c->addr, strlen(c->key), av_err2str(rc));
+    conn_fail(c, END_DEMUX);
+}
+
 /* Time allowed for probing (max_analyze_duration and some) on top of
  * idle_timeout_ms before the first media packet must have come. */
 #define PROBE_MS 2000
@@ -589,22 +600,14 @@ static void *conn_main(void *arg)
     int rc =
         avformat_open_input(&fmt, NULL, av_find_input_format("mpegts"), NULL);
     if (rc < 0) {
-        if (c->why == END_NONE)
-            log_warn("srt", "Cannot open the MPEG-TS stream.",
-                     "call=avformat_open_input addr=%s key_len=%zu "
-                     "err=\"%s\"",
-                     c->addr, strlen(c->key), av_err2str(rc));
-        conn_fail(c, END_DEMUX);
+        demux_failed(c, "Cannot open the MPEG-TS stream.",
+                     "avformat_open_input", rc);
         goto end;
     }
     rc = avformat_find_stream_info(fmt, NULL);
     if (rc < 0) {
-        if (c->why == END_NONE)
-            log_warn("srt", "Cannot find the stream's codecs.",
-                     "call=avformat_find_stream_info addr=%s key_len=%zu "
-                     "err=\"%s\"",
-                     c->addr, strlen(c->key), av_err2str(rc));
-        conn_fail(c, END_DEMUX);
+        demux_failed(c, "Cannot find the stream's codecs.",
+                     "avformat_find_stream_info", rc);
         goto end;
     }
     const AVDictionaryEntry *enc =
@@ -624,11 +627,11 @@ static void *conn_main(void *arg)
     for (;;) { /* after a failure, the packets the demuxer still holds */
         rc = av_read_frame(fmt, pkt);
         if (rc < 0) {
-            if (c->why == END_NONE && rc != AVERROR_EOF)
-                log_warn("srt", "Cannot read the MPEG-TS stream.",
-                         "call=av_read_frame addr=%s key_len=%zu err=\"%s\"",
-                         c->addr, strlen(c->key), av_err2str(rc));
-            conn_fail(c, rc == AVERROR_EOF ? END_PEER : END_DEMUX);
+            if (rc == AVERROR_EOF)
+                conn_fail(c, END_PEER);
+            else
+                demux_failed(c, "Cannot read the MPEG-TS stream.",
+                             "av_read_frame", rc);
             break;
         }
         int idx = pkt->stream_index < 64 ? map[pkt->stream_index] : -1;
