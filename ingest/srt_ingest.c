@@ -65,8 +65,14 @@ typedef struct {
     void *publisher;
     srt_admit_t *admit;
     char key[256];
+    int64_t since_ms;
     bool used;
 } admitted_t;
+
+/* An accepted socket that srt_accept has not returned after this long
+ * never will (libsrt dropped it after the callback): its publisher or
+ * admission is released, so that its stream does not hold the key. */
+#define ADMITTED_MAX_MS 10000
 
 struct srt_ingest {
     SRTSOCKET listener;
@@ -296,6 +302,7 @@ static bool remember_admitted(srt_ingest_t *s, SRTSOCKET ns, void *pub,
         d->sock = ns;
         d->publisher = pub;
         d->admit = a;
+        d->since_ms = clock_mono_ms();
         snprintf(d->key, sizeof(d->key), "%s", key);
     }
     pthread_mutex_unlock(&s->cmu);
@@ -696,6 +703,32 @@ end:
     return NULL;
 }
 
+/* Releases what admitted sockets srt_accept never returned still hold. */
+static void sweep_admitted(srt_ingest_t *s)
+{
+    int64_t now = clock_mono_ms();
+    for (int i = 0; i < MAX_CONNS; i++) {
+        admitted_t d;
+        pthread_mutex_lock(&s->cmu);
+        admitted_t *a = &s->admitted[i];
+        bool stale = a->used && now - a->since_ms >= ADMITTED_MAX_MS;
+        if (stale) {
+            d = *a;
+            a->used = false;
+        }
+        pthread_mutex_unlock(&s->cmu);
+        if (!stale)
+            continue;
+        log_warn("srt", "An admitted connection never reached accept.",
+                 "key_len=%zu waited_ms=%lld", strlen(d.key),
+                 (long long)(now - d.since_ms));
+        if (d.publisher)
+            post_end(s, d.publisher, "connection never established");
+        if (d.admit)
+            admit_drop(s, d.admit, "connection never established");
+    }
+}
+
 /* Joins finished connection threads; with `all`, every thread. */
 static void reap(srt_ingest_t *s, bool all)
 {
@@ -727,6 +760,7 @@ static void *listener_main(void *arg)
          * a listener does not wake a blocked srt_accept. */
         int nev = srt_epoll_uwait(s->eid, ev, 4, 200);
         reap(s, false);
+        sweep_admitted(s);
         if (nev <= 0)
             continue;
         SRTSOCKET ns = srt_accept(s->listener, (struct sockaddr *)&ss, &sl);

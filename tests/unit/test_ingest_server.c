@@ -1238,6 +1238,37 @@ static void test_srt_slow_admission(void **state)
         1);
 }
 
+/* With srt_admit_wait_ms at admit_timeout_ms every SRT decision is made in
+ * the listen callback, as a real rejection code: a key the coordinator
+ * never answers gets 1503 (SRT_REJX_DOWN), a bad key 1403. */
+static void test_srt_admission_timeout(void **state)
+{
+    (void)state;
+    slow_coord_t coord;
+    slow_coord_start(&coord);
+    ingest_config_t cfg;
+    srv_config(&cfg, coord.endpoint, 100);
+    cfg.admit_timeout_ms = 500;
+    cfg.srt_admit_wait_ms = 500;
+    srv_t s;
+    srv_start_cfg(&s, &cfg);
+    int port = ingest_server_srt_port(s.srv);
+    assert_int_equal(srt_startup() >= 0, 1);
+    int64_t t0 = clock_mono_ms();
+    srt_dial_refused(port, "#!::r=hangkey,m=publish", SRT_REJX_DOWN);
+    assert_true(clock_mono_ms() - t0 >= 400);
+    srt_dial_refused(port, "badkey", SRT_REJX_FORBIDDEN);
+    ingest_counters_t n;
+    ingest_server_counters(s.srv, &n);
+    assert_int_equal(n.srt_deferred, 0);
+    assert_int_equal(n.publish_refused, 2);
+    assert_int_equal(n.live_streams, 0);
+    assert_int_equal(atomic_load(&coord.requests), 2);
+    srv_stop(&s);
+    slow_coord_stop(&coord);
+    srt_cleanup();
+}
+
 /* The media ROUTER with CURVE and a worker allowlist: a subscriber with a
  * listed key gets every packet; one with an unlisted key and one without
  * CURVE get nothing, and the ZAP handler says why. */
@@ -1467,6 +1498,7 @@ int main(void)
         cmocka_unit_test(test_srt_publish_and_bad_key),
         cmocka_unit_test(test_srt_hostile),
         cmocka_unit_test(test_srt_slow_admission),
+        cmocka_unit_test(test_srt_admission_timeout),
         cmocka_unit_test(test_media_curve_allowlist),
         cmocka_unit_test(test_srt_bad_keys_rate_limited),
     };
