@@ -316,7 +316,7 @@ static conn_t *admit_result(ingest_server_t *s, pending_t *pd, bool ok,
     }
     if (pd->protocol == PRISM__INGEST_PROTOCOL__INGEST_PROTOCOL_SRT) {
         if (!srt_ingest_admit_done(pd->admit, ok, srt_reject_code(reason),
-                                   reason, p) &&
+                                   reason, p, stream_id) &&
             p)
             pub_end(s, &p, "SRT listener gave up");
     } else if (pd->conn) {
@@ -1193,7 +1193,7 @@ void ingest_server_free(ingest_server_t **sp)
     for (int i = 0; i < MAX_PENDING; i++)
         if (s->pending[i].used && s->pending[i].admit)
             srt_ingest_admit_done(s->pending[i].admit, false, 1503,
-                                  "shutting down", NULL);
+                                  "shutting down", NULL, NULL);
     hub_free(&s->hub);
     zsock_close(&s->router);
     zsock_close(&s->coord);

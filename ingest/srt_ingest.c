@@ -50,6 +50,7 @@ typedef struct srt_conn {
     srt_admit_t *admit; /* an admission decided after the accept; ref held */
     char key[256];
     char addr[64];
+    char stream_id[128];    /* the loop's name for it, for the log */
     end_why_t why;          /* set once: read_packet then fails at once */
     int64_t last_byte_ms;   /* the last SRT message received */
     int64_t media_deadline; /* no packet by then: END_NO_MEDIA */
@@ -65,6 +66,7 @@ typedef struct {
     void *publisher;
     srt_admit_t *admit;
     char key[256];
+    char stream_id[128];
     int64_t since_ms;
     bool used;
 } admitted_t;
@@ -193,7 +195,8 @@ void srtq_free(srtq_item_t **ip)
 }
 
 bool srt_ingest_admit_done(srt_admit_t *a, bool accepted, int reject_code,
-                           const char *reason, void *publisher)
+                           const char *reason, void *publisher,
+                           const char *stream_id)
 {
     pthread_mutex_lock(&a->mu);
     bool taken = !a->abandoned;
@@ -202,6 +205,8 @@ bool srt_ingest_admit_done(srt_admit_t *a, bool accepted, int reject_code,
     a->reject_code = reject_code;
     a->publisher = publisher;
     snprintf(a->reason, sizeof(a->reason), "%s", reason ? reason : "");
+    snprintf(a->stream_id, sizeof(a->stream_id), "%s",
+             stream_id ? stream_id : "");
     pthread_cond_signal(&a->cv);
     pthread_mutex_unlock(&a->mu);
     admit_unref(a);
@@ -290,7 +295,8 @@ static void admit_drop(srt_ingest_t *s, srt_admit_t *a, const char *why)
 /* Remembers an accepted socket (publisher or open admission a) for
  * listener_main's srt_accept. Returns false when the table is full. */
 static bool remember_admitted(srt_ingest_t *s, SRTSOCKET ns, void *pub,
-                              srt_admit_t *a, const char *key)
+                              srt_admit_t *a, const char *key,
+                              const char *stream_id)
 {
     bool ok = false;
     pthread_mutex_lock(&s->cmu);
@@ -304,6 +310,7 @@ static bool remember_admitted(srt_ingest_t *s, SRTSOCKET ns, void *pub,
         d->admit = a;
         d->since_ms = clock_mono_ms();
         snprintf(d->key, sizeof(d->key), "%s", key);
+        snprintf(d->stream_id, sizeof(d->stream_id), "%s", stream_id);
     }
     pthread_mutex_unlock(&s->cmu);
     return ok;
@@ -384,7 +391,7 @@ static int listen_cb(void *opaque, SRTSOCKET ns, int hsversion,
     }
     if (!done) {
         atomic_fetch_add(&s->deferred_open, 1);
-        if (!remember_admitted(s, ns, NULL, a, key)) {
+        if (!remember_admitted(s, ns, NULL, a, key, "")) {
             admit_drop(s, a, "ingest busy");
             atomic_fetch_add(&s->n_refused, 1);
             srt_setrejectreason(ns, SRT_REJX_OVERLOAD);
@@ -399,13 +406,15 @@ static int listen_cb(void *opaque, SRTSOCKET ns, int hsversion,
     bool ok = a->accepted;
     int code = a->reject_code;
     void *pub = a->publisher;
+    char sid[128];
+    snprintf(sid, sizeof(sid), "%s", a->stream_id);
     pthread_mutex_unlock(&a->mu);
     admit_unref(a);
     if (!ok) {
         srt_setrejectreason(ns, code ? code : SRT_REJX_FORBIDDEN);
         return -1;
     }
-    if (!remember_admitted(s, ns, pub, NULL, key)) {
+    if (!remember_admitted(s, ns, pub, NULL, key, sid)) {
         /* The loop holds a publisher for this; END releases it. */
         post_end(s, pub, "ingest busy");
         atomic_fetch_add(&s->n_refused, 1);
@@ -550,14 +559,17 @@ static int conn_admit(srt_conn_t *c)
     int code = a->reject_code;
     char reason[256];
     snprintf(reason, sizeof(reason), "%s", a->reason);
-    if (ok)
+    if (ok) {
         c->publisher = a->publisher;
+        snprintf(c->stream_id, sizeof(c->stream_id), "%s", a->stream_id);
+    }
     pthread_mutex_unlock(&a->mu);
     if (ok) {
         admit_unref(a);
         atomic_fetch_sub(&s->deferred_open, 1);
         log_info("srt", "Admitted after the accept.",
-                 "key_len=%zu addr=%s waited_ms=%lld", strlen(c->key), c->addr,
+                 "stream=%s key_len=%zu addr=%s waited_ms=%lld", c->stream_id,
+                 strlen(c->key), c->addr,
                  (long long)(clock_mono_ms() - asked_ms));
         return 0;
     }
@@ -682,13 +694,14 @@ end:
         atomic_fetch_add(&s->n_error, 1);
     if (c->why == END_IDLE || c->why == END_NO_MEDIA || c->why == END_DEMUX)
         log_warn("srt", "Closing an SRT publisher.",
-                 "addr=%s key_len=%zu why=\"%s\" idle_timeout_ms=%d "
-                 "packets=%llu",
-                 c->addr, strlen(c->key), end_names[c->why], s->idle_ms,
-                 (unsigned long long)c->packets);
+                 "stream=%s addr=%s key_len=%zu why=\"%s\" "
+                 "idle_timeout_ms=%d packets=%llu",
+                 c->stream_id[0] ? c->stream_id : "-", c->addr, strlen(c->key),
+                 end_names[c->why], s->idle_ms, (unsigned long long)c->packets);
     log_info("srt", "Publisher left.",
-             "addr=%s key_len=%zu why=\"%s\" packets=%llu", c->addr,
-             strlen(c->key), end_names[c->why], (unsigned long long)c->packets);
+             "stream=%s addr=%s key_len=%zu why=\"%s\" packets=%llu",
+             c->stream_id[0] ? c->stream_id : "-", c->addr, strlen(c->key),
+             end_names[c->why], (unsigned long long)c->packets);
     avformat_close_input(&fmt);
     if (avio) {
         av_freep(&avio->buffer);
@@ -784,8 +797,11 @@ static void *listener_main(void *arg)
             if (d->used && d->sock == ns) {
                 pub = d->publisher;
                 adm = d->admit;
-                if (c)
+                if (c) {
                     snprintf(c->key, sizeof(c->key), "%s", d->key);
+                    snprintf(c->stream_id, sizeof(c->stream_id), "%s",
+                             d->stream_id);
+                }
                 d->used = false;
             }
             if (slot < 0 && !s->conns[i])
@@ -937,7 +953,7 @@ void srt_ingest_free(srt_ingest_t **sp)
     while ((it = srt_ingest_pop(s))) {
         if (it->kind == SRTQ_ADMIT)
             srt_ingest_admit_done(it->admit, false, SRT_REJX_DOWN,
-                                  "shutting down", NULL);
+                                  "shutting down", NULL, NULL);
         srtq_free(&it);
     }
     srt_cleanup();

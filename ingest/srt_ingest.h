@@ -57,8 +57,9 @@ typedef struct srt_admit {
     char key[256];
     char addr[64];
     char reason[256];
-    int64_t asked_ms; /* when the question was posted (monotonic) */
-    void *publisher;  /* set by the loop on acceptance */
+    int64_t asked_ms;    /* when the question was posted (monotonic) */
+    void *publisher;     /* set by the loop on acceptance */
+    char stream_id[128]; /* set by the loop on acceptance */
 } srt_admit_t;
 
 typedef enum {
@@ -106,11 +107,13 @@ void srtq_free(srtq_item_t **ip);
 
 /*
  * The loop's answer to an ADMIT item; releases the loop's reference to a.
+ * stream_id (borrowed, may be NULL) names the stream in the SRT log lines.
  * Returns false when the listener had already given up (the loop then
  * undoes what it set up for `publisher`).
  */
 bool srt_ingest_admit_done(srt_admit_t *a, bool accepted, int reject_code,
-                           const char *reason, void *publisher);
+                           const char *reason, void *publisher,
+                           const char *stream_id);
 
 /* How SRT connections were refused or closed; any thread may read. */
 typedef struct {

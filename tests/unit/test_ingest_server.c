@@ -1057,13 +1057,24 @@ static void test_srt_hostile(void **state)
     assert_true(lav <= 3 * 20); /* the test spans at most 3 windows */
     assert_int_equal(count_lines_with(logpath, "[mpegts @", NULL), 0);
     /* The timeouts are logged as such, naming the stream. */
-    assert_int_equal(count_lines_with(logpath, "stream=s-goodsilent ",
-                                      "why=\"idle timeout: no data\""),
+    assert_int_equal(count_lines_with(logpath, "Closing an SRT publisher.",
+                                      "stream=s-goodsilent addr=127.0.0.1 "
+                                      "key_len=10 why=\"idle timeout: no "
+                                      "data\""),
                      1);
-    assert_int_equal(count_lines_with(logpath, "stream=s-goodjunky ",
-                                      "why=\"no audio or video packet in "
-                                      "time\""),
+    assert_int_equal(count_lines_with(logpath, "Closing an SRT publisher.",
+                                      "stream=s-goodjunky addr=127.0.0.1 "
+                                      "key_len=9 why=\"no audio or video "
+                                      "packet in time\""),
                      1);
+    assert_int_equal(count_lines_with(logpath,
+                                      "msg=\"Stream ended.\" "
+                                      "stream=s-goodsilent why=\"idle "
+                                      "timeout: no data\"",
+                                      NULL),
+                     1);
+    assert_int_equal(
+        count_lines_with(logpath, "Publisher left.", "stream=s-goodsrt "), 1);
     assert_true(count_lines_with(logpath, "Closing an SRT publisher.",
                                  "idle_timeout_ms=3000") >= 4);
 }
