@@ -1,4 +1,5 @@
 /* prism-ingest: RTMP and SRT publishing, GOP cache, media to workers. */
+#include <signal.h>
 #include <stdio.h>
 
 #include "daemon.h"
@@ -9,10 +10,12 @@
 #include "zctx.h"
 
 static ingest_server_t *server;
+static volatile sig_atomic_t stop_early;
 
 static void on_signal(int sig)
 {
     (void)sig;
+    stop_early = 1;
     if (server)
         ingest_server_stop(server);
 }
@@ -36,10 +39,14 @@ int main(int argc, char **argv)
     config_args_free(&args);
     if (daemon_log_level("prism-ingest", cfg.log_level) < 0)
         return 2;
+    /* Handlers first: "Ingest ready." is logged from ingest_server_new, and
+     * a supervisor may stop the process as soon as it reads that. */
+    daemon_signals(on_signal, NULL);
     server = ingest_server_new(&cfg);
     if (!server)
         return 1;
-    daemon_signals(on_signal, NULL);
+    if (stop_early) /* a stop that came while starting */
+        ingest_server_stop(server);
     rc = ingest_server_run(server);
     log_info("ingest", "Stopping.", "rc=%d", rc);
     ingest_server_free(&server);

@@ -18,6 +18,7 @@
 #include "calibrate.h"
 #include "clock.h"
 #include "curve_keys.h"
+#include "daemon.h"
 #include "envelope.h"
 #include "log.h"
 #include "nvml.h"
@@ -1051,10 +1052,12 @@ void agent_free(agent_t **ap)
 /* ---------------------------------------------------------------- command */
 
 static agent_t *g_agent;
+static volatile sig_atomic_t stop_early;
 
 static void on_signal(int sig)
 {
     (void)sig;
+    stop_early = 1;
     if (g_agent)
         agent_stop(g_agent);
 }
@@ -1070,21 +1073,18 @@ int agent_cmd_run(int argc, char **argv)
     }
     if (ret == 1)
         return 0;
-    log_level_t level;
-    if (log_level_parse(cfg.log_level, &level) == 0)
-        log_set_level(level);
-    av_log_set_level(level == LOG_LEVEL_DEBUG ? AV_LOG_INFO : AV_LOG_QUIET);
-    setenv("SVT_LOG", level == LOG_LEVEL_DEBUG ? "3" : "1", 0);
-    signal(SIGPIPE, SIG_IGN);
+    if (daemon_log_level("prism-worker run", cfg.log_level) < 0)
+        return 2;
+    bool debug = log_get_level() == LOG_LEVEL_DEBUG;
+    av_log_set_level(debug ? AV_LOG_INFO : AV_LOG_QUIET);
+    setenv("SVT_LOG", debug ? "3" : "1", 0);
+    daemon_signals(on_signal, NULL);
     agent_t *a = agent_new(&cfg, NULL);
     if (!a)
         return 1;
     g_agent = a;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    if (stop_early) /* a stop that came while starting */
+        agent_stop(a);
     log_info(MOD, "Worker running.", "worker=%s coordinators=\"%s\" devices=%d",
              cfg.worker_id, cfg.coordinators, a->ndev);
     ret = agent_run(a);
