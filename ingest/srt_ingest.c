@@ -458,7 +458,7 @@ static int read_packet(void *opaque, uint8_t *buf, int size)
                 c->pending_len = n;
                 c->last_byte_ms = clock_mono_ms();
             } else {
-                int err = srt_getlasterror(NULL);
+                int err = n < 0 ? srt_getlasterror(NULL) : SRT_ECONNLOST;
                 if (err != SRT_EASYNCRCV && err != SRT_ETIMEOUT)
                     conn_fail(c, END_PEER);
             }
