@@ -9,21 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 typedef struct {
     char host[256];
     char port[8];
     const char *path; /* into the URL; "/" when the URL has none */
 } url_parts_t;
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 static int parse_url(const char *url, url_parts_t *u, char *err, size_t errlen)
 {
@@ -70,7 +64,7 @@ bad:
 static int wait_fd(int fd, short events, long long deadline)
 {
     for (;;) {
-        long long left = deadline - now_ms();
+        long long left = deadline - clock_mono_ms();
         if (left <= 0)
             return -ETIMEDOUT;
         struct pollfd p = {.fd = fd, .events = events};
@@ -148,7 +142,7 @@ int http_client_request(const char *method, const char *url, const void *data,
 {
     url_parts_t u;
     char head[2048], buf[512];
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = clock_mono_ms() + timeout_ms;
     int ret = parse_url(url, &u, err, errlen);
     if (ret < 0)
         return ret;
