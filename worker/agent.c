@@ -783,6 +783,14 @@ static void on_release(agent_t *a, const Prism__Release *m)
                  "stream=%s generation=%" PRIu64 " reason=%d at_keyframe=%d",
                  s->stream_id, s->generation, (int)m->reason,
                  (int)m->at_keyframe);
+        if (m->reason == PRISM__RELEASE_REASON__RELEASE_REASON_MOVED ||
+            m->reason == PRISM__RELEASE_REASON__RELEASE_REASON_SUPERSEDED) {
+            /* Another worker continues the playlists: do not end them. */
+            pthread_mutex_lock(&s->lock);
+            if (s->ts)
+                transcode_session_continues_elsewhere(s->ts);
+            pthread_mutex_unlock(&s->lock);
+        }
         bool later = false;
         if (m->at_keyframe) {
             /* The input ends at the next keyframe; a stream without one

@@ -174,6 +174,7 @@ struct transcode_session {
     pthread_t reader;
     bool reader_started;
     atomic_bool stop;
+    atomic_bool keep_open; /* no EXT-X-ENDLIST: the stream moves on */
     atomic_int reader_err;
 
     pthread_mutex_t stats_lock;
@@ -1853,6 +1854,11 @@ end:
     }
     for (int i = 0; i < s->nrend; i++) {
         if (s->rend[i].mux && s->muxers_open) {
+            /* The hls muxer reads its flags again when it writes the last
+             * playlist; "+" adds to those set at the start. */
+            if (atomic_load(&s->keep_open) && !s->o.vod)
+                av_opt_set(s->rend[i].mux->priv_data, "hls_flags",
+                           "+omit_endlist", 0);
             int r = av_write_trailer(s->rend[i].mux);
             if (r < 0 && ret >= 0) {
                 log_error(MOD, "Cannot finish the HLS output.",
@@ -1911,6 +1917,11 @@ void transcode_session_stop(transcode_session_t *s)
     packet_source_interrupt(s->src);
     if (s->q)
         pkt_queue_finish(s->q);
+}
+
+void transcode_session_continues_elsewhere(transcode_session_t *s)
+{
+    atomic_store(&s->keep_open, true);
 }
 
 void transcode_session_stats(transcode_session_t *s, transcode_stats_t *out)

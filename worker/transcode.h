@@ -93,6 +93,14 @@ int transcode_session_run(transcode_session_t *s);
 /* Asks a running session to finish soon; any thread. */
 void transcode_session_stop(transcode_session_t *s);
 
+/*
+ * The stream goes on elsewhere (another worker continues its playlists):
+ * when this session ends, its live playlists are left open, without
+ * EXT-X-ENDLIST, so that players keep reloading until the new worker's
+ * next segment. Any thread, before or after transcode_session_stop.
+ */
+void transcode_session_continues_elsewhere(transcode_session_t *s);
+
 /* Copies the current counters; any thread. */
 void transcode_session_stats(transcode_session_t *s, transcode_stats_t *out);
 

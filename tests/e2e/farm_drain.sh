@@ -3,8 +3,8 @@
 # PRISM_TEST_PGURL, two workers, nginx origin, ffmpeg): the operator drains
 # the worker carrying a stream with move=true. The stream moves to the
 # other worker, the drained one stops at a keyframe, the playlists go on
-# (never backwards, a discontinuity at the join) and the drained worker
-# gets no new stream.
+# (never backwards, a discontinuity at the join, never ended while the
+# stream moves) and the drained worker gets no new stream.
 : "${PRISM_TEST_PGURL:?needs the PostgreSQL fixture}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/farm.sh" drain
 
@@ -31,8 +31,11 @@ grep -q 'Input ends at this keyframe' "$dir/logs/$from.log" ||
 echo "drained $from: the stream moved to $to (generation $(farm_stream_field dave generation))"
 curl -fs "$FARM_API/api/workers/$from" | grep -q '"draining": *true' || fail "$from is not draining"
 wait "$FARM_PUB_PID" || true
+published=$(date +%s.%N)
 sleep 1
 kill "$FARM_WATCH_PID" 2>/dev/null || true
 farm_check_forward "$dir/watch" || fail "a playlist went backwards"
 awk '$5 > 0' "$dir/watch" | grep -q . || fail "no discontinuity at the join"
+awk -v t="$published" '$7 == 1 && $1 < t' "$dir/watch" | grep -q . &&
+    fail "a playlist was ended (EXT-X-ENDLIST) while the stream moved"
 echo "farm drain e2e: ok"

@@ -216,11 +216,23 @@ static void test_stop_ends_early(void **state)
     transcode_session_free(&s);
 }
 
+/* Reads OUT/<sub>/160p30/index.m3u8 into text (size bytes). */
+static void read_playlist(const char *sub, char *text, size_t size)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/%s/160p30/index.m3u8", dir, sub);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, size - 1, f);
+    fclose(f);
+    text[n] = '\0';
+}
+
 static void test_take_over_continues_playlists(void **state)
 {
     (void)state;
     ladder_profile_t p;
-    char path[400], text[4096] = "";
+    char text[4096];
     assert_int_equal(ladder_profile_default(&p), 0);
     transcode_opts_t o = opts("takeover");
     o.start_sequence = 41;
@@ -229,15 +241,30 @@ static void test_take_over_continues_playlists(void **state)
     assert_non_null(s);
     assert_int_equal(transcode_session_run(s), 0);
     transcode_session_free(&s);
-    snprintf(path, sizeof(path), "%s/takeover/160p30/index.m3u8", dir);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    size_t n = fread(text, 1, sizeof(text) - 1, f);
-    fclose(f);
-    text[n] = '\0';
+    read_playlist("takeover", text, sizeof(text));
     assert_non_null(strstr(text, "#EXT-X-MEDIA-SEQUENCE:41\n"));
     assert_non_null(strstr(text, "#EXT-X-DISCONTINUITY\n"));
     assert_non_null(strstr(text, "seg_00041.ts"));
+    assert_non_null(strstr(text, "#EXT-X-ENDLIST")); /* the stream ended */
+}
+
+/* A session whose stream moves to another worker leaves its live
+ * playlists open: no EXT-X-ENDLIST for players to stop at. */
+static void test_moved_session_leaves_playlists_open(void **state)
+{
+    (void)state;
+    ladder_profile_t p;
+    char text[4096];
+    assert_int_equal(ladder_profile_default(&p), 0);
+    transcode_opts_t o = opts("moved");
+    transcode_session_t *s = transcode_session_new(wrap_open(false), &p, &o);
+    assert_non_null(s);
+    transcode_session_continues_elsewhere(s);
+    assert_int_equal(transcode_session_run(s), 0);
+    transcode_session_free(&s);
+    read_playlist("moved", text, sizeof(text));
+    assert_non_null(strstr(text, "#EXTINF"));
+    assert_null(strstr(text, "#EXT-X-ENDLIST"));
 }
 
 static void test_bad_segment_is_refused(void **state)
@@ -423,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_live_overload_drops_and_counts),
         cmocka_unit_test(test_stop_ends_early),
         cmocka_unit_test(test_take_over_continues_playlists),
+        cmocka_unit_test(test_moved_session_leaves_playlists_open),
         cmocka_unit_test(test_bad_segment_is_refused),
         cmocka_unit_test(test_http_client_request),
         cmocka_unit_test(test_origin_refusals_end_the_session),
