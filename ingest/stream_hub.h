@@ -34,10 +34,9 @@
  * burst wakes libzmq's I/O thread once and lets it write several messages
  * per system call, where a send per packet could wake it per packet
  * (prism-bench ingest, 200 streams: 10-25% fewer voluntary context
- * switches in the ingest). The
- * outbox flushes itself when full, and before anything that must keep
- * its order with the queued packets (a subscription, credit, a track
- * change, a stream's end).
+ * switches in the ingest). The outbox flushes itself when full, and
+ * before anything that must keep its order with the queued packets (a
+ * subscription, credit, a track change, a stream's end).
  *
  * Threads: everything here runs on the ingest's event-loop thread.
  */
@@ -120,8 +119,8 @@ const hub_track_info_t *hub_stream_track(const hub_stream_t *s, uint32_t index);
 
 /*
  * Pushes one packet: cached (GOP) and queued for the subscribers, to
- * whom hub_flush forwards it within their credit. Returns 0. When memory runs
- * out the GOP cache is emptied until the next key frame (counted in
+ * whom hub_flush forwards it within their credit. Returns 0. When memory
+ * runs out the GOP cache is emptied until the next key frame (counted in
  * gop_overflows); forwarding goes on.
  */
 int hub_stream_packet(hub_t *h, hub_stream_t *s, const hub_pkt_t *p);
