@@ -927,6 +927,15 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The median of v[0..n-1] (sorted in place); -1 when n is 0. */
+static double median(double *v, int n)
+{
+    if (n == 0)
+        return -1;
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 /* The median of one figure over the rounds that ran (offset of a double
  * in result_t); sent and lost are summed. */
 static void median_of(const result_t *rounds, int n, result_t *out)
@@ -945,8 +954,7 @@ static void median_of(const result_t *rounds, int n, result_t *out)
                        sizeof(double));
         if (k == 0)
             return;
-        qsort(v, (size_t)k, sizeof(double), cmp_double);
-        double m = k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+        double m = median(v, k);
         memcpy((char *)out + fields[f], &m, sizeof(double));
     }
     for (int i = 0; i < n; i++) {
@@ -1018,11 +1026,7 @@ int bench_ingest_main(int argc, char **argv)
     for (int i = 0; i < rounds; i++)
         if (pr[i].ok && nr[i].ok && nr[i].cpu_per_mbps > 0)
             ratios[nratios++] = pr[i].cpu_per_mbps / nr[i].cpu_per_mbps;
-    qsort(ratios, (size_t)nratios, sizeof(double), cmp_double);
-    double ratio = nratios == 0 ? -1
-                   : nratios % 2 == 1
-                       ? ratios[nratios / 2]
-                       : (ratios[nratios / 2 - 1] + ratios[nratios / 2]) / 2;
+    double ratio = median(ratios, nratios);
     if (o.json) {
         printf("{\"rounds\": [");
         for (int i = 0; i < rounds; i++) {
