@@ -1,7 +1,9 @@
 /* Per-address connection counts and refused-key rate limiting. */
 #include "addr_limit.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,10 +59,32 @@ static bool expired(const addr_limit_t *a, const entry_t *e, int64_t now)
     return e->bad == 0 || now - e->window_start >= a->window_ms;
 }
 
+/* The table key of addr: an IPv6 address's /64 network, an IPv4-mapped
+ * address's IPv4 address, else addr itself. */
+static void key_of(const char *addr, char *key, size_t len)
+{
+    struct in6_addr a6;
+    if (inet_pton(AF_INET6, addr, &a6) != 1) {
+        snprintf(key, len, "%s", addr);
+        return;
+    }
+    char txt[INET6_ADDRSTRLEN];
+    if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+        inet_ntop(AF_INET, &a6.s6_addr[12], txt, sizeof(txt));
+        snprintf(key, len, "%s", txt);
+        return;
+    }
+    memset(&a6.s6_addr[8], 0, 8);
+    inet_ntop(AF_INET6, &a6, txt, sizeof(txt));
+    snprintf(key, len, "%s/64", txt);
+}
+
 /* Finds addr, or makes room for it when `create`. Called locked. */
-static entry_t *lookup(addr_limit_t *a, const char *addr, int64_t now,
+static entry_t *lookup(addr_limit_t *a, const char *text, int64_t now,
                        bool create)
 {
+    char addr[sizeof(((entry_t *)0)->addr)];
+    key_of(text, addr, sizeof(addr));
     entry_t *free_e = NULL;
     for (uint32_t i = 0; i < a->cap; i++) {
         entry_t *e = &a->e[i];

@@ -13,6 +13,12 @@
  * when the table needs room; a full table refuses new addresses (counted by
  * the caller as a refused connection). Thread-safe: the SRT thread checks
  * it too.
+ *
+ * IPv6 addresses count per /64 network: one subscriber line, or one host,
+ * usually holds a whole /64, so limits per single IPv6 address would give
+ * such a client 2^64 tries and let it fill the table. The /64 stands where
+ * one IPv4 address does. An IPv4-mapped IPv6 address ("::ffff:192.0.2.1")
+ * is the IPv4 address. Other text (IPv4, a scoped address) is its own key.
  */
 
 typedef struct addr_limit addr_limit_t;

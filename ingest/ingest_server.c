@@ -23,6 +23,7 @@
 #include "envelope.h"
 #include "flv_tag.h"
 #include "log.h"
+#include "netaddr.h"
 #include "rtmp_conn.h"
 #include "srt_ingest.h"
 #include "stream_hub.h"
@@ -117,21 +118,6 @@ struct ingest_server {
 };
 
 /* ------------------------------------------------------------ helpers */
-
-static int split_hostport(const char *hp, char *host, size_t hl, int *port)
-{
-    const char *colon = strrchr(hp, ':');
-    if (!colon || (size_t)(colon - hp) >= hl)
-        return -EINVAL;
-    memcpy(host, hp, (size_t)(colon - hp));
-    host[colon - hp] = 0;
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (*end || p < 0 || p > 65535)
-        return -EINVAL;
-    *port = (int)p;
-    return 0;
-}
 
 static void send_coord(ingest_server_t *s, Prism__Envelope *env)
 {
@@ -594,13 +580,8 @@ static void on_accept(ingest_server_t *s)
                          strerror(errno));
             return;
         }
-        char addr[64] = "";
-        if (ss.ss_family == AF_INET)
-            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr,
-                      sizeof(addr));
-        else if (ss.ss_family == AF_INET6)
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr,
-                      sizeof(addr));
+        char addr[64];
+        netaddr_str((struct sockaddr *)&ss, addr, sizeof(addr));
         int64_t now = clock_mono_ms();
         int lr = -ENFILE;
         if (s->nconns >= (uint64_t)s->cfg.max_connections ||
@@ -896,38 +877,44 @@ static void scan_timeouts(ingest_server_t *s, int64_t now)
 
 static int listen_tcp(ingest_server_t *s)
 {
-    char host[128];
-    int port;
-    if (split_hostport(s->cfg.rtmp_listen, host, sizeof(host), &port) < 0) {
-        log_error("ingest", "Bad RTMP listen address.", "rtmp_listen=%s",
-                  s->cfg.rtmp_listen);
-        return -EINVAL;
+    struct sockaddr_storage sa;
+    socklen_t salen = 0;
+    char why[256];
+    int rc = netaddr_resolve(s->cfg.rtmp_listen, SOCK_STREAM, &sa, &salen, why,
+                             sizeof(why));
+    if (rc < 0) {
+        log_error("ingest", "Bad RTMP listen address.",
+                  "rtmp_listen=%s why=\"%s\"", s->cfg.rtmp_listen, why);
+        return rc;
     }
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-        log_error("ingest", "Bad RTMP listen host (IPv4 expected).",
-                  "rtmp_listen=%s", s->cfg.rtmp_listen);
-        return -EINVAL;
-    }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
+    int fd =
+        socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1, zero = 0;
+    const char *call = "socket";
     if (fd < 0)
         goto err;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        listen(fd, 1024) < 0)
+    /* [::] takes IPv4 clients too, whatever net.ipv6.bindv6only says. */
+    call = "setsockopt IPV6_V6ONLY";
+    if (sa.ss_family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0)
         goto err;
-    socklen_t sl = sizeof(sa);
-    getsockname(fd, (struct sockaddr *)&sa, &sl);
-    s->rtmp_port = ntohs(sa.sin_port);
+    call = "bind";
+    if (bind(fd, (struct sockaddr *)&sa, salen) < 0)
+        goto err;
+    call = "listen";
+    if (listen(fd, 1024) < 0)
+        goto err;
+    salen = sizeof(sa);
+    getsockname(fd, (struct sockaddr *)&sa, &salen);
+    s->rtmp_port = netaddr_port((struct sockaddr *)&sa);
     s->listen_fd = fd;
     return 0;
-err:;
-    int rc = -errno;
-    log_error("ingest", "Cannot listen for RTMP.", "rtmp_listen=%s err=\"%s\"",
-              s->cfg.rtmp_listen, strerror(errno));
+err:
+    rc = -errno;
+    log_error("ingest", "Cannot listen for RTMP.",
+              "call=%s rtmp_listen=%s err=\"%s\"", call, s->cfg.rtmp_listen,
+              strerror(errno));
     if (fd >= 0)
         close(fd);
     return rc;

@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "netaddr.h"
 
 #define MAX_CONNS 256
 
@@ -232,17 +233,6 @@ int srt_ingest_port(const srt_ingest_t *s)
     return s->port;
 }
 
-static void addr_str(const struct sockaddr *sa, char *out, size_t len)
-{
-    out[0] = 0;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
-                  (socklen_t)len);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
-                  (socklen_t)len);
-}
-
 /* Tells the loop that pub's publisher is gone, saying why. */
 static void post_end(srt_ingest_t *s, void *pub, const char *why)
 {
@@ -332,7 +322,7 @@ static int listen_cb(void *opaque, SRTSOCKET ns, int hsversion,
     (void)hsversion;
     srt_ingest_t *s = opaque;
     char key[256], addr[64];
-    addr_str(peer, addr, sizeof(addr));
+    netaddr_str(peer, addr, sizeof(addr));
     if (!streamid ||
         srt_ingest_parse_streamid(streamid, key, sizeof(key)) < 0) {
         log_warn("srt", "Refusing a connection without a publish key.",
@@ -824,7 +814,7 @@ static void *listener_main(void *arg)
         c->sock = ns;
         c->publisher = pub;
         c->admit = adm;
-        addr_str((struct sockaddr *)&ss, c->addr, sizeof(c->addr));
+        netaddr_str((struct sockaddr *)&ss, c->addr, sizeof(c->addr));
         /* Receive in slices; read_packet keeps the idle clock. */
         int tmo = s->idle_ms < 250 ? s->idle_ms : 250, yes = 1;
         srt_setsockflag(ns, SRTO_RCVSYN, &yes, sizeof(yes));
@@ -845,26 +835,18 @@ static void *listener_main(void *arg)
     return NULL;
 }
 
-static int split_hostport(const char *hp, char *host, size_t hl, int *port)
-{
-    const char *colon = strrchr(hp, ':');
-    if (!colon || (size_t)(colon - hp) >= hl)
-        return -EINVAL;
-    memcpy(host, hp, (size_t)(colon - hp));
-    host[colon - hp] = 0;
-    *port = atoi(colon + 1);
-    return 0;
-}
-
 srt_ingest_t *srt_ingest_new(const char *listen, int latency_ms,
                              int idle_timeout_ms, int admit_timeout_ms,
                              int admit_wait_ms, uint32_t queue_packets,
                              addr_limit_t *limits, int wake_fd)
 {
-    char host[128];
-    int port;
-    if (split_hostport(listen, host, sizeof(host), &port) < 0) {
-        log_error("srt", "Bad listen address.", "srt_listen=%s", listen);
+    struct sockaddr_storage sa;
+    socklen_t salen = 0;
+    char why[256];
+    if (netaddr_resolve(listen, SOCK_DGRAM, &sa, &salen, why, sizeof(why)) <
+        0) {
+        log_error("srt", "Bad SRT listen address.", "srt_listen=%s why=\"%s\"",
+                  listen, why);
         return NULL;
     }
     srt_ingest_t *s = calloc(1, sizeof(*s));
@@ -883,23 +865,22 @@ srt_ingest_t *srt_ingest_new(const char *listen, int latency_ms,
     s->wake_fd = wake_fd;
     srt_startup();
     srt_setloglevel(2); /* LOG_CRIT: we log what matters ourselves */
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-        log_error("srt", "Bad listen host (IPv4 expected).", "srt_listen=%s",
-                  listen);
-        goto err;
-    }
     s->listener = srt_create_socket();
     if (s->listener == SRT_INVALID_SOCK)
+        goto srt_err;
+    /* [::] takes IPv4 callers too; libsrt wants this said before binding
+     * an IPv6 wildcard. */
+    int v6only = 0;
+    if (sa.ss_family == AF_INET6 &&
+        srt_setsockflag(s->listener, SRTO_IPV6ONLY, &v6only, sizeof(v6only)) <
+            0)
         goto srt_err;
     int no = 0, lat = latency_ms;
     srt_setsockflag(s->listener, SRTO_RCVSYN, &no, sizeof(no));
     srt_setsockflag(s->listener, SRTO_LATENCY, &lat, sizeof(lat));
     int tsbpd = 0;
     srt_setsockflag(s->listener, SRTO_TSBPDMODE, &tsbpd, sizeof(tsbpd));
-    if (srt_bind(s->listener, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+    if (srt_bind(s->listener, (struct sockaddr *)&sa, (int)salen) < 0)
         goto srt_err;
     if (srt_listen_callback(s->listener, listen_cb, s) < 0)
         goto srt_err;
@@ -909,18 +890,18 @@ srt_ingest_t *srt_ingest_new(const char *listen, int latency_ms,
     int events = SRT_EPOLL_IN | SRT_EPOLL_ERR;
     if (s->eid < 0 || srt_epoll_add_usock(s->eid, s->listener, &events) < 0)
         goto srt_err;
-    struct sockaddr_in bound;
+    struct sockaddr_storage bound;
     int bl = sizeof(bound);
     if (srt_getsockname(s->listener, (struct sockaddr *)&bound, &bl) == 0)
-        s->port = ntohs(bound.sin_port);
+        s->port = netaddr_port((struct sockaddr *)&bound);
     if (pthread_create(&s->thread, NULL, listener_main, s) != 0) {
         log_error("srt", "Cannot start the listener thread.",
                   "call=pthread_create");
         goto err;
     }
     s->thread_started = true;
-    log_info("srt", "Listening for SRT publishers.", "addr=%s port=%d", host,
-             s->port);
+    log_info("srt", "Listening for SRT publishers.", "srt_listen=%s port=%d",
+             listen, s->port);
     return s;
 srt_err:
     log_error("srt", "Cannot listen for SRT.", "srt_listen=%s err=\"%s\"",

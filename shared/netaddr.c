@@ -94,8 +94,9 @@ int netaddr_resolve(const char *hostport, int socktype,
     int gr = getaddrinfo(host, serv, &hints, &res);
     if (gr != 0 || !res) {
         if (err)
-            snprintf(err, errlen, "%s%s",
-                     hostport[0] == '[' ? "not an IPv6 address: " : "",
+            snprintf(err, errlen, "%s: %s",
+                     hostport[0] == '[' ? "not an IPv6 address"
+                                        : "cannot resolve the host",
                      gr ? gai_strerror(gr) : "no address");
         if (res)
             freeaddrinfo(res);

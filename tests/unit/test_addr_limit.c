@@ -48,11 +48,42 @@ static void test_refused_keys_window(void **state)
     addr_limit_free(&a);
 }
 
+/* IPv6 clients count per /64 network, IPv4-mapped ones as IPv4. */
+static void test_ipv6_per_network(void **state)
+{
+    (void)state;
+    addr_limit_t *a = addr_limit_new(4, 2, 2, 1000);
+    assert_int_equal(addr_limit_open(a, "2001:db8:1:2::a", 0), 0);
+    assert_int_equal(addr_limit_open(a, "2001:db8:1:2:ffff:ffff:ffff:ffff", 0),
+                     0);
+    assert_int_equal(addr_limit_open(a, "2001:db8:1:2::b", 0), -EMFILE);
+    assert_int_equal(addr_limit_open(a, "2001:db8:1:3::a", 0), 0);
+    addr_limit_close(a, "2001:db8:1:2::a");
+    assert_int_equal(addr_limit_open(a, "2001:db8:1:2::c", 0), 0);
+    /* Many addresses of one /64 take one entry, not the whole table. */
+    assert_int_equal(addr_limit_open(a, "::1", 0), 0);
+    assert_int_equal(addr_limit_open(a, "192.0.2.7", 0), 0);
+    assert_int_equal(addr_limit_open(a, "::ffff:192.0.2.7", 0), -EMFILE);
+    addr_limit_close(a, "192.0.2.7");
+    assert_int_equal(addr_limit_open(a, "::ffff:192.0.2.7", 0), 0);
+    addr_limit_free(&a);
+
+    a = addr_limit_new(8, 10, 2, 1000);
+    addr_limit_bad_key(a, "2001:db8:aaaa:bbbb:cccc:dddd:eeee:1", 0);
+    assert_false(addr_limit_blocked(a, "2001:db8:aaaa:bbbb::2", 0));
+    addr_limit_bad_key(a, "2001:db8:aaaa:bbbb:cccc:dddd:eeee:3", 0);
+    assert_true(addr_limit_blocked(a, "2001:db8:aaaa:bbbb::2", 0));
+    assert_false(addr_limit_blocked(a, "2001:db8:aaaa:bbbc::2", 0));
+    assert_false(addr_limit_blocked(a, "::1", 0));
+    addr_limit_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connections_per_address),
         cmocka_unit_test(test_refused_keys_window),
+        cmocka_unit_test(test_ipv6_per_network),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1495,6 +1495,134 @@ static void test_enhanced_rtmp_hevc_gop_cache(void **state)
     srv_stop(&s);
 }
 
+/* True when this machine has the IPv6 loopback address ::1. */
+static bool have_ipv6_loopback(void)
+{
+    FILE *f = fopen("/proc/net/if_inet6", "r");
+    if (!f)
+        return false;
+    char line[256];
+    bool found = false;
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, "00000000000000000000000000000001 ", 33) == 0)
+            found = true;
+    fclose(f);
+    return found;
+}
+
+/* Waits up to ms for a subscriber's stream to be live. */
+static bool sub_wait_accepted(tu_sub_t *u, int ms)
+{
+    for (int i = 0; i < ms / 20 && !atomic_load(&u->accepted); i++)
+        usleep(20 * 1000);
+    return atomic_load(&u->accepted);
+}
+
+/* RTMP on a dual-stack [::] listener and SRT on [::1]: FFmpeg publishes
+ * over IPv6 and every packet arrives; IPv4 callers reach both listeners;
+ * refused keys count per address, the IPv6 one apart from 127.0.0.1. */
+static void test_ipv6_publish(void **state)
+{
+    (void)state;
+    if (!have_ipv6_loopback()) {
+        print_message("No IPv6 loopback (::1 is not in /proc/net/if_inet6): "
+                      "skipping the IPv6 publish test.\n");
+        skip();
+    }
+    const char *clip = tu_clip();
+    assert_non_null(clip);
+    tu_coord_t coord;
+    tu_coord_start(&coord, true);
+    ingest_config_t cfg;
+    srv_config(&cfg, coord.endpoint, 2);
+    snprintf(cfg.rtmp_listen, sizeof(cfg.rtmp_listen), "[::]:0");
+    snprintf(cfg.srt_listen, sizeof(cfg.srt_listen), "[::]:0");
+    srv_t s;
+    srv_start_cfg(&s, &cfg);
+    int port = ingest_server_rtmp_port(s.srv);
+    int sport = ingest_server_srt_port(s.srv);
+    assert_true(port > 0 && sport > 0);
+
+    static tu_sub_t sub, ssub;
+    tu_sub_start(&sub, ingest_server_media_endpoint(s.srv), "s-goodkey",
+                 "t-goodkey", 64 << 20);
+    tu_sub_start(&ssub, ingest_server_media_endpoint(s.srv), "s-goodsrt",
+                 "t-goodsrt", 64 << 20);
+    char url[256], surl[256], bad[256], err[600];
+    snprintf(url, sizeof(url), "rtmp://[::1]:%d/live/goodkey", port);
+    snprintf(surl, sizeof(surl),
+             "srt://[::1]:%d?streamid=#!::r=goodsrt,m=publish&linger=3", sport);
+    pid_t rp = publish_start(clip, "flv", url, "ffmpeg-v6-rtmp.log", NULL);
+    pid_t sp = publish_start(clip, "mpegts", surl, "ffmpeg-v6-srt.log", NULL);
+    assert_true(rp > 0 && sp > 0);
+    assert_true(sub_wait_accepted(&sub, 5000));
+    assert_true(sub_wait_accepted(&ssub, 5000));
+
+    /* IPv4 callers on the [::] listeners: each asks with a refused key,
+     * which blocks 127.0.0.1 (bad_key_limit 2). */
+    tu_rtmp_t c;
+    assert_int_equal(tu_rtmp_open(&c, port, 1), 0);
+    assert_int_equal(tu_rtmp_publish(&c, "badv4"), 0);
+    assert_string_equal(c.status, "NetStream.Publish.BadName");
+    assert_string_equal(c.desc, "unknown stream key");
+    tu_rtmp_close(&c);
+    assert_int_equal(srt_startup() >= 0, 1);
+    srt_dial_refused(sport, "badv4srt", SRT_REJX_FORBIDDEN);
+    srt_cleanup();
+
+    /* ::1 has its own count: two refusals, then refused without asking. */
+    for (int i = 0; i < 3; i++) {
+        snprintf(bad, sizeof(bad), "rtmp://[::1]:%d/live/badv6%d", port, i);
+        assert_int_not_equal(
+            publish_run(clip, "flv", bad, "ffmpeg-v6-bad.log", err), 0);
+        assert_true(file_contains(err, i < 2 ? "unknown stream key"
+                                             : "too many refused keys"));
+    }
+
+    assert_int_equal(wait_rc(rp), 0);
+    assert_int_equal(wait_rc(sp), 0);
+    usleep(1500 * 1000); /* the SRT latency, then the queue */
+    tu_sub_stop(&sub);
+    tu_sub_stop(&ssub);
+    check_rtmp_packets(&sub, clip);
+    check_srt_packets(&ssub, clip);
+    assert_int_equal(atomic_load(&coord.requests), 6);
+
+    ingest_counters_t n;
+    ingest_server_counters(s.srv, &n);
+    assert_int_equal(n.publish_ok, 2);
+    assert_int_equal(n.live_streams, 0);
+    srv_stop(&s);
+    tu_coord_stop(&coord);
+}
+
+/* A listen address that cannot be used fails the start. */
+static void test_bad_listen_address(void **state)
+{
+    (void)state;
+    const char *rtmp_bad[] = {"::1:1935", "[::1:0", "127.0.0.1", "h:65536",
+                              "[localhost]:0"};
+    for (size_t i = 0; i < sizeof(rtmp_bad) / sizeof(rtmp_bad[0]); i++) {
+        ingest_config_t cfg;
+        srv_config(&cfg, "", 100);
+        snprintf(cfg.rtmp_listen, sizeof(cfg.rtmp_listen), "%s", rtmp_bad[i]);
+        ingest_server_t *srv = ingest_server_new(&cfg);
+        assert_null(srv);
+    }
+    ingest_config_t cfg;
+    srv_config(&cfg, "", 100);
+    snprintf(cfg.srt_listen, sizeof(cfg.srt_listen), "[::1]1");
+    assert_null(ingest_server_new(&cfg));
+    /* The good forms start. */
+    snprintf(cfg.rtmp_listen, sizeof(cfg.rtmp_listen), "localhost:0");
+    snprintf(cfg.srt_listen, sizeof(cfg.srt_listen), "localhost:0");
+    ingest_server_t *srv = ingest_server_new(&cfg);
+    assert_non_null(srv);
+    assert_true(ingest_server_rtmp_port(srv) > 0);
+    assert_true(ingest_server_srt_port(srv) > 0);
+    ingest_server_free(&srv);
+}
+
 int main(void)
 {
     log_set_level(LOG_LEVEL_WARN);
@@ -1512,6 +1640,8 @@ int main(void)
         cmocka_unit_test(test_srt_admission_timeout),
         cmocka_unit_test(test_media_curve_allowlist),
         cmocka_unit_test(test_srt_bad_keys_rate_limited),
+        cmocka_unit_test(test_bad_listen_address),
+        cmocka_unit_test(test_ipv6_publish),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (rc != 0)
