@@ -63,6 +63,8 @@ static void test_ipv6_per_network(void **state)
     /* Many addresses of one /64 take one entry, not the whole table. */
     assert_int_equal(addr_limit_open(a, "::1", 0), 0);
     assert_int_equal(addr_limit_open(a, "192.0.2.7", 0), 0);
+    assert_int_equal(addr_limit_open(a, "::ffff:192.0.2.7", 0), 0);
+    assert_int_equal(addr_limit_open(a, "192.0.2.7", 0), -EMFILE);
     assert_int_equal(addr_limit_open(a, "::ffff:192.0.2.7", 0), -EMFILE);
     addr_limit_close(a, "192.0.2.7");
     assert_int_equal(addr_limit_open(a, "::ffff:192.0.2.7", 0), 0);
