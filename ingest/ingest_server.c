@@ -934,6 +934,8 @@ static void public_endpoint(ingest_server_t *s)
     if (!wild)
         wild = strstr(s->media_endpoint, "://*:");
     if (!wild)
+        wild = strstr(s->media_endpoint, "://[::]:");
+    if (!wild)
         return;
     char host[128] = "";
     if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
@@ -951,6 +953,20 @@ static int add_zmq_fd(ingest_server_t *s, void *sock, ev_t *ev)
         return -errno;
     struct epoll_event e = {EPOLLIN, {.ptr = ev}};
     return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &e) < 0 ? -errno : 0;
+}
+
+/* libzmq takes IPv6 addresses only when told (it is dual stack then):
+ * turns that on for sock when endpoint has a bracketed host. */
+static int zmq_ipv6_for(void *sock, const char *endpoint, const char *what)
+{
+    int on = 1;
+    if (!strchr(endpoint, '[') ||
+        zmq_setsockopt(sock, ZMQ_IPV6, &on, sizeof(on)) == 0)
+        return 0;
+    log_error("ingest", "Cannot enable IPv6 on a ZeroMQ socket.",
+              "call=zmq_setsockopt(ZMQ_IPV6) socket=%s endpoint=%s err=\"%s\"",
+              what, endpoint, zmq_strerror(zmq_errno()));
+    return -EINVAL;
 }
 
 static int setup_zmq(ingest_server_t *s)
@@ -978,6 +994,8 @@ static int setup_zmq(ingest_server_t *s)
         if (!s->zap || zsock_curve_server(s->router, s->kp, ZAP_DOMAIN) < 0)
             return -EINVAL;
     }
+    if (zmq_ipv6_for(s->router, s->cfg.media_bind, "media") < 0)
+        return -EINVAL;
     if (zsock_bind(s->router, s->cfg.media_bind) < 0)
         return -EADDRINUSE;
     zsock_last_endpoint(s->router, s->media_endpoint,
@@ -997,6 +1015,8 @@ static int setup_zmq(ingest_server_t *s)
                 zsock_curve_client(s->coord, s->kp, pub) < 0)
                 return -EINVAL;
         }
+        if (zmq_ipv6_for(s->coord, s->cfg.coordinator, "coordinator") < 0)
+            return -EINVAL;
         if (zsock_connect(s->coord, s->cfg.coordinator) < 0)
             return -EINVAL;
     }

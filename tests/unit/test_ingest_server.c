@@ -1495,19 +1495,23 @@ static void test_enhanced_rtmp_hevc_gop_cache(void **state)
     srv_stop(&s);
 }
 
-/* True when this machine has the IPv6 loopback address ::1. */
-static bool have_ipv6_loopback(void)
+/* Skips the running test, saying why, when this machine has no IPv6
+ * loopback address ::1. */
+static void skip_without_ipv6(void)
 {
     FILE *f = fopen("/proc/net/if_inet6", "r");
-    if (!f)
-        return false;
     char line[256];
     bool found = false;
-    while (fgets(line, sizeof(line), f))
+    while (f && fgets(line, sizeof(line), f))
         if (strncmp(line, "00000000000000000000000000000001 ", 33) == 0)
             found = true;
-    fclose(f);
-    return found;
+    if (f)
+        fclose(f);
+    if (!found) {
+        print_message("No IPv6 loopback (::1 is not in /proc/net/if_inet6): "
+                      "skipping this IPv6 test.\n");
+        skip();
+    }
 }
 
 /* Waits up to ms for a subscriber's stream to be live. */
@@ -1524,11 +1528,7 @@ static bool sub_wait_accepted(tu_sub_t *u, int ms)
 static void test_ipv6_publish(void **state)
 {
     (void)state;
-    if (!have_ipv6_loopback()) {
-        print_message("No IPv6 loopback (::1 is not in /proc/net/if_inet6): "
-                      "skipping the IPv6 publish test.\n");
-        skip();
-    }
+    skip_without_ipv6();
     const char *clip = tu_clip();
     assert_non_null(clip);
     tu_coord_t coord;
@@ -1596,6 +1596,41 @@ static void test_ipv6_publish(void **state)
     tu_coord_stop(&coord);
 }
 
+/* The media ROUTER bound on [::] takes IPv4 workers too, and the endpoint
+ * told to the coordinator names this host instead of the wildcard. */
+static void test_ipv6_media_bind(void **state)
+{
+    (void)state;
+    skip_without_ipv6();
+    tu_coord_t coord;
+    tu_coord_start(&coord, true);
+    ingest_config_t cfg;
+    srv_config(&cfg, coord.endpoint, 100);
+    snprintf(cfg.media_bind, sizeof(cfg.media_bind), "tcp://[::]:*");
+    srv_t s;
+    srv_start_cfg(&s, &cfg);
+    const char *bound = ingest_server_media_endpoint(s.srv);
+    assert_non_null(strstr(bound, "tcp://[::]:"));
+    const char *port = strrchr(bound, ':');
+    char host[256] = "", want[400], v4[64];
+    assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
+    snprintf(want, sizeof(want), "tcp://%s%s", host, port);
+    for (int i = 0; i < 100 && !atomic_load(&coord.hellos); i++)
+        usleep(20 * 1000);
+    assert_true(atomic_load(&coord.hellos) >= 1);
+    assert_string_equal(coord.hello_endpoint, want);
+
+    snprintf(v4, sizeof(v4), "tcp://127.0.0.1%s", port);
+    static tu_sub_t sub;
+    tu_sub_start(&sub, v4, "s-none", "t-none", 1 << 20);
+    for (int i = 0; i < 100 && !atomic_load(&sub.refusals); i++)
+        usleep(20 * 1000);
+    tu_sub_stop(&sub);
+    assert_true(atomic_load(&sub.refusals) > 0); /* answered over IPv4 */
+    srv_stop(&s);
+    tu_coord_stop(&coord);
+}
+
 /* A listen address that cannot be used fails the start. */
 static void test_bad_listen_address(void **state)
 {
@@ -1642,6 +1677,7 @@ int main(void)
         cmocka_unit_test(test_srt_bad_keys_rate_limited),
         cmocka_unit_test(test_bad_listen_address),
         cmocka_unit_test(test_ipv6_publish),
+        cmocka_unit_test(test_ipv6_media_bind),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (rc != 0)
