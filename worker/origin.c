@@ -22,17 +22,38 @@
  * logged with the status, its end logged too, and the policy in
  * origin_policy_t decides, on runs of failures across all folders, when
  * the output reaches nobody.
+ *
+ * The requests do not run on the session's thread: a slow origin would
+ * stall the encoder and make a live input drop. A closed file (and a
+ * DELETE) becomes a job on a bounded FIFO queue that one uploader thread
+ * per origin_t works through. The FIFO keeps the muxer's order: a
+ * playlist is sent after the segments queued before it (those it lists),
+ * and a DELETE after the playlist that stopped listing that segment (the
+ * hls muxer deletes only segments already out of the last playlist). A
+ * playlist queued again before the older copy went out replaces it: the
+ * old copy leaves the queue and the new one goes to the end, behind its
+ * segments. When the queue is full (policy queue_files or queue_bytes),
+ * the oldest job that is not a playlist (a segment, an init, a DELETE) is
+ * dropped, counted in origin_stats_t.dropped and logged once per run of
+ * drops; playlists are never dropped and, one per URL, stay few. The
+ * failure policy is fed by the uploader; the session reads origin_fatal().
+ * origin_drain() waits for the queue at the session's end, bounded by the
+ * request deadline per queued file. One mutex guards the queue, the
+ * counters and the policy state; no request runs under it.
  */
 #include "origin.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libavutil/time.h>
+
+#include "clock.h"
 
 #include "http_client.h"
 #include "log.h"
@@ -56,10 +77,29 @@ typedef struct {
     char url[1024];
 } open_file_t;
 
+/* A request waiting for the uploader. */
+typedef struct job {
+    struct job *next;
+    bool del;      /* a DELETE, else a PUT of data */
+    bool playlist; /* never dropped from a full queue */
+    uint8_t *data; /* av_malloc'd, owned by the job */
+    size_t len;
+    char url[1024];
+} job_t;
+
 struct origin {
     char name[256];
     origin_policy_t p;
-    open_file_t open[MAX_OPEN];
+    open_file_t open[MAX_OPEN]; /* the session thread's only */
+
+    pthread_mutex_t lock; /* everything below */
+    pthread_cond_t cond;  /* jobs queued, a job done, stop */
+    pthread_t thread;
+    bool started, stop, busy;
+    job_t *head, *tail;
+    int nqueued;
+    size_t qbytes;
+    bool drop_run; /* in a run of drops: logged once */
     origin_stats_t st;
     folder_t folders[MAX_FOLDERS];
     int64_t run_failed;   /* consecutive failed PUTs, any folder */
@@ -74,7 +114,17 @@ void origin_policy_default(origin_policy_t *p)
     p->timeout_ms = 5000;
     p->first_tries = 3;
     p->fail_s = 30;
+    p->queue_files = 64;
+    p->queue_bytes = 64 << 20;
 }
+
+static void job_free(job_t *j)
+{
+    av_free(j->data);
+    free(j);
+}
+
+static void *uploader(void *arg);
 
 origin_t *origin_new(const char *name, const origin_policy_t *policy)
 {
@@ -83,6 +133,19 @@ origin_t *origin_new(const char *name, const origin_policy_t *policy)
         return NULL;
     snprintf(o->name, sizeof(o->name), "%s", name);
     o->p = *policy;
+    if (o->p.queue_files < 1)
+        o->p.queue_files = 1;
+    pthread_mutex_init(&o->lock, NULL);
+    pthread_cond_init(&o->cond, NULL);
+    int ret = pthread_create(&o->thread, NULL, uploader, o);
+    if (ret) {
+        log_error(MOD, "Cannot start the uploader thread.",
+                  "call=pthread_create session=\"%s\" err=\"%s\"", name,
+                  strerror(ret));
+        origin_free(&o);
+        return NULL;
+    }
+    o->started = true;
     return o;
 }
 
@@ -108,6 +171,20 @@ void origin_free(origin_t **op)
         if (o->open[i].pb)
             drop_file(&o->open[i]);
     }
+    if (o->started) {
+        pthread_mutex_lock(&o->lock);
+        o->stop = true;
+        pthread_cond_broadcast(&o->cond);
+        pthread_mutex_unlock(&o->lock);
+        pthread_join(o->thread, NULL);
+    }
+    while (o->head) {
+        job_t *j = o->head;
+        o->head = j->next;
+        job_free(j);
+    }
+    pthread_cond_destroy(&o->cond);
+    pthread_mutex_destroy(&o->lock);
     free(o);
     *op = NULL;
 }
@@ -209,6 +286,7 @@ int origin_put(origin_t *o, const char *url, const void *data, size_t len)
     char err[256] = "";
     int status = 0;
     int ret = request(o, "PUT", url, data, len, &status, err, sizeof(err));
+    pthread_mutex_lock(&o->lock);
     if (ret == 0 && status >= 200 && status < 300) {
         folder_t *f = folder_of(o, url, false);
         o->st.puts++;
@@ -220,6 +298,7 @@ int origin_put(origin_t *o, const char *url, const void *data, size_t len)
         }
         o->run_failed = 0;
         o->ever_ok = true;
+        pthread_mutex_unlock(&o->lock);
         return 0;
     }
     int64_t now = av_gettime_relative();
@@ -257,6 +336,7 @@ int origin_put(origin_t *o, const char *url, const void *data, size_t len)
                   o->name, url, why, (long long)o->run_failed,
                   (now - o->run_start_us) / 1e6);
     }
+    pthread_mutex_unlock(&o->lock);
     return ret < 0 ? ret : -EIO;
 }
 
@@ -265,13 +345,17 @@ int origin_delete(origin_t *o, const char *url)
     char err[256] = "";
     int status = 0;
     int ret = request(o, "DELETE", url, NULL, 0, &status, err, sizeof(err));
+    pthread_mutex_lock(&o->lock);
     if (ret == 0 && ((status >= 200 && status < 300) || status == 404)) {
         o->st.deletes++;
+        pthread_mutex_unlock(&o->lock);
         return 0;
     }
     o->st.delete_failed++;
-    if (!o->delete_logged) {
-        o->delete_logged = true;
+    bool log = !o->delete_logged;
+    o->delete_logged = true;
+    pthread_mutex_unlock(&o->lock);
+    if (log) {
         if (ret == 0)
             log_warn(MOD,
                      "The origin refused to delete an old segment; old "
@@ -287,14 +371,202 @@ int origin_delete(origin_t *o, const char *url)
     return ret < 0 ? ret : -EIO;
 }
 
-int origin_fatal(const origin_t *o)
+int origin_fatal(origin_t *o)
 {
-    return o->fatal;
+    pthread_mutex_lock(&o->lock);
+    int fatal = o->fatal;
+    pthread_mutex_unlock(&o->lock);
+    return fatal;
 }
 
-void origin_stats(const origin_t *o, origin_stats_t *out)
+void origin_stats(origin_t *o, origin_stats_t *out)
 {
+    pthread_mutex_lock(&o->lock);
     *out = o->st;
+    out->queued = o->nqueued + o->busy;
+    pthread_mutex_unlock(&o->lock);
+}
+
+/* ------------------------------------------------------- the upload queue */
+
+static bool is_playlist(const char *url)
+{
+    const char *q = strchr(url, '?');
+    size_t n = q ? (size_t)(q - url) : strlen(url);
+    return n >= 5 && !strncmp(url + n - 5, ".m3u8", 5);
+}
+
+/* Takes J out of the queue (PREV its predecessor, or NULL). Locked. */
+static void unlink_job(origin_t *o, job_t *prev, job_t *j)
+{
+    if (prev)
+        prev->next = j->next;
+    else
+        o->head = j->next;
+    if (o->tail == j)
+        o->tail = prev;
+    o->nqueued--;
+    o->qbytes -= j->len;
+}
+
+/* Drops the oldest job that is not a playlist; false when none. Locked. */
+static bool drop_oldest(origin_t *o)
+{
+    job_t *prev = NULL;
+    for (job_t *j = o->head; j; prev = j, j = j->next) {
+        if (j->playlist)
+            continue;
+        unlink_job(o, prev, j);
+        o->st.dropped++;
+        if (!o->drop_run) {
+            o->drop_run = true;
+            log_warn(MOD,
+                     "The origin is too slow for the stream; the upload "
+                     "queue is full and drops its oldest segments (counted, "
+                     "logged once per run).",
+                     "session=\"%s\" url=\"%s\" queued=%d bytes=%zu", o->name,
+                     j->url, o->nqueued, o->qbytes);
+        }
+        job_free(j);
+        return true;
+    }
+    return false;
+}
+
+/* Queues a job for URL; takes DATA (av_malloc'd, may be NULL). */
+static int enqueue(origin_t *o, const char *url, bool del, uint8_t *data,
+                   size_t len)
+{
+    job_t *j = calloc(1, sizeof(*j));
+    if (!j) {
+        av_free(data);
+        return -ENOMEM;
+    }
+    j->del = del;
+    j->playlist = !del && is_playlist(url);
+    j->data = data;
+    j->len = len;
+    snprintf(j->url, sizeof(j->url), "%s", url);
+
+    pthread_mutex_lock(&o->lock);
+    if (o->fatal || o->stop) {
+        pthread_mutex_unlock(&o->lock);
+        job_free(j);
+        return o->fatal ? o->fatal : -ECANCELED;
+    }
+    if (j->playlist) { /* a newer copy replaces a queued one */
+        job_t *prev = NULL;
+        for (job_t *q = o->head; q; prev = q, q = q->next) {
+            if (q->playlist && !strcmp(q->url, url)) {
+                unlink_job(o, prev, q);
+                job_free(q);
+                break;
+            }
+        }
+    }
+    bool dropped = false;
+    while (o->nqueued + 1 > o->p.queue_files ||
+           o->qbytes + len > o->p.queue_bytes) {
+        if (!drop_oldest(o))
+            break;
+        dropped = true;
+    }
+    int ret = 0;
+    if (!j->playlist && (o->nqueued + 1 > o->p.queue_files ||
+                         o->qbytes + len > o->p.queue_bytes)) {
+        /* Only playlists queued: this one goes. */
+        o->st.dropped++;
+        dropped = true;
+        ret = -ENOBUFS;
+        job_free(j);
+    } else {
+        if (o->tail)
+            o->tail->next = j;
+        else
+            o->head = j;
+        o->tail = j;
+        o->nqueued++;
+        o->qbytes += len;
+        pthread_cond_broadcast(&o->cond);
+    }
+    if (!dropped && o->drop_run) {
+        o->drop_run = false;
+        log_info(MOD, "The upload queue has room again.",
+                 "session=\"%s\" dropped=%lld", o->name,
+                 (long long)o->st.dropped);
+    }
+    pthread_mutex_unlock(&o->lock);
+    return ret;
+}
+
+int origin_send(origin_t *o, const char *url, const void *data, size_t len)
+{
+    uint8_t *copy = av_malloc(len ? len : 1);
+    if (!copy)
+        return -ENOMEM;
+    if (len)
+        memcpy(copy, data, len);
+    return enqueue(o, url, false, copy, len);
+}
+
+static void *uploader(void *arg)
+{
+    origin_t *o = arg;
+    pthread_mutex_lock(&o->lock);
+    for (;;) {
+        while (!o->head && !o->stop)
+            pthread_cond_wait(&o->cond, &o->lock);
+        if (o->stop)
+            break;
+        job_t *j = o->head;
+        unlink_job(o, NULL, j);
+        bool skip = o->fatal; /* the session ends: nobody sees it */
+        o->busy = true;
+        pthread_mutex_unlock(&o->lock);
+        if (!skip) {
+            if (j->del)
+                origin_delete(o, j->url);
+            else
+                origin_put(o, j->url, j->data, j->len);
+        }
+        job_free(j);
+        pthread_mutex_lock(&o->lock);
+        o->busy = false;
+        pthread_cond_broadcast(&o->cond);
+    }
+    pthread_mutex_unlock(&o->lock);
+    return NULL;
+}
+
+int origin_drain(origin_t *o)
+{
+    pthread_mutex_lock(&o->lock);
+    /* One request deadline per file waiting, and a second to spare. */
+    int64_t budget_ms = (int64_t)(o->nqueued + o->busy) * o->p.timeout_ms;
+    int64_t deadline = clock_mono_ms() + budget_ms + 1000;
+    int ret = 0;
+    while (o->head || o->busy) {
+        int64_t left = deadline - clock_mono_ms();
+        if (left <= 0) {
+            ret = -ETIMEDOUT;
+            break;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = ts.tv_nsec + (left < 100 ? left : 100) * 1000000LL;
+        ts.tv_sec += ns / 1000000000LL;
+        ts.tv_nsec = ns % 1000000000LL;
+        pthread_cond_timedwait(&o->cond, &o->lock, &ts);
+    }
+    int left_files = o->nqueued + o->busy;
+    pthread_mutex_unlock(&o->lock);
+    if (ret < 0)
+        log_warn(MOD,
+                 "The origin did not take the session's last files in time; "
+                 "they are dropped.",
+                 "session=\"%s\" left=%d budget_ms=%lld", o->name, left_files,
+                 (long long)budget_ms);
+    return ret;
 }
 
 /* ------------------------------------------------ the muxer's callbacks */
@@ -339,7 +611,7 @@ static int io_open(AVFormatContext *s, AVIOContext **pb, const char *url,
         return AVERROR(ENOMEM);
     }
     if (del) {
-        origin_delete(o, url);
+        enqueue(o, url, true, NULL, 0);
         unsigned char *buf = av_malloc(4096);
         f->pb =
             buf ? avio_alloc_context(buf, 4096, 1, NULL, NULL, discard, NULL)
@@ -379,9 +651,10 @@ static int io_close2(AVFormatContext *s, AVIOContext *pb)
     uint8_t *data = NULL;
     int len = avio_close_dyn_buf(f->pb, &data);
     f->pb = NULL;
-    if (len >= 0 && !o->fatal)
-        origin_put(o, f->url, data, (size_t)len);
-    av_free(data);
+    if (len >= 0)
+        enqueue(o, f->url, false, data, (size_t)len); /* takes data */
+    else
+        av_free(data);
     return 0;
 }
 

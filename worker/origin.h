@@ -14,6 +14,8 @@ typedef struct {
     int64_t put_failed;    /* files refused (status) or not delivered */
     int64_t deletes;       /* old segments deleted (2xx, or 404: gone) */
     int64_t delete_failed; /* DELETEs refused or not delivered */
+    int64_t dropped;       /* files and DELETEs dropped from a full queue */
+    int64_t queued;        /* files waiting for the uploader now */
 } origin_stats_t;
 
 /* Failure policy; origin_policy_default() fills the defaults. */
@@ -24,33 +26,65 @@ typedef struct {
      * PUT for fail_s seconds (0 = never after a success). */
     int first_tries;
     double fail_s;
+    /* The upload queue's bound: files (and DELETEs) waiting, and their
+     * bytes. When full, the oldest waiting file that is not a playlist is
+     * dropped and counted (origin_stats_t.dropped). */
+    int queue_files;
+    size_t queue_bytes;
 } origin_policy_t;
 
 void origin_policy_default(origin_policy_t *p);
 
 /*
- * Creates the writer for one session; NAME (copied) names the session in
- * log lines. Returns NULL on allocation failure. Used by one thread: the
- * session's.
+ * Threads: the writer runs its own uploader thread, which sends the files
+ * the muxers close (origin_attach) and those given to origin_send, in the
+ * order they were queued, so that the session's thread never waits for
+ * the origin. origin_attach, origin_send, origin_drain and origin_free
+ * belong to the session's thread; origin_put, origin_delete,
+ * origin_fatal and origin_stats may be called from any thread.
+ */
+
+/*
+ * Creates the writer for one session and starts its uploader thread;
+ * NAME (copied) names the session in log lines. Returns NULL on
+ * allocation failure or when the thread cannot start.
  */
 origin_t *origin_new(const char *name, const origin_policy_t *policy);
 
-/* Frees the writer and sets *op to NULL; accepts NULL. Open files left by
- * a muxer are dropped unsent. */
+/* Stops the uploader and frees the writer; sets *op to NULL; accepts NULL.
+ * Files still queued (call origin_drain first to send them) and open
+ * files left by a muxer are dropped unsent. */
 void origin_free(origin_t **op);
 
 /*
  * Makes MUX (borrowed; an output context not yet started) write through
- * the origin: every file the muxer opens is buffered and PUT whole when it
- * is closed, with the origin's answer checked; a file the muxer deletes
- * (its "method" option is DELETE: old live segments) gets a plain DELETE
- * without a body. Nested muxers inherit this (they copy io_open, io_close2
+ * the origin: every file the muxer opens is buffered and, when it is
+ * closed, queued for the uploader, which PUTs it whole and checks the
+ * origin's answer; a file the muxer deletes (its "method" option is
+ * DELETE: old live segments) gets a plain DELETE without a body, queued
+ * the same way. Nested muxers inherit this (they copy io_open, io_close2
  * and opaque). Failures are counted, never returned to the muxer.
  */
 void origin_attach(origin_t *o, AVFormatContext *mux);
 
 /*
- * PUTs LEN bytes of DATA (borrowed) to URL. Returns 0 when the origin
+ * Queues a copy of LEN bytes of DATA (borrowed) for a PUT to URL behind
+ * the files queued before it. Returns 0, -ENOMEM, -ENOBUFS when the full
+ * queue drops it (counted), or origin_fatal()'s code once the session
+ * ends. Does not wait for the origin.
+ */
+int origin_send(origin_t *o, const char *url, const void *data, size_t len);
+
+/*
+ * Waits until the uploader has sent every queued file (the session's
+ * last segments and playlists), at most the request deadline per queued
+ * file and a second. Returns 0, or -ETIMEDOUT (logged) with files left.
+ */
+int origin_drain(origin_t *o);
+
+/*
+ * PUTs LEN bytes of DATA (borrowed) to URL now, blocking up to the
+ * request deadline (the uploader's call). Returns 0 when the origin
  * accepted it, else a negative code; the first failure of a run is logged
  * (with the status or the transport error), the rest only counted, and a
  * recovery is logged too.
@@ -63,8 +97,9 @@ int origin_delete(origin_t *o, const char *url);
 
 /* 0 while the session may go on; -EIO once the failure policy says the
  * output reaches nobody (logged once, as an error, when it turns). */
-int origin_fatal(const origin_t *o);
+int origin_fatal(origin_t *o);
 
-void origin_stats(const origin_t *o, origin_stats_t *out);
+/* The counters so far (a consistent copy). */
+void origin_stats(origin_t *o, origin_stats_t *out);
 
 #endif

@@ -227,8 +227,9 @@ static int put_file(transcode_session_t *s, const char *rel, const void *data,
         return s->fatal;
     out_path(s, rel, path, sizeof(path));
     if (s->http) {
-        /* A refused PUT is counted; the origin's policy ends the session. */
-        origin_put(s->origin, path, data, len);
+        /* Queued for the uploader; a refused PUT is counted there and the
+         * origin's policy ends the session. */
+        origin_send(s->origin, path, data, len);
         return s->fatal = origin_fatal(s->origin);
     }
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -1868,8 +1869,6 @@ end:
             }
         }
     }
-    if (s->origin && ret >= 0)
-        ret = origin_fatal(s->origin);
     if (s->muxers_open && ret >= 0) {
         /* Final BANDWIDTH from what was written, last segment included. */
         for (int i = 0; i < s->nrend; i++) {
@@ -1882,6 +1881,13 @@ end:
         int r = write_master(s, true);
         if (r < 0)
             ret = r;
+    }
+    if (s->origin) {
+        /* The last segments and playlists reach the origin before the
+         * session reports its end (bounded by the request deadline). */
+        origin_drain(s->origin);
+        if (ret >= 0)
+            ret = origin_fatal(s->origin);
     }
     if (s->origin && ret >= 0 && s->muxers_open) {
         origin_stats_t os;
@@ -1900,13 +1906,14 @@ end:
              "input=\"%s\" media_s=%.2f wall_s=%.2f speed=%.2f frames=%lld "
              "encoded=%lld segments=%lld corrupt=%lld skipped=%lld "
              "dropped=%lld put_failed=%lld deleted=%lld delete_failed=%lld "
-             "result=\"%s\"",
+             "upload_dropped=%lld result=\"%s\"",
              s->src->name, st.media_s, st.wall_s, st.speed,
              (long long)st.frames_decoded, (long long)st.frames_encoded,
              (long long)st.segments, (long long)st.corrupt,
              (long long)st.skipped_packets, (long long)st.dropped_packets,
              (long long)st.origin.put_failed, (long long)st.origin.deletes,
-             (long long)st.origin.delete_failed, ret >= 0 ? "ok" : ERRSTR(ret));
+             (long long)st.origin.delete_failed, (long long)st.origin.dropped,
+             ret >= 0 ? "ok" : ERRSTR(ret));
     av_packet_free(&pkt);
     return ret < 0 ? ret : 0;
 }

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include <libavutil/log.h>
+#include <libavutil/time.h>
 
 #include "http_client.h"
 #include "ladder.h"
@@ -29,20 +30,34 @@
 #include "packet_source.h"
 #include "transcode.h"
 
-static char dir[128], input[200];
+static char dir[128], input[200], small[200];
 
 /* A source of another kind: it wraps a libavformat source and counts
  * reads, standing in for the ZeroMQ source of a later issue. */
 typedef struct {
     packet_source_t *inner;
     int reads;
+    bool paced;       /* deliver at the media's pace, as a live feed does */
+    int64_t start_us; /* wall clock of the first packet, when paced */
 } wrap_t;
 
 static int wrap_read(packet_source_t *src, AVPacket *pkt)
 {
     wrap_t *w = src->priv;
     w->reads++;
-    return packet_source_read(w->inner, pkt);
+    int ret = packet_source_read(w->inner, pkt);
+    if (ret < 0 || !w->paced || pkt->dts == AV_NOPTS_VALUE)
+        return ret;
+    int64_t now = av_gettime_relative();
+    if (!w->start_us)
+        w->start_us = now;
+    int64_t due =
+        w->start_us +
+        av_rescale_q(pkt->dts, w->inner->streams[pkt->stream_index].time_base,
+                     AV_TIME_BASE_Q);
+    if (due > now)
+        av_usleep((unsigned)(due - now));
+    return ret;
 }
 
 static void wrap_interrupt(packet_source_t *src)
@@ -68,18 +83,19 @@ static const packet_source_ops_t wrap_ops = {
     .close = wrap_close,
 };
 
-static packet_source_t *wrap_open(bool live)
+static packet_source_t *wrap_open_url(const char *url, bool live, bool paced)
 {
     packet_source_t *src = calloc(1, sizeof(*src));
     wrap_t *w = calloc(1, sizeof(*w));
     assert_non_null(src);
     assert_non_null(w);
-    w->inner = packet_source_open_url(input, false);
+    w->inner = packet_source_open_url(url, false);
     assert_non_null(w->inner);
+    w->paced = paced;
     src->ops = &wrap_ops;
     src->priv = w;
     src->live = live;
-    snprintf(src->name, sizeof(src->name), "test:%s", input);
+    snprintf(src->name, sizeof(src->name), "test:%s", url);
     /* The streams are described by the new source itself. */
     src->nb_streams = w->inner->nb_streams;
     for (int i = 0; i < src->nb_streams; i++) {
@@ -89,6 +105,11 @@ static packet_source_t *wrap_open(bool live)
         avcodec_parameters_copy(src->streams[i].par, w->inner->streams[i].par);
     }
     return src;
+}
+
+static packet_source_t *wrap_open(bool live)
+{
+    return wrap_open_url(input, live, false);
 }
 
 static int nsegments;
@@ -115,6 +136,14 @@ static int setup(void **state)
              "testsrc2=s=1280x720:r=30:d=6 -f lavfi -i sine=d=6 -c:v libx264 "
              "-preset ultrafast -g 60 -c:a aac -shortest %s",
              input);
+    assert_int_equal(system(cmd), 0);
+    /* 5 s of 320x180 at 15 fps, 1 s GOPs: a cheap live feed. */
+    snprintf(small, sizeof(small), "%s/small.ts", dir);
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -hide_banner -loglevel error -y -f lavfi -i "
+             "testsrc2=s=320x180:r=15:d=5 -f lavfi -i sine=d=5 -c:v libx264 "
+             "-preset ultrafast -g 15 -c:a aac -shortest %s",
+             small);
     assert_int_equal(system(cmd), 0);
     av_log_set_level(AV_LOG_QUIET);
     log_set_level(LOG_LEVEL_WARN);
@@ -277,15 +306,56 @@ static void test_bad_segment_is_refused(void **state)
     assert_null(transcode_session_new(wrap_open(false), &p, &o));
 }
 
-/* A loopback HTTP server that answers every request with `status` and
- * keeps the head of the last request it read. */
+/* A loopback HTTP server that answers every request with `status` (after
+ * delay_ms, when set) and keeps the head of the last request it read. It
+ * also checks the order of uploads: every file a PUT playlist lists must
+ * have been PUT before it. */
 typedef struct {
     int fd, port;
     volatile int status;
+    int delay_ms;
     char last[4096];
     int requests;
+    char put[256][64]; /* names of the files PUT so far */
+    int nput;
+    int playlists;    /* playlist PUTs seen */
+    int out_of_order; /* entries listed before their file arrived */
     pthread_t th;
 } server_t;
+
+static bool was_put(const server_t *sv, const char *name)
+{
+    for (int i = 0; i < sv->nput; i++) {
+        if (!strcmp(sv->put[i], name))
+            return true;
+    }
+    return false;
+}
+
+/* Notes a PUT of PATH with BODY (LEN bytes, NUL-terminated). */
+static void note_put(server_t *sv, const char *path, const char *body)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    if (n > 5 && !strcmp(base + n - 5, ".m3u8")) {
+        sv->playlists++;
+        for (const char *l = body; *l;) {
+            const char *e = strchr(l, '\n');
+            size_t ln = e ? (size_t)(e - l) : strlen(l);
+            char entry[64];
+            /* A media playlist's segments (the same folder). */
+            if (ln && ln < sizeof(entry) && *l != '#' && !memchr(l, '/', ln)) {
+                snprintf(entry, sizeof(entry), "%.*s", (int)ln, l);
+                if (!was_put(sv, entry))
+                    sv->out_of_order++;
+            }
+            l += ln + (e ? 1 : 0);
+        }
+    }
+    if (sv->nput < 256)
+        snprintf(sv->put[sv->nput++], sizeof(sv->put[0]), "%s", base);
+}
 
 static void *server_main(void *arg)
 {
@@ -312,16 +382,29 @@ static void *server_main(void *arg)
             if (cl)
                 len = strtol(cl + 16, NULL, 10);
             long have = (long)(got - (size_t)(end + 4 - buf));
-            char sink[4096];
+            static char body[65536];
+            size_t blen = (size_t)have < sizeof(body) - 1 ? (size_t)have : 0;
+            memcpy(body, end + 4, blen);
             while (have < len) {
+                char sink[4096];
                 ssize_t r = recv(c, sink, sizeof(sink), 0);
                 if (r <= 0)
                     break;
+                if (blen + (size_t)r < sizeof(body) - 1) {
+                    memcpy(body + blen, sink, (size_t)r);
+                    blen += (size_t)r;
+                }
                 have += r;
             }
+            body[blen] = '\0';
             *end = '\0';
             snprintf(sv->last, sizeof(sv->last), "%s", buf);
             sv->requests++;
+            char path[512];
+            if (sscanf(buf, "PUT %511s ", path) == 1)
+                note_put(sv, path, body);
+            if (sv->delay_ms)
+                usleep((useconds_t)sv->delay_ms * 1000);
             char ans[128];
             int n = snprintf(ans, sizeof(ans),
                              "HTTP/1.1 %d X\r\nContent-Length: 0\r\n"
@@ -443,6 +526,98 @@ static void test_origin_refusals_end_the_session(void **state)
     server_stop(&sv);
 }
 
+/* An origin that takes 0.5 s per request must not stall a live session:
+ * the uploads wait in their own thread, so a feed delivered at its own
+ * pace loses no packet, and the uploads keep their order (a playlist after
+ * the segments it lists; the master playlist last). */
+static void test_slow_origin_keeps_live_pace(void **state)
+{
+    (void)state;
+    server_t sv;
+    ladder_profile_t p;
+    transcode_stats_t st;
+    assert_int_equal(ladder_profile_default(&p), 0);
+    server_start(&sv, 201);
+    sv.delay_ms = 500;
+    transcode_opts_t o = opts("slow");
+    snprintf(o.output, sizeof(o.output), "http://127.0.0.1:%d/live/slow",
+             sv.port);
+    o.segment_s = 1.0;
+    o.queue_packets = 16; /* about half a second of this feed */
+    o.origin.timeout_ms = 3000;
+    transcode_session_t *s =
+        transcode_session_new(wrap_open_url(small, true, true), &p, &o);
+    assert_non_null(s);
+    assert_int_equal(transcode_session_run(s), 0);
+    transcode_session_stats(s, &st);
+    transcode_session_free(&s);
+    server_stop(&sv);
+    print_message("slow origin: dropped_packets=%lld puts=%lld "
+                  "put_failed=%lld requests=%d playlists=%d\n",
+                  (long long)st.dropped_packets, (long long)st.origin.puts,
+                  (long long)st.origin.put_failed, sv.requests, sv.playlists);
+    assert_int_equal(st.dropped_packets, 0);
+    assert_true(st.frames_decoded >= 70); /* 75 frames in the feed */
+    assert_true(st.origin.puts > 0);
+    assert_int_equal(st.origin.put_failed, 0);
+    assert_true(sv.playlists > 0);
+    assert_int_equal(sv.out_of_order, 0);
+    /* Drained at the end: the final master playlist arrived last. */
+    assert_true(sv.nput > 0);
+    assert_string_equal(sv.put[sv.nput - 1], "master.m3u8");
+}
+
+/* The upload queue: files go out in order, a newer copy of a playlist
+ * replaces the waiting one, and a full queue drops its oldest segment,
+ * never a playlist, and counts it. */
+static void test_origin_queue_order_and_bound(void **state)
+{
+    (void)state;
+    server_t sv;
+    char base[128], url[200];
+    origin_policy_t p;
+    origin_stats_t st;
+    origin_policy_default(&p);
+    p.queue_files = 3;
+    server_start(&sv, 201);
+    sv.delay_ms = 300;
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d/live/q", sv.port);
+    origin_t *o = origin_new("test", &p);
+    assert_non_null(o);
+    snprintf(url, sizeof(url), "%s/s1.ts", base);
+    assert_int_equal(origin_send(o, url, "1", 1), 0);
+    for (int i = 0; i < 200 && sv.nput < 1; i++)
+        usleep(10000);
+    assert_int_equal(sv.nput, 1); /* s1 is in flight for 300 ms */
+    snprintf(url, sizeof(url), "%s/s2.ts", base);
+    assert_int_equal(origin_send(o, url, "2", 1), 0);
+    snprintf(url, sizeof(url), "%s/index.m3u8", base);
+    assert_int_equal(origin_send(o, url, "s1.ts\ns2.ts\n", 12), 0);
+    snprintf(url, sizeof(url), "%s/s3.ts", base);
+    assert_int_equal(origin_send(o, url, "3", 1), 0);
+    snprintf(url, sizeof(url), "%s/index.m3u8", base);
+    assert_int_equal(origin_send(o, url, "s2.ts\ns3.ts\n", 12), 0);
+    origin_stats(o, &st);
+    assert_int_equal(st.queued, 4); /* s1 in flight; s2, s3, the playlist */
+    assert_int_equal(st.dropped, 0);
+    snprintf(url, sizeof(url), "%s/s4.ts", base);
+    assert_int_equal(origin_send(o, url, "4", 1), 0); /* s2 goes */
+    assert_int_equal(origin_drain(o), 0);
+    origin_stats(o, &st);
+    assert_int_equal(st.dropped, 1);
+    assert_int_equal(st.puts, 4);
+    assert_int_equal(st.queued, 0);
+    origin_free(&o);
+    server_stop(&sv);
+    assert_int_equal(sv.nput, 4);
+    assert_string_equal(sv.put[0], "s1.ts");
+    assert_string_equal(sv.put[1], "s3.ts");
+    assert_string_equal(sv.put[2], "index.m3u8");
+    assert_string_equal(sv.put[3], "s4.ts");
+    assert_int_equal(sv.playlists, 1);    /* the older copy never went */
+    assert_int_equal(sv.out_of_order, 1); /* it lists the dropped s2 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +629,8 @@ int main(void)
         cmocka_unit_test(test_bad_segment_is_refused),
         cmocka_unit_test(test_http_client_request),
         cmocka_unit_test(test_origin_refusals_end_the_session),
+        cmocka_unit_test(test_origin_queue_order_and_bound),
+        cmocka_unit_test(test_slow_origin_keeps_live_pace),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
