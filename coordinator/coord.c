@@ -503,12 +503,10 @@ static void db_assignment(coord_t *c, const coord_stream_t *s, const char *what)
 
 /* ---------------------------------------------------------------- sending */
 
-static void send_release(coord_t *c, long wi, const char *stream_id,
-                         uint64_t gen, Prism__ReleaseReason why,
-                         bool at_keyframe)
+static void send_release_once(coord_t *c, long wi, const char *stream_id,
+                              uint64_t gen, Prism__ReleaseReason why,
+                              bool at_keyframe)
 {
-    if (wi < 0)
-        return;
     coord_worker_t *w = &c->workers[wi];
     Prism__Release r = PRISM__RELEASE__INIT;
     Prism__Envelope env = PRISM__ENVELOPE__INIT;
@@ -519,6 +517,105 @@ static void send_release(coord_t *c, long wi, const char *stream_id,
     env.body_case = PRISM__ENVELOPE__BODY_RELEASE;
     env.release = &r;
     send_env(c, w->rid, w->rid_len, &env, w->id);
+}
+
+/* The unacknowledged Release of stream_id to worker wi, or NULL. */
+static coord_release_t *release_find(coord_t *c, long wi, const char *stream_id)
+{
+    for (size_t i = 0; i < c->nreleases; i++)
+        if (c->releases[i].worker == wi &&
+            !strcmp(c->releases[i].stream, stream_id))
+            return &c->releases[i];
+    return NULL;
+}
+
+static void release_drop(coord_t *c, coord_release_t *r)
+{
+    *r = c->releases[--c->nreleases];
+}
+
+/* Forgets every unacknowledged Release of worker wi (dead, or registering
+ * again with the list of what it runs). */
+static void release_forget_worker(coord_t *c, long wi)
+{
+    for (size_t i = 0; i < c->nreleases;) {
+        if (c->releases[i].worker == wi)
+            release_drop(c, &c->releases[i]);
+        else
+            i++;
+    }
+}
+
+/*
+ * Sends a Release and keeps it until the worker acknowledges it (see
+ * coord_release_t). A Release of the same stream to the same worker that
+ * is still unacknowledged is replaced when this one is as new or newer (the
+ * worker stops every generation up to it); an older one changes nothing.
+ * With the table full, the Release is sent once and counted.
+ */
+static void send_release(coord_t *c, long wi, const char *stream_id,
+                         uint64_t gen, Prism__ReleaseReason why,
+                         bool at_keyframe)
+{
+    if (wi < 0 || strlen(stream_id) >= COORD_ID_MAX)
+        return;
+    coord_release_t *r = release_find(c, wi, stream_id);
+    if (r && r->generation > gen)
+        return;
+    if (!r && c->nreleases < (size_t)c->cfg.release_pending_max) {
+        size_t cap = (size_t)c->cfg.release_pending_max;
+        if (!c->releases) {
+            c->releases = malloc(cap * sizeof(*c->releases));
+            if (!c->releases)
+                log_error(MOD, "Cannot allocate the Release table.",
+                          "entries=%zu", cap);
+        }
+        if (c->releases)
+            r = &c->releases[c->nreleases++];
+    }
+    send_release_once(c, wi, stream_id, gen, why, at_keyframe);
+    if (!r) {
+        c->n.releases_untracked++;
+        return;
+    }
+    r->worker = wi;
+    snprintf(r->stream, sizeof(r->stream), "%s", stream_id);
+    r->generation = gen;
+    r->reason = why;
+    r->at_keyframe = at_keyframe;
+    r->sends = 1;
+    r->backoff_ms = c->cfg.ack_timeout_ms;
+    r->next_ms = clock_mono_ms() + r->backoff_ms;
+}
+
+/* True when a Release of this generation (or a newer one) of stream_id
+ * waits for worker wi's Ack. */
+static bool release_pending(coord_t *c, long wi, const char *stream_id,
+                            uint64_t gen)
+{
+    const coord_release_t *r = release_find(c, wi, stream_id);
+    return r && r->generation >= gen;
+}
+
+/* Sends again the Releases whose Ack is overdue, backing off. */
+static void release_resend_due(coord_t *c, int64_t now)
+{
+    for (size_t i = 0; i < c->nreleases; i++) {
+        coord_release_t *r = &c->releases[i];
+        if (now < r->next_ms)
+            continue;
+        send_release_once(c, r->worker, r->stream, r->generation,
+                          (Prism__ReleaseReason)r->reason, r->at_keyframe);
+        r->sends++;
+        c->n.release_resends++;
+        log_info(MOD, "Release not acknowledged: sent again.",
+                 "worker=%s stream=%s generation=%" PRIu64 " sends=%d",
+                 c->workers[r->worker].id, r->stream, r->generation, r->sends);
+        r->backoff_ms *= 2;
+        if (r->backoff_ms > c->cfg.release_retry_max_ms)
+            r->backoff_ms = c->cfg.release_retry_max_ms;
+        r->next_ms = now + r->backoff_ms;
+    }
 }
 
 static void send_assign(coord_t *c, coord_stream_t *s)
@@ -767,6 +864,7 @@ static void worker_dead(coord_t *c, long wi, const char *why)
     w->state = WORKER_DEAD;
     c->pworkers[wi].live = false;
     c->n.dead_workers++;
+    release_forget_worker(c, wi);
     size_t n = 0;
     for (size_t i = 0; i < c->nslots; i++) {
         coord_stream_t *s = &c->streams[i];
@@ -887,7 +985,9 @@ static void handle_register(coord_t *c, const envelope_peer_t *peer,
     ack.accepted = true;
     send_env(c, peer->rid, peer->rid_len, &out, id);
 
-    /* Reconcile what it says it runs. */
+    /* Reconcile what it says it runs (this replaces the Releases that
+     * waited for its Ack: what it still runs gets one again). */
+    release_forget_worker(c, wi);
     int adopted = 0, released = 0, resent = 0;
     for (size_t i = 0; i < r->n_running; i++) {
         const Prism__RunningStream *rs = r->running[i];
@@ -1033,6 +1133,7 @@ static void handle_report(coord_t *c, const envelope_peer_t *peer,
             bool finishing =
                 s && s->moving_from == wi && s->moving_gen == sl->generation;
             if (!finishing &&
+                !release_pending(c, wi, sl->stream_id, sl->generation) &&
                 (!s || s->generation > sl->generation || s->worker != wi))
                 send_release(
                     c, wi, sl->stream_id, sl->generation,
@@ -1087,8 +1188,20 @@ static void handle_ack(coord_t *c, const envelope_peer_t *peer,
 {
     long wi = worker_of_peer(c, peer, env);
     const Prism__Ack *a = env->ack;
-    if (wi < 0)
+    if (wi < 0 || !a->stream_id)
         return;
+    if (a->of == PRISM__ACK__OF__OF_RELEASE) {
+        coord_release_t *r = release_find(c, wi, a->stream_id);
+        if (!r || a->generation < r->generation)
+            return;
+        coord_event(c, "stream.release_acked", c->workers[wi].id,
+                    coord_find_stream(c, a->stream_id) ? a->stream_id : NULL,
+                    json_pack("{s:s, s:I, s:i}", "stream", r->stream,
+                              "generation", (json_int_t)r->generation, "sends",
+                              r->sends));
+        release_drop(c, r);
+        return;
+    }
     coord_stream_t *s = coord_find_stream(c, a->stream_id);
     if (!s || s->worker != wi || s->generation != a->generation ||
         a->of != PRISM__ACK__OF__OF_ASSIGN)
@@ -1999,6 +2112,7 @@ int coord_run(coord_t *c)
             continue;
         if (now >= c->next_check_ms) {
             check_liveness(c, now);
+            release_resend_due(c, now);
             c->next_check_ms = now + c->cfg.report_ms / 4;
         }
         if (c->reload) { /* SIGHUP: read it whatever its mtime says */
@@ -2046,6 +2160,7 @@ void coord_free(coord_t **cp)
     free(c->pdevices);
     free(c->ingests);
     free(c->streams);
+    free(c->releases);
     idmap_free(&c->worker_ids);
     idmap_free(&c->stream_ids);
     idmap_free(&c->channel_streams);

@@ -328,10 +328,23 @@ static void metrics(coord_t *c, api_req_t *r)
          c->n.messages_in},
         {"prism_messages_bad_total", "Control messages refused.",
          c->n.messages_bad},
+        {"prism_release_resends_total",
+         "Releases sent again because the worker did not acknowledge them.",
+         c->n.release_resends},
+        {"prism_releases_untracked_total",
+         "Releases sent once, untracked, because the table was full.",
+         c->n.releases_untracked},
+        {"prism_ladder_upgrades_total",
+         "Partial ladders moved to a worker with room for the whole one.",
+         c->n.upgrades},
     };
     for (size_t i = 0; i < sizeof(ctr) / sizeof(ctr[0]); i++)
         OUT("# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", ctr[i].name,
             ctr[i].help, ctr[i].name, ctr[i].name, ctr[i].v);
+    OUT("# HELP prism_releases_unacked Releases waiting for the worker's "
+        "Ack.\n# TYPE prism_releases_unacked gauge\n"
+        "prism_releases_unacked %zu\n",
+        c->nreleases);
     store_stats_t ss;
     store_get_stats(c->db, &ss);
     OUT("# HELP prism_db_up 1 while PostgreSQL is connected.\n"

@@ -56,6 +56,21 @@ const config_option_t coord_config_options[] = {
      "Re-sends of an Assign before the stream is placed elsewhere"},
     {"pending_retry_ms", 0, CONFIG_INT, "1000", 50, 60000, N(pending_retry_ms),
      "How often streams waiting for capacity are retried"},
+    {"release_pending_max", 0, CONFIG_INT, "10000", 1, 10000000,
+     N(release_pending_max),
+     "Releases kept until their worker acknowledges them; more are sent "
+     "once, untracked, and counted"},
+    {"release_retry_max_ms", 0, CONFIG_INT, "30000", 50, 600000,
+     N(release_retry_max_ms),
+     "Longest wait between re-sends of an unacknowledged Release (the "
+     "first waits ack_timeout_ms, then it doubles), ms"},
+    {"upgrade_per_s", 0, CONFIG_INT, "2", 0, 1000, N(upgrade_per_s),
+     "Most moves per second that give a partial ladder the whole one when "
+     "capacity frees; 0 turns upgrades off"},
+    {"upgrade_cooldown_ms", 0, CONFIG_INT, "60000", 0, 86400000,
+     N(upgrade_cooldown_ms),
+     "A stream upgraded to its whole ladder is not upgraded again within "
+     "this, ms"},
     {"reconcile_grace_ms", 0, CONFIG_INT, "5000", 0, 600000,
      N(reconcile_grace_ms),
      "After a start, how long streams from the database wait for their "

@@ -47,6 +47,10 @@ typedef struct {
     char output_url[1024];         /* where workers write HLS (Assign) */
     int64_t segment_ms;            /* HLS segment target (Assign) */
     char log_level[16];
+    int64_t release_pending_max;  /* unacknowledged Releases kept */
+    int64_t release_retry_max_ms; /* longest Release re-send backoff */
+    int64_t upgrade_per_s;        /* partial-ladder upgrades a second */
+    int64_t upgrade_cooldown_ms;  /* one stream upgraded at most this often */
 } coord_config_t;
 
 /* The option table and its size (for config_parse and the docs). */

@@ -116,7 +116,26 @@ typedef struct {
      * ingest's stats bring it; the ladder is fitted then. */
     ladder_profile_t prof;
     bool awaiting_source;
+    int64_t upgraded_ms; /* last move to the whole ladder; 0 never */
 } coord_stream_t;
+
+/*
+ * A Release sent to a worker and not yet acknowledged: it is sent again
+ * after ack_timeout_ms, then at doubling intervals up to
+ * release_retry_max_ms, until the worker's Ack (of = release) arrives or
+ * the worker is declared dead or registers again (its running list is
+ * reconciled then).
+ */
+typedef struct {
+    long worker;
+    char stream[COORD_ID_MAX];
+    uint64_t generation;
+    int reason; /* Prism__ReleaseReason */
+    bool at_keyframe;
+    int sends;
+    int64_t next_ms;
+    int64_t backoff_ms;
+} coord_release_t;
 
 typedef struct {
     char addr[64];
@@ -137,6 +156,9 @@ typedef struct {
     uint64_t writes_dropped;
     uint64_t messages_in;
     uint64_t messages_bad;
+    uint64_t release_resends;    /* Releases sent again, unacknowledged */
+    uint64_t releases_untracked; /* table full: sent once, not tracked */
+    uint64_t upgrades;           /* partial ladders moved to the whole one */
 } coord_counters_t;
 
 struct coord {
@@ -179,6 +201,11 @@ struct coord {
     size_t nstreams;    /* slots in use */
     uint64_t next_seq;
     coord_badkey_t badkeys[256];
+
+    coord_release_t *releases; /* unacknowledged, release_pending_max */
+    size_t nreleases;
+    int64_t upgrade_window_ms; /* start of the current upgrade second */
+    int64_t upgrades_in_window;
 
     uint64_t hb_seq;
     int64_t next_hb_ms;

@@ -346,6 +346,8 @@ typedef struct {
     bool release_at_keyframe;
     uint64_t budget;
     int acks, assigns, releases, heartbeats, reg_acks, reg_refused;
+    int ignore_releases; /* Releases still to lose (as if dropped) */
+    int releases_lost;
     char last_release[64];
     int last_release_reason;
     unsigned release_reasons; /* bit per ReleaseReason seen */
@@ -525,6 +527,11 @@ static void on_assign(node_t *n, const Prism__Assign *a)
 
 static void on_release(node_t *n, const Prism__Release *r)
 {
+    if (n->ignore_releases > 0) {
+        n->ignore_releases--;
+        n->releases_lost++;
+        return;
+    }
     n->releases++;
     snprintf(n->last_release, sizeof(n->last_release), "%s", r->stream_id);
     n->last_release_reason = r->reason;
@@ -539,6 +546,16 @@ static void on_release(node_t *n, const Prism__Release *r)
             break;
         }
     }
+    /* Like the real worker: every Release is acknowledged. */
+    Prism__Ack ack = PRISM__ACK__INIT;
+    ack.stream_id = r->stream_id;
+    ack.generation = r->generation;
+    ack.ok = true;
+    ack.of = PRISM__ACK__OF__OF_RELEASE;
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    env.body_case = PRISM__ENVELOPE__BODY_ACK;
+    env.ack = &ack;
+    node_send(n, &env);
 }
 
 static void node_handle(node_t *n)
@@ -1517,6 +1534,103 @@ static void test_moves(void **state)
     node_close(&ing);
 }
 
+/*
+ * A Release that is lost is sent again: the old worker of a moved stream
+ * drops the first Release (as if it was disconnected for a moment), keeps
+ * reporting the old generation, gets the Release again after
+ * ack_timeout_ms, stops the session and acknowledges it; the event log and
+ * /metrics show it. A Release a dead worker never acknowledged is
+ * forgotten with the worker.
+ */
+static void test_release_resent(void **state)
+{
+    (void)state;
+    fx_t *fx = &g_fx;
+    fx_setup(fx);
+    coord_start(fx, 0, true);
+    char *ka = create_channel(fx, "moving", 50);
+    char *kb = create_channel(fx, "ending", 50);
+    node_t w1, w2, ing;
+    node_init(fx, &w1, "w1", false, 1);
+    node_init(fx, &w2, "w2", false, 1);
+    node_init(fx, &ing, "ing1", true, 1);
+    node_t *all[] = {&w1, &w2, &ing};
+    worker_register(&w1);
+    worker_register(&w2);
+    ingest_hello(&ing);
+    pump(all, 3, 800, NULL);
+    char sa[64], w[64];
+    publish(all, 3, &ing, ka, 1280, 720, 30);
+    snprintf(sa, sizeof(sa), "%s", ing.reply_stream);
+    assert_string_equal(ing.reply_worker, "w1");
+    pump(all, 3, 500, NULL);
+    assert_int_equal(w1.nsess, 1);
+
+    /* Drain w1 with move: the Release to w1 is lost. */
+    w1.ignore_releases = 1;
+    int st = http(fx, 0, "POST", "/api/workers/w1/drain?move=true",
+                  "test-token-123", NULL, NULL, NULL, 0);
+    assert_int_equal(st, 200);
+    pump(all, 3, 500, NULL);
+    assert_string_equal(stream_worker(fx, sa, w, sizeof(w)), "w2");
+    assert_int_equal(w1.releases_lost, 1);
+    assert_int_equal(w1.releases, 0);
+    assert_int_equal(w1.nsess, 1); /* still transcoding the old generation */
+    assert_int_equal(metric(fx, "prism_releases_unacked"), 1);
+
+    /* ack_timeout_ms (1000) later it comes again; w1 stops and acks. */
+    int64_t end = clock_mono_ms() + 4000;
+    while (clock_mono_ms() < end && (w1.nsess || w1.releases == 0))
+        pump(all, 3, 100, NULL);
+    assert_int_equal(w1.releases, 1);
+    assert_int_equal(w1.nsess, 0);
+    assert_true(w1.release_reasons &
+                (1u << PRISM__RELEASE_REASON__RELEASE_REASON_MOVED));
+    pump(all, 3, 300, NULL);
+    assert_int_equal(w2.nsess, 1);
+    assert_true(metric(fx, "prism_release_resends_total") >= 1);
+    assert_int_equal(metric(fx, "prism_releases_unacked"), 0);
+    char ev[2048];
+    stream_events(fx, sa, ev, sizeof(ev));
+    assert_non_null(strstr(ev, "stream.replaced@w2"));
+    assert_non_null(strstr(ev, "stream.release_acked@w1"));
+    /* Nothing is sent again once acknowledged. */
+    int before = metric(fx, "prism_release_resends_total");
+    pump(all, 3, 2500, NULL);
+    assert_int_equal(metric(fx, "prism_release_resends_total"), before);
+    assert_int_equal(w1.releases, 1);
+
+    /* A worker that dies owing an Ack: its pending Release is forgotten. */
+    publish(all, 3, &ing, kb, 640, 360, 30);
+    char sb[64];
+    snprintf(sb, sizeof(sb), "%s", ing.reply_stream);
+    assert_string_equal(ing.reply_worker, "w2");
+    pump(all, 3, 300, NULL);
+    w2.ignore_releases = 1000;
+    Prism__StreamEnd e = PRISM__STREAM_END__INIT;
+    e.stream_id = sb;
+    e.reason = (char *)"publisher left";
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    env.body_case = PRISM__ENVELOPE__BODY_STREAM_END;
+    env.stream_end = &e;
+    node_send(&ing, &env);
+    pump(all, 3, 2500, NULL);
+    assert_true(w2.releases_lost >= 2); /* sent, then sent again */
+    assert_int_equal(metric(fx, "prism_releases_unacked"), 1);
+    node_close(&w2);
+    end = clock_mono_ms() + 4000;
+    while (clock_mono_ms() < end && metric(fx, "prism_releases_unacked"))
+        pump(all, 3, 200, NULL);
+    assert_int_equal(metric(fx, "prism_releases_unacked"), 0);
+    json_t *j = get_json(fx, 0, "/api/workers/w2");
+    assert_string_equal(jstr(j, "state"), "dead");
+    json_decref(j);
+    free(ka);
+    free(kb);
+    node_close(&w1);
+    node_close(&ing);
+}
+
 /* Runs after every test, also after a failed one: no coordinator is left
  * behind and the test's schema is dropped. */
 static int fx_after(void **state)
@@ -1537,6 +1651,7 @@ int main(void)
         cmocka_unit_test_teardown(test_standby_takes_over, fx_after),
         cmocka_unit_test_teardown(test_db_outage, fx_after),
         cmocka_unit_test_teardown(test_moves, fx_after),
+        cmocka_unit_test_teardown(test_release_resent, fx_after),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     zctx_term();
