@@ -518,6 +518,11 @@ static void send_report(agent_t *a)
             x.last_input_pts_ms = zs.last_input_ms;
             x.renditions = (uint32_t)st.renditions;
             x.errors = (uint64_t)st.corrupt;
+            x.origin_puts = (uint64_t)st.origin.puts;
+            x.origin_put_failed = (uint64_t)st.origin.put_failed;
+            x.origin_deletes = (uint64_t)st.origin.deletes;
+            x.origin_delete_failed = (uint64_t)st.origin.delete_failed;
+            x.origin_dropped = (uint64_t)st.origin.dropped;
         }
         pthread_mutex_unlock(&s->lock);
         if (s->device >= 0 && s->device < a->ndev) {

@@ -51,9 +51,10 @@ void origin_policy_default(origin_policy_t *p);
  */
 origin_t *origin_new(const char *name, const origin_policy_t *policy);
 
-/* Stops the uploader and frees the writer; sets *op to NULL; accepts NULL.
- * Files still queued (call origin_drain first to send them) and open
- * files left by a muxer are dropped unsent. */
+/* Stops the uploader (a request in flight ends first, within its
+ * deadline) and frees the writer; sets *op to NULL; accepts NULL. Files
+ * still queued (call origin_drain first to send them) and open files left
+ * by a muxer are dropped unsent. */
 void origin_free(origin_t **op);
 
 /*
