@@ -3,7 +3,8 @@
 # playlists, segments and thumbnail land on the origin and ffmpeg plays the
 # master from it; in live mode segments that leave the window are deleted
 # there; an origin that refuses PUTs is reported (403: the session ends,
-# non-zero exit; 500 for a while mid-stream: logged, counted, recovered).
+# non-zero exit; 500 for a while mid-stream: logged, counted, recovered);
+# the upload queue drained at the end (the final playlists arrive).
 set -euo pipefail
 worker=${PRISM_BUILD_DIR:?}/worker/prism-worker
 tmp=$(mktemp -d)
@@ -106,8 +107,13 @@ for r in source 160p30; do
     for seg in $(grep -v '^#' "$dir/index.m3u8"); do
         [ -s "$dir/$seg" ] || fail "live $r: listed $seg is not on the origin"
     done
+    # The uploader's queue was drained at the end: the final playlist.
+    grep -q '^#EXT-X-ENDLIST' "$dir/index.m3u8" ||
+        fail "live $r: the final playlist did not reach the origin"
 done
 grep 'level=warn mod=origin' "$tmp/log3" && fail "live run: origin warnings"
+grep 'msg="Session finished."' "$tmp/log3" | grep -q ' upload_dropped=0 ' ||
+    fail "live run: files dropped from the upload queue"
 
 # The same live run and a 403 over https:// (libavformat's TLS).
 if [ -n "$tls" ]; then
