@@ -698,6 +698,9 @@ static void make_pending(coord_t *c, coord_stream_t *s, const char *close_as)
     c->pending_dirty = true;
 }
 
+static void assign_placed(coord_t *c, coord_stream_t *s,
+                          const placement_result_t *rp, const char *why);
+
 /*
  * Places a stream that has no worker. Returns 0 when assigned, or the
  * placement code (the stream stays PENDING).
@@ -726,6 +729,16 @@ static int place_stream_avoiding(coord_t *c, coord_stream_t *s, const char *why,
         }
         return rc;
     }
+    assign_placed(c, s, &res, why);
+    return 0;
+}
+
+/* Takes the placement res for stream s (which has no worker now): reserves
+ * it, starts a new generation and sends the Assign. */
+static void assign_placed(coord_t *c, coord_stream_t *s,
+                          const placement_result_t *rp, const char *why)
+{
+    placement_result_t res = *rp;
     placement_reserve(&c->pdevices[res.device], &res.cost, +1, true);
     s->worker = res.worker;
     s->device = res.device;
@@ -753,7 +766,6 @@ static int place_stream_avoiding(coord_t *c, coord_stream_t *s, const char *why,
                           (json_int_t)s->generation, "renditions", nkept,
                           "partial", res.partial, "load_after",
                           res.load_after));
-    return 0;
 }
 
 static int prio_cmp(const void *a, const void *b)
@@ -793,15 +805,13 @@ static void place_pending(coord_t *c, const char *why)
     free(v);
 }
 
+static void move_to(coord_t *c, coord_stream_t *s,
+                    const placement_result_t *res, const char *why);
+
 /* Moves a running stream off its worker: new worker first, then release. */
 static int move_stream(coord_t *c, coord_stream_t *s, const char *why)
 {
     long old_w = s->worker;
-    long old_d = s->device;
-    uint64_t old_gen = s->generation;
-    ladder_cost_t old_cost = s->cost;
-    bool old_conf = s->confirmed;
-    unsigned old_kept = s->kept;
     /* The old reservation stays counted while we look: no self-placement
      * is possible anyway (the old worker is draining or overloaded). */
     placement_request_t req = {&s->ladder, &s->source, c->cfg.partial_ladders};
@@ -813,20 +823,119 @@ static int move_stream(coord_t *c, coord_stream_t *s, const char *why)
                  why);
         return rc < 0 ? rc : -EAGAIN;
     }
-    placement_reserve(&c->pdevices[old_d], &old_cost, -1, !old_conf);
+    move_to(c, s, &res, why);
+    return 0;
+}
+
+/* Moves stream s to the placement res (picked while its old reservation
+ * still counted): the new generation is assigned first, then the old
+ * worker is told to stop at its next keyframe. */
+static void move_to(coord_t *c, coord_stream_t *s,
+                    const placement_result_t *res, const char *why)
+{
+    long old_w = s->worker;
+    uint64_t old_gen = s->generation;
+    placement_reserve(&c->pdevices[s->device], &s->cost, -1, !s->confirmed);
     db_assignment_close(c, s->id, old_gen, "released");
-    (void)old_kept;
     s->worker = -1;
     s->device = -1;
-    s->state = STREAM_PENDING;
-    rc = place_stream(c, s, why);
+    s->confirmed = false;
+    assign_placed(c, s, res, why);
     send_release(c, old_w, s->id, old_gen,
                  PRISM__RELEASE_REASON__RELEASE_REASON_MOVED, true);
     /* The old worker runs it to its next keyframe: its reports of that
      * generation are expected, not stale. */
     s->moving_from = old_w;
     s->moving_gen = old_gen;
-    return rc;
+}
+
+static unsigned full_mask(const coord_stream_t *s)
+{
+    return s->ladder.n >= 32 ? ~0u : (1u << s->ladder.n) - 1;
+}
+
+static int count_rungs(unsigned kept)
+{
+    int n = 0;
+    for (; kept; kept &= kept - 1)
+        n++;
+    return n;
+}
+
+/*
+ * Gives streams placed with a partial ladder their whole ladder when
+ * capacity has freed: running partial streams, highest priority first
+ * (then oldest), move to another worker where the whole ladder fits, by the
+ * move path (new generation first, the old one released at its keyframe).
+ * Streams still waiting for capacity go first: nothing is upgraded while
+ * one is pending. At most upgrade_per_s moves a second, and a stream is not
+ * upgraded again within upgrade_cooldown_ms, so that churn cannot make
+ * streams bounce; failed tries are bounded per pass too.
+ */
+static void upgrade_partial(coord_t *c, int64_t now)
+{
+    if (c->cfg.upgrade_per_s <= 0)
+        return;
+    if (now - c->upgrade_window_ms >= 1000) {
+        c->upgrade_window_ms = now;
+        c->upgrades_in_window = 0;
+    }
+    if (c->upgrades_in_window >= c->cfg.upgrade_per_s)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < c->nslots; i++) {
+        const coord_stream_t *s = &c->streams[i];
+        if (s->state == STREAM_PENDING && !s->awaiting_source)
+            return;
+        n += s->state == STREAM_RUNNING && s->worker >= 0 &&
+             s->kept != full_mask(s);
+    }
+    if (n == 0)
+        return;
+    coord_stream_t **v = malloc(n * sizeof(*v));
+    if (!v)
+        return;
+    n = 0;
+    for (size_t i = 0; i < c->nslots; i++) {
+        coord_stream_t *s = &c->streams[i];
+        if (s->state == STREAM_RUNNING && s->worker >= 0 &&
+            s->kept != full_mask(s) &&
+            (s->upgraded_ms == 0 ||
+             now - s->upgraded_ms >= c->cfg.upgrade_cooldown_ms))
+            v[n++] = s;
+    }
+    qsort(v, n, sizeof(*v), prio_cmp);
+    /* Each failed try is a placement pass over the farm: a few per pass. */
+    int64_t tries = 4 * c->cfg.upgrade_per_s;
+    for (size_t i = 0;
+         i < n && tries > 0 && c->upgrades_in_window < c->cfg.upgrade_per_s;
+         i++) {
+        coord_stream_t *s = v[i];
+        long old_w = s->worker;
+        placement_request_t req = {&s->ladder, &s->source, false};
+        placement_result_t res;
+        bool was = c->pworkers[old_w].draining;
+        c->pworkers[old_w].draining = true; /* another worker only */
+        int rc = placement_pick(&c->pcfg, &c->farm, &req, &res);
+        c->pworkers[old_w].draining = was;
+        if (rc == PLACEMENT_ENOWORKER)
+            break;
+        if (rc < 0 || res.partial) {
+            tries--;
+            continue;
+        }
+        int before = count_rungs(s->kept);
+        move_to(c, s, &res, "ladder upgrade");
+        s->upgraded_ms = now;
+        c->upgrades_in_window++;
+        c->n.upgrades++;
+        coord_event(c, "stream.upgraded", c->workers[s->worker].id, s->id,
+                    json_pack("{s:s, s:i, s:i, s:I}", "from",
+                              c->workers[old_w].id, "renditions_before", before,
+                              "renditions", count_rungs(s->kept), "generation",
+                              (json_int_t)s->generation));
+    }
+    free(v);
 }
 
 /* ---------------------------------------------------------------- workers */
@@ -2133,6 +2242,7 @@ int coord_run(coord_t *c)
         }
         if (c->pending_dirty || now >= c->next_pending_ms) {
             place_pending(c, "capacity changed");
+            upgrade_partial(c, now);
             c->next_pending_ms = now + c->cfg.pending_retry_ms;
         }
     }

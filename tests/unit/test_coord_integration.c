@@ -1534,6 +1534,18 @@ static void test_moves(void **state)
     node_close(&ing);
 }
 
+/* The ingest says the publisher of stream id left. */
+static void stream_end(node_t *ing, const char *id)
+{
+    Prism__StreamEnd e = PRISM__STREAM_END__INIT;
+    e.stream_id = (char *)id;
+    e.reason = (char *)"publisher left";
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    env.body_case = PRISM__ENVELOPE__BODY_STREAM_END;
+    env.stream_end = &e;
+    node_send(ing, &env);
+}
+
 /*
  * A Release that is lost is sent again: the old worker of a moved stream
  * drops the first Release (as if it was disconnected for a moment), keeps
@@ -1607,13 +1619,7 @@ static void test_release_resent(void **state)
     assert_string_equal(ing.reply_worker, "w2");
     pump(all, 3, 300, NULL);
     w2.ignore_releases = 1000;
-    Prism__StreamEnd e = PRISM__STREAM_END__INIT;
-    e.stream_id = sb;
-    e.reason = (char *)"publisher left";
-    Prism__Envelope env = PRISM__ENVELOPE__INIT;
-    env.body_case = PRISM__ENVELOPE__BODY_STREAM_END;
-    env.stream_end = &e;
-    node_send(&ing, &env);
+    stream_end(&ing, sb);
     pump(all, 3, 2500, NULL);
     assert_true(w2.releases_lost >= 2); /* sent, then sent again */
     assert_int_equal(metric(fx, "prism_releases_unacked"), 1);
@@ -1628,6 +1634,114 @@ static void test_release_resent(void **state)
     free(ka);
     free(kb);
     node_close(&w1);
+    node_close(&ing);
+}
+
+/* Whether stream id runs a partial ladder, and how many renditions. */
+static bool stream_partial(fx_t *fx, const char *id, int *nren)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/api/streams/%s", id);
+    json_t *j = get_json(fx, 0, path);
+    bool p = json_is_true(json_object_get(j, "partial"));
+    *nren = (int)json_array_size(json_object_get(j, "renditions"));
+    json_decref(j);
+    return p;
+}
+
+/*
+ * Partial ladders get the whole ladder when capacity frees. Each worker
+ * holds one whole 720p ladder (48 Mpx/s of encode in a 76.5 Mpx/s budget
+ * after headroom) plus the lower rungs of a second one. With two workers
+ * full, "c" (priority 10) and "d" (priority 90) are placed partial; a third
+ * worker joins and "d", the higher priority, moves to it with its whole
+ * ladder while "c" (no room anywhere else) stays partial; then a stream
+ * ends and "c" moves to the freed worker with its whole ladder. The old
+ * workers get Release (moved, at keyframe); the event log shows
+ * stream.upgraded.
+ */
+static void test_ladder_upgrade(void **state)
+{
+    (void)state;
+    fx_t *fx = &g_fx;
+    fx_setup(fx);
+    coord_start(fx, 0, true);
+    char *ka = create_channel(fx, "a", 50);
+    char *kb = create_channel(fx, "b", 50);
+    char *kc = create_channel(fx, "c", 10);
+    char *kd = create_channel(fx, "d", 90);
+    node_t w1, w2, w3, ing;
+    node_init(fx, &w1, "w1", false, 1);
+    node_init(fx, &w2, "w2", false, 1);
+    node_init(fx, &w3, "w3", false, 1);
+    node_init(fx, &ing, "ing1", true, 1);
+    w1.budget = w2.budget = w3.budget = 90000000ull;
+    node_t *all[] = {&w1, &w2, &w3, &ing};
+    worker_register(&w1);
+    worker_register(&w2);
+    ingest_hello(&ing);
+    pump(all, 4, 800, NULL);
+    char sa[64], sb[64], sc[64], sd[64], w[64];
+    int nren;
+    publish(all, 4, &ing, ka, 1280, 720, 30);
+    snprintf(sa, sizeof(sa), "%s", ing.reply_stream);
+    assert_string_equal(ing.reply_worker, "w1");
+    publish(all, 4, &ing, kb, 1280, 720, 30);
+    snprintf(sb, sizeof(sb), "%s", ing.reply_stream);
+    assert_string_equal(ing.reply_worker, "w2");
+    pump(all, 4, 500, NULL);
+    assert_false(stream_partial(fx, sa, &nren));
+    assert_int_equal(nren, 5); /* source, 720p, 480p, 360p, 160p */
+    publish(all, 4, &ing, kc, 1280, 720, 30);
+    snprintf(sc, sizeof(sc), "%s", ing.reply_stream);
+    assert_string_equal(ing.reply_worker, "w1");
+    publish(all, 4, &ing, kd, 1280, 720, 30);
+    snprintf(sd, sizeof(sd), "%s", ing.reply_stream);
+    assert_string_equal(ing.reply_worker, "w2");
+    pump(all, 4, 500, NULL);
+    assert_true(stream_partial(fx, sc, &nren));
+    assert_int_equal(nren, 4); /* 720p dropped */
+    assert_true(stream_partial(fx, sd, &nren));
+    assert_int_equal(metric(fx, "prism_ladder_upgrades_total"), 0);
+
+    /* A worker joins: "d" (priority 90) gets it, "c" stays partial. */
+    worker_register(&w3);
+    assert_true(wait_worker(all, 4, fx, sd, "w2", 4000));
+    assert_string_equal(stream_worker(fx, sd, w, sizeof(w)), "w3");
+    assert_false(stream_partial(fx, sd, &nren));
+    assert_int_equal(nren, 5);
+    assert_true(w2.release_reasons &
+                (1u << PRISM__RELEASE_REASON__RELEASE_REASON_MOVED));
+    assert_true(w2.release_at_keyframe);
+    pump(all, 4, 1500, NULL);
+    assert_string_equal(stream_worker(fx, sc, w, sizeof(w)), "w1");
+    assert_true(stream_partial(fx, sc, &nren));
+    assert_int_equal(metric(fx, "prism_ladder_upgrades_total"), 1);
+
+    /* "b" ends: "c" moves to w2 with its whole ladder. */
+    stream_end(&ing, sb);
+    assert_true(wait_worker(all, 4, fx, sc, "w1", 4000));
+    assert_string_equal(stream_worker(fx, sc, w, sizeof(w)), "w2");
+    assert_false(stream_partial(fx, sc, &nren));
+    assert_int_equal(nren, 5);
+    pump(all, 4, 500, NULL);
+    assert_int_equal(w1.nsess, 1); /* "a" only: the old "c" stopped */
+    assert_int_equal(w2.nsess, 1);
+    assert_int_equal(w3.nsess, 1);
+    assert_int_equal(metric(fx, "prism_ladder_upgrades_total"), 2);
+    char ev[2048];
+    stream_events(fx, sc, ev, sizeof(ev));
+    assert_non_null(strstr(ev, "stream.upgraded@w2"));
+    assert_non_null(strstr(ev, "stream.release_acked@w1"));
+    stream_events(fx, sd, ev, sizeof(ev));
+    assert_non_null(strstr(ev, "stream.upgraded@w3"));
+    free(ka);
+    free(kb);
+    free(kc);
+    free(kd);
+    node_close(&w1);
+    node_close(&w2);
+    node_close(&w3);
     node_close(&ing);
 }
 
@@ -1652,6 +1766,7 @@ int main(void)
         cmocka_unit_test_teardown(test_db_outage, fx_after),
         cmocka_unit_test_teardown(test_moves, fx_after),
         cmocka_unit_test_teardown(test_release_resent, fx_after),
+        cmocka_unit_test_teardown(test_ladder_upgrade, fx_after),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     zctx_term();
