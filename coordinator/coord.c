@@ -531,7 +531,9 @@ static coord_release_t *release_find(coord_t *c, long wi, const char *stream_id)
 
 static void release_drop(coord_t *c, coord_release_t *r)
 {
-    *r = c->releases[--c->nreleases];
+    coord_release_t *last = &c->releases[--c->nreleases];
+    if (r != last)
+        *r = *last;
 }
 
 /* Forgets every unacknowledged Release of worker wi (dead, or registering
