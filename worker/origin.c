@@ -450,9 +450,10 @@ static int enqueue(origin_t *o, const char *url, bool del, uint8_t *data,
 
     pthread_mutex_lock(&o->lock);
     if (o->fatal || o->stop) {
+        int ret = o->fatal ? o->fatal : -ECANCELED;
         pthread_mutex_unlock(&o->lock);
         job_free(j);
-        return o->fatal ? o->fatal : -ECANCELED;
+        return ret;
     }
     if (j->playlist) { /* a newer copy replaces a queued one */
         job_t *prev = NULL;

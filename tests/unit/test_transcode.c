@@ -353,8 +353,10 @@ static void note_put(server_t *sv, const char *path, const char *body)
             l += ln + (e ? 1 : 0);
         }
     }
-    if (sv->nput < 256)
-        snprintf(sv->put[sv->nput++], sizeof(sv->put[0]), "%s", base);
+    if (sv->nput < 256) {
+        snprintf(sv->put[sv->nput], sizeof(sv->put[0]), "%s", base);
+        __atomic_store_n(&sv->nput, sv->nput + 1, __ATOMIC_RELEASE);
+    }
 }
 
 static void *server_main(void *arg)
@@ -586,9 +588,11 @@ static void test_origin_queue_order_and_bound(void **state)
     assert_non_null(o);
     snprintf(url, sizeof(url), "%s/s1.ts", base);
     assert_int_equal(origin_send(o, url, "1", 1), 0);
-    for (int i = 0; i < 200 && sv.nput < 1; i++)
+    for (int i = 0; i < 200 && __atomic_load_n(&sv.nput, __ATOMIC_ACQUIRE) < 1;
+         i++)
         usleep(10000);
-    assert_int_equal(sv.nput, 1); /* s1 is in flight for 300 ms */
+    /* s1 is in flight for 300 ms */
+    assert_int_equal(__atomic_load_n(&sv.nput, __ATOMIC_ACQUIRE), 1);
     snprintf(url, sizeof(url), "%s/s2.ts", base);
     assert_int_equal(origin_send(o, url, "2", 1), 0);
     snprintf(url, sizeof(url), "%s/index.m3u8", base);
