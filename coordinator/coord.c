@@ -876,13 +876,9 @@ static int count_rungs(unsigned kept)
  */
 static void upgrade_partial(coord_t *c, int64_t now)
 {
-    if (c->cfg.upgrade_per_s <= 0)
-        return;
-    if (now - c->upgrade_window_ms >= 1000) {
-        c->upgrade_window_ms = now;
-        c->upgrades_in_window = 0;
-    }
-    if (c->upgrades_in_window >= c->cfg.upgrade_per_s)
+    int64_t left =
+        placement_rate_left(&c->upgrade_rate, now, c->cfg.upgrade_per_s);
+    if (left <= 0)
         return;
     size_t n = 0;
     for (size_t i = 0; i < c->nslots; i++) {
@@ -894,25 +890,22 @@ static void upgrade_partial(coord_t *c, int64_t now)
     }
     if (n == 0)
         return;
-    coord_stream_t **v = malloc(n * sizeof(*v));
+    placement_upgrade_t *v = malloc(n * sizeof(*v));
     if (!v)
         return;
     n = 0;
     for (size_t i = 0; i < c->nslots; i++) {
         coord_stream_t *s = &c->streams[i];
         if (s->state == STREAM_RUNNING && s->worker >= 0 &&
-            s->kept != full_mask(s) &&
-            (s->upgraded_ms == 0 ||
-             now - s->upgraded_ms >= c->cfg.upgrade_cooldown_ms))
-            v[n++] = s;
+            s->kept != full_mask(s))
+            v[n++] = (placement_upgrade_t){s->priority, s->seq, true,
+                                           s->upgraded_ms, s};
     }
-    qsort(v, n, sizeof(*v), prio_cmp);
+    n = placement_upgrade_order(v, n, now, c->cfg.upgrade_cooldown_ms);
     /* Each failed try is a placement pass over the farm: a few per pass. */
     int64_t tries = 4 * c->cfg.upgrade_per_s;
-    for (size_t i = 0;
-         i < n && tries > 0 && c->upgrades_in_window < c->cfg.upgrade_per_s;
-         i++) {
-        coord_stream_t *s = v[i];
+    for (size_t i = 0; i < n && tries > 0 && left > 0; i++) {
+        coord_stream_t *s = v[i].user;
         long old_w = s->worker;
         placement_request_t req = {&s->ladder, &s->source, false};
         placement_result_t res;
@@ -929,7 +922,8 @@ static void upgrade_partial(coord_t *c, int64_t now)
         int before = count_rungs(s->kept);
         move_to(c, s, &res, "ladder upgrade");
         s->upgraded_ms = now;
-        c->upgrades_in_window++;
+        c->upgrade_rate.used++;
+        left--;
         c->n.upgrades++;
         coord_event(c, "stream.upgraded", c->workers[s->worker].id, s->id,
                     json_pack("{s:s, s:i, s:i, s:I}", "from",

@@ -204,8 +204,7 @@ struct coord {
 
     coord_release_t *releases; /* unacknowledged, release_pending_max */
     size_t nreleases;
-    int64_t upgrade_window_ms; /* start of the current upgrade second */
-    int64_t upgrades_in_window;
+    placement_rate_t upgrade_rate; /* upgrade_per_s */
 
     uint64_t hb_seq;
     int64_t next_hb_ms;

@@ -506,6 +506,42 @@ long placement_shed_pick(const uint32_t *priority, const uint64_t *seq,
     return best;
 }
 
+static int upgrade_cmp(const void *a, const void *b)
+{
+    const placement_upgrade_t *x = a, *y = b;
+    if (x->priority != y->priority)
+        return x->priority > y->priority ? -1 : 1;
+    return x->seq < y->seq ? -1 : (x->seq > y->seq);
+}
+
+size_t placement_upgrade_order(placement_upgrade_t *s, size_t n, int64_t now,
+                               int64_t cooldown_ms)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!s[i].partial ||
+            (s[i].upgraded_ms != 0 && now - s[i].upgraded_ms < cooldown_ms))
+            continue;
+        if (k != i) {
+            placement_upgrade_t t = s[k];
+            s[k] = s[i];
+            s[i] = t;
+        }
+        k++;
+    }
+    qsort(s, k, sizeof(*s), upgrade_cmp);
+    return k;
+}
+
+int64_t placement_rate_left(placement_rate_t *r, int64_t now, int64_t per_s)
+{
+    if (now - r->window_ms >= 1000 || now < r->window_ms) {
+        r->window_ms = now;
+        r->used = 0;
+    }
+    return per_s > r->used ? per_s - r->used : 0;
+}
+
 static const char *const kind_names[PLACEMENT_KIND_COUNT] = {"cpu", "nvenc",
                                                              "vaapi", "qsv"};
 

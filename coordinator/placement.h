@@ -160,6 +160,36 @@ void placement_place_batch(const placement_config_t *cfg,
 long placement_shed_pick(const uint32_t *priority, const uint64_t *seq,
                          size_t n);
 
+/* A running stream as the upgrade of partial ladders sees it. */
+typedef struct {
+    uint32_t priority;
+    uint64_t seq;        /* arrival order */
+    bool partial;        /* placed with some rungs dropped */
+    int64_t upgraded_ms; /* when it was last upgraded; 0 never */
+    void *user;          /* the caller's stream, untouched */
+} placement_upgrade_t;
+
+/*
+ * Which of n streams may be upgraded to their whole ladder at time now, in
+ * the order to try them: partial ones not upgraded within cooldown_ms,
+ * highest priority first, then oldest (lowest seq). Reorders s in place so
+ * that those come first, in that order, and returns how many they are.
+ */
+size_t placement_upgrade_order(placement_upgrade_t *s, size_t n, int64_t now,
+                               int64_t cooldown_ms);
+
+/* A rate limit of per_s actions in each window of one second. */
+typedef struct {
+    int64_t window_ms; /* start of the current window */
+    int64_t used;      /* actions taken in it */
+} placement_rate_t;
+
+/*
+ * How many more actions the rate limit r allows at time now (a window that
+ * is over opens a new one). The caller adds what it takes to r->used.
+ */
+int64_t placement_rate_left(placement_rate_t *r, int64_t now, int64_t per_s);
+
 const char *placement_kind_name(placement_kind_t kind); /* "cpu", "nvenc"... */
 int placement_kind_parse(const char *name, placement_kind_t *out);
 const char *placement_policy_name(placement_policy_t policy);

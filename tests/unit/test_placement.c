@@ -508,6 +508,66 @@ static void test_shed_pick(void **state)
     assert_int_equal(placement_shed_pick(prio, seq, 0), -1);
 }
 
+/*
+ * Which partial ladders are upgraded, in which order: table rows are
+ * streams (priority, arrival, partial, last upgrade); the expected order
+ * lists the arrival numbers of those eligible at t = 100000 with a cooldown
+ * of 60000 ms.
+ */
+static void test_upgrade_order(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t prio;
+        uint64_t seq;
+        bool partial;
+        int64_t upgraded_ms;
+    } rows[] = {
+        {50, 1, false, 0},    /* whole ladder already: never */
+        {10, 2, true, 0},     /* partial, low priority */
+        {90, 3, true, 0},     /* partial, high priority: first */
+        {90, 4, true, 50000}, /* upgraded 50 s ago: cooling down */
+        {90, 5, true, 40000}, /* upgraded 60 s ago: allowed again */
+        {50, 6, true, 0},     /* between */
+        {10, 7, true, 99999}, /* upgraded 1 ms ago */
+        {10, 0, true, 0},     /* oldest of priority 10 */
+    };
+    static const uint64_t want[] = {3, 5, 6, 0, 2};
+    placement_upgrade_t v[8];
+    size_t n = sizeof(rows) / sizeof(rows[0]);
+    for (size_t i = 0; i < n; i++)
+        v[i] = (placement_upgrade_t){rows[i].prio, rows[i].seq, rows[i].partial,
+                                     rows[i].upgraded_ms, (void *)&rows[i]};
+    size_t k = placement_upgrade_order(v, n, 100000, 60000);
+    assert_int_equal(k, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < k; i++) {
+        assert_int_equal(v[i].seq, want[i]);
+        /* The caller's pointer travels with its stream. */
+        assert_ptr_equal(v[i].user, &rows[want[i] == 0 ? 7 : want[i] - 1]);
+    }
+    /* Cooldown 0: every partial stream is eligible. */
+    for (size_t i = 0; i < n; i++)
+        v[i] = (placement_upgrade_t){rows[i].prio, rows[i].seq, rows[i].partial,
+                                     rows[i].upgraded_ms, NULL};
+    assert_int_equal(placement_upgrade_order(v, n, 100000, 0), 7);
+    assert_int_equal(placement_upgrade_order(v, 0, 100000, 0), 0);
+}
+
+/* The upgrade rate limit: per_s actions per one-second window. */
+static void test_rate_left(void **state)
+{
+    (void)state;
+    placement_rate_t r = {0, 0};
+    assert_int_equal(placement_rate_left(&r, 5000, 2), 2);
+    r.used += 2;
+    assert_int_equal(placement_rate_left(&r, 5500, 2), 0);
+    assert_int_equal(placement_rate_left(&r, 5999, 2), 0);
+    assert_int_equal(placement_rate_left(&r, 6000, 2), 2); /* new window */
+    r.used += 1;
+    assert_int_equal(placement_rate_left(&r, 6100, 2), 1);
+    assert_int_equal(placement_rate_left(&r, 6100, 0), 0); /* turned off */
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -529,6 +589,8 @@ int main(void)
         cmocka_unit_test(test_fill_until_full),
         cmocka_unit_test(test_batch_priorities),
         cmocka_unit_test(test_shed_pick),
+        cmocka_unit_test(test_upgrade_order),
+        cmocka_unit_test(test_rate_left),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
