@@ -489,6 +489,20 @@ static void worker_report(node_t *n)
     n->last_report_ms = now;
 }
 
+static void send_ack(node_t *n, const char *stream, uint64_t gen,
+                     Prism__Ack__Of of)
+{
+    Prism__Ack ack = PRISM__ACK__INIT;
+    ack.stream_id = (char *)stream;
+    ack.generation = gen;
+    ack.ok = true;
+    ack.of = of;
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    env.body_case = PRISM__ENVELOPE__BODY_ACK;
+    env.ack = &ack;
+    node_send(n, &env);
+}
+
 static void on_assign(node_t *n, const Prism__Assign *a)
 {
     sess_t *s = NULL;
@@ -514,15 +528,7 @@ static void on_assign(node_t *n, const Prism__Assign *a)
         }
     }
     n->assigns++;
-    Prism__Ack ack = PRISM__ACK__INIT;
-    ack.stream_id = a->stream_id;
-    ack.generation = a->generation;
-    ack.ok = true;
-    ack.of = PRISM__ACK__OF__OF_ASSIGN;
-    Prism__Envelope env = PRISM__ENVELOPE__INIT;
-    env.body_case = PRISM__ENVELOPE__BODY_ACK;
-    env.ack = &ack;
-    node_send(n, &env);
+    send_ack(n, a->stream_id, a->generation, PRISM__ACK__OF__OF_ASSIGN);
 }
 
 static void on_release(node_t *n, const Prism__Release *r)
@@ -547,15 +553,7 @@ static void on_release(node_t *n, const Prism__Release *r)
         }
     }
     /* Like the real worker: every Release is acknowledged. */
-    Prism__Ack ack = PRISM__ACK__INIT;
-    ack.stream_id = r->stream_id;
-    ack.generation = r->generation;
-    ack.ok = true;
-    ack.of = PRISM__ACK__OF__OF_RELEASE;
-    Prism__Envelope env = PRISM__ENVELOPE__INIT;
-    env.body_case = PRISM__ENVELOPE__BODY_ACK;
-    env.ack = &ack;
-    node_send(n, &env);
+    send_ack(n, r->stream_id, r->generation, PRISM__ACK__OF__OF_RELEASE);
 }
 
 static void node_handle(node_t *n)
