@@ -620,6 +620,23 @@ static void test_origin_queue_order_and_bound(void **state)
     assert_string_equal(sv.put[3], "s4.ts");
     assert_int_equal(sv.playlists, 1);    /* the older copy never went */
     assert_int_equal(sv.out_of_order, 1); /* it lists the dropped s2 */
+
+    /* The uploader feeds the failure policy: refused from the start, the
+     * third queued PUT ends the session, and later files are refused. */
+    server_start(&sv, 403);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/live/r/s.ts", sv.port);
+    o = origin_new("test", &p);
+    assert_non_null(o);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(origin_send(o, url, "x", 1), 0);
+    assert_int_equal(origin_drain(o), 0);
+    assert_int_equal(origin_fatal(o), -EIO);
+    assert_int_equal(origin_send(o, url, "x", 1), -EIO);
+    origin_stats(o, &st);
+    assert_int_equal(st.put_failed, 3);
+    origin_free(&o);
+    server_stop(&sv);
+    assert_int_equal(sv.requests, 3);
 }
 
 int main(void)
