@@ -1801,7 +1801,14 @@ int transcode_session_run(transcode_session_t *s)
     if (!s->nencoded && (ret = open_muxers(s)) < 0)
         return ret;
 
-    s->q = pkt_queue_new(s->o.queue_packets, s->src->live, s->vi);
+    /* transcode_session_stop (another thread) reads s->q under stats_lock;
+     * a stop that came before the queue existed finishes it at once. */
+    pkt_queue_t *q = pkt_queue_new(s->o.queue_packets, s->src->live, s->vi);
+    pthread_mutex_lock(&s->stats_lock);
+    s->q = q;
+    if (q && atomic_load(&s->stop))
+        pkt_queue_finish(q);
+    pthread_mutex_unlock(&s->stats_lock);
     pkt = av_packet_alloc();
     if (!s->q || !pkt) {
         ret = AVERROR(ENOMEM);
@@ -1922,8 +1929,10 @@ void transcode_session_stop(transcode_session_t *s)
 {
     atomic_store(&s->stop, true);
     packet_source_interrupt(s->src);
+    pthread_mutex_lock(&s->stats_lock);
     if (s->q)
         pkt_queue_finish(s->q);
+    pthread_mutex_unlock(&s->stats_lock);
 }
 
 void transcode_session_continues_elsewhere(transcode_session_t *s)
