@@ -614,6 +614,9 @@ static void *sess_main(void *arg)
     o.thumbnail_s = a->cfg.thumbnail;
     o.audio_kbps = (int)a->cfg.audio_kbps;
     o.queue_packets = (int)a->cfg.queue_packets;
+    o.origin.timeout_ms = (int)a->cfg.origin_timeout_ms;
+    o.origin.queue_files = (int)a->cfg.origin_queue_files;
+    o.origin.queue_bytes = (size_t)a->cfg.origin_queue_mb << 20;
     o.progress = false;
     o.on_segment = on_segment;
     o.opaque = s;
