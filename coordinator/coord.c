@@ -1259,6 +1259,11 @@ static void handle_report(coord_t *c, const envelope_peer_t *peer,
         s->speed = sl->speed;
         s->fps = sl->fps;
         s->dropped = sl->dropped_packets;
+        s->origin_puts = sl->origin_puts;
+        s->origin_put_failed = sl->origin_put_failed;
+        s->origin_deletes = sl->origin_deletes;
+        s->origin_delete_failed = sl->origin_delete_failed;
+        s->origin_dropped = sl->origin_dropped;
         liveness_state_t ls = liveness_session_report(
             &c->lcfg, &s->live, now, sl->last_output_pts_ms,
             sl->last_input_pts_ms, sl->speed);

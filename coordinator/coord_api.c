@@ -182,7 +182,8 @@ static json_t *stream_json(coord_t *c, coord_stream_t *s)
         dev = (int)((size_t)s->device - c->pworkers[s->worker].first_device);
     return json_pack(
         "{s:s, s:I, s:s, s:i, s:s, s:s, s:s?, s:i, s:I, s:I, s:b, s:o, "
-        "s:{s:i, s:i, s:i, s:i}, s:I, s:f, s:f, s:f, s:f, s:I}",
+        "s:{s:i, s:i, s:i, s:i}, s:I, s:f, s:f, s:f, s:f, s:I, "
+        "s:{s:I, s:I, s:I, s:I, s:I}}",
         "id", s->id, "channel_id", (json_int_t)s->channel_id, "channel",
         s->channel, "priority", (int)s->priority, "state",
         coord_stream_state_name(s->state), "ingest", s->ingest, "worker",
@@ -194,7 +195,12 @@ static json_t *stream_json(coord_t *c, coord_stream_t *s)
         s->source.height, "fps_num", s->source.fps_num, "fps_den",
         s->source.fps_den, "started_at_ms", (json_int_t)s->started_wall_ms,
         "speed", s->speed, "fps", s->fps, "input_kbps", s->in_kbps, "input_fps",
-        s->in_fps, "dropped_packets", (json_int_t)s->dropped);
+        s->in_fps, "dropped_packets", (json_int_t)s->dropped, "origin", "puts",
+        (json_int_t)s->origin_puts, "put_failed",
+        (json_int_t)s->origin_put_failed, "deletes",
+        (json_int_t)s->origin_deletes, "delete_failed",
+        (json_int_t)s->origin_delete_failed, "upload_dropped",
+        (json_int_t)s->origin_dropped);
 }
 
 /* ---------------------------------------------------------------- metrics */

@@ -107,6 +107,9 @@ typedef struct {
     double speed, fps;
     double in_kbps, in_fps;
     uint64_t dropped;
+    /* the worker's uploads to an HTTP origin (0 for a directory output) */
+    uint64_t origin_puts, origin_put_failed, origin_deletes,
+        origin_delete_failed, origin_dropped;
     uint64_t placements;
     /* one Release waiting for an old worker after a move */
     long moving_from;

@@ -62,6 +62,15 @@ grep -q 'Publish refused.*invalid stream key' "$dir/logs/ingest.log" ||
 echo "bad key refused: $(head -c 200 "$dir/badkey.err")"
 
 farm_wait_url "$master" 20 || fail "no master playlist on the origin"
+# The coordinator shows the worker's uploads to the origin (its reports).
+for _ in $(seq 50); do
+    puts=$(curl -fs "$FARM_API/api/streams" | tr -d ' \n' |
+        sed -n 's/.*"origin":{[^}]*"puts":\([0-9]*\).*/\1/p' | head -n1)
+    [ "${puts:-0}" -gt 0 ] && break
+    sleep 0.2
+done
+[ "${puts:-0}" -gt 0 ] || fail "the API shows no origin uploads (puts='$puts')"
+echo "API: $puts files uploaded to the origin so far"
 wait "$FARM_PUB_PID" || true
 kill "$watcher" 2>/dev/null || true
 wait "$watcher" 2>/dev/null || true
