@@ -23,7 +23,8 @@ const config_option_t coord_config_options[] = {
      "Re-read allow_dir this often so added or removed keys apply without a "
      "restart (SIGHUP also does), ms; 0 = only on SIGHUP"},
     {"http_bind", 0, CONFIG_STRING, "127.0.0.1", 0, 0, S(http_bind),
-     "Address the HTTP API listens on"},
+     "Address the HTTP API listens on: IPv4, IPv6 (\"::\" also takes "
+     "IPv4 clients) or a host name"},
     {"http_port", 0, CONFIG_INT, "8080", 0, 65535, N(http_port),
      "HTTP API port; 0 turns the API off"},
     {"api_token", 0, CONFIG_STRING, "", 0, 0, S(api_token),

@@ -1,7 +1,6 @@
 /* The HTTP API thread: libmicrohttpd in, the loop's inproc socket out. */
 #include "coord_http.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -14,6 +13,7 @@
 #include <zmq.h>
 
 #include "log.h"
+#include "netaddr.h"
 #include "streamkey.h"
 #include "zsock.h"
 
@@ -229,19 +229,26 @@ coord_http_t *coord_http_start(const char *bind_addr, int port,
         return NULL;
     snprintf(h->token, sizeof(h->token), "%s", token);
     snprintf(h->endpoint, sizeof(h->endpoint), "%s", loop_endpoint);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1) {
-        log_error(MOD, "Bad HTTP bind address.", "addr=%s", bind_addr);
+    /* http_bind is a host: an IPv4 address, an IPv6 one ("::", dual
+     * stack) or a name. */
+    char hostport[300], err[256];
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    snprintf(hostport, sizeof(hostport),
+             strchr(bind_addr, ':') ? "[%s]:%d" : "%s:%d", bind_addr, port);
+    if (netaddr_resolve(hostport, SOCK_STREAM, &sa, &salen, err, sizeof(err)) <
+        0) {
+        log_error(MOD, "Bad HTTP bind address.", "addr=%s why=\"%s\"",
+                  bind_addr, err);
         free(h);
         return NULL;
     }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    if (sa.ss_family == AF_INET6)
+        flags |= MHD_USE_DUAL_STACK;
     h->d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
-        NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+        flags, (uint16_t)port, NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)128, MHD_OPTION_END);
     if (!h->d) {
