@@ -12,6 +12,11 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
+fail() {
+    echo "FAIL: $*" >&2
+    [ -f "$dir/ingest.log" ] && tail -n 30 "$dir/ingest.log" >&2
+    exit 1
+}
 
 # A loopback port nobody listens on (TCP; SRT's UDP port is checked by its
 # bind, which fails loudly).
@@ -38,11 +43,12 @@ ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=320x240:rate=30 \
     --srt-listen "127.0.0.1:$srt" --media-bind "tcp://127.0.0.1:$media" \
     --handshake-timeout-ms 1000 >"$dir/ingest.log" 2>&1 &
 ingest_pid=$!
-for _ in $(seq 50); do
+for _ in $(seq 200); do # 20 s: an ASan build on a busy host starts slowly
     grep -q "Ingest ready" "$dir/ingest.log" && break
+    kill -0 "$ingest_pid" 2>/dev/null || fail "prism-ingest exited at start"
     sleep 0.1
 done
-grep -q "Ingest ready" "$dir/ingest.log"
+grep -q "Ingest ready" "$dir/ingest.log" || fail "prism-ingest not ready in 20 s"
 
 # A hostile client first: garbage instead of a handshake.
 head -c 5000 /dev/urandom >"$dir/garbage"
@@ -56,9 +62,12 @@ ffmpeg -nostdin -loglevel error -re -i "$dir/clip.flv" -c copy -f flv \
 ffmpeg -nostdin -loglevel error -re -i "$dir/clip.flv" -c copy -f mpegts \
     "srt://127.0.0.1:$srt?streamid=e2esrt&linger=2"
 sleep 0.5
-grep -q 'Publish accepted." stream=e2ekey addr=127.0.0.1 proto=rtmp' "$dir/ingest.log"
-grep -q 'Publish accepted." stream=e2esrt addr=127.0.0.1 proto=srt' "$dir/ingest.log"
-grep -q 'why="bad handshake version"' "$dir/ingest.log"
+grep -q 'Publish accepted." stream=e2ekey addr=127.0.0.1 proto=rtmp' "$dir/ingest.log" ||
+    fail "the RTMP publish was not accepted"
+grep -q 'Publish accepted." stream=e2esrt addr=127.0.0.1 proto=srt' "$dir/ingest.log" ||
+    fail "the SRT publish was not accepted"
+grep -q 'why="bad handshake version"' "$dir/ingest.log" ||
+    fail "the hostile client was not refused"
 kill "$ingest_pid"
 wait "$ingest_pid"
 ingest_pid=
@@ -67,13 +76,14 @@ ingest_pid=
 out=$("$build/bench/prism-bench" ingest --publishers 3 --bitrate 800 \
     --seconds 3 --json --workdir "$dir/bench" --port "$(free_port)")
 echo "$out"
-field() { # field NAME: the number after "NAME": in the JSON line
-    sed -n "s/.*\"$1\": \([0-9.]*\).*/\1/p" <<<"$out"
+field() { # field NAME: the number after "NAME": in the summary (last line)
+    tail -n 1 <<<"$out" | sed -n "s/.*\"$1\": \([0-9.]*\).*/\1/p"
 }
 for k in cpu_per_mbps nginx_cpu_per_mbps latency_p50_ms latency_p99_ms \
-    lost_packets; do
-    [ -n "$(field "$k")" ] || { echo "missing $k" >&2; exit 1; }
+    lost_packets cpu_ratio; do
+    [ -n "$(field "$k")" ] || fail "the bench's JSON lacks $k"
 done
-[ "$(field lost_packets)" = 0 ] && [ "$(field nginx_lost_packets)" = 0 ]
-[ "$(field sent_packets)" -gt 100 ]
+[ "$(field lost_packets)" = 0 ] || fail "prism-ingest lost $(field lost_packets) packets"
+[ "$(field nginx_lost_packets)" = 0 ] || fail "nginx lost $(field nginx_lost_packets) packets"
+[ "$(field sent_packets)" -gt 100 ] || fail "only $(field sent_packets) packets sent"
 echo "ingest e2e: ok"
