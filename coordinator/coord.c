@@ -201,18 +201,6 @@ static int codec_to_ladder(Prism__Codec c)
     }
 }
 
-static Prism__Codec codec_to_proto(ladder_codec_t c)
-{
-    switch (c) {
-    case LADDER_CODEC_HEVC:
-        return PRISM__CODEC__CODEC_HEVC;
-    case LADDER_CODEC_AV1:
-        return PRISM__CODEC__CODEC_AV1;
-    default:
-        return PRISM__CODEC__CODEC_H264;
-    }
-}
-
 static void db_write(coord_t *c, const char *sql, int n,
                      const char *const *params)
 {
@@ -641,7 +629,7 @@ static void send_assign(coord_t *c, coord_stream_t *s)
         x.fps_num = (uint32_t)r->fps_num;
         x.fps_den = (uint32_t)r->fps_den;
         x.bitrate_kbps = (uint32_t)r->bitrate_kbps;
-        x.codec = codec_to_proto(r->codec);
+        x.codec = envelope_codec_to_proto(r->codec);
         x.profile = (char *)r->profile;
         x.remux = r->remux;
         rs[n] = x;

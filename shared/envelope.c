@@ -274,3 +274,33 @@ void envelope_free(Prism__Envelope **envp)
     prism__envelope__free_unpacked(*envp, NULL);
     *envp = NULL;
 }
+
+Prism__Codec envelope_codec_to_proto(ladder_codec_t c)
+{
+    switch (c) {
+    case LADDER_CODEC_HEVC:
+        return PRISM__CODEC__CODEC_HEVC;
+    case LADDER_CODEC_AV1:
+        return PRISM__CODEC__CODEC_AV1;
+    default:
+        return PRISM__CODEC__CODEC_H264;
+    }
+}
+
+int envelope_codec_from_proto(Prism__Codec c, ladder_codec_t *out)
+{
+    switch (c) {
+    case PRISM__CODEC__CODEC_H264:
+    case PRISM__CODEC__CODEC_UNSPECIFIED:
+        *out = LADDER_CODEC_H264;
+        return 0;
+    case PRISM__CODEC__CODEC_HEVC:
+        *out = LADDER_CODEC_HEVC;
+        return 0;
+    case PRISM__CODEC__CODEC_AV1:
+        *out = LADDER_CODEC_AV1;
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}

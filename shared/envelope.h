@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ladder.h"
 #include "prism.pb-c.h"
 
 /* The protocol version this build speaks; see proto/prism.proto. */
@@ -86,5 +87,12 @@ const char *envelope_peer_str(const envelope_peer_t *p, char *buf, size_t size);
 
 /* Reads and discards the remaining frames of a multipart message. */
 void envelope_drain(void *sock);
+
+/* A ladder codec as the wire names it (Assign, Register). */
+Prism__Codec envelope_codec_to_proto(ladder_codec_t c);
+
+/* The ladder codec of a wire codec (UNSPECIFIED means H.264); -EINVAL for
+ * one the ladder does not know. */
+int envelope_codec_from_proto(Prism__Codec c, ladder_codec_t *out);
 
 #endif

@@ -85,36 +85,6 @@ struct agent {
 
 /* ---------------------------------------------------------------- helpers */
 
-static Prism__Codec codec_to_proto(ladder_codec_t c)
-{
-    switch (c) {
-    case LADDER_CODEC_HEVC:
-        return PRISM__CODEC__CODEC_HEVC;
-    case LADDER_CODEC_AV1:
-        return PRISM__CODEC__CODEC_AV1;
-    default:
-        return PRISM__CODEC__CODEC_H264;
-    }
-}
-
-static int codec_from_proto(Prism__Codec c, ladder_codec_t *out)
-{
-    switch (c) {
-    case PRISM__CODEC__CODEC_H264:
-    case PRISM__CODEC__CODEC_UNSPECIFIED:
-        *out = LADDER_CODEC_H264;
-        return 0;
-    case PRISM__CODEC__CODEC_HEVC:
-        *out = LADDER_CODEC_HEVC;
-        return 0;
-    case PRISM__CODEC__CODEC_AV1:
-        *out = LADDER_CODEC_AV1;
-        return 0;
-    default:
-        return -EINVAL;
-    }
-}
-
 int agent_profile_from_assign(const Prism__Assign *a, ladder_profile_t *out)
 {
     memset(out, 0, sizeof(*out));
@@ -128,7 +98,7 @@ int agent_profile_from_assign(const Prism__Assign *a, ladder_profile_t *out)
             snprintf(g->name, sizeof(g->name), "%s", r->name);
         if (r->profile)
             snprintf(g->profile, sizeof(g->profile), "%s", r->profile);
-        if (codec_from_proto(r->codec, &g->codec) < 0)
+        if (envelope_codec_from_proto(r->codec, &g->codec) < 0)
             return -EINVAL;
         if (r->remux) {
             g->remux = true;
@@ -391,7 +361,7 @@ static void send_register(agent_t *a)
         size_t nc = 0;
         for (int c = 0; c < 3; c++)
             if (x->codecs & (1u << c))
-                codecs[i][nc++] = codec_to_proto((ladder_codec_t)c);
+                codecs[i][nc++] = envelope_codec_to_proto((ladder_codec_t)c);
         y.n_encode_codecs = nc;
         y.encode_codecs = codecs[i];
         y.n_decode_codecs = 3;

@@ -444,9 +444,30 @@ static void test_dontwait_and_unroutable(void **state)
         -EHOSTUNREACH);
 }
 
+/* Ladder codecs survive the wire both ways; UNSPECIFIED reads as H.264
+ * and a codec the ladder does not know is refused. */
+static void test_codec_conversion(void **state)
+{
+    (void)state;
+    ladder_codec_t c,
+        all[] = {LADDER_CODEC_H264, LADDER_CODEC_HEVC, LADDER_CODEC_AV1};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        assert_int_equal(
+            envelope_codec_from_proto(envelope_codec_to_proto(all[i]), &c), 0);
+        assert_int_equal(c, all[i]);
+    }
+    assert_int_equal(envelope_codec_to_proto(LADDER_CODEC_HEVC),
+                     PRISM__CODEC__CODEC_HEVC);
+    assert_int_equal(
+        envelope_codec_from_proto(PRISM__CODEC__CODEC_UNSPECIFIED, &c), 0);
+    assert_int_equal(c, LADDER_CODEC_H264);
+    assert_int_equal(envelope_codec_from_proto((Prism__Codec)999, &c), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_codec_conversion),
         cmocka_unit_test_setup_teardown(test_register_with_devices, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_load_report, setup, teardown),
