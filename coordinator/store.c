@@ -88,19 +88,28 @@ static int item_make(item_t *it, const char *sql, int n,
     return 0;
 }
 
+/* Gives up a connection attempt (refused, failed, or, from store_tick,
+ * neither done nor failed in time: libpq's connect_timeout only covers its
+ * blocking calls) and schedules the next one with a doubling backoff. */
+static void connect_failed(store_t *s, const char *why, int64_t now_ms)
+{
+    log_warn("store", "PostgreSQL connect failed.", "err=\"%s\" retry_ms=%lld",
+             why, (long long)s->backoff);
+    PQfinish(s->conn);
+    s->conn = NULL;
+    s->state = ST_DOWN;
+    s->retry_at = now_ms + s->backoff;
+    s->backoff *= 2;
+    if (s->backoff > s->cfg.backoff_max_ms)
+        s->backoff = s->cfg.backoff_max_ms;
+}
+
 static void start_connect(store_t *s, int64_t now)
 {
     s->conn = PQconnectStart(s->url);
     if (!s->conn || PQstatus(s->conn) == CONNECTION_BAD) {
-        log_warn("store", "PQconnectStart failed.", "err=\"%s\"",
-                 s->conn ? PQerrorMessage(s->conn) : "out of memory");
-        PQfinish(s->conn);
-        s->conn = NULL;
-        s->state = ST_DOWN;
-        s->retry_at = now + s->backoff;
-        s->backoff *= 2;
-        if (s->backoff > s->cfg.backoff_max_ms)
-            s->backoff = s->cfg.backoff_max_ms;
+        connect_failed(s, s->conn ? PQerrorMessage(s->conn) : "out of memory",
+                       now);
         return;
     }
     PQsetnonblocking(s->conn, 1);
@@ -368,22 +377,6 @@ void store_io(store_t *s, short revents, int64_t now_ms)
     }
     if (revents & ZMQ_POLLIN)
         read_results(s, now_ms);
-}
-
-/* A connection attempt that neither succeeds nor fails in time (a peer that
- * accepts and never answers) is abandoned; libpq's own connect_timeout only
- * covers its blocking calls. */
-static void connect_failed(store_t *s, const char *why, int64_t now_ms)
-{
-    log_warn("store", "PostgreSQL connect failed.", "err=\"%s\" retry_ms=%lld",
-             why, (long long)s->backoff);
-    PQfinish(s->conn);
-    s->conn = NULL;
-    s->state = ST_DOWN;
-    s->retry_at = now_ms + s->backoff;
-    s->backoff *= 2;
-    if (s->backoff > s->cfg.backoff_max_ms)
-        s->backoff = s->cfg.backoff_max_ms;
 }
 
 int64_t store_tick(store_t *s, int64_t now_ms)
