@@ -1,0 +1,854 @@
+/* RFC 8216 playlist validator: media, master, snapshot and variant rules. */
+/*
+ * How this works: a playlist is read line by line (CR LF or LF). Each
+ * line is a tag (#EXT...), a comment (# not followed by EXT, ignored),
+ * blank (ignored) or a URI. The checks are the MUST rules of RFC 8216
+ * sections 4 (syntax and structure), 6.2.1 and 6.2.2 (what a server may
+ * change between two snapshots of a live playlist) and 7 (protocol
+ * version compatibility), each reported under a short rule name so a
+ * test can tell which rule a playlist breaks. Unknown tags are ignored,
+ * as clients must ignore them.
+ */
+#include "hls_check.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LINE_MAX_LEN 4096
+#define ATTRS_MAX    32
+
+static void add(hls_report_t *r, const char *rule, int line, const char *fmt,
+                ...)
+{
+    va_list ap;
+    if (r->n >= HLS_CHECK_MAX_PROBLEMS) {
+        r->dropped++;
+        return;
+    }
+    hls_problem_t *p = &r->p[r->n++];
+    snprintf(p->rule, sizeof(p->rule), "%s", rule);
+    p->line = line;
+    va_start(ap, fmt);
+    vsnprintf(p->text, sizeof(p->text), fmt, ap);
+    va_end(ap);
+}
+
+bool hls_report_has(const hls_report_t *r, const char *rule)
+{
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->p[i].rule, rule))
+            return true;
+    return false;
+}
+
+/* Line iteration: copies the next line (without CR LF) into buf. */
+typedef struct {
+    const char *p;
+    int no;
+    bool truncated;
+} lines_t;
+
+static bool next_line(lines_t *it, char *buf, size_t len)
+{
+    if (!*it->p)
+        return false;
+    const char *e = strchr(it->p, '\n');
+    size_t n = e ? (size_t)(e - it->p) : strlen(it->p);
+    const char *next = e ? e + 1 : it->p + n;
+    if (n && it->p[n - 1] == '\r')
+        n--;
+    it->truncated = n >= len;
+    if (n >= len)
+        n = len - 1;
+    memcpy(buf, it->p, n);
+    buf[n] = 0;
+    it->p = next;
+    it->no++;
+    return true;
+}
+
+static bool is_tag(const char *line, const char *tag)
+{
+    size_t n = strlen(tag);
+    return !strncmp(line, tag, n) && (line[n] == 0 || line[n] == ':');
+}
+
+static const char *tag_value(const char *line)
+{
+    const char *c = strchr(line, ':');
+    return c ? c + 1 : NULL;
+}
+
+/* decimal-integer: 0-9 digits, at most 20 of them (RFC 8216 4.2). */
+static bool parse_int(const char *s, long long *out)
+{
+    size_t n = strlen(s);
+    if (!n || n > 19 || strspn(s, "0123456789") != n)
+        return false;
+    *out = strtoll(s, NULL, 10);
+    return true;
+}
+
+/* decimal-floating-point: digits with an optional fraction. */
+static bool parse_float(const char *s, size_t n, double *out, bool *is_int)
+{
+    size_t i = 0, digits = 0;
+    while (i < n && isdigit((unsigned char)s[i]))
+        i++, digits++;
+    *is_int = true;
+    if (i < n && s[i] == '.') {
+        *is_int = false;
+        i++;
+        while (i < n && isdigit((unsigned char)s[i]))
+            i++, digits++;
+    }
+    if (i != n || !digits)
+        return false;
+    char tmp[64];
+    if (n >= sizeof(tmp))
+        return false;
+    memcpy(tmp, s, n);
+    tmp[n] = 0;
+    *out = strtod(tmp, NULL);
+    return true;
+}
+
+typedef struct {
+    char name[64];
+    char value[512];
+    bool quoted;
+} attr_t;
+
+/* attribute-list (RFC 8216 4.2): AttributeName=AttributeValue pairs
+ * separated by commas; names [A-Z0-9-]; values a quoted string (no CR, LF
+ * or "), or an unquoted token without quotes, commas or whitespace; no
+ * name twice. Returns the count, or -1 with a reason in why. */
+static int parse_attrs(const char *s, attr_t *a, int max, char *why,
+                       size_t whylen)
+{
+    int n = 0;
+    if (!s || !*s) {
+        snprintf(why, whylen, "empty attribute-list");
+        return -1;
+    }
+    while (*s) {
+        if (n == max) {
+            snprintf(why, whylen, "more than %d attributes", max);
+            return -1;
+        }
+        size_t nl = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-");
+        if (!nl || s[nl] != '=' || nl >= sizeof(a[n].name)) {
+            snprintf(why, whylen, "bad attribute name at \"%.20s\"", s);
+            return -1;
+        }
+        memcpy(a[n].name, s, nl);
+        a[n].name[nl] = 0;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(a[i].name, a[n].name)) {
+                snprintf(why, whylen, "attribute %s appears twice", a[n].name);
+                return -1;
+            }
+        s += nl + 1;
+        size_t vl;
+        if (*s == '"') {
+            const char *q = strchr(s + 1, '"');
+            if (!q) {
+                snprintf(why, whylen, "unterminated quoted string in %s",
+                         a[n].name);
+                return -1;
+            }
+            vl = (size_t)(q - s - 1);
+            if (vl >= sizeof(a[n].value)) {
+                snprintf(why, whylen, "value of %s too long", a[n].name);
+                return -1;
+            }
+            memcpy(a[n].value, s + 1, vl);
+            a[n].quoted = true;
+            s = q + 1;
+        } else {
+            vl = strcspn(s, ",");
+            if (!vl || vl >= sizeof(a[n].value) || strcspn(s, "\" \t") < vl) {
+                snprintf(why, whylen, "bad value of %s", a[n].name);
+                return -1;
+            }
+            memcpy(a[n].value, s, vl);
+            a[n].quoted = false;
+            s += vl;
+        }
+        a[n].value[vl] = 0;
+        n++;
+        if (*s == ',') {
+            s++;
+            if (!*s) {
+                snprintf(why, whylen, "trailing comma");
+                return -1;
+            }
+        } else if (*s) {
+            snprintf(why, whylen, "no comma after %s", a[n - 1].name);
+            return -1;
+        }
+    }
+    return n;
+}
+
+static const attr_t *attr_get(const attr_t *a, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(a[i].name, name))
+            return &a[i];
+    return NULL;
+}
+
+static const char *const media_playlist_tags[] = {
+    "#EXT-X-TARGETDURATION",         "#EXT-X-MEDIA-SEQUENCE",
+    "#EXT-X-DISCONTINUITY-SEQUENCE", "#EXT-X-ENDLIST",
+    "#EXT-X-PLAYLIST-TYPE",          "#EXT-X-I-FRAMES-ONLY"};
+static const char *const segment_tags[] = {
+    "#EXTINF",    "#EXT-X-BYTERANGE",         "#EXT-X-DISCONTINUITY",
+    "#EXT-X-KEY", "#EXT-X-PROGRAM-DATE-TIME", "#EXT-X-DATERANGE",
+    "#EXT-X-MAP"};
+static const char *const master_tags[] = {
+    "#EXT-X-MEDIA", "#EXT-X-STREAM-INF", "#EXT-X-I-FRAME-STREAM-INF",
+    "#EXT-X-SESSION-DATA", "#EXT-X-SESSION-KEY"};
+
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static int tag_index(const char *line, const char *const *tags, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (is_tag(line, tags[i]))
+            return i;
+    return -1;
+}
+
+hls_kind_t hls_check_kind(const char *text)
+{
+    lines_t it = {text, 0, false};
+    char line[LINE_MAX_LEN];
+    bool master = false;
+    while (next_line(&it, line, sizeof(line))) {
+        if (tag_index(line, media_playlist_tags, COUNT(media_playlist_tags)) >=
+                0 ||
+            tag_index(line, segment_tags, COUNT(segment_tags)) >= 0)
+            return HLS_KIND_MEDIA;
+        if (tag_index(line, master_tags, COUNT(master_tags)) >= 0)
+            master = true;
+    }
+    return master ? HLS_KIND_MASTER : HLS_KIND_UNKNOWN;
+}
+
+/* Rules that hold for both kinds: UTF-8 without BOM or control
+ * characters (4.1), EXTM3U on the first line (4.3.1.1). */
+static void check_common(const char *text, hls_report_t *r)
+{
+    if (!strncmp(text, "\xef\xbb\xbf", 3))
+        add(r, "encoding", 1, "the playlist starts with a byte order mark");
+    int line = 1;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p == '\n')
+            line++;
+        else if ((*p < 0x20 && *p != '\r') || *p == 0x7f) {
+            add(r, "encoding", line, "control character 0x%02x", *p);
+            break;
+        }
+    }
+    const char *e = strpbrk(text, "\r\n");
+    size_t n = e ? (size_t)(e - text) : strlen(text);
+    if (n != 7 || strncmp(text, "#EXTM3U", 7))
+        add(r, "extm3u", 1, "the first line is not #EXTM3U");
+}
+
+/* EXT-X-VERSION: once, a decimal-integer (4.3.1.2). */
+static void check_version_tag(const char *line, int no, int *count,
+                              int *version, hls_report_t *r)
+{
+    long long v;
+    if (++*count > 1)
+        add(r, "tag-once", no, "EXT-X-VERSION appears more than once");
+    if (!tag_value(line) || !parse_int(tag_value(line), &v) || v < 1)
+        add(r, "tag-syntax", no, "EXT-X-VERSION value is not an integer");
+    else
+        *version = (int)v;
+}
+
+int hls_check_media(const char *text, hls_media_t *m, hls_report_t *r)
+{
+    int before = r->n + r->dropped;
+    lines_t it = {text, 0, false};
+    char line[LINE_MAX_LEN], why[160];
+    attr_t attrs[ATTRS_MAX];
+    int once[COUNT(media_playlist_tags)] = {0};
+    int versions = 0, pending_line = 0, last_line = 0;
+    bool pending = false, pending_disc = false, iframes = false;
+    bool need_v3 = false, need_v4 = false, need_v5 = false, need_v6 = false;
+    int v3_line = 0, v4_line = 0, v5_line = 0, v6_line = 0;
+    bool seg_seen = false, disc_seen = false, map_seen = false;
+    double pending_dur = 0;
+    long long target_line = 0;
+
+    memset(m, 0, sizeof(*m));
+    m->version = 1;
+    m->target = -1;
+    check_common(text, r);
+    while (next_line(&it, line, sizeof(line))) {
+        int no = it.no;
+        if (it.truncated)
+            add(r, "tag-syntax", no, "line longer than %d bytes",
+                LINE_MAX_LEN - 1);
+        if (!line[0])
+            continue;
+        if (line[0] != '#') {
+            /* A URI line: the segment its tags describe (4.3.2). */
+            if (!pending) {
+                add(r, "uri", no, "URI line without a preceding EXTINF");
+                continue;
+            }
+            if (m->nseg < HLS_CHECK_MAX_SEGMENTS) {
+                hls_segment_t *s = &m->seg[m->nseg++];
+                s->duration = pending_dur;
+                s->discontinuity = pending_disc;
+                snprintf(s->uri, sizeof(s->uri), "%.255s", line);
+            } else if (m->nseg == HLS_CHECK_MAX_SEGMENTS) {
+                add(r, "limit", no, "more than %d segments; the rest unread",
+                    HLS_CHECK_MAX_SEGMENTS);
+                m->nseg++;
+            }
+            seg_seen = true;
+            pending = pending_disc = false;
+            continue;
+        }
+        if (strncmp(line, "#EXT", 4))
+            continue; /* a comment */
+        if (is_tag(line, "#EXTM3U")) {
+            if (no != 1)
+                add(r, "extm3u", no, "#EXTM3U after the first line");
+            continue;
+        }
+        if (is_tag(line, "#EXT-X-VERSION")) {
+            check_version_tag(line, no, &versions, &m->version, r);
+            continue;
+        }
+        if (tag_index(line, master_tags, COUNT(master_tags)) >= 0) {
+            add(r, "mixed", no, "master playlist tag in a media playlist");
+            continue;
+        }
+        int t =
+            tag_index(line, media_playlist_tags, COUNT(media_playlist_tags));
+        if (t >= 0 && ++once[t] > 1)
+            add(r, "tag-once", no, "%s appears more than once",
+                media_playlist_tags[t]);
+        const char *val = tag_value(line);
+        long long v;
+        if (is_tag(line, "#EXTINF")) {
+            /* #EXTINF:<duration>,[<title>] (4.3.2.1) */
+            size_t dl = val ? strcspn(val, ",") : 0;
+            bool is_int;
+            if (!val || !val[dl] ||
+                !parse_float(val, dl, &pending_dur, &is_int)) {
+                add(r, "extinf", no, "EXTINF is not <duration>,[<title>]");
+                pending_dur = 0;
+            } else if (!is_int && !need_v3) {
+                need_v3 = true;
+                v3_line = no;
+            }
+            if (pending)
+                add(r, "uri", no, "EXTINF without a URI line after it");
+            pending = true;
+            pending_line = no;
+        } else if (is_tag(line, "#EXT-X-TARGETDURATION")) {
+            if (!val || !parse_int(val, &v))
+                add(r, "tag-syntax", no,
+                    "EXT-X-TARGETDURATION is not an "
+                    "integer");
+            else
+                m->target = v, target_line = no;
+        } else if (is_tag(line, "#EXT-X-MEDIA-SEQUENCE")) {
+            if (!val || !parse_int(val, &v))
+                add(r, "tag-syntax", no,
+                    "EXT-X-MEDIA-SEQUENCE is not an "
+                    "integer");
+            else
+                m->media_seq = v;
+            if (seg_seen || pending)
+                add(r, "media-sequence-position", no,
+                    "EXT-X-MEDIA-SEQUENCE after the first segment");
+        } else if (is_tag(line, "#EXT-X-DISCONTINUITY-SEQUENCE")) {
+            if (!val || !parse_int(val, &v))
+                add(r, "tag-syntax", no,
+                    "EXT-X-DISCONTINUITY-SEQUENCE is "
+                    "not an integer");
+            else
+                m->disc_seq = v;
+            m->has_disc_seq = true;
+            if (seg_seen || pending || disc_seen)
+                add(r, "discontinuity-sequence-position", no,
+                    "EXT-X-DISCONTINUITY-SEQUENCE after the first segment or "
+                    "EXT-X-DISCONTINUITY");
+        } else if (is_tag(line, "#EXT-X-DISCONTINUITY")) {
+            if (val)
+                add(r, "tag-syntax", no, "EXT-X-DISCONTINUITY has a value");
+            pending_disc = disc_seen = true;
+        } else if (is_tag(line, "#EXT-X-ENDLIST")) {
+            if (val)
+                add(r, "tag-syntax", no, "EXT-X-ENDLIST has a value");
+            m->endlist = true;
+        } else if (is_tag(line, "#EXT-X-PLAYLIST-TYPE")) {
+            if (!val || (strcmp(val, "EVENT") && strcmp(val, "VOD")))
+                add(r, "tag-syntax", no,
+                    "EXT-X-PLAYLIST-TYPE is not EVENT "
+                    "or VOD");
+        } else if (is_tag(line, "#EXT-X-I-FRAMES-ONLY")) {
+            iframes = true;
+            if (!need_v4)
+                need_v4 = true, v4_line = no;
+        } else if (is_tag(line, "#EXT-X-BYTERANGE")) {
+            if (!need_v4)
+                need_v4 = true, v4_line = no;
+        } else if (is_tag(line, "#EXT-X-KEY") || is_tag(line, "#EXT-X-MAP") ||
+                   is_tag(line, "#EXT-X-DATERANGE") ||
+                   is_tag(line, "#EXT-X-START")) {
+            int n = parse_attrs(val, attrs, ATTRS_MAX, why, sizeof(why));
+            if (n < 0) {
+                add(r, "attribute-list", no, "%s", why);
+                continue;
+            }
+            if (is_tag(line, "#EXT-X-MAP")) {
+                map_seen = true;
+                if (!attr_get(attrs, n, "URI"))
+                    add(r, "attribute-list", no, "EXT-X-MAP without URI");
+                if (!need_v6)
+                    need_v6 = true, v6_line = no;
+            }
+            if (is_tag(line, "#EXT-X-KEY") &&
+                (attr_get(attrs, n, "KEYFORMAT") ||
+                 attr_get(attrs, n, "KEYFORMATVERSIONS")) &&
+                !need_v5)
+                need_v5 = true, v5_line = no;
+        }
+        last_line = no;
+    }
+    if (pending)
+        add(r, "uri", pending_line, "EXTINF without a URI line after it");
+    if (!once[0])
+        add(r, "targetduration-required", 0, "no EXT-X-TARGETDURATION");
+    if (m->nseg > HLS_CHECK_MAX_SEGMENTS)
+        m->nseg = HLS_CHECK_MAX_SEGMENTS;
+    /* Each EXTINF rounded to the nearest integer <= TARGETDURATION
+     * (4.3.3.1). */
+    double total = 0;
+    for (int i = 0; i < m->nseg; i++) {
+        total += m->seg[i].duration;
+        if (m->target >= 0 && llround(m->seg[i].duration) > m->target)
+            add(r, "targetduration", (int)target_line,
+                "segment %lld lasts %.3f s, more than EXT-X-TARGETDURATION "
+                "%lld once rounded",
+                m->media_seq + i, m->seg[i].duration, m->target);
+    }
+    /* Protocol version compatibility (section 7). */
+    if (need_v3 && m->version < 3)
+        add(r, "version", v3_line,
+            "floating-point EXTINF needs EXT-X-VERSION 3, not %d", m->version);
+    if (need_v4 && m->version < 4)
+        add(r, "version", v4_line,
+            "EXT-X-BYTERANGE or EXT-X-I-FRAMES-ONLY needs EXT-X-VERSION 4, "
+            "not %d",
+            m->version);
+    if (need_v5 && m->version < 5)
+        add(r, "version", v5_line,
+            "KEYFORMAT(VERSIONS) needs EXT-X-VERSION 5, not %d", m->version);
+    if (need_v6 && map_seen && m->version < (iframes ? 5 : 6))
+        add(r, "version", v6_line, "EXT-X-MAP needs EXT-X-VERSION %d, not %d",
+            iframes ? 5 : 6, m->version);
+    /* A live server does not remove segments below three target
+     * durations (6.2.2); MEDIA-SEQUENCE > 0 says segments were removed. */
+    if (!m->endlist && m->media_seq > 0 && m->target > 0 &&
+        total < 3.0 * (double)m->target - 1e-6)
+        add(r, "window", 0,
+            "live playlist lasts %.3f s after removals, less than three "
+            "target durations (%lld s)",
+            total, 3 * m->target);
+    /* Prism's rule, stricter than the RFC: a playlist with a
+     * discontinuity states its discontinuity sequence, so the count is
+     * explicit when the discontinuity leaves the window. */
+    if (disc_seen && !m->has_disc_seq)
+        add(r, "discontinuity-sequence-required", 0,
+            "EXT-X-DISCONTINUITY without EXT-X-DISCONTINUITY-SEQUENCE");
+    (void)last_line;
+    return r->n + r->dropped - before;
+}
+
+/* Checks the attributes of a variant tag; fills v. */
+static void check_variant_attrs(const attr_t *a, int n, int no, const char *tag,
+                                hls_variant_info_t *v, int version,
+                                hls_report_t *r)
+{
+    const attr_t *x;
+    long long ll;
+    double d;
+    bool is_int;
+
+    memset(v, 0, sizeof(*v));
+    v->bandwidth = v->average = -1;
+    if (!(x = attr_get(a, n, "BANDWIDTH")))
+        add(r, "stream-inf-bandwidth", no, "%s without BANDWIDTH", tag);
+    else if (x->quoted || !parse_int(x->value, &ll))
+        add(r, "attribute-value", no, "BANDWIDTH is not a decimal-integer");
+    else
+        v->bandwidth = ll;
+    if ((x = attr_get(a, n, "AVERAGE-BANDWIDTH"))) {
+        if (x->quoted || !parse_int(x->value, &ll))
+            add(r, "attribute-value", no,
+                "AVERAGE-BANDWIDTH is not a decimal-integer");
+        else
+            v->average = ll;
+    }
+    if ((x = attr_get(a, n, "RESOLUTION"))) {
+        char tail;
+        if (x->quoted ||
+            sscanf(x->value, "%d%*[x]%d%c", &v->width, &v->height, &tail) !=
+                2 ||
+            strspn(x->value, "0123456789x") != strlen(x->value))
+            add(r, "attribute-value", no,
+                "RESOLUTION is not a decimal-resolution");
+    }
+    if ((x = attr_get(a, n, "FRAME-RATE")) &&
+        (x->quoted || !parse_float(x->value, strlen(x->value), &d, &is_int)))
+        add(r, "attribute-value", no,
+            "FRAME-RATE is not a decimal-floating-point");
+    if ((x = attr_get(a, n, "CODECS"))) {
+        if (!x->quoted)
+            add(r, "attribute-value", no, "CODECS is not a quoted-string");
+        snprintf(v->codecs, sizeof(v->codecs), "%.127s", x->value);
+    }
+    if ((x = attr_get(a, n, "HDCP-LEVEL")) &&
+        (x->quoted || (strcmp(x->value, "TYPE-0") && strcmp(x->value, "NONE"))))
+        add(r, "attribute-value", no, "HDCP-LEVEL is not TYPE-0 or NONE");
+    if (attr_get(a, n, "PROGRAM-ID") && version >= 6)
+        add(r, "version", no, "PROGRAM-ID is removed from version 6 on");
+}
+
+int hls_check_master(const char *text, hls_master_t *m, hls_report_t *r)
+{
+    int before = r->n + r->dropped;
+    lines_t it = {text, 0, false};
+    char line[LINE_MAX_LEN], why[160];
+    attr_t attrs[ATTRS_MAX];
+    int versions = 0, pending_line = 0, nrefs = 0;
+    bool pending = false;
+    hls_variant_info_t cur;
+    /* Groups defined by EXT-X-MEDIA and those STREAM-INF refers to. */
+    char groups[64][80], refs[64][80];
+    int ngroups = 0, ref_line[64];
+    bool need_v7 = false;
+    int v7_line = 0;
+
+    memset(m, 0, sizeof(*m));
+    m->version = 1;
+    check_common(text, r);
+    while (next_line(&it, line, sizeof(line))) {
+        int no = it.no;
+        if (it.truncated)
+            add(r, "tag-syntax", no, "line longer than %d bytes",
+                LINE_MAX_LEN - 1);
+        if (!line[0])
+            continue;
+        if (line[0] != '#') {
+            if (!pending) {
+                add(r, "uri", no, "URI line without EXT-X-STREAM-INF");
+                continue;
+            }
+            snprintf(cur.uri, sizeof(cur.uri), "%.255s", line);
+            if (m->nvar < HLS_CHECK_MAX_VARIANTS)
+                m->var[m->nvar++] = cur;
+            else
+                add(r, "limit", no, "more than %d variants",
+                    HLS_CHECK_MAX_VARIANTS);
+            pending = false;
+            continue;
+        }
+        if (strncmp(line, "#EXT", 4))
+            continue;
+        if (pending) {
+            /* The URI line MUST follow EXT-X-STREAM-INF (4.3.4.2). */
+            add(r, "stream-inf-uri", no,
+                "EXT-X-STREAM-INF (line %d) not followed by its URI",
+                pending_line);
+            pending = false;
+        }
+        if (is_tag(line, "#EXTM3U")) {
+            if (no != 1)
+                add(r, "extm3u", no, "#EXTM3U after the first line");
+            continue;
+        }
+        if (is_tag(line, "#EXT-X-VERSION")) {
+            check_version_tag(line, no, &versions, &m->version, r);
+            continue;
+        }
+        if (tag_index(line, media_playlist_tags, COUNT(media_playlist_tags)) >=
+                0 ||
+            tag_index(line, segment_tags, COUNT(segment_tags)) >= 0) {
+            add(r, "mixed", no, "media playlist tag in a master playlist");
+            continue;
+        }
+        const char *val = tag_value(line);
+        bool stream = is_tag(line, "#EXT-X-STREAM-INF");
+        bool iframe = is_tag(line, "#EXT-X-I-FRAME-STREAM-INF");
+        bool media = is_tag(line, "#EXT-X-MEDIA");
+        if (!stream && !iframe && !media && !is_tag(line, "#EXT-X-START") &&
+            !is_tag(line, "#EXT-X-SESSION-DATA") &&
+            !is_tag(line, "#EXT-X-SESSION-KEY"))
+            continue;
+        int n = parse_attrs(val, attrs, ATTRS_MAX, why, sizeof(why));
+        if (n < 0) {
+            add(r, "attribute-list", no, "%s", why);
+            if (stream) {
+                memset(&cur, 0, sizeof(cur));
+                pending = true;
+                pending_line = no;
+            }
+            continue;
+        }
+        if (stream || iframe) {
+            check_variant_attrs(attrs, n, no,
+                                stream ? "EXT-X-STREAM-INF"
+                                       : "EXT-X-I-FRAME-"
+                                         "STREAM-INF",
+                                &cur, m->version, r);
+            static const char *const grp[] = {"AUDIO", "VIDEO", "SUBTITLES"};
+            for (int g = 0; g < 3; g++) {
+                const attr_t *x = attr_get(attrs, n, grp[g]);
+                if (x && nrefs < 64) {
+                    snprintf(refs[nrefs], sizeof(refs[nrefs]), "%.20s:%.58s",
+                             grp[g], x->value);
+                    ref_line[nrefs++] = no;
+                }
+            }
+            if (stream) {
+                pending = true;
+                pending_line = no;
+            } else if (!attr_get(attrs, n, "URI")) {
+                add(r, "i-frame-stream-inf", no,
+                    "EXT-X-I-FRAME-STREAM-INF without URI");
+            }
+        } else if (media) {
+            const attr_t *type = attr_get(attrs, n, "TYPE");
+            const attr_t *gid = attr_get(attrs, n, "GROUP-ID");
+            const attr_t *id = attr_get(attrs, n, "INSTREAM-ID");
+            if (!type || !gid || !attr_get(attrs, n, "NAME")) {
+                add(r, "media-required", no,
+                    "EXT-X-MEDIA without TYPE, GROUP-ID or NAME");
+                continue;
+            }
+            if (!strcmp(type->value, "CLOSED-CAPTIONS") &&
+                attr_get(attrs, n, "URI"))
+                add(r, "media-required", no,
+                    "EXT-X-MEDIA CLOSED-CAPTIONS with a URI");
+            if (id && !strncmp(id->value, "SERVICE", 7) && !need_v7)
+                need_v7 = true, v7_line = no;
+            if (ngroups < 64)
+                snprintf(groups[ngroups++], sizeof(groups[0]), "%.20s:%.58s",
+                         type->value, gid->value);
+        }
+    }
+    if (pending)
+        add(r, "stream-inf-uri", pending_line,
+            "EXT-X-STREAM-INF not followed by its URI");
+    /* An AUDIO/VIDEO/SUBTITLES attribute names a group of EXT-X-MEDIA of
+     * that type (4.3.4.2). */
+    for (int i = 0; i < nrefs; i++) {
+        bool found = false;
+        for (int g = 0; g < ngroups && !found; g++)
+            found = !strcmp(groups[g], refs[i]);
+        if (!found)
+            add(r, "group", ref_line[i], "no EXT-X-MEDIA of group %s", refs[i]);
+    }
+    if (need_v7 && m->version < 7)
+        add(r, "version", v7_line,
+            "INSTREAM-ID SERVICE needs EXT-X-VERSION 7, not %d", m->version);
+    return r->n + r->dropped - before;
+}
+
+int hls_check_media_update(const hls_media_t *prev, const hls_media_t *cur,
+                           hls_report_t *r)
+{
+    int before = r->n + r->dropped;
+    long long prev_end = prev->media_seq + prev->nseg; /* one past last */
+
+    if (prev->endlist) {
+        /* EXT-X-ENDLIST is the last change a server may make (6.2.1). */
+        bool same = cur->endlist && cur->media_seq == prev->media_seq &&
+                    cur->nseg == prev->nseg;
+        if (!same)
+            add(r, "after-endlist", 0,
+                "the playlist changed after EXT-X-ENDLIST (segments "
+                "%lld..%lld, now %lld..%lld)",
+                prev->media_seq, prev_end - 1, cur->media_seq,
+                cur->media_seq + cur->nseg - 1);
+    }
+    if (cur->media_seq < prev->media_seq)
+        add(r, "media-sequence-back", 0,
+            "EXT-X-MEDIA-SEQUENCE went back from %lld to %lld", prev->media_seq,
+            cur->media_seq);
+    if (cur->disc_seq < prev->disc_seq)
+        add(r, "discontinuity-sequence-back", 0,
+            "EXT-X-DISCONTINUITY-SEQUENCE went back from %lld to %lld",
+            prev->disc_seq, cur->disc_seq);
+    if (cur->target != prev->target)
+        add(r, "targetduration-changed", 0,
+            "EXT-X-TARGETDURATION changed from %lld to %lld", prev->target,
+            cur->target);
+    if (cur->media_seq < prev->media_seq)
+        return r->n + r->dropped - before;
+
+    /* Segments in both keep their URI, duration and discontinuity. */
+    for (int i = 0; i < cur->nseg; i++) {
+        long long msn = cur->media_seq + i;
+        if (msn >= prev_end)
+            break;
+        const hls_segment_t *a = &prev->seg[msn - prev->media_seq];
+        const hls_segment_t *b = &cur->seg[i];
+        if (strcmp(a->uri, b->uri) || fabs(a->duration - b->duration) > 1e-6 ||
+            a->discontinuity != b->discontinuity) {
+            add(r, "segment-changed", 0,
+                "segment %lld was %s (%.3f s%s), now %s (%.3f s%s)", msn,
+                a->uri, a->duration, a->discontinuity ? ", discontinuity" : "",
+                b->uri, b->duration, b->discontinuity ? ", discontinuity" : "");
+            break;
+        }
+    }
+    /* The discontinuity sequence grows by the discontinuities that left
+     * the window (6.2.1); when segments left unseen (cur starts past
+     * prev's end), by at least those seen leaving. */
+    long long left = 0;
+    long long gone = cur->media_seq - prev->media_seq;
+    for (long long i = 0; i < gone && i < prev->nseg; i++)
+        left += prev->seg[i].discontinuity;
+    long long grew = cur->disc_seq - prev->disc_seq;
+    if (grew >= 0 && (cur->media_seq <= prev_end ? grew != left : grew < left))
+        add(r, "discontinuity-sequence-count", 0,
+            "%lld EXT-X-DISCONTINUITY left the window but "
+            "EXT-X-DISCONTINUITY-SEQUENCE went from %lld to %lld",
+            left, prev->disc_seq, cur->disc_seq);
+    return r->n + r->dropped - before;
+}
+
+/* H.264 profile_idc from ffprobe's profile name. */
+static int h264_profile_idc(const char *name)
+{
+    static const struct {
+        const char *name;
+        int idc;
+    } map[] = {{"Constrained Baseline", 66},
+               {"Baseline", 66},
+               {"Main", 77},
+               {"Extended", 88},
+               {"High", 100},
+               {"High 10", 110},
+               {"High 10 Intra", 110},
+               {"High 4:2:2", 122},
+               {"High 4:2:2 Intra", 122},
+               {"High 4:4:4", 144},
+               {"High 4:4:4 Predictive", 244},
+               {"High 4:4:4 Intra", 244},
+               {"CAVLC 4:4:4", 44}};
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (!strcmp(map[i].name, name))
+            return map[i].idc;
+    return -1;
+}
+
+/* The n-th comma-separated entry of codecs that starts with prefix. */
+static bool find_codec(const char *codecs, const char *prefix, char *out,
+                       size_t outlen)
+{
+    const char *p = codecs;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t n = strcspn(p, ",");
+        if (!strncmp(p, prefix, strlen(prefix))) {
+            snprintf(out, outlen, "%.*s", (int)n, p);
+            while (*out && out[strlen(out) - 1] == ' ')
+                out[strlen(out) - 1] = 0;
+            return true;
+        }
+        p += n;
+    }
+    return false;
+}
+
+int hls_check_codecs(const hls_variant_info_t *v, const char *video_profile,
+                     int video_level, const char *audio_profile,
+                     hls_report_t *r)
+{
+    int before = r->n + r->dropped;
+    char c[64];
+    bool has_video = find_codec(v->codecs, "avc1.", c, sizeof(c)) ||
+                     find_codec(v->codecs, "avc3.", c, sizeof(c));
+    if (!v->codecs[0]) {
+        add(r, "codecs", 0, "%s: no CODECS", v->uri);
+        return r->n + r->dropped - before;
+    }
+    if (video_profile) {
+        int want = h264_profile_idc(video_profile);
+        unsigned pp, cc, ll;
+        if (!has_video)
+            add(r, "codecs", 0, "%s: CODECS \"%s\" lists no H.264 video",
+                v->uri, v->codecs);
+        else if (sscanf(c + 5, "%2x%2x%2x", &pp, &cc, &ll) != 3 ||
+                 strlen(c) != 11)
+            add(r, "codecs", 0, "%s: %s is not avc1.PPCCLL", v->uri, c);
+        else if ((int)pp != want || (int)ll != video_level)
+            add(r, "codecs", 0,
+                "%s: CODECS says %s (profile %u, level %u) but the video is "
+                "%s (profile %d) level %d",
+                v->uri, c, pp, ll, video_profile, want, video_level);
+    } else if (has_video) {
+        add(r, "codecs", 0, "%s: CODECS lists %s but there is no video", v->uri,
+            c);
+    }
+    bool has_audio = find_codec(v->codecs, "mp4a.", c, sizeof(c));
+    if (audio_profile) {
+        const char *want = !strcmp(audio_profile, "HE-AAC")     ? "mp4a.40.5"
+                           : !strcmp(audio_profile, "HE-AACv2") ? "mp4a.40.29"
+                                                                : "mp4a.40.2";
+        if (!has_audio || strcmp(c, want))
+            add(r, "codecs", 0, "%s: CODECS \"%s\" lacks %s for the %s audio",
+                v->uri, v->codecs, want, audio_profile);
+    } else if (has_audio) {
+        add(r, "codecs", 0, "%s: CODECS lists %s but there is no audio", v->uri,
+            c);
+    }
+    return r->n + r->dropped - before;
+}
+
+int hls_check_bandwidth(const hls_variant_info_t *v, double peak_bps,
+                        double avg_bps, double avg_tolerance, hls_report_t *r)
+{
+    int before = r->n + r->dropped;
+    if (v->bandwidth >= 0 && (double)v->bandwidth < peak_bps)
+        add(r, "bandwidth-peak", 0,
+            "%s: BANDWIDTH %lld is below the peak segment bit rate %.0f",
+            v->uri, v->bandwidth, peak_bps);
+    if (v->average < 0)
+        add(r, "average-bandwidth", 0, "%s: no AVERAGE-BANDWIDTH", v->uri);
+    else if (fabs((double)v->average - avg_bps) > avg_tolerance * avg_bps)
+        add(r, "average-bandwidth", 0,
+            "%s: AVERAGE-BANDWIDTH %lld is not the average segment bit rate "
+            "%.0f (within %.0f%%)",
+            v->uri, v->average, avg_bps, avg_tolerance * 100);
+    return r->n + r->dropped - before;
+}
+
+const hls_variant_info_t *hls_check_variant(const hls_master_t *m,
+                                            const char *uri)
+{
+    for (int i = 0; i < m->nvar; i++)
+        if (!strcmp(m->var[i].uri, uri))
+            return &m->var[i];
+    return NULL;
+}
