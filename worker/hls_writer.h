@@ -1,0 +1,89 @@
+/* HLS media playlist writer (RFC 8216): a window of segments, the media
+ * and discontinuity sequence numbers, and the stream's timeline. */
+#ifndef PRISM_HLS_WRITER_H
+#define PRISM_HLS_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HLS_WRITER_MAX_SEGMENTS 65536 /* kept at once (a VOD's bound) */
+#define HLS_WRITER_URI_MAX      96
+
+typedef struct hls_writer hls_writer_t;
+
+typedef struct {
+    double target_s;     /* the segment target; TARGETDURATION is at least its
+                            rounding and at least every rounded EXTINF */
+    int window;          /* live: segments listed; 0: every one (VOD) */
+    bool vod;            /* EXT-X-PLAYLIST-TYPE:VOD */
+    const char *map_uri; /* EXT-X-MAP URI (fMP4 init segment); NULL: TS */
+} hls_writer_opts_t;
+
+/*
+ * The stream's timeline, kept in the playlist as a comment line (a line
+ * starting with '#' but not '#EXT', which players ignore):
+ *   #PRISM-TIMELINE:OFFSET-US=<offset_us>,END-US=<end_us>
+ * output time = source time + offset_us (microseconds); end_us is the
+ * output time where the last listed segment ends.
+ */
+typedef struct {
+    bool known;
+    int64_t offset_us;
+    int64_t end_us;
+} hls_timeline_t;
+
+/* A new empty playlist whose first segment gets media sequence 0.
+ * Returns NULL on allocation failure or unusable options (logged). */
+hls_writer_t *hls_writer_new(const hls_writer_opts_t *o);
+
+/* Frees the writer and sets *wp to NULL; accepts NULL. */
+void hls_writer_free(hls_writer_t **wp);
+
+/*
+ * Continues a media playlist another session wrote (TEXT, NUL-terminated):
+ * its last segments stay listed (up to the window), the media and
+ * discontinuity sequences and TARGETDURATION go on from it, its timeline
+ * comment is kept, and the next segment added is marked
+ * EXT-X-DISCONTINUITY. Call before the first hls_writer_add. Returns 0,
+ * or -EINVAL when TEXT is not a media playlist (nothing changes).
+ */
+int hls_writer_continue(hls_writer_t *w, const char *text);
+
+/* Numbers the next segment at least SEQ (a floor the coordinator keeps:
+ * the media sequence never goes back). Segments listed below a higher
+ * floor leave the playlist (their numbers never change). */
+void hls_writer_min_sequence(hls_writer_t *w, int64_t seq);
+
+/* The media sequence number the next segment gets. */
+int64_t hls_writer_next_sequence(const hls_writer_t *w);
+
+/*
+ * Lists a new segment at the end (URI relative to the playlist, DURATION
+ * seconds, DISC: EXT-X-DISCONTINUITY before it). A live window drops its
+ * first segment when full; that segment's URI is copied to EVICTED (len
+ * bytes; may be NULL) so the caller can delete the file. Returns 1 when
+ * a segment was dropped, 0 when not, -ENOBUFS past
+ * HLS_WRITER_MAX_SEGMENTS, -EINVAL for a bad duration or URI.
+ */
+int hls_writer_add(hls_writer_t *w, const char *uri, double duration, bool disc,
+                   char *evicted, size_t len);
+
+/* Sets the timeline written in the comment line. */
+void hls_writer_set_timeline(hls_writer_t *w, int64_t offset_us,
+                             int64_t end_us);
+
+/* The timeline: the one set, or the one a continued playlist carried. */
+hls_timeline_t hls_writer_timeline(const hls_writer_t *w);
+
+/*
+ * The playlist text (malloc'd, NUL-terminated; *len its length), with
+ * EXT-X-ENDLIST when ENDLIST. NULL on allocation failure.
+ */
+char *hls_writer_text(const hls_writer_t *w, bool endlist, size_t *len);
+
+/* How many segments are listed, and the Nth (0 = first) of them. */
+int hls_writer_count(const hls_writer_t *w);
+double hls_writer_duration(const hls_writer_t *w, int n);
+
+#endif
