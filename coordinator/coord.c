@@ -31,7 +31,16 @@
  *
  * Failures: a worker silent for missed_reports intervals is dead; every
  * stream it ran is re-placed in the same pass, highest priority first, with
- * discontinuity set. A hung session (liveness.c) is re-placed alone. A slow
+ * discontinuity set. A session that fails (the worker's Ack ok = false with
+ * its error, a hung session found by liveness.c, an Assign never
+ * acknowledged) goes through stream_failed: the stream waits
+ * fail_backoff_min_ms, doubling per failure to fail_backoff_max_ms, before
+ * place_pending takes it again (on another worker if one fits); fail_limit
+ * failures in fail_window_ms mark it FAILED, retried every fail_retry_ms
+ * while its publisher is there; fail_reset_ms of running clears it all.
+ * So a stream whose every session fails is placed a handful of times a
+ * minute, never in a loop. A worker that drops one rendition of a running
+ * session reports it in its load report; that is shown, not re-placed. A slow
  * worker becomes overloaded (no new streams) and sheds its lowest-priority
  * stream. Streams with no room wait as PENDING and are retried on every
  * change of capacity and every pending_retry_ms.
@@ -95,13 +104,14 @@ static const char SQL_DEVICES_INSERT[] =
 static const char SQL_STREAM_UPSERT[] =
     "INSERT INTO streams (id, channel_id, state, ingest_id, protocol, "
     "profile, worker_id, device_index, generation, subscribe_token, source, "
-    "renditions, media_sequence) VALUES ($1::uuid, $2::bigint, $3, $4, $5, "
-    "$6, $7, $8::int, $9::bigint, $10, $11::jsonb, $12::jsonb, $13::bigint) "
-    "ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, ingest_id = "
-    "EXCLUDED.ingest_id, worker_id = EXCLUDED.worker_id, device_index = "
-    "EXCLUDED.device_index, generation = EXCLUDED.generation, source = "
-    "EXCLUDED.source, renditions = EXCLUDED.renditions, media_sequence = "
-    "EXCLUDED.media_sequence, updated_at = now()";
+    "renditions, media_sequence, last_error) VALUES ($1::uuid, $2::bigint, "
+    "$3, $4, $5, $6, $7, $8::int, $9::bigint, $10, $11::jsonb, $12::jsonb, "
+    "$13::bigint, $14) ON CONFLICT (id) DO UPDATE SET state = "
+    "EXCLUDED.state, ingest_id = EXCLUDED.ingest_id, worker_id = "
+    "EXCLUDED.worker_id, device_index = EXCLUDED.device_index, generation = "
+    "EXCLUDED.generation, source = EXCLUDED.source, renditions = "
+    "EXCLUDED.renditions, media_sequence = EXCLUDED.media_sequence, "
+    "last_error = EXCLUDED.last_error, updated_at = now()";
 static const char SQL_STREAM_END[] =
     "UPDATE streams SET state = 'ended', ended_at = now(), end_reason = $2, "
     "updated_at = now() WHERE id = $1::uuid AND state <> 'ended'";
@@ -138,6 +148,8 @@ const char *coord_stream_state_name(stream_state_t s)
         return "running";
     case STREAM_RECOVERING:
         return "recovering";
+    case STREAM_FAILED:
+        return "failed";
     default:
         return "free";
     }
@@ -326,6 +338,7 @@ static coord_stream_t *stream_alloc(coord_t *c)
             s->worker = -1;
             s->device = -1;
             s->moving_from = -1;
+            s->avoid_worker = -1;
             s->seq = ++c->next_seq;
             c->nstreams++;
             return s;
@@ -415,7 +428,7 @@ static void db_stream(coord_t *c, const coord_stream_t *s)
     char *srcs = json_dumps(src, JSON_COMPACT);
     char *rens = json_dumps(ren, JSON_COMPACT);
     const char *wid = worker_id_of(c, s->worker);
-    const char *p[13] = {s->id,
+    const char *p[14] = {s->id,
                          chan,
                          coord_stream_state_name(s->state),
                          s->ingest,
@@ -427,8 +440,9 @@ static void db_stream(coord_t *c, const coord_stream_t *s)
                          s->token,
                          srcs ? srcs : "{}",
                          rens ? rens : "[]",
-                         mseq};
-    db_write(c, SQL_STREAM_UPSERT, 13, p);
+                         mseq,
+                         s->last_error[0] ? s->last_error : NULL};
+    db_write(c, SQL_STREAM_UPSERT, 14, p);
     free(srcs);
     free(rens);
     json_decref(src);
@@ -713,7 +727,7 @@ static int place_stream_avoiding(coord_t *c, coord_stream_t *s, const char *why,
     if (rc < 0)
         rc = placement_pick(&c->pcfg, &c->farm, &req, &res);
     if (rc < 0) {
-        if (s->state != STREAM_PENDING) {
+        if (s->state != STREAM_PENDING && s->state != STREAM_FAILED) {
             s->state = STREAM_PENDING;
             db_stream(c, s);
         }
@@ -721,6 +735,95 @@ static int place_stream_avoiding(coord_t *c, coord_stream_t *s, const char *why,
     }
     assign_placed(c, s, &res, why);
     return 0;
+}
+
+/* Failures of stream s within fail_window_ms before now. */
+static int recent_failures(const coord_t *c, const coord_stream_t *s,
+                           int64_t now)
+{
+    int n = 0;
+    for (int i = 0; i < COORD_FAIL_RING; i++)
+        n += s->fail_at[i] && now - s->fail_at[i] < c->cfg.fail_window_ms;
+    return n;
+}
+
+/*
+ * A session of stream s failed (the worker's Ack ok = false, a hung
+ * session, an Assign never acknowledged): it is taken off its worker and
+ * waits before it is placed again. The wait starts at fail_backoff_min_ms
+ * and doubles with each failure up to fail_backoff_max_ms; fail_limit
+ * failures within fail_window_ms mark the stream FAILED, placed again only
+ * every fail_retry_ms. A stream that then runs fail_reset_ms forgets it all
+ * (check_liveness). So no failure, however fast it repeats, can make the
+ * stream be placed in a loop. The caller has written its event; detail (a
+ * new reference, may be NULL) gets the policy's figures. The next place
+ * prefers another worker than the one it failed on.
+ */
+static void stream_failed(coord_t *c, coord_stream_t *s, const char *error,
+                          const char *kind, json_t *detail)
+{
+    int64_t now = clock_mono_ms();
+    long wi = s->worker;
+    uint64_t gen = s->generation;
+    int slot = (int)(s->failures % COORD_FAIL_RING);
+    s->fail_at[slot] = now;
+    s->failures++;
+    c->n.session_failures++;
+    snprintf(s->last_error, sizeof(s->last_error), "%s",
+             error && error[0] ? error : "unknown error");
+    s->backoff_ms =
+        s->backoff_ms ? 2 * s->backoff_ms : c->cfg.fail_backoff_min_ms;
+    if (s->backoff_ms > c->cfg.fail_backoff_max_ms)
+        s->backoff_ms = c->cfg.fail_backoff_max_ms;
+    int recent = recent_failures(c, s, now);
+    bool mark = s->failed || recent >= c->cfg.fail_limit;
+    int64_t wait = mark ? c->cfg.fail_retry_ms : s->backoff_ms;
+    make_pending(c, s, "failed");
+    s->avoid_worker = wi;
+    s->retry_at_ms = now + wait;
+    if (!c->next_retry_ms || s->retry_at_ms < c->next_retry_ms)
+        c->next_retry_ms = s->retry_at_ms;
+    if (!detail)
+        detail = json_object();
+    json_object_set_new(detail, "error", json_string(s->last_error));
+    json_object_set_new(detail, "generation", json_integer((json_int_t)gen));
+    json_object_set_new(detail, "failures_recent", json_integer(recent));
+    json_object_set_new(detail, "retry_in_ms", json_integer(wait));
+    coord_event(c, kind, worker_id_of(c, wi), s->id, detail);
+    if (mark) {
+        bool was = s->failed;
+        s->failed = true;
+        s->state = STREAM_FAILED;
+        if (!was) {
+            c->n.streams_failed++;
+            log_warn(MOD, "Stream failed: its sessions keep failing.",
+                     "stream=%s channel=%s failures=%d window_ms=%lld "
+                     "retry_ms=%lld error=\"%s\"",
+                     s->id, s->channel, recent,
+                     (long long)c->cfg.fail_window_ms, (long long)wait,
+                     s->last_error);
+            coord_event(c, "stream.failed", worker_id_of(c, wi), s->id,
+                        json_pack("{s:s, s:i, s:I, s:I}", "error",
+                                  s->last_error, "failures", recent,
+                                  "window_ms",
+                                  (json_int_t)c->cfg.fail_window_ms, "retry_ms",
+                                  (json_int_t)wait));
+        }
+    }
+    db_stream(c, s);
+}
+
+/* Whether a PENDING or FAILED stream may be placed now; notes the earliest
+ * retry still to come in c->next_retry_ms. */
+static bool stream_due(coord_t *c, const coord_stream_t *s, int64_t now)
+{
+    if (s->state != STREAM_PENDING && s->state != STREAM_FAILED)
+        return false;
+    if (s->retry_at_ms <= now)
+        return true;
+    if (!c->next_retry_ms || s->retry_at_ms < c->next_retry_ms)
+        c->next_retry_ms = s->retry_at_ms;
+    return false;
 }
 
 /* Takes the placement res for stream s (which has no worker now): reserves
@@ -776,8 +879,10 @@ static int place_stream(coord_t *c, coord_stream_t *s, const char *why)
 static void place_pending(coord_t *c, const char *why)
 {
     size_t n = 0;
+    int64_t now = clock_mono_ms();
+    c->next_retry_ms = 0; /* stream_due notes the next one */
     for (size_t i = 0; i < c->nslots; i++)
-        n += c->streams[i].state == STREAM_PENDING;
+        n += stream_due(c, &c->streams[i], now);
     c->pending_dirty = false;
     if (n == 0)
         return;
@@ -786,11 +891,12 @@ static void place_pending(coord_t *c, const char *why)
         return;
     n = 0;
     for (size_t i = 0; i < c->nslots; i++)
-        if (c->streams[i].state == STREAM_PENDING)
+        if (stream_due(c, &c->streams[i], now))
             v[n++] = &c->streams[i];
     qsort(v, n, sizeof(*v), prio_cmp);
     for (size_t i = 0; i < n; i++)
-        if (place_stream(c, v[i], why) == PLACEMENT_ENOWORKER)
+        if (place_stream_avoiding(c, v[i], why, v[i]->avoid_worker) ==
+            PLACEMENT_ENOWORKER)
             break;
     free(v);
 }
@@ -1193,6 +1299,35 @@ static void shed_one(coord_t *c, long wi)
         move_stream(c, sv[k], "worker overloaded");
 }
 
+/* Keeps the renditions the worker reports dropped from the stream's
+ * current generation; each new one is an event. */
+static void note_rendition_failures(coord_t *c, coord_stream_t *s,
+                                    const coord_worker_t *w,
+                                    const Prism__SessionLoad *sl)
+{
+    if (s->rfail_generation != s->generation) {
+        s->rfail_generation = s->generation;
+        s->nrfail = 0;
+    }
+    for (size_t i = 0; i < sl->n_failed_renditions; i++) {
+        const Prism__RenditionFailure *f = sl->failed_renditions[i];
+        const char *name = f->name ? f->name : "";
+        bool known = false;
+        for (int k = 0; k < s->nrfail && !known; k++)
+            known = !strcmp(s->rfail[k].name, name);
+        if (known || s->nrfail >= LADDER_MAX_RUNGS)
+            continue;
+        coord_rend_failure_t *r = &s->rfail[s->nrfail++];
+        snprintf(r->name, sizeof(r->name), "%s", name);
+        snprintf(r->error, sizeof(r->error), "%s", f->error ? f->error : "");
+        c->n.rendition_failures++;
+        coord_event(c, "stream.rendition_failed", w->id, s->id,
+                    json_pack("{s:s, s:s, s:I}", "rendition", r->name, "error",
+                              r->error, "generation",
+                              (json_int_t)s->generation));
+    }
+}
+
 static void handle_report(coord_t *c, const envelope_peer_t *peer,
                           const Prism__Envelope *env)
 {
@@ -1252,19 +1387,17 @@ static void handle_report(coord_t *c, const envelope_peer_t *peer,
         s->origin_deletes = sl->origin_deletes;
         s->origin_delete_failed = sl->origin_delete_failed;
         s->origin_dropped = sl->origin_dropped;
+        note_rendition_failures(c, s, w, sl);
         liveness_state_t ls = liveness_session_report(
             &c->lcfg, &s->live, now, sl->last_output_pts_ms,
             sl->last_input_pts_ms, sl->speed);
         if (ls == LIVENESS_HUNG) {
             c->n.hung_sessions++;
-            coord_event(
-                c, "stream.hung", w->id, s->id,
-                json_pack("{s:I}", "generation", (json_int_t)s->generation));
             uint64_t g = s->generation;
-            make_pending(c, s, "failed");
+            stream_failed(c, s, "session hung: its output stopped advancing",
+                          "stream.hung", NULL);
             send_release(c, wi, s->id, g,
                          PRISM__RELEASE_REASON__RELEASE_REASON_MOVED, false);
-            place_stream_avoiding(c, s, "session hung", wi);
         } else if (ls == LIVENESS_SLOW) {
             slow = true;
         }
@@ -1312,9 +1445,9 @@ static void handle_ack(coord_t *c, const envelope_peer_t *peer,
         }
         return;
     }
-    coord_event(c, "stream.assign_failed", c->workers[wi].id, s->id,
-                json_pack("{s:s}", "error", a->error ? a->error : ""));
-    make_pending(c, s, "failed");
+    /* The session did not start, or ran and ended with an error: the
+     * failure policy decides when it is placed again. */
+    stream_failed(c, s, a->error, "stream.assign_failed", NULL);
 }
 
 /* ---------------------------------------------------------------- ingests */
@@ -1825,19 +1958,35 @@ static void check_liveness(coord_t *c, int64_t now)
     }
     for (size_t i = 0; i < c->nslots; i++) {
         coord_stream_t *s = &c->streams[i];
+        if (s->state != STREAM_RUNNING)
+            s->running_since_ms = 0;
         if (s->state == STREAM_ASSIGNING &&
             now - s->assign_sent_ms > c->cfg.ack_timeout_ms) {
             if (s->assign_tries++ < c->cfg.assign_retries) {
                 send_assign(c, s);
             } else {
                 long ow = s->worker;
-                coord_event(c, "stream.assign_timeout", worker_id_of(c, ow),
-                            s->id, NULL);
                 uint64_t g = s->generation;
-                make_pending(c, s, "failed");
+                stream_failed(c, s, "the worker did not acknowledge the Assign",
+                              "stream.assign_timeout", NULL);
                 send_release(c, ow, s->id, g,
                              PRISM__RELEASE_REASON__RELEASE_REASON_SUPERSEDED,
                              false);
+            }
+        } else if (s->state == STREAM_RUNNING) {
+            /* A minute (fail_reset_ms) of running clears the policy. */
+            if (!s->running_since_ms)
+                s->running_since_ms = now;
+            if ((s->backoff_ms || s->failed) &&
+                now - s->running_since_ms >= c->cfg.fail_reset_ms) {
+                coord_event(c, "stream.recovered", worker_id_of(c, s->worker),
+                            s->id,
+                            json_pack("{s:I, s:s}", "running_ms",
+                                      (json_int_t)(now - s->running_since_ms),
+                                      "last_error", s->last_error));
+                memset(s->fail_at, 0, sizeof(s->fail_at));
+                s->backoff_ms = 0;
+                s->failed = false;
             }
         } else if (s->state == STREAM_RECOVERING &&
                    now >= s->recover_deadline_ms) {
@@ -2229,7 +2378,8 @@ int coord_run(coord_t *c)
             heartbeat_all(c);
             c->next_hb_ms = now + c->cfg.heartbeat_ms;
         }
-        if (c->pending_dirty || now >= c->next_pending_ms) {
+        if (c->pending_dirty || now >= c->next_pending_ms ||
+            (c->next_retry_ms && now >= c->next_retry_ms)) {
             place_pending(c, "capacity changed");
             upgrade_partial(c, now);
             c->next_pending_ms = now + c->cfg.pending_retry_ms;

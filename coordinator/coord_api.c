@@ -163,6 +163,29 @@ static json_t *worker_json(coord_t *c, long wi)
         coord_devices_json(c, wi));
 }
 
+/* The session failure policy's view of a stream (see docs/api.md). */
+static json_t *failure_json(coord_t *c, const coord_stream_t *s)
+{
+    int64_t now = clock_mono_ms();
+    int recent = 0;
+    for (int i = 0; i < COORD_FAIL_RING; i++)
+        recent += s->fail_at[i] && now - s->fail_at[i] < c->cfg.fail_window_ms;
+    bool waiting = s->state == STREAM_PENDING || s->state == STREAM_FAILED;
+    json_t *rf = json_array();
+    for (int i = 0; i < s->nrfail && s->rfail_generation == s->generation; i++)
+        json_array_append_new(rf,
+                              json_pack("{s:s, s:s}", "name", s->rfail[i].name,
+                                        "error", s->rfail[i].error));
+    return json_pack(
+        "{s:b, s:I, s:i, s:s?, s:I, s:I, s:o}", "failed", s->failed, "failures",
+        (json_int_t)s->failures, "recent", recent, "last_error",
+        s->last_error[0] ? s->last_error : NULL, "backoff_ms",
+        (json_int_t)s->backoff_ms, "retry_in_ms",
+        (json_int_t)(waiting && s->retry_at_ms > now ? s->retry_at_ms - now
+                                                     : 0),
+        "failed_renditions", rf);
+}
+
 static json_t *stream_json(coord_t *c, coord_stream_t *s)
 {
     json_t *ren = json_array();
@@ -180,7 +203,7 @@ static json_t *stream_json(coord_t *c, coord_stream_t *s)
     int dev = -1;
     if (s->worker >= 0 && s->device >= 0)
         dev = (int)((size_t)s->device - c->pworkers[s->worker].first_device);
-    return json_pack(
+    json_t *j = json_pack(
         "{s:s, s:I, s:s, s:i, s:s, s:s, s:s?, s:i, s:I, s:I, s:b, s:o, "
         "s:{s:i, s:i, s:i, s:i}, s:I, s:f, s:f, s:f, s:f, s:I, "
         "s:{s:I, s:I, s:I, s:I, s:I}}",
@@ -201,6 +224,9 @@ static json_t *stream_json(coord_t *c, coord_stream_t *s)
         (json_int_t)s->origin_deletes, "delete_failed",
         (json_int_t)s->origin_delete_failed, "upload_dropped",
         (json_int_t)s->origin_dropped);
+    if (j)
+        json_object_set_new(j, "failure", failure_json(c, s));
+    return j;
 }
 
 /* ---------------------------------------------------------------- metrics */
@@ -255,7 +281,7 @@ static void metrics(coord_t *c, api_req_t *r)
             used_ses[pd->kind] += u.sessions;
         }
     }
-    int sst[5] = {0};
+    int sst[STREAM_FAILED + 1] = {0};
     for (size_t i = 0; i < c->nslots; i++)
         sst[c->streams[i].state]++;
     static const char *wst[4] = {"live", "draining", "overloaded", "dead"};
@@ -299,7 +325,7 @@ static void metrics(coord_t *c, api_req_t *r)
     }
     OUT("# HELP prism_streams Streams, by state.\n"
         "# TYPE prism_streams gauge\n");
-    for (int s = STREAM_PENDING; s <= STREAM_RECOVERING; s++)
+    for (int s = STREAM_PENDING; s <= STREAM_FAILED; s++)
         OUT("prism_streams{state=\"%s\"} %d\n",
             coord_stream_state_name((stream_state_t)s), sst[s]);
     OUT("# HELP prism_pending_streams Streams waiting for capacity.\n"
@@ -343,6 +369,18 @@ static void metrics(coord_t *c, api_req_t *r)
         {"prism_ladder_upgrades_total",
          "Partial ladders moved to a worker with room for the whole one.",
          c->n.upgrades},
+        {"prism_session_failures_total",
+         "Sessions that failed (the worker's error, a hang, an Assign never "
+         "acknowledged); each waits out a backoff before the next placement.",
+         c->n.session_failures},
+        {"prism_streams_failed_total",
+         "Times a stream was marked failed (fail_limit failures in "
+         "fail_window_ms).",
+         c->n.streams_failed},
+        {"prism_rendition_failures_total",
+         "Renditions workers dropped from running sessions (the others went "
+         "on).",
+         c->n.rendition_failures},
     };
     for (size_t i = 0; i < sizeof(ctr) / sizeof(ctr[0]); i++)
         OUT("# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", ctr[i].name,

@@ -72,6 +72,24 @@ const config_option_t coord_config_options[] = {
      N(upgrade_cooldown_ms),
      "A stream upgraded to its whole ladder is not upgraded again within "
      "this, ms"},
+    {"fail_backoff_min_ms", 0, CONFIG_INT, "500", 10, 600000,
+     N(fail_backoff_min_ms),
+     "A stream whose session failed waits this long before it is placed "
+     "again; each further failure doubles the wait, ms"},
+    {"fail_backoff_max_ms", 0, CONFIG_INT, "30000", 10, 3600000,
+     N(fail_backoff_max_ms),
+     "Longest wait between placements of a stream "
+     "whose sessions keep failing, ms"},
+    {"fail_reset_ms", 0, CONFIG_INT, "60000", 100, 86400000, N(fail_reset_ms),
+     "A stream that runs this long without a failure starts the backoff "
+     "afresh, forgets its failures and leaves the failed state, ms"},
+    {"fail_limit", 0, CONFIG_INT, "5", 1, 32, N(fail_limit),
+     "Session failures within fail_window_ms that mark a stream failed"},
+    {"fail_window_ms", 0, CONFIG_INT, "120000", 100, 86400000,
+     N(fail_window_ms), "The window fail_limit counts failures in, ms"},
+    {"fail_retry_ms", 0, CONFIG_INT, "30000", 100, 3600000, N(fail_retry_ms),
+     "A failed stream is placed again this often while its publisher is "
+     "still there, ms"},
     {"reconcile_grace_ms", 0, CONFIG_INT, "5000", 0, 600000,
      N(reconcile_grace_ms),
      "After a start, how long streams from the database wait for their "
@@ -138,6 +156,11 @@ int coord_config_load(coord_config_t *cfg, int argc, char **argv, char *err,
     config_args_free(&args);
     if (cfg->db_backoff_max_ms < cfg->db_backoff_min_ms) {
         snprintf(err, errlen, "db_backoff_max_ms is below db_backoff_min_ms");
+        return -EINVAL;
+    }
+    if (cfg->fail_backoff_max_ms < cfg->fail_backoff_min_ms) {
+        snprintf(err, errlen,
+                 "fail_backoff_max_ms is below fail_backoff_min_ms");
         return -EINVAL;
     }
     return 0;

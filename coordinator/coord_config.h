@@ -51,6 +51,12 @@ typedef struct {
     int64_t release_retry_max_ms; /* longest Release re-send backoff */
     int64_t upgrade_per_s;        /* partial-ladder upgrades a second */
     int64_t upgrade_cooldown_ms;  /* one stream upgraded at most this often */
+    int64_t fail_backoff_min_ms;  /* first wait after a session failure */
+    int64_t fail_backoff_max_ms;  /* the doubling wait's ceiling */
+    int64_t fail_reset_ms;        /* running this long clears the policy */
+    int64_t fail_limit;           /* failures in fail_window_ms: failed */
+    int64_t fail_window_ms;       /* the window fail_limit counts in */
+    int64_t fail_retry_ms;        /* a failed stream is retried this often */
 } coord_config_t;
 
 /* The option table and its size (for config_parse and the docs). */

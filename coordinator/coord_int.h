@@ -75,7 +75,18 @@ typedef enum {
     STREAM_ASSIGNING,  /* Assign sent, no Ack yet */
     STREAM_RUNNING,    /* the worker acknowledged */
     STREAM_RECOVERING, /* loaded from the database after a restart */
+    STREAM_FAILED,     /* fail_limit session failures in fail_window_ms:
+                          placed again every fail_retry_ms */
 } stream_state_t;
+
+#define COORD_FAIL_RING 32 /* failure times kept: fail_limit's bound */
+#define COORD_ERROR_MAX 256
+
+/* A rendition a worker dropped from a running session, as it reported. */
+typedef struct {
+    char name[32];
+    char error[160];
+} coord_rend_failure_t;
 
 typedef struct {
     stream_state_t state;
@@ -120,6 +131,19 @@ typedef struct {
     ladder_profile_t prof;
     bool awaiting_source;
     int64_t upgraded_ms; /* last move to the whole ladder; 0 never */
+    /* Session failure policy (see stream_failed in coord.c). */
+    int64_t fail_at[COORD_FAIL_RING]; /* recent failure times, a ring */
+    uint64_t failures;                /* in all, for the API */
+    int64_t backoff_ms;               /* the last wait; 0 = none yet */
+    int64_t retry_at_ms;              /* not placed again before this */
+    int64_t running_since_ms;         /* RUNNING since; 0 = not running */
+    long avoid_worker;                /* where it last failed, -1 none */
+    bool failed; /* marked failed; cleared by fail_reset_ms of running */
+    char last_error[COORD_ERROR_MAX];
+    /* Renditions the worker dropped from the current generation. */
+    uint64_t rfail_generation;
+    int nrfail;
+    coord_rend_failure_t rfail[LADDER_MAX_RUNGS];
 } coord_stream_t;
 
 /*
@@ -162,6 +186,9 @@ typedef struct {
     uint64_t release_resends;    /* Releases sent again, unacknowledged */
     uint64_t releases_untracked; /* table full: sent once, not tracked */
     uint64_t upgrades;           /* partial ladders moved to the whole one */
+    uint64_t session_failures;   /* sessions that failed (Ack, hang, timeout) */
+    uint64_t streams_failed;     /* times a stream was marked failed */
+    uint64_t rendition_failures; /* renditions dropped from running sessions */
 } coord_counters_t;
 
 struct coord {
@@ -212,6 +239,7 @@ struct coord {
     uint64_t hb_seq;
     int64_t next_hb_ms;
     int64_t next_pending_ms;
+    int64_t next_retry_ms; /* earliest retry_at_ms of a waiting stream; 0 */
     int64_t next_check_ms;
     bool pending_dirty;
     coord_counters_t n;

@@ -51,6 +51,8 @@ typedef struct {
 } fx_t;
 
 static fx_t g_fx;
+/* Lines added to the coordinator's config (a test's own options). */
+static const char *g_coord_extra = "";
 /* The streamer's address the simulated ingest reports in PublishRequest. */
 static const char *g_remote = "192.0.2.7";
 
@@ -194,9 +196,9 @@ static void coord_write_config(fx_t *fx, int i)
              "reconcile_grace_ms = 1500\nha_lock_key = %ld\n"
              "ha_retry_ms = 200\ndb_backoff_min_ms = 100\n"
              "db_backoff_max_ms = 500\nnode_timeout_ms = 5000\n"
-             "hung_ms = 3000\nslow_reports = 3\nlog_level = info\n",
+             "hung_ms = 3000\nslow_reports = 3\nlog_level = info\n%s",
              i, fx->control_port[i], fx->dir, fx->dir, fx->http_port[i],
-             fx->pgurl, REPORT_MS, fx->lock_key);
+             fx->pgurl, REPORT_MS, fx->lock_key, g_coord_extra);
     snprintf(path, sizeof(path), "%s/coord%d.ini", fx->dir, i);
     write_file(path, cfg);
 }
@@ -344,6 +346,8 @@ typedef struct {
     bool stall;         /* output time stops advancing */
     int64_t stall_pts;
     bool release_at_keyframe;
+    const char *fail_error;  /* every session fails at once with this */
+    const char *rend_failed; /* reported dropped from every session */
     uint64_t budget;
     int acks, assigns, releases, heartbeats, reg_acks, reg_refused;
     int ignore_releases; /* Releases still to lose (as if dropped) */
@@ -457,6 +461,10 @@ static void worker_report(node_t *n)
     Prism__DeviceLoad dl = PRISM__DEVICE_LOAD__INIT;
     Prism__DeviceLoad *dlp[1] = {&dl};
     Prism__SessionLoad sl[MAXSESS], *slp[MAXSESS];
+    Prism__RenditionFailure rf = PRISM__RENDITION_FAILURE__INIT;
+    Prism__RenditionFailure *rfp = &rf;
+    rf.name = (char *)(n->rend_failed ? n->rend_failed : "");
+    rf.error = (char *)"simulated: cannot write the Source output";
     int64_t now = clock_mono_ms();
     dl.index = 0;
     dl.encode_pixels = n->extra_enc;
@@ -472,6 +480,10 @@ static void worker_report(node_t *n)
         x.last_output_pts_ms =
             n->stall ? n->stall_pts : now - n->sess[i].start_ms;
         x.last_input_pts_ms = now - n->sess[i].start_ms;
+        if (n->rend_failed) {
+            x.n_failed_renditions = 1;
+            x.failed_renditions = &rfp;
+        }
         sl[i] = x;
         slp[i] = &sl[i];
         dl.sessions += n->sess[i].sessions;
@@ -505,6 +517,21 @@ static void send_ack(node_t *n, const char *stream, uint64_t gen,
 
 static void on_assign(node_t *n, const Prism__Assign *a)
 {
+    if (n->fail_error) {
+        /* Like a real worker whose session fails as it starts. */
+        Prism__Ack ack = PRISM__ACK__INIT;
+        ack.stream_id = a->stream_id;
+        ack.generation = a->generation;
+        ack.ok = false;
+        ack.error = (char *)n->fail_error;
+        ack.of = PRISM__ACK__OF__OF_ASSIGN;
+        Prism__Envelope env = PRISM__ENVELOPE__INIT;
+        env.body_case = PRISM__ENVELOPE__BODY_ACK;
+        env.ack = &ack;
+        node_send(n, &env);
+        n->assigns++;
+        return;
+    }
     sess_t *s = NULL;
     for (int i = 0; i < n->nsess; i++)
         if (!strcmp(n->sess[i].id, a->stream_id))
@@ -1505,7 +1532,11 @@ static void test_moves(void **state)
     w3.stall = false;
     char ev[1024];
     stream_events(fx, sc, ev, sizeof(ev));
-    assert_non_null(strstr(ev, "stream.hung@w3 stream.replaced@w2"));
+    /* Placed again after the failure backoff (the Release's Ack may come
+     * between). */
+    const char *hung = strstr(ev, "stream.hung@w3 ");
+    assert_non_null(hung);
+    assert_non_null(strstr(hung, "stream.replaced@w2"));
 
     /* w2 falls behind real time: overloaded, it sheds "low" (priority 10)
      * to w3 and keeps "high" and "mid". */
@@ -1745,6 +1776,127 @@ static void test_ladder_upgrade(void **state)
     node_close(&ing);
 }
 
+/*
+ * A restart storm cannot happen: w1 fails every session of the stream as
+ * it starts (the Ack says ok = false with the error). With the policy's
+ * numbers scaled down ten times (backoff 50 ms doubling to 3 s, 5
+ * failures in 12 s mark it failed, failed streams retried every 3 s, 6 s
+ * of running resets it all), the scaled minute (6 s) sees at most 8
+ * generations, the stream is "failed" in the API with the worker's error,
+ * in an event and in /metrics. Once the worker stops failing, the slow
+ * retry runs the stream, a rendition the worker drops is shown without a
+ * new placement, and after the reset time the stream leaves the failed
+ * state.
+ */
+static void test_failure_policy(void **state)
+{
+    (void)state;
+    fx_t *fx = &g_fx;
+    fx_setup(fx);
+    g_coord_extra = "fail_backoff_min_ms = 50\nfail_backoff_max_ms = 3000\n"
+                    "fail_reset_ms = 6000\nfail_limit = 5\n"
+                    "fail_window_ms = 12000\nfail_retry_ms = 3000\n";
+    coord_start(fx, 0, true);
+    g_coord_extra = "";
+    char *ka = create_channel(fx, "flaky", 50);
+    node_t w1, ing;
+    node_init(fx, &w1, "w1", false, 1);
+    node_init(fx, &ing, "ing1", true, 1);
+    node_t *all[] = {&w1, &ing};
+    const char *err = "simulated: cannot open encoder h264_nvenc (Invalid "
+                      "argument)";
+    w1.fail_error = err;
+    worker_register(&w1);
+    ingest_hello(&ing);
+    pump(all, 2, 600, NULL);
+    publish(all, 2, &ing, ka, 1280, 720, 30);
+    assert_true(ing.reply.accepted);
+    char sa[64], path[128];
+    snprintf(sa, sizeof(sa), "%s", ing.reply_stream);
+    snprintf(path, sizeof(path), "/api/streams/%s", sa);
+
+    /* The scaled first minute. */
+    pump(all, 2, 6000, NULL);
+    json_t *j = get_json(fx, 0, path);
+    json_int_t gens = json_integer_value(json_object_get(j, "generation"));
+    json_t *f = json_object_get(j, "failure");
+    print_message("generations in the scaled minute: %lld (assigns %d)\n",
+                  (long long)gens, w1.assigns);
+    assert_true(gens >= 5); /* it was tried again, and failed each time */
+    assert_true(gens <= 8);
+    assert_true(w1.assigns <= 8);
+    assert_string_equal(jstr(j, "state"), "failed");
+    assert_true(json_is_true(json_object_get(f, "failed")));
+    assert_string_equal(jstr(f, "last_error"), err);
+    assert_true(json_integer_value(json_object_get(f, "failures")) >= 5);
+    json_decref(j);
+    assert_int_equal(metric(fx, "prism_streams{state=\"failed\"}"), 1);
+    assert_int_equal(metric(fx, "prism_streams_failed_total"), 1);
+    assert_true(metric(fx, "prism_session_failures_total") >= 5);
+    char ev[8192];
+    stream_events(fx, sa, ev, sizeof(ev));
+    assert_non_null(strstr(ev, "stream.failed@w1"));
+    PGconn *c = pg(fx);
+    const char *p[1] = {sa};
+    PGresult *r = PQexecParams(c,
+                               "SELECT state, last_error, (SELECT "
+                               "detail->>'error' FROM events WHERE kind = "
+                               "'stream.failed' AND stream_id = $1::uuid) "
+                               "FROM streams WHERE id = $1::uuid",
+                               1, NULL, p, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(r, 0, 0), "failed");
+    assert_string_equal(PQgetvalue(r, 0, 1), err);
+    assert_string_equal(PQgetvalue(r, 0, 2), err);
+    PQclear(r);
+    PQfinish(c);
+
+    /* The worker is mended: the slow retry (within 3 s) runs it, still
+     * marked failed until it has run the reset time. */
+    w1.fail_error = NULL;
+    w1.rend_failed = "source";
+    bool running = false;
+    for (int64_t end = clock_mono_ms() + 4000;
+         !running && clock_mono_ms() < end;) {
+        pump(all, 2, 200, NULL);
+        j = get_json(fx, 0, path);
+        running = !strcmp(jstr(j, "state"), "running");
+        json_decref(j);
+    }
+    assert_true(running);
+    pump(all, 2, 600, NULL);
+    j = get_json(fx, 0, path);
+    gens = json_integer_value(json_object_get(j, "generation"));
+    f = json_object_get(j, "failure");
+    assert_true(json_is_true(json_object_get(f, "failed")));
+    json_t *rf = json_array_get(json_object_get(f, "failed_renditions"), 0);
+    assert_non_null(rf);
+    assert_string_equal(jstr(rf, "name"), "source");
+    json_decref(j);
+    assert_int_equal(metric(fx, "prism_rendition_failures_total"), 1);
+    bool recovered = false;
+    for (int64_t end = clock_mono_ms() + 8000;
+         !recovered && clock_mono_ms() < end;) {
+        pump(all, 2, 200, NULL);
+        j = get_json(fx, 0, path);
+        f = json_object_get(j, "failure");
+        recovered = json_is_false(json_object_get(f, "failed"));
+        /* A dropped rendition does not place the stream again. */
+        assert_int_equal(json_integer_value(json_object_get(j, "generation")),
+                         gens);
+        assert_string_equal(jstr(j, "state"), "running");
+        json_decref(j);
+    }
+    assert_true(recovered);
+    stream_events(fx, sa, ev, sizeof(ev));
+    assert_non_null(strstr(ev, "stream.rendition_failed@w1"));
+    assert_non_null(strstr(ev, "stream.recovered@w1"));
+    assert_int_equal(metric(fx, "prism_streams{state=\"failed\"}"), 0);
+    free(ka);
+    node_close(&w1);
+    node_close(&ing);
+}
+
 /* Runs after every test, also after a failed one: no coordinator is left
  * behind and the test's schema is dropped. */
 static int fx_after(void **state)
@@ -1767,6 +1919,7 @@ int main(void)
         cmocka_unit_test_teardown(test_moves, fx_after),
         cmocka_unit_test_teardown(test_release_resent, fx_after),
         cmocka_unit_test_teardown(test_ladder_upgrade, fx_after),
+        cmocka_unit_test_teardown(test_failure_policy, fx_after),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     zctx_term();
