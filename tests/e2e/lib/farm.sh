@@ -17,10 +17,15 @@ dir=$(mktemp -d "$build/farm-${1:?test name}.XXXXXX")
 chmod 755 "$dir" # nginx workers (nobody) read the origin under it
 cleanup() {
     farm_down
+    hls_check_finish || hls_check_failed=1 # RFC 8216 (lib/hls_check.sh)
     [ -n "${PRISM_KEEP_TEST_DIR:-}" ] && echo "kept $dir" || rm -rf "$dir"
+    [ -z "${hls_check_failed:-}" ] || exit 1
 }
 trap cleanup EXIT
 farm_init "$dir"
+# shellcheck source=tests/e2e/lib/hls_check.sh
+source "$src/tests/e2e/lib/hls_check.sh"
+hls_check_start # every playlist the origin serves is checked
 
 # fail MESSAGE: the test fails; prints the API's streams, the end of every
 # log and of the playlist watch, then exits 1.
