@@ -69,6 +69,9 @@ for _ in $(seq 100); do
         [ "$(farm_stream_field high state)" = pending ] && break
     sleep 0.1
 done
+[ "$(farm_stream_field low state)" = pending ] &&
+    [ "$(farm_stream_field high state)" = pending ] ||
+    fail "with no worker left the streams are not both pending (low '$(farm_stream_field low state)', high '$(farm_stream_field high state)')"
 echo "both streams pending: $(farm_stream_field low state) $(farm_stream_field high state)"
 farm_worker w3 --cpu-max-sessions 4
 wait_on high w3
@@ -86,10 +89,23 @@ for _ in $(seq 150); do
 done
 grep -q '^source/index.m3u8' <<<"$m" && ! grep -q 240p15 <<<"$m" ||
     fail "low's master is not Source alone: $m"
-s0=$(curl -fs "$FARM_ORIGIN/high/120p15/index.m3u8" | grep -c EXTINF)
-sleep 4.5
-s1=$(curl -fs "$FARM_ORIGIN/high/120p15/index.m3u8" | awk -F: '/MEDIA-SEQUENCE/ {s=$2} /EXTINF/ {c++} END {print s+c}')
-l1=$(curl -fs "$FARM_ORIGIN/low/source/index.m3u8" | awk -F: '/MEDIA-SEQUENCE/ {s=$2} /EXTINF/ {c++} END {print s+c}')
-echo "high 120p15 segments now $s1 (was $s0 listed), low source segments $l1"
+# Both keep streaming on w3: each playlist's last segment number (media
+# sequence + segments listed - 1) grows by at least 2 (two 2 s segments)
+# within 12 s.
+last_seg() {
+    { curl -fs "$1" || true; } | awk -F: '/MEDIA-SEQUENCE/ {s = $2} /EXTINF/ {c++} END {print (c ? s + c - 1 : -1)}'
+}
+h0=$(last_seg "$FARM_ORIGIN/high/120p15/index.m3u8")
+l0=$(last_seg "$FARM_ORIGIN/low/source/index.m3u8")
+end=$((SECONDS + 12))
+while :; do
+    h1=$(last_seg "$FARM_ORIGIN/high/120p15/index.m3u8")
+    l1=$(last_seg "$FARM_ORIGIN/low/source/index.m3u8")
+    [ "${h1:--1}" -ge $((h0 + 2)) ] && [ "${l1:--1}" -ge $((l0 + 2)) ] && break
+    [ $SECONDS -lt $end ] ||
+        fail "the streams do not go on on w3: high 120p15 last segment $h0 -> $h1, low source $l0 -> $l1 in 12 s"
+    sleep 0.2
+done
+echo "on w3: high 120p15 last segment $h0 -> $h1, low source $l0 -> $l1"
 kill "$publow" "$pubhigh" 2>/dev/null || true
 echo "farm capacity e2e: ok"

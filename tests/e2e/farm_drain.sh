@@ -4,7 +4,8 @@
 # the worker carrying a stream with move=true. The stream moves to the
 # other worker, the drained one stops at a keyframe, the playlists go on
 # (never backwards, a discontinuity at the join, never ended while the
-# stream moves) and the drained worker gets no new stream.
+# stream moves, numbering exactly continued at the join: check_join) and
+# a stream published while the worker drains goes to the other worker.
 : "${PRISM_TEST_PGURL:?needs the PostgreSQL fixture}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/farm.sh" drain
 
@@ -30,12 +31,27 @@ grep -q 'Input ends at this keyframe' "$dir/logs/$from.log" ||
     fail "$from did not stop at a keyframe"
 echo "drained $from: the stream moved to $to (generation $(farm_stream_field dave generation))"
 curl -fs "$FARM_API/api/workers/$from" | grep -q '"draining": *true' || fail "$from is not draining"
-wait "$FARM_PUB_PID" || true
+
+# A new stream while $from drains goes to $to.
+pub1=$FARM_PUB_PID
+key2=$(farm_channel erin e2e)
+[ -n "$key2" ] || fail "no stream key for the second channel"
+farm_publish "$key2" 6 640x360 30
+on=
+for _ in $(seq 150); do
+    on=$(farm_stream_field erin worker)
+    [ -n "$on" ] && break
+    sleep 0.1
+done
+[ "$on" = "$to" ] || fail "the new stream went to '$on', not $to ($from drains)"
+echo "a new stream while $from drains: placed on $on"
+
+wait "$pub1" || true
 published=$(date +%s.%N)
 sleep 1
 kill "$FARM_WATCH_PID" 2>/dev/null || true
-farm_check_forward "$dir/watch" || fail "a playlist went backwards"
-awk '$5 > 0' "$dir/watch" | grep -q . || fail "no discontinuity at the join"
+farm_check_forward "$dir/watch" || fail "a playlist went backwards or skipped segments"
+check_join "$to" dave "source 240p30"
 awk -v t="$published" '$7 == 1 && $1 < t' "$dir/watch" | grep -q . &&
     fail "a playlist was ended (EXT-X-ENDLIST) while the stream moved"
 echo "farm drain e2e: ok"

@@ -4,8 +4,10 @@
 # the worker carrying a stream. The stream must go on on the other worker:
 # its playlists continue (the media sequence goes on, EXT-X-DISCONTINUITY
 # marks the join), no rendition playlist ever goes backwards, and a player
-# reads the master to the end. Prints the time from the kill to the first
-# segment of the new worker on the origin (target: 5 s).
+# reads the master to the end. The new worker's first segment is on the
+# origin within 5 s of the kill (asserted), its numbering continues the
+# old worker's exactly (check_join), and the playlists end (ENDLIST) when
+# the publisher leaves.
 : "${PRISM_TEST_PGURL:?needs the PostgreSQL fixture}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/farm.sh" failover
 
@@ -41,24 +43,15 @@ gen2=$(farm_stream_field bob generation)
 [ "$gen2" -gt "$gen1" ] || fail "generation did not grow ($gen1 -> $gen2)"
 took=$(echo "$t_back - $t_kill" | bc)
 echo "continued on $other (generation $gen2) $took s after the kill (target 5 s)"
+[ "$(echo "$took < 5" | bc)" = 1 ] ||
+    fail "the new worker's first segment reached the origin $took s after the kill (target 5 s)"
 
 wait "$FARM_PUB_PID" || true
 wait_endlist "$FARM_ORIGIN/bob/240p30/index.m3u8"
 kill "$FARM_WATCH_PID" 2>/dev/null || true
 
-farm_check_forward "$dir/watch" || fail "a playlist went backwards"
-for r in $rends; do
-    # The first segment after the join continues the numbering.
-    first_after=$(awk -v r="$r" '$2 == r && $5 > 0 {print $6; exit}' "$dir/watch")
-    last_before=$(awk -v r="$r" '$2 == r && $5 > 0 {exit} $2 == r {l = $4} END {print l}' "$dir/watch")
-    echo "$r: last segment seen from $carrier $last_before, first from $other $first_after"
-    [ "$first_after" -ge "$((last_before + 1))" ] && [ "$first_after" -le "$((last_before + 2))" ] ||
-        fail "$r numbering does not continue ($last_before -> $first_after)"
-    curl -fs "$FARM_ORIGIN/bob/$r/index.m3u8" >"$dir/final.$r"
-done
-grep -q '^#EXT-X-DISCONTINUITY$' "$dir/final.240p30" ||
-    awk '$2 == "240p30" && $5 > 0' "$dir/watch" | grep -q . ||
-    fail "no EXT-X-DISCONTINUITY at the join"
+farm_check_forward "$dir/watch" || fail "a playlist went backwards or skipped segments"
+check_join "$other" bob "$rends"
 play_master "$FARM_ORIGIN/bob/master.m3u8"
 echo "failover measured: kill -9 to the new worker's first segment on the origin: $took s"
 echo "farm failover e2e: ok"

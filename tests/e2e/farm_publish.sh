@@ -75,13 +75,19 @@ wait "$FARM_PUB_PID" || true
 kill "$watcher" 2>/dev/null || true
 wait "$watcher" 2>/dev/null || true
 
-# First packet: the publish the ingest accepted (its log time, UTC);
+# First packet: the publish the ingest accepted (its log time, which is
+# UTC: "2026-01-02T03:04:05.678Z", read as UTC whatever the host's zone);
 # the publisher sends media right after that answer.
 accepted=$(grep -m1 'Publish accepted' "$dir/logs/ingest.log" | cut -d' ' -f1)
-first_pkt=$(date -d "${accepted%Z}" +%s.%N)
+first_pkt=$(TZ=UTC0 date -u -d "${accepted%Z}" +%s.%N) ||
+    fail "cannot read the ingest's log time '$accepted'"
 master_seen=$(cut -d' ' -f1 "$dir/arrivals.master")
 delay=$(echo "$master_seen - $first_pkt" | bc)
 echo "publish accepted at $first_pkt (publisher started $t0); master on the origin after $delay s"
+# Accepted after the publisher started and before the master appeared: a
+# start time read in the wrong zone is hours off and fails here.
+[ "$(echo "$first_pkt >= $t0 - 1 && $delay >= 0" | bc)" = 1 ] ||
+    fail "the accept time $first_pkt ($accepted) is not between the publisher's start $t0 and the master $master_seen"
 [ "$(echo "$delay < 6" | bc)" = 1 ] || fail "the master took $delay s to appear (> 6 s)"
 
 # Let the worker finish (Release after the publisher left): ENDLIST.

@@ -104,14 +104,42 @@ grep -q RESOLUTION "$tmp/oa/master.m3u8" && fail "audio-only has RESOLUTION"
 ffmpeg -hide_banner -loglevel error -i "$tmp/oa/master.m3u8" -f null - ||
     fail "ffmpeg cannot read the audio-only master"
 
-# fMP4 segments in a live window: init.mp4, .m4s, no ENDLIST, and ffmpeg
-# reads it.
-run "$tmp/s480.mp4" "$tmp/of" --format fmp4 --segment 1
+# fMP4 segments in a live window: init.mp4, .m4s, not VOD, no ENDLIST
+# while the input is live (read at its own pace: --realtime), ENDLIST once
+# it has ended, and ffmpeg reads it.
+"$worker" transcode -i "$tmp/s480.mp4" -o "$tmp/of" --backend software \
+    --preset ultrafast --format fmp4 --segment 1 --realtime 2>"$tmp/log" &
+live=$!
+seen=
+for _ in $(seq 100); do
+    kill -0 "$live" 2>/dev/null || break
+    n=0
+    for r in source 480p30 160p30; do
+        c=$(grep -c EXTINF "$tmp/of/$r/index.m3u8" 2>/dev/null || true)
+        [ "${c:-0}" -ge 1 ] && n=$((n + 1))
+    done
+    if [ "$n" = 3 ]; then
+        for r in source 480p30 160p30; do
+            cp "$tmp/of/$r/index.m3u8" "$tmp/live.$r.m3u8"
+        done
+        kill -0 "$live" 2>/dev/null && seen=1
+        break
+    fi
+    sleep 0.1
+done
+[ -n "$seen" ] || fail "no live playlists seen while the input ran: $(cat "$tmp/log")"
+wait "$live" || {
+    cat "$tmp/log"
+    fail "the live fMP4 transcode exited non-zero"
+}
 for r in source 480p30 160p30; do
     p=$tmp/of/$r/index.m3u8
     grep -q '#EXT-X-MAP:URI="init.mp4"' "$p" || fail "$r: no init.mp4"
     grep -q '\.m4s$' "$p" || fail "$r: no .m4s segments"
-    grep -q 'PLAYLIST-TYPE:VOD' "$p" && fail "$r: a live playlist is VOD"
+    grep -q 'PLAYLIST-TYPE' "$p" && fail "$r: a live playlist has a PLAYLIST-TYPE"
+    grep -q 'EXT-X-ENDLIST' "$tmp/live.$r.m3u8" &&
+        fail "$r: the playlist was ended (EXT-X-ENDLIST) while the input was live"
+    grep -q 'EXT-X-ENDLIST' "$p" || fail "$r: no EXT-X-ENDLIST after the input ended"
     [ "$(grep -c EXTINF "$p")" -ge 2 ] || fail "$r: under 2 segments"
 done
 ffmpeg -hide_banner -loglevel error -i "$tmp/of/master.m3u8" -map 0 \

@@ -53,14 +53,15 @@ wait_segment() {
 }
 
 # wait_endlist URL: until the playlist at URL ends (EXT-X-ENDLIST), 10 s at
-# most; the worker writes it once the publisher has left.
+# most, else the test fails: the worker writes it once the publisher has
+# left.
 wait_endlist() {
     local _
     for _ in $(seq 100); do
         curl -fs "$1" | grep -q EXT-X-ENDLIST && return 0
         sleep 0.1
     done
-    return 0
+    fail "no EXT-X-ENDLIST in $1 10 s after the publisher left"
 }
 
 # play_master URL: a player (ffmpeg) reads the master playlist at URL to
@@ -81,4 +82,40 @@ publish_e2e() {
     key=$(farm_channel "$1" e2e)
     farm_publish "$key" "$2" 640x360 30
     farm_watch "$1" "source 240p30" "$dir/watch"
+}
+
+# check_join TO CHANNEL "RENDITIONS": a take-over's numbering in the watch
+# log ($dir/watch), exactly. The new worker TO logs the media sequence M it
+# continues at; every rendition's first segment after the join is M; M is
+# one past the highest segment any rendition listed before the join (a
+# rendition the old worker had not finished yet skips that number, the
+# others do not); while segment M is in the window, the playlist marks
+# EXT-X-DISCONTINUITY before it; and no segment file of CHANNEL was
+# written twice on the origin (a new worker reusing a number the old one
+# wrote but never listed would be). Prints one line per rendition.
+check_join() {
+    local to=$1 ch=$2 r m last fa top=-1 twice
+    m=$(grep -m1 "Continuing the stream's playlists" "$dir/logs/$to.log" |
+        sed -n 's/.*media_sequence=\([0-9]*\).*/\1/p')
+    [ -n "$m" ] || fail "$to did not log where it continues the playlists"
+    for r in $3; do
+        last=$(awk -v r="$r" '$2 == r && $5 > 0 {exit} $2 == r {l = $4} END {print l + 0}' "$dir/watch")
+        [ "$last" -gt "$top" ] && top=$last
+    done
+    for r in $3; do
+        last=$(awk -v r="$r" '$2 == r && $5 > 0 {exit} $2 == r {l = $4} END {print l + 0}' "$dir/watch")
+        fa=$(awk -v r="$r" '$2 == r && $5 > 0 {print $6; exit}' "$dir/watch")
+        echo "$r: last segment listed before the join $last, first after it ${fa:-none} ($to continues at $m)"
+        [ "${fa:-}" = "$m" ] ||
+            fail "$r: the first segment after the join is '${fa:-}', not $m where $to continues"
+        awk -v r="$r" -v m="$m" '$2 == r && $5 > 0 {j = 1}
+            j && $2 == r && $3 <= m && ($5 != 1 || $6 != m) {bad = 1; print}
+            END {exit bad}' "$dir/watch" >"$dir/join.$r" ||
+            fail "$r: a playlist with segment $m lost its EXT-X-DISCONTINUITY: $(head -n 3 "$dir/join.$r")"
+    done
+    [ "$m" = $((top + 1)) ] ||
+        fail "$to continues at $m, not one past the last segment listed before the join ($top)"
+    twice=$(awk -v p="/live/$ch/" '$6 == "\"PUT" && index($7, p) == 1 && $7 ~ /seg_/ && $9 ~ /^2/ {n[$7]++}
+        END {for (f in n) if (n[f] > 1) print f, n[f]}' "$dir/origin/logs/access.log")
+    [ -z "$twice" ] || fail "segment files written twice on the origin: $twice"
 }
