@@ -240,6 +240,7 @@ int agent_devices(const probe_t *p, const worker_config_t *cfg,
         snprintf(d->path, sizeof(d->path), "cuda:%d", c->index);
         snprintf(d->device, sizeof(d->device), "%d", c->index);
         d->cuda_index = c->index;
+        d->memory_bytes = c->memory_bytes;
         d->backend = HWPLAN_NVENC;
         d->hw_decode = c->nvdec_h264;
         if (c->nvenc_h264 == PROBE_NVENC_OK)
@@ -298,6 +299,7 @@ int agent_devices(const probe_t *p, const worker_config_t *cfg,
         snprintf(d->name, sizeof(d->name), "cpu (%d cores)", p->cpu_cores);
         snprintf(d->path, sizeof(d->path), "cpu");
         d->cuda_index = -1;
+        d->memory_bytes = p->memory_bytes;
         d->backend = HWPLAN_SOFTWARE;
         if (strstr(p->sw_encoders, "libx264"))
             d->codecs |= 1u << LADDER_CODEC_H264;
@@ -371,6 +373,7 @@ static void send_register(agent_t *a)
         y.max_sessions = x->max_sessions;
         y.encode_budget = x->encode_budget;
         y.decode_budget = x->decode_budget;
+        y.memory_bytes = x->memory_bytes;
         y.note = (char *)x->note;
         d[i] = y;
         dp[i] = &d[i];

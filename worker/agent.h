@@ -47,6 +47,7 @@ typedef struct {
     bool hw_encode, hw_decode;
     uint32_t max_sessions; /* 0 = no limit */
     uint64_t encode_budget, decode_budget;
+    uint64_t memory_bytes; /* 0 = unknown (VAAPI) */
     char note[128];
     hwplan_backend_t backend; /* how sessions on it run */
     char device[64];          /* transcode_opts_t.device */

@@ -1,5 +1,6 @@
 /* Device probe: CUDA (NVDEC, NVENC by opening sessions), VAAPI, CPU. */
 #include "probe.h"
+#include "nvml.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -254,6 +255,19 @@ void probe_run(probe_t *p)
     probe_vaapi(p);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     p->cpu_cores = n > 0 ? (int)n : 1;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0)
+        p->memory_bytes = (uint64_t)pages * (uint64_t)page;
+    /* GPU memory: NVML, when the driver has it (CUDA has no call for it in
+     * FFmpeg's loader). */
+    nvml_t *nv = p->ncuda ? nvml_open() : NULL;
+    for (int i = 0; nv && i < p->ncuda; i++) {
+        nvml_sample_t ns;
+        if (nvml_sample(nv, (unsigned)p->cuda[i].index, &ns) == 0 &&
+            ns.memory_total > 0)
+            p->cuda[i].memory_bytes = (uint64_t)ns.memory_total;
+    }
+    nvml_close(&nv);
     static const char *const sw[] = {"libx264", "libx265", "libsvtav1", "aac"};
     size_t len = 0;
     for (size_t i = 0; i < sizeof(sw) / sizeof(sw[0]); i++) {
@@ -377,8 +391,9 @@ static void print_json(const probe_t *p, FILE *f)
     json_object_set_new(root, "vaapi_error",
                         p->nvaapi ? json_null()
                                   : json_string("no render node"));
-    json_t *cpu = json_pack("{s:i, s:s}", "cores", p->cpu_cores, "encoders",
-                            p->sw_encoders);
+    json_t *cpu =
+        json_pack("{s:i, s:I, s:s}", "cores", p->cpu_cores, "memory_bytes",
+                  (json_int_t)p->memory_bytes, "encoders", p->sw_encoders);
     if (cpu)
         json_object_set_new(root, "cpu", cpu);
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -26,6 +26,7 @@ typedef struct {
     bool nvdec_h264, nvdec_hevc;
     probe_nvenc_t nvenc_h264, nvenc_hevc;
     char nvenc_error[256]; /* FFmpeg's own words when a session failed */
+    uint64_t memory_bytes; /* total GPU memory (NVML); 0 = unknown */
 } probe_cuda_t;
 
 typedef struct {
@@ -51,6 +52,7 @@ typedef struct {
     int nvaapi;
     probe_vaapi_t vaapi[PROBE_MAX_VAAPI];
     int cpu_cores;
+    uint64_t memory_bytes; /* the host's RAM; 0 = unknown */
     char sw_encoders[128]; /* "libx264,libx265,libsvtav1,aac" */
 } probe_t;
 
