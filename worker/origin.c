@@ -510,6 +510,11 @@ int origin_send(origin_t *o, const char *url, const void *data, size_t len)
     return enqueue(o, url, false, copy, len);
 }
 
+int origin_send_delete(origin_t *o, const char *url)
+{
+    return enqueue(o, url, true, NULL, 0);
+}
+
 static void *uploader(void *arg)
 {
     origin_t *o = arg;

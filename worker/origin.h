@@ -76,6 +76,10 @@ void origin_attach(origin_t *o, AVFormatContext *mux);
  */
 int origin_send(origin_t *o, const char *url, const void *data, size_t len);
 
+/* Queues a DELETE of URL (an old live segment) behind the files queued
+ * before it. Returns 0, -ENOMEM, or origin_fatal()'s code. */
+int origin_send_delete(origin_t *o, const char *url);
+
 /*
  * Waits until the uploader has sent every queued file (the session's
  * last segments and playlists), at most the request deadline per queued

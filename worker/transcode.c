@@ -67,14 +67,21 @@
 #include <libswscale/swscale.h>
 
 #include "hls_master.h"
+#include "hls_segmenter.h"
+#include "hls_writer.h"
 #include "log.h"
 #include "origin.h"
 #include "pkt_queue.h"
 
 #define MOD         "transcode"
 #define MAX_PENDING 4096
-#define BND_RING    64
-#define TS_OFFSET   (10 * (int64_t)AV_TIME_BASE)
+#define HOLD_MAX    512 /* audio packets held per rendition (~10 s) */
+#define GONE_MAX    66  /* old segments waiting for their DELETE */
+/* A continued stream's first packet mapped further back than this from
+ * the published end is not the same timeline (a publisher reconnect). */
+#define RESUME_BACK_US (15 * (int64_t)AV_TIME_BASE)
+#define BND_RING       64
+#define TS_OFFSET      (10 * (int64_t)AV_TIME_BASE)
 /* A dts this far behind, or this far ahead of, the last is a break. */
 #define DISC_BACK_US 500000
 #define DISC_JUMP_US (10 * (int64_t)AV_TIME_BASE)
@@ -84,17 +91,33 @@ typedef struct {
     bool audio_only;
     const hwplan_encoder_t *pe;
     AVCodecContext *enc;
-    int size; /* hwplan size index, -1 for remux / audio only */
-    AVFormatContext *mux;
+    int size;             /* hwplan size index, -1 for remux / audio only */
+    hls_segmenter_t *seg; /* the rendition's muxer, cut per segment */
+    AVFormatContext *mux; /* the segmenter's; borrowed */
+    hls_writer_t *pl;     /* its media playlist */
     int vst, ast;
+    /* Segments: the current one started at seg_out_us (output time) and
+     * has had a packet (video for a video rendition) when seg_any. */
+    bool started; /* the first segment began (a continued stream: at or
+                     after resume_us, the end of what is published) */
+    bool seg_any;
+    int64_t seg_out_us, end_out_us, resume_us;
+    int64_t nseg;             /* segments published by this session */
+    AVPacket *hold[HOLD_MAX]; /* audio waiting for the video to pass it */
+    int nhold;
+    uint8_t *vod_data; /* VOD: the last segment, held so a short tail */
+    size_t vod_len;    /* can join it */
+    double vod_dur;
+    int64_t vod_end_us;
+    char gone[GONE_MAX][HLS_WRITER_URI_MAX]; /* out of the playlist, */
+    int ngone;                               /* deleted later */
+    double pub_s;      /* duration of the segments published */
+    int64_t pub_bytes; /* and their bytes */
     int64_t last_slot;
     int64_t phase_us; /* pts of the last boundary frame */
     bool selected_any;
     char vcodec[48];
-    int64_t bytes;     /* all packets written */
-    int64_t seg_bytes; /* since the last video keyframe */
-    int64_t seg_start; /* pts (us) of the current segment's keyframe */
-    double peak_bps;
+    double peak_bps; /* the highest segment bit rate published */
     int64_t frames;
 } rend_t;
 
@@ -142,6 +165,8 @@ struct transcode_session {
     int64_t pending_dropped;
 
     int64_t seg_ticks, half_frame;
+    int64_t last_key, key_gap; /* the source's last keyframe, interval */
+    bool have_key;
     int64_t next_bnd; /* the next grid point, source video time base */
     bool have_bnd;
     int64_t last_bnd;
@@ -156,6 +181,16 @@ struct transcode_session {
 
     int64_t ts_offset_us;
     bool have_offset;
+    /* Continuing another session's playlists: their timeline (offset and
+     * where the published media ends, resume_us: the earliest end over
+     * the renditions); nothing is written before the first boundary,
+     * which lands on resume_us. */
+    bool cont;
+    hls_timeline_t tl;
+    int64_t resume_us;
+    bool have_first;
+    int64_t first_pts;      /* of the first packet written, source time base */
+    int64_t half_us;        /* half a video frame, microseconds */
     int64_t disc_us;        /* shift added for input discontinuities */
     int64_t last_dts_us[2]; /* video, audio; after the shift */
     bool have_last_dts[2];
@@ -302,15 +337,16 @@ static int write_master(transcode_session_t *s, bool final)
 {
     hls_variant_t v[LADDER_MAX_RUNGS];
     char text[8192];
-    double dur = (s->last_media_us - s->first_media_us) / 1e6;
 
     for (int i = 0; i < s->nrend; i++) {
         const rend_t *r = &s->rend[i];
         memset(&v[i], 0, sizeof(v[i]));
         snprintf(v[i].name, sizeof(v[i].name), "%s", r->r.name);
+        /* Measured at the end: the average over every segment published
+         * and the highest segment's rate (RFC 8216 4.3.4.2). */
         double avg = rend_nominal_bps(s, r), peak = avg * 1.25;
-        if (final && dur > 0.5 && r->bytes > 0) {
-            avg = r->bytes * 8.0 / dur;
+        if (final && r->pub_s > 0.5 && r->pub_bytes > 0) {
+            avg = r->pub_bytes * 8.0 / r->pub_s;
             peak = r->peak_bps > avg ? r->peak_bps : avg;
         }
         v[i].average = (int64_t)avg;
@@ -346,24 +382,244 @@ static int maybe_write_master(transcode_session_t *s)
     return write_master(s, false);
 }
 
-static int open_muxer(transcode_session_t *s, rend_t *r)
-{
-    char url[1400], seg[1400], rel[128];
-    AVDictionary *opts = NULL;
-    int ret;
+/* ------------------------------------------------------------ playlists */
 
-    snprintf(rel, sizeof(rel), "%s/index.m3u8", r->r.name);
+static void rend_rel(const rend_t *r, const char *file, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s", r->r.name, file);
+}
+
+/* Reads a small text file or URL whole; NULL when absent or unreadable. */
+static char *read_text(const char *url)
+{
+    AVIOContext *io = NULL;
+    AVDictionary *o = NULL;
+    av_dict_set(&o, "rw_timeout", "3000000", 0);
+    int ret = avio_open2(&io, url, AVIO_FLAG_READ, NULL, &o);
+    av_dict_free(&o);
+    if (ret < 0)
+        return NULL;
+    size_t cap = 1 << 20, len = 0;
+    char *buf = malloc(cap + 1);
+    while (buf && len < cap) {
+        int n = avio_read(io, (unsigned char *)buf + len, (int)(cap - len));
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    avio_closep(&io);
+    if (buf)
+        buf[len] = '\0';
+    return buf;
+}
+
+/*
+ * A take-over or restart: continues the rendition's playlist where the
+ * output already has one (its segments stay listed, numbering and
+ * discontinuity sequence go on, its timeline is the stream's).
+ */
+static void continue_playlist(transcode_session_t *s, rend_t *r)
+{
+    char rel[160], url[1400];
+    rend_rel(r, "index.m3u8", rel, sizeof(rel));
     out_path(s, rel, url, sizeof(url));
-    snprintf(rel, sizeof(rel), "%s/seg_%%05d.%s", r->r.name,
-             s->o.fmp4 ? "m4s" : "ts");
-    out_path(s, rel, seg, sizeof(seg));
-    ret = avformat_alloc_output_context2(&r->mux, NULL, "hls", url);
+    char *text = read_text(url);
+    if (!text)
+        return;
+    if (hls_writer_continue(r->pl, text) == 0) {
+        hls_timeline_t tl = hls_writer_timeline(r->pl);
+        if (tl.known) {
+            r->resume_us = tl.end_us;
+            if (!s->cont || tl.end_us < s->resume_us) {
+                s->tl = tl;
+                s->resume_us = tl.end_us;
+            }
+            s->cont = true;
+        }
+        log_info(MOD, "Continuing a playlist.",
+                 "rendition=%s next_sequence=%lld timeline=%d end_us=%lld "
+                 "offset_us=%lld",
+                 r->r.name, (long long)hls_writer_next_sequence(r->pl),
+                 tl.known, (long long)tl.end_us, (long long)tl.offset_us);
+    }
+    free(text);
+}
+
+static int put_playlist(transcode_session_t *s, rend_t *r, bool endlist)
+{
+    size_t len;
+    char *text = hls_writer_text(r->pl, endlist, &len);
+    if (!text)
+        return AVERROR(ENOMEM);
+    char rel[160];
+    rend_rel(r, "index.m3u8", rel, sizeof(rel));
+    int ret = put_file(s, rel, text, len);
+    free(text);
+    return ret;
+}
+
+static void remove_segment(transcode_session_t *s, const rend_t *r,
+                           const char *uri)
+{
+    char rel[200], path[1400];
+    rend_rel(r, uri, rel, sizeof(rel));
+    out_path(s, rel, path, sizeof(path));
+    if (s->http) {
+        origin_send_delete(s->origin, path);
+    } else if (unlink(path) < 0 && errno != ENOENT) {
+        int e = errno;
+        log_warn(MOD, "Cannot delete an old segment.",
+                 "call=unlink path=\"%s\" err=\"%s\"", path, strerror(e));
+    }
+}
+
+/* A segment left the live playlist: its file stays for as long as a
+ * player may still load it (RFC 8216 6.2.2: the window again), then
+ * goes. */
+static void retire_segment(transcode_session_t *s, rend_t *r, const char *uri)
+{
+    int keep = s->o.list_size + 1 < GONE_MAX ? s->o.list_size + 1 : GONE_MAX;
+    if (r->ngone == keep) {
+        remove_segment(s, r, r->gone[0]);
+        memmove(r->gone[0], r->gone[1],
+                (size_t)(keep - 1) * sizeof(r->gone[0]));
+        r->ngone--;
+    }
+    snprintf(r->gone[r->ngone++], sizeof(r->gone[0]), "%s", uri);
+}
+
+/* Writes one segment's file, then (live) the playlist that lists it. */
+static int publish_segment(transcode_session_t *s, rend_t *r,
+                           const uint8_t *data, size_t len, double dur,
+                           int64_t end_us)
+{
+    char uri[64], rel[200], gone[HLS_WRITER_URI_MAX];
+    long long seq = (long long)hls_writer_next_sequence(r->pl);
+    snprintf(uri, sizeof(uri), "seg_%05lld.%s", seq, s->o.fmp4 ? "m4s" : "ts");
+    rend_rel(r, uri, rel, sizeof(rel));
+    int ret = put_file(s, rel, data, len);
+    if (ret < 0)
+        return ret;
+    if (dur > 0 && len * 8.0 / dur > r->peak_bps)
+        r->peak_bps = len * 8.0 / dur;
+    r->pub_s += dur;
+    r->pub_bytes += (int64_t)len;
+    bool disc = r->nseg == 0 && s->o.discontinuity;
+    ret = hls_writer_add(r->pl, uri, dur, disc, gone, sizeof(gone));
     if (ret < 0) {
-        log_error(MOD, "Cannot create the HLS muxer.",
-                  "call=avformat_alloc_output_context2 url=\"%s\" err=\"%s\"",
-                  url, ERRSTR(ret));
+        log_error(MOD, "Cannot list a segment.",
+                  "call=hls_writer_add rendition=%s segment=%s err=\"%s\"",
+                  r->r.name, uri, strerror(-ret));
+        return s->fatal = ret;
+    }
+    r->nseg++;
+    hls_writer_set_timeline(r->pl, s->ts_offset_us, end_us);
+    if (ret == 1 && !s->o.vod)
+        retire_segment(s, r, gone);
+    /* A VOD playlist never changes: it is written once, at the end. */
+    return s->o.vod ? 0 : put_playlist(s, r, false);
+}
+
+/*
+ * Ends the rendition's current segment at end_us (output time: where the
+ * next one starts). VOD holds each segment back by one, so that a last
+ * segment shorter than a quarter of the target joins the one before
+ * instead of being a segment of its own.
+ */
+static int rend_cut(transcode_session_t *s, rend_t *r, int64_t end_us,
+                    bool final)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int ret = hls_segmenter_cut(r->seg, final, &data, &len);
+    if (ret < 0)
+        return s->fatal = -EIO;
+    double dur = (end_us - r->seg_out_us) / 1e6;
+    bool any = r->seg_any;
+    r->seg_out_us = end_us;
+    r->seg_any = false;
+    if (!any || !len) {
+        av_free(data);
+        data = NULL;
+        len = 0;
+    }
+    if (!s->o.vod) {
+        ret = len ? publish_segment(s, r, data, len, dur, end_us) : 0;
+        av_free(data);
         return ret;
     }
+    if (r->vod_data && final && len && dur < s->o.segment_s / 4) {
+        uint8_t *both = av_realloc(r->vod_data, r->vod_len + len);
+        if (!both) {
+            av_free(data);
+            return AVERROR(ENOMEM);
+        }
+        memcpy(both + r->vod_len, data, len);
+        r->vod_data = both;
+        r->vod_len += len;
+        r->vod_dur += dur;
+        r->vod_end_us = end_us;
+        av_freep(&data);
+        len = 0;
+    }
+    if (r->vod_data && (len || final)) {
+        ret = publish_segment(s, r, r->vod_data, r->vod_len, r->vod_dur,
+                              r->vod_end_us);
+        av_freep(&r->vod_data);
+        if (ret < 0) {
+            av_free(data);
+            return ret;
+        }
+    }
+    if (len && final) {
+        ret = publish_segment(s, r, data, len, dur, end_us);
+        av_free(data);
+        return ret;
+    }
+    if (len) {
+        r->vod_data = data;
+        r->vod_len = len;
+        r->vod_dur = dur;
+        r->vod_end_us = end_us;
+    }
+    return 0;
+}
+
+/* The renditions' playlists, continued from the output's when asked. */
+static int open_playlists(transcode_session_t *s)
+{
+    hls_writer_opts_t wo = {
+        .target_s = s->o.segment_s,
+        .window = s->o.vod ? 0 : s->o.list_size,
+        .vod = s->o.vod,
+        .map_uri = s->o.fmp4 ? "init.mp4" : NULL,
+    };
+    for (int i = 0; i < s->nrend; i++) {
+        rend_t *r = &s->rend[i];
+        if (!(r->pl = hls_writer_new(&wo)))
+            return AVERROR(ENOMEM);
+        r->resume_us = INT64_MIN;
+        if (s->o.continue_playlists && !s->o.vod)
+            continue_playlist(s, r);
+        hls_writer_min_sequence(r->pl, s->o.start_sequence);
+    }
+    for (int i = 0; i < s->nrend && s->cont; i++) {
+        if (s->rend[i].resume_us == INT64_MIN) /* a rendition new here */
+            s->rend[i].resume_us = s->resume_us;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- output */
+
+static int open_muxer(transcode_session_t *s, rend_t *r)
+{
+    int ret;
+
+    r->seg = hls_segmenter_new(r->r.name, s->o.fmp4);
+    if (!r->seg)
+        return AVERROR(ENOMEM);
+    r->mux = hls_segmenter_mux(r->seg);
     r->vst = r->ast = -1;
     if (!r->audio_only) {
         AVStream *st = avformat_new_stream(r->mux, NULL);
@@ -380,6 +636,9 @@ static int open_muxer(transcode_session_t *s, rend_t *r)
         }
         if (ret < 0)
             return ret;
+        /* CODECS says hvc1: parameter sets in the sample entry. */
+        if (s->o.fmp4 && st->codecpar->codec_id == AV_CODEC_ID_HEVC)
+            st->codecpar->codec_tag = MKTAG('h', 'v', 'c', '1');
         st->avg_frame_rate = (AVRational){r->r.fps_num, r->r.fps_den};
         r->vst = st->index;
     }
@@ -400,87 +659,138 @@ static int open_muxer(transcode_session_t *s, rend_t *r)
             return ret;
         r->ast = st->index;
     }
-    char segtime[32];
-    snprintf(segtime, sizeof(segtime), "%g",
-             r->audio_only ? s->o.segment_s : 0.0);
-    av_dict_set(&opts, "hls_time", segtime, 0);
-    av_dict_set_int(&opts, "hls_list_size", s->o.vod ? 0 : s->o.list_size, 0);
-    if (s->o.vod)
-        av_dict_set(&opts, "hls_playlist_type", "vod", 0);
-    char flags[128];
-    /* Old live segments are deleted: on disk by the muxer, on an origin by
-     * a plain DELETE from origin.c (FFmpeg's carries a chunked body that
-     * nginx refuses). Playlists go through a temporary file on disk only;
-     * a PUT replaces the file whole anyway. */
-    snprintf(flags, sizeof(flags), "independent_segments%s%s%s",
-             s->o.vod ? "" : "+delete_segments",
-             s->o.vod || s->http ? "" : "+temp_file",
-             s->o.discontinuity ? "+discont_start" : "");
-    av_dict_set(&opts, "hls_flags", flags, 0);
-    if (s->o.start_sequence > 0)
-        av_dict_set_int(&opts, "start_number", s->o.start_sequence, 0);
-    av_dict_set(&opts, "hls_segment_type", s->o.fmp4 ? "fmp4" : "mpegts", 0);
-    av_dict_set(&opts, "hls_segment_filename", seg, 0);
-    if (s->o.fmp4)
-        av_dict_set(&opts, "hls_fmp4_init_filename", "init.mp4", 0);
-    if (s->http) {
-        av_dict_set(&opts, "method", "PUT", 0);
-        origin_attach(s->origin, r->mux);
-    }
-    ret = avformat_write_header(r->mux, &opts);
-    av_dict_free(&opts);
-    if (ret < 0) {
-        log_error(MOD, "Cannot start the HLS output.",
-                  "call=avformat_write_header url=\"%s\" err=\"%s\"", url,
-                  ERRSTR(ret));
+    uint8_t *init = NULL;
+    size_t len = 0;
+    if ((ret = hls_segmenter_start(r->seg, &init, &len)) < 0)
         return -EIO;
+    if (init) {
+        char rel[160];
+        rend_rel(r, "init.mp4", rel, sizeof(rel));
+        ret = put_file(s, rel, init, len);
+        av_free(init);
+        if (ret < 0)
+            return ret;
     }
     return 0;
 }
 
-/* Writes one packet (borrowed, time base tb) to one rendition. */
+static int64_t pkt_out_us(const rend_t *r, const AVPacket *pkt)
+{
+    return us_of(pkt->pts, r->mux->streams[pkt->stream_index]->time_base);
+}
+
+static int seg_write(transcode_session_t *s, rend_t *r, AVPacket *pkt)
+{
+    AVRational tb = r->mux->streams[pkt->stream_index]->time_base;
+    int64_t end = us_of(pkt->pts + pkt->duration, tb);
+    if (end > r->end_out_us)
+        r->end_out_us = end;
+    if (hls_segmenter_write(r->seg, pkt) < 0)
+        return s->fatal = -EIO;
+    return 0;
+}
+
+/* Writes the held audio that starts before BEFORE (output us; INT64_MAX:
+ * all of it); dropped instead when it starts before the rendition's
+ * first segment in a continued stream (it was published). */
+static int release_audio(transcode_session_t *s, rend_t *r, int64_t before)
+{
+    int n = 0, ret = 0;
+    while (n < r->nhold && pkt_out_us(r, r->hold[n]) < before) {
+        AVPacket *p = r->hold[n++];
+        if (ret >= 0 && (!s->cont || pkt_out_us(r, p) >= r->seg_out_us))
+            ret = seg_write(s, r, p);
+        av_packet_free(&p);
+    }
+    r->nhold -= n;
+    memmove(r->hold, r->hold + n, (size_t)r->nhold * sizeof(r->hold[0]));
+    return ret;
+}
+
+/*
+ * Writes one packet (borrowed, time base tb) to one rendition. A video
+ * keyframe (only boundaries are keyframes) ends the current segment;
+ * audio waits until the video has passed it, so each segment holds the
+ * audio of its own time; an audio-only rendition cuts on its own clock.
+ */
 static int mux_write(transcode_session_t *s, rend_t *r, const AVPacket *in,
                      AVRational tb, bool audio)
 {
     int idx = audio ? r->ast : r->vst;
-    if (idx < 0)
+    if (idx < 0 || in->pts == AV_NOPTS_VALUE)
         return 0;
+    AVRational otb = r->mux->streams[idx]->time_base;
+    int64_t out_us = us_of(in->pts, tb) + s->ts_offset_us;
+    bool key = !audio && (in->flags & AV_PKT_FLAG_KEY);
+    int64_t seg_us = (int64_t)(s->o.segment_s * AV_TIME_BASE);
+    int ret;
+
+    /* A continued stream: what was published is not written again. */
+    if (s->cont && (!s->have_first || out_us < r->resume_us - s->half_us))
+        return 0;
+    if (!audio && !r->started && !key)
+        return 0; /* a segment starts with a keyframe */
     AVPacket *pkt = av_packet_clone(in);
     if (!pkt)
         return AVERROR(ENOMEM);
-    AVRational otb = r->mux->streams[idx]->time_base;
     int64_t off = av_rescale_q(s->ts_offset_us, AV_TIME_BASE_Q, otb);
     av_packet_rescale_ts(pkt, tb, otb);
-    if (pkt->pts != AV_NOPTS_VALUE)
-        pkt->pts += off;
+    pkt->pts += off;
     if (pkt->dts != AV_NOPTS_VALUE)
         pkt->dts += off;
+    if (pkt->duration <= 0 && !audio && r->r.fps_num > 0)
+        pkt->duration =
+            av_rescale_q(1, (AVRational){r->r.fps_den, r->r.fps_num}, otb);
     pkt->stream_index = idx;
     pkt->pos = -1;
-    /* Bytes per segment, for BANDWIDTH (peak) in the final master. */
-    bool cut = !audio && (in->flags & AV_PKT_FLAG_KEY);
-    if ((cut || (r->audio_only && r->seg_bytes == 0)) &&
-        in->pts != AV_NOPTS_VALUE) {
-        int64_t now = us_of(in->pts, tb);
-        if (r->seg_bytes > 0 && now > r->seg_start) {
-            double bps = r->seg_bytes * 8e6 / (double)(now - r->seg_start);
-            if (bps > r->peak_bps)
-                r->peak_bps = bps;
+
+    if (audio && r->vst >= 0) {
+        if (r->nhold == HOLD_MAX) { /* the video is that far behind */
+            if (r->started)
+                ret = seg_write(s, r, r->hold[0]);
+            av_packet_free(&r->hold[0]);
+            r->nhold--;
+            memmove(r->hold, r->hold + 1, (size_t)r->nhold * sizeof(*r->hold));
         }
-        r->seg_bytes = 0;
-        r->seg_start = now;
+        r->hold[r->nhold++] = pkt;
+        return s->fatal;
     }
-    r->bytes += in->size;
-    r->seg_bytes += in->size;
-    int ret = av_interleaved_write_frame(r->mux, pkt);
+    ret = 0;
+    if (key) {
+        if (!r->started)
+            r->seg_out_us = out_us;
+        ret = release_audio(s, r, out_us);
+        if (ret >= 0 && r->started && r->seg_any)
+            ret = rend_cut(s, r, out_us, false);
+        r->started = true;
+    } else if (!audio) {
+        ret = release_audio(s, r, out_us);
+    } else if (!r->started) {
+        r->started = true;
+        r->seg_out_us = out_us;
+    } else if (r->seg_any && out_us >= r->seg_out_us + seg_us - 5000) {
+        ret = rend_cut(s, r, out_us, false);
+    }
+    if (ret >= 0)
+        ret = seg_write(s, r, pkt);
+    if (ret >= 0 && (!audio || r->audio_only))
+        r->seg_any = true;
     av_packet_free(&pkt);
-    if (ret < 0) {
-        log_error(MOD, "Cannot write to the HLS output.",
-                  "call=av_interleaved_write_frame rendition=%s err=\"%s\"",
-                  r->r.name, ERRSTR(ret));
-        return s->fatal = -EIO;
-    }
-    return 0;
+    return ret;
+}
+
+/* Ends the rendition's output: its held audio, its last segment (at the
+ * end of its last packet) and its playlist, ended or left open. */
+static int rend_finish(transcode_session_t *s, rend_t *r, bool endlist)
+{
+    int ret = 0;
+    if (r->started)
+        ret = release_audio(s, r, INT64_MAX);
+    if (ret >= 0)
+        ret = rend_cut(s, r, r->started ? r->end_out_us : r->seg_out_us, true);
+    if (ret >= 0 && (r->nseg || hls_writer_count(r->pl)))
+        ret = put_playlist(s, r, endlist);
+    return ret;
 }
 
 /* Sends a packet to one rendition (rend >= 0) or, for audio, every one. */
@@ -1052,6 +1362,10 @@ static int decode_video(transcode_session_t *s, const AVPacket *pkt)
         }
         stats_add(s, &s->st.frames_decoded, 1);
         media_time(s, us_of(f->pts, s->vtb));
+        if (s->cont && (!s->have_first || f->pts < s->first_pts)) {
+            av_frame_unref(f); /* published already */
+            continue;
+        }
         ret = filter_frame(s, f);
         av_frame_unref(f);
         if (ret < 0)
@@ -1060,6 +1374,36 @@ static int decode_video(transcode_session_t *s, const AVPacket *pkt)
 end:
     av_frame_free(&f);
     return ret;
+}
+
+/*
+ * Where a continued stream's output begins: at the first packet (a
+ * source keyframe for video) whose output time, under the stream's
+ * mapping, reaches the published end (resume_us) within TOL; earlier ones
+ * were published (decoded, not written). When the input does not follow
+ * on (it moved on during the take-over, or a publisher reconnected and
+ * its timestamps restarted), the mapping is re-based so that this packet
+ * lands on resume_us: the output goes on from the last published frame,
+ * without a gap and without media published twice. Returns whether PTS
+ * (time base TB) begins the output.
+ */
+static bool resume_here(transcode_session_t *s, int64_t pts, AVRational tb,
+                        int64_t tol)
+{
+    int64_t out = us_of(pts, tb) + s->ts_offset_us;
+    if (out < s->resume_us - tol && out >= s->resume_us - RESUME_BACK_US)
+        return false;
+    if (out > s->resume_us + tol || out < s->resume_us - tol) {
+        log_info(MOD,
+                 "The input does not follow on from the published "
+                 "media; its timeline is re-based onto it.",
+                 "input=\"%s\" gap_ms=%lld", s->src->name,
+                 (long long)((out - s->resume_us) / 1000));
+        s->ts_offset_us += s->resume_us - out;
+    }
+    s->have_first = true;
+    s->first_pts = pts;
+    return true;
 }
 
 static int handle_video(transcode_session_t *s, AVPacket *pkt, int64_t read_us)
@@ -1078,17 +1422,26 @@ static int handle_video(transcode_session_t *s, AVPacket *pkt, int64_t read_us)
     s->skip_to_key = false;
     bool boundary = false;
     if (pkt->pts != AV_NOPTS_VALUE) {
-        /* Boundaries follow a grid of segment length from the first one:
-         * the first source keyframe at or after the next grid point (and
-         * half a segment after the last boundary), so a source whose GOP
-         * drifts (scene cuts) still averages the segment length. */
+        /* A boundary is the source keyframe nearest the target after the
+         * last one: this keyframe when the next, expected one GOP later
+         * (the last keyframe interval), would be further from it. So a
+         * 59-frame GOP at 30 fps against a 2 s target cuts every 1.967 s,
+         * not every other keyframe (3.93 s). */
         int64_t since = s->have_bnd ? pkt->pts - s->last_bnd : INT64_MAX;
+        if (key) {
+            if (s->have_key && pkt->pts > s->last_key)
+                s->key_gap = pkt->pts - s->last_key;
+            s->last_key = pkt->pts;
+            s->have_key = true;
+        }
+        int64_t tol =
+            s->key_gap / 2 > s->half_frame ? s->key_gap / 2 : s->half_frame;
         if (!s->have_bnd) {
-            boundary = key;
+            boundary = key && (!s->cont ||
+                               resume_here(s, pkt->pts, s->vtb, s->half_us));
             s->next_bnd = pkt->pts;
         } else if (key) {
-            boundary = pkt->pts >= s->next_bnd - s->half_frame &&
-                       since >= s->seg_ticks / 2;
+            boundary = since >= s->seg_ticks - tol && since >= s->seg_ticks / 2;
         } else {
             boundary = since >= 2 * s->seg_ticks;
         }
@@ -1243,6 +1596,10 @@ static int handle_audio(transcode_session_t *s, const AVPacket *pkt)
 {
     if (pkt && pkt->pts != AV_NOPTS_VALUE && s->vi < 0)
         media_time(s, us_of(pkt->pts, s->atb));
+    if (s->cont && s->vi < 0 && !s->have_first &&
+        (!pkt || pkt->pts == AV_NOPTS_VALUE ||
+         !resume_here(s, pkt->pts, s->atb, 25000)))
+        return 0; /* an audio-only stream's published part */
     if (s->acopy)
         return emit(s, -1, pkt, s->atb, true);
     AVFrame *f = av_frame_alloc();
@@ -1781,9 +2138,11 @@ int transcode_session_run(transcode_session_t *s)
             fr.num > 0
                 ? av_rescale_q(1, (AVRational){fr.den, 2 * fr.num}, s->vtb)
                 : 0;
+        s->half_us = us_of(s->half_frame, s->vtb);
     }
     if ((ret = check_codecs(s)) < 0 || (ret = build_ladder(s)) < 0 ||
-        (ret = plan_session(s)) < 0 || (ret = prepare_output(s)) < 0)
+        (ret = plan_session(s)) < 0 || (ret = prepare_output(s)) < 0 ||
+        (ret = open_playlists(s)) < 0)
         return ret;
     if (s->ai >= 0 && (ret = open_audio(s)) < 0)
         return ret;
@@ -1826,8 +2185,11 @@ int transcode_session_run(transcode_session_t *s)
             break;
         fix_discontinuity(s, pkt);
         if (!s->have_offset && pkt->dts != AV_NOPTS_VALUE) {
+            /* A continued stream keeps its mapping (checked at the first
+             * boundary); a new one starts at TS_OFFSET. */
             AVRational tb = pkt->stream_index == s->vi ? s->vtb : s->atb;
-            s->ts_offset_us = TS_OFFSET - us_of(pkt->dts, tb);
+            s->ts_offset_us =
+                s->cont ? s->tl.offset_us : TS_OFFSET - us_of(pkt->dts, tb);
             s->have_offset = true;
         }
         if (pkt->stream_index == s->vi)
@@ -1860,31 +2222,16 @@ end:
         pthread_join(s->reader, NULL);
         s->reader_started = false;
     }
-    for (int i = 0; i < s->nrend; i++) {
-        if (s->rend[i].mux && s->muxers_open) {
-            /* The hls muxer reads its flags again when it writes the last
-             * playlist; "+" adds to those set at the start. */
-            if (atomic_load(&s->keep_open) && !s->o.vod)
-                av_opt_set(s->rend[i].mux->priv_data, "hls_flags",
-                           "+omit_endlist", 0);
-            int r = av_write_trailer(s->rend[i].mux);
-            if (r < 0 && ret >= 0) {
-                log_error(MOD, "Cannot finish the HLS output.",
-                          "call=av_write_trailer rendition=%s err=\"%s\"",
-                          s->rend[i].r.name, ERRSTR(r));
-                ret = -EIO;
-            }
-        }
+    /* A live stream's playlists end (EXT-X-ENDLIST) only when the stream
+     * does: not when another session continues them (a take-over, or a
+     * restart after this one failed). */
+    bool endlist = s->o.vod || (ret >= 0 && !atomic_load(&s->keep_open));
+    for (int i = 0; i < s->nrend && s->muxers_open; i++) {
+        int r = rend_finish(s, &s->rend[i], endlist);
+        if (r < 0 && ret >= 0)
+            ret = r;
     }
     if (s->muxers_open && ret >= 0) {
-        /* Final BANDWIDTH from what was written, last segment included. */
-        for (int i = 0; i < s->nrend; i++) {
-            rend_t *r = &s->rend[i];
-            double d = (s->last_media_us - r->seg_start) / 1e6;
-            if (r->seg_bytes > 0 && d > 0.5 &&
-                r->seg_bytes * 8 / d > r->peak_bps)
-                r->peak_bps = r->seg_bytes * 8 / d;
-        }
         int r = write_master(s, true);
         if (r < 0)
             ret = r;
@@ -1953,9 +2300,14 @@ void transcode_session_free(transcode_session_t **sp)
     if (!s)
         return;
     for (int i = 0; i < s->nrend; i++) {
-        avcodec_free_context(&s->rend[i].enc);
-        avformat_free_context(s->rend[i].mux);
-        s->rend[i].mux = NULL;
+        rend_t *r = &s->rend[i];
+        avcodec_free_context(&r->enc);
+        hls_segmenter_free(&r->seg);
+        r->mux = NULL;
+        hls_writer_free(&r->pl);
+        for (int k = 0; k < r->nhold; k++)
+            av_packet_free(&r->hold[k]);
+        av_freep(&r->vod_data);
     }
     for (int i = 0; i < s->npending; i++)
         av_packet_free(&s->pending[i].pkt);

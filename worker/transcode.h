@@ -37,11 +37,17 @@ typedef struct {
     double thumbnail_s; /* JPEG thumbnail interval; 0 = none */
     int queue_packets;  /* bound of the input packet queue */
     bool progress;      /* a progress line on stderr (a terminal) */
-    /* Continuing playlists another session began (a take-over): the first
-     * segment's media sequence number (segments are numbered from it too)
-     * and whether it is marked EXT-X-DISCONTINUITY. */
+    /* Continuing playlists another session began (a take-over, a restart):
+     * the lowest media sequence number the first new segment may have
+     * (segments are numbered from it too) and whether it is marked
+     * EXT-X-DISCONTINUITY. */
     int64_t start_sequence;
     bool discontinuity;
+    /* Live: read each rendition's playlist from the output first and
+     * continue it (its segments, sequence numbers and timeline; the
+     * first new segment is a discontinuity and its timestamps follow on
+     * from the last published segment; see docs/transcode.md). */
+    bool continue_playlists;
     /* An http(s):// output: request timeout, and when refused PUTs end
      * the session (see origin.h). */
     origin_policy_t origin;
