@@ -593,8 +593,16 @@ static void *sess_main(void *arg)
     o.progress = false;
     o.on_segment = on_segment;
     o.opaque = s;
-    o.start_sequence = (int64_t)s->start_sequence;
+    /* The session reads the playlists again and continues each one: its
+     * segments, its sequence numbers and the stream's timeline, so that a
+     * take-over, a restart or a publisher reconnect goes on from the last
+     * published segment's end. A rendition the old session had not
+     * finished a segment of yet publishes that segment's time under its
+     * own next number (numbers stay aligned with time across renditions);
+     * the coordinator's sequence is a floor. */
+    o.start_sequence = (int64_t)s->media_sequence;
     o.discontinuity = disc;
+    o.continue_playlists = true;
     transcode_session_t *ts = transcode_session_new(src, &s->profile, &o);
     if (!ts) {
         set_state(s, S_FAILED, "the transcode session did not start");

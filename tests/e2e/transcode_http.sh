@@ -83,8 +83,10 @@ ffmpeg -hide_banner -loglevel error \
     fail "ffmpeg cannot play the master from the origin"
 
 # Live mode, 10 s in 0.5 s segments (20 per rendition) with the default
-# window of 6: segments that leave the playlist are DELETEd on the origin,
-# which keeps about the window, and every listed segment is there.
+# window of 6: segments that leave the playlist are DELETEd on the origin
+# once a player may no longer load them (RFC 8216 6.2.2: the window and a
+# segment more), so it keeps two windows at most, and every listed segment
+# is there.
 ffmpeg -hide_banner -loglevel error -y \
     -f lavfi -i "testsrc2=s=320x180:r=30:d=10" -f lavfi -i "sine=d=10" \
     -c:v libx264 -preset ultrafast -g 15 -c:a aac -shortest "$tmp/live.ts"
@@ -102,8 +104,8 @@ for r in source 160p30; do
     echo "live $r: $n segments on the origin, the last $(basename "$last")"
     [ "$(basename "$last")" \> seg_00015.ts ] ||
         fail "live $r: the run made fewer segments than expected"
-    [ "$n" -ge 6 ] && [ "$n" -le 8 ] ||
-        fail "live $r: $n segments on the origin, want the window (6 to 8)"
+    [ "$n" -ge 6 ] && [ "$n" -le 14 ] ||
+        fail "live $r: $n segments on the origin, want 6 to 14"
     for seg in $(grep -v '^#' "$dir/index.m3u8"); do
         [ -s "$dir/$seg" ] || fail "live $r: listed $seg is not on the origin"
     done
@@ -125,8 +127,8 @@ if [ -n "$tls" ]; then
     }
     n=$(find "$tmp/www/live/tls/160p30" -name 'seg_*.ts' | wc -l)
     echo "https live 160p30: $n segments on the origin"
-    [ "$n" -ge 6 ] && [ "$n" -le 8 ] ||
-        fail "https live: $n segments on the origin, want 6 to 8"
+    [ "$n" -ge 6 ] && [ "$n" -le 14 ] ||
+        fail "https live: $n segments on the origin, want 6 to 14"
     ffmpeg -hide_banner -loglevel error \
         -i "https://127.0.0.1:$sport/live/tls/master.m3u8" -map 0 \
         -f null - || fail "ffmpeg cannot play the https origin's master"
