@@ -37,7 +37,14 @@ typedef struct {
     bool set;
     hub_track_info_t info;
     uint8_t *extra;
+    bool have_dts;    /* last_dts holds the last packet's dts */
+    int64_t last_dts; /* after raising (see rising_dts) */
 } track_t;
+
+/* A dts at most this far behind the track's last (in seconds) is raised
+ * to one tick after it; a larger step back is a break (an encoder
+ * restart) and is passed on for the worker to re-base. */
+#define RAISE_MAX_S 1
 
 struct hub_stream {
     hub_stream_t *next, *prev;
@@ -346,8 +353,42 @@ int hub_stream_set_track(hub_t *h, hub_stream_t *s, uint32_t i,
     return 0;
 }
 
+/*
+ * Keeps each track's dts rising. FLV and RTMP carry one millisecond
+ * timeline for audio and video together, and GStreamer's flvmux keeps it
+ * from going back by clamping a late frame's dts (and its pts, when that
+ * is lower) to the last tag it wrote: after a stall of the encoder, a burst
+ * of frames leaves with the same timestamp. Muxers refuse a dts that does
+ * not increase, so such a packet gets the last dts plus one tick (and a pts
+ * at least that). Larger steps back pass unchanged.
+ */
+static void rising_dts(hub_stream_t *s, uint32_t track, int64_t *pts,
+                       int64_t *dts)
+{
+    track_t *t = &s->tracks[track];
+    int64_t window =
+        t->info.tb_num ? (int64_t)t->info.tb_den * RAISE_MAX_S / t->info.tb_num
+                       : 1000;
+    if (t->have_dts && *dts <= t->last_dts && t->last_dts - *dts <= window) {
+        if (!s->st.ts_raised)
+            log_warn("hub", "Raising timestamps that do not increase.",
+                     "stream=%s track=%u dts=%lld last_dts=%lld "
+                     "note=\"later ones are counted in ts_raised\"",
+                     s->id, track, (long long)*dts, (long long)t->last_dts);
+        s->st.ts_raised++;
+        *dts = t->last_dts + 1;
+        if (*pts < *dts)
+            *pts = *dts;
+    }
+    t->have_dts = true;
+    t->last_dts = *dts;
+}
+
 int hub_stream_packet(hub_t *h, hub_stream_t *s, const hub_pkt_t *p)
 {
+    int64_t pts = p->pts, dts = p->dts;
+    if (p->track < HUB_MAX_TRACKS && s->tracks[p->track].set)
+        rising_dts(s, p->track, &pts, &dts);
     s->st.packets_in++;
     s->st.bytes_in += p->len;
     bool video = is_video(s, p->track);
@@ -363,8 +404,8 @@ int hub_stream_packet(hub_t *h, hub_stream_t *s, const hub_pkt_t *p)
             s->st.keyframes++;
         }
     }
-    entry_t e = {p->buf, p->off,      p->len,      p->track, p->pts,
-                 p->dts, p->duration, p->keyframe, s->seq++};
+    entry_t e = {p->buf, p->off,      p->len,      p->track, pts,
+                 dts,    p->duration, p->keyframe, s->seq++};
 
     /* GOP cache: a video key frame (or any packet of an audio-only stream)
      * starts it over; it only holds packets from a key frame on. */

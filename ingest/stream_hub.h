@@ -79,6 +79,7 @@ typedef struct {
     uint64_t packets_sent, bytes_sent;
     uint64_t dropped;        /* over all subscriptions */
     uint64_t gop_overflows;  /* GOP cache emptied because it grew too big */
+    uint64_t ts_raised;      /* packets whose dts did not increase: raised */
     int64_t last_key_dts_ms; /* for the key frame interval */
     double key_interval_s;
     uint32_t subscribers;

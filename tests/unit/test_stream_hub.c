@@ -145,7 +145,7 @@ typedef struct {
     uint32_t track;
     bool key, discont, newx;
     uint32_t width;
-    int64_t dts;
+    int64_t dts, pts;
     size_t size;
     uint8_t tag;
 } got_t;
@@ -179,6 +179,7 @@ static bool recv_one(fx_t *f, got_t *g)
         g->discont = m->discontinuity;
         g->newx = m->new_extradata;
         g->dts = m->dts;
+        g->pts = m->pts;
         g->size = zmq_msg_size(&pl);
         g->tag = g->size ? ((uint8_t *)zmq_msg_data(&pl))[0] : 0;
         for (size_t i = 0; i < g->size; i++)
@@ -396,6 +397,39 @@ static void test_track_change_resends_tracks(void **state)
     fx_free(&f);
 }
 
+/* A burst of packets with one timestamp (what GStreamer's flvmux writes
+ * after an encoder stall) leaves with rising dts, one tick apart, and pts
+ * no lower; a step back of more than a second is a break and passes. */
+static void test_equal_dts_raised(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new("inproc://hub-dts", 64);
+    subscribe(f, "tok", 1 << 20);
+    pump(f);
+    got_t g;
+    assert_true(recv_one(f, &g));
+    assert_true(g.accepted);
+    static const struct {
+        uint32_t track;
+        int64_t in, out;
+    } seq[] = {{0, 0, 0},   {1, 0, 0},         {0, 33, 33},      {0, 33, 34},
+               {0, 33, 35}, {1, 30, 30},       {1, 30, 31},      {0, 40, 40},
+               {0, 38, 41}, {0, -2000, -2000}, {0, -1967, -1967}};
+    size_t n = sizeof(seq) / sizeof(seq[0]);
+    for (size_t i = 0; i < n; i++)
+        push(f, seq[i].track, seq[i].in, i == 0, (uint8_t)(i + 1));
+    for (size_t i = 0; i < n; i++) {
+        assert_true(recv_one(f, &g));
+        assert_int_equal(g.body, PRISM__ENVELOPE__BODY_MEDIA_HEADER);
+        assert_int_equal(g.tag, (uint8_t)(i + 1));
+        assert_int_equal(g.track, seq[i].track);
+        assert_int_equal(g.dts, seq[i].out);
+        assert_int_equal(g.pts, seq[i].out);
+    }
+    assert_int_equal(hub_stream_stats(f->s)->ts_raised, 4);
+    fx_free(&f);
+}
+
 int main(void)
 {
     log_set_level(LOG_LEVEL_ERROR);
@@ -407,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_gop_overflow_waits_for_keyframe),
         cmocka_unit_test(test_no_buffer_leaks),
         cmocka_unit_test(test_track_change_resends_tracks),
+        cmocka_unit_test(test_equal_dts_raised),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (rc != 0)
