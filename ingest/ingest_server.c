@@ -160,8 +160,9 @@ static void pub_end(ingest_server_t *s, publisher_t **pp, const char *why)
     publisher_t *p = *pp;
     if (!p)
         return;
-    log_info("ingest", "Stream ended.", "stream=%s why=\"%s\"", p->stream_id,
-             why);
+    log_info("ingest", "Stream ended.", "stream=%s why=\"%s\" ts_raised=%llu",
+             p->stream_id, why,
+             (unsigned long long)hub_stream_stats(p->stream)->ts_raised);
     Prism__Envelope env = PRISM__ENVELOPE__INIT;
     Prism__StreamEnd end = PRISM__STREAM_END__INIT;
     env.body_case = PRISM__ENVELOPE__BODY_STREAM_END;
@@ -714,6 +715,11 @@ static void on_srt_items(ingest_server_t *s)
             if (p) {
                 hub_stream_set_track(s->hub, p->stream, it->track, &it->info);
                 if (it->info.kind == PRISM__TRACK_KIND__TRACK_KIND_VIDEO) {
+                    /* Placing waits for the size: say it now, not at the
+                     * next stats interval. */
+                    if (!(p->width && p->height) && it->info.width &&
+                        it->info.height)
+                        s->last_stats_ms = 0;
                     p->vcodec = it->info.codec;
                     p->width = it->info.width;
                     p->height = it->info.height;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <srt/srt.h>
 #include <srt/access_control.h>
@@ -25,6 +26,7 @@ typedef enum {
     END_IDLE,      /* no bytes for idle_timeout_ms */
     END_NO_MEDIA,  /* bytes, but no audio or video packet in time */
     END_DEMUX,     /* not a usable MPEG-TS stream */
+    END_NO_KEY,    /* video, but no key frame with a known size in time */
     END_REFUSED,   /* a late admission answer refused the key */
     END_NO_ANSWER, /* no admission answer within admit_timeout_ms */
     END_STOP,      /* the ingest is shutting down */
@@ -36,6 +38,7 @@ static const char *const end_names[] = {
     [END_IDLE] = "idle timeout: no data",
     [END_NO_MEDIA] = "no audio or video packet in time",
     [END_DEMUX] = "not a usable MPEG-TS stream",
+    [END_NO_KEY] = "no video key frame with its size in time",
     [END_REFUSED] = "stream key refused after connecting",
     [END_NO_ANSWER] = "no admission answer in time",
     [END_STOP] = "ingest shutting down",
@@ -529,6 +532,77 @@ static void demux_failed(srt_conn_t *c, const char *what, const char *call,
     conn_fail(c, END_DEMUX);
 }
 
+/*
+ * Learning a video size after the probe. avformat_find_stream_info reads
+ * the start of the stream only (max_analyze_duration); when the video's
+ * parameter sets are not in it, the size stays 0 and the coordinator never
+ * places the stream. A stream joined mid-way looks like that (a relay, a
+ * sender whose first packets were lost), and its parameter sets come again
+ * only with the next IDR. So every video track still without a size gets a
+ * parser that reads its packets until an SPS gives the size, and the track
+ * is then posted again with it. Video that never gets a key frame with a
+ * size is closed (END_NO_KEY): GStreamer 1.22's `mpegtsmux ! srtsink`
+ * sends no key frame at all (srtsink drops the buffers mpegtsmux flags as
+ * headers, which are the key frames' packets), and waiting for one would
+ * hold the key with nothing to show for it.
+ */
+typedef struct {
+    AVCodecParserContext *pc;
+    AVCodecContext *ctx;
+} size_probe_t;
+
+static void probe_free(size_probe_t *p)
+{
+    av_parser_close(p->pc);
+    avcodec_free_context(&p->ctx);
+    p->pc = NULL;
+}
+
+/* Sets up a probe for st when its video size is unknown. */
+static void probe_init(srt_conn_t *c, size_probe_t *p, const AVStream *st)
+{
+    const AVCodecParameters *par = st->codecpar;
+    if (par->codec_type != AVMEDIA_TYPE_VIDEO ||
+        (par->width > 0 && par->height > 0))
+        return;
+    p->pc = av_parser_init(par->codec_id);
+    p->ctx = avcodec_alloc_context3(NULL);
+    if (!p->pc || !p->ctx) {
+        log_warn("srt", "Cannot watch for the video size.",
+                 "call=av_parser_init addr=%s codec=%s", c->addr,
+                 avcodec_get_name(par->codec_id));
+        probe_free(p);
+        return;
+    }
+    p->pc->flags |= PARSER_FLAG_COMPLETE_FRAMES;
+    log_info("srt", "The probe found no video size; watching for it.",
+             "stream=%s addr=%s codec=%s", c->stream_id[0] ? c->stream_id : "-",
+             c->addr, avcodec_get_name(par->codec_id));
+}
+
+/* Parses one packet of a probed track; true once the size is known (it is
+ * then in st->codecpar and the probe is closed). */
+static bool probe_feed(srt_conn_t *c, size_probe_t *p, AVStream *st,
+                       const AVPacket *pkt)
+{
+    if (!p->pc)
+        return false;
+    uint8_t *out = NULL;
+    int out_size = 0;
+    av_parser_parse2(p->pc, p->ctx, &out, &out_size, pkt->data, pkt->size,
+                     pkt->pts, pkt->dts, pkt->pos);
+    if (p->pc->width <= 0 || p->pc->height <= 0)
+        return false;
+    st->codecpar->width = p->pc->width;
+    st->codecpar->height = p->pc->height;
+    log_info("srt", "Video size found after the probe.",
+             "stream=%s addr=%s width=%d height=%d packets=%llu",
+             c->stream_id[0] ? c->stream_id : "-", c->addr, p->pc->width,
+             p->pc->height, (unsigned long long)c->packets);
+    probe_free(p);
+    return true;
+}
+
 /* Time allowed for probing (max_analyze_duration and some) on top of
  * idle_timeout_ms before the first media packet must have come. */
 #define PROBE_MS 2000
@@ -588,6 +662,7 @@ static void *conn_main(void *arg)
     AVPacket *pkt = av_packet_alloc();
     uint8_t *iobuf = av_malloc(65536);
     int map[64];
+    size_probe_t probes[HUB_MAX_TRACKS] = {0};
     for (int i = 0; i < 64; i++)
         map[i] = -1;
     if (c->admit && conn_admit(c) < 0)
@@ -631,8 +706,15 @@ static void *conn_main(void *arg)
         map[i] = (int)ntracks;
         post_track(c, ntracks, st, st->codecpar->extradata,
                    st->codecpar->extradata_size, enc ? enc->value : NULL);
+        probe_init(c, &probes[ntracks], st);
         ntracks++;
     }
+    /* The video must become decodable: a key frame, its size known. */
+    bool need_key = false;
+    for (unsigned i = 0; i < fmt->nb_streams && i < 64; i++)
+        need_key |= map[i] >= 0 &&
+                    fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO;
+    int64_t key_deadline = c->media_deadline;
     for (;;) { /* after a failure, the packets the demuxer still holds */
         rc = av_read_frame(fmt, pkt);
         if (rc < 0) {
@@ -654,6 +736,19 @@ static void *conn_main(void *arg)
         if (x && xl)
             post_track(c, (uint32_t)idx, fmt->streams[pkt->stream_index], x,
                        (int)xl, NULL);
+        AVStream *pst = fmt->streams[pkt->stream_index];
+        if (probe_feed(c, &probes[idx], pst, pkt))
+            post_track(c, (uint32_t)idx, pst, pst->codecpar->extradata,
+                       pst->codecpar->extradata_size, NULL);
+        if (need_key && (pkt->flags & AV_PKT_FLAG_KEY) &&
+            pst->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+            pst->codecpar->width > 0 && pst->codecpar->height > 0)
+            need_key = false;
+        if (need_key && clock_mono_ms() >= key_deadline) {
+            conn_fail(c, END_NO_KEY);
+            av_packet_unref(pkt);
+            break;
+        }
         srtq_item_t *it = calloc(1, sizeof(*it));
         pktbuf_t *b = it ? pktbuf_new((uint32_t)pkt->size) : NULL;
         if (!b) {
@@ -678,11 +773,12 @@ static void *conn_main(void *arg)
         push(s, it);
     }
 end:
-    if (c->why == END_IDLE || c->why == END_NO_MEDIA)
+    if (c->why == END_IDLE || c->why == END_NO_MEDIA || c->why == END_NO_KEY)
         atomic_fetch_add(&s->n_timeout, 1);
     else if (c->why == END_DEMUX)
         atomic_fetch_add(&s->n_error, 1);
-    if (c->why == END_IDLE || c->why == END_NO_MEDIA || c->why == END_DEMUX)
+    if (c->why == END_IDLE || c->why == END_NO_MEDIA || c->why == END_DEMUX ||
+        c->why == END_NO_KEY)
         log_warn("srt", "Closing an SRT publisher.",
                  "stream=%s addr=%s key_len=%zu why=\"%s\" "
                  "idle_timeout_ms=%d packets=%llu",
@@ -692,6 +788,8 @@ end:
              "stream=%s addr=%s key_len=%zu why=\"%s\" packets=%llu",
              c->stream_id[0] ? c->stream_id : "-", c->addr, strlen(c->key),
              end_names[c->why], (unsigned long long)c->packets);
+    for (int i = 0; i < HUB_MAX_TRACKS; i++)
+        probe_free(&probes[i]);
     avformat_close_input(&fmt);
     if (avio) {
         av_freep(&avio->buffer);
