@@ -449,7 +449,13 @@ static void send_report(agent_t *a)
             nlive++;
     Prism__SessionLoad *sl = calloc((size_t)nlive + 1, sizeof(*sl));
     Prism__SessionLoad **slp = calloc((size_t)nlive + 1, sizeof(*slp));
-    if (!sl || !slp)
+    /* Renditions a session dropped (transcode's failed[]), per session. */
+    struct {
+        transcode_rend_failure_t f[LADDER_MAX_RUNGS];
+        Prism__RenditionFailure m[LADDER_MAX_RUNGS];
+        Prism__RenditionFailure *p[LADDER_MAX_RUNGS];
+    } *rf = calloc((size_t)nlive + 1, sizeof(*rf));
+    if (!sl || !slp || !rf)
         goto end;
     for (int i = 0; i < a->ndev; i++) {
         Prism__DeviceLoad x = PRISM__DEVICE_LOAD__INIT;
@@ -496,6 +502,18 @@ static void send_report(agent_t *a)
             x.origin_deletes = (uint64_t)st.origin.deletes;
             x.origin_delete_failed = (uint64_t)st.origin.delete_failed;
             x.origin_dropped = (uint64_t)st.origin.dropped;
+            for (int j = 0; j < st.nfailed && j < LADDER_MAX_RUNGS; j++) {
+                Prism__RenditionFailure m = PRISM__RENDITION_FAILURE__INIT;
+                rf[k].f[j] = st.failed[j];
+                m.name = rf[k].f[j].name;
+                m.error = rf[k].f[j].reason;
+                rf[k].m[j] = m;
+                rf[k].p[j] = &rf[k].m[j];
+            }
+            x.n_failed_renditions =
+                (size_t)(st.nfailed < LADDER_MAX_RUNGS ? st.nfailed
+                                                       : LADDER_MAX_RUNGS);
+            x.failed_renditions = rf[k].p;
         }
         pthread_mutex_unlock(&s->lock);
         if (s->device >= 0 && s->device < a->ndev) {
@@ -519,6 +537,7 @@ static void send_report(agent_t *a)
 end:
     free(sl);
     free(slp);
+    free(rf);
 }
 
 /* ---------------------------------------------------------------- sessions */
@@ -615,6 +634,12 @@ static void *sess_main(void *arg)
     bool stop = atomic_load(&s->stop);
     pthread_mutex_unlock(&s->lock);
     int ret = stop ? 0 : transcode_session_run(ts);
+    /* Why it failed, for the coordinator (the Ack's error). */
+    transcode_stats_t fst;
+    transcode_session_stats(ts, &fst);
+    char why[256];
+    snprintf(why, sizeof(why), "the transcode session failed: %.200s",
+             fst.error[0] ? fst.error : "unknown error");
     pthread_mutex_lock(&s->lock);
     s->ts = NULL;
     s->src = NULL;
@@ -622,8 +647,7 @@ static void *sess_main(void *arg)
     transcode_session_free(&ts);
     log_info(MOD, "Session ended.", "stream=%s generation=%" PRIu64 " ret=%d",
              s->stream_id, s->generation, ret);
-    set_state(s, ret < 0 ? S_FAILED : S_DONE,
-              ret < 0 ? "the transcode session failed" : NULL);
+    set_state(s, ret < 0 ? S_FAILED : S_DONE, ret < 0 ? why : NULL);
     return NULL;
 }
 

@@ -40,8 +40,13 @@
  *
  * Errors. Decode errors (the decoder runs with AV_EF_EXPLODE) and packets
  * flagged corrupt are counted, and input is skipped to the next video
- * keyframe. Fatal errors (device, encoder, output) are logged once where
- * they happen and end the session with a negative code.
+ * keyframe. A failure of one rendition's own (its encoder, the Source
+ * remux, its muxer or its files) drops that rendition (rend_fail): it gets
+ * no more packets, boundaries stop waiting for it, the master playlist is
+ * written again without it, and the stats list it. Fatal errors (the
+ * device, the decoder, the filter graph, the audio all share, an origin
+ * past its policy, every rendition failed) are logged once where they
+ * happen and end the session with a negative code.
  */
 #include "transcode.h"
 
@@ -59,6 +64,7 @@
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
 #include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/hwcontext.h>
 #include <libavutil/opt.h>
@@ -119,6 +125,7 @@ typedef struct {
     char vcodec[48];
     double peak_bps; /* the highest segment bit rate published */
     int64_t frames;
+    bool failed; /* dropped by rend_fail: skipped from then on */
 } rend_t;
 
 typedef struct {
@@ -245,6 +252,8 @@ static const char *err_text(int err, char *buf, size_t len)
 
 /* ---------------------------------------------------------------- output */
 
+static void rend_fail(transcode_session_t *s, int i, const char *reason);
+
 static void out_path(const transcode_session_t *s, const char *rel, char *buf,
                      size_t len)
 {
@@ -337,9 +346,13 @@ static int write_master(transcode_session_t *s, bool final)
 {
     hls_variant_t v[LADDER_MAX_RUNGS];
     char text[8192];
+    int nv = 0;
 
-    for (int i = 0; i < s->nrend; i++) {
-        const rend_t *r = &s->rend[i];
+    for (int k = 0; k < s->nrend; k++) {
+        const rend_t *r = &s->rend[k];
+        if (r->failed)
+            continue; /* players must not pick a rendition that stopped */
+        int i = nv++;
         memset(&v[i], 0, sizeof(v[i]));
         snprintf(v[i].name, sizeof(v[i].name), "%s", r->r.name);
         /* Measured at the end: the average over every segment published
@@ -363,7 +376,7 @@ static int write_master(transcode_session_t *s, bool final)
             snprintf(v[i].audio_codec, sizeof(v[i].audio_codec), "%s",
                      s->acodec);
     }
-    int n = hls_master_format(v, s->nrend, true, text, sizeof(text));
+    int n = hls_master_format(v, nv, true, text, sizeof(text));
     if (n < 0)
         return n;
     s->master_written = true;
@@ -376,7 +389,8 @@ static int maybe_write_master(transcode_session_t *s)
     if (s->master_written)
         return 0;
     for (int i = 0; i < s->nrend; i++) {
-        if (!s->rend[i].audio_only && !s->rend[i].vcodec[0])
+        if (!s->rend[i].audio_only && !s->rend[i].failed &&
+            !s->rend[i].vcodec[0])
             return 0;
     }
     return write_master(s, false);
@@ -445,6 +459,28 @@ static void continue_playlist(transcode_session_t *s, rend_t *r)
     free(text);
 }
 
+/*
+ * put_file for a file of rendition r (a segment, its playlist, its init
+ * section): a local write that fails drops that rendition (rend_fail), not
+ * the session, which goes on with the others. An origin's refusals stay
+ * the origin policy's (every rendition shares the origin).
+ */
+static int rend_put(transcode_session_t *s, rend_t *r, const char *rel,
+                    const void *data, size_t len)
+{
+    if (s->fatal || r->failed)
+        return s->fatal;
+    int ret = put_file(s, rel, data, len);
+    if (ret < 0 && !s->http) {
+        s->fatal = 0; /* put_file's, for this rendition's file only */
+        char why[160];
+        snprintf(why, sizeof(why), "cannot write %s: %s", rel, ERRSTR(ret));
+        rend_fail(s, (int)(r - s->rend), why);
+        return s->fatal;
+    }
+    return ret;
+}
+
 static int put_playlist(transcode_session_t *s, rend_t *r, bool endlist)
 {
     size_t len;
@@ -453,7 +489,7 @@ static int put_playlist(transcode_session_t *s, rend_t *r, bool endlist)
         return AVERROR(ENOMEM);
     char rel[160];
     rend_rel(r, "index.m3u8", rel, sizeof(rel));
-    int ret = put_file(s, rel, text, len);
+    int ret = rend_put(s, r, rel, text, len);
     free(text);
     return ret;
 }
@@ -497,8 +533,8 @@ static int publish_segment(transcode_session_t *s, rend_t *r,
     long long seq = (long long)hls_writer_next_sequence(r->pl);
     snprintf(uri, sizeof(uri), "seg_%05lld.%s", seq, s->o.fmp4 ? "m4s" : "ts");
     rend_rel(r, uri, rel, sizeof(rel));
-    int ret = put_file(s, rel, data, len);
-    if (ret < 0)
+    int ret = rend_put(s, r, rel, data, len);
+    if (ret < 0 || r->failed)
         return ret;
     if (dur > 0 && len * 8.0 / dur > r->peak_bps)
         r->peak_bps = len * 8.0 / dur;
@@ -531,9 +567,13 @@ static int rend_cut(transcode_session_t *s, rend_t *r, int64_t end_us,
 {
     uint8_t *data = NULL;
     size_t len = 0;
+    if (r->failed)
+        return s->fatal;
     int ret = hls_segmenter_cut(r->seg, final, &data, &len);
-    if (ret < 0)
-        return s->fatal = -EIO;
+    if (ret < 0) {
+        rend_fail(s, (int)(r - s->rend), "call=hls_segmenter_cut failed");
+        return s->fatal;
+    }
     double dur = (end_us - r->seg_out_us) / 1e6;
     bool any = r->seg_any;
     r->seg_out_us = end_us;
@@ -666,7 +706,7 @@ static int open_muxer(transcode_session_t *s, rend_t *r)
     if (init) {
         char rel[160];
         rend_rel(r, "init.mp4", rel, sizeof(rel));
-        ret = put_file(s, rel, init, len);
+        ret = rend_put(s, r, rel, init, len);
         av_free(init);
         if (ret < 0)
             return ret;
@@ -685,8 +725,12 @@ static int seg_write(transcode_session_t *s, rend_t *r, AVPacket *pkt)
     int64_t end = us_of(pkt->pts + pkt->duration, tb);
     if (end > r->end_out_us)
         r->end_out_us = end;
-    if (hls_segmenter_write(r->seg, pkt) < 0)
-        return s->fatal = -EIO;
+    if (r->failed)
+        return s->fatal;
+    if (hls_segmenter_write(r->seg, pkt) < 0) {
+        rend_fail(s, (int)(r - s->rend), "call=hls_segmenter_write failed");
+        return s->fatal;
+    }
     return 0;
 }
 
@@ -784,6 +828,8 @@ static int mux_write(transcode_session_t *s, rend_t *r, const AVPacket *in,
 static int rend_finish(transcode_session_t *s, rend_t *r, bool endlist)
 {
     int ret = 0;
+    if (r->failed)
+        return 0; /* dropped: nothing of it is written again */
     if (r->started)
         ret = release_audio(s, r, INT64_MAX);
     if (ret >= 0)
@@ -815,7 +861,7 @@ static int emit(transcode_session_t *s, int rend, const AVPacket *pkt,
         return 0;
     }
     for (int i = 0; i < s->nrend; i++) {
-        if (rend >= 0 && i != rend)
+        if ((rend >= 0 && i != rend) || s->rend[i].failed)
             continue;
         int ret = mux_write(s, &s->rend[i], pkt, tb, audio);
         if (ret < 0)
@@ -830,7 +876,7 @@ static int open_muxers(transcode_session_t *s)
     for (int i = 0; i < s->nrend; i++) {
         if ((ret = open_muxer(s, &s->rend[i])) < 0)
             return ret;
-        if (!s->rend[i].audio_only)
+        if (!s->rend[i].audio_only && !s->rend[i].failed)
             s->all_mask |= 1u << i;
     }
     s->muxers_open = true;
@@ -890,6 +936,51 @@ static void boundary_reached(transcode_session_t *s, int rend, int64_t pts)
         s->prev_done_pts = b->pts;
         s->bnd_tail++;
     }
+}
+
+/*
+ * Drops rendition i from the session after a failure of its own (its
+ * encoder, the Source remux, its muxer or files; reason names the call and
+ * the library's error text): it gets no more packets or frames, segment
+ * boundaries stop waiting for it, the master playlist is written again
+ * without it, and transcode_stats_t.failed lists it. The session ends
+ * (s->fatal = -EIO) only when no rendition is left. Logged once, here.
+ */
+static void rend_fail(transcode_session_t *s, int i, const char *reason)
+{
+    rend_t *r = &s->rend[i];
+    if (r->failed)
+        return;
+    r->failed = true;
+    int left = 0;
+    for (int k = 0; k < s->nrend; k++)
+        left += !s->rend[k].failed;
+    log_error(MOD,
+              left ? "A rendition failed; it is dropped, the others go on."
+                   : "The last rendition failed; the session ends.",
+              "input=\"%s\" rendition=%s reason=\"%s\" left=%d", s->src->name,
+              r->r.name, reason, left);
+    pthread_mutex_lock(&s->stats_lock);
+    if (s->st.nfailed < LADDER_MAX_RUNGS) {
+        transcode_rend_failure_t *f = &s->st.failed[s->st.nfailed++];
+        av_strlcpy(f->name, r->r.name, sizeof(f->name));
+        av_strlcpy(f->reason, reason, sizeof(f->reason));
+    }
+    if (!left)
+        snprintf(s->st.error, sizeof(s->st.error),
+                 "every rendition failed; the last, %s: %s", r->r.name, reason);
+    pthread_mutex_unlock(&s->stats_lock);
+    if (!left) {
+        s->fatal = -EIO;
+        return;
+    }
+    if (s->all_mask & (1u << i)) {
+        s->all_mask &= ~(1u << i);
+        /* Boundaries that waited only for it are complete now. */
+        boundary_reached(s, i, AV_NOPTS_VALUE);
+    }
+    if (s->master_written)
+        write_master(s, false);
 }
 
 static void push_boundary(transcode_session_t *s, int64_t pts, int64_t read_us)
@@ -970,9 +1061,12 @@ static int drain_encoder(transcode_session_t *s, int i)
             break;
         }
         if (ret < 0) {
-            log_error(MOD, "The encoder failed.",
-                      "call=avcodec_receive_packet rendition=%s err=\"%s\"",
-                      r->r.name, ERRSTR(ret));
+            char why[160];
+            snprintf(why, sizeof(why),
+                     "call=avcodec_receive_packet encoder=%s err=\"%s\"",
+                     r->enc->codec->name, ERRSTR(ret));
+            rend_fail(s, i, why);
+            ret = s->fatal;
             break;
         }
         if (!pkt->duration)
@@ -993,12 +1087,16 @@ static int drain_encoder(transcode_session_t *s, int i)
 static int encode_frame(transcode_session_t *s, int i, AVFrame *frame)
 {
     rend_t *r = &s->rend[i];
+    if (r->failed)
+        return s->fatal;
     int ret = avcodec_send_frame(r->enc, frame);
     if (ret < 0 && ret != AVERROR_EOF) {
-        log_error(MOD, "The encoder refused a frame.",
-                  "call=avcodec_send_frame rendition=%s encoder=%s err=\"%s\"",
-                  r->r.name, r->enc->codec->name, ERRSTR(ret));
-        return ret;
+        char why[160];
+        snprintf(why, sizeof(why),
+                 "call=avcodec_send_frame encoder=%s err=\"%s\"",
+                 r->enc->codec->name, ERRSTR(ret));
+        rend_fail(s, i, why);
+        return s->fatal;
     }
     if (frame) {
         r->frames++;
@@ -1043,12 +1141,15 @@ static int open_encoders(transcode_session_t *s)
         ret = avcodec_open2(r->enc, codec, &opts);
         av_dict_free(&opts);
         if (ret < 0) {
-            log_error(MOD, "Cannot open the encoder.",
-                      "call=avcodec_open2 encoder=%s rendition=%s size=%dx%d "
-                      "err=\"%s\"",
-                      codec->name, r->r.name, r->enc->width, r->enc->height,
-                      ERRSTR(ret));
-            return s->backend == HWPLAN_SOFTWARE ? ret : -ENODEV;
+            /* This rendition goes; the session ends when none is left (a
+             * missing device fails them all). */
+            char why[160];
+            snprintf(why, sizeof(why),
+                     "call=avcodec_open2 encoder=%s size=%dx%d err=\"%s\"",
+                     codec->name, r->enc->width, r->enc->height, ERRSTR(ret));
+            rend_fail(s, i, why);
+            if (s->fatal)
+                return s->backend == HWPLAN_SOFTWARE ? ret : -ENODEV;
         }
     }
     s->encoders_open = true;
@@ -1253,7 +1354,7 @@ static int pull_sinks(transcode_session_t *s, bool boundary)
             }
             for (int i = 0; i < s->nrend && ret >= 0; i++) {
                 rend_t *r = &s->rend[i];
-                if (!r->enc || r->size != k ||
+                if (!r->enc || r->failed || r->size != k ||
                     !select_frame(r, pts_us, boundary))
                     continue;
                 f->pict_type =
@@ -1453,7 +1554,7 @@ static int handle_video(transcode_session_t *s, AVPacket *pkt, int64_t read_us)
     }
     for (int i = 0; i < s->nrend; i++) {
         rend_t *r = &s->rend[i];
-        if (!r->r.remux)
+        if (!r->r.remux || r->failed)
             continue;
         AVPacket *copy = av_packet_clone(pkt);
         if (!copy)
@@ -2092,7 +2193,7 @@ static int flush_all(transcode_session_t *s)
             return ret;
     }
     for (int i = 0; i < s->nrend; i++) {
-        if (s->rend[i].enc && s->encoders_open &&
+        if (s->rend[i].enc && !s->rend[i].failed && s->encoders_open &&
             (ret = encode_frame(s, i, NULL)) < 0)
             return ret;
     }
@@ -2254,6 +2355,12 @@ end:
         }
     }
     update_stats(s, true);
+    if (ret < 0) {
+        pthread_mutex_lock(&s->stats_lock);
+        if (!s->st.error[0])
+            snprintf(s->st.error, sizeof(s->st.error), "%s", ERRSTR(ret));
+        pthread_mutex_unlock(&s->stats_lock);
+    }
     transcode_stats_t st;
     transcode_session_stats(s, &st);
     log_info(MOD, "Session finished.",

@@ -56,6 +56,12 @@ typedef struct {
     void *opaque;
 } transcode_opts_t;
 
+/* A rendition dropped from a running session after a failure of its own. */
+typedef struct {
+    char name[32];    /* "source", "720p30", ... */
+    char reason[160]; /* the failing call and the library's error text */
+} transcode_rend_failure_t;
+
 /* Counters; read at any time with transcode_session_stats(). */
 typedef struct {
     int64_t packets_in;      /* packets read from the source */
@@ -73,6 +79,12 @@ typedef struct {
     int renditions;          /* outputs, Source and audio-only included */
     origin_stats_t origin;   /* an http(s):// output's PUTs and DELETEs */
     hwplan_backend_t backend;
+    /* Renditions dropped after a failure of their own (an encoder, the
+     * Source remux, their output); the others went on. */
+    int nfailed;
+    transcode_rend_failure_t failed[LADDER_MAX_RUNGS];
+    /* Why the session ended with an error; "" while it has not. */
+    char error[256];
 } transcode_stats_t;
 
 void transcode_opts_default(transcode_opts_t *o);
@@ -88,7 +100,11 @@ transcode_session_t *transcode_session_new(packet_source_t *src,
 
 /*
  * Runs the session on the calling thread until the input ends, stop() is
- * called, or a fatal error occurs (logged once). Returns 0, or a negative
+ * called, or a fatal error occurs (logged once). A rendition that fails on
+ * its own (its encoder, the Source remux, its output) is dropped and
+ * listed in the stats' failed[]; the others go on, and only a failure of
+ * the decoder, of what all renditions share, or of every rendition ends
+ * the session (the stats' error says why). Returns 0, or a negative
  * AVERROR / -errno (-ENODEV: the backend's device is missing; -EIO: the
  * output cannot be written, or an origin refuses it past its policy;
  * AVERROR_DECODER_NOT_FOUND: unsupported codec; AVERROR_STREAM_NOT_FOUND: no

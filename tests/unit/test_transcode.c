@@ -296,6 +296,92 @@ static void test_moved_session_leaves_playlists_open(void **state)
     assert_null(strstr(text, "#EXT-X-ENDLIST"));
 }
 
+/* Reads the whole file at DIR/rel into text (size bytes); "" if absent. */
+static void read_out(const char *rel, char *text, size_t size)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/%s", dir, rel);
+    text[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t n = fread(text, 1, size - 1, f);
+    fclose(f);
+    text[n] = '\0';
+}
+
+/*
+ * The Source remux cannot write its output (a file stands where its
+ * directory would be, so the first segment's write fails for real): the
+ * Source rendition is dropped and reported, and the encoded rendition goes
+ * on to the end: segments, ENDLIST, boundaries completed without the
+ * Source, a master playlist without it, and the session ends well.
+ */
+static void test_source_failure_drops_only_it(void **state)
+{
+    (void)state;
+    ladder_profile_t p;
+    transcode_stats_t st;
+    char path[400], text[4096];
+    assert_int_equal(ladder_profile_default(&p), 0);
+    transcode_opts_t o = opts("srcfail");
+    snprintf(path, sizeof(path), "%s/srcfail", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/srcfail/source", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    nsegments = 0;
+    transcode_session_t *s =
+        transcode_session_new(wrap_open_url(small, false, false), &p, &o);
+    assert_non_null(s);
+    assert_int_equal(transcode_session_run(s), 0);
+    transcode_session_stats(s, &st);
+    transcode_session_free(&s);
+    assert_int_equal(st.nfailed, 1);
+    assert_string_equal(st.failed[0].name, "source");
+    assert_non_null(strstr(st.failed[0].reason, "cannot write source/"));
+    assert_string_equal(st.error, "");
+    /* 75 frames at 15 fps, every one encoded for 160p15. */
+    assert_int_equal(st.frames_encoded, 75);
+    /* Boundaries at 0, 2 and 4 s: two complete without the Source. */
+    assert_int_equal(nsegments, 2);
+    read_out("srcfail/160p15/index.m3u8", text, sizeof(text));
+    assert_non_null(strstr(text, "seg_00002.ts"));
+    assert_non_null(strstr(text, "#EXT-X-ENDLIST"));
+    read_out("srcfail/master.m3u8", text, sizeof(text));
+    assert_non_null(strstr(text, "160p15/index.m3u8"));
+    assert_null(strstr(text, "source/index.m3u8"));
+}
+
+/* When every rendition fails the session ends, saying why. */
+static void test_every_rendition_failed_ends_the_session(void **state)
+{
+    (void)state;
+    ladder_profile_t p;
+    transcode_stats_t st;
+    char path[400];
+    assert_int_equal(ladder_profile_default(&p), 0);
+    transcode_opts_t o = opts("allfail");
+    snprintf(path, sizeof(path), "%s/allfail", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    static const char *const names[] = {"source", "160p15"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), "%s/allfail/%s", dir, names[i]);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fclose(f);
+    }
+    transcode_session_t *s =
+        transcode_session_new(wrap_open_url(small, false, false), &p, &o);
+    assert_non_null(s);
+    assert_int_equal(transcode_session_run(s), -EIO);
+    transcode_session_stats(s, &st);
+    transcode_session_free(&s);
+    assert_int_equal(st.nfailed, 2);
+    assert_non_null(strstr(st.error, "every rendition failed"));
+}
+
 static void test_bad_segment_is_refused(void **state)
 {
     (void)state;
@@ -647,6 +733,8 @@ int main(void)
         cmocka_unit_test(test_stop_ends_early),
         cmocka_unit_test(test_take_over_continues_playlists),
         cmocka_unit_test(test_moved_session_leaves_playlists_open),
+        cmocka_unit_test(test_source_failure_drops_only_it),
+        cmocka_unit_test(test_every_rendition_failed_ends_the_session),
         cmocka_unit_test(test_bad_segment_is_refused),
         cmocka_unit_test(test_http_client_request),
         cmocka_unit_test(test_origin_refusals_end_the_session),
