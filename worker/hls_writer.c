@@ -13,6 +13,7 @@
 
 #define MOD        "hls_writer"
 #define TIMELINE   "#PRISM-TIMELINE:"
+#define RATES      "#PRISM-RATES:"
 #define MAX_TARGET 3600
 
 typedef struct {
@@ -31,6 +32,7 @@ struct hls_writer {
     long target;       /* TARGETDURATION; only grows */
     bool next_disc;    /* the next segment added starts a discontinuity */
     hls_timeline_t tl;
+    hls_rates_t rates;
 };
 
 static long round_s(double d)
@@ -188,6 +190,17 @@ int hls_writer_continue(hls_writer_t *w, const char *text)
                 t->tl.offset_us = off;
                 t->tl.end_us = e;
             }
+        } else if (has_prefix(l, RATES)) {
+            double peak, sec;
+            long long bytes;
+            if (sscanf(l + strlen(RATES), "PEAK-BPS=%lf,BYTES=%lld,SECONDS=%lf",
+                       &peak, &bytes, &sec) == 3 &&
+                peak >= 0 && bytes >= 0 && sec >= 0) {
+                t->rates.known = true;
+                t->rates.peak_bps = peak;
+                t->rates.bytes = bytes;
+                t->rates.seconds = sec;
+            }
         } else if (l[0] && l[0] != '#' && dur >= 0) {
             ret = append(t, l, dur, disc, NULL, 0);
             dur = -1;
@@ -217,6 +230,17 @@ void hls_writer_set_timeline(hls_writer_t *w, int64_t offset_us, int64_t end_us)
 hls_timeline_t hls_writer_timeline(const hls_writer_t *w)
 {
     return w->tl;
+}
+
+void hls_writer_set_rates(hls_writer_t *w, const hls_rates_t *r)
+{
+    w->rates = *r;
+    w->rates.known = true;
+}
+
+hls_rates_t hls_writer_rates(const hls_writer_t *w)
+{
+    return w->rates;
 }
 
 int hls_writer_count(const hls_writer_t *w)
@@ -249,6 +273,9 @@ char *hls_writer_text(const hls_writer_t *w, bool endlist, size_t *len)
     if (w->tl.known)
         PUT(TIMELINE "OFFSET-US=%" PRId64 ",END-US=%" PRId64 "\n",
             w->tl.offset_us, w->tl.end_us);
+    if (w->rates.known)
+        PUT(RATES "PEAK-BPS=%.0f,BYTES=%" PRId64 ",SECONDS=%.3f\n",
+            w->rates.peak_bps, w->rates.bytes, w->rates.seconds);
     if (w->o.map_uri)
         PUT("#EXT-X-MAP:URI=\"%s\"\n", w->o.map_uri);
     for (int i = 0; i < w->n; i++) {

@@ -33,6 +33,20 @@ typedef struct {
     int64_t end_us;
 } hls_timeline_t;
 
+/*
+ * What the stream's segments measured so far (the master playlist's
+ * BANDWIDTH and AVERAGE-BANDWIDTH come from it), kept in a comment line
+ * too, so that a session continuing the stream counts the segments
+ * before it:
+ *   #PRISM-RATES:PEAK-BPS=<peak_bps>,BYTES=<bytes>,SECONDS=<seconds>
+ */
+typedef struct {
+    bool known;
+    double peak_bps; /* the highest segment bit rate */
+    int64_t bytes;   /* of every segment published */
+    double seconds;  /* their duration */
+} hls_rates_t;
+
 /* A new empty playlist whose first segment gets media sequence 0.
  * Returns NULL on allocation failure or unusable options (logged). */
 hls_writer_t *hls_writer_new(const hls_writer_opts_t *o);
@@ -72,6 +86,12 @@ int hls_writer_add(hls_writer_t *w, const char *uri, double duration, bool disc,
 /* Sets the timeline written in the comment line. */
 void hls_writer_set_timeline(hls_writer_t *w, int64_t offset_us,
                              int64_t end_us);
+
+/* Sets the rates written in the comment line. */
+void hls_writer_set_rates(hls_writer_t *w, const hls_rates_t *r);
+
+/* The rates: the ones set, or the ones a continued playlist carried. */
+hls_rates_t hls_writer_rates(const hls_writer_t *w);
 
 /* The timeline: the one set, or the one a continued playlist carried. */
 hls_timeline_t hls_writer_timeline(const hls_writer_t *w);

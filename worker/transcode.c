@@ -124,6 +124,7 @@ typedef struct {
     bool selected_any;
     char vcodec[48];
     double peak_bps; /* the highest segment bit rate published */
+    double adv_bps;  /* the BANDWIDTH the master says */
     int64_t frames;
     bool failed; /* dropped by rend_fail: skipped from then on */
 } rend_t;
@@ -364,6 +365,7 @@ static int write_master(transcode_session_t *s, bool final)
         }
         v[i].average = (int64_t)avg;
         v[i].bandwidth = (int64_t)peak;
+        s->rend[k].adv_bps = (double)v[i].bandwidth;
         if (!r->audio_only) {
             v[i].width = r->r.width;
             v[i].height = r->r.height;
@@ -442,6 +444,12 @@ static void continue_playlist(transcode_session_t *s, rend_t *r)
         return;
     if (hls_writer_continue(r->pl, text) == 0) {
         hls_timeline_t tl = hls_writer_timeline(r->pl);
+        hls_rates_t rates = hls_writer_rates(r->pl);
+        if (rates.known) { /* BANDWIDTH counts the segments before too */
+            r->peak_bps = rates.peak_bps;
+            r->pub_bytes = rates.bytes;
+            r->pub_s = rates.seconds;
+        }
         if (tl.known) {
             r->resume_us = tl.end_us;
             if (!s->cont || tl.end_us < s->resume_us) {
@@ -550,6 +558,14 @@ static int publish_segment(transcode_session_t *s, rend_t *r,
     }
     r->nseg++;
     hls_writer_set_timeline(r->pl, s->ts_offset_us, end_us);
+    hls_rates_t rates = {
+        .peak_bps = r->peak_bps, .bytes = r->pub_bytes, .seconds = r->pub_s};
+    hls_writer_set_rates(r->pl, &rates);
+    /* A live master whose BANDWIDTH a segment exceeds is written again
+     * with what was measured. */
+    if (!s->o.vod && s->master_written && r->peak_bps > r->adv_bps &&
+        (ret = write_master(s, true)) < 0)
+        return ret;
     if (ret == 1 && !s->o.vod)
         retire_segment(s, r, gone);
     /* A VOD playlist never changes: it is written once, at the end. */

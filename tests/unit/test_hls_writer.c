@@ -168,6 +168,9 @@ static void test_continue(void **state)
     add(a, 2.0, false);
     add(a, 1.5, false);
     hls_writer_set_timeline(a, 123456, 98765432);
+    hls_rates_t rates = {
+        .peak_bps = 2500000, .bytes = 4000000, .seconds = 11.5};
+    hls_writer_set_rates(a, &rates);
     char *old = hls_writer_text(a, false, NULL);
     assert_int_equal(tag(old, "#EXT-X-MEDIA-SEQUENCE:"), 40);
     assert_int_equal(tag(old, "#EXT-X-DISCONTINUITY-SEQUENCE:"), 1);
@@ -181,6 +184,10 @@ static void test_continue(void **state)
     assert_true(tl.known);
     assert_int_equal(tl.offset_us, 123456);
     assert_int_equal(tl.end_us, 98765432);
+    hls_rates_t rr = hls_writer_rates(w);
+    assert_true(rr.known);
+    assert_true(rr.peak_bps == 2500000 && rr.bytes == 4000000);
+    assert_true(rr.seconds > 11.499 && rr.seconds < 11.501);
     assert_int_equal(hls_writer_next_sequence(w), 43);
     assert_int_equal(hls_writer_count(w), 3);
     hls_writer_min_sequence(w, 10); /* a lower floor changes nothing */
