@@ -322,10 +322,10 @@ static int prepare_output(transcode_session_t *s)
     for (int i = 0; i < s->nrend; i++) {
         char dir[1400];
         out_path(s, s->rend[i].r.name, dir, sizeof(dir));
-        if (make_dir(dir) < 0)
-            return -EIO;
+        if (make_dir(dir) < 0) /* make_dir said why */
+            rend_fail(s, i, "cannot create its output directory");
     }
-    return 0;
+    return s->fatal;
 }
 
 static double rend_nominal_bps(const transcode_session_t *s, const rend_t *r)
