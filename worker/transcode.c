@@ -737,9 +737,11 @@ static int64_t pkt_out_us(const rend_t *r, const AVPacket *pkt)
 
 static int seg_write(transcode_session_t *s, rend_t *r, AVPacket *pkt)
 {
+    /* Where the rendition ends: its video's end (the timeline goes on
+     * from there), its audio's for an audio-only one. */
     AVRational tb = r->mux->streams[pkt->stream_index]->time_base;
     int64_t end = us_of(pkt->pts + pkt->duration, tb);
-    if (end > r->end_out_us)
+    if ((pkt->stream_index == r->vst || r->vst < 0) && end > r->end_out_us)
         r->end_out_us = end;
     if (r->failed)
         return s->fatal;

@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <libavformat/avformat.h>
 #include <libavutil/log.h>
 #include <libavutil/time.h>
 
@@ -308,6 +309,204 @@ static void read_out(const char *rel, char *text, size_t size)
     size_t n = fread(text, 1, size - 1, f);
     fclose(f);
     text[n] = '\0';
+}
+
+/* Runs one ffmpeg command line (ARGS after the common options). */
+static void ffmpeg(const char *args)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "ffmpeg -hide_banner -loglevel error -y %s",
+             args);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The EXTINF durations of DIR/<sub>/<rend>/index.m3u8, in order. */
+static int extinfs(const char *sub, const char *rend, double *d, int max)
+{
+    char path[400], line[256];
+    int n = 0;
+    snprintf(path, sizeof(path), "%s/%s/%s/index.m3u8", dir, sub, rend);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f) && n < max) {
+        if (!strncmp(line, "#EXTINF:", 8))
+            d[n++] = strtod(line + 8, NULL);
+    }
+    fclose(f);
+    return n;
+}
+
+/*
+ * Segments are cut at the source keyframe nearest the target: a 59-frame
+ * GOP at 30 fps against 2 s gives 1.967 s segments, not 3.93 s ones. A
+ * VOD's 0.1 s tail (the last keyframe 0.1 s before the end) joins the
+ * segment before; a live stream publishes it as it comes.
+ */
+static void test_cut_at_nearest_keyframe(void **state)
+{
+    (void)state;
+    ladder_profile_t p;
+    char in[300], args[600], text[4096];
+    double d[16];
+    assert_int_equal(ladder_profile_default(&p), 0);
+    snprintf(in, sizeof(in), "%s/gop59.ts", dir);
+    snprintf(args, sizeof(args),
+             "-f lavfi -i testsrc2=s=320x180:r=30:d=6 -c:v libx264 "
+             "-preset ultrafast -g 59 -keyint_min 59 -sc_threshold 0 %s",
+             in);
+    ffmpeg(args);
+    for (int live = 0; live < 2; live++) {
+        const char *sub = live ? "gop59live" : "gop59vod";
+        transcode_opts_t o = opts(sub);
+        o.vod = !live;
+        transcode_session_t *s =
+            transcode_session_new(wrap_open_url(in, false, false), &p, &o);
+        assert_non_null(s);
+        assert_int_equal(transcode_session_run(s), 0);
+        transcode_session_free(&s);
+        for (int k = 0; k < 2; k++) {
+            int n = extinfs(sub, k ? "source" : "160p30", d, 16);
+            assert_int_equal(n, live ? 4 : 3);
+            for (int i = 0; i < 2; i++)
+                assert_true(d[i] > 1.966 && d[i] < 1.968);
+            if (live)
+                assert_true(d[2] > 1.966 && d[2] < 1.968 && d[3] > 0.099 &&
+                            d[3] < 0.101);
+            else
+                assert_true(d[2] > 2.066 && d[2] < 2.068);
+        }
+        snprintf(args, sizeof(args), "%s/160p30/index.m3u8", sub);
+        read_out(args, text, sizeof(text));
+        assert_non_null(strstr(text, "#EXT-X-TARGETDURATION:2\n"));
+        assert_true(!live == !!strstr(text, "#EXT-X-PLAYLIST-TYPE:VOD\n"));
+    }
+}
+
+/* The first and last video pts (s) in the segment file DIR/rel. */
+static void video_span(const char *rel, double *first, double *last)
+{
+    char path[400];
+    AVFormatContext *fc = NULL;
+    snprintf(path, sizeof(path), "%s/%s", dir, rel);
+    assert_int_equal(avformat_open_input(&fc, path, NULL, NULL), 0);
+    assert_true(avformat_find_stream_info(fc, NULL) >= 0);
+    int vi = av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    assert_true(vi >= 0);
+    AVPacket *pkt = av_packet_alloc();
+    assert_non_null(pkt);
+    *first = 1e9;
+    *last = -1e9;
+    while (av_read_frame(fc, pkt) >= 0) {
+        if (pkt->stream_index == vi && pkt->pts != AV_NOPTS_VALUE) {
+            double t = pkt->pts * av_q2d(fc->streams[vi]->time_base);
+            *first = t < *first ? t : *first;
+            *last = t > *last ? t : *last;
+        }
+        av_packet_unref(pkt);
+    }
+    av_packet_free(&pkt);
+    avformat_close_input(&fc);
+    assert_true(*first <= *last);
+}
+
+/*
+ * Runs session A on input A into SUB (a stream that moves on), then
+ * session B on input B continuing its playlists, and checks each
+ * rendition's join: one EXT-X-DISCONTINUITY, the numbering goes on, and
+ * B's first video frame is one frame (1/15 s) after A's last, within a
+ * millisecond: nothing published twice, no gap. Returns B's first pts.
+ */
+static double check_continuation(const char *sub, const char *a, const char *b)
+{
+    ladder_profile_t p;
+    char rel[300], text[8192];
+    double first = 0;
+    assert_int_equal(ladder_profile_default(&p), 0);
+    transcode_opts_t o = opts(sub);
+    transcode_session_t *s =
+        transcode_session_new(wrap_open_url(a, false, false), &p, &o);
+    assert_non_null(s);
+    transcode_session_continues_elsewhere(s);
+    assert_int_equal(transcode_session_run(s), 0);
+    transcode_session_free(&s);
+    o.continue_playlists = true;
+    s = transcode_session_new(wrap_open_url(b, false, false), &p, &o);
+    assert_non_null(s);
+    assert_int_equal(transcode_session_run(s), 0);
+    transcode_session_free(&s);
+    const char *rends[] = {"source", "160p15"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(rel, sizeof(rel), "%s/%s/index.m3u8", sub, rends[k]);
+        read_out(rel, text, sizeof(text));
+        char *disc = strstr(text, "#EXT-X-DISCONTINUITY\n");
+        assert_non_null(disc);
+        assert_null(strstr(disc + 1, "#EXT-X-DISCONTINUITY\n"));
+        assert_non_null(strstr(text, "#EXT-X-ENDLIST"));
+        /* The old segment is the last URI before the tag, the new one the
+         * first after it; they are numbered one after the other. */
+        int old_seq = -1, new_seq = -1;
+        for (char *l = text; l && *l;
+             l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+            if (!strncmp(l, "seg_", 4)) {
+                if (l < disc)
+                    old_seq = atoi(l + 4);
+                else if (new_seq < 0)
+                    new_seq = atoi(l + 4);
+            }
+        }
+        assert_true(old_seq >= 0);
+        assert_int_equal(new_seq, old_seq + 1);
+        double of, ol, nf, nl;
+        snprintf(rel, sizeof(rel), "%s/%s/seg_%05d.ts", sub, rends[k], old_seq);
+        video_span(rel, &of, &ol);
+        snprintf(rel, sizeof(rel), "%s/%s/seg_%05d.ts", sub, rends[k], new_seq);
+        video_span(rel, &nf, &nl);
+        double gap = nf - (ol + 1.0 / 15);
+        if (gap < -0.001 || gap > 0.001)
+            fail_msg("%s %s: A's last frame at %.6f s, B's first at %.6f s",
+                     sub, rends[k], ol, nf);
+        first = nf;
+    }
+    return first;
+}
+
+/*
+ * A take-over whose input starts before the published end (an ingest's
+ * GOP cache): the published part is decoded, not written again, and the
+ * stream's mapping stays (B's frames keep A's timestamps).
+ */
+static void test_continuation_follows_on(void **state)
+{
+    (void)state;
+    char a[300], args[700];
+    snprintf(a, sizeof(a), "%s/first3.ts", dir);
+    snprintf(args, sizeof(args), "-i %s -t 3 -c copy %s", small, a);
+    ffmpeg(args);
+    double first = check_continuation("follow", a, small);
+    /* A's video starts at 10 s: its 45 frames end at 13 s, where B's
+     * keyframe at the same source time lands under the same mapping. */
+    assert_true(first > 12.999 && first < 13.001);
+}
+
+/*
+ * A publisher reconnect (B's timestamps start again, far behind A's) and
+ * a source that moved on during a take-over (B far ahead): the mapping is
+ * re-based so B goes on one frame after A.
+ */
+static void test_continuation_rebases(void **state)
+{
+    (void)state;
+    char a[300], b[300], args[700];
+    snprintf(a, sizeof(a), "%s/late.ts", dir);
+    snprintf(args, sizeof(args), "-i %s -c copy -output_ts_offset 60 %s", small,
+             a);
+    ffmpeg(args);
+    check_continuation("restart", a, small);
+    snprintf(b, sizeof(b), "%s/later.ts", dir);
+    snprintf(args, sizeof(args), "-i %s -c copy -output_ts_offset 30 %s", small,
+             b);
+    ffmpeg(args);
+    check_continuation("movedon", small, b);
 }
 
 /*
@@ -733,6 +932,9 @@ int main(void)
         cmocka_unit_test(test_stop_ends_early),
         cmocka_unit_test(test_take_over_continues_playlists),
         cmocka_unit_test(test_moved_session_leaves_playlists_open),
+        cmocka_unit_test(test_cut_at_nearest_keyframe),
+        cmocka_unit_test(test_continuation_follows_on),
+        cmocka_unit_test(test_continuation_rebases),
         cmocka_unit_test(test_source_failure_drops_only_it),
         cmocka_unit_test(test_every_rendition_failed_ends_the_session),
         cmocka_unit_test(test_bad_segment_is_refused),
