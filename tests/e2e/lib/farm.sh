@@ -86,11 +86,13 @@ publish_e2e() {
 
 # check_join TO CHANNEL "RENDITIONS": a take-over's numbering in the watch
 # log ($dir/watch), exactly. The new worker TO logs the media sequence M it
-# continues at; every rendition's first segment after the join is M; M is
-# one past the highest segment any rendition listed before the join (a
-# rendition the old worker had not finished yet skips that number, the
-# others do not); while segment M is in the window, the playlist marks
-# EXT-X-DISCONTINUITY before it; and no segment file of CHANNEL was
+# continues at, one past the highest segment any rendition listed before
+# the join; every rendition's first segment after the join is one past its
+# own last (M, or below M for a rendition the old worker had not finished
+# its last segment of: it publishes that segment's time under that
+# number, so numbers stay aligned with time); while that segment is in the
+# window, the playlist marks EXT-X-DISCONTINUITY before it; and no segment
+# file of CHANNEL was
 # written twice on the origin (a new worker reusing a number the old one
 # wrote but never listed would be). Prints one line per rendition.
 check_join() {
@@ -106,9 +108,9 @@ check_join() {
         last=$(awk -v r="$r" '$2 == r && $5 > 0 {exit} $2 == r {l = $4} END {print l + 0}' "$dir/watch")
         fa=$(awk -v r="$r" '$2 == r && $5 > 0 {print $6; exit}' "$dir/watch")
         echo "$r: last segment listed before the join $last, first after it ${fa:-none} ($to continues at $m)"
-        [ "${fa:-}" = "$m" ] ||
-            fail "$r: the first segment after the join is '${fa:-}', not $m where $to continues"
-        awk -v r="$r" -v m="$m" '$2 == r && $5 > 0 {j = 1}
+        [ "${fa:-}" = $((last + 1)) ] && [ "$fa" -le "$m" ] ||
+            fail "$r: the first segment after the join is '${fa:-}', not $((last + 1)) (at most $m where $to continues)"
+        awk -v r="$r" -v m="$fa" '$2 == r && $5 > 0 {j = 1}
             j && $2 == r && $3 <= m && ($5 != 1 || $6 != m) {bad = 1; print}
             END {exit bad}' "$dir/watch" >"$dir/join.$r" ||
             fail "$r: a playlist with segment $m lost its EXT-X-DISCONTINUITY: $(head -n 3 "$dir/join.$r")"
