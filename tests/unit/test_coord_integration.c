@@ -239,6 +239,19 @@ static void coord_start(fx_t *fx, int i, bool wait_leader)
     fail_msg("coordinator %d did not start serving; see %s", i, logpath);
 }
 
+/* Whether the file at path contains needle (its first 64 KiB). */
+static bool log_contains(const char *path, const char *needle)
+{
+    static char buf[65536];
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, needle) != NULL;
+}
+
 static void coord_kill(fx_t *fx, int i, int sig)
 {
     if (fx->pid[i] <= 0)
@@ -1296,11 +1309,23 @@ static void test_standby_takes_over(void **state)
     fx_setup(fx);
     coord_start(fx, 0, true);
     coord_start(fx, 1, false);
-    usleep(800000);
-    /* The standby serves nothing while it waits. */
+    /* The standby is up (it logged its start and runs) before the check
+     * that it serves nothing while it waits, and still runs after it: a
+     * crashed standby serves nothing either. */
+    char logpath[2048];
+    snprintf(logpath, sizeof(logpath), "%s/coord1.log", fx->dir);
+    bool started = false;
+    for (int64_t end = clock_mono_ms() + 10000;
+         !started && clock_mono_ms() < end; usleep(20000))
+        started = log_contains(logpath, "waiting for the leader lock");
+    assert_true(started);
+    assert_int_equal(waitpid(fx->pid[1], NULL, WNOHANG), 0);
     char raw[64];
-    assert_true(
-        http(fx, 1, "GET", "/metrics", NULL, NULL, NULL, raw, sizeof(raw)) < 0);
+    for (int64_t end = clock_mono_ms() + 1000; clock_mono_ms() < end;
+         usleep(100000))
+        assert_true(http(fx, 1, "GET", "/metrics", NULL, NULL, NULL, raw,
+                         sizeof(raw)) < 0);
+    assert_int_equal(waitpid(fx->pid[1], NULL, WNOHANG), 0);
     char *k1 = create_channel(fx, "erin", 0);
     node_t w1, ing;
     node_init(fx, &w1, "w1", false, 3);
