@@ -716,13 +716,19 @@ static void on_srt_items(ingest_server_t *s)
                 hub_stream_set_track(s->hub, p->stream, it->track, &it->info);
                 if (it->info.kind == PRISM__TRACK_KIND__TRACK_KIND_VIDEO) {
                     /* Placing waits for the size: say it now, not at the
-                     * next stats interval. */
+                     * next stats interval, when the rate is known too (a
+                     * rate measured now would span a moment). */
                     if (!(p->width && p->height) && it->info.width &&
-                        it->info.height)
+                        it->info.height && it->fps > 0)
                         s->last_stats_ms = 0;
                     p->vcodec = it->info.codec;
                     p->width = it->info.width;
                     p->height = it->info.height;
+                    /* The rate the stream declares, as onMetaData's for
+                     * RTMP: the stats sent at once measure too short a
+                     * window to fit the ladder to. */
+                    if (it->fps > 0)
+                        p->meta_fps = it->fps;
                 } else {
                     p->acodec = it->info.codec;
                     p->sample_rate = it->info.sample_rate;

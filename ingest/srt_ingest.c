@@ -491,7 +491,8 @@ static uint32_t codec_of(enum AVCodecID id)
 }
 
 static void post_track(srt_conn_t *c, uint32_t idx, const AVStream *st,
-                       const uint8_t *extra, int extra_len, const char *client)
+                       const uint8_t *extra, int extra_len, const char *client,
+                       double fps)
 {
     srtq_item_t *it = calloc(1, sizeof(*it));
     if (!it)
@@ -518,6 +519,7 @@ static void post_track(srt_conn_t *c, uint32_t idx, const AVStream *st,
     }
     if (client)
         snprintf(it->client, sizeof(it->client), "%s", client);
+    it->fps = fps;
     push(c->owner, it);
 }
 
@@ -549,7 +551,28 @@ static void demux_failed(srt_conn_t *c, const char *what, const char *call,
 typedef struct {
     AVCodecParserContext *pc;
     AVCodecContext *ctx;
+    int64_t first_dts, last_dts; /* for the frame rate, with n */
+    int64_t n;
 } size_probe_t;
+
+/* The rate the stream declares (the probe's), else 0. */
+static double declared_fps(const AVStream *st)
+{
+    AVRational r =
+        st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
+    double fps = r.num > 0 && r.den > 0 ? av_q2d(r) : 0;
+    return fps > 0 && fps <= 240 ? fps : 0;
+}
+
+/* The rate of the packets a size probe read, else 0. */
+static double probe_fps(const size_probe_t *p, const AVStream *st)
+{
+    if (p->n < 2 || p->last_dts <= p->first_dts)
+        return 0;
+    double fps = (double)(p->n - 1) /
+                 ((double)(p->last_dts - p->first_dts) * av_q2d(st->time_base));
+    return fps > 0 && fps <= 240 ? fps : 0;
+}
 
 static void probe_free(size_probe_t *p)
 {
@@ -581,12 +604,20 @@ static void probe_init(srt_conn_t *c, size_probe_t *p, const AVStream *st)
 }
 
 /* Parses one packet of a probed track; true once the size is known (it is
- * then in st->codecpar and the probe is closed). */
+ * then in st->codecpar, the rate of the packets read in *fps, and the probe
+ * is closed). */
 static bool probe_feed(srt_conn_t *c, size_probe_t *p, AVStream *st,
-                       const AVPacket *pkt)
+                       const AVPacket *pkt, double *fps)
 {
     if (!p->pc)
         return false;
+    /* Before the codec is known the demuxer may leave dts unset. */
+    int64_t ts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+    if (ts != AV_NOPTS_VALUE) {
+        if (!p->n++)
+            p->first_dts = ts;
+        p->last_dts = ts;
+    }
     uint8_t *out = NULL;
     int out_size = 0;
     av_parser_parse2(p->pc, p->ctx, &out, &out_size, pkt->data, pkt->size,
@@ -595,10 +626,15 @@ static bool probe_feed(srt_conn_t *c, size_probe_t *p, AVStream *st,
         return false;
     st->codecpar->width = p->pc->width;
     st->codecpar->height = p->pc->height;
+    /* The SPS's timing info (the parser's framerate), else the packets'. */
+    AVRational fr = p->ctx->framerate;
+    *fps = fr.num > 0 && fr.den > 0 ? av_q2d(fr) : 0;
+    if (*fps <= 0 || *fps > 240)
+        *fps = probe_fps(p, st);
     log_info("srt", "Video size found after the probe.",
-             "stream=%s addr=%s width=%d height=%d packets=%llu",
+             "stream=%s addr=%s width=%d height=%d fps=%.2f packets=%llu",
              c->stream_id[0] ? c->stream_id : "-", c->addr, p->pc->width,
-             p->pc->height, (unsigned long long)c->packets);
+             p->pc->height, *fps, (unsigned long long)c->packets);
     probe_free(p);
     return true;
 }
@@ -705,7 +741,8 @@ static void *conn_main(void *arg)
             continue;
         map[i] = (int)ntracks;
         post_track(c, ntracks, st, st->codecpar->extradata,
-                   st->codecpar->extradata_size, enc ? enc->value : NULL);
+                   st->codecpar->extradata_size, enc ? enc->value : NULL,
+                   declared_fps(st));
         probe_init(c, &probes[ntracks], st);
         ntracks++;
     }
@@ -735,11 +772,14 @@ static void *conn_main(void *arg)
             av_packet_get_side_data(pkt, AV_PKT_DATA_NEW_EXTRADATA, &xl);
         if (x && xl)
             post_track(c, (uint32_t)idx, fmt->streams[pkt->stream_index], x,
-                       (int)xl, NULL);
+                       (int)xl, NULL,
+                       declared_fps(fmt->streams[pkt->stream_index]));
         AVStream *pst = fmt->streams[pkt->stream_index];
-        if (probe_feed(c, &probes[idx], pst, pkt))
+        double fps = 0;
+        if (probe_feed(c, &probes[idx], pst, pkt, &fps))
             post_track(c, (uint32_t)idx, pst, pst->codecpar->extradata,
-                       pst->codecpar->extradata_size, NULL);
+                       pst->codecpar->extradata_size, NULL,
+                       declared_fps(pst) > 0 ? declared_fps(pst) : fps);
         if (need_key && (pkt->flags & AV_PKT_FLAG_KEY) &&
             pst->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
             pst->codecpar->width > 0 && pst->codecpar->height > 0)
