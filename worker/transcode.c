@@ -1924,8 +1924,14 @@ static int check_codecs(const transcode_session_t *s)
     return 0;
 }
 
-static bool remux_ok(const transcode_session_t *s, enum AVCodecID id)
+static bool remux_ok(const transcode_session_t *s, const AVCodecParameters *par)
 {
+    enum AVCodecID id = par->codec_id;
+    /* Browsers play H.264 up to High (8-bit 4:2:0): a High 10, 4:2:2 or
+     * 4:4:4 source is not remuxed (the encoded renditions are 4:2:0). */
+    int idc = par->profile == FF_PROFILE_UNKNOWN ? 0 : par->profile & 0xff;
+    if (id == AV_CODEC_ID_H264 && (idc == 44 || idc > 100))
+        return false;
     return id == AV_CODEC_ID_H264 || id == AV_CODEC_ID_HEVC ||
            (id == AV_CODEC_ID_AV1 && s->o.fmp4);
 }
@@ -1962,11 +1968,14 @@ static int build_ladder(transcode_session_t *s)
     }
     ladder_t kept = {0};
     for (int i = 0; i < s->ladder.n; i++) {
-        if (s->ladder.r[i].remux && !remux_ok(s, vs->par->codec_id)) {
+        if (s->ladder.r[i].remux && !remux_ok(s, vs->par)) {
+            const char *prof =
+                avcodec_profile_name(vs->par->codec_id, vs->par->profile);
             log_warn(MOD,
                      "The Source rendition is left out: its codec "
                      "cannot be remuxed to HLS.",
-                     "codec=%s", avcodec_get_name(vs->par->codec_id));
+                     "codec=%s profile=\"%s\"",
+                     avcodec_get_name(vs->par->codec_id), prof ? prof : "");
             continue;
         }
         if (s->ladder.r[i].codec == LADDER_CODEC_AV1 && !s->o.fmp4) {

@@ -110,6 +110,20 @@ static int set_extradata(AVCodecParameters *par, const ProtobufCBinaryData *x)
     return 0;
 }
 
+/* The H.264 profile_idc in an avcC record or in the SPS of Annex B
+ * extradata; FF_PROFILE_UNKNOWN when there is none. The session leaves the
+ * Source rendition out for profiles browsers cannot play (4:4:4, 10-bit). */
+static int h264_profile(const uint8_t *x, size_t len)
+{
+    if (len >= 4 && x[0] == 1)
+        return x[1];
+    for (size_t i = 0; i + 4 < len; i++)
+        if (x[i] == 0 && x[i + 1] == 0 && x[i + 2] == 1 &&
+            (x[i + 3] & 0x1f) == 7)
+            return x[i + 4];
+    return FF_PROFILE_UNKNOWN;
+}
+
 /* Fills the source's streams from an accepting SubscribeReply. */
 static int take_tracks(packet_source_t *src, zsrc_t *z,
                        const Prism__SubscribeReply *r,
@@ -157,6 +171,9 @@ static int take_tracks(packet_source_t *src, zsrc_t *z,
         int ret = set_extradata(par, &t->extradata);
         if (ret < 0)
             return ret;
+        if (id == AV_CODEC_ID_H264)
+            par->profile =
+                h264_profile(par->extradata, (size_t)par->extradata_size);
         z->map[t->index] = src->nb_streams - 1;
     }
     if (!src->nb_streams) {
