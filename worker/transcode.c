@@ -298,10 +298,16 @@ static int put_file(transcode_session_t *s, const char *rel, const void *data,
 
 static int make_dir(const char *path)
 {
+    struct stat sb;
     if (mkdir(path, 0755) < 0 && errno != EEXIST) {
         int e = errno;
         log_error(MOD, "Cannot create the output directory.",
                   "call=mkdir path=\"%s\" err=\"%s\"", path, strerror(e));
+        return -EIO;
+    }
+    if (stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+        log_error(MOD, "The output directory is not a directory.",
+                  "call=stat path=\"%s\" err=\"%s\"", path, strerror(ENOTDIR));
         return -EIO;
     }
     if (access(path, W_OK) < 0) {
@@ -317,8 +323,13 @@ static int prepare_output(transcode_session_t *s)
 {
     if (s->http)
         return 0;
-    if (make_dir(s->o.output) < 0)
+    if (make_dir(s->o.output) < 0) {
+        pthread_mutex_lock(&s->stats_lock);
+        snprintf(s->st.error, sizeof(s->st.error),
+                 "cannot create the output directory");
+        pthread_mutex_unlock(&s->stats_lock);
         return -EIO;
+    }
     for (int i = 0; i < s->nrend; i++) {
         char dir[1400];
         out_path(s, s->rend[i].r.name, dir, sizeof(dir));

@@ -3,9 +3,9 @@
 # through PRISM_TEST_PGURL, worker, ffmpeg publishers), with the
 # coordinator's default failure policy. The worker writes to a local
 # directory where two real, deterministic failures wait:
-#  1. "flaky": a regular file stands where the channel's directory goes, so
-#     no rendition can create its directory and every session fails as it
-#     starts. The stream must not be placed in a loop: at most 6
+#  1. "flaky": regular files stand where its renditions' directories go,
+#     so no rendition can create its directory and every session fails as
+#     it starts. The stream must not be placed in a loop: at most 6
 #     generations in its first 20 s (0, 0.5, 1.5, 3.5, 7.5 s, then every
 #     30 s; before the policy it was placed again as fast as the worker
 #     answered, about 50 times in 15 s), state "failed" with the worker's
@@ -26,7 +26,9 @@ stream_json() {
 
 out=$dir/out
 mkdir -p "$out/solid"
-: >"$out/flaky"        # where flaky's directory would be
+mkdir -p "$out/flaky"
+: >"$out/flaky/source" # where flaky's renditions' directories would be
+: >"$out/flaky/160p15"
 : >"$out/solid/source" # where solid's Source directory would be
 FARM_REPORT_MS=300
 farm_start w1 --output-url "$out" || fail "the farm did not start"

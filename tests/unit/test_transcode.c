@@ -509,9 +509,18 @@ static void test_continuation_rebases(void **state)
     check_continuation("movedon", small, b);
 }
 
+/* Makes a directory where DIR/rel would be written: writing it fails for
+ * real (EISDIR), whoever runs the test. */
+static void block_file(const char *rel)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s/%s", dir, rel);
+    assert_int_equal(system(cmd), 0);
+}
+
 /*
- * The Source remux cannot write its output (a file stands where its
- * directory would be, so the first segment's write fails for real): the
+ * The Source remux cannot write its first segment (a directory stands at
+ * the file's name, so the write fails for real in mid-session): the
  * Source rendition is dropped and reported, and the encoded rendition goes
  * on to the end: segments, ENDLIST, boundaries completed without the
  * Source, a master playlist without it, and the session ends well.
@@ -521,15 +530,10 @@ static void test_source_failure_drops_only_it(void **state)
     (void)state;
     ladder_profile_t p;
     transcode_stats_t st;
-    char path[400], text[4096];
+    char text[4096];
     assert_int_equal(ladder_profile_default(&p), 0);
     transcode_opts_t o = opts("srcfail");
-    snprintf(path, sizeof(path), "%s/srcfail", dir);
-    assert_int_equal(mkdir(path, 0755), 0);
-    snprintf(path, sizeof(path), "%s/srcfail/source", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fclose(f);
+    block_file("srcfail/source/seg_00000.ts.tmp");
     nsegments = 0;
     transcode_session_t *s =
         transcode_session_new(wrap_open_url(small, false, false), &p, &o);
@@ -553,7 +557,9 @@ static void test_source_failure_drops_only_it(void **state)
     assert_null(strstr(text, "source/index.m3u8"));
 }
 
-/* When every rendition fails the session ends, saying why. */
+/* When every rendition fails the session ends, saying why: the Source
+ * cannot make its directory (a file is in the way), 160p15 cannot write
+ * its first segment. */
 static void test_every_rendition_failed_ends_the_session(void **state)
 {
     (void)state;
@@ -562,15 +568,11 @@ static void test_every_rendition_failed_ends_the_session(void **state)
     char path[400];
     assert_int_equal(ladder_profile_default(&p), 0);
     transcode_opts_t o = opts("allfail");
-    snprintf(path, sizeof(path), "%s/allfail", dir);
-    assert_int_equal(mkdir(path, 0755), 0);
-    static const char *const names[] = {"source", "160p15"};
-    for (int i = 0; i < 2; i++) {
-        snprintf(path, sizeof(path), "%s/allfail/%s", dir, names[i]);
-        FILE *f = fopen(path, "w");
-        assert_non_null(f);
-        fclose(f);
-    }
+    block_file("allfail/160p15/seg_00000.ts.tmp");
+    snprintf(path, sizeof(path), "%s/allfail/source", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
     transcode_session_t *s =
         transcode_session_new(wrap_open_url(small, false, false), &p, &o);
     assert_non_null(s);
@@ -578,6 +580,10 @@ static void test_every_rendition_failed_ends_the_session(void **state)
     transcode_session_stats(s, &st);
     transcode_session_free(&s);
     assert_int_equal(st.nfailed, 2);
+    assert_string_equal(st.failed[0].name, "source");
+    assert_string_equal(st.failed[0].reason,
+                        "cannot create its output directory");
+    assert_string_equal(st.failed[1].name, "160p15");
     assert_non_null(strstr(st.error, "every rendition failed"));
 }
 
