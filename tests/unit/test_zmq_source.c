@@ -191,6 +191,7 @@ static void test_tracks_packets_credit(void **state)
     assert_int_equal(v->par->height, 360);
     assert_int_equal(v->par->extradata_size, (int)sizeof(AVCC));
     assert_memory_equal(v->par->extradata, AVCC, sizeof(AVCC));
+    assert_int_equal(v->par->profile, 0x42); /* avcC's profile_idc */
     assert_int_equal(v->time_base.den, 1000);
     assert_int_equal(v->frame_rate.num, 30);
     assert_int_equal(a->type, AVMEDIA_TYPE_AUDIO);
