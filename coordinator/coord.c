@@ -705,36 +705,54 @@ static void make_pending(coord_t *c, coord_stream_t *s, const char *close_as)
 static void assign_placed(coord_t *c, coord_stream_t *s,
                           const placement_result_t *rp, const char *why);
 
+/* placement_place_batch's apply for the coordinator's streams: assigns a
+ * placed stream (reservation, Assign, database, event); one that fits
+ * nowhere stays PENDING. */
+typedef struct {
+    coord_t *c;
+    const char *why;
+} place_ctx_t;
+
+static void apply_placement(void *ctx, placement_item_t *it)
+{
+    const place_ctx_t *pc = ctx;
+    coord_stream_t *s = it->user;
+    if (it->rc == 0) {
+        assign_placed(pc->c, s, &it->result, pc->why);
+    } else if (s->state != STREAM_PENDING && s->state != STREAM_FAILED) {
+        s->state = STREAM_PENDING;
+        db_stream(pc->c, s);
+    }
+}
+
+static placement_item_t placement_item_of(const coord_t *c, coord_stream_t *s,
+                                          long avoid)
+{
+    placement_item_t it = {0};
+    it.req =
+        (placement_request_t){&s->ladder, &s->source, c->cfg.partial_ladders};
+    it.priority = s->priority;
+    it.seq = s->seq;
+    it.user = s;
+    it.avoid = avoid >= 0;
+    it.avoid_worker = avoid;
+    return it;
+}
+
 /*
- * Places a stream that has no worker. Returns 0 when assigned, or the
- * placement code (the stream stays PENDING).
+ * Places a stream that has no worker, through placement_place_batch as
+ * place_pending does. Returns 0 when assigned, or the placement code (the
+ * stream stays PENDING).
  */
 static int place_stream_avoiding(coord_t *c, coord_stream_t *s, const char *why,
                                  long avoid)
 {
     if (s->awaiting_source)
         return PLACEMENT_ENOSPACE; /* placed when the size is known */
-    placement_request_t req = {&s->ladder, &s->source, c->cfg.partial_ladders};
-    placement_result_t res;
-    int rc = -1;
-    if (avoid >= 0 && !c->pworkers[avoid].draining) {
-        /* Try the others first: the pick is synchronous, so marking the
-         * worker draining for its duration is invisible elsewhere. */
-        c->pworkers[avoid].draining = true;
-        rc = placement_pick(&c->pcfg, &c->farm, &req, &res);
-        c->pworkers[avoid].draining = false;
-    }
-    if (rc < 0)
-        rc = placement_pick(&c->pcfg, &c->farm, &req, &res);
-    if (rc < 0) {
-        if (s->state != STREAM_PENDING && s->state != STREAM_FAILED) {
-            s->state = STREAM_PENDING;
-            db_stream(c, s);
-        }
-        return rc;
-    }
-    assign_placed(c, s, &res, why);
-    return 0;
+    placement_item_t it = placement_item_of(c, s, avoid);
+    place_ctx_t pc = {c, why};
+    placement_place_batch(&c->pcfg, &c->farm, &it, 1, apply_placement, &pc);
+    return it.rc;
 }
 
 /* Failures of stream s within fail_window_ms before now. */
@@ -861,21 +879,13 @@ static void assign_placed(coord_t *c, coord_stream_t *s,
                           res.load_after));
 }
 
-static int prio_cmp(const void *a, const void *b)
-{
-    const coord_stream_t *x = *(coord_stream_t *const *)a;
-    const coord_stream_t *y = *(coord_stream_t *const *)b;
-    if (x->priority != y->priority)
-        return x->priority > y->priority ? -1 : 1;
-    return x->seq < y->seq ? -1 : (x->seq > y->seq);
-}
-
 static int place_stream(coord_t *c, coord_stream_t *s, const char *why)
 {
     return place_stream_avoiding(c, s, why, -1);
 }
 
-/* Places every PENDING stream that fits, highest priority first. */
+/* Places every PENDING stream that fits, highest priority first, in one
+ * placement_place_batch (the function prism-bench sched measures). */
 static void place_pending(coord_t *c, const char *why)
 {
     size_t n = 0;
@@ -886,18 +896,18 @@ static void place_pending(coord_t *c, const char *why)
     c->pending_dirty = false;
     if (n == 0)
         return;
-    coord_stream_t **v = malloc(n * sizeof(*v));
+    placement_item_t *v = malloc(n * sizeof(*v));
     if (!v)
         return;
     n = 0;
-    for (size_t i = 0; i < c->nslots; i++)
-        if (stream_due(c, &c->streams[i], now))
-            v[n++] = &c->streams[i];
-    qsort(v, n, sizeof(*v), prio_cmp);
-    for (size_t i = 0; i < n; i++)
-        if (place_stream_avoiding(c, v[i], why, v[i]->avoid_worker) ==
-            PLACEMENT_ENOWORKER)
-            break;
+    for (size_t i = 0; i < c->nslots; i++) {
+        coord_stream_t *s = &c->streams[i];
+        /* Streams awaiting their size are placed when it is known. */
+        if (stream_due(c, s, now) && !s->awaiting_source)
+            v[n++] = placement_item_of(c, s, s->avoid_worker);
+    }
+    place_ctx_t pc = {c, why};
+    placement_place_batch(&c->pcfg, &c->farm, v, n, apply_placement, &pc);
     free(v);
 }
 

@@ -482,15 +482,36 @@ static int item_cmp(const void *a, const void *b)
 
 void placement_place_batch(const placement_config_t *cfg,
                            placement_farm_t *farm, placement_item_t *items,
-                           size_t n)
+                           size_t n, placement_apply_fn apply, void *ctx)
 {
     qsort(items, n, sizeof(*items), item_cmp);
     for (size_t i = 0; i < n; i++) {
         placement_item_t *it = &items[i];
-        it->rc = placement_pick(cfg, farm, &it->req, &it->result);
-        if (it->rc == 0)
+        placement_worker_t *aw =
+            it->avoid && it->avoid_worker >= 0 &&
+                    (size_t)it->avoid_worker < farm->nworkers
+                ? &farm->workers[it->avoid_worker]
+                : NULL;
+        it->rc = -1;
+        if (aw && !aw->draining) {
+            /* The others first: the pick is synchronous, so marking the
+             * worker draining for its duration is invisible elsewhere. */
+            aw->draining = true;
+            it->rc = placement_pick(cfg, farm, &it->req, &it->result);
+            aw->draining = false;
+        }
+        if (it->rc < 0)
+            it->rc = placement_pick(cfg, farm, &it->req, &it->result);
+        if (apply)
+            apply(ctx, it);
+        else if (it->rc == 0)
             placement_reserve(&farm->devices[it->result.device],
                               &it->result.cost, +1, true);
+        if (it->rc == PLACEMENT_ENOWORKER) {
+            for (size_t k = i + 1; k < n; k++)
+                items[k].rc = PLACEMENT_ENOWORKER;
+            break;
+        }
     }
 }
 

@@ -141,17 +141,32 @@ typedef struct {
     void *user;                /* the caller's stream, untouched */
     int rc;                    /* out: placement_pick's result */
     placement_result_t result; /* out */
+    bool avoid;                /* try every worker but avoid_worker first */
+    long avoid_worker;         /* index into farm->workers (when avoid) */
 } placement_item_t;
 
 /*
- * Places items in priority order (higher priority first, then lower seq),
- * reserving each successful placement on its device as unconfirmed so the
- * next item sees it. Sorts `items` in place. This is how pending streams are
- * retried when capacity frees: higher-priority channels get transcodes first.
+ * What the caller does with an item once it is picked (rc and result set),
+ * before the next item is: the coordinator assigns it (Assign, database,
+ * event). When rc is 0 it must reserve the result on its device (as
+ * placement_reserve(..., +1, true)), so that the next pick sees it.
+ */
+typedef void (*placement_apply_fn)(void *ctx, placement_item_t *it);
+
+/*
+ * Places items in priority order (higher priority first, then lower seq):
+ * picks each (an item with `avoid` is tried without its avoid_worker first,
+ * then with it) and hands it to apply(ctx, item); without apply, a placed
+ * item is reserved on its device as unconfirmed. At the first
+ * PLACEMENT_ENOWORKER (no live worker at all) the batch stops: that item
+ * has been handed to apply, the rest get rc PLACEMENT_ENOWORKER and are
+ * not. Sorts `items` in place. This is how the coordinator places pending
+ * streams (all of them when capacity frees or a worker dies, or one):
+ * higher-priority channels get transcodes first.
  */
 void placement_place_batch(const placement_config_t *cfg,
                            placement_farm_t *farm, placement_item_t *items,
-                           size_t n);
+                           size_t n, placement_apply_fn apply, void *ctx);
 
 /*
  * Which of n streams an overloaded worker sheds: the lowest priority, and

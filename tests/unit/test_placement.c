@@ -463,6 +463,73 @@ static void test_fill_until_full(void **state)
     assert_int_equal(placement_pick(&cfg, &farm, &req, &r), 0);
 }
 
+/* placement_place_batch as the coordinator calls it: each item goes to
+ * apply in order, an item with `avoid` lands on another worker when one
+ * fits, and with no live worker the batch stops at the first item. */
+typedef struct {
+    placement_farm_t *farm;
+    int calls;
+    long worker[4];
+} batch_apply_t;
+
+static void batch_apply(void *ctx, placement_item_t *it)
+{
+    batch_apply_t *b = ctx;
+    b->worker[b->calls++] = it->rc == 0 ? it->result.worker : -1;
+    if (it->rc == 0)
+        placement_reserve(&b->farm->devices[it->result.device],
+                          &it->result.cost, +1, true);
+}
+
+static void test_batch_apply_and_avoid(void **state)
+{
+    (void)state;
+    placement_worker_t w[2] = {
+        {.live = true, .ndevices = 1},
+        {.live = true, .first_device = 1, .ndevices = 1}};
+    placement_device_t d[2] = {
+        {.kind = PLACEMENT_KIND_CPU, .enc_codecs = H264, .enc_budget = 900 * M},
+        {.kind = PLACEMENT_KIND_CPU,
+         .enc_codecs = H264,
+         .enc_budget = 900 * M}};
+    placement_farm_t farm = {w, 2, d, 2};
+    ladder_t lad;
+    make_ladder(&lad, LADDER_CODEC_H264);
+    placement_item_t items[2] = {
+        {{&lad, &src1080, true}, 5, 1, NULL, 0, {0}, false, -1},
+        {{&lad, &src1080, true}, 5, 2, NULL, 0, {0}, true, 0},
+    };
+    placement_config_t cfg = {PLACEMENT_LEAST_LOADED, 0.0};
+    batch_apply_t b = {&farm, 0, {0}};
+    /* The first goes to the emptier worker 0 or 1; load worker 1 so that
+     * least-loaded would pick worker 0 for the second, which avoids it. */
+    placement_place_batch(&cfg, &farm, items, 1, batch_apply, &b);
+    assert_int_equal(b.calls, 1);
+    assert_int_equal(items[0].rc, 0);
+    long first = b.worker[0];
+    if (first == 0) { /* make worker 0 the less loaded one again */
+        placement_reserve(&d[0], &items[0].result.cost, -1, true);
+        placement_reserve(&d[1], &items[0].result.cost, +1, true);
+    }
+    placement_place_batch(&cfg, &farm, &items[1], 1, batch_apply, &b);
+    assert_int_equal(b.calls, 2);
+    assert_int_equal(items[1].rc, 0);
+    assert_int_equal(b.worker[1], 1); /* not worker 0, though less loaded */
+    assert_false(w[0].draining);      /* the avoidance left no trace */
+
+    /* No live worker: apply sees the first item only, both fail. */
+    w[0].live = w[1].live = false;
+    placement_item_t dead[2] = {
+        {{&lad, &src1080, true}, 1, 1, NULL, 0, {0}, false, -1},
+        {{&lad, &src1080, true}, 9, 2, NULL, 0, {0}, false, -1},
+    };
+    b.calls = 0;
+    placement_place_batch(&cfg, &farm, dead, 2, batch_apply, &b);
+    assert_int_equal(b.calls, 1);
+    assert_int_equal(dead[0].rc, PLACEMENT_ENOWORKER);
+    assert_int_equal(dead[1].rc, PLACEMENT_ENOWORKER);
+}
+
 /* Pending streams retried in priority order: the higher priority channel
  * gets the full ladder, the lower one what is left. */
 static void test_batch_priorities(void **state)
@@ -478,12 +545,12 @@ static void test_batch_priorities(void **state)
     make_ladder(&lad, LADDER_CODEC_H264);
     int tags[3] = {0, 1, 2};
     placement_item_t items[3] = {
-        {{&lad, &src1080, true}, 1, 1, &tags[0], 0, {0}},
-        {{&lad, &src1080, true}, 5, 3, &tags[1], 0, {0}},
-        {{&lad, &src1080, true}, 5, 2, &tags[2], 0, {0}},
+        {{&lad, &src1080, true}, 1, 1, &tags[0], 0, {0}, false, -1},
+        {{&lad, &src1080, true}, 5, 3, &tags[1], 0, {0}, false, -1},
+        {{&lad, &src1080, true}, 5, 2, &tags[2], 0, {0}, false, -1},
     };
     placement_config_t cfg = {PLACEMENT_LEAST_LOADED, 0.0};
-    placement_place_batch(&cfg, &farm, items, 3);
+    placement_place_batch(&cfg, &farm, items, 3, NULL, NULL);
     /* Order: priority 5 seq 2, priority 5 seq 3, priority 1. */
     assert_ptr_equal(items[0].user, &tags[2]);
     assert_ptr_equal(items[1].user, &tags[1]);
@@ -588,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_fill_until_full),
         cmocka_unit_test(test_batch_priorities),
+        cmocka_unit_test(test_batch_apply_and_avoid),
         cmocka_unit_test(test_shed_pick),
         cmocka_unit_test(test_upgrade_order),
         cmocka_unit_test(test_rate_left),
