@@ -24,6 +24,7 @@
 #include "amf0.h"
 #include "clock.h"
 #include "config.h"
+#include "curve_keys.h"
 #include "envelope.h"
 #include "flv_tag.h"
 #include "log.h"
@@ -42,10 +43,16 @@
  * that their key frames do not all arrive at once (real streams' do not:
  * 200 aligned key frames are a 10 MB burst every 2 s that queues
  * everything behind it, on either server). Phase 1 publishes to a prism-ingest
- * child (open mode); four subscriber threads (a DEALER each, a quarter of the
- * streams each, as several workers would) receive every stream with ample
- * credit. Phase 2 publishes the same load to an nginx child with the rtmp
- * module, and N RTMP players (in the same epoll thread) play the streams back.
+ * child (open mode, CURVE on its media socket as deployed: a key pair of its
+ * own and the subscribers' public key in its allowlist; --no-curve turns it
+ * off); --subscribers threads (4 by default: a DEALER each, a CURVE client,
+ * a share of the streams each, as several workers would) receive every
+ * stream with ample credit. Phase 2 publishes the same load to an nginx
+ * child with the rtmp module, and N RTMP players (in the same epoll thread)
+ * play the streams back: nginx-rtmp's live module plays one stream per
+ * connection, so nginx cannot be pulled through fewer connections than
+ * streams; --subscribers N (N = publishers) gives Prism as many instead.
+ * Both report their receivers (connections that pulled the streams).
  * For each phase: the server's CPU seconds (utime + stime from /proc) over the
  * measured window divided by the megabits the publishers sent (cpu_per_mbps:
  * CPU seconds per Mbit, which is also CPU cores per Mbit/s), the latency from
@@ -53,13 +60,14 @@
  * (stream, track, timestamp), and the packets sent but never received. With
  * --rounds N the two phases alternate N times and every figure is the median
  * over the rounds; cpu_ratio is the median of each round's Prism/nginx ratio
- * (the two phases of a round run back to back, so load from other jobs on the
- * host moves both alike more often than not).
+ * (the two phases of a round run back to back, the one that goes first
+ * alternating, so load from other jobs on the host moves both alike more
+ * often than not).
  */
 
 typedef struct {
-    int64_t publishers, bitrate, seconds, port, nice, rounds;
-    bool json, skip_nginx;
+    int64_t publishers, bitrate, seconds, port, nice, rounds, subscribers;
+    bool json, skip_nginx, curve;
     char ingest[512], nginx[256], workdir[512], out[512];
 } opts_t;
 
@@ -78,11 +86,21 @@ static const config_option_t bench_opts[] = {
      "that other jobs on the host disturb the figures less; needs root "
      "below 0 (else ignored)"},
     {"rounds", 'r', CONFIG_INT, "1", 1, 20, OFF(rounds), 0,
-     "Rounds: the servers take turns (prism, nginx, prism, ...) and each "
-     "figure is the median over the rounds, so a burst of load from other "
-     "jobs moves one round, not the result"},
+     "Rounds: the servers take turns, the one that goes first alternating "
+     "(prism, nginx; nginx, prism; ...), and each figure is the median "
+     "over the rounds, so a burst of load from other jobs moves one round, "
+     "not the result"},
     {"json", 0, CONFIG_BOOL, "false", 0, 0, OFF(json), 0,
      "Print one JSON object instead of text"},
+    {"curve", 0, CONFIG_BOOL, "true", 0, 0, OFF(curve), 0,
+     "Run prism-ingest with CURVE on its media socket, as it is deployed "
+     "(every TCP ZeroMQ link uses CURVE); --no-curve measures it without"},
+    {"subscribers", 0, CONFIG_INT, "4", 1, 5000, OFF(subscribers), 0,
+     "ZeroMQ connections that pull the streams from prism-ingest (a share "
+     "of the streams each, as several workers would); nginx is always "
+     "pulled by one RTMP player per stream (its live module plays one "
+     "stream per connection), so --subscribers N with N = publishers "
+     "compares connection for connection"},
     {"skip_nginx", 0, CONFIG_BOOL, "false", 0, 0, OFF(skip_nginx), 0,
      "Only measure prism-ingest"},
     {"ingest", 0, CONFIG_STRING, "", 0, 0, OFF(ingest),
@@ -230,6 +248,7 @@ static int cmp_i64(const void *a, const void *b)
 typedef struct {
     double mbps, cpu_s, cpu_per_mbps, p50_ms, p99_ms;
     uint64_t sent, received, lost;
+    int receivers; /* connections that pulled the streams */
     bool ok;
 } result_t;
 
@@ -528,14 +547,16 @@ static void pace(run_t *r, client_t *c)
 
 /* ------------------------------------------------------------ subscriber */
 
-/* Subscriber threads, each with its own DEALER and a share of the streams
- * (as several workers would): nginx's players get one TCP connection per
- * stream, so one ZeroMQ connection for all would not compare like with
- * like. */
-#define SUBSCRIBERS 4
+/* Subscriber threads, each with its own DEALER (CURVE client with the
+ * allowed key, as a worker) and a share of the streams (as several workers
+ * would); --subscribers sets how many. nginx's players get one TCP
+ * connection per stream. */
+#define MAX_SUBSCRIBERS 5000
 
 typedef struct {
     char endpoint[256];
+    const curve_keypair_t *client_key; /* NULL: no CURVE */
+    char server_key[CURVE_KEY_Z85_SIZE];
     int n;     /* streams bench<first> .. bench<first + n - 1> */
     int first; /* as a worker would, each subscriber takes a share */
     atomic_bool stop;
@@ -550,6 +571,9 @@ static void *sub_main(void *arg)
     zsock_opts_default(&o);
     o.rcvhwm = 1000000;
     void *sock = zsock_new(ZMQ_DEALER, &o);
+    if (s->client_key &&
+        zsock_curve_client(sock, s->client_key, s->server_key) < 0)
+        fprintf(stderr, "bench: CURVE client setup failed\n");
     zsock_connect(sock, s->endpoint);
     bool *ok = calloc((size_t)s->n, sizeof(bool));
     uint64_t *used = calloc((size_t)s->n, sizeof(uint64_t));
@@ -684,6 +708,13 @@ static void stop_child(pid_t pid)
     waitpid(pid, NULL, 0);
 }
 
+/* The subscriber connections of a Prism phase: at most one per stream. */
+static int subscribers_of(const opts_t *o)
+{
+    return (int)(o->subscribers < o->publishers ? o->subscribers
+                                                : o->publishers);
+}
+
 /* Runs one phase against a server on r->port whose CPU is pid's. */
 static void run_phase(run_t *r, pid_t pid, sub_t *sub, result_t *res)
 {
@@ -737,10 +768,12 @@ static void run_phase(run_t *r, pid_t pid, sub_t *sub, result_t *res)
             r->stop_send_us = 0;
     }
     r->measuring = false;
-    for (int i = 0; sub && i < SUBSCRIBERS; i++) {
+    int nsub = sub ? subscribers_of(r->o) : 0;
+    for (int i = 0; i < nsub; i++) {
         atomic_store(&sub[i].stop, true);
         pthread_join(sub[i].thread, NULL);
     }
+    res->receivers = sub ? nsub : n;
     double secs = (r->measure_end_us - r->measure_start_us) / 1e6;
     res->mbps = r->bytes * 8 / 1e6 / secs;
     res->cpu_per_mbps = res->mbps > 0 ? res->cpu_s / (res->mbps * secs) : -1;
@@ -798,31 +831,70 @@ static void bench_prism(const opts_t *o, clip_t *clip, result_t *res)
             *slash = 0;
         snprintf(ingest, sizeof(ingest), "%s/../ingest/prism-ingest", self);
     }
-    char *argv[] = {ingest, "--rtmp-listen",        rtmp,   "--srt-listen",
-                    "",     "--media-bind",         media,  "--log-level",
-                    "warn", "--max-conns-per-addr", "5000", NULL};
+    /* CURVE as deployed: the ingest's key pair, the subscribers' (a
+     * worker's) public key in its allowlist. */
+    char keydir[600], allow[600], keyfile[700];
+    curve_keypair_t *ikp = NULL, *wkp = NULL;
+    snprintf(keydir, sizeof(keydir), "%s/keys", o->workdir);
+    snprintf(allow, sizeof(allow), "%s/allow", o->workdir);
+    snprintf(keyfile, sizeof(keyfile), "%s/ingest.key", keydir);
+    if (o->curve) {
+        char cmd[2600];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' && mkdir -p '%s' '%s'",
+                 keydir, allow, keydir, allow);
+        ikp = curve_keypair_generate();
+        wkp = curve_keypair_generate();
+        if (system(cmd) != 0 || !ikp || !wkp ||
+            curve_keys_write(ikp, keydir, "ingest", true, NULL, NULL, 0) < 0 ||
+            curve_keys_write(wkp, allow, "bench-worker", true, NULL, NULL, 0) <
+                0) {
+            fprintf(stderr, "bench: cannot make the CURVE keys in %s\n",
+                    o->workdir);
+            curve_keypair_free(&ikp);
+            curve_keypair_free(&wkp);
+            return;
+        }
+        /* The allowlist holds public keys only. */
+        snprintf(cmd, sizeof(cmd), "rm -f '%s/bench-worker.key'", allow);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench: cannot remove %s/bench-worker.key\n",
+                    allow);
+    }
+    char *argv[] = {
+        ingest,  "--rtmp-listen",        rtmp,   "--srt-listen",
+        "",      "--media-bind",         media,  "--log-level",
+        "warn",  "--max-conns-per-addr", "5000", o->curve ? "--key-file" : NULL,
+        keyfile, "--allow-dir",          allow,  NULL};
     pid_t pid = spawn(argv, log);
     if (wait_port((int)o->port, 5000) < 0) {
         fprintf(stderr, "bench: prism-ingest did not start (see %s)\n", log);
         stop_child(pid);
+        curve_keypair_free(&ikp);
+        curve_keypair_free(&wkp);
         return;
     }
     run_t r = {0};
     r.o = o;
     r.clip = clip;
     r.port = (int)o->port;
-    static sub_t sub[SUBSCRIBERS];
-    int n = (int)o->publishers;
-    for (int i = 0; i < SUBSCRIBERS; i++) {
+    static sub_t sub[MAX_SUBSCRIBERS];
+    int n = (int)o->publishers, nsub = subscribers_of(o);
+    for (int i = 0; i < nsub; i++) {
         memset(&sub[i], 0, sizeof(sub[i]));
         snprintf(sub[i].endpoint, sizeof(sub[i].endpoint), "%s", media);
-        sub[i].first = n * i / SUBSCRIBERS;
-        sub[i].n = n * (i + 1) / SUBSCRIBERS - sub[i].first;
+        sub[i].client_key = wkp;
+        if (ikp)
+            snprintf(sub[i].server_key, sizeof(sub[i].server_key), "%s",
+                     ikp->public_z85);
+        sub[i].first = n * i / nsub;
+        sub[i].n = n * (i + 1) / nsub - sub[i].first;
         sub[i].run = &r;
         pthread_create(&sub[i].thread, NULL, sub_main, &sub[i]);
     }
     run_phase(&r, pid, sub, res);
     stop_child(pid);
+    curve_keypair_free(&ikp);
+    curve_keypair_free(&wkp);
 }
 
 static void bench_nginx(const opts_t *o, clip_t *clip, result_t *res)
@@ -969,9 +1041,10 @@ static void print_round_json(const char *name, const result_t *r)
 {
     printf("\"%s\": {\"mbps\": %.1f, \"cpu_seconds\": %.3f, "
            "\"cpu_per_mbps\": %.6f, \"latency_p50_ms\": %.3f, "
-           "\"latency_p99_ms\": %.3f, \"lost_packets\": %llu}",
+           "\"latency_p99_ms\": %.3f, \"lost_packets\": %llu, "
+           "\"receivers\": %d}",
            name, r->mbps, r->cpu_s, r->cpu_per_mbps, r->p50_ms, r->p99_ms,
-           (unsigned long long)r->lost);
+           (unsigned long long)r->lost, r->receivers);
 }
 
 int bench_ingest_main(int argc, char **argv)
@@ -981,7 +1054,8 @@ int bench_ingest_main(int argc, char **argv)
     char err[512];
     if (config_parse(bench_opts, sizeof(bench_opts) / sizeof(bench_opts[0]), &o,
                      "prism-bench ingest [--publishers N] [--bitrate KBPS] "
-                     "[--seconds S] [--rounds N] [--json]",
+                     "[--seconds S] [--rounds N] [--subscribers N] "
+                     "[--[no-]curve] [--json]",
                      argc, argv, &args, err, sizeof(err)) < 0) {
         fprintf(stderr, "prism-bench ingest: %s\n", err);
         return 2;
@@ -1013,8 +1087,11 @@ int bench_ingest_main(int argc, char **argv)
     int rounds = (int)o.rounds;
     result_t pr[20] = {{0}}, nr[20] = {{0}}, p, ng;
     for (int i = 0; i < rounds; i++) {
+        /* The server that goes first alternates round by round. */
+        if (i % 2 && !o.skip_nginx)
+            bench_nginx(&o, &clip, &nr[i]);
         bench_prism(&o, &clip, &pr[i]);
-        if (!o.skip_nginx)
+        if (!(i % 2) && !o.skip_nginx)
             bench_nginx(&o, &clip, &nr[i]);
     }
     zctx_term();
@@ -1030,7 +1107,8 @@ int bench_ingest_main(int argc, char **argv)
     if (o.json) {
         printf("{\"rounds\": [");
         for (int i = 0; i < rounds; i++) {
-            printf("%s{", i ? ", " : "");
+            printf("%s{\"first\": \"%s\", ", i ? ", " : "",
+                   i % 2 && !o.skip_nginx ? "nginx" : "prism");
             print_round_json("prism", &pr[i]);
             if (!o.skip_nginx) {
                 printf(", ");
@@ -1047,29 +1125,36 @@ int bench_ingest_main(int argc, char **argv)
                "\"nginx_cpu_seconds\": %.3f, \"nginx_cpu_per_mbps\": %.6f, "
                "\"nginx_latency_p50_ms\": %.3f, "
                "\"nginx_latency_p99_ms\": %.3f, "
-               "\"nginx_lost_packets\": %llu, \"cpu_ratio\": %.3f}\n",
+               "\"nginx_lost_packets\": %llu, \"cpu_ratio\": %.3f, "
+               "\"curve\": %s, \"receivers\": %d, \"receivers_kind\": "
+               "\"ZeroMQ DEALER connections\", \"nginx_receivers\": %d, "
+               "\"nginx_receivers_kind\": \"RTMP player connections\"}\n",
                (long long)o.publishers, (long long)o.bitrate,
                (long long)o.seconds, p.mbps, p.cpu_s, p.cpu_per_mbps, p.p50_ms,
                p.p99_ms, (unsigned long long)p.lost, (unsigned long long)p.sent,
                ng.mbps, ng.cpu_s, ng.cpu_per_mbps, ng.p50_ms, ng.p99_ms,
-               (unsigned long long)ng.lost, ratio);
+               (unsigned long long)ng.lost, ratio, o.curve ? "true" : "false",
+               subscribers_of(&o), o.skip_nginx ? 0 : (int)o.publishers);
     } else {
         printf("ingest bench: %lld publishers x %lld kbit/s, %lld s, "
                "%d round(s)%s\n",
                (long long)o.publishers, (long long)o.bitrate,
                (long long)o.seconds, rounds,
                rounds > 1 ? " (medians; every round in the CSV)" : "");
-        printf("%-12s %8s %8s %12s %8s %8s %8s %8s\n", "server", "Mbit/s",
-               "cpu_s", "cpu_s/Mbit", "p50_ms", "p99_ms", "sent", "lost");
-        printf("%-12s %8.1f %8.2f %12.6f %8.2f %8.2f %8llu %8llu\n",
+        printf("%-12s %8s %8s %12s %8s %8s %8s %8s  %s\n", "server", "Mbit/s",
+               "cpu_s", "cpu_s/Mbit", "p50_ms", "p99_ms", "sent", "lost",
+               "receivers");
+        printf("%-12s %8.1f %8.2f %12.6f %8.2f %8.2f %8llu %8llu  %d ZeroMQ "
+               "connections (CURVE %s)\n",
                "prism-ingest", p.mbps, p.cpu_s, p.cpu_per_mbps, p.p50_ms,
-               p.p99_ms, (unsigned long long)p.sent,
-               (unsigned long long)p.lost);
+               p.p99_ms, (unsigned long long)p.sent, (unsigned long long)p.lost,
+               subscribers_of(&o), o.curve ? "on" : "off");
         if (!o.skip_nginx)
-            printf("%-12s %8.1f %8.2f %12.6f %8.2f %8.2f %8llu %8llu\n",
+            printf("%-12s %8.1f %8.2f %12.6f %8.2f %8.2f %8llu %8llu  %d RTMP "
+                   "players\n",
                    "nginx-rtmp", ng.mbps, ng.cpu_s, ng.cpu_per_mbps, ng.p50_ms,
                    ng.p99_ms, (unsigned long long)ng.sent,
-                   (unsigned long long)ng.lost);
+                   (unsigned long long)ng.lost, (int)o.publishers);
         if (nratios > 0)
             printf("cpu_s/Mbit ratio prism/nginx: %.3f%s\n", ratio,
                    nratios > 1 ? " (median of the rounds' ratios)" : "");
