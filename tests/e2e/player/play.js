@@ -18,10 +18,14 @@
 //                       (default 0.9)
 //   --startup-timeout S how long playback may take to start (default 20)
 //
-// Prints, per URL, one line {"url", "ok", "reasons", "startup_s", "wall_s", "advance_s",
-// "ratio", "longest_stall_s", "levels", "levels_played", "fatal",
-// "errors"} and exits 1 when a check of any URL fails (the reasons say which), 2 on
-// a usage error or when the browser cannot start.
+// Prints, per URL, one line {"url", "ok", "reasons", "startup_s",
+// "wall_s", "advance_s", "ratio", "longest_stall_s", "stalls" ([start s,
+// length s, playhead s] of each stall of 1 s or more), "level_changes"
+// ([s, level]), "levels", "levels_played", "fatal", "errors"} and exits 1
+// when a check of any URL fails (the reasons say which), 2 on a usage
+// error or when the browser cannot start. The video is drawn 64x36: it is
+// decoded as a viewer's, but costs the shared test machine little to
+// show.
 'use strict';
 
 const http = require('http');
@@ -59,7 +63,8 @@ const hlsJs = path.join(__dirname, 'node_modules/hls.js/dist/hls.min.js');
 const page = `<!doctype html>
 <html><head><meta charset="utf-8"><title>prism player</title>
 <script src="/hls.js"></script></head>
-<body><video id="v" muted autoplay playsinline></video></body></html>`;
+<body><video id="v" muted autoplay playsinline
+  style="width:64px;height:36px"></video></body></html>`;
 
 // The player page and hls.js, from a server of our own on loopback.
 function serve() {
@@ -114,9 +119,11 @@ function startPlayer(src) {
         s.switched.push({ t: performance.now(), level: d.level });
     });
     hls.on(Hls.Events.ERROR, (_, d) => {
-        const what = d.type + '/' + d.details +
+        // The first line of hls.js's text (some carry whole playlists).
+        const what = (d.type + '/' + d.details +
             (d.error && d.error.message ? ': ' + d.error.message : '') +
-            (d.reason ? ' (' + d.reason + ')' : '');
+            (d.reason && d.reason !== (d.error && d.error.message) ?
+                ' (' + d.reason + ')' : '')).split('\n')[0].slice(0, 240);
         if (d.fatal) s.fatal.push(what);
         else if (s.errors.length < 50) s.errors.push(what);
     });
@@ -183,7 +190,8 @@ async function playOne(browser, origin, url) {
     // Figures from the samples after start-up.
     const result = { url, ok: true, reasons: [], startup_s: null,
         wall_s: +wall.toFixed(2), advance_s: 0, ratio: 0,
-        longest_stall_s: null, levels: s.levels, levels_played: [],
+        longest_stall_s: null, stalls: [], level_changes: [],
+        levels: s.levels, levels_played: [],
         fatal: s.fatal, errors: s.errors.concat(console) };
     if (s.startup === null) {
         result.reasons.push('playback did not start within ' +
@@ -197,10 +205,24 @@ async function playOne(browser, origin, url) {
         result.ratio = span > 0 ? +(result.advance_s / span).toFixed(3) : 0;
         let stall = 0, since = first[0], prev = first[1];
         for (const [t, pos] of after) {
-            if (pos > prev) since = t;
+            if (pos > prev) {
+                // A stall of a second or more: when (s after start-up),
+                // how long, at which playhead.
+                if (t - since >= 1000 && result.stalls.length < 20)
+                    result.stalls.push([+((since - s.startup) / 1000).toFixed(1),
+                        +((t - since) / 1000).toFixed(1), +prev.toFixed(1)]);
+                since = t;
+            }
             stall = Math.max(stall, t - since);
             prev = pos;
         }
+        if (stall >= 1000 && since !== lastS[0] && result.stalls.length < 20)
+            result.stalls.push([+((since - s.startup) / 1000).toFixed(1),
+                +(stall / 1000).toFixed(1), +prev.toFixed(1)]);
+        // Which level played from when (s after start-up).
+        result.level_changes = s.fragLevels.filter((f, i, a) =>
+            i === 0 || a[i - 1].level !== f.level).slice(0, 20).map((f) =>
+            [+((f.t - s.startup) / 1000).toFixed(1), f.level]);
         result.longest_stall_s = +(stall / 1000).toFixed(2);
         if (result.ratio < opts.minRatio)
             result.reasons.push(`the playhead advanced ${result.advance_s} s ` +
