@@ -17,8 +17,40 @@ typedef struct {
     bool realtime;
     int64_t wall_start_us; /* first packet's wall time when pacing */
     int64_t ts_start_us;   /* first packet's dts when pacing */
+    int64_t last_dts[PACKET_SOURCE_MAX_STREAMS]; /* see rising_dts */
+    bool have_dts[PACKET_SOURCE_MAX_STREAMS];
+    int64_t raised;
     atomic_bool stop;
 } lavf_t;
+
+/*
+ * Keeps each stream's dts rising, as the ingest does for what it forwards:
+ * a dts at most a second behind the stream's last (an FLV written by
+ * GStreamer's flvmux after an encoder stall holds bursts of frames with one
+ * timestamp) becomes the last plus one tick, with a pts no lower; the HLS
+ * muxers refuse a dts that does not increase. Larger steps back are breaks
+ * the session re-bases.
+ */
+static void rising_dts(packet_source_t *src, lavf_t *l, AVPacket *pkt,
+                       AVRational tb)
+{
+    int i = pkt->stream_index;
+    if (pkt->dts == AV_NOPTS_VALUE)
+        return;
+    int64_t window = tb.num > 0 ? tb.den / tb.num : 0;
+    if (l->have_dts[i] && pkt->dts <= l->last_dts[i] &&
+        l->last_dts[i] - pkt->dts <= window) {
+        if (!l->raised++)
+            log_warn("source", "Raising timestamps that do not increase.",
+                     "input=\"%s\" stream=%d dts=%lld last_dts=%lld", src->name,
+                     i, (long long)pkt->dts, (long long)l->last_dts[i]);
+        pkt->dts = l->last_dts[i] + 1;
+        if (pkt->pts != AV_NOPTS_VALUE && pkt->pts < pkt->dts)
+            pkt->pts = pkt->dts;
+    }
+    l->have_dts[i] = true;
+    l->last_dts[i] = pkt->dts;
+}
 
 static int lavf_interrupt_cb(void *opaque)
 {
@@ -39,6 +71,7 @@ static int lavf_read(packet_source_t *src, AVPacket *pkt)
             continue;
         }
         pkt->stream_index = l->map[idx];
+        rising_dts(src, l, pkt, l->fmt->streams[idx]->time_base);
         if (l->realtime && pkt->dts != AV_NOPTS_VALUE) {
             AVRational tb = l->fmt->streams[idx]->time_base;
             int64_t ts = av_rescale_q(pkt->dts, tb, AV_TIME_BASE_Q);

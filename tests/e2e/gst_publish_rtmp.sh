@@ -12,6 +12,8 @@
 # keeps generation 1 for 20 s and no session fails; the 4:4:4 stream has no
 # Source rendition (browsers cannot play it) and says why. And the stalls
 # did make equal timestamps (ts_raised > 0), or the test proved nothing.
+# Last, the same kind of FLV written to a file (a stall in the middle)
+# transcodes with `prism-worker transcode`.
 : "${PRISM_TEST_PGURL:?needs the PostgreSQL fixture}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/farm.sh" gst_rtmp
 command -v gst-launch-1.0 >/dev/null || fail "gst-launch-1.0 is not installed (scripts/setup)"
@@ -148,3 +150,24 @@ raised=$(sed -n 's/.*Stream ended.*ts_raised=\([0-9]*\).*/\1/p' "$dir/logs/inges
     awk '{s += $1} END {print s + 0}')
 [ "$raised" -gt 0 ] || fail "the stalls made no equal timestamps (ts_raised=0): the test did not exercise the fault"
 echo "gst rtmp publish: ok ($raised timestamps raised)"
+
+# The file: GStreamer writes 5 s of FLV, frozen 0.5 s at 2 s.
+gst-launch-1.0 -q -e videotestsrc is-live=true num-buffers=150 \
+    ! video/x-raw,format=I420,width=320,height=180,framerate=30/1 \
+    ! x264enc tune=zerolatency key-int-max=60 bitrate=600 ! h264parse \
+    ! flvmux streamable=true name=m ! filesink "location=$dir/stall.flv" \
+    audiotestsrc is-live=true num-buffers=215 ! avenc_aac ! aacparse ! m. \
+    >"$dir/logs/gst-file.log" 2>&1 &
+fpid=$!
+sleep 2
+kill -STOP "$fpid"
+sleep 0.5
+kill -CONT "$fpid"
+wait "$fpid" || fail "GStreamer could not write the FLV file"
+dups=$(ffprobe -v error -select_streams v -show_entries packet=dts -of csv=p=0 "$dir/stall.flv" |
+    uniq -d | wc -l)
+[ "$dups" -gt 0 ] || fail "the stalled FLV file has no equal video timestamps: the check would prove nothing"
+"$build/worker/prism-worker" transcode -i "$dir/stall.flv" -o "$dir/stall-out" \
+    >"$dir/logs/transcode-file.log" 2>&1 ||
+    fail "prism-worker transcode failed on the stalled FLV: $(grep -m1 level=error "$dir/logs/transcode-file.log")"
+echo "file: $dups repeated video timestamps, transcoded: ok"
