@@ -369,7 +369,7 @@ static inline void *tu_sub_main(void *arg)
                 u->max_dropped = m->dropped;
             uint32_t t = m->track < 2 ? m->track : 1;
             if (u->npkts[t] < TU_MAX_PKTS) {
-                tu_pkt_t *p = &u->pkts[t][u->npkts[t]++];
+                tu_pkt_t *p = &u->pkts[t][u->npkts[t]];
                 p->pts = m->pts;
                 p->dts = m->dts;
                 p->key = m->keyframe;
@@ -377,6 +377,9 @@ static inline void *tu_sub_main(void *arg)
                 p->seq = m->seq;
                 p->discont = m->discontinuity;
                 p->track = m->track;
+                /* Published after the packet: tests poll the count. */
+                __atomic_store_n(&u->npkts[t], u->npkts[t] + 1,
+                                 __ATOMIC_RELEASE);
             }
             if (u->refill) {
                 Prism__Envelope ce = PRISM__ENVELOPE__INIT;
