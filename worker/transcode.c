@@ -598,7 +598,7 @@ static int rend_cut(transcode_session_t *s, rend_t *r, int64_t end_us,
         return s->fatal;
     int ret = hls_segmenter_cut(r->seg, final, &data, &len);
     if (ret < 0) {
-        rend_fail(s, (int)(r - s->rend), "call=hls_segmenter_cut failed");
+        rend_fail(s, (int)(r - s->rend), "hls_segmenter_cut failed");
         return s->fatal;
     }
     double dur = (end_us - r->seg_out_us) / 1e6;
@@ -757,7 +757,7 @@ static int seg_write(transcode_session_t *s, rend_t *r, AVPacket *pkt)
     if (r->failed)
         return s->fatal;
     if (hls_segmenter_write(r->seg, pkt) < 0) {
-        rend_fail(s, (int)(r - s->rend), "call=hls_segmenter_write failed");
+        rend_fail(s, (int)(r - s->rend), "hls_segmenter_write failed");
         return s->fatal;
     }
     return 0;
@@ -1091,8 +1091,7 @@ static int drain_encoder(transcode_session_t *s, int i)
         }
         if (ret < 0) {
             char why[160];
-            snprintf(why, sizeof(why),
-                     "call=avcodec_receive_packet encoder=%s err=\"%s\"",
+            snprintf(why, sizeof(why), "avcodec_receive_packet (%s): %s",
                      r->enc->codec->name, ERRSTR(ret));
             rend_fail(s, i, why);
             ret = s->fatal;
@@ -1121,8 +1120,7 @@ static int encode_frame(transcode_session_t *s, int i, AVFrame *frame)
     int ret = avcodec_send_frame(r->enc, frame);
     if (ret < 0 && ret != AVERROR_EOF) {
         char why[160];
-        snprintf(why, sizeof(why),
-                 "call=avcodec_send_frame encoder=%s err=\"%s\"",
+        snprintf(why, sizeof(why), "avcodec_send_frame (%s): %s",
                  r->enc->codec->name, ERRSTR(ret));
         rend_fail(s, i, why);
         return s->fatal;
@@ -1173,8 +1171,7 @@ static int open_encoders(transcode_session_t *s)
             /* This rendition goes; the session ends when none is left (a
              * missing device fails them all). */
             char why[160];
-            snprintf(why, sizeof(why),
-                     "call=avcodec_open2 encoder=%s size=%dx%d err=\"%s\"",
+            snprintf(why, sizeof(why), "avcodec_open2 (%s, %dx%d): %s",
                      codec->name, r->enc->width, r->enc->height, ERRSTR(ret));
             rend_fail(s, i, why);
             if (s->fatal)

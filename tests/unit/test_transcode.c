@@ -557,6 +557,45 @@ static void test_source_failure_drops_only_it(void **state)
     assert_null(strstr(text, "source/index.m3u8"));
 }
 
+/* An encoder that will not open (x264 refuses the profile "bogus") drops
+ * its rendition alone: the other encoded one and the Source go on. */
+static void test_encoder_failure_drops_only_it(void **state)
+{
+    (void)state;
+    ladder_profile_t p;
+    transcode_stats_t st;
+    char err[256], text[4096];
+    assert_int_equal(
+        ladder_profile_parse(
+            "{\"name\": \"t\", \"renditions\": ["
+            "{\"name\": \"source\", \"remux\": true},"
+            "{\"height\": 160, \"fps\": 15, \"bitrate_kbps\": 200, "
+            "\"codec\": \"h264\", \"profile\": \"bogus\"},"
+            "{\"height\": 120, \"fps\": 15, \"bitrate_kbps\": 100, "
+            "\"codec\": \"h264\"}]}",
+            &p, err, sizeof(err)),
+        0);
+    transcode_opts_t o = opts("encfail");
+    transcode_session_t *s =
+        transcode_session_new(wrap_open_url(small, false, false), &p, &o);
+    assert_non_null(s);
+    assert_int_equal(transcode_session_run(s), 0);
+    transcode_session_stats(s, &st);
+    transcode_session_free(&s);
+    assert_int_equal(st.nfailed, 1);
+    assert_string_equal(st.failed[0].name, "160p15");
+    assert_non_null(
+        strstr(st.failed[0].reason, "avcodec_open2 (libx264, 284x160): "));
+    assert_int_equal(st.frames_encoded, 75); /* 120p15's, every frame */
+    read_out("encfail/120p15/index.m3u8", text, sizeof(text));
+    assert_non_null(strstr(text, "#EXT-X-ENDLIST"));
+    read_out("encfail/source/index.m3u8", text, sizeof(text));
+    assert_non_null(strstr(text, "#EXT-X-ENDLIST"));
+    read_out("encfail/master.m3u8", text, sizeof(text));
+    assert_non_null(strstr(text, "120p15/index.m3u8"));
+    assert_null(strstr(text, "160p15/index.m3u8"));
+}
+
 /* When every rendition fails the session ends, saying why: the Source
  * cannot make its directory (a file is in the way), 160p15 cannot write
  * its first segment. */
@@ -958,6 +997,7 @@ int main(void)
         cmocka_unit_test(test_continuation_follows_on),
         cmocka_unit_test(test_continuation_rebases),
         cmocka_unit_test(test_source_failure_drops_only_it),
+        cmocka_unit_test(test_encoder_failure_drops_only_it),
         cmocka_unit_test(test_every_rendition_failed_ends_the_session),
         cmocka_unit_test(test_bad_segment_is_refused),
         cmocka_unit_test(test_http_client_request),
