@@ -86,8 +86,11 @@
 /* A continued stream's first packet mapped further back than this from
  * the published end is not the same timeline (a publisher reconnect). */
 #define RESUME_BACK_US (15 * (int64_t)AV_TIME_BASE)
-#define BND_RING       64
-#define TS_OFFSET      (10 * (int64_t)AV_TIME_BASE)
+/* How long a continued stream's first segment waits for another session
+ * that may still be finishing the stream. */
+#define FIRST_HOLD_US 1000000
+#define BND_RING      64
+#define TS_OFFSET     (10 * (int64_t)AV_TIME_BASE)
 /* A dts this far behind, or this far ahead of, the last is a break. */
 #define DISC_BACK_US 500000
 #define DISC_JUMP_US (10 * (int64_t)AV_TIME_BASE)
@@ -115,6 +118,10 @@ typedef struct {
     size_t vod_len;    /* can join it */
     double vod_dur;
     int64_t vod_end_us;
+    uint8_t *first_data; /* a continued stream's first segment, held */
+    size_t first_len;
+    double first_dur;
+    int64_t first_start_us, first_end_us, first_due_us;
     char gone[GONE_MAX][HLS_WRITER_URI_MAX]; /* out of the playlist, */
     int ngone;                               /* deleted later */
     double pub_s;      /* duration of the segments published */
@@ -194,6 +201,7 @@ struct transcode_session {
      * the renditions); nothing is written before the first boundary,
      * which lands on resume_us. */
     bool cont;
+    hls_writer_opts_t wopts; /* every rendition's playlist options */
     hls_timeline_t tl;
     int64_t resume_us;
     bool have_first;
@@ -479,6 +487,48 @@ static void continue_playlist(transcode_session_t *s, rend_t *r)
 }
 
 /*
+ * Before a continued rendition's first segment: reads its playlist again
+ * and, when another session listed more segments since, continues from
+ * that one instead (its numbers, its end as the resume point). Returns
+ * whether it changed.
+ */
+static bool recheck_playlist(transcode_session_t *s, rend_t *r)
+{
+    char rel[160], url[1400];
+    rend_rel(r, "index.m3u8", rel, sizeof(rel));
+    out_path(s, rel, url, sizeof(url));
+    char *text = read_text(url);
+    hls_writer_t *w = text ? hls_writer_new(&s->wopts) : NULL;
+    bool moved = false;
+    if (w && hls_writer_continue(w, text) == 0 &&
+        hls_writer_next_sequence(w) > hls_writer_next_sequence(r->pl)) {
+        hls_timeline_t tl = hls_writer_timeline(w);
+        hls_rates_t rates = hls_writer_rates(w);
+        hls_writer_min_sequence(w, s->o.start_sequence);
+        hls_writer_free(&r->pl);
+        r->pl = w;
+        w = NULL;
+        if (rates.known) {
+            r->peak_bps = rates.peak_bps;
+            r->pub_bytes = rates.bytes;
+            r->pub_s = rates.seconds;
+        }
+        if (tl.known && tl.end_us > r->resume_us)
+            r->resume_us = tl.end_us;
+        moved = true;
+        log_info(MOD,
+                 "Another session published more of the stream; this one "
+                 "goes on after it.",
+                 "rendition=%s next_sequence=%lld end_us=%lld", r->r.name,
+                 (long long)hls_writer_next_sequence(r->pl),
+                 (long long)r->resume_us);
+    }
+    hls_writer_free(&w);
+    free(text);
+    return moved;
+}
+
+/*
  * put_file for a file of rendition r (a segment, its playlist, its init
  * section): a local write that fails drops that rendition (rend_fail), not
  * the session, which goes on with the others. An origin's refusals stay
@@ -583,6 +633,29 @@ static int publish_segment(transcode_session_t *s, rend_t *r,
     return s->o.vod ? 0 : put_playlist(s, r, false);
 }
 
+/* Whether output time T is before what rendition r continues from. */
+static bool before_resume(const transcode_session_t *s, const rend_t *r,
+                          int64_t t)
+{
+    return s->cont && r->resume_us != INT64_MIN &&
+           t < r->resume_us - s->half_us;
+}
+
+/* Publishes a continued rendition's held first segment, unless another
+ * session published its time meanwhile. */
+static int flush_first(transcode_session_t *s, rend_t *r)
+{
+    int ret = 0;
+    if (!r->first_data)
+        return 0;
+    recheck_playlist(s, r);
+    if (!before_resume(s, r, r->first_start_us))
+        ret = publish_segment(s, r, r->first_data, r->first_len, r->first_dur,
+                              r->first_end_us);
+    av_freep(&r->first_data);
+    return ret;
+}
+
 /*
  * Ends the rendition's current segment at end_us (output time: where the
  * next one starts). VOD holds each segment back by one, so that a last
@@ -603,12 +676,36 @@ static int rend_cut(transcode_session_t *s, rend_t *r, int64_t end_us,
     }
     double dur = (end_us - r->seg_out_us) / 1e6;
     bool any = r->seg_any;
+    int64_t start_us = r->seg_out_us;
     r->seg_out_us = end_us;
     r->seg_any = false;
     if (!any || !len) {
         av_free(data);
         data = NULL;
         len = 0;
+    }
+    if (r->first_data && (ret = flush_first(s, r)) < 0) {
+        av_free(data);
+        return ret;
+    }
+    /* A continued stream: time another session published is not
+     * published again. */
+    if (len && before_resume(s, r, start_us)) {
+        av_freep(&data);
+        len = 0;
+    }
+    /* Another session may still be finishing the stream (a move: the old
+     * worker stops at its next keyframe, about when this one reaches it):
+     * the first segment waits FIRST_HOLD_US, then the playlist is read
+     * again before it goes out. */
+    if (len && !final && !s->o.vod && s->o.continue_playlists && r->nseg == 0) {
+        r->first_data = data;
+        r->first_len = len;
+        r->first_dur = dur;
+        r->first_start_us = start_us;
+        r->first_end_us = end_us;
+        r->first_due_us = av_gettime_relative() + FIRST_HOLD_US;
+        return 0;
     }
     if (!s->o.vod) {
         ret = len ? publish_segment(s, r, data, len, dur, end_us) : 0;
@@ -655,7 +752,7 @@ static int rend_cut(transcode_session_t *s, rend_t *r, int64_t end_us,
 /* The renditions' playlists, continued from the output's when asked. */
 static int open_playlists(transcode_session_t *s)
 {
-    hls_writer_opts_t wo = {
+    s->wopts = (hls_writer_opts_t){
         .target_s = s->o.segment_s,
         .window = s->o.vod ? 0 : s->o.list_size,
         .vod = s->o.vod,
@@ -663,7 +760,7 @@ static int open_playlists(transcode_session_t *s)
     };
     for (int i = 0; i < s->nrend; i++) {
         rend_t *r = &s->rend[i];
-        if (!(r->pl = hls_writer_new(&wo)))
+        if (!(r->pl = hls_writer_new(&s->wopts)))
             return AVERROR(ENOMEM);
         r->resume_us = INT64_MIN;
         if (s->o.continue_playlists && !s->o.vod)
@@ -798,8 +895,11 @@ static int mux_write(transcode_session_t *s, rend_t *r, const AVPacket *in,
     int64_t seg_us = (int64_t)(s->o.segment_s * AV_TIME_BASE);
     int ret;
 
+    if (r->first_data && av_gettime_relative() >= r->first_due_us &&
+        (ret = flush_first(s, r)) < 0)
+        return ret;
     /* A continued stream: what was published is not written again. */
-    if (s->cont && (!s->have_first || out_us < r->resume_us - s->half_us))
+    if (s->cont && (!s->have_first || before_resume(s, r, out_us)))
         return 0;
     if (!audio && !r->started && !key)
         return 0; /* a segment starts with a keyframe */
@@ -835,6 +935,11 @@ static int mux_write(transcode_session_t *s, rend_t *r, const AVPacket *in,
         ret = release_audio(s, r, out_us);
         if (ret >= 0 && r->started && r->seg_any)
             ret = rend_cut(s, r, out_us, false);
+        if (before_resume(s, r, out_us)) {
+            r->started = false; /* the cut found this time published */
+            av_packet_free(&pkt);
+            return ret;
+        }
         r->started = true;
     } else if (!audio) {
         ret = release_audio(s, r, out_us);
@@ -2450,6 +2555,7 @@ void transcode_session_free(transcode_session_t **sp)
         for (int k = 0; k < r->nhold; k++)
             av_packet_free(&r->hold[k]);
         av_freep(&r->vod_data);
+        av_freep(&r->first_data);
     }
     for (int i = 0; i < s->npending; i++)
         av_packet_free(&s->pending[i].pkt);

@@ -96,10 +96,16 @@ publish_e2e() {
 # written twice on the origin (a new worker reusing a number the old one
 # wrote but never listed would be). Prints one line per rendition.
 check_join() {
-    local to=$1 ch=$2 r m last fa top=-1 twice
+    local to=$1 ch=$2 r m m2 last fa top=-1 twice
     m=$(grep -m1 "Continuing the stream's playlists" "$dir/logs/$to.log" |
         sed -n 's/.*media_sequence=\([0-9]*\).*/\1/p')
     [ -n "$m" ] || fail "$to did not log where it continues the playlists"
+    # A move: the old worker may list one more segment before it stops;
+    # the new one reads the playlists again before its first segment
+    # ("Another session published more ...") and continues after it.
+    m2=$(grep "Another session published more of the stream" "$dir/logs/$to.log" |
+        sed -n 's/.*next_sequence=\([0-9]*\).*/\1/p' | sort -n | tail -n1 || true)
+    [ -n "$m2" ] && [ "$m2" -gt "$m" ] && m=$m2
     for r in $3; do
         last=$(awk -v r="$r" '$2 == r && $5 > 0 {exit} $2 == r {l = $4} END {print l + 0}' "$dir/watch")
         [ "$last" -gt "$top" ] && top=$last
