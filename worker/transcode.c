@@ -610,7 +610,7 @@ static int publish_segment(transcode_session_t *s, rend_t *r,
     r->pub_s += dur;
     r->pub_bytes += (int64_t)len;
     bool disc = r->nseg == 0 && s->o.discontinuity;
-    ret = hls_writer_add(r->pl, uri, dur, disc, gone, sizeof(gone));
+    int left = ret = hls_writer_add(r->pl, uri, dur, disc, gone, sizeof(gone));
     if (ret < 0) {
         log_error(MOD, "Cannot list a segment.",
                   "call=hls_writer_add rendition=%s segment=%s err=\"%s\"",
@@ -627,7 +627,7 @@ static int publish_segment(transcode_session_t *s, rend_t *r,
     if (!s->o.vod && s->master_written && r->peak_bps > r->adv_bps &&
         (ret = write_master(s, true)) < 0)
         return ret;
-    if (ret == 1 && !s->o.vod)
+    if (left == 1 && !s->o.vod)
         retire_segment(s, r, gone);
     /* A VOD playlist never changes: it is written once, at the end. */
     return s->o.vod ? 0 : put_playlist(s, r, false);
