@@ -27,6 +27,7 @@
 #include "rtmp_conn.h"
 #include "srt_ingest.h"
 #include "stream_hub.h"
+#include "video_size.h"
 #include "zap.h"
 #include "zsock.h"
 
@@ -37,6 +38,9 @@
 #define RTMP_TB_DEN 1000
 #define TRACK_VIDEO 0
 #define TRACK_AUDIO 1
+/* Video packets read for the size when onMetaData gave none; then the
+ * search stops (logged). */
+#define VSIZE_MAX_PACKETS 600
 
 enum { EV_LISTEN = 1, EV_CONN, EV_WAKE, EV_ROUTER, EV_COORD };
 
@@ -64,6 +68,8 @@ typedef struct publisher {
     int64_t prev_ms;
     double fps, kbps;
     uint64_t unsupported;
+    video_size_t *vsize; /* RTMP without a size in onMetaData */
+    uint32_t vsize_packets;
 } publisher_t;
 
 struct conn {
@@ -180,6 +186,7 @@ static void pub_end(ingest_server_t *s, publisher_t **pp, const char *why)
     if (p->conn)
         p->conn->pub = NULL;
     atomic_fetch_sub(&s->n.live, 1);
+    video_size_free(&p->vsize);
     free(p);
     *pp = NULL;
 }
@@ -445,6 +452,57 @@ static void set_video_track(ingest_server_t *s, publisher_t *p,
     hub_stream_set_track(s->hub, p->stream, TRACK_VIDEO, &t);
 }
 
+/*
+ * RTMP: the size from the stream when onMetaData did not give it (FFmpeg's
+ * -flvflags no_metadata, encoders that send none): the video's packets are
+ * parsed with the sequence header's record until a slice gives the size.
+ * Without it the coordinator would never place the stream.
+ */
+static void rtmp_video_size(ingest_server_t *s, publisher_t *p,
+                            const uint8_t *data, uint32_t size, int64_t dts)
+{
+    const hub_track_info_t *v = hub_stream_track(p->stream, TRACK_VIDEO);
+    if ((p->width && p->height) || !v || p->vsize_packets >= VSIZE_MAX_PACKETS)
+        return;
+    enum AVCodecID id = v->codec == FLV_CODEC_H264   ? AV_CODEC_ID_H264
+                        : v->codec == FLV_CODEC_HEVC ? AV_CODEC_ID_HEVC
+                        : v->codec == FLV_CODEC_AV1  ? AV_CODEC_ID_AV1
+                                                     : AV_CODEC_ID_NONE;
+    if (id == AV_CODEC_ID_NONE)
+        return;
+    if (!p->vsize &&
+        !(p->vsize = video_size_new(id, v->extradata, (int)v->extradata_len))) {
+        log_warn("ingest", "Cannot watch for the video size.",
+                 "call=video_size_new stream=%s codec=%s", p->stream_id,
+                 avcodec_get_name(id));
+        p->vsize_packets = VSIZE_MAX_PACKETS;
+        return;
+    }
+    video_size_info_t info;
+    if (!video_size_feed(p->vsize, data, (int)size, dts,
+                         (AVRational){1, RTMP_TB_DEN}, &info)) {
+        if (++p->vsize_packets == VSIZE_MAX_PACKETS) {
+            log_warn("ingest", "No video size in the stream.",
+                     "stream=%s packets=%u", p->stream_id, p->vsize_packets);
+            video_size_free(&p->vsize);
+        }
+        return;
+    }
+    video_size_free(&p->vsize);
+    p->width = (uint32_t)info.width;
+    p->height = (uint32_t)info.height;
+    if (p->meta_fps <= 0)
+        p->meta_fps = info.fps;
+    log_info("ingest", "Video size found in the stream.",
+             "stream=%s width=%d height=%d fps=%.2f", p->stream_id, info.width,
+             info.height, info.fps);
+    set_video_track(s, p, NULL, 0, v->codec);
+    /* Placing waits for the size: say it now, when the rate is known too
+     * (a rate measured now would span a moment). */
+    if (p->meta_fps > 0)
+        s->last_stats_ms = 0;
+}
+
 static int cb_media(void *opaque, rtmp_conn_t *rc, uint8_t type, uint32_t ts,
                     pktbuf_t *buf, uint32_t off, uint32_t len)
 {
@@ -471,6 +529,7 @@ static int cb_media(void *opaque, rtmp_conn_t *rc, uint8_t type, uint32_t ts,
         if (video) {
             p->vcodec = f.codec;
             set_video_track(s, p, body + f.offset, f.size, f.codec);
+            video_size_free(&p->vsize); /* the new record parses from now */
         } else {
             uint32_t sr = f.sample_rate, ch = f.channels;
             if (f.codec == FLV_CODEC_AAC)
@@ -518,6 +577,8 @@ static int cb_media(void *opaque, rtmp_conn_t *rc, uint8_t type, uint32_t ts,
     if (f.size == 0)
         return 0;
     int64_t dts = unwrap(p, track, ts);
+    if (video)
+        rtmp_video_size(s, p, body + f.offset, f.size, dts);
     hub_pkt_t hp = {buf,
                     off + f.offset,
                     f.size,

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "log.h"
 #include "netaddr.h"
+#include "video_size.h"
 
 #define MAX_CONNS 256
 
@@ -548,13 +549,6 @@ static void demux_failed(srt_conn_t *c, const char *what, const char *call,
  * headers, which are the key frames' packets), and waiting for one would
  * hold the key with nothing to show for it.
  */
-typedef struct {
-    AVCodecParserContext *pc;
-    AVCodecContext *ctx;
-    int64_t first_dts, last_dts; /* for the frame rate, with n */
-    int64_t n;
-} size_probe_t;
-
 /* The rate the stream declares (the probe's), else 0. */
 static double declared_fps(const AVStream *st)
 {
@@ -564,78 +558,45 @@ static double declared_fps(const AVStream *st)
     return fps > 0 && fps <= 240 ? fps : 0;
 }
 
-/* The rate of the packets a size probe read, else 0. */
-static double probe_fps(const size_probe_t *p, const AVStream *st)
-{
-    if (p->n < 2 || p->last_dts <= p->first_dts)
-        return 0;
-    double fps = (double)(p->n - 1) /
-                 ((double)(p->last_dts - p->first_dts) * av_q2d(st->time_base));
-    return fps > 0 && fps <= 240 ? fps : 0;
-}
-
-static void probe_free(size_probe_t *p)
-{
-    av_parser_close(p->pc);
-    avcodec_free_context(&p->ctx);
-    p->pc = NULL;
-}
-
-/* Sets up a probe for st when its video size is unknown. */
-static void probe_init(srt_conn_t *c, size_probe_t *p, const AVStream *st)
+/* Sets up *vp for st when its video size is unknown. */
+static void probe_init(srt_conn_t *c, video_size_t **vp, const AVStream *st)
 {
     const AVCodecParameters *par = st->codecpar;
     if (par->codec_type != AVMEDIA_TYPE_VIDEO ||
         (par->width > 0 && par->height > 0))
         return;
-    p->pc = av_parser_init(par->codec_id);
-    p->ctx = avcodec_alloc_context3(NULL);
-    if (!p->pc || !p->ctx) {
+    *vp = video_size_new(par->codec_id, par->extradata, par->extradata_size);
+    if (!*vp) {
         log_warn("srt", "Cannot watch for the video size.",
-                 "call=av_parser_init addr=%s codec=%s", c->addr,
+                 "call=video_size_new addr=%s codec=%s", c->addr,
                  avcodec_get_name(par->codec_id));
-        probe_free(p);
         return;
     }
-    p->pc->flags |= PARSER_FLAG_COMPLETE_FRAMES;
     log_info("srt", "The probe found no video size; watching for it.",
              "stream=%s addr=%s codec=%s", c->stream_id[0] ? c->stream_id : "-",
              c->addr, avcodec_get_name(par->codec_id));
 }
 
-/* Parses one packet of a probed track; true once the size is known (it is
- * then in st->codecpar, the rate of the packets read in *fps, and the probe
- * is closed). */
-static bool probe_feed(srt_conn_t *c, size_probe_t *p, AVStream *st,
+/* Parses one packet of a watched track; true once the size is known (it
+ * is then in st->codecpar, the rate in *fps, and *vp is freed). */
+static bool probe_feed(srt_conn_t *c, video_size_t **vp, AVStream *st,
                        const AVPacket *pkt, double *fps)
 {
-    if (!p->pc)
+    if (!*vp)
         return false;
     /* Before the codec is known the demuxer may leave dts unset. */
     int64_t ts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
-    if (ts != AV_NOPTS_VALUE) {
-        if (!p->n++)
-            p->first_dts = ts;
-        p->last_dts = ts;
-    }
-    uint8_t *out = NULL;
-    int out_size = 0;
-    av_parser_parse2(p->pc, p->ctx, &out, &out_size, pkt->data, pkt->size,
-                     pkt->pts, pkt->dts, pkt->pos);
-    if (p->pc->width <= 0 || p->pc->height <= 0)
+    video_size_info_t info;
+    if (!video_size_feed(*vp, pkt->data, pkt->size, ts, st->time_base, &info))
         return false;
-    st->codecpar->width = p->pc->width;
-    st->codecpar->height = p->pc->height;
-    /* The SPS's timing info (the parser's framerate), else the packets'. */
-    AVRational fr = p->ctx->framerate;
-    *fps = fr.num > 0 && fr.den > 0 ? av_q2d(fr) : 0;
-    if (*fps <= 0 || *fps > 240)
-        *fps = probe_fps(p, st);
+    st->codecpar->width = info.width;
+    st->codecpar->height = info.height;
+    *fps = info.fps;
     log_info("srt", "Video size found after the probe.",
              "stream=%s addr=%s width=%d height=%d fps=%.2f packets=%llu",
-             c->stream_id[0] ? c->stream_id : "-", c->addr, p->pc->width,
-             p->pc->height, *fps, (unsigned long long)c->packets);
-    probe_free(p);
+             c->stream_id[0] ? c->stream_id : "-", c->addr, info.width,
+             info.height, info.fps, (unsigned long long)c->packets);
+    video_size_free(vp);
     return true;
 }
 
@@ -698,7 +659,7 @@ static void *conn_main(void *arg)
     AVPacket *pkt = av_packet_alloc();
     uint8_t *iobuf = av_malloc(65536);
     int map[64];
-    size_probe_t probes[HUB_MAX_TRACKS] = {0};
+    video_size_t *probes[HUB_MAX_TRACKS] = {0};
     for (int i = 0; i < 64; i++)
         map[i] = -1;
     if (c->admit && conn_admit(c) < 0)
@@ -829,7 +790,7 @@ end:
              c->stream_id[0] ? c->stream_id : "-", c->addr, strlen(c->key),
              end_names[c->why], (unsigned long long)c->packets);
     for (int i = 0; i < HUB_MAX_TRACKS; i++)
-        probe_free(&probes[i]);
+        video_size_free(&probes[i]);
     avformat_close_input(&fmt);
     if (avio) {
         av_freep(&avio->buffer);

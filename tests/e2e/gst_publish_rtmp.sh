@@ -73,14 +73,24 @@ ladder_ready() {
 }
 
 for ch in $chans; do gst_rtmp "$ch"; done
+# The file: GStreamer writes 5 s of FLV at the same time, through the same
+# stalls; checked at the end.
+gst-launch-1.0 -q -e videotestsrc is-live=true num-buffers=150 \
+    ! video/x-raw,format=I420,width=320,height=180,framerate=30/1 \
+    ! x264enc tune=zerolatency key-int-max=60 bitrate=600 ! h264parse \
+    ! flvmux streamable=true name=m ! filesink "location=$dir/stall.flv" \
+    audiotestsrc is-live=true num-buffers=215 ! avenc_aac ! aacparse ! m. \
+    >"$dir/logs/gst-file.log" 2>&1 &
+fpid=$!
+farm_track "$fpid" gst-file
 
 # The stalls: every publisher frozen 0.5 s at 3, 6, 9 and 12 s.
 (
     for _ in 1 2 3 4; do
         sleep 2.5
-        for ch in $chans; do kill -STOP "${pid[$ch]}" 2>/dev/null || true; done
+        for p in "${pid[@]}" "$fpid"; do kill -STOP "$p" 2>/dev/null || true; done
         sleep 0.5
-        for ch in $chans; do kill -CONT "${pid[$ch]}" 2>/dev/null || true; done
+        for p in "${pid[@]}" "$fpid"; do kill -CONT "$p" 2>/dev/null || true; done
     done
 ) &
 farm_track $! stalls
@@ -151,18 +161,6 @@ raised=$(sed -n 's/.*Stream ended.*ts_raised=\([0-9]*\).*/\1/p' "$dir/logs/inges
 [ "$raised" -gt 0 ] || fail "the stalls made no equal timestamps (ts_raised=0): the test did not exercise the fault"
 echo "gst rtmp publish: ok ($raised timestamps raised)"
 
-# The file: GStreamer writes 5 s of FLV, frozen 0.5 s at 2 s.
-gst-launch-1.0 -q -e videotestsrc is-live=true num-buffers=150 \
-    ! video/x-raw,format=I420,width=320,height=180,framerate=30/1 \
-    ! x264enc tune=zerolatency key-int-max=60 bitrate=600 ! h264parse \
-    ! flvmux streamable=true name=m ! filesink "location=$dir/stall.flv" \
-    audiotestsrc is-live=true num-buffers=215 ! avenc_aac ! aacparse ! m. \
-    >"$dir/logs/gst-file.log" 2>&1 &
-fpid=$!
-sleep 2
-kill -STOP "$fpid"
-sleep 0.5
-kill -CONT "$fpid"
 wait "$fpid" || fail "GStreamer could not write the FLV file"
 dups=$(ffprobe -v error -select_streams v -show_entries packet=dts -of csv=p=0 "$dir/stall.flv" |
     uniq -d | wc -l)
