@@ -127,7 +127,9 @@ hls_check_probe() {
 hls_check_start() {
     (
         set +e +o pipefail
-        while :; do
+        # Also ends by itself with the test's shell ($$), should that
+        # leave without farm_down.
+        while kill -0 $$ 2>/dev/null; do
             hls_check_scan
             sleep 0.2
         done

@@ -266,8 +266,12 @@ async function main() {
         browser = await chromium.launch({
             executablePath: opts.chromium,
             headless: true,
+            // Every tab plays as a visible one would: no timer
+            // throttling or backgrounding of the tabs not in front.
             args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required',
-                '--mute-audio'],
+                '--mute-audio', '--disable-background-timer-throttling',
+                '--disable-renderer-backgrounding',
+                '--disable-backgrounding-occluded-windows'],
         });
     } catch (e) {
         server.close();
