@@ -3,33 +3,30 @@
 /*
  * How this works
  * --------------
- * FFmpeg's hls muxer, given method=PUT, opens every segment and playlist
- * through the http protocol, which sends a chunked PUT and never reads the
- * answer (a 403 or 500 goes unseen), and deletes old live segments with a
- * DELETE that also carries a chunked body, which nginx's WebDAV module
- * refuses. So the session gives its muxers io_open/io_close2 callbacks:
- * a file opened for writing is an in-memory buffer (avio dyn buf), and when
- * the muxer closes it the whole file goes out as one PUT with a
- * Content-Length through http_client, whose status is read. An open with
- * the option method=DELETE is the muxer removing a segment that left the
- * live window: it gets a plain DELETE, and the muxer a sink to close.
+ * FFmpeg's http protocol sends a chunked PUT and never reads the answer
+ * (a 403 or 500 goes unseen), and its DELETE carries a chunked body,
+ * which nginx's WebDAV module refuses. So the session hands every whole
+ * file it makes (a segment, a playlist, an init section, the master, a
+ * thumbnail) to origin_send, and it goes out as one PUT with a
+ * Content-Length through http_client, whose status is read; a segment
+ * that left the live window gets a plain DELETE (origin_send_delete).
  * https:// origins go through libavformat instead, opened for reading so
  * that the answer is read (the body as the post_data option), since
  * http_client speaks only plain HTTP.
  *
- * Failures never reach the muxer (it would stop the session at once);
+ * Failures never reach the session's writes (they would end it at once);
  * they are counted, the first of a run in each folder (a rendition)
  * logged with the status, its end logged too, and the policy in
  * origin_policy_t decides, on runs of failures across all folders, when
  * the output reaches nobody.
  *
  * The requests do not run on the session's thread: a slow origin would
- * stall the encoder and make a live input drop. A closed file (and a
- * DELETE) becomes a job on a bounded FIFO queue that one uploader thread
- * per origin_t works through. The FIFO keeps the muxer's order: a
- * playlist is sent after the segments queued before it (those it lists),
- * and a DELETE after the playlist that stopped listing that segment (the
- * hls muxer deletes only segments already out of the last playlist). A
+ * stall the encoder and make a live input drop. A file (and a DELETE)
+ * becomes a job on a bounded FIFO queue that one uploader thread per
+ * origin_t works through. The FIFO keeps the session's order: a playlist
+ * is sent after the segments queued before it (those it lists), and a
+ * DELETE after the playlist that stopped listing that segment (the
+ * session deletes only segments already out of the last playlist). A
  * playlist queued again before the older copy went out replaces it: the
  * old copy leaves the queue and the new one goes to the end, behind its
  * segments. When the queue is full (policy queue_files or queue_bytes),
@@ -59,10 +56,6 @@
 #include "log.h"
 
 #define MOD "origin"
-/* Files a session's muxers hold open at once: a segment and a playlist
- * (and an fMP4 init) per rendition. */
-#define MAX_OPEN 48
-
 /* Folders (renditions) whose PUTs fail now; a run is logged once. */
 #define MAX_FOLDERS 16
 
@@ -70,12 +63,6 @@ typedef struct {
     char dir[512];  /* the URL up to its last '/' */
     int64_t failed; /* consecutive failed PUTs in the folder */
 } folder_t;
-
-typedef struct {
-    AVIOContext *pb;
-    bool sink; /* a DELETE's stand-in: nothing to send */
-    char url[1024];
-} open_file_t;
 
 /* A request waiting for the uploader. */
 typedef struct job {
@@ -90,7 +77,6 @@ typedef struct job {
 struct origin {
     char name[256];
     origin_policy_t p;
-    open_file_t open[MAX_OPEN]; /* the session thread's only */
 
     pthread_mutex_t lock; /* everything below */
     pthread_cond_t cond;  /* jobs queued, a job done, stop */
@@ -149,28 +135,11 @@ origin_t *origin_new(const char *name, const origin_policy_t *policy)
     return o;
 }
 
-static void drop_file(open_file_t *f)
-{
-    if (f->sink) {
-        av_freep(&f->pb->buffer);
-        avio_context_free(&f->pb);
-    } else {
-        uint8_t *data = NULL;
-        avio_close_dyn_buf(f->pb, &data);
-        av_free(data);
-    }
-    f->pb = NULL;
-}
-
 void origin_free(origin_t **op)
 {
     origin_t *o = *op;
     if (!o)
         return;
-    for (int i = 0; i < MAX_OPEN; i++) {
-        if (o->open[i].pb)
-            drop_file(&o->open[i]);
-    }
     if (o->started) {
         pthread_mutex_lock(&o->lock);
         o->stop = true;
@@ -573,100 +542,4 @@ int origin_drain(origin_t *o)
                  "session=\"%s\" left=%d budget_ms=%lld", o->name, left_files,
                  (long long)budget_ms);
     return ret;
-}
-
-/* ------------------------------------------------ the muxer's callbacks */
-
-/* libavformat 61 made the write callback's buffer const. */
-#if LIBAVFORMAT_VERSION_MAJOR >= 61
-typedef const uint8_t wbuf_t;
-#else
-typedef uint8_t wbuf_t;
-#endif
-
-static int discard(void *opaque, wbuf_t *buf, int size)
-{
-    (void)opaque;
-    (void)buf;
-    return size;
-}
-
-static open_file_t *free_slot(origin_t *o)
-{
-    for (int i = 0; i < MAX_OPEN; i++) {
-        if (!o->open[i].pb)
-            return &o->open[i];
-    }
-    return NULL;
-}
-
-static int io_open(AVFormatContext *s, AVIOContext **pb, const char *url,
-                   int flags, AVDictionary **options)
-{
-    origin_t *o = s->opaque;
-    const AVDictionaryEntry *m =
-        options ? av_dict_get(*options, "method", NULL, 0) : NULL;
-    bool del = m && !strcmp(m->value, "DELETE");
-
-    if (!(flags & AVIO_FLAG_WRITE))
-        return avio_open2(pb, url, flags, &s->interrupt_callback, options);
-    open_file_t *f = free_slot(o);
-    if (!f) {
-        log_error(MOD, "Too many origin files open at once.",
-                  "session=\"%s\" url=\"%s\" max=%d", o->name, url, MAX_OPEN);
-        return AVERROR(ENOMEM);
-    }
-    if (del) {
-        enqueue(o, url, true, NULL, 0);
-        unsigned char *buf = av_malloc(4096);
-        f->pb =
-            buf ? avio_alloc_context(buf, 4096, 1, NULL, NULL, discard, NULL)
-                : NULL;
-        if (!f->pb) {
-            av_free(buf);
-            return AVERROR(ENOMEM);
-        }
-        f->sink = true;
-    } else {
-        int ret = avio_open_dyn_buf(&f->pb);
-        if (ret < 0)
-            return ret;
-        f->sink = false;
-    }
-    snprintf(f->url, sizeof(f->url), "%s", url);
-    if (options)
-        av_dict_set(options, "method", NULL, 0); /* consumed */
-    *pb = f->pb;
-    return 0;
-}
-
-static int io_close2(AVFormatContext *s, AVIOContext *pb)
-{
-    origin_t *o = s->opaque;
-    open_file_t *f = NULL;
-    for (int i = 0; i < MAX_OPEN && !f; i++) {
-        if (o->open[i].pb == pb)
-            f = &o->open[i];
-    }
-    if (!f) /* opened for reading through avio_open2 */
-        return avio_close(pb);
-    if (f->sink) {
-        drop_file(f);
-        return 0;
-    }
-    uint8_t *data = NULL;
-    int len = avio_close_dyn_buf(f->pb, &data);
-    f->pb = NULL;
-    if (len >= 0)
-        enqueue(o, f->url, false, data, (size_t)len); /* takes data */
-    else
-        av_free(data);
-    return 0;
-}
-
-void origin_attach(origin_t *o, AVFormatContext *mux)
-{
-    mux->opaque = o;
-    mux->io_open = io_open;
-    mux->io_close2 = io_close2;
 }

@@ -37,10 +37,10 @@ void origin_policy_default(origin_policy_t *p);
 
 /*
  * Threads: the writer runs its own uploader thread, which sends the files
- * the muxers close (origin_attach) and those given to origin_send, in the
+ * given to origin_send (and the DELETEs of origin_send_delete), in the
  * order they were queued, so that the session's thread never waits for
- * the origin. origin_attach, origin_send, origin_drain and origin_free
- * belong to the session's thread; origin_put, origin_delete,
+ * the origin. origin_send, origin_send_delete, origin_drain and
+ * origin_free belong to the session's thread; origin_put, origin_delete,
  * origin_fatal and origin_stats may be called from any thread.
  */
 
@@ -53,20 +53,8 @@ origin_t *origin_new(const char *name, const origin_policy_t *policy);
 
 /* Stops the uploader (a request in flight ends first, within its
  * deadline) and frees the writer; sets *op to NULL; accepts NULL. Files
- * still queued (call origin_drain first to send them) and open files left
- * by a muxer are dropped unsent. */
+ * still queued (call origin_drain first to send them) are dropped unsent. */
 void origin_free(origin_t **op);
-
-/*
- * Makes MUX (borrowed; an output context not yet started) write through
- * the origin: every file the muxer opens is buffered and, when it is
- * closed, queued for the uploader, which PUTs it whole and checks the
- * origin's answer; a file the muxer deletes (its "method" option is
- * DELETE: old live segments) gets a plain DELETE without a body, queued
- * the same way. Nested muxers inherit this (they copy io_open, io_close2
- * and opaque). Failures are counted, never returned to the muxer.
- */
-void origin_attach(origin_t *o, AVFormatContext *mux);
 
 /*
  * Queues a copy of LEN bytes of DATA (borrowed) for a PUT to URL behind
