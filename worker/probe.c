@@ -358,10 +358,11 @@ static void print_json(const probe_t *p, FILE *f)
     for (int i = 0; i < p->ncuda; i++) {
         const probe_cuda_t *d = &p->cuda[i];
         json_t *o = json_pack(
-            "{s:i, s:s, s:b, s:b, s:s, s:s, s:s}", "index", d->index, "name",
-            d->name, "nvdec_h264", d->nvdec_h264, "nvdec_hevc", d->nvdec_hevc,
-            "nvenc_h264", probe_nvenc_name(d->nvenc_h264), "nvenc_hevc",
-            probe_nvenc_name(d->nvenc_hevc), "nvenc_error", d->nvenc_error);
+            "{s:i, s:s, s:b, s:b, s:s, s:s, s:s, s:I}", "index", d->index,
+            "name", d->name, "nvdec_h264", d->nvdec_h264, "nvdec_hevc",
+            d->nvdec_hevc, "nvenc_h264", probe_nvenc_name(d->nvenc_h264),
+            "nvenc_hevc", probe_nvenc_name(d->nvenc_hevc), "nvenc_error",
+            d->nvenc_error, "memory_bytes", (json_int_t)d->memory_bytes);
         if (o)
             json_array_append_new(devs, o);
     }
