@@ -486,6 +486,17 @@ static void test_continuation_follows_on(void **state)
     /* A's video starts at 10 s: its 45 frames end at 13 s, where B's
      * keyframe at the same source time lands under the same mapping. */
     assert_true(first > 12.999 && first < 13.001);
+    /* And B wrote only what A had not: the 5 s input ends at 15 s, not
+     * later (the published 3 s again would end it at 18 s). */
+    char text[8192];
+    long long off, end;
+    read_out("follow/160p15/index.m3u8", text, sizeof(text));
+    const char *tl = strstr(text, "#PRISM-TIMELINE:");
+    assert_non_null(tl);
+    assert_int_equal(
+        sscanf(tl, "#PRISM-TIMELINE:OFFSET-US=%lld,END-US=%lld", &off, &end),
+        2);
+    assert_true(end > 14999000 && end < 15001000);
 }
 
 /*
