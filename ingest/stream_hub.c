@@ -10,6 +10,7 @@
 #include "envelope.h"
 #include "log.h"
 #include "media_frame.h"
+#include "ts_rise.h"
 
 #define ID_MAX    128
 #define TOKEN_MAX 256
@@ -37,8 +38,7 @@ typedef struct {
     bool set;
     hub_track_info_t info;
     uint8_t *extra;
-    bool have_dts;    /* last_dts holds the last packet's dts */
-    int64_t last_dts; /* after raising (see rising_dts) */
+    ts_rise_t rise; /* the last dts, after raising (see rising_dts) */
 } track_t;
 
 /* A dts at most this far behind the track's last (in seconds) is raised
@@ -353,15 +353,8 @@ int hub_stream_set_track(hub_t *h, hub_stream_t *s, uint32_t i,
     return 0;
 }
 
-/*
- * Keeps each track's dts rising. FLV and RTMP carry one millisecond
- * timeline for audio and video together, and GStreamer's flvmux keeps it
- * from going back by clamping a late frame's dts (and its pts, when that
- * is lower) to the last tag it wrote: after a stall of the encoder, a burst
- * of frames leaves with the same timestamp. Muxers refuse a dts that does
- * not increase, so such a packet gets the last dts plus one tick (and a pts
- * at least that). Larger steps back pass unchanged.
- */
+/* Keeps each track's dts rising (ts_rise.h says why), logging the first
+ * raise and counting every one in ts_raised. */
 static void rising_dts(hub_stream_t *s, uint32_t track, int64_t *pts,
                        int64_t *dts)
 {
@@ -369,19 +362,15 @@ static void rising_dts(hub_stream_t *s, uint32_t track, int64_t *pts,
     int64_t window =
         t->info.tb_num ? (int64_t)t->info.tb_den * RAISE_MAX_S / t->info.tb_num
                        : 1000;
-    if (t->have_dts && *dts <= t->last_dts && t->last_dts - *dts <= window) {
-        if (!s->st.ts_raised)
-            log_warn("hub", "Raising timestamps that do not increase.",
-                     "stream=%s track=%u dts=%lld last_dts=%lld "
-                     "note=\"later ones are counted in ts_raised\"",
-                     s->id, track, (long long)*dts, (long long)t->last_dts);
-        s->st.ts_raised++;
-        *dts = t->last_dts + 1;
-        if (*pts < *dts)
-            *pts = *dts;
-    }
-    t->have_dts = true;
-    t->last_dts = *dts;
+    int64_t was = *dts, last = t->rise.last;
+    if (!ts_rise(&t->rise, window, pts, dts))
+        return;
+    if (!s->st.ts_raised)
+        log_warn("hub", "Raising timestamps that do not increase.",
+                 "stream=%s track=%u dts=%lld last_dts=%lld "
+                 "note=\"later ones are counted in ts_raised\"",
+                 s->id, track, (long long)was, (long long)last);
+    s->st.ts_raised++;
 }
 
 int hub_stream_packet(hub_t *h, hub_stream_t *s, const hub_pkt_t *p)

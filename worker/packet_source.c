@@ -10,6 +10,7 @@
 #include <libavutil/time.h>
 
 #include "log.h"
+#include "ts_rise.h"
 
 typedef struct {
     AVFormatContext *fmt;
@@ -17,20 +18,15 @@ typedef struct {
     bool realtime;
     int64_t wall_start_us; /* first packet's wall time when pacing */
     int64_t ts_start_us;   /* first packet's dts when pacing */
-    int64_t last_dts[PACKET_SOURCE_MAX_STREAMS]; /* see rising_dts */
-    bool have_dts[PACKET_SOURCE_MAX_STREAMS];
+    ts_rise_t rise[PACKET_SOURCE_MAX_STREAMS]; /* see rising_dts */
     int64_t raised;
     atomic_bool stop;
 } lavf_t;
 
-/*
- * Keeps each stream's dts rising, as the ingest does for what it forwards:
- * a dts at most a second behind the stream's last (an FLV written by
- * GStreamer's flvmux after an encoder stall holds bursts of frames with one
- * timestamp) becomes the last plus one tick, with a pts no lower; the HLS
- * muxers refuse a dts that does not increase. Larger steps back are breaks
- * the session re-bases.
- */
+/* Keeps each stream's dts rising as the ingest does for what it forwards
+ * (ts_rise.h says why: an FLV that GStreamer's flvmux wrote through an
+ * encoder stall holds bursts of frames with one timestamp), a second back
+ * at most; the first raise is logged. */
 static void rising_dts(packet_source_t *src, lavf_t *l, AVPacket *pkt,
                        AVRational tb)
 {
@@ -38,18 +34,11 @@ static void rising_dts(packet_source_t *src, lavf_t *l, AVPacket *pkt,
     if (pkt->dts == AV_NOPTS_VALUE)
         return;
     int64_t window = tb.num > 0 ? tb.den / tb.num : 0;
-    if (l->have_dts[i] && pkt->dts <= l->last_dts[i] &&
-        l->last_dts[i] - pkt->dts <= window) {
-        if (!l->raised++)
-            log_warn("source", "Raising timestamps that do not increase.",
-                     "input=\"%s\" stream=%d dts=%lld last_dts=%lld", src->name,
-                     i, (long long)pkt->dts, (long long)l->last_dts[i]);
-        pkt->dts = l->last_dts[i] + 1;
-        if (pkt->pts != AV_NOPTS_VALUE && pkt->pts < pkt->dts)
-            pkt->pts = pkt->dts;
-    }
-    l->have_dts[i] = true;
-    l->last_dts[i] = pkt->dts;
+    int64_t was = pkt->dts, last = l->rise[i].last;
+    if (ts_rise(&l->rise[i], window, &pkt->pts, &pkt->dts) && !l->raised++)
+        log_warn("source", "Raising timestamps that do not increase.",
+                 "input=\"%s\" stream=%d dts=%lld last_dts=%lld", src->name, i,
+                 (long long)was, (long long)last);
 }
 
 static int lavf_interrupt_cb(void *opaque)
