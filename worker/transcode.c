@@ -51,6 +51,7 @@
 #include "transcode.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -383,7 +384,7 @@ static int write_master(transcode_session_t *s, bool final)
             peak = r->peak_bps > avg ? r->peak_bps : avg;
         }
         v[i].average = (int64_t)avg;
-        v[i].bandwidth = (int64_t)peak;
+        v[i].bandwidth = (int64_t)ceil(peak);
         s->rend[k].adv_bps = (double)v[i].bandwidth;
         if (!r->audio_only) {
             v[i].width = r->r.width;
@@ -605,8 +606,11 @@ static int publish_segment(transcode_session_t *s, rend_t *r,
     int ret = rend_put(s, r, rel, data, len);
     if (ret < 0 || r->failed)
         return ret;
-    if (dur > 0 && len * 8.0 / dur > r->peak_bps)
-        r->peak_bps = len * 8.0 / dur;
+    /* The peak over the duration as EXTINF lists it (to the millisecond),
+     * which is what a player or a validator divides by. */
+    double listed = round(dur * 1000) / 1000;
+    if (listed > 0 && len * 8.0 / listed > r->peak_bps)
+        r->peak_bps = len * 8.0 / listed;
     r->pub_s += dur;
     r->pub_bytes += (int64_t)len;
     bool disc = r->nseg == 0 && s->o.discontinuity;
