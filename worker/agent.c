@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libavformat/avio.h>
-#include <libavutil/dict.h>
 #include <libavutil/log.h>
 #include <zmq.h>
 
@@ -22,6 +20,7 @@
 #include "envelope.h"
 #include "log.h"
 #include "nvml.h"
+#include "origin.h"
 #include "transcode.h"
 #include "zmq_source.h"
 #include "zsock.h"
@@ -143,30 +142,6 @@ int agent_playlist_next(const char *text, uint64_t *next)
     return 0;
 }
 
-/* Reads a whole (small) file or URL into a new string; NULL when absent. */
-static char *read_url(const char *url)
-{
-    AVIOContext *io = NULL;
-    AVDictionary *o = NULL;
-    av_dict_set(&o, "rw_timeout", "3000000", 0);
-    int ret = avio_open2(&io, url, AVIO_FLAG_READ, NULL, &o);
-    av_dict_free(&o);
-    if (ret < 0)
-        return NULL;
-    char *buf = malloc(PLAYLIST_MAX + 1);
-    int len = 0;
-    while (buf && len < PLAYLIST_MAX) {
-        int n = avio_read(io, (unsigned char *)buf + len, PLAYLIST_MAX - len);
-        if (n <= 0)
-            break;
-        len += n;
-    }
-    avio_closep(&io);
-    if (buf)
-        buf[len] = '\0';
-    return buf;
-}
-
 /*
  * Where the stream's playlists stand on the origin: the next sequence
  * number over every rendition (segments are aligned, so they agree up to
@@ -184,7 +159,7 @@ static bool origin_next_sequence(const sess_t *s, uint64_t *next)
         else
             continue;
         snprintf(url, sizeof(url), "%s/%s/index.m3u8", s->output, name);
-        char *text = read_url(url);
+        char *text = origin_read_text(url, PLAYLIST_MAX);
         uint64_t n;
         if (text && agent_playlist_next(text, &n) == 0) {
             found = true;

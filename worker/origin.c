@@ -543,3 +543,27 @@ int origin_drain(origin_t *o)
                  (long long)budget_ms);
     return ret;
 }
+
+char *origin_read_text(const char *url, size_t max)
+{
+    AVIOContext *io = NULL;
+    AVDictionary *o = NULL;
+    av_dict_set(&o, "rw_timeout", "3000000", 0);
+    int ret = avio_open2(&io, url, AVIO_FLAG_READ, NULL, &o);
+    av_dict_free(&o);
+    if (ret < 0)
+        return NULL;
+    size_t len = 0;
+    char *buf = malloc(max + 1);
+    while (buf && len < max) {
+        size_t want = max - len > INT_MAX ? INT_MAX : max - len;
+        int n = avio_read(io, (unsigned char *)buf + len, (int)want);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    avio_closep(&io);
+    if (buf)
+        buf[len] = '\0';
+    return buf;
+}

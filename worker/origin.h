@@ -18,6 +18,14 @@ typedef struct {
     int64_t queued;        /* files waiting for the uploader now */
 } origin_stats_t;
 
+/*
+ * Reads a small text file or URL (a playlist on the output) whole, at most
+ * MAX bytes, through libavformat with a 3 s read timeout: a new
+ * NUL-terminated string the caller frees, or NULL when it is absent or
+ * unreadable. Blocking; any thread.
+ */
+char *origin_read_text(const char *url, size_t max);
+
 /* Failure policy; origin_policy_default() fills the defaults. */
 typedef struct {
     int timeout_ms; /* one request, connect to answer */

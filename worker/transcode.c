@@ -91,7 +91,9 @@
  * that may still be finishing the stream. */
 #define FIRST_HOLD_US 1000000
 #define BND_RING      64
-#define TS_OFFSET     (10 * (int64_t)AV_TIME_BASE)
+/* The longest playlist read back from the output. */
+#define TEXT_MAX  (1 << 20)
+#define TS_OFFSET (10 * (int64_t)AV_TIME_BASE)
 /* A dts this far behind, or this far ahead of, the last is a break. */
 #define DISC_BACK_US 500000
 #define DISC_JUMP_US (10 * (int64_t)AV_TIME_BASE)
@@ -425,30 +427,6 @@ static void rend_rel(const rend_t *r, const char *file, char *buf, size_t len)
     snprintf(buf, len, "%s/%s", r->r.name, file);
 }
 
-/* Reads a small text file or URL whole; NULL when absent or unreadable. */
-static char *read_text(const char *url)
-{
-    AVIOContext *io = NULL;
-    AVDictionary *o = NULL;
-    av_dict_set(&o, "rw_timeout", "3000000", 0);
-    int ret = avio_open2(&io, url, AVIO_FLAG_READ, NULL, &o);
-    av_dict_free(&o);
-    if (ret < 0)
-        return NULL;
-    size_t cap = 1 << 20, len = 0;
-    char *buf = malloc(cap + 1);
-    while (buf && len < cap) {
-        int n = avio_read(io, (unsigned char *)buf + len, (int)(cap - len));
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    avio_closep(&io);
-    if (buf)
-        buf[len] = '\0';
-    return buf;
-}
-
 /*
  * A take-over or restart: continues the rendition's playlist where the
  * output already has one (its segments stay listed, numbering and
@@ -459,7 +437,7 @@ static void continue_playlist(transcode_session_t *s, rend_t *r)
     char rel[160], url[1400];
     rend_rel(r, "index.m3u8", rel, sizeof(rel));
     out_path(s, rel, url, sizeof(url));
-    char *text = read_text(url);
+    char *text = origin_read_text(url, TEXT_MAX);
     if (!text)
         return;
     if (hls_writer_continue(r->pl, text) == 0) {
@@ -498,7 +476,7 @@ static bool recheck_playlist(transcode_session_t *s, rend_t *r)
     char rel[160], url[1400];
     rend_rel(r, "index.m3u8", rel, sizeof(rel));
     out_path(s, rel, url, sizeof(url));
-    char *text = read_text(url);
+    char *text = origin_read_text(url, TEXT_MAX);
     hls_writer_t *w = text ? hls_writer_new(&s->wopts) : NULL;
     bool moved = false;
     if (w && hls_writer_continue(w, text) == 0 &&
