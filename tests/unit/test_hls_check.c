@@ -560,6 +560,10 @@ static void test_bandwidth(void **state)
     r = calloc(1, sizeof(*r));
     assert_non_null(r);
     assert_int_equal(hls_check_bandwidth(v, 900000, 700000, 0.1, r), 0);
+    /* A bit/s of rounding is not a broken rule; 1000 bits/s is. */
+    assert_int_equal(hls_check_bandwidth(v, 900001.4, 700000, 0.1, r), 0);
+    assert_int_equal(hls_check_bandwidth(v, 901000, 700000, 0.1, r), 1);
+    r->n = 0;
     assert_int_equal(hls_check_bandwidth(v, 950000, 700000, 0.1, r), 1);
     assert_true(hls_report_has(r, "bandwidth-peak"));
     r->n = 0;

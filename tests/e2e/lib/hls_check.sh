@@ -166,7 +166,8 @@ hls_check_finish() {
     hls_check_scan
     hls_check_variants
     local n
-    n=$(wc -l <"$FARM_DIR/hls-check.log" 2>/dev/null || echo 0)
+    n=0
+    [ -f "$FARM_DIR/hls-check.log" ] && n=$(wc -l <"$FARM_DIR/hls-check.log")
     if [ "$n" -eq 0 ]; then
         echo "hls-check: every playlist snapshot follows RFC 8216"
         return 0

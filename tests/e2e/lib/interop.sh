@@ -136,7 +136,7 @@ interop_check_ffmpeg-wrap() {
     first=$(play_json_field "$(cat "$dir/wrap.json")" first)
     last=$(play_json_field "$(cat "$dir/wrap.json")" last)
     crossed=$(play_json_field "$(cat "$dir/wrap.json")" crossed)
-    echo "wire timestamps $first -> $last ms, crossed 2^32: $crossed"
+    echo "wire timestamps $first -> $last ms, wrapped: $crossed"
     [ "$crossed" = true ] && [ "$first" -ge $((2 ** 32 - 10000)) ] && [ "$last" -lt 60000 ]
 }
 
