@@ -51,27 +51,6 @@ gst_rtmp() {
     farm_track "${pid[$ch]}" "gst-$ch"
 }
 
-# publish_started CHANNEL: when the publish started (the coordinator's
-# stream.started event, its log time in UTC), in epoch seconds; "" before.
-publish_started() {
-    local at
-    at=$(grep -m1 "kind=stream.started .*\"channel\":\"$1\"" "$dir/logs/coord0.log" |
-        cut -d' ' -f1)
-    [ -n "$at" ] && TZ=UTC0 date -u -d "${at%Z}" +%s.%N
-}
-
-# ladder_ready CHANNEL: the master is on the origin and every rendition it
-# lists has a segment.
-ladder_ready() {
-    local pl r n=0
-    pl=$(curl -fs "${master[$1]}") || return 1
-    for r in $(grep -v '^#' <<<"$pl"); do
-        curl -fs "$FARM_ORIGIN/$1/$r" | grep -q '^#EXTINF' || return 1
-        n=$((n + 1))
-    done
-    [ "$n" -gt 0 ]
-}
-
 for ch in $chans; do gst_rtmp "$ch"; done
 # The file: GStreamer writes 5 s of FLV at the same time, through the same
 # stalls; checked at the end.

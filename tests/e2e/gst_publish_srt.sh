@@ -70,27 +70,6 @@ ffmpeg -nostdin -loglevel error -re -f mpegts -i "$dir/join.ts" -c copy -copyink
 pid[join]=$!
 farm_track "${pid[join]}" ffmpeg-join
 
-# publish_started CHANNEL: the coordinator's stream.started time (UTC log
-# time) in epoch seconds; "" before.
-publish_started() {
-    local at
-    at=$(grep -m1 "kind=stream.started .*\"channel\":\"$1\"" "$dir/logs/coord0.log" |
-        cut -d' ' -f1)
-    [ -n "$at" ] && TZ=UTC0 date -u -d "${at%Z}" +%s.%N
-}
-
-# ladder_ready CHANNEL: the master is on the origin and every rendition it
-# lists has a segment.
-ladder_ready() {
-    local pl r n=0
-    pl=$(curl -fs "${master[$1]}") || return 1
-    for r in $(grep -v '^#' <<<"$pl"); do
-        curl -fs "$FARM_ORIGIN/$1/$r" | grep -q '^#EXTINF' || return 1
-        n=$((n + 1))
-    done
-    [ "$n" -gt 0 ]
-}
-
 for _ in $(seq 100); do
     left=0
     for ch in $chans; do

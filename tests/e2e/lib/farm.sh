@@ -127,3 +127,25 @@ check_join() {
         END {for (f in n) if (n[f] > 1) print f, n[f]}' "$dir/origin/logs/access.log")
     [ -z "$twice" ] || fail "segment files written twice on the origin: $twice"
 }
+
+# publish_started CHANNEL: when the channel's publish started (the
+# coordinator's stream.started event, its log time in UTC) in epoch
+# seconds; "" before it.
+publish_started() {
+    local at
+    at=$(grep -m1 "kind=stream.started .*\"channel\":\"$1\"" "$dir/logs/coord0.log" |
+        cut -d' ' -f1)
+    [ -n "$at" ] && TZ=UTC0 date -u -d "${at%Z}" +%s.%N
+}
+
+# ladder_ready CHANNEL: the channel's master is on the origin and every
+# rendition it lists has a segment.
+ladder_ready() {
+    local pl r n=0
+    pl=$(curl -fs "$FARM_ORIGIN/$1/master.m3u8") || return 1
+    for r in $(grep -v '^#' <<<"$pl"); do
+        curl -fs "$FARM_ORIGIN/$1/$r" | grep -q '^#EXTINF' || return 1
+        n=$((n + 1))
+    done
+    [ "$n" -gt 0 ]
+}
