@@ -1299,8 +1299,14 @@ static void test_srt_admission_timeout(void **state)
     srt_dial_refused(port, "#!::r=hangkey,m=publish", SRT_REJX_DOWN);
     assert_true(clock_mono_ms() - t0 >= 400);
     srt_dial_refused(port, "badkey", SRT_REJX_FORBIDDEN);
+    /* The event loop counts the timed-out admission when its own timer
+     * fires, which may come after the listener's rejection: wait for it. */
     ingest_counters_t n;
-    ingest_server_counters(s.srv, &n);
+    int64_t deadline = clock_mono_ms() + 5000;
+    do {
+        usleep(10000);
+        ingest_server_counters(s.srv, &n);
+    } while (n.publish_refused < 2 && clock_mono_ms() < deadline);
     assert_int_equal(n.srt_deferred, 0);
     assert_int_equal(n.publish_refused, 2);
     assert_int_equal(n.live_streams, 0);
