@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <zmq.h>
 
 #include "clock.h"
@@ -50,6 +51,7 @@ struct hub_stream {
     hub_stream_t *next, *prev;
     char id[ID_MAX];
     char token[TOKEN_MAX];
+    uint64_t publish_id; /* this publish, told in every SubscribeReply */
     track_t tracks[HUB_MAX_TRACKS];
     entry_t *gop;
     uint32_t gop_n, gop_cap;
@@ -161,6 +163,13 @@ hub_stream_t *hub_stream_open(hub_t *h, const char *id, const char *token)
     }
     snprintf(s->id, sizeof(s->id), "%s", id);
     snprintf(s->token, sizeof(s->token), "%s", token ? token : "");
+    /* Random, so publishes at two ingests never share one; never 0 (the
+     * workers' "unknown"). A short read leaves the clock's bits in. */
+    s->publish_id = (uint64_t)clock_mono_us();
+    if (getrandom(&s->publish_id, sizeof(s->publish_id), 0) < 0)
+        log_warn("hub", "No random publish id; using the clock.",
+                 "stream=%s call=getrandom", id);
+    s->publish_id |= 1;
     s->st.last_key_dts_ms = -1;
     s->next = h->streams;
     if (h->streams)
@@ -240,6 +249,7 @@ static int send_reply(hub_t *h, hub_stream_t *s, const envelope_peer_t *to,
     rep.stream_id = (char *)id;
     rep.accepted = accepted;
     rep.reason = (char *)(reason ? reason : "");
+    rep.publish_id = s && accepted ? s->publish_id : 0;
     size_t n = 0;
     for (uint32_t i = 0; s && accepted && i < HUB_MAX_TRACKS; i++) {
         const track_t *t = &s->tracks[i];

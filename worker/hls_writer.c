@@ -184,11 +184,15 @@ int hls_writer_continue(hls_writer_t *w, const char *text)
             disc = true;
         } else if (has_prefix(l, TIMELINE)) {
             long long off, e;
-            if (sscanf(l + strlen(TIMELINE), "OFFSET-US=%lld,END-US=%lld", &off,
-                       &e) == 2) {
+            unsigned long long src = 0;
+            int got = sscanf(l + strlen(TIMELINE),
+                             "OFFSET-US=%lld,END-US=%lld,SOURCE=%llx", &off, &e,
+                             &src);
+            if (got >= 2) {
                 t->tl.known = true;
                 t->tl.offset_us = off;
                 t->tl.end_us = e;
+                t->tl.source_id = got == 3 ? (uint64_t)src : 0;
             }
         } else if (has_prefix(l, RATES)) {
             double peak, sec;
@@ -220,11 +224,13 @@ int hls_writer_continue(hls_writer_t *w, const char *text)
     return 0;
 }
 
-void hls_writer_set_timeline(hls_writer_t *w, int64_t offset_us, int64_t end_us)
+void hls_writer_set_timeline(hls_writer_t *w, int64_t offset_us, int64_t end_us,
+                             uint64_t source_id)
 {
     w->tl.known = true;
     w->tl.offset_us = offset_us;
     w->tl.end_us = end_us;
+    w->tl.source_id = source_id;
 }
 
 hls_timeline_t hls_writer_timeline(const hls_writer_t *w)
@@ -270,7 +276,11 @@ char *hls_writer_text(const hls_writer_t *w, bool endlist, size_t *len)
     if (w->o.vod)
         PUT("#EXT-X-PLAYLIST-TYPE:VOD\n");
     PUT("#EXT-X-INDEPENDENT-SEGMENTS\n");
-    if (w->tl.known)
+    if (w->tl.known && w->tl.source_id)
+        PUT(TIMELINE "OFFSET-US=%" PRId64 ",END-US=%" PRId64
+                     ",SOURCE=%016" PRIx64 "\n",
+            w->tl.offset_us, w->tl.end_us, w->tl.source_id);
+    else if (w->tl.known)
         PUT(TIMELINE "OFFSET-US=%" PRId64 ",END-US=%" PRId64 "\n",
             w->tl.offset_us, w->tl.end_us);
     if (w->rates.known)

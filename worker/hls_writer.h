@@ -23,14 +23,16 @@ typedef struct {
 /*
  * The stream's timeline, kept in the playlist as a comment line (a line
  * starting with '#' but not '#EXT', which players ignore):
- *   #PRISM-TIMELINE:OFFSET-US=<offset_us>,END-US=<end_us>
+ *   #PRISM-TIMELINE:OFFSET-US=<offset_us>,END-US=<end_us>,SOURCE=<hex>
  * output time = source time + offset_us (microseconds); end_us is the
- * output time where the last listed segment ends.
+ * output time where the last listed segment ends; SOURCE names the
+ * publish whose timestamps the mapping is for (absent or 0: unknown).
  */
 typedef struct {
     bool known;
     int64_t offset_us;
     int64_t end_us;
+    uint64_t source_id;
 } hls_timeline_t;
 
 /*
@@ -83,9 +85,9 @@ int64_t hls_writer_next_sequence(const hls_writer_t *w);
 int hls_writer_add(hls_writer_t *w, const char *uri, double duration, bool disc,
                    char *evicted, size_t len);
 
-/* Sets the timeline written in the comment line. */
-void hls_writer_set_timeline(hls_writer_t *w, int64_t offset_us,
-                             int64_t end_us);
+/* Sets the timeline written in the comment line (SOURCE_ID 0: unknown). */
+void hls_writer_set_timeline(hls_writer_t *w, int64_t offset_us, int64_t end_us,
+                             uint64_t source_id);
 
 /* Sets the rates written in the comment line. */
 void hls_writer_set_rates(hls_writer_t *w, const hls_rates_t *r);

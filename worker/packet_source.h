@@ -43,6 +43,9 @@ struct packet_source {
     void *priv;
     char name[256]; /* URL or stream id, for logs */
     bool live;      /* a live feed: drop on overload instead of blocking */
+    /* The live publish the packets come from (the ingest's publish id: a
+     * publisher that reconnects gets a new one); 0 when unknown (files). */
+    uint64_t publish_id;
     int nb_streams;
     packet_source_stream_t streams[PACKET_SOURCE_MAX_STREAMS];
 };

@@ -600,7 +600,7 @@ static int publish_segment(transcode_session_t *s, rend_t *r,
         return s->fatal = ret;
     }
     r->nseg++;
-    hls_writer_set_timeline(r->pl, s->ts_offset_us, end_us);
+    hls_writer_set_timeline(r->pl, s->ts_offset_us, end_us, s->src->publish_id);
     hls_rates_t rates = {
         .peak_bps = r->peak_bps, .bytes = r->pub_bytes, .seconds = r->pub_s};
     hls_writer_set_rates(r->pl, &rates);
@@ -1595,24 +1595,30 @@ end:
  * source keyframe for video) whose output time, under the stream's
  * mapping, reaches the published end (resume_us) within TOL; earlier ones
  * were published (decoded, not written). When the input does not follow
- * on (it moved on during the take-over, or a publisher reconnected and
- * its timestamps restarted), the mapping is re-based so that this packet
- * lands on resume_us: the output goes on from the last published frame,
- * without a gap and without media published twice. Returns whether PTS
- * (time base TB) begins the output.
+ * on (another publish: the publisher reconnected and its timestamps
+ * started again; or it moved on during the take-over), the mapping is
+ * re-based so that this packet lands on resume_us: the output goes on
+ * from the last published frame, without a gap and without media
+ * published twice. The publish is known by its id where both the
+ * timeline and the source carry one; without them, a packet more than
+ * RESUME_BACK_US before the end counts as another publish. Returns
+ * whether PTS (time base TB) begins the output.
  */
 static bool resume_here(transcode_session_t *s, int64_t pts, AVRational tb,
                         int64_t tol)
 {
     int64_t out = us_of(pts, tb) + s->ts_offset_us;
-    if (out < s->resume_us - tol && out >= s->resume_us - RESUME_BACK_US)
+    uint64_t was = s->tl.source_id, now = s->src->publish_id;
+    bool known = was && now, other = known && was != now;
+    if (!other && out < s->resume_us - tol &&
+        (known || out >= s->resume_us - RESUME_BACK_US))
         return false;
-    if (out > s->resume_us + tol || out < s->resume_us - tol) {
+    if (other || out > s->resume_us + tol || out < s->resume_us - tol) {
         log_info(MOD,
                  "The input does not follow on from the published "
                  "media; its timeline is re-based onto it.",
-                 "input=\"%s\" gap_ms=%lld", s->src->name,
-                 (long long)((out - s->resume_us) / 1000));
+                 "input=\"%s\" gap_ms=%lld new_publish=%d", s->src->name,
+                 (long long)((out - s->resume_us) / 1000), other);
         s->ts_offset_us += s->resume_us - out;
     }
     s->have_first = true;

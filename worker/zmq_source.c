@@ -375,6 +375,7 @@ static int subscribe(packet_source_t *src, zsrc_t *z,
         if (env->body_case == PRISM__ENVELOPE__BODY_SUBSCRIBE_REPLY) {
             const Prism__SubscribeReply *r = env->subscribe_reply;
             if (r->accepted) {
+                src->publish_id = r->publish_id;
                 ret = take_tracks(src, z, r, o);
             } else {
                 snprintf(reason, sizeof(reason), "%s", r->reason);

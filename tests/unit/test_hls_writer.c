@@ -167,15 +167,16 @@ static void test_continue(void **state)
     add(a, 2.0, false);
     add(a, 2.0, false);
     add(a, 1.5, false);
-    hls_writer_set_timeline(a, 123456, 98765432);
+    hls_writer_set_timeline(a, 123456, 98765432, 0xabcdef0123456789ull);
     hls_rates_t rates = {
         .peak_bps = 2500000, .bytes = 4000000, .seconds = 11.5};
     hls_writer_set_rates(a, &rates);
     char *old = hls_writer_text(a, false, NULL);
     assert_int_equal(tag(old, "#EXT-X-MEDIA-SEQUENCE:"), 40);
     assert_int_equal(tag(old, "#EXT-X-DISCONTINUITY-SEQUENCE:"), 1);
-    assert_non_null(
-        strstr(old, "#PRISM-TIMELINE:OFFSET-US=123456,END-US=98765432\n"));
+    assert_non_null(strstr(old,
+                           "#PRISM-TIMELINE:OFFSET-US=123456,END-US=98765432,"
+                           "SOURCE=abcdef0123456789\n"));
     hls_writer_free(&a);
 
     hls_writer_t *w = live(3);
@@ -184,6 +185,7 @@ static void test_continue(void **state)
     assert_true(tl.known);
     assert_int_equal(tl.offset_us, 123456);
     assert_int_equal(tl.end_us, 98765432);
+    assert_true(tl.source_id == 0xabcdef0123456789ull);
     hls_rates_t rr = hls_writer_rates(w);
     assert_true(rr.known);
     assert_true(rr.peak_bps == 2500000 && rr.bytes == 4000000);

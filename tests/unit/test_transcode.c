@@ -416,21 +416,25 @@ static void video_span(const char *rel, double *first, double *last)
  * B's first video frame is one frame (1/15 s) after A's last, within a
  * millisecond: nothing published twice, no gap. Returns B's first pts.
  */
-static double check_continuation(const char *sub, const char *a, const char *b)
+static double check_continuation_ids(const char *sub, const char *a,
+                                     const char *b, uint64_t ida, uint64_t idb)
 {
     ladder_profile_t p;
     char rel[300], text[8192];
     double first = 0;
     assert_int_equal(ladder_profile_default(&p), 0);
     transcode_opts_t o = opts(sub);
-    transcode_session_t *s =
-        transcode_session_new(wrap_open_url(a, false, false), &p, &o);
+    packet_source_t *src = wrap_open_url(a, false, false);
+    src->publish_id = ida;
+    transcode_session_t *s = transcode_session_new(src, &p, &o);
     assert_non_null(s);
     transcode_session_continues_elsewhere(s);
     assert_int_equal(transcode_session_run(s), 0);
     transcode_session_free(&s);
     o.continue_playlists = true;
-    s = transcode_session_new(wrap_open_url(b, false, false), &p, &o);
+    src = wrap_open_url(b, false, false);
+    src->publish_id = idb;
+    s = transcode_session_new(src, &p, &o);
     assert_non_null(s);
     assert_int_equal(transcode_session_run(s), 0);
     transcode_session_free(&s);
@@ -468,6 +472,56 @@ static double check_continuation(const char *sub, const char *a, const char *b)
         first = nf;
     }
     return first;
+}
+
+/* check_continuation_ids for inputs from no known publish (files). */
+static double check_continuation(const char *sub, const char *a, const char *b)
+{
+    return check_continuation_ids(sub, a, b, 0, 0);
+}
+
+/* Where SUB's 160p15 timeline ends, in output seconds. */
+static double timeline_end(const char *sub)
+{
+    char rel[300], text[8192];
+    long long off, end;
+    snprintf(rel, sizeof(rel), "%s/160p15/index.m3u8", sub);
+    read_out(rel, text, sizeof(text));
+    const char *tl = strstr(text, "#PRISM-TIMELINE:");
+    assert_non_null(tl);
+    assert_true(sscanf(tl, "#PRISM-TIMELINE:OFFSET-US=%lld,END-US=%lld", &off,
+                       &end) >= 2);
+    return end / 1e6;
+}
+
+/*
+ * A publisher that reconnects soon (OBS's auto-reconnect) starts its
+ * timestamps again at 0, within a few seconds of where the old publish
+ * had reached: mapped as before they would land on published time and be
+ * skipped as published (a viewer would see the seconds the old publish
+ * had reached again as a stall). The ingest's publish id tells the
+ * session it is another publish: the whole of it is written, from the
+ * published end on; the same publish id keeps the mapping.
+ */
+static void test_reconnect_rebases_by_publish(void **state)
+{
+    (void)state;
+    char a[300], args[700];
+    snprintf(a, sizeof(a), "%s/pub3.ts", dir);
+    snprintf(args, sizeof(args), "-i %s -t 3 -c copy %s", small, a);
+    ffmpeg(args);
+    /* Another publish: B (5 s from 0) goes on at A's end, 13 s, to 18 s. */
+    double first = check_continuation_ids("republish", a, small, 7, 9);
+    assert_true(first > 12.999 && first < 13.001);
+    double end = timeline_end("republish");
+    if (end < 17.999 || end > 18.001)
+        fail_msg("another publish's timeline ends at %.6f s, not 18 s", end);
+    /* The same publish (a take-over): the mapping holds, 3 s were
+     * published already, so the timeline ends at 15 s. */
+    check_continuation_ids("samepublish", a, small, 7, 7);
+    end = timeline_end("samepublish");
+    if (end < 14.999 || end > 15.001)
+        fail_msg("the same publish's timeline ends at %.6f s, not 15 s", end);
 }
 
 /*
@@ -1007,6 +1061,7 @@ int main(void)
         cmocka_unit_test(test_cut_at_nearest_keyframe),
         cmocka_unit_test(test_continuation_follows_on),
         cmocka_unit_test(test_continuation_rebases),
+        cmocka_unit_test(test_reconnect_rebases_by_publish),
         cmocka_unit_test(test_source_failure_drops_only_it),
         cmocka_unit_test(test_encoder_failure_drops_only_it),
         cmocka_unit_test(test_every_rendition_failed_ends_the_session),
