@@ -1626,6 +1626,16 @@ static bool resume_here(transcode_session_t *s, int64_t pts, AVRational tb,
     return true;
 }
 
+/* Whether a rendition still remuxes the source (its cuts need source
+ * keyframes). */
+static bool remuxing(const transcode_session_t *s)
+{
+    for (int i = 0; i < s->nrend; i++)
+        if (s->rend[i].r.remux && !s->rend[i].failed)
+            return true;
+    return false;
+}
+
 static int handle_video(transcode_session_t *s, AVPacket *pkt, int64_t read_us)
 {
     int ret;
@@ -1660,6 +1670,11 @@ static int handle_video(transcode_session_t *s, AVPacket *pkt, int64_t read_us)
             boundary = key && (!s->cont ||
                                resume_here(s, pkt->pts, s->vtb, s->half_us));
             s->next_bnd = pkt->pts;
+        } else if (!remuxing(s)) {
+            /* Every rendition is encoded (a forced IDR can go anywhere):
+             * on the grid, so no segment outgrows TARGETDURATION however
+             * long or irregular the source's GOP is. */
+            boundary = since >= s->seg_ticks - s->half_frame;
         } else if (key) {
             boundary = since >= s->seg_ticks - tol && since >= s->seg_ticks / 2;
         } else {

@@ -382,6 +382,46 @@ static void test_cut_at_nearest_keyframe(void **state)
     }
 }
 
+/*
+ * A source whose keyframes come every 8 s (x264's default GOP, as
+ * GStreamer's x264enc sends) with no Source remux in the ladder: every
+ * rendition is encoded, so segments are cut on the 2 s grid, and
+ * TARGETDURATION, which must never change, holds every one.
+ */
+static void test_long_gop_encoded_only_cuts_on_grid(void **state)
+{
+    (void)state;
+    ladder_profile_t p;
+    char in[300], args[600], err[256], text[4096];
+    double d[16];
+    assert_int_equal(
+        ladder_profile_parse("{\"name\": \"enc\", \"renditions\": ["
+                             "{\"height\": 160, \"fps\": 15, "
+                             "\"bitrate_kbps\": 200, \"codec\": \"h264\"}]}",
+                             &p, err, sizeof(err)),
+        0);
+    snprintf(in, sizeof(in), "%s/gop240.ts", dir);
+    snprintf(args, sizeof(args),
+             "-f lavfi -i testsrc2=s=320x180:r=30:d=7 -c:v libx264 "
+             "-preset ultrafast -g 240 -keyint_min 240 -sc_threshold 0 %s",
+             in);
+    ffmpeg(args);
+    transcode_opts_t o = opts("gop240");
+    o.vod = true;
+    transcode_session_t *s =
+        transcode_session_new(wrap_open_url(in, false, false), &p, &o);
+    assert_non_null(s);
+    assert_int_equal(transcode_session_run(s), 0);
+    transcode_session_free(&s);
+    int n = extinfs("gop240", "160p15", d, 16);
+    assert_int_equal(n, 4); /* 2 + 2 + 2 + 1 s */
+    for (int i = 0; i < 3; i++)
+        if (d[i] < 1.99 || d[i] > 2.01)
+            fail_msg("segment %d lasts %.3f s, not 2 s", i, d[i]);
+    read_out("gop240/160p15/index.m3u8", text, sizeof(text));
+    assert_non_null(strstr(text, "#EXT-X-TARGETDURATION:2\n"));
+}
+
 /* The first and last video pts (s) in the segment file DIR/rel. */
 static void video_span(const char *rel, double *first, double *last)
 {
@@ -1062,6 +1102,7 @@ int main(void)
         cmocka_unit_test(test_continuation_follows_on),
         cmocka_unit_test(test_continuation_rebases),
         cmocka_unit_test(test_reconnect_rebases_by_publish),
+        cmocka_unit_test(test_long_gop_encoded_only_cuts_on_grid),
         cmocka_unit_test(test_source_failure_drops_only_it),
         cmocka_unit_test(test_encoder_failure_drops_only_it),
         cmocka_unit_test(test_every_rendition_failed_ends_the_session),
