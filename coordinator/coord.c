@@ -1841,15 +1841,23 @@ static void handle_ingest_stats(coord_t *c, const envelope_peer_t *peer,
         return;
     s->in_kbps = st->bitrate_kbps;
     s->in_fps = st->fps;
-    if (s->awaiting_source && st->source && st->source->width &&
-        st->source->height) {
+    /* An audio codec and no video one: the ingest found no video after
+     * the audio (radio, music); placed with the audio-only ladder. */
+    bool audio_only =
+        st->source && !st->source->video_codec && st->source->audio_codec;
+    if (s->awaiting_source && st->source &&
+        ((st->source->width && st->source->height) || audio_only)) {
         s->src_info = *st->source;
         s->src_info.client = NULL;
         source_from_info(st->source, &s->source);
-        if (ladder_apply(&s->prof, &s->source, &s->ladder) == 0) {
+        if (audio_only)
+            ladder_audio_only(&s->ladder);
+        if (audio_only || ladder_apply(&s->prof, &s->source, &s->ladder) == 0) {
             s->awaiting_source = false;
             db_stream(c, s);
-            if (place_stream(c, s, "source size known") < 0)
+            if (place_stream(c, s,
+                             audio_only ? "audio-only source"
+                                        : "source size known") < 0)
                 coord_event(c, "stream.pending", NULL, s->id,
                             json_pack("{s:s}", "reason", "no capacity"));
         }

@@ -1,6 +1,7 @@
 /* FLV tag body parsing: codec, key frame, configuration, payload bounds. */
 #include "flv_tag.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const uint32_t aac_rates[16] = {96000, 88200, 64000, 48000, 44100, 32000,
@@ -131,6 +132,44 @@ int flv_parse_audio(const uint8_t *d, uint32_t n, flv_pkt_t *o)
         return 0;
     }
     return FLV_EUNSUPPORTED;
+}
+
+const char *flv_codec_describe(bool video, const uint8_t *d, uint32_t n,
+                               char *buf, size_t len)
+{
+    static const char *const vnames[16] = {
+        [2] = "Sorenson H.263", [3] = "Screen Video",
+        [4] = "On2 VP6",        [5] = "On2 VP6 with alpha",
+        [6] = "Screen Video 2", [7] = "H.264",
+        [12] = "HEVC"};
+    static const char *const anames[16] = {[0] = "linear PCM",
+                                           [1] = "ADPCM",
+                                           [2] = "MP3",
+                                           [3] = "PCM LE",
+                                           [4] = "Nellymoser 16 kHz",
+                                           [5] = "Nellymoser 8 kHz",
+                                           [6] = "Nellymoser",
+                                           [7] = "G.711 A-law",
+                                           [8] = "G.711 mu-law",
+                                           [9] = "Enhanced RTMP audio",
+                                           [10] = "AAC",
+                                           [11] = "Speex",
+                                           [14] = "MP3 8 kHz",
+                                           [15] = "device-specific sound"};
+    if (n < 1) {
+        snprintf(buf, len, "an empty %s tag", video ? "video" : "audio");
+    } else if (video && (d[0] & 0x80)) {
+        char fcc[5] = "????";
+        for (uint32_t i = 0; i < 4 && 1 + i < n; i++)
+            fcc[i] = d[1 + i] >= 0x20 && d[1 + i] < 0x7f ? (char)d[1 + i] : '?';
+        snprintf(buf, len, "Enhanced RTMP FourCC %s", fcc);
+    } else {
+        unsigned id = video ? d[0] & 0x0f : d[0] >> 4;
+        const char *name = video ? vnames[id] : anames[id];
+        snprintf(buf, len, "%s (FLV %s codec id %u)", name ? name : "unknown",
+                 video ? "video" : "audio", id);
+    }
+    return buf;
 }
 
 int flv_aac_asc_info(const uint8_t *asc, uint32_t n, uint32_t *sample_rate,

@@ -54,6 +54,14 @@ int flv_parse_video(const uint8_t *d, uint32_t n, flv_pkt_t *out);
 int flv_parse_audio(const uint8_t *d, uint32_t n, flv_pkt_t *out);
 
 /*
+ * Names the codec of a video (video true) or audio body that
+ * flv_parse_video/flv_parse_audio found unsupported: "Sorenson H.263
+ * (FLV codec id 2)", "Enhanced RTMP FourCC vp09". Writes into buf.
+ */
+const char *flv_codec_describe(bool video, const uint8_t *d, uint32_t n,
+                               char *buf, size_t len);
+
+/*
  * Reads sample rate and channel count from an AAC AudioSpecificConfig.
  * Returns 0 or FLV_EINVAL.
  */

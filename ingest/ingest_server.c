@@ -67,8 +67,9 @@ typedef struct publisher {
     uint64_t prev_bytes, prev_frames;
     int64_t prev_ms;
     double fps, kbps;
-    uint64_t unsupported;
-    video_size_t *vsize; /* RTMP without a size in onMetaData */
+    int64_t audio_since_ms; /* first stats with audio and no video */
+    bool audio_only;        /* no video AUDIO_ONLY_AFTER_MS after audio */
+    video_size_t *vsize;    /* RTMP without a size in onMetaData */
     uint32_t vsize_packets;
 } publisher_t;
 
@@ -503,6 +504,26 @@ static void rtmp_video_size(ingest_server_t *s, publisher_t *p,
         s->last_stats_ms = 0;
 }
 
+/*
+ * Ends an accepted RTMP publish whose codec Prism does not carry: the
+ * publisher gets onStatus error with the reason, the coordinator a
+ * StreamEnd with it (its stream.ended event), so the stream is never
+ * placed, nor placed again. The connection closes after the flush.
+ */
+static void pub_refuse_codec(ingest_server_t *s, conn_t *c, bool video,
+                             const char *codec)
+{
+    char reason[200];
+    snprintf(reason, sizeof(reason), "unsupported %s codec: %s; Prism takes %s",
+             video ? "video" : "audio", codec,
+             video ? "H.264, HEVC or AV1" : "AAC or MP3");
+    atomic_fetch_add(&s->n.publish_refused, 1);
+    log_warn("ingest", "Publish refused.", "stream=%s addr=%s reason=\"%s\"",
+             c->pub->stream_id, c->addr, reason);
+    rtmp_conn_publish_fail(c->rc, reason);
+    pub_end(s, &c->pub, reason);
+}
+
 static int cb_media(void *opaque, rtmp_conn_t *rc, uint8_t type, uint32_t ts,
                     pktbuf_t *buf, uint32_t off, uint32_t len)
 {
@@ -517,7 +538,10 @@ static int cb_media(void *opaque, rtmp_conn_t *rc, uint8_t type, uint32_t ts,
     int r =
         video ? flv_parse_video(body, len, &f) : flv_parse_audio(body, len, &f);
     if (r == FLV_EUNSUPPORTED) {
-        p->unsupported++;
+        char name[96];
+        pub_refuse_codec(
+            s, c, video,
+            flv_codec_describe(video, body, len, name, sizeof(name)));
         return 0;
     }
     if (r < 0)
@@ -603,6 +627,18 @@ static void cb_metadata(void *opaque, rtmp_conn_t *rc)
     if (!p)
         return;
     snprintf(p->client, sizeof(p->client), "%s", m->client);
+    /* A legacy FLV video codec id (1-15) other than H.264 (7) and HEVC
+     * (12) is refused now, before the size lets the stream be placed;
+     * larger numbers are Enhanced RTMP FourCCs, judged by their packets. */
+    int vid = (int)m->videocodecid;
+    if (m->videocodecid == vid && vid >= 1 && vid <= 15 && vid != 7 &&
+        vid != 12) {
+        uint8_t tag = (uint8_t)vid;
+        char name[96];
+        pub_refuse_codec(s, c, true,
+                         flv_codec_describe(true, &tag, 1, name, sizeof(name)));
+        return;
+    }
     bool had_size = p->width && p->height;
     if (m->width > 0 && m->width < 65536)
         p->width = (uint32_t)m->width;
@@ -872,6 +908,31 @@ static void send_heartbeat(ingest_server_t *s)
     send_coord(s, &env);
 }
 
+/* How long a stream with audio waits for video before it is audio-only. */
+#define AUDIO_ONLY_AFTER_MS 2000
+
+/*
+ * A stream whose audio came and whose video has not come
+ * AUDIO_ONLY_AFTER_MS later is audio-only; its stats go at once (the
+ * coordinator waits for them to place it).
+ */
+static void audio_only_scan(ingest_server_t *s, int64_t now)
+{
+    for (publisher_t *p = s->pubs; p; p = p->next) {
+        if (!p->acodec || p->vcodec || p->audio_only)
+            continue;
+        if (!p->audio_since_ms)
+            p->audio_since_ms = now;
+        if (now - p->audio_since_ms < AUDIO_ONLY_AFTER_MS)
+            continue;
+        p->audio_only = true;
+        s->last_stats_ms = 0;
+        log_info("ingest", "Audio-only stream: no video came.",
+                 "stream=%s codec=%u waited_ms=%lld", p->stream_id, p->acodec,
+                 (long long)(now - p->audio_since_ms));
+    }
+}
+
 static void send_stats(ingest_server_t *s, int64_t now)
 {
     for (publisher_t *p = s->pubs; p; p = p->next) {
@@ -891,8 +952,12 @@ static void send_stats(ingest_server_t *s, int64_t now)
         env.ingest_stats = &is;
         is.stream_id = p->stream_id;
         is.source = &src;
+        /* Audio-only (radio, music): the audio codec is said only with
+         * video, or once audio_only_scan found none (the coordinator
+         * places a stream naming audio and no video as audio-only). */
         src.video_codec = (Prism__Codec)p->vcodec;
-        src.audio_codec = (Prism__Codec)p->acodec;
+        src.audio_codec =
+            (Prism__Codec)(p->vcodec || p->audio_only ? p->acodec : 0);
         src.width = p->width;
         src.height = p->height;
         /* The encoder's declared rate (onMetaData) when it gave one: the
@@ -1232,6 +1297,7 @@ int ingest_server_run(ingest_server_t *s)
         if (now - s->last_scan_ms >= 250) {
             s->last_scan_ms = now;
             scan_timeouts(s, now);
+            audio_only_scan(s, now);
         }
         if (now - s->last_stats_ms >= s->cfg.stats_interval_ms) {
             s->last_stats_ms = now;

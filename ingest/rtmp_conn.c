@@ -47,6 +47,7 @@ rtmp_conn_t *rtmp_conn_new(const rtmp_limits_t *lim, const rtmp_conn_cbs_t *cbs,
     c->cbs = *cbs;
     c->opaque = opaque;
     c->state = RTMP_CONN_HS_C0C1;
+    c->meta.videocodecid = -1;
     rtmp_chunk_reader_init(&c->rd, lim->max_chunk_size, lim->max_message,
                            on_message, c);
     return c;
@@ -234,6 +235,14 @@ void rtmp_conn_publish_result(rtmp_conn_t *c, bool accepted, const char *reason)
     }
 }
 
+void rtmp_conn_publish_fail(rtmp_conn_t *c, const char *reason)
+{
+    if (c->state != RTMP_CONN_PUBLISHING)
+        return;
+    send_status(c, "error", "NetStream.Publish.Rejected", reason);
+    c->state = RTMP_CONN_CLOSING;
+}
+
 static void meta_from(rtmp_conn_t *c, const amf0_doc_t *d, int obj)
 {
     rtmp_meta_t *m = &c->meta;
@@ -246,6 +255,8 @@ static void meta_from(rtmp_conn_t *c, const amf0_doc_t *d, int obj)
         amf0_num(d, amf0_get(d, obj, "audiodatarate"), m->audiodatarate);
     m->audiosamplerate =
         amf0_num(d, amf0_get(d, obj, "audiosamplerate"), m->audiosamplerate);
+    m->videocodecid =
+        amf0_num(d, amf0_get(d, obj, "videocodecid"), m->videocodecid);
     if (amf0_copy_str(d, amf0_get(d, obj, "encoder"), m->client,
                       sizeof(m->client)) == 0)
         c->meta_from_data = true;

@@ -42,6 +42,7 @@ typedef struct {
     double width, height, framerate;
     double videodatarate, audiodatarate; /* kbit/s */
     double audiosamplerate;
+    double videocodecid; /* FLV codec id or FourCC as a number; -1 unsaid */
     char client[128]; /* onMetaData "encoder", else connect's flashVer */
 } rtmp_meta_t;
 
@@ -107,6 +108,13 @@ void rtmp_conn_consumed(rtmp_conn_t *c, size_t n);
  */
 void rtmp_conn_publish_result(rtmp_conn_t *c, bool accepted,
                               const char *reason);
+
+/*
+ * Ends an accepted publish that Prism cannot carry (an unsupported codec):
+ * sends onStatus error NetStream.Publish.Rejected with `reason` and the
+ * state becomes RTMP_CONN_CLOSING.
+ */
+void rtmp_conn_publish_fail(rtmp_conn_t *c, const char *reason);
 
 rtmp_conn_state_t rtmp_conn_state(const rtmp_conn_t *c);
 const rtmp_meta_t *rtmp_conn_meta(const rtmp_conn_t *c);

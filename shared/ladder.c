@@ -493,6 +493,14 @@ static bool same_output(const ladder_rendition_t *a,
            a->fps_den == b->fps_den && a->codec == b->codec;
 }
 
+void ladder_audio_only(ladder_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->r[0].name, sizeof(out->r[0].name), "audio");
+    out->r[0].remux = true;
+    out->n = 1;
+}
+
 int ladder_apply(const ladder_profile_t *profile, const ladder_source_t *src,
                  ladder_t *out)
 {

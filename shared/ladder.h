@@ -84,6 +84,13 @@ int ladder_profile_load(const char *path, ladder_profile_t *out, char *err,
 int ladder_profile_default(ladder_profile_t *out);
 
 /*
+ * The ladder of a source without video (radio, music): one rendition
+ * named "audio", marked remux (the source's audio is carried; the worker
+ * makes its audio-only rendition), size 0, costing nothing.
+ */
+void ladder_audio_only(ladder_t *out);
+
+/*
  * Fits a profile to a source (the rules of DESIGN.md "Ladder rules"):
  * never upscale (a rung whose short side is larger than the source's is
  * dropped), a rung with min_source_fps only when the source is faster,

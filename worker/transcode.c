@@ -996,6 +996,9 @@ static int open_muxers(transcode_session_t *s)
             s->all_mask |= 1u << i;
     }
     s->muxers_open = true;
+    /* An audio-only ladder has no video codec string to wait for: its
+     * master goes now (a failed PUT is logged by put_file). */
+    maybe_write_master(s);
     for (int i = 0; i < s->npending; i++) {
         pending_t *p = &s->pending[i];
         ret = emit(s, p->rend, p->pkt, p->pkt->time_base, p->audio);

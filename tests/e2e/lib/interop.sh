@@ -23,10 +23,8 @@ source "$src/tests/e2e/lib/player.sh"
 # row that passes prints PASS (drop it from the list). To enable a row,
 # remove it here; PRISM_INTEROP_STRICT=1 enables them all.
 interop_known_fail=(
-    ffmpeg-h263-refused # H.263 is accepted, then restarts (fail)
-    ffmpeg-audio-only   # accepted, never placed: waits for a video size
-    ffmpeg-reconnect    # the drop ends the stream; the reconnect starts a
-    #                     new one (new id, playlists from 0 after ENDLIST)
+    ffmpeg-reconnect # the drop ends the stream; the reconnect starts a
+    #                  new one (new id, playlists from 0 after ENDLIST)
 )
 [ -n "${PRISM_INTEROP_STRICT:-}" ] && interop_known_fail=()
 
