@@ -31,6 +31,7 @@ typedef enum {
     END_REFUSED,   /* a late admission answer refused the key */
     END_NO_ANSWER, /* no admission answer within admit_timeout_ms */
     END_STOP,      /* the ingest is shutting down */
+    END_CODEC,     /* a codec Prism does not carry (refuse names it) */
 } end_why_t;
 
 static const char *const end_names[] = {
@@ -43,6 +44,7 @@ static const char *const end_names[] = {
     [END_REFUSED] = "stream key refused after connecting",
     [END_NO_ANSWER] = "no admission answer in time",
     [END_STOP] = "ingest shutting down",
+    [END_CODEC] = "unsupported codec",
 };
 
 typedef struct srt_conn {
@@ -57,6 +59,7 @@ typedef struct srt_conn {
     char addr[64];
     char stream_id[128];    /* the loop's name for it, for the log */
     end_why_t why;          /* set once: read_packet then fails at once */
+    char refuse[200];       /* END_CODEC: the reason, naming the codec */
     int64_t last_byte_ms;   /* the last SRT message received */
     int64_t media_deadline; /* no packet by then: END_NO_MEDIA */
     uint64_t packets;
@@ -697,8 +700,27 @@ static void *conn_main(void *arg)
     for (unsigned i = 0; i < fmt->nb_streams && i < 64; i++) {
         AVStream *st = fmt->streams[i];
         enum AVMediaType t = st->codecpar->codec_type;
-        if ((t != AVMEDIA_TYPE_VIDEO && t != AVMEDIA_TYPE_AUDIO) ||
-            codec_of(st->codecpar->codec_id) == 0 || ntracks >= HUB_MAX_TRACKS)
+        if (t != AVMEDIA_TYPE_VIDEO && t != AVMEDIA_TYPE_AUDIO)
+            continue;
+        if (codec_of(st->codecpar->codec_id) == 0) {
+            /* Refused, not carried without it: the coordinator would
+             * place a stream whose video (or audio) never comes. */
+            bool v = t == AVMEDIA_TYPE_VIDEO;
+            snprintf(c->refuse, sizeof(c->refuse),
+                     "unsupported %s codec: %s (MPEG-TS stream %u); Prism "
+                     "takes %s",
+                     v ? "video" : "audio",
+                     st->codecpar->codec_id == AV_CODEC_ID_NONE
+                         ? "unknown"
+                         : avcodec_get_name(st->codecpar->codec_id),
+                     i, v ? "H.264, HEVC or AV1" : "AAC, MP3 or Opus");
+            log_warn("srt", "Publish refused.",
+                     "stream=%s addr=%s reason=\"%s\"",
+                     c->stream_id[0] ? c->stream_id : "-", c->addr, c->refuse);
+            conn_fail(c, END_CODEC);
+            goto end;
+        }
+        if (ntracks >= HUB_MAX_TRACKS)
             continue;
         map[i] = (int)ntracks;
         post_track(c, ntracks, st, st->codecpar->extradata,
@@ -799,7 +821,8 @@ end:
     av_free(iobuf);
     av_packet_free(&pkt);
     if (c->publisher)
-        post_end(s, c->publisher, end_names[c->why]);
+        post_end(s, c->publisher,
+                 c->why == END_CODEC ? c->refuse : end_names[c->why]);
     srt_close(c->sock);
     atomic_store(&c->finished, true);
     return NULL;

@@ -79,7 +79,7 @@ typedef struct srtq_item {
     hub_pkt_t pkt;         /* PKT: pkt.buf's reference is owned */
     char client[128];      /* TRACK: encoder name if the stream says it */
     double fps;            /* TRACK, video: frame rate, 0 when unknown */
-    char why[64];          /* END: why the publisher left */
+    char why[200];         /* END: why the publisher left */
 } srtq_item_t;
 
 /*

@@ -853,6 +853,49 @@ static void test_rtmp_publish_bad_key_and_hostile(void **state)
     tu_coord_stop(&coord);
 }
 
+/* An accepted RTMP publish whose video is Sorenson H.263 (FLV codec id 2,
+ * FFmpeg's -c:v flv1) is ended at its first video message: onStatus error
+ * naming the codec, the connection closed, a StreamEnd to the
+ * coordinator, nothing left live. Before, the packets were dropped and the
+ * stream stayed live, to be placed again and again. */
+static void test_rtmp_unsupported_codec_refused(void **state)
+{
+    (void)state;
+    tu_coord_t coord;
+    tu_coord_start(&coord, true);
+    srv_t s;
+    srv_start(&s, coord.endpoint, 100);
+    int port = ingest_server_rtmp_port(s.srv);
+
+    tu_rtmp_t c;
+    assert_int_equal(tu_rtmp_open(&c, port, 1), 0);
+    assert_int_equal(tu_rtmp_publish(&c, "goodh263"), 0);
+    assert_string_equal(c.status, "NetStream.Publish.Start");
+    c.status[0] = '\0';
+    /* Key frame (1), codec 2, then a made-up picture header. */
+    const uint8_t h263[] = {0x12, 0x00, 0x00, 0x84, 0x00, 0x10, 0x20, 0x30};
+    assert_int_equal(
+        tu_rtmp_send(&c, 6, RTMP_MSG_VIDEO, 1, 0, h263, sizeof(h263)), 0);
+    assert_int_equal(tu_rtmp_pump(&c, 3000, tu_has_status), 0);
+    assert_string_equal(c.status, "NetStream.Publish.Rejected");
+    assert_non_null(strstr(c.desc, "Sorenson H.263"));
+    assert_true(tu_closed_by_peer(c.fd, 2000));
+    tu_rtmp_close(&c);
+    WAIT_UNTIL(atomic_load(&coord.ends) >= 1, 5000);
+    assert_true(atomic_load(&coord.ends) >= 1);
+    pthread_mutex_lock(&coord.mu);
+    assert_non_null(strstr(coord.last_end_reason, "Sorenson H.263"));
+    pthread_mutex_unlock(&coord.mu);
+
+    ingest_counters_t n;
+    ingest_server_counters(s.srv, &n);
+    assert_int_equal(n.publish_ok, 1);
+    assert_int_equal(n.publish_refused, 1);
+    assert_int_equal(n.live_streams, 0);
+    srv_stop(&s);
+    tu_coord_stop(&coord);
+}
+
 /* Starts a coordinator, a server and a subscriber to the stream of the
  * SRT publish key "goodsrt", whose ffmpeg URL goes to url[len]. Returns the
  * SRT port. */
@@ -869,6 +912,44 @@ static int srt_setup(tu_coord_t *coord, srv_t *s, tu_sub_t *sub, char *url,
              "srt://127.0.0.1:%d?streamid=#!::r=goodsrt,m=publish&linger=3",
              port);
     return port;
+}
+
+/* An SRT publish of MPEG-2 video (a codec the ingest does not forward)
+ * is ended once its codecs are known, with a reason naming the codec in
+ * the StreamEnd. Before, the track was left out and the stream went on
+ * with no video, never placed. */
+static void test_srt_unsupported_codec_refused(void **state)
+{
+    (void)state;
+    tu_coord_t coord;
+    srv_t s;
+    static tu_sub_t sub;
+    char url[256], path[600];
+    int port = srt_setup(&coord, &s, &sub, url, sizeof(url));
+    snprintf(url, sizeof(url),
+             "srt://127.0.0.1:%d?streamid=#!::r=goodmpeg2,m=publish", port);
+    snprintf(path, sizeof(path), "%s/ffmpeg-srt-mpeg2.log", tu_dir());
+    char *argv[] = {"ffmpeg",     "-nostdin", "-loglevel",
+                    "warning",    "-re",      "-f",
+                    "lavfi",      "-i",       "testsrc2=size=320x180:rate=25",
+                    "-t",         "4",        "-c:v",
+                    "mpeg2video", "-f",       "mpegts",
+                    url,          NULL};
+    pid_t pid = spawn_ffmpeg(argv, path);
+    assert_true(pid > 0);
+    WAIT_UNTIL(atomic_load(&coord.ends) >= 1, 8000);
+    wait_rc(pid);
+    tu_sub_stop(&sub);
+    assert_true(atomic_load(&coord.ends) >= 1);
+    pthread_mutex_lock(&coord.mu);
+    assert_non_null(
+        strstr(coord.last_end_reason, "unsupported video codec: mpeg2video"));
+    pthread_mutex_unlock(&coord.mu);
+    ingest_counters_t c;
+    ingest_server_counters(s.srv, &c);
+    assert_int_equal(c.live_streams, 0);
+    srv_stop(&s);
+    tu_coord_stop(&coord);
 }
 
 static void test_srt_publish_and_bad_key(void **state)
@@ -1711,7 +1792,9 @@ int main(void)
         cmocka_unit_test(test_admission_timeout),
         cmocka_unit_test(test_bad_keys_rate_limited),
         cmocka_unit_test(test_rtmp_publish_bad_key_and_hostile),
+        cmocka_unit_test(test_rtmp_unsupported_codec_refused),
         cmocka_unit_test(test_srt_publish_and_bad_key),
+        cmocka_unit_test(test_srt_unsupported_codec_refused),
         cmocka_unit_test(test_srt_hostile),
         cmocka_unit_test(test_srt_slow_admission),
         cmocka_unit_test(test_srt_admission_timeout),

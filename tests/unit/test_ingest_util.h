@@ -161,6 +161,7 @@ typedef struct {
     char last_client[128];
     double last_fps, last_kbps, last_gop_s;
     uint32_t last_width, last_height, last_vcodec, last_acodec;
+    char last_end_reason[256]; /* the last StreamEnd's reason */
     bool answer; /* false: never answer (admission timeout tests) */
     pthread_t thread;
     pthread_mutex_t mu;
@@ -240,6 +241,10 @@ static inline void *tu_coord_main(void *arg)
             pthread_mutex_unlock(&c->mu);
             atomic_fetch_add(&c->stats, 1);
         } else if (env->body_case == PRISM__ENVELOPE__BODY_STREAM_END) {
+            pthread_mutex_lock(&c->mu);
+            snprintf(c->last_end_reason, sizeof(c->last_end_reason), "%s",
+                     env->stream_end->reason ? env->stream_end->reason : "");
+            pthread_mutex_unlock(&c->mu);
             atomic_fetch_add(&c->ends, 1);
         }
         envelope_free(&env);
