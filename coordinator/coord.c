@@ -357,6 +357,7 @@ static void stream_free_slot(coord_t *c, coord_stream_t *s)
         idmap_del(c->channel_streams, k);
     s->state = STREAM_FREE;
     s->id[0] = '\0';
+    s->left_ms = 0;
     c->nstreams--;
 }
 
@@ -1401,7 +1402,9 @@ static void handle_report(coord_t *c, const envelope_peer_t *peer,
         liveness_state_t ls = liveness_session_report(
             &c->lcfg, &s->live, now, sl->last_output_pts_ms,
             sl->last_input_pts_ms, sl->speed);
-        if (ls == LIVENESS_HUNG) {
+        if (ls == LIVENESS_HUNG && s->left_ms) {
+            /* No input since the publisher left: waiting, not hung. */
+        } else if (ls == LIVENESS_HUNG) {
             c->n.hung_sessions++;
             uint64_t g = s->generation;
             stream_failed(c, s, "session hung: its output stopped advancing",
@@ -1655,6 +1658,7 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
     if (s) {
         /* The streamer reconnected (perhaps through another ingest): the
          * stream goes on under the same id and playlists. */
+        s->left_ms = 0;
         snprintf(s->ingest, sizeof(s->ingest), "%s", x->ingest);
         s->src_info = x->src;
         s->src_info.client = NULL;
@@ -1819,16 +1823,33 @@ int coord_stop_stream(coord_t *c, coord_stream_t *s, const char *why)
     return 0;
 }
 
+/*
+ * The ingest says a stream's publisher is gone. A stream running on a
+ * worker waits reconnect_grace_ms for it (an encoder's auto-reconnect,
+ * perhaps through another ingest): the worker holds the playlists open, a
+ * publish with the channel's key in that time continues the stream (see
+ * publish_cb), and the tick ends it when the time runs out.
+ */
 static void handle_stream_end(coord_t *c, const envelope_peer_t *peer,
                               const Prism__Envelope *env)
 {
     (void)peer;
     coord_stream_t *s = coord_find_stream(c, env->stream_end->stream_id);
-    if (s)
-        coord_stop_stream(c, s,
-                          env->stream_end->reason && env->stream_end->reason[0]
-                              ? env->stream_end->reason
-                              : "publisher left");
+    const char *why = env->stream_end->reason && env->stream_end->reason[0]
+                          ? env->stream_end->reason
+                          : "publisher left";
+    if (!s)
+        return;
+    if (c->cfg.reconnect_grace_ms > 0 && s->worker >= 0 &&
+        s->state == STREAM_RUNNING && !s->left_ms) {
+        s->left_ms = clock_mono_ms();
+        coord_event(c, "stream.publisher_left", worker_id_of(c, s->worker),
+                    s->id,
+                    json_pack("{s:s, s:I}", "reason", why, "grace_ms",
+                              (json_int_t)c->cfg.reconnect_grace_ms));
+        return;
+    }
+    coord_stop_stream(c, s, why);
 }
 
 static void handle_ingest_stats(coord_t *c, const envelope_peer_t *peer,
@@ -1991,6 +2012,10 @@ static void check_liveness(coord_t *c, int64_t now)
                              PRISM__RELEASE_REASON__RELEASE_REASON_SUPERSEDED,
                              false);
             }
+        } else if (s->state != STREAM_FREE && s->left_ms &&
+                   now - s->left_ms >= c->cfg.reconnect_grace_ms) {
+            coord_stop_stream(c, s, "publisher left");
+            continue;
         } else if (s->state == STREAM_RUNNING) {
             /* A minute (fail_reset_ms) of running clears the policy. */
             if (!s->running_since_ms)

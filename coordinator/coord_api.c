@@ -226,6 +226,13 @@ static json_t *stream_json(coord_t *c, coord_stream_t *s)
         (json_int_t)s->origin_dropped);
     if (j)
         json_object_set_new(j, "failure", failure_json(c, s));
+    /* While the publisher is away: how long ago it left (the stream ends
+     * when reconnect_grace_ms has passed); null while it is there. */
+    if (j)
+        json_object_set_new(j, "publisher_left_ms",
+                            s->left_ms
+                                ? json_integer(clock_mono_ms() - s->left_ms)
+                                : json_null());
     return j;
 }
 

@@ -90,6 +90,11 @@ const config_option_t coord_config_options[] = {
     {"fail_retry_ms", 0, CONFIG_INT, "30000", 100, 3600000, N(fail_retry_ms),
      "A failed stream is placed again this often while its publisher is "
      "still there, ms"},
+    {"reconnect_grace_ms", 0, CONFIG_INT, "10000", 0, 600000,
+     N(reconnect_grace_ms),
+     "When a publisher leaves, how long its stream (worker, playlists) "
+     "waits for it to come back with the same key before it ends; 0 "
+     "ends it at once, ms"},
     {"reconcile_grace_ms", 0, CONFIG_INT, "5000", 0, 600000,
      N(reconcile_grace_ms),
      "After a start, how long streams from the database wait for their "

@@ -57,6 +57,8 @@ typedef struct {
     int64_t fail_limit;           /* failures in fail_window_ms: failed */
     int64_t fail_window_ms;       /* the window fail_limit counts in */
     int64_t fail_retry_ms;        /* a failed stream is retried this often */
+    int64_t reconnect_grace_ms;   /* a stream waits this long for its
+                                     publisher to come back */
 } coord_config_t;
 
 /* The option table and its size (for config_parse and the docs). */

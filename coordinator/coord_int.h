@@ -131,6 +131,9 @@ typedef struct {
     ladder_profile_t prof;
     bool awaiting_source;
     int64_t upgraded_ms; /* last move to the whole ladder; 0 never */
+    /* The publisher left at this time (0: it is there): the stream waits
+     * reconnect_grace_ms for it, its worker holding the playlists open. */
+    int64_t left_ms;
     /* Session failure policy (see stream_failed in coord.c). */
     int64_t fail_at[COORD_FAIL_RING]; /* recent failure times, a ring */
     uint64_t failures;                /* in all, for the API */

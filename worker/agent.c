@@ -597,6 +597,7 @@ static void *sess_main(void *arg)
     o.start_sequence = (int64_t)s->media_sequence;
     o.discontinuity = disc;
     o.continue_playlists = true;
+    o.end_wait_ms = (int)a->cfg.publisher_wait_ms;
     transcode_session_t *ts = transcode_session_new(src, &s->profile, &o);
     if (!ts) {
         set_state(s, S_FAILED, "the transcode session did not start");

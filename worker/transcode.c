@@ -136,7 +136,8 @@ typedef struct {
     double peak_bps; /* the highest segment bit rate published */
     double adv_bps;  /* the BANDWIDTH the master says */
     int64_t frames;
-    bool failed; /* dropped by rend_fail: skipped from then on */
+    bool failed;   /* dropped by rend_fail: skipped from then on */
+    bool finished; /* last segment out (held for a reconnect) */
 } rend_t;
 
 typedef struct {
@@ -731,11 +732,29 @@ static int rend_cut(transcode_session_t *s, rend_t *r, int64_t end_us,
     return 0;
 }
 
+/* Whether a rendition still remuxes the source (its cuts need source
+ * keyframes). */
+static bool remuxing(const transcode_session_t *s)
+{
+    for (int i = 0; i < s->nrend; i++)
+        if (s->rend[i].r.remux && !s->rend[i].failed)
+            return true;
+    return false;
+}
+
 /* The renditions' playlists, continued from the output's when asked. */
 static int open_playlists(transcode_session_t *s)
 {
+    /* TARGETDURATION must hold every segment and never change. Encoded
+     * renditions are cut on the grid; a remuxed Source can only be cut at
+     * the source's keyframes, which real encoders place late by a frame
+     * or a stall (GStreamer's flvmux after a freeze: 2.74 s segments on a
+     * 2 s target), so a live ladder with a remux gets a second of room.
+     * (hls.js then holds 3 s more back; the trade-off is in
+     * docs/transcode.md.) */
+    bool room = !s->o.vod && remuxing(s);
     s->wopts = (hls_writer_opts_t){
-        .target_s = s->o.segment_s,
+        .target_s = s->o.segment_s + (room ? 1.0 : 0.0),
         .window = s->o.vod ? 0 : s->o.list_size,
         .vod = s->o.vod,
         .map_uri = s->o.fmp4 ? "init.mp4" : NULL,
@@ -945,7 +964,9 @@ static int rend_finish(transcode_session_t *s, rend_t *r, bool endlist)
 {
     int ret = 0;
     if (r->failed)
-        return 0; /* dropped: nothing of it is written again */
+        return 0;    /* dropped: nothing of it is written again */
+    if (r->finished) /* held for a reconnect: the playlist alone */
+        return hls_writer_count(r->pl) ? put_playlist(s, r, endlist) : 0;
     if (r->started)
         ret = release_audio(s, r, INT64_MAX);
     if (ret >= 0)
@@ -953,6 +974,33 @@ static int rend_finish(transcode_session_t *s, rend_t *r, bool endlist)
     if (ret >= 0 && (r->nseg || hls_writer_count(r->pl)))
         ret = put_playlist(s, r, endlist);
     return ret;
+}
+
+/*
+ * A live input that ended by itself (the publisher left): the last
+ * segments and the playlists, still open, go out now, and the playlists
+ * wait up to end_wait_ms for the coordinator's word through the agent:
+ * transcode_session_stop (the stream ended: they end after this) or
+ * transcode_session_continues_elsewhere (the publisher came back and a
+ * new session continues them). Renditions finished here are not finished
+ * again; the end writes only their playlists.
+ */
+static void hold_for_reconnect(transcode_session_t *s)
+{
+    if (!s->src->live || s->o.vod || s->o.end_wait_ms <= 0 ||
+        atomic_load(&s->stop) || atomic_load(&s->keep_open) || !s->muxers_open)
+        return;
+    for (int i = 0; i < s->nrend; i++) {
+        if (rend_finish(s, &s->rend[i], false) < 0)
+            return; /* the end reports it */
+        s->rend[i].finished = true;
+    }
+    log_info(MOD, "The input ended; the playlists wait for the publisher.",
+             "input=\"%s\" wait_ms=%d", s->src->name, s->o.end_wait_ms);
+    int64_t until = av_gettime_relative() + s->o.end_wait_ms * 1000LL;
+    while (!atomic_load(&s->stop) && !atomic_load(&s->keep_open) &&
+           av_gettime_relative() < until)
+        av_usleep(20000);
 }
 
 /* Sends a packet to one rendition (rend >= 0) or, for audio, every one. */
@@ -1627,16 +1675,6 @@ static bool resume_here(transcode_session_t *s, int64_t pts, AVRational tb,
     s->have_first = true;
     s->first_pts = pts;
     return true;
-}
-
-/* Whether a rendition still remuxes the source (its cuts need source
- * keyframes). */
-static bool remuxing(const transcode_session_t *s)
-{
-    for (int i = 0; i < s->nrend; i++)
-        if (s->rend[i].r.remux && !s->rend[i].failed)
-            return true;
-    return false;
 }
 
 static int handle_video(transcode_session_t *s, AVPacket *pkt, int64_t read_us)
@@ -2461,6 +2499,8 @@ int transcode_session_run(transcode_session_t *s)
                   "input=\"%s\"", s->src->name);
         ret = AVERROR_INVALIDDATA;
     }
+    if (ret >= 0)
+        hold_for_reconnect(s);
 end:
     if (s->reader_started) {
         atomic_store(&s->stop, true);

@@ -48,6 +48,12 @@ typedef struct {
      * first new segment is a discontinuity and its timestamps follow on
      * from the last published segment; see docs/transcode.md). */
     bool continue_playlists;
+    /* Live: when the input ends by itself (not transcode_session_stop),
+     * the last segments are published at once, but the playlists wait up
+     * to this long (0: not at all) for transcode_session_stop (then they
+     * end with EXT-X-ENDLIST) or transcode_session_continues_elsewhere
+     * (they stay open): a publisher that reconnects continues them. */
+    int end_wait_ms;
     /* An http(s):// output: request timeout, and when refused PUTs end
      * the session (see origin.h). */
     origin_policy_t origin;

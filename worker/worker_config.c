@@ -66,6 +66,13 @@ static const config_option_t options[] = {
      N(subscribe_timeout_ms), "Give up subscribing at the ingest after this"},
     {"source_idle_ms", 0, CONFIG_INT, "15000", 500, 3600000, N(source_idle_ms),
      "No media for this long ends a session"},
+    {"publisher_wait_ms", 0, CONFIG_INT, "15000", 0, 3600000,
+     N(publisher_wait_ms),
+     "When a stream's input ends (its publisher left), its last segments "
+     "go out at once but its playlists stay open this long for the "
+     "coordinator's word: a reconnect continues them, the stream's end "
+     "ends them (EXT-X-ENDLIST); keep it above the coordinator's "
+     "reconnect_grace_ms"},
     {"queue_packets", 0, CONFIG_INT, "2048", 16, 1000000, N(queue_packets),
      "Bound of each session's input packet queue"},
     {"origin_timeout_ms", 0, CONFIG_INT, "5000", 100, 600000,

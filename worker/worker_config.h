@@ -36,6 +36,7 @@ typedef struct {
     int64_t credit_bytes; /* media credit granted at the ingest */
     int64_t subscribe_timeout_ms;
     int64_t source_idle_ms;     /* no media for this long ends a session */
+    int64_t publisher_wait_ms;  /* playlists held open after the input ends */
     int64_t queue_packets;      /* the session's input queue bound */
     int64_t origin_timeout_ms;  /* one request to an HTTP origin */
     int64_t origin_queue_files; /* uploads waiting per session */

@@ -377,7 +377,9 @@ static void test_cut_at_nearest_keyframe(void **state)
         }
         snprintf(args, sizeof(args), "%s/160p30/index.m3u8", sub);
         read_out(args, text, sizeof(text));
-        assert_non_null(strstr(text, "#EXT-X-TARGETDURATION:2\n"));
+        /* A live ladder with a Source remux has a second of room. */
+        assert_non_null(strstr(text, live ? "#EXT-X-TARGETDURATION:3\n"
+                                          : "#EXT-X-TARGETDURATION:2\n"));
         assert_true(!live == !!strstr(text, "#EXT-X-PLAYLIST-TYPE:VOD\n"));
     }
 }

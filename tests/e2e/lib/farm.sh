@@ -52,16 +52,17 @@ wait_segment() {
     fail "the stream did not start"
 }
 
-# wait_endlist URL: until the playlist at URL ends (EXT-X-ENDLIST), 10 s at
-# most, else the test fails: the worker writes it once the publisher has
-# left.
+# wait_endlist URL: until the playlist at URL ends (EXT-X-ENDLIST), else
+# the test fails: the worker writes it once the publisher has left and
+# the coordinator's reconnect grace (FARM_RECONNECT_GRACE_MS, 6 s in a
+# test farm) has passed without it coming back; 10 s more at most.
 wait_endlist() {
-    local _
-    for _ in $(seq 100); do
+    local _ n=$(((${FARM_RECONNECT_GRACE_MS:-6000} + 10000) / 100))
+    for _ in $(seq "$n"); do
         curl -fs "$1" | grep -q EXT-X-ENDLIST && return 0
         sleep 0.1
     done
-    fail "no EXT-X-ENDLIST in $1 10 s after the publisher left"
+    fail "no EXT-X-ENDLIST in $1 $((n / 10)) s after the publisher left"
 }
 
 # play_master URL: a player (ffmpeg) reads the master playlist at URL to
