@@ -148,9 +148,11 @@ hls_check_variants() {
             r=${uri%/index.m3u8}
             sizes=$FARM_DIR/hls/$ch/$r.sizes
             [ -s "$sizes" ] || continue
-            # Bits per second of each segment: its peak and average.
-            read -r peak avg < <(awk '$2 > 0 {b = $3 * 8 / $2; if (b > p) p = b; s += b; n++}
-                END {printf "%.0f %.0f\n", p, n ? s / n : 0}' "$sizes")
+            # The peak segment bit rate, and the average bit rate over
+            # every segment seen (bits over seconds: a short segment at a
+            # join weighs by its length, as it does for a player).
+            read -r peak avg < <(awk '$2 > 0 {b = $3 * 8 / $2; if (b > p) p = b; s += $3 * 8; t += $2}
+                END {printf "%.0f %.0f\n", p, t ? s / t : 0}' "$sizes")
             IFS=';' read -r video audio <"$FARM_DIR/hls/$ch/$r.probe" || video=
             out=$("$FARM_BUILD/tools/prism-hls-check" --variant "$uri" --peak "$peak" \
                 --average "$avg" ${video:+--video "$video"} ${audio:+--audio "$audio"} "$m" 2>&1) ||
