@@ -75,36 +75,11 @@ farm_track "$fpid" gst-file
 farm_track $! stalls
 
 # The ladder within 6 s of each publish's start.
-for _ in $(seq 100); do
-    left=0
-    for ch in $chans; do
-        [ -n "${t0[$ch]:-}" ] || t0[$ch]=$(publish_started "$ch") || left=1
-    done
-    [ "$left" = 0 ] && break
-    sleep 0.1
-done
-for ch in $chans; do
-    [ -n "${t0[$ch]:-}" ] || fail "$ch: the publish did not start in 10 s"
-done
+# shellcheck disable=SC2086 # the channel names are words
+wait_started $chans
 declare -A ready
-while :; do
-    left=0
-    for ch in $chans; do
-        [ -n "${ready[$ch]:-}" ] && continue
-        if ladder_ready "$ch"; then
-            ready[$ch]=$(echo "$(date +%s.%N) - ${t0[$ch]}" | bc)
-            echo "$ch: ladder on the origin $(printf %.2f "${ready[$ch]}") s after the publish started"
-            [ "$(echo "${ready[$ch]} <= 6" | bc)" = 1 ] ||
-                fail "$ch: the ladder took ${ready[$ch]} s (> 6 s)"
-        elif [ "$(echo "$(date +%s.%N) - ${t0[$ch]} > 6" | bc)" = 1 ]; then
-            fail "$ch: no complete ladder 6 s after the publish started (master: $(curl -fs "${master[$ch]}" | tr '\n' ' '))"
-        else
-            left=1
-        fi
-    done
-    [ "$left" = 0 ] && break
-    sleep 0.2
-done
+# shellcheck disable=SC2086 # the channel names are words
+wait_ladders 6 $chans
 
 # One generation for 20 s: no session fails, no stream is placed again.
 for _ in $(seq 20); do

@@ -70,17 +70,8 @@ ffmpeg -nostdin -loglevel error -re -f mpegts -i "$dir/join.ts" -c copy -copyink
 pid[join]=$!
 farm_track "${pid[join]}" ffmpeg-join
 
-for _ in $(seq 100); do
-    left=0
-    for ch in $chans; do
-        [ -n "${t0[$ch]:-}" ] || t0[$ch]=$(publish_started "$ch") || left=1
-    done
-    [ "$left" = 0 ] && break
-    sleep 0.1
-done
-for ch in $chans; do
-    [ -n "${t0[$ch]:-}" ] || fail "$ch: the publish did not start in 10 s"
-done
+# shellcheck disable=SC2086 # the channel names are words
+wait_started $chans
 
 # join: the size learned after the probe; the ladder is timed from then.
 for _ in $(seq 100); do
@@ -95,24 +86,7 @@ t0[join]=$(TZ=UTC0 date -u -d "${found%Z}" +%s.%N)
 # The ladder within 6 s of the publish starting (srt), of the size being
 # known (join).
 declare -A ready
-while :; do
-    left=0
-    for ch in srt join; do
-        [ -n "${ready[$ch]:-}" ] && continue
-        if ladder_ready "$ch"; then
-            ready[$ch]=$(echo "$(date +%s.%N) - ${t0[$ch]}" | bc)
-            echo "$ch: ladder on the origin $(printf %.2f "${ready[$ch]}") s after t0"
-            [ "$(echo "${ready[$ch]} <= 6" | bc)" = 1 ] ||
-                fail "$ch: the ladder took ${ready[$ch]} s (> 6 s)"
-        elif [ "$(echo "$(date +%s.%N) - ${t0[$ch]} > 6" | bc)" = 1 ]; then
-            fail "$ch: no complete ladder 6 s after the publish started (master: $(curl -fs "${master[$ch]}" | tr '\n' ' '))"
-        else
-            left=1
-        fi
-    done
-    [ "$left" = 0 ] && break
-    sleep 0.2
-done
+wait_ladders 6 srt join
 curl -fs "${master[join]}" | grep -q 'RESOLUTION=320x180' || fail "join: the Source is not 320x180"
 # The ladder fitted to the stream's 30 fps (not to a rate measured over
 # the moment the size became known).

@@ -150,3 +150,48 @@ ladder_ready() {
     done
     [ "$n" -gt 0 ]
 }
+
+# wait_started CHANNEL...: the caller's associative array t0 gets each
+# channel's publish start (publish_started), 10 s at most, else the test
+# fails.
+wait_started() {
+    local _ ch left
+    for _ in $(seq 100); do
+        left=0
+        for ch in "$@"; do
+            [ -n "${t0[$ch]:-}" ] || t0[$ch]=$(publish_started "$ch") || left=1
+        done
+        [ "$left" = 0 ] && break
+        sleep 0.1
+    done
+    for ch in "$@"; do
+        [ -n "${t0[$ch]:-}" ] || fail "$ch: the publish did not start in 10 s"
+    done
+}
+
+# wait_ladders SECONDS CHANNEL...: each channel's ladder is on the origin
+# (ladder_ready) within SECONDS of its t0 (the caller's associative array),
+# else the test fails; prints each time and keeps it in the caller's
+# associative array ready.
+wait_ladders() {
+    local limit=$1 ch left
+    shift
+    while :; do
+        left=0
+        for ch in "$@"; do
+            [ -n "${ready[$ch]:-}" ] && continue
+            if ladder_ready "$ch"; then
+                ready[$ch]=$(echo "$(date +%s.%N) - ${t0[$ch]}" | bc)
+                echo "$ch: ladder on the origin $(printf %.2f "${ready[$ch]}") s after t0"
+                [ "$(echo "${ready[$ch]} <= $limit" | bc)" = 1 ] ||
+                    fail "$ch: the ladder took ${ready[$ch]} s (> $limit s)"
+            elif [ "$(echo "$(date +%s.%N) - ${t0[$ch]} > $limit" | bc)" = 1 ]; then
+                fail "$ch: no complete ladder $limit s after t0 (master: $(curl -fs "$FARM_ORIGIN/$ch/master.m3u8" | tr '\n' ' '))"
+            else
+                left=1
+            fi
+        done
+        [ "$left" = 0 ] && break
+        sleep 0.2
+    done
+}
