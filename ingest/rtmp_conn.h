@@ -43,7 +43,7 @@ typedef struct {
     double videodatarate, audiodatarate; /* kbit/s */
     double audiosamplerate;
     double videocodecid; /* FLV codec id or FourCC as a number; -1 unsaid */
-    char client[128]; /* onMetaData "encoder", else connect's flashVer */
+    char client[128];    /* onMetaData "encoder", else connect's flashVer */
 } rtmp_meta_t;
 
 typedef struct {
