@@ -840,7 +840,8 @@ int hls_check_bandwidth(const hls_variant_info_t *v, double peak_bps,
             v->uri, v->bandwidth, peak_bps);
     if (v->average < 0)
         add(r, "average-bandwidth", 0, "%s: no AVERAGE-BANDWIDTH", v->uri);
-    else if (fabs((double)v->average - avg_bps) > avg_tolerance * avg_bps)
+    else if (avg_bps >= 0 &&
+             fabs((double)v->average - avg_bps) > avg_tolerance * avg_bps)
         add(r, "average-bandwidth", 0,
             "%s: AVERAGE-BANDWIDTH %lld is not the average segment bit rate "
             "%.0f (within %.0f%%)",

@@ -100,8 +100,9 @@ int hls_check_codecs(const hls_variant_info_t *v, const char *video_profile,
 /*
  * Checks BANDWIDTH against the peak segment bit rate measured (bits/s)
  * and AVERAGE-BANDWIDTH against the average measured, which may differ
- * by avg_tolerance (a fraction, e.g. 0.1) as a live stream's AVERAGE
- * is an estimate until it ends.
+ * by avg_tolerance (a fraction, e.g. 0.1). A negative avg_bps checks
+ * only that AVERAGE-BANDWIDTH is there: a live stream's is an estimate
+ * until the stream ends.
  */
 int hls_check_bandwidth(const hls_variant_info_t *v, double peak_bps,
                         double avg_bps, double avg_tolerance, hls_report_t *r);

@@ -9,7 +9,7 @@
 
 static const char usage[] =
     "usage: prism-hls-check [--prev EARLIER] PLAYLIST\n"
-    "       prism-hls-check --variant URI --peak BPS --average BPS\n"
+    "       prism-hls-check --variant URI --peak BPS [--average BPS]\n"
     "                       [--tolerance F] [--video PROFILE:LEVEL|none]\n"
     "                       [--audio PROFILE|none] MASTER\n"
     "The first form checks a master or media playlist (told apart by its\n"
@@ -17,7 +17,9 @@ static const char usage[] =
     "snapshot of the same live media playlist. The second checks the\n"
     "variant URI of MASTER: BANDWIDTH against the peak segment bit rate\n"
     "measured, AVERAGE-BANDWIDTH against the average (within F, default\n"
-    "0.1), CODECS against the video's H.264 profile and level and the\n"
+    "0.1; without --average, only that it is there: a live stream's is an\n"
+    "estimate until it ends), CODECS against the video's H.264 profile and "
+    "level and the\n"
     "audio's AAC profile (ffprobe's names, e.g. High:30, LC).\n"
     "Prints each broken rule as FILE:LINE: RULE: sentence; exits 0 when\n"
     "there is none, 1 when there are, 2 on a usage or read error.";
@@ -190,7 +192,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind != argc - 1 || (variant && (peak < 0 || avg < 0))) {
+    if (optind != argc - 1 || (variant && peak < 0)) {
         fprintf(stderr, "%s\n", usage);
         return 2;
     }

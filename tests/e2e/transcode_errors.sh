@@ -147,6 +147,9 @@ if ! ls /dev/dri/renderD* >/dev/null 2>&1; then
 else
     skipped+="the no-VAAPI and auto fallback checks (this host has a render node); "
 fi
+# Every playlist written follows RFC 8216 (tests/e2e/lib/hls_check.sh).
+source "$PRISM_SOURCE_DIR/tests/e2e/lib/hls_check.sh"
+hls_check_tree "$tmp" || fail "a playlist breaks RFC 8216 (above)"
 # ctest shows a test that exits 77 as skipped (SKIP_RETURN_CODE): a check
 # that could not run here is not reported as passed.
 if [ -n "$skipped" ]; then

@@ -204,6 +204,9 @@ refused "an origin refusing every PUT" \
     "http://127.0.0.1:$port/denied/ch1" 'last="status 403"'
 refused "an unreachable origin" "http://127.0.0.1:1/nowhere" \
     'Connection refused'
+# Every playlist written follows RFC 8216 (tests/e2e/lib/hls_check.sh).
+source "$PRISM_SOURCE_DIR/tests/e2e/lib/hls_check.sh"
+hls_check_tree "$tmp" || fail "a playlist breaks RFC 8216 (above)"
 # ctest shows a test that exits 77 as skipped (SKIP_RETURN_CODE).
 if [ -n "$skipped" ]; then
     echo "SKIPPED: $skipped (every other check passed)"

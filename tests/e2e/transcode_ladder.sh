@@ -119,4 +119,7 @@ done
 t=$(ffprobe -v error -show_entries stream=codec_name -of csv=p=0 \
     "$out/thumb.jpg")
 [ "$t" = mjpeg ] || fail "thumb.jpg is '$t'"
+# Every playlist written follows RFC 8216 (tests/e2e/lib/hls_check.sh).
+source "$PRISM_SOURCE_DIR/tests/e2e/lib/hls_check.sh"
+hls_check_tree "$tmp" || fail "a playlist breaks RFC 8216 (above)"
 echo "PASS"

@@ -176,4 +176,7 @@ run "$tmp/c.ts" "$tmp/oct" --vod --ladder "$tmp/codecs.json"
 [ "$(rends "$tmp/oct")" = "360p30 source " ] ||
     fail "TS with AV1 gave '$(rends "$tmp/oct")'"
 grep -q 'AV1 rendition is left out' "$tmp/log" || fail "AV1 drop not logged"
+# Every playlist written follows RFC 8216 (tests/e2e/lib/hls_check.sh).
+source "$PRISM_SOURCE_DIR/tests/e2e/lib/hls_check.sh"
+hls_check_tree "$tmp" || fail "a playlist breaks RFC 8216 (above)"
 echo PASS

@@ -154,8 +154,13 @@ hls_check_variants() {
             read -r peak avg < <(awk '$2 > 0 {b = $3 * 8 / $2; if (b > p) p = b; s += $3 * 8; t += $2}
                 END {printf "%.0f %.0f\n", p, t ? s / t : 0}' "$sizes")
             IFS=';' read -r video audio <"$FARM_DIR/hls/$ch/$r.probe" || video=
+            # AVERAGE-BANDWIDTH is measured only once the stream has ended
+            # (its playlist has EXT-X-ENDLIST and the worker wrote the
+            # final master); a live master's is the worker's estimate.
+            local avgopt=(--average "$avg")
+            grep -q '^#EXT-X-ENDLIST' "$FARM_DIR/hls/$ch/$r.prev" 2>/dev/null || avgopt=()
             out=$("$FARM_BUILD/tools/prism-hls-check" --variant "$uri" --peak "$peak" \
-                --average "$avg" ${video:+--video "$video"} ${audio:+--audio "$audio"} "$m" 2>&1) ||
+                "${avgopt[@]}" ${video:+--video "$video"} ${audio:+--audio "$audio"} "$m" 2>&1) ||
                 echo "$out" | sed "s|^$m|$(date +%s.%N) $ch/master.m3u8|" >>"$FARM_DIR/hls-check.log"
         done
     done
@@ -184,4 +189,18 @@ hls_check_finish() {
         head -n 30 "$bad" >&2
     }
     [ "$hls_check_mode" != enforce ]
+}
+
+# hls_check_tree DIR: every playlist under DIR (a standalone transcode's
+# output) against RFC 8216's rules for one snapshot; prints the problems
+# and returns 1 when there is one. Needs PRISM_BUILD_DIR.
+hls_check_tree() {
+    local f out bad=0
+    while IFS= read -r f; do
+        out=$("$PRISM_BUILD_DIR/tools/prism-hls-check" "$f" 2>&1) || {
+            echo "$out" >&2
+            bad=1
+        }
+    done < <(find "$1" -name '*.m3u8' | sort)
+    return "$bad"
 }
