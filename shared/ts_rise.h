@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 /* TS_RISE_NO_PTS (INT64_MIN, FFmpeg's AV_NOPTS_VALUE): a packet without a
- * presentation time; it stays without one. */
+ * presentation (or decode) time; it stays without one. */
 #define TS_RISE_NO_PTS INT64_MIN
 
 /* One track's state; zero it to start. */
@@ -24,7 +24,9 @@ typedef struct {
  * track's ticks in the tolerated step back) becomes the last plus one tick,
  * and the pts (unless TS_RISE_NO_PTS) becomes at least that. A larger step
  * back is a break (an encoder restart) and passes unchanged for the session
- * to re-base. Returns true when the packet was raised. Not thread-safe: one
+ * to re-base; a dts of TS_RISE_NO_PTS passes unchanged and is not counted,
+ * and any other value, however hostile, is compared without overflow.
+ * Returns true when the packet was raised. Not thread-safe: one
  * state per track, used by the track's one thread.
  */
 bool ts_rise(ts_rise_t *t, int64_t window, int64_t *pts, int64_t *dts);

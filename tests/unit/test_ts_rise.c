@@ -66,12 +66,35 @@ static void test_break_passes(void **state)
     assert_int_equal(dts, 4000);
 }
 
+/* Hostile timestamps (INT64_MIN, a jump across the whole range) are
+ * compared without overflow (UBSan found the subtraction) and pass. */
+static void test_extremes_pass(void **state)
+{
+    (void)state;
+    ts_rise_t t = {0};
+    int64_t pts = 140040, dts = 140040;
+    assert_false(ts_rise(&t, 1000, &pts, &dts));
+    pts = TS_RISE_NO_PTS;
+    dts = TS_RISE_NO_PTS;
+    assert_false(ts_rise(&t, 1000, &pts, &dts));
+    assert_true(dts == TS_RISE_NO_PTS);
+    pts = dts = INT64_MIN + 1;
+    assert_false(ts_rise(&t, 1000, &pts, &dts));
+    assert_true(dts == INT64_MIN + 1);
+    pts = dts = INT64_MAX;
+    assert_false(ts_rise(&t, 1000, &pts, &dts));
+    pts = dts = INT64_MAX;
+    assert_false(ts_rise(&t, 1000, &pts, &dts)); /* no room to raise */
+    assert_true(dts == INT64_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_equal_burst_raised),
         cmocka_unit_test(test_pts_kept),
         cmocka_unit_test(test_break_passes),
+        cmocka_unit_test(test_extremes_pass),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
