@@ -177,7 +177,7 @@ static void pub_end(ingest_server_t *s, publisher_t **pp, const char *why)
     end.stream_id = p->stream_id;
     end.reason = (char *)why;
     send_coord(s, &env);
-    hub_stream_close(s->hub, &p->stream);
+    hub_stream_close(s->hub, &p->stream, why);
     if (p->prev)
         p->prev->next = p->next;
     else

@@ -101,7 +101,7 @@ void hub_free(hub_t **hp)
     hub_flush(h);
     while (h->streams) {
         hub_stream_t *s = h->streams;
-        hub_stream_close(h, &s);
+        hub_stream_close(h, &s, "ingest stopping");
     }
     free(h);
     *hp = NULL;
@@ -187,12 +187,30 @@ static void gop_clear(hub_stream_t *s)
     s->gop_bytes = 0;
 }
 
-void hub_stream_close(hub_t *h, hub_stream_t **sp)
+/* Tells a subscriber that the publish is over (after its last packet:
+ * a ROUTER keeps one peer's messages in order). */
+static void send_end(hub_t *h, hub_stream_t *s, const sub_t *u,
+                     const char *why)
+{
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    Prism__StreamEnd end = PRISM__STREAM_END__INIT;
+    env.body_case = PRISM__ENVELOPE__BODY_STREAM_END;
+    env.stream_end = &end;
+    end.stream_id = s->id;
+    end.reason = (char *)(why ? why : "");
+    if (envelope_send(h->router, &u->peer, h->sender, &env, ZMQ_DONTWAIT) < 0)
+        log_warn("hub", "Cannot tell a subscriber the stream ended.",
+                 "stream=%s", s->id);
+}
+
+void hub_stream_close(hub_t *h, hub_stream_t **sp, const char *why)
 {
     if (!sp || !*sp)
         return;
     hub_stream_t *s = *sp;
     hub_flush(h); /* the stream's last packets go out before it ends */
+    for (uint32_t i = 0; i < s->nsubs; i++)
+        send_end(h, s, &s->subs[i], why);
     if (s->prev)
         s->prev->next = s->next;
     else

@@ -103,8 +103,12 @@ void hub_free(hub_t **hp);
 hub_stream_t *hub_stream_open(hub_t *h, const char *stream_id,
                               const char *token);
 
-/* Ends a stream and its subscriptions; sets *sp = NULL. NULL-safe. */
-void hub_stream_close(hub_t *h, hub_stream_t **sp);
+/*
+ * Ends a stream and its subscriptions: the queued packets go out, then
+ * each subscriber gets a StreamEnd with `why` (so a worker ends its input
+ * at once instead of waiting for silence). Sets *sp = NULL. NULL-safe.
+ */
+void hub_stream_close(hub_t *h, hub_stream_t **sp, const char *why);
 
 /*
  * Sets or changes track `index` (< HUB_MAX_TRACKS). A change of extradata

@@ -300,6 +300,12 @@ static int zs_read(packet_source_t *src, AVPacket *pkt)
                       "stream=%s reason=\"%s\"", z->stream_id,
                       env->subscribe_reply->reason);
             ret = AVERROR_EOF;
+        } else if (env->body_case == PRISM__ENVELOPE__BODY_STREAM_END) {
+            /* The publisher left; its last packets came before this. */
+            log_info(MOD, "The publish ended at the ingest.",
+                     "stream=%s reason=\"%s\"", z->stream_id,
+                     env->stream_end->reason);
+            ret = AVERROR_EOF;
         }
         zmq_msg_close(&payload);
         envelope_free(&env);

@@ -18,18 +18,12 @@ fail() {
     exit 1
 }
 
-# A loopback port nobody listens on (TCP; SRT's UDP port is checked by its
-# bind, which fails loudly).
-free_port() {
-    local p
-    while :; do
-        p=$(shuf -i 20000-59000 -n 1)
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || {
-            echo "$p"
-            return
-        }
-    done
-}
+# Loopback ports nobody listens on, below the ephemeral range
+# (farm_port of scripts/farm).
+# shellcheck source=scripts/farm
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/farm"
+FARM_DIR=$dir
+free_port() { farm_port; }
 rtmp=$(free_port)
 srt=$(free_port)
 media=$(free_port)

@@ -15,8 +15,13 @@ fail() {
     exit 1
 }
 command -v nginx >/dev/null || fail "nginx is not installed"
-port=$((20000 + RANDOM % 20000))
-sport=$((port + 1))
+# Loopback ports nobody listens on, below the ephemeral range that
+# outgoing connections take theirs from (farm_port of scripts/farm).
+# shellcheck source=scripts/farm
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/farm"
+FARM_DIR=$tmp
+port=$(farm_port)
+sport=$(farm_port)
 mkdir -p "$tmp/www" "$tmp/logs"
 # The same origin over TLS (a self-signed certificate) when openssl is
 # here: https:// goes through libavformat instead of http_client.
@@ -59,8 +64,10 @@ CONF
 nginx -p "$tmp" -c "$tmp/nginx.conf" &
 nginx_pid=$!
 trap 'kill $nginx_pid 2>/dev/null; wait $nginx_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+echo ours >"$tmp/www/alive"
 for _ in $(seq 50); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+    [ "$(curl -s "http://127.0.0.1:$port/alive")" = ours ] && break
+    kill -0 $nginx_pid 2>/dev/null || fail "nginx did not start"
     sleep 0.1
 done
 

@@ -170,6 +170,8 @@ static bool recv_one(fx_t *f, got_t *g)
             g->xlen = env->subscribe_reply->tracks[0]->extradata.len;
             g->width = env->subscribe_reply->tracks[0]->width;
         }
+    } else if (env->body_case == PRISM__ENVELOPE__BODY_STREAM_END) {
+        snprintf(g->reason, sizeof(g->reason), "%s", env->stream_end->reason);
     } else if (env->body_case == PRISM__ENVELOPE__BODY_MEDIA_HEADER) {
         const Prism__MediaHeader *m = env->media_header;
         g->seq = m->seq;
@@ -358,9 +360,31 @@ static void test_no_buffer_leaks(void **state)
         push(f, 0, i * 33, i % 5 == 0, 9);
     for (int i = 0; i < 10; i++)
         assert_true(recv_one(f, &g));
-    hub_stream_close(f->hub, &f->s);
+    hub_stream_close(f->hub, &f->s, "publisher stopped");
     fx_free(&f);
     assert_int_equal(pktbuf_live(), before);
+}
+
+/* The last packets go out first, then the subscriber hears the end (a
+ * worker then ends its input at once, not after seconds of silence). */
+static void test_close_tells_subscribers(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new("inproc://hub-end", 64);
+    subscribe(f, "tok", 1 << 20);
+    pump(f);
+    got_t g;
+    assert_true(recv_one(f, &g));
+    push_queued(f, 0, 0, true, 5); /* in the outbox, not yet sent */
+    hub_stream_close(f->hub, &f->s, "publisher stopped");
+    assert_true(recv_one(f, &g));
+    assert_int_equal(g.body, PRISM__ENVELOPE__BODY_MEDIA_HEADER);
+    assert_int_equal(g.tag, 5);
+    assert_true(recv_one(f, &g));
+    assert_int_equal(g.body, PRISM__ENVELOPE__BODY_STREAM_END);
+    assert_string_equal(g.reason, "publisher stopped");
+    assert_false(recv_one(f, &g));
+    fx_free(&f);
 }
 
 static void test_track_change_resends_tracks(void **state)
@@ -440,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_credit_drops_to_next_keyframe),
         cmocka_unit_test(test_gop_overflow_waits_for_keyframe),
         cmocka_unit_test(test_no_buffer_leaks),
+        cmocka_unit_test(test_close_tells_subscribers),
         cmocka_unit_test(test_track_change_resends_tracks),
         cmocka_unit_test(test_equal_dts_raised),
     };

@@ -37,6 +37,7 @@ typedef struct {
     int unknown_first; /* answer "unknown stream" this many times */
     bool refuse;       /* wrong token: refuse */
     int npackets;
+    bool end_after; /* a StreamEnd after the packets */
     atomic_int subscribes;
     atomic_llong credit_total; /* initial + Credit messages */
     atomic_bool stop;
@@ -98,6 +99,17 @@ static void send_media(ingest_t *g, const envelope_peer_t *to, uint32_t track,
     media_frame_send_copy(g->router, to, "ingest-test", &m, buf, len, 0);
 }
 
+static void send_end(ingest_t *g, const envelope_peer_t *to)
+{
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    Prism__StreamEnd end = PRISM__STREAM_END__INIT;
+    end.stream_id = (char *)"s1";
+    end.reason = (char *)"publisher stopped";
+    env.body_case = PRISM__ENVELOPE__BODY_STREAM_END;
+    env.stream_end = &end;
+    envelope_send(g->router, to, "ingest-test", &env, 0);
+}
+
 static void *ingest_main(void *arg)
 {
     ingest_t *g = arg;
@@ -127,6 +139,8 @@ static void *ingest_main(void *arg)
                     send_media(g, &from, (uint32_t)(i % 2), i * 33, i % 4 == 0,
                                3000, (uint64_t)i);
                 }
+                if (g->end_after)
+                    send_end(g, &from);
                 sent = true;
             }
         } else if (env->body_case == PRISM__ENVELOPE__BODY_CREDIT) {
@@ -279,6 +293,30 @@ static void test_end_at_keyframe(void **state)
     ingest_stop(&g);
 }
 
+/* The publisher left: every packet is read, then the input ends at once
+ * (not after idle_ms of silence). */
+static void test_stream_end_ends_input(void **state)
+{
+    (void)state;
+    ingest_t g = {.token = "tok-123", .npackets = 6, .end_after = true};
+    ingest_start(&g);
+    zmq_source_opts_t o = opts(&g, 5000, 10000);
+    packet_source_t *src = zmq_source_open(&o);
+    assert_non_null(src);
+    AVPacket *pkt = av_packet_alloc();
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(packet_source_read(src, pkt), 0);
+        assert_int_equal(pkt->dts, i * 33);
+        av_packet_unref(pkt);
+    }
+    int64_t t0 = clock_mono_ms();
+    assert_int_equal(packet_source_read(src, pkt), AVERROR_EOF);
+    assert_true(clock_mono_ms() - t0 < 5000); /* not the idle timeout */
+    av_packet_free(&pkt);
+    packet_source_free(&src);
+    ingest_stop(&g);
+}
+
 static void *interrupt_later(void *arg)
 {
     usleep(200000);
@@ -333,6 +371,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tracks_packets_credit),
         cmocka_unit_test(test_end_at_keyframe),
+        cmocka_unit_test(test_stream_end_ends_input),
         cmocka_unit_test(test_interrupt_wakes_read),
         cmocka_unit_test(test_refused_and_timeout),
     };
