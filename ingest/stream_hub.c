@@ -189,8 +189,7 @@ static void gop_clear(hub_stream_t *s)
 
 /* Tells a subscriber that the publish is over (after its last packet:
  * a ROUTER keeps one peer's messages in order). */
-static void send_end(hub_t *h, hub_stream_t *s, const sub_t *u,
-                     const char *why)
+static void send_end(hub_t *h, hub_stream_t *s, const sub_t *u, const char *why)
 {
     Prism__Envelope env = PRISM__ENVELOPE__INIT;
     Prism__StreamEnd end = PRISM__STREAM_END__INIT;
