@@ -91,7 +91,7 @@ int ladder_profile_default(ladder_profile_t *out);
 void ladder_audio_only(ladder_t *out);
 
 /*
- * Fits a profile to a source (the rules of DESIGN.md "Ladder rules"):
+ * Fits a profile to a source (docs/design.md, "Ladder rules"):
  * never upscale (a rung whose short side is larger than the source's is
  * dropped), a rung with min_source_fps only when the source is faster,
  * frame rates reduced by dropping frames only (60->30, 50->25, 59.94->29.97;
@@ -103,7 +103,7 @@ void ladder_audio_only(ladder_t *out);
 int ladder_apply(const ladder_profile_t *profile, const ladder_source_t *src,
                  ladder_t *out);
 
-/* The cost of a fitted ladder on a device (DESIGN.md "Capacity model"). */
+/* What a fitted ladder costs a device (docs/design.md, "Capacity model"). */
 void ladder_cost(const ladder_t *ladder, const ladder_source_t *src,
                  ladder_cost_t *out);
 
