@@ -52,6 +52,7 @@ typedef struct {
     int segment_ms;
     uint64_t media_sequence;
     bool discontinuity;
+    bool previous_gone;      /* Assign.previous_gone */
     uint64_t start_sequence; /* what the session continues from */
     char error[256];
     atomic_bool stop;
@@ -597,6 +598,7 @@ static void *sess_main(void *arg)
     o.start_sequence = (int64_t)s->media_sequence;
     o.discontinuity = disc;
     o.continue_playlists = true;
+    o.previous_gone = s->previous_gone;
     o.end_wait_ms = (int)a->cfg.publisher_wait_ms;
     transcode_session_t *ts = transcode_session_new(src, &s->profile, &o);
     if (!ts) {
@@ -717,6 +719,7 @@ static void on_assign(agent_t *a, const Prism__Assign *m)
     s->segment_ms = (int)m->segment_ms;
     s->media_sequence = m->media_sequence;
     s->discontinuity = m->discontinuity;
+    s->previous_gone = m->previous_gone;
     /* The cost as the coordinator counts it, for the load reports. */
     ladder_source_t ls = {0};
     if (m->source) {

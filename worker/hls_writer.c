@@ -84,6 +84,17 @@ static void drop_first(hls_writer_t *w, char *evicted, size_t len)
     memmove(w->seg, w->seg + 1, (size_t)w->n * sizeof(*w->seg));
 }
 
+/* A live playlist never lasts less than three target durations after a
+ * removal (RFC 8216 6.2.2): with short segments (a publisher's early
+ * keyframes, the last one before a reconnect) the window lists more. */
+static bool may_drop_first(const hls_writer_t *w)
+{
+    double rest = 0;
+    for (int i = 1; i < w->n; i++)
+        rest += w->seg[i].duration;
+    return rest >= 3.0 * (double)w->target;
+}
+
 static int append(hls_writer_t *w, const char *uri, double duration, bool disc,
                   char *evicted, size_t len)
 {
@@ -110,7 +121,7 @@ static int append(hls_writer_t *w, const char *uri, double duration, bool disc,
     if (round_s(s->duration) > w->target)
         w->target = round_s(s->duration);
     int dropped = 0;
-    while (w->o.window > 0 && w->n > w->o.window) {
+    while (w->o.window > 0 && w->n > w->o.window && may_drop_first(w)) {
         drop_first(w, dropped ? NULL : evicted, len);
         dropped = 1;
     }

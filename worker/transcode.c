@@ -606,9 +606,9 @@ static int publish_segment(transcode_session_t *s, rend_t *r,
         .peak_bps = r->peak_bps, .bytes = r->pub_bytes, .seconds = r->pub_s};
     hls_writer_set_rates(r->pl, &rates);
     /* A live master whose BANDWIDTH a segment exceeds is written again
-     * with what was measured. */
+     * with what was measured (by the session that owns the stream). */
     if (!s->o.vod && s->master_written && r->peak_bps > r->adv_bps &&
-        (ret = write_master(s, true)) < 0)
+        !atomic_load(&s->keep_open) && (ret = write_master(s, true)) < 0)
         return ret;
     if (left == 1 && !s->o.vod)
         retire_segment(s, r, gone);
@@ -680,8 +680,10 @@ static int rend_cut(transcode_session_t *s, rend_t *r, int64_t end_us,
     /* Another session may still be finishing the stream (a move: the old
      * worker stops at its next keyframe, about when this one reaches it):
      * the first segment waits FIRST_HOLD_US, then the playlist is read
-     * again before it goes out. */
-    if (len && !final && !s->o.vod && s->o.continue_playlists && r->nseg == 0) {
+     * again before it goes out. Not after a worker died: nothing else
+     * writes, and a viewer's buffer is running down meanwhile. */
+    if (len && !final && !s->o.vod && s->o.continue_playlists &&
+        !s->o.previous_gone && r->nseg == 0) {
         r->first_data = data;
         r->first_len = len;
         r->first_dur = dur;
@@ -964,9 +966,13 @@ static int rend_finish(transcode_session_t *s, rend_t *r, bool endlist)
 {
     int ret = 0;
     if (r->failed)
-        return 0;    /* dropped: nothing of it is written again */
-    if (r->finished) /* held for a reconnect: the playlist alone */
-        return hls_writer_count(r->pl) ? put_playlist(s, r, endlist) : 0;
+        return 0; /* dropped: nothing of it is written again */
+    /* Held for a reconnect, its playlist already out: only the end is
+     * added. When another session continues it, that one owns it now,
+     * and writing it again could put back an older copy. */
+    if (r->finished)
+        return endlist && hls_writer_count(r->pl) ? put_playlist(s, r, true)
+                                                  : 0;
     if (r->started)
         ret = release_audio(s, r, INT64_MAX);
     if (ret >= 0)
@@ -2518,7 +2524,11 @@ end:
         if (r < 0 && ret >= 0)
             ret = r;
     }
-    if (s->muxers_open && ret >= 0) {
+    /* The final master (measured rates), when the stream ends here: a
+     * session that another continues leaves it to that one (an older
+     * copy, with fewer segments measured or another set of renditions,
+     * would overwrite the newer). */
+    if (s->muxers_open && ret >= 0 && endlist) {
         int r = write_master(s, true);
         if (r < 0)
             ret = r;

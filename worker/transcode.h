@@ -48,6 +48,11 @@ typedef struct {
      * first new segment is a discontinuity and its timestamps follow on
      * from the last published segment; see docs/transcode.md). */
     bool continue_playlists;
+    /* With continue_playlists: no other session can still be finishing
+     * the stream (its worker died), so a continued rendition's first
+     * segment goes out at once instead of waiting a second to read the
+     * playlist again. */
+    bool previous_gone;
     /* Live: when the input ends by itself (not transcode_session_stop),
      * the last segments are published at once, but the playlists wait up
      * to this long (0: not at all) for transcode_session_stop (then they

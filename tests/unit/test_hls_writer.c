@@ -156,6 +156,34 @@ static void test_vod_and_fmp4(void **state)
     assert_null(hls_writer_new(&o));
 }
 
+/* A removal never leaves less than three target durations listed (RFC
+ * 8216 6.2.2): short segments make the window list more of them. */
+static void test_window_keeps_three_targets(void **state)
+{
+    (void)state;
+    hls_writer_t *w = live(3);
+    add(w, 2.0, false);
+    add(w, 2.0, false);
+    add(w, 2.0, false);
+    char ev[64] = "";
+    /* 2 + 2 + 0.5 after a removal: under 6 s, so nothing leaves. */
+    assert_int_equal(hls_writer_add(w, "s.ts", 0.5, false, ev, sizeof(ev)), 0);
+    assert_int_equal(hls_writer_count(w), 4);
+    char *t = hls_writer_text(w, false, NULL);
+    assert_int_equal(tag(t, "#EXT-X-MEDIA-SEQUENCE:"), 0);
+    free(t);
+    /* Two more, and one leaves with each (what stays lasts 6.5 s); the
+     * short segment keeps four listed. */
+    add(w, 2.0, false);
+    assert_int_equal(hls_writer_add(w, "t.ts", 2.0, false, ev, sizeof(ev)), 1);
+    assert_string_equal(ev, "seg_00001.ts");
+    t = hls_writer_text(w, false, NULL);
+    assert_int_equal(tag(t, "#EXT-X-MEDIA-SEQUENCE:"), 2);
+    assert_int_equal(count(t, "#EXTINF:"), 4);
+    free(t);
+    hls_writer_free(&w);
+}
+
 static void test_continue(void **state)
 {
     (void)state;
@@ -166,7 +194,7 @@ static void test_continue(void **state)
     add(a, 2.0, false);
     add(a, 2.0, false);
     add(a, 2.0, false);
-    add(a, 1.5, false);
+    add(a, 2.25, false);
     hls_writer_set_timeline(a, 123456, 98765432, 0xabcdef0123456789ull);
     hls_rates_t rates = {
         .peak_bps = 2500000, .bytes = 4000000, .seconds = 11.5};
@@ -203,7 +231,7 @@ static void test_continue(void **state)
     assert_int_equal(tag(t, "#EXT-X-DISCONTINUITY-SEQUENCE:"), 1);
     assert_non_null(strstr(t, "#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\n"
                               "seg_00043.ts\n"));
-    assert_non_null(strstr(t, "#EXTINF:1.500,\nseg_00042.ts\n"));
+    assert_non_null(strstr(t, "#EXTINF:2.250,\nseg_00042.ts\n"));
     free(t);
     add(w, 2.0, false);
     add(w, 2.0, false);
@@ -245,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_discontinuity_sequence),
         cmocka_unit_test(test_rounding),
         cmocka_unit_test(test_vod_and_fmp4),
+        cmocka_unit_test(test_window_keeps_three_targets),
         cmocka_unit_test(test_continue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
