@@ -1550,46 +1550,19 @@ static void publish_reply(coord_t *c, const unsigned char *rid, size_t rid_len,
     send_env(c, rid, rid_len, &env, "ingest");
 }
 
-/* Bad stream keys per source address: a small table, oldest reused. */
-static coord_badkey_t *badkey_slot(coord_t *c, const char *addr, bool make)
-{
-    coord_badkey_t *oldest = &c->badkeys[0];
-    for (size_t i = 0; i < sizeof(c->badkeys) / sizeof(c->badkeys[0]); i++) {
-        coord_badkey_t *b = &c->badkeys[i];
-        if (b->addr[0] && !strcmp(b->addr, addr))
-            return b;
-        if (b->window_start_ms < oldest->window_start_ms)
-            oldest = b;
-    }
-    if (!make)
-        return NULL;
-    memset(oldest, 0, sizeof(*oldest));
-    snprintf(oldest->addr, sizeof(oldest->addr), "%s", addr);
-    oldest->window_start_ms = clock_mono_ms();
-    return oldest;
-}
-
+/* Whether addr (its /64 for IPv6) has used up its bad keys. */
 static bool badkey_limited(coord_t *c, const char *addr)
 {
-    coord_badkey_t *b = badkey_slot(c, addr, false);
-    if (!b)
-        return false;
-    if (clock_mono_ms() - b->window_start_ms > c->cfg.bad_key_window_ms) {
-        b->fails = 0;
-        b->window_start_ms = clock_mono_ms();
-        return false;
-    }
-    return b->fails >= c->cfg.bad_key_limit;
+    return addr_limit_blocked(c->badkeys, addr, clock_mono_ms());
 }
 
+/* Counts a bad key from addr; a full table drops it, logged. */
 static void badkey_count(coord_t *c, const char *addr)
 {
-    coord_badkey_t *b = badkey_slot(c, addr, true);
-    if (clock_mono_ms() - b->window_start_ms > c->cfg.bad_key_window_ms) {
-        b->fails = 0;
-        b->window_start_ms = clock_mono_ms();
-    }
-    b->fails++;
+    if (addr_limit_bad_key(c->badkeys, addr, clock_mono_ms()) < 0)
+        log_warn(MOD, "Bad key not counted: the address table is full.",
+                 "addr=%s bad_key_addrs=%lld", addr,
+                 (long long)c->cfg.bad_key_addrs);
 }
 
 typedef struct {
@@ -2281,10 +2254,15 @@ coord_t *coord_new(const coord_config_t *cfg)
     c->worker_ids = idmap_new();
     c->stream_ids = idmap_new();
     c->channel_streams = idmap_new();
-    if (!c->worker_ids || !c->stream_ids || !c->channel_streams) {
+    c->badkeys =
+        addr_limit_new((uint32_t)cfg->bad_key_addrs, 0,
+                       (uint32_t)cfg->bad_key_limit, cfg->bad_key_window_ms);
+    if (!c->worker_ids || !c->stream_ids || !c->channel_streams ||
+        !c->badkeys) {
         idmap_free(&c->worker_ids);
         idmap_free(&c->stream_ids);
         idmap_free(&c->channel_streams);
+        addr_limit_free(&c->badkeys);
         free(c);
         return NULL;
     }
@@ -2456,6 +2434,7 @@ void coord_free(coord_t **cp)
     idmap_free(&c->worker_ids);
     idmap_free(&c->stream_ids);
     idmap_free(&c->channel_streams);
+    addr_limit_free(&c->badkeys);
     free(c);
     *cp = NULL;
 }

@@ -122,6 +122,10 @@ const config_option_t coord_config_options[] = {
      "Bad stream keys one address may try per window before it is refused"},
     {"bad_key_window_ms", 0, CONFIG_INT, "60000", 100, 86400000,
      N(bad_key_window_ms), "Window of the bad key rate limit, ms"},
+    {"bad_key_addrs", 0, CONFIG_INT, "4096", 16, 65536, N(bad_key_addrs),
+     "Source addresses (an IPv6 /64 counts as one) the bad key limit tracks "
+     "at once; while all of them hold bad keys in their window, bad keys "
+     "from further addresses are not counted and are logged"},
     {"output_url", 0, CONFIG_STRING, "/var/lib/prism/hls", 0, 0, S(output_url),
      "HLS output directory or origin base URL given to workers"},
     {"segment_ms", 0, CONFIG_INT, "2000", 500, 20000, N(segment_ms),

@@ -44,6 +44,7 @@ typedef struct {
     int64_t ha_retry_ms;           /* a follower retries the lock this often */
     int64_t bad_key_limit;         /* bad stream keys per address per window */
     int64_t bad_key_window_ms;     /* the rate limit window */
+    int64_t bad_key_addrs;         /* addresses the bad key limit tracks */
     char output_url[1024];         /* where workers write HLS (Assign) */
     int64_t segment_ms;            /* HLS segment target (Assign) */
     char log_level[16];

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "addr_limit.h"
 #include "coord.h"
 #include "coord_config.h"
 #include "curve_keys.h"
@@ -168,12 +169,6 @@ typedef struct {
 } coord_release_t;
 
 typedef struct {
-    char addr[64];
-    int64_t window_start_ms;
-    int64_t fails;
-} coord_badkey_t;
-
-typedef struct {
     uint64_t placements;
     uint64_t replacements;
     uint64_t rejections;
@@ -233,7 +228,7 @@ struct coord {
     size_t nslots;      /* slots ever used: loops stop here */
     size_t nstreams;    /* slots in use */
     uint64_t next_seq;
-    coord_badkey_t badkeys[256];
+    addr_limit_t *badkeys; /* bad stream keys per address (IPv6: /64) */
 
     coord_release_t *releases; /* unacknowledged, release_pending_max */
     size_t nreleases;

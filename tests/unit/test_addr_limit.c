@@ -80,12 +80,36 @@ static void test_ipv6_per_network(void **state)
     addr_limit_free(&a);
 }
 
+/* The coordinator's use: no connection limit, only refused keys, and a full
+ * table refuses to count a new address rather than evict a counted one. */
+static void test_no_connection_limit(void **state)
+{
+    (void)state;
+    addr_limit_t *a = addr_limit_new(2, 0, 2, 1000);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(addr_limit_open(a, "10.0.0.1", 0), 0);
+    addr_limit_close(a, "10.0.0.1");
+
+    assert_int_equal(addr_limit_bad_key(a, "2001:db8:7:8::1", 0), 0);
+    assert_int_equal(addr_limit_bad_key(a, "2001:db8:7:8::2", 0), 0);
+    assert_true(addr_limit_blocked(a, "2001:db8:7:8::3", 0));
+    /* Both entries are taken (open connections, keys in the window). */
+    assert_int_equal(addr_limit_bad_key(a, "192.0.2.1", 10), -ENOSPC);
+    assert_false(addr_limit_blocked(a, "192.0.2.1", 10));
+    assert_true(addr_limit_blocked(a, "2001:db8:7:8::4", 10));
+    /* The window ends: the /64's entry is free for another address. */
+    assert_int_equal(addr_limit_bad_key(a, "192.0.2.1", 1000), 0);
+    assert_false(addr_limit_blocked(a, "2001:db8:7:8::4", 1000));
+    addr_limit_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connections_per_address),
         cmocka_unit_test(test_refused_keys_window),
         cmocka_unit_test(test_ipv6_per_network),
+        cmocka_unit_test(test_no_connection_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

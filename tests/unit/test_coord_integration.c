@@ -1172,6 +1172,22 @@ static void test_farm(void **state)
     assert_false(ing.reply.accepted);
     assert_string_equal(ing.reply_reason,
                         "too many bad stream keys from this address");
+    /* An IPv6 client counts by its /64: bad keys from several of its
+     * addresses add up, and another /64 is not affected. */
+    const char *net[] = {"2001:db8:5:6::1", "2001:db8:5:6::2",
+                         "2001:db8:5:6:aaaa:bbbb:cccc:dddd"};
+    for (int i = 0; i < 5; i++) {
+        g_remote = net[i % 3];
+        publish(all, 4, &ing, wrong, 1280, 720, 30);
+        assert_string_equal(ing.reply_reason, "invalid stream key");
+    }
+    g_remote = "2001:db8:5:6::9";
+    publish(all, 4, &ing, wrong, 1280, 720, 30);
+    assert_string_equal(ing.reply_reason,
+                        "too many bad stream keys from this address");
+    g_remote = "2001:db8:5:7::1";
+    publish(all, 4, &ing, wrong, 1280, 720, 30);
+    assert_string_equal(ing.reply_reason, "invalid stream key");
     g_remote = "192.0.2.7";
     publish(all, 4, &ing, key1, 1280, 720, 30);
     assert_true(ing.reply.accepted); /* the live stream of "alice" goes on */

@@ -108,7 +108,7 @@ int addr_limit_open(addr_limit_t *a, const char *addr, int64_t now)
     entry_t *e = lookup(a, addr, now, true);
     if (!e)
         rc = -ENOSPC;
-    else if (e->conns >= a->max_conns)
+    else if (a->max_conns && e->conns >= a->max_conns)
         rc = -EMFILE;
     else
         e->conns++;
@@ -125,11 +125,14 @@ void addr_limit_close(addr_limit_t *a, const char *addr)
     pthread_mutex_unlock(&a->mu);
 }
 
-void addr_limit_bad_key(addr_limit_t *a, const char *addr, int64_t now)
+int addr_limit_bad_key(addr_limit_t *a, const char *addr, int64_t now)
 {
+    int rc = 0;
     pthread_mutex_lock(&a->mu);
     entry_t *e = lookup(a, addr, now, true);
-    if (e) {
+    if (!e) {
+        rc = -ENOSPC;
+    } else {
         if (expired(a, e, now)) {
             e->bad = 0;
             e->window_start = now;
@@ -137,6 +140,7 @@ void addr_limit_bad_key(addr_limit_t *a, const char *addr, int64_t now)
         e->bad++;
     }
     pthread_mutex_unlock(&a->mu);
+    return rc;
 }
 
 bool addr_limit_blocked(addr_limit_t *a, const char *addr, int64_t now)
