@@ -671,6 +671,7 @@ static void send_assign(coord_t *c, coord_stream_t *s)
     a.discontinuity = s->placements > 1;
     a.segment_ms = (uint32_t)c->cfg.segment_ms;
     a.priority = s->priority;
+    a.previous_gone = s->previous_gone;
     env.body_case = PRISM__ENVELOPE__BODY_ASSIGN;
     env.assign = &a;
     s->assign_sent_ms = clock_mono_ms();
@@ -700,6 +701,7 @@ static void make_pending(coord_t *c, coord_stream_t *s, const char *close_as)
 {
     unreserve(c, s, close_as);
     s->state = STREAM_PENDING;
+    s->previous_gone = false;
     c->pending_dirty = true;
 }
 
@@ -947,6 +949,7 @@ static void move_to(coord_t *c, coord_stream_t *s,
     s->worker = -1;
     s->device = -1;
     s->confirmed = false;
+    s->previous_gone = false; /* the old session runs to a keyframe */
     assign_placed(c, s, res, why);
     send_release(c, old_w, s->id, old_gen,
                  PRISM__RELEASE_REASON__RELEASE_REASON_MOVED, true);
@@ -1080,6 +1083,7 @@ static void worker_dead(coord_t *c, long wi, const char *why)
         coord_stream_t *s = &c->streams[i];
         if (s->state != STREAM_FREE && s->worker == wi) {
             make_pending(c, s, "failed");
+            s->previous_gone = true;
             n++;
         }
     }

@@ -123,6 +123,10 @@ typedef struct {
     uint64_t origin_puts, origin_put_failed, origin_deletes,
         origin_delete_failed, origin_dropped;
     uint64_t placements;
+    /* The last session's worker died (not a move, a failure or a
+     * reconnect, where a session may still be finishing the playlists):
+     * the next Assign says so (Assign.previous_gone). */
+    bool previous_gone;
     /* one Release waiting for an old worker after a move */
     long moving_from;
     uint64_t moving_gen;

@@ -341,6 +341,7 @@ typedef struct {
     uint32_t sessions;
     uint64_t pixels;
     int64_t start_ms;
+    bool previous_gone; /* as the Assign said */
 } sess_t;
 
 typedef struct {
@@ -559,6 +560,7 @@ static void on_assign(node_t *n, const Prism__Assign *a)
         s->sessions = 0;
         s->pixels = 0;
         s->start_ms = clock_mono_ms();
+        s->previous_gone = a->previous_gone;
         for (size_t i = 0; i < a->n_renditions; i++) {
             const Prism__Rendition *r = a->renditions[i];
             if (r->remux)
@@ -1084,8 +1086,12 @@ static void test_farm(void **state)
     while (clock_mono_ms() < deadline + 1000) {
         pump(all, 4, 20, NULL);
         bool there = false;
-        for (int i = 0; i < w2.nsess; i++)
+        for (int i = 0; i < w2.nsess; i++) {
             there |= !strcmp(w2.sess[i].id, s2);
+            /* Its worker died: nothing else finishes the playlists. */
+            if (!strcmp(w2.sess[i].id, s2))
+                assert_true(w2.sess[i].previous_gone);
+        }
         if (there) {
             moved_at = clock_mono_ms();
             break;
@@ -1565,6 +1571,10 @@ static void test_moves(void **state)
                 (1u << PRISM__RELEASE_REASON__RELEASE_REASON_MOVED));
     assert_true(w1.release_at_keyframe);
     assert_int_equal(w2.nsess, 2);
+    /* A move: the old session runs to its keyframe, so the new one's
+     * first segment waits for it. */
+    for (int i = 0; i < w2.nsess; i++)
+        assert_false(w2.sess[i].previous_gone);
 
     /* w3's session hangs: "mid" is placed elsewhere (w1 is draining). */
     w3.stall_pts = clock_mono_ms() - w3.sess[0].start_ms;
