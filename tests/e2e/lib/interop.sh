@@ -22,9 +22,7 @@ source "$src/tests/e2e/lib/player.sh"
 # run and print KNOWN-FAIL (with why) instead of failing the test; a known
 # row that passes prints PASS (drop it from the list). To enable a row,
 # remove it here; PRISM_INTEROP_STRICT=1 enables them all.
-interop_known_fail=(
-    gst-failover # one CI run of three stalled 2.7 s (> 2 s) through the kill
-)
+interop_known_fail=()
 [ -n "${PRISM_INTEROP_STRICT:-}" ] && interop_known_fail=()
 
 # Client and settings of each row (docs/interop.md's table).
