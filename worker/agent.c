@@ -979,8 +979,17 @@ int agent_run(agent_t *a)
             a->next_report_ms = now + a->report_ms;
         }
     }
-    for (int i = 0; i < a->nsess; i++)
-        sess_stop(a->sess[i]);
+    /* The worker goes away, not its streams: the coordinator places them
+     * again, and their playlists stay open (no EXT-X-ENDLIST, no final
+     * master) for the worker that continues them. */
+    for (int i = 0; i < a->nsess; i++) {
+        sess_t *s = a->sess[i];
+        pthread_mutex_lock(&s->lock);
+        if (s->ts)
+            transcode_session_continues_elsewhere(s->ts);
+        pthread_mutex_unlock(&s->lock);
+        sess_stop(s);
+    }
     for (int i = 0; i < a->nsess; i++) {
         pthread_join(a->sess[i]->thread, NULL);
         pthread_mutex_destroy(&a->sess[i]->lock);

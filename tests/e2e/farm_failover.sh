@@ -7,9 +7,10 @@
 # reads the master to the end. The new worker's first segment is on the
 # origin within 5 s of the kill (asserted), its numbering continues the
 # old worker's exactly (check_join), and the playlists end (ENDLIST) when
-# the publisher leaves.
+# the publisher leaves. farm_worker_stop.sh runs it with FAILOVER_SIGNAL=TERM.
 : "${PRISM_TEST_PGURL:?needs the PostgreSQL fixture}"
-source "$(dirname "${BASH_SOURCE[0]}")/lib/farm.sh" failover
+sig=${FAILOVER_SIGNAL:-KILL}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/farm.sh" "failover-${sig,,}"
 
 FARM_REPORT_MS=300 # dead after 3 missed reports: 0.9 s
 farm_start "w1 w2" || fail "the farm did not start"
@@ -24,9 +25,9 @@ gen1=$(farm_stream_field bob generation)
 other=w1
 [ "$carrier" = w1 ] && other=w2
 before=$(farm_watch_last "$dir/watch" 240p30)
-echo "stream on $carrier (generation $gen1), last segment $before; kill -9"
+echo "stream on $carrier (generation $gen1), last segment $before; kill -$sig"
 t_kill=$(date +%s.%N)
-kill -9 "${FARM_WORKER_PIDS[$carrier]}"
+kill -"$sig" "${FARM_WORKER_PIDS[$carrier]}"
 wait "${FARM_WORKER_PIDS[$carrier]}" 2>/dev/null || true
 
 # The new worker's first segment: the playlists show a discontinuity.
@@ -53,5 +54,5 @@ kill "$FARM_WATCH_PID" 2>/dev/null || true
 farm_check_forward "$dir/watch" || fail "a playlist went backwards or skipped segments"
 check_join "$other" bob "$rends"
 play_master "$FARM_ORIGIN/bob/master.m3u8"
-echo "failover measured: kill -9 to the new worker's first segment on the origin: $took s"
+echo "failover measured: kill -$sig to the new worker's first segment on the origin: $took s"
 echo "farm failover e2e: ok"
