@@ -68,6 +68,70 @@
 
 #define MOD "coord"
 
+/* ---------------------------------------------------------------- limits */
+
+/*
+ * Messages the control socket queues per peer, each way, ten times zsock's
+ * default. Sends never wait: a full queue is a counted send failure. A
+ * worker is sent a few messages per stream when many move at once (a
+ * failover, the reconciliation after a restart), so this leaves room for a
+ * worker carrying thousands of streams; a queue that still fills belongs
+ * to a peer that has stopped reading.
+ */
+#define CONTROL_HWM 10000
+
+/*
+ * Control messages handled in one go before the loop turns to the API,
+ * PostgreSQL and its timers: a flood on the control socket holds them up
+ * for this many messages at most.
+ */
+#define CONTROL_BATCH_MAX 1000
+
+/*
+ * Ingest nodes remembered. A record is kept after its ingest goes silent,
+ * for when it speaks again, so the table only grows: at most one record
+ * per key in allow_dir, since an ingest is named by its key. Each ingest
+ * serves many publishers, so a farm needs far fewer; the bound keeps the
+ * table's size fixed whatever the directory holds. Past it, a new ingest's
+ * Hello is refused ("registry full") and so are its publishes ("unknown
+ * ingest").
+ */
+#define MAX_INGESTS 4096
+
+/*
+ * Streams of an overloaded worker considered when one is shed: the first
+ * this many found in the stream table. Most workers run fewer, so this is
+ * all of them; on a bigger one the lowest priority among these goes, which
+ * relieves it as well.
+ */
+#define SHED_CANDIDATES 64
+
+/*
+ * Failed picks an upgrade pass may make per upgrade it is allowed
+ * (upgrade_per_s): each failed pick is a placement pass over the farm, so
+ * this bounds the work a pass does when few partial streams can move.
+ */
+#define UPGRADE_PICKS_PER_UPGRADE 4
+
+/*
+ * The timed checks (dead workers, unacknowledged Assigns and Releases, the
+ * reconnect and reconcile graces, silent ingests) run this many times per
+ * report interval: a worker is declared dead at most report_ms / 4 after
+ * its deadline.
+ */
+#define CHECKS_PER_REPORT 4
+
+/*
+ * Longest zmq_poll wait. The timers (heartbeats, pending retries, the
+ * allowlist re-read) run when the poll returns, so this is how late one
+ * can be when no message wakes the loop.
+ */
+#define POLL_MAX_MS 100
+
+/* The start-up's PostgreSQL backoff sleeps in slices this long, so a stop
+ * signal during a long backoff is seen within one. */
+#define STOP_CHECK_MS 50
+
 /* ---------------------------------------------------------------- SQL */
 
 static const char SQL_LOCK[] = "SELECT pg_try_advisory_lock($1::bigint)";
@@ -660,7 +724,7 @@ static void send_assign(coord_t *c, coord_stream_t *s)
     a.ingest_endpoint = in ? in->endpoint : (char *)"";
     if (in && in->has_key) {
         a.ingest_public_key.data = in->public_key;
-        a.ingest_public_key.len = 32;
+        a.ingest_public_key.len = sizeof(in->public_key);
     }
     a.subscribe_token = s->token;
     a.n_renditions = n;
@@ -1011,7 +1075,7 @@ static void upgrade_partial(coord_t *c, int64_t now)
     }
     n = placement_upgrade_order(v, n, now, c->cfg.upgrade_cooldown_ms);
     /* Each failed try is a placement pass over the farm: a few per pass. */
-    int64_t tries = 4 * c->cfg.upgrade_per_s;
+    int64_t tries = UPGRADE_PICKS_PER_UPGRADE * c->cfg.upgrade_per_s;
     for (size_t i = 0; i < n && tries > 0 && left > 0; i++) {
         coord_stream_t *s = v[i].user;
         long old_w = s->worker;
@@ -1297,11 +1361,11 @@ static long worker_of_peer(coord_t *c, const envelope_peer_t *peer,
 
 static void shed_one(coord_t *c, long wi)
 {
-    uint32_t prio[64];
-    uint64_t seq[64];
-    coord_stream_t *sv[64];
+    uint32_t prio[SHED_CANDIDATES];
+    uint64_t seq[SHED_CANDIDATES];
+    coord_stream_t *sv[SHED_CANDIDATES];
     size_t n = 0;
-    for (size_t i = 0; i < c->nslots && n < 64; i++) {
+    for (size_t i = 0; i < c->nslots && n < SHED_CANDIDATES; i++) {
         coord_stream_t *s = &c->streams[i];
         if (s->state != STREAM_FREE && s->worker == wi) {
             prio[n] = s->priority;
@@ -1479,9 +1543,11 @@ static coord_ingest_t *ingest_of_peer(coord_t *c, const envelope_peer_t *peer,
     coord_ingest_t *in = find_ingest(c, id);
     if (!in) {
         if (c->ningests == c->cap_ingests) {
-            size_t cap = c->cap_ingests ? c->cap_ingests * 2 : 8;
-            if (cap > 4096)
+            if (c->cap_ingests >= MAX_INGESTS)
                 return NULL;
+            size_t cap = c->cap_ingests ? c->cap_ingests * 2 : 8;
+            if (cap > MAX_INGESTS)
+                cap = MAX_INGESTS;
             coord_ingest_t *v = realloc(c->ingests, cap * sizeof(*v));
             if (!v)
                 return NULL;
@@ -1880,7 +1946,7 @@ static void handle_ingest_stats(coord_t *c, const envelope_peer_t *peer,
 
 static void handle_control(coord_t *c)
 {
-    for (int i = 0; i < 1000; i++) {
+    for (int i = 0; i < CONTROL_BATCH_MAX; i++) {
         envelope_peer_t peer;
         Prism__Envelope *env = NULL;
         int rc = envelope_recv(c->control, ZMQ_DONTWAIT, &peer, &env, NULL);
@@ -2132,8 +2198,9 @@ static void load_cb(void *ud, const PGresult *res, const char *err)
              "streams=%d grace_ms=%lld", kept,
              (long long)c->cfg.reconcile_grace_ms);
     c->loaded = true;
-    if (start_serving(c) < 0)
-        c->stop = 2;
+    int rc = start_serving(c);
+    if (rc < 0)
+        c->stop = rc; /* coord_run returns this code */
 }
 
 static void lock_cb(void *ud, const PGresult *res, const char *err)
@@ -2202,12 +2269,14 @@ static int start_serving(coord_t *c)
     zsock_opts_default(&o);
     o.router_mandatory = true;
     o.sndtimeo_ms = 0;
-    o.sndhwm = 10000;
-    o.rcvhwm = 10000;
+    o.sndhwm = CONTROL_HWM;
+    o.rcvhwm = CONTROL_HWM;
     o.max_msg_size = ENVELOPE_MAX_BYTES;
+    /* Each call below logs its own failure, naming the call and the
+     * library's error text; the code it returns goes back unchanged. */
     c->control = zsock_new(ZMQ_ROUTER, &o);
     if (!c->control)
-        return -ENOMEM;
+        return -ENOMEM; /* zsock_new returns no code; see its log line */
     if ((rc = zsock_curve_server(c->control, c->keys, c->cfg.zap_domain)) < 0 ||
         (rc = zsock_bind(c->control, c->cfg.control_bind)) < 0)
         return rc;
@@ -2216,15 +2285,19 @@ static int start_serving(coord_t *c)
     ao.router_mandatory = true;
     ao.sndtimeo_ms = 0;
     c->api_sock = zsock_new(ZMQ_ROUTER, &ao);
+    if (!c->api_sock)
+        return -ENOMEM; /* zsock_new returns no code; see its log line */
     snprintf(c->api_endpoint, sizeof(c->api_endpoint), "inproc://coord-api-%p",
              (void *)c);
-    if (!c->api_sock || zsock_bind(c->api_sock, c->api_endpoint) < 0)
-        return -ENOMEM;
+    if ((rc = zsock_bind(c->api_sock, c->api_endpoint)) < 0)
+        return rc;
     if (c->cfg.http_port > 0) {
         c->http = coord_http_start(c->cfg.http_bind, (int)c->cfg.http_port,
                                    c->cfg.api_token, c->api_endpoint);
+        /* coord_http_start returns no code: it has logged the cause (a bad
+         * address, or libmicrohttpd's own line with the bind error). */
         if (!c->http)
-            return -EADDRINUSE;
+            return -EIO;
     }
     char ep[256] = "";
     zsock_last_endpoint(c->control, ep, sizeof(ep));
@@ -2311,8 +2384,8 @@ static int migrate(coord_t *c)
                      (long long)backoff);
             PQfinish(conn);
         }
-        for (int64_t t = 0; t < backoff && !c->stop; t += 50)
-            usleep(50000);
+        for (int64_t t = 0; t < backoff && !c->stop; t += STOP_CHECK_MS)
+            usleep(STOP_CHECK_MS * 1000);
         backoff *= 2;
         if (backoff > c->cfg.db_backoff_max_ms)
             backoff = c->cfg.db_backoff_max_ms;
@@ -2354,9 +2427,9 @@ int coord_run(coord_t *c)
             items[n] = (zmq_pollitem_t){NULL, fd, store_events(c->db), 0};
             id = n++;
         }
-        int64_t timeout = 100;
-        if (c->cfg.report_ms / 4 < timeout)
-            timeout = c->cfg.report_ms / 4;
+        int64_t timeout = POLL_MAX_MS;
+        if (c->cfg.report_ms / CHECKS_PER_REPORT < timeout)
+            timeout = c->cfg.report_ms / CHECKS_PER_REPORT;
         int64_t st = store_tick(c->db, now);
         if (st >= 0 && st < timeout)
             timeout = st;
@@ -2385,7 +2458,7 @@ int coord_run(coord_t *c)
         if (now >= c->next_check_ms) {
             check_liveness(c, now);
             release_resend_due(c, now);
-            c->next_check_ms = now + c->cfg.report_ms / 4;
+            c->next_check_ms = now + c->cfg.report_ms / CHECKS_PER_REPORT;
         }
         if (c->reload) { /* SIGHUP: read it whatever its mtime says */
             int before = zap_key_count(c->zap);
@@ -2410,12 +2483,9 @@ int coord_run(coord_t *c)
             c->next_pending_ms = now + c->cfg.pending_retry_ms;
         }
     }
-    int rc = 0;
-    if (c->stop == 2)
-        rc = -EINVAL;
-    else if (c->stop == 3)
-        rc = -EBUSY;
-    return rc;
+    if (c->stop < 0) /* start_serving failed with this code */
+        return c->stop;
+    return c->stop == 3 ? -EBUSY : 0;
 }
 
 void coord_free(coord_t **cp)

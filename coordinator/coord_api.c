@@ -1,6 +1,7 @@
 /* The operator API's answers, computed on the loop thread from farm state. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,31 @@
 #include "streamkey.h"
 
 #define MOD "api"
+
+/*
+ * The /metrics page is a fixed set of series (a few per device kind, one
+ * per counter), a few KiB whatever the size of the farm; it starts in a
+ * buffer with room to spare and doubles only if new series outgrow it.
+ */
+#define METRICS_START_BYTES 16384
+
+/*
+ * Requests answered in one call before the loop goes back to its other
+ * sockets and timers. The HTTP thread asks one request at a time, so
+ * several wait only when the loop fell behind and the thread gave up on
+ * some (coord_http.c waits 5 s); the bound keeps such a backlog from
+ * holding up the control socket.
+ */
+#define API_BATCH_MAX 100
+
+/* Channel names and profile names are 1..63 characters (docs/api.md); the
+ * buffers hold the NUL as well. */
+#define CHANNEL_NAME_MAX 64
+
+/* A channel's priority is 0..100, 50 when the request gives none; the
+ * channels table checks the same range. */
+#define CHANNEL_PRIORITY_MAX     100
+#define CHANNEL_PRIORITY_DEFAULT 50
 
 static const char SQL_CHANNELS[] =
     "SELECT c.id, c.name, c.priority, c.profile, c.created_at, s.id FROM "
@@ -31,8 +57,8 @@ typedef struct {
     zmq_msg_t rid;
     uint64_t reqid;
     json_t *body; /* parsed request body, or NULL */
-    char name[64];
-    char profile[64];
+    char name[CHANNEL_NAME_MAX];
+    char profile[CHANNEL_NAME_MAX];
     int priority;
     int64_t id;
 } api_req_t;
@@ -238,27 +264,64 @@ static json_t *stream_json(coord_t *c, coord_stream_t *s)
 
 /* ---------------------------------------------------------------- metrics */
 
+/*
+ * The /metrics text as it is written: a buffer that doubles when an
+ * append does not fit. An append that cannot grow it sets err and leaves
+ * the text as it was; every later append does nothing, so the caller
+ * writes the whole page and checks err once at the end.
+ */
+typedef struct {
+    char *b;
+    size_t len, cap;
+    int err; /* 0, or the negative code of the first failed append */
+} text_t;
+
+static void text_printf(text_t *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void text_printf(text_t *t, const char *fmt, ...)
+{
+    if (t->err)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->b + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            int e = errno ? errno : EINVAL;
+            t->err = -e;
+            log_error(MOD, "Cannot format a line of /metrics.",
+                      "call=vsnprintf format=\"%.40s\" err=\"%s\"", fmt,
+                      strerror(e));
+            return;
+        }
+        if ((size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        char *nb = realloc(t->b, t->cap * 2);
+        if (!nb) {
+            t->err = -ENOMEM;
+            log_error(MOD, "Cannot grow the /metrics text.",
+                      "call=realloc bytes=%zu err=\"%s\"", t->cap * 2,
+                      strerror(ENOMEM));
+            return;
+        }
+        t->b = nb;
+        t->cap *= 2;
+    }
+}
+
 static void metrics(coord_t *c, api_req_t *r)
 {
-    size_t cap = 16384, len = 0;
-    char *b = malloc(cap);
-    if (!b)
+    text_t t = {malloc(METRICS_START_BYTES), 0, METRICS_START_BYTES, 0};
+    if (!t.b) {
+        log_error(MOD, "Cannot start the /metrics text.",
+                  "call=malloc bytes=%d err=\"%s\"", METRICS_START_BYTES,
+                  strerror(ENOMEM));
         return;
-#define OUT(...)                                                               \
-    do {                                                                       \
-        for (;;) {                                                             \
-            int n_ = snprintf(b + len, cap - len, __VA_ARGS__);                \
-            if (n_ >= 0 && (size_t)n_ < cap - len) {                           \
-                len += (size_t)n_;                                             \
-                break;                                                         \
-            }                                                                  \
-            char *nb_ = realloc(b, cap * 2);                                   \
-            if (!nb_)                                                          \
-                goto end;                                                      \
-            b = nb_;                                                           \
-            cap *= 2;                                                          \
-        }                                                                      \
-    } while (0)
+    }
     int by_state[4] = {0}; /* live, draining, overloaded, dead */
     int dev_kind[PLACEMENT_KIND_COUNT] = {0};
     double used_enc[PLACEMENT_KIND_COUNT] = {0},
@@ -292,50 +355,63 @@ static void metrics(coord_t *c, api_req_t *r)
     for (size_t i = 0; i < c->nslots; i++)
         sst[c->streams[i].state]++;
     static const char *wst[4] = {"live", "draining", "overloaded", "dead"};
-    OUT("# HELP prism_workers Workers known to the coordinator, by state.\n"
-        "# TYPE prism_workers gauge\n");
+    text_printf(
+        &t, "# HELP prism_workers Workers known to the coordinator, by state.\n"
+            "# TYPE prism_workers gauge\n");
     for (int i = 0; i < 4; i++)
-        OUT("prism_workers{state=\"%s\"} %d\n", wst[i], by_state[i]);
-    OUT("# HELP prism_devices Devices of live workers, by kind.\n"
-        "# TYPE prism_devices gauge\n");
+        text_printf(&t, "prism_workers{state=\"%s\"} %d\n", wst[i],
+                    by_state[i]);
+    text_printf(&t, "# HELP prism_devices Devices of live workers, by kind.\n"
+                    "# TYPE prism_devices gauge\n");
     for (int k = 0; k < PLACEMENT_KIND_COUNT; k++)
-        OUT("prism_devices{kind=\"%s\"} %d\n",
-            placement_kind_name((placement_kind_t)k), dev_kind[k]);
-    OUT("# HELP prism_encoder_sessions Encoder sessions in use, by device "
-        "kind.\n# TYPE prism_encoder_sessions gauge\n");
+        text_printf(&t, "prism_devices{kind=\"%s\"} %d\n",
+                    placement_kind_name((placement_kind_t)k), dev_kind[k]);
+    text_printf(
+        &t, "# HELP prism_encoder_sessions Encoder sessions in use, by device "
+            "kind.\n# TYPE prism_encoder_sessions gauge\n");
     for (int k = 0; k < PLACEMENT_KIND_COUNT; k++)
-        OUT("prism_encoder_sessions{kind=\"%s\"} %d\n",
-            placement_kind_name((placement_kind_t)k), used_ses[k]);
-    OUT("# HELP prism_capacity_used_pixels_per_second Luma pixels/s in use, "
+        text_printf(&t, "prism_encoder_sessions{kind=\"%s\"} %d\n",
+                    placement_kind_name((placement_kind_t)k), used_ses[k]);
+    text_printf(
+        &t,
+        "# HELP prism_capacity_used_pixels_per_second Luma pixels/s in use, "
         "by device kind and direction.\n"
         "# TYPE prism_capacity_used_pixels_per_second gauge\n");
     for (int k = 0; k < PLACEMENT_KIND_COUNT; k++) {
         const char *kn = placement_kind_name((placement_kind_t)k);
-        OUT("prism_capacity_used_pixels_per_second{kind=\"%s\",dir="
-            "\"encode\"} %.0f\n",
-            kn, used_enc[k]);
-        OUT("prism_capacity_used_pixels_per_second{kind=\"%s\",dir="
-            "\"decode\"} %.0f\n",
-            kn, used_dec[k]);
+        text_printf(&t,
+                    "prism_capacity_used_pixels_per_second{kind=\"%s\",dir="
+                    "\"encode\"} %.0f\n",
+                    kn, used_enc[k]);
+        text_printf(&t,
+                    "prism_capacity_used_pixels_per_second{kind=\"%s\",dir="
+                    "\"decode\"} %.0f\n",
+                    kn, used_dec[k]);
     }
-    OUT("# HELP prism_capacity_total_pixels_per_second Luma pixels/s budget "
+    text_printf(
+        &t,
+        "# HELP prism_capacity_total_pixels_per_second Luma pixels/s budget "
         "of live devices, by kind and direction.\n"
         "# TYPE prism_capacity_total_pixels_per_second gauge\n");
     for (int k = 0; k < PLACEMENT_KIND_COUNT; k++) {
         const char *kn = placement_kind_name((placement_kind_t)k);
-        OUT("prism_capacity_total_pixels_per_second{kind=\"%s\",dir="
-            "\"encode\"} %.0f\n",
-            kn, tot_enc[k]);
-        OUT("prism_capacity_total_pixels_per_second{kind=\"%s\",dir="
-            "\"decode\"} %.0f\n",
-            kn, tot_dec[k]);
+        text_printf(&t,
+                    "prism_capacity_total_pixels_per_second{kind=\"%s\",dir="
+                    "\"encode\"} %.0f\n",
+                    kn, tot_enc[k]);
+        text_printf(&t,
+                    "prism_capacity_total_pixels_per_second{kind=\"%s\",dir="
+                    "\"decode\"} %.0f\n",
+                    kn, tot_dec[k]);
     }
-    OUT("# HELP prism_streams Streams, by state.\n"
-        "# TYPE prism_streams gauge\n");
+    text_printf(&t, "# HELP prism_streams Streams, by state.\n"
+                    "# TYPE prism_streams gauge\n");
     for (int s = STREAM_PENDING; s <= STREAM_FAILED; s++)
-        OUT("prism_streams{state=\"%s\"} %d\n",
-            coord_stream_state_name((stream_state_t)s), sst[s]);
-    OUT("# HELP prism_pending_streams Streams waiting for capacity.\n"
+        text_printf(&t, "prism_streams{state=\"%s\"} %d\n",
+                    coord_stream_state_name((stream_state_t)s), sst[s]);
+    text_printf(
+        &t,
+        "# HELP prism_pending_streams Streams waiting for capacity.\n"
         "# TYPE prism_pending_streams gauge\nprism_pending_streams %d\n",
         sst[STREAM_PENDING]);
     struct {
@@ -390,43 +466,54 @@ static void metrics(coord_t *c, api_req_t *r)
          c->n.rendition_failures},
     };
     for (size_t i = 0; i < sizeof(ctr) / sizeof(ctr[0]); i++)
-        OUT("# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", ctr[i].name,
-            ctr[i].help, ctr[i].name, ctr[i].name, ctr[i].v);
-    OUT("# HELP prism_releases_unacked Releases waiting for the worker's "
+        text_printf(&t, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n",
+                    ctr[i].name, ctr[i].help, ctr[i].name, ctr[i].name,
+                    ctr[i].v);
+    text_printf(
+        &t,
+        "# HELP prism_releases_unacked Releases waiting for the worker's "
         "Ack.\n# TYPE prism_releases_unacked gauge\n"
         "prism_releases_unacked %zu\n",
         c->nreleases);
     store_stats_t ss;
     store_get_stats(c->db, &ss);
-    OUT("# HELP prism_db_up 1 while PostgreSQL is connected.\n"
-        "# TYPE prism_db_up gauge\nprism_db_up %d\n",
-        store_up(c->db) ? 1 : 0);
-    OUT("# HELP prism_db_queue Database queries waiting.\n"
-        "# TYPE prism_db_queue gauge\nprism_db_queue %zu\n",
-        ss.queued);
-    OUT("# HELP prism_db_queries_total Database queries completed.\n"
-        "# TYPE prism_db_queries_total counter\nprism_db_queries_total "
-        "%" PRIu64 "\n",
-        ss.queries);
-    OUT("# HELP prism_db_failures_total Database queries failed.\n"
+    text_printf(&t,
+                "# HELP prism_db_up 1 while PostgreSQL is connected.\n"
+                "# TYPE prism_db_up gauge\nprism_db_up %d\n",
+                store_up(c->db) ? 1 : 0);
+    text_printf(&t,
+                "# HELP prism_db_queue Database queries waiting.\n"
+                "# TYPE prism_db_queue gauge\nprism_db_queue %zu\n",
+                ss.queued);
+    text_printf(&t,
+                "# HELP prism_db_queries_total Database queries completed.\n"
+                "# TYPE prism_db_queries_total counter\nprism_db_queries_total "
+                "%" PRIu64 "\n",
+                ss.queries);
+    text_printf(
+        &t,
+        "# HELP prism_db_failures_total Database queries failed.\n"
         "# TYPE prism_db_failures_total counter\nprism_db_failures_total "
         "%" PRIu64 "\n",
         ss.failed);
-    OUT("# HELP prism_db_reconnects_total Database reconnections.\n"
+    text_printf(
+        &t,
+        "# HELP prism_db_reconnects_total Database reconnections.\n"
         "# TYPE prism_db_reconnects_total counter\nprism_db_reconnects_total "
         "%" PRIu64 "\n",
         ss.reconnects);
-    OUT("# HELP prism_zap_denied_total Connections refused by the ZAP "
-        "allowlist.\n# TYPE prism_zap_denied_total counter\n"
-        "prism_zap_denied_total %" PRIu64 "\n",
-        c->zap ? zap_denied(c->zap) : 0);
-    OUT("# HELP prism_leader 1 while this coordinator holds the lock.\n"
-        "# TYPE prism_leader gauge\nprism_leader %d\n",
-        c->leader ? 1 : 0);
-    reply_raw(c, r, 200, "text/plain; version=0.0.4", b, len);
-end:
-    free(b);
-#undef OUT
+    text_printf(&t,
+                "# HELP prism_zap_denied_total Connections refused by the ZAP "
+                "allowlist.\n# TYPE prism_zap_denied_total counter\n"
+                "prism_zap_denied_total %" PRIu64 "\n",
+                c->zap ? zap_denied(c->zap) : 0);
+    text_printf(&t,
+                "# HELP prism_leader 1 while this coordinator holds the lock.\n"
+                "# TYPE prism_leader gauge\nprism_leader %d\n",
+                c->leader ? 1 : 0);
+    if (t.err == 0) /* else text_printf has logged why; no answer */
+        reply_raw(c, r, 200, "text/plain; version=0.0.4", t.b, t.len);
+    free(t.b);
 }
 
 /* ---------------------------------------------------------------- channels */
@@ -528,7 +615,7 @@ static void channel_id_cb(void *ud, const PGresult *res, const char *err)
 static bool valid_name(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n >= 64)
+    if (n == 0 || n >= CHANNEL_NAME_MAX)
         return false;
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
@@ -551,7 +638,7 @@ static bool create_channel(coord_t *c, api_req_t *r)
         return false;
     }
     if (pj && (!json_is_integer(pj) || json_integer_value(pj) < 0 ||
-               json_integer_value(pj) > 100)) {
+               json_integer_value(pj) > CHANNEL_PRIORITY_MAX)) {
         reply_error(c, r, 400, "bad_request",
                     "\"priority\" must be an integer 0..100");
         return false;
@@ -562,7 +649,7 @@ static bool create_channel(coord_t *c, api_req_t *r)
     }
     snprintf(r->name, sizeof(r->name), "%s", name);
     snprintf(r->profile, sizeof(r->profile), "%s", prof ? prof : "default");
-    r->priority = pj ? (int)json_integer_value(pj) : 50;
+    r->priority = pj ? (int)json_integer_value(pj) : CHANNEL_PRIORITY_DEFAULT;
     if (store_query(c->db, SQL_CHANNEL_NEXTID, 0, NULL, STORE_READ,
                     channel_id_cb, r) < 0) {
         reply_error(c, r, 503, "db_unavailable",
@@ -675,7 +762,7 @@ static bool route(coord_t *c, api_req_t *r, const char *method, const char *url,
 
 void coord_api_handle(coord_t *c)
 {
-    for (int round = 0; round < 100; round++) {
+    for (int round = 0; round < API_BATCH_MAX; round++) {
         zmq_msg_t m[6];
         int nf = 0, more = 1;
         while (more && nf < 6) {

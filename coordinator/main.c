@@ -35,6 +35,7 @@ int main(int argc, char **argv)
     }
     if (daemon_log_level("prism-coordinator", cfg.log_level) < 0)
         return 2;
+    log_info("main", "Starting.", "version=%s id=%s", PRISM_VERSION, cfg.id);
     g_coord = coord_new(&cfg);
     if (!g_coord)
         return 1;
