@@ -1,4 +1,4 @@
-/* prism-ingest's event loop: accepts, reads, admits, forwards, reports. */
+/* prism-ingest's event loop: RTMP sockets, SRT items, the coordinator link. */
 #include "ingest_server.h"
 
 #include <arpa/inet.h>
@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #include "addr_limit.h"
+#include "admission.h"
 #include "avlog.h"
 #include "clock.h"
 #include "curve_keys.h"
@@ -24,23 +25,16 @@
 #include "flv_tag.h"
 #include "log.h"
 #include "netaddr.h"
+#include "publisher.h"
 #include "rtmp_conn.h"
 #include "srt_ingest.h"
 #include "stream_hub.h"
-#include "video_size.h"
 #include "zap.h"
 #include "zsock.h"
 
 #define READ_BUF    65536
 #define READ_ROUNDS 4
-#define MAX_PENDING 1024
 #define ZAP_DOMAIN  "prism"
-#define RTMP_TB_DEN 1000
-#define TRACK_VIDEO 0
-#define TRACK_AUDIO 1
-/* Video packets read for the size when onMetaData gave none; then the
- * search stops (logged). */
-#define VSIZE_MAX_PACKETS 600
 
 enum { EV_LISTEN = 1, EV_CONN, EV_WAKE, EV_ROUTER, EV_COORD };
 
@@ -49,29 +43,6 @@ typedef struct {
 } ev_t;
 
 typedef struct conn conn_t;
-
-typedef struct publisher {
-    struct publisher *next, *prev;
-    int protocol; /* Prism__IngestProtocol */
-    hub_stream_t *stream;
-    conn_t *conn; /* RTMP only */
-    char stream_id[128];
-    char addr[64];
-    char client[128];
-    uint32_t vcodec, acodec;
-    uint32_t width, height, sample_rate, channels;
-    double meta_fps;
-    uint32_t last_ts[HUB_MAX_TRACKS];
-    int64_t ts_hi[HUB_MAX_TRACKS];
-    bool ts_seen[HUB_MAX_TRACKS];
-    uint64_t prev_bytes, prev_frames;
-    int64_t prev_ms;
-    double fps, kbps;
-    int64_t audio_since_ms; /* first stats with audio and no video */
-    bool audio_only;        /* no video AUDIO_ONLY_AFTER_MS after audio */
-    video_size_t *vsize;    /* RTMP without a size in onMetaData */
-    uint32_t vsize_packets;
-} publisher_t;
 
 struct conn {
     ev_t ev;
@@ -84,17 +55,6 @@ struct conn {
     bool pending;  /* an admission is outstanding */
     bool want_out; /* EPOLLOUT registered */
 };
-
-typedef struct {
-    bool used;
-    uint64_t id;
-    int protocol;
-    conn_t *conn;
-    srt_admit_t *admit;
-    char key[256];
-    char addr[64];
-    int64_t deadline;
-} pending_t;
 
 struct ingest_server {
     ingest_config_t cfg;
@@ -113,14 +73,13 @@ struct ingest_server {
     addr_limit_t *limits;
     conn_t *conns;
     uint32_t nconns;
-    publisher_t *pubs;
-    pending_t pending[MAX_PENDING];
-    uint64_t next_req;
+    publisher_list_t *pubs;
+    admission_t *adm;
     int64_t last_scan_ms, last_stats_ms, last_hb_ms, last_allow_ms;
     uint8_t rbuf[READ_BUF];
     struct {
         atomic_ullong accepted, refused, closed_error, closed_timeout;
-        atomic_ullong publish_ok, publish_refused, live;
+        atomic_ullong codec_refused; /* accepted, then ended for a codec */
     } n;
 };
 
@@ -136,70 +95,10 @@ static void send_coord(ingest_server_t *s, Prism__Envelope *env)
                  envelope_body_name(env), rc);
 }
 
-/* ------------------------------------------------------------ publishers */
-
-static publisher_t *pub_new(ingest_server_t *s, int protocol,
-                            const char *stream_id, const char *token,
-                            const char *addr)
+/* send_coord for the publishers and the admissions. */
+static void cb_send(void *opaque, Prism__Envelope *env)
 {
-    publisher_t *p = calloc(1, sizeof(*p));
-    if (!p)
-        return NULL;
-    p->stream = hub_stream_open(s->hub, stream_id, token);
-    if (!p->stream) {
-        free(p);
-        return NULL;
-    }
-    p->protocol = protocol;
-    snprintf(p->stream_id, sizeof(p->stream_id), "%s", stream_id);
-    snprintf(p->addr, sizeof(p->addr), "%s", addr);
-    p->prev_ms = clock_mono_ms();
-    p->next = s->pubs;
-    if (s->pubs)
-        s->pubs->prev = p;
-    s->pubs = p;
-    atomic_fetch_add(&s->n.live, 1);
-    return p;
-}
-
-static void pub_end(ingest_server_t *s, publisher_t **pp, const char *why)
-{
-    publisher_t *p = *pp;
-    if (!p)
-        return;
-    log_info("ingest", "Stream ended.", "stream=%s why=\"%s\" ts_raised=%llu",
-             p->stream_id, why,
-             (unsigned long long)hub_stream_stats(p->stream)->ts_raised);
-    Prism__Envelope env = PRISM__ENVELOPE__INIT;
-    Prism__StreamEnd end = PRISM__STREAM_END__INIT;
-    env.body_case = PRISM__ENVELOPE__BODY_STREAM_END;
-    env.stream_end = &end;
-    end.stream_id = p->stream_id;
-    end.reason = (char *)why;
-    send_coord(s, &env);
-    hub_stream_close(s->hub, &p->stream, why);
-    if (p->prev)
-        p->prev->next = p->next;
-    else
-        s->pubs = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
-    if (p->conn)
-        p->conn->pub = NULL;
-    atomic_fetch_sub(&s->n.live, 1);
-    video_size_free(&p->vsize);
-    free(p);
-    *pp = NULL;
-}
-
-static int64_t unwrap(publisher_t *p, uint32_t track, uint32_t ts)
-{
-    if (p->ts_seen[track] && ts < p->last_ts[track] &&
-        p->last_ts[track] - ts > 0x80000000u)
-        p->ts_hi[track] += 1ll << 32;
-    p->ts_seen[track] = true;
-    p->last_ts[track] = ts;
-    return p->ts_hi[track] + ts;
+    send_coord(opaque, env);
 }
 
 /* ------------------------------------------------------------ connections */
@@ -213,12 +112,9 @@ static void conn_close(ingest_server_t *s, conn_t *c, const char *why)
     close(c->fd);
     addr_limit_close(s->limits, c->addr);
     if (c->pub)
-        pub_end(s, &c->pub, why);
-    if (c->pending) {
-        for (int i = 0; i < MAX_PENDING; i++)
-            if (s->pending[i].used && s->pending[i].conn == c)
-                s->pending[i].conn = NULL;
-    }
+        publisher_end(&c->pub, why);
+    if (c->pending)
+        admission_forget(s->adm, c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -255,166 +151,38 @@ static int conn_flush(ingest_server_t *s, conn_t *c)
     return 0;
 }
 
-/* ------------------------------------------------------------ admission */
-
-/* The SRT rejection code for a refusal's reason. */
-static int srt_reject_code(const char *reason)
-{
-    static const struct {
-        const char *reason;
-        int code;
-    } codes[] = {
-        {"stream already live", 1409},                /* SRT_REJX_CONFLICT */
-        {"coordinator did not answer", 1503},         /* SRT_REJX_DOWN */
-        {"too many refused keys, retry later", 1402}, /* SRT_REJX_OVERLOAD */
-        {"ingest busy", 1402},
-    };
-    for (size_t i = 0; reason && i < sizeof(codes) / sizeof(codes[0]); i++)
-        if (strcmp(reason, codes[i].reason) == 0)
-            return codes[i].code;
-    return 1403; /* SRT_REJX_FORBIDDEN */
-}
-
-/*
- * Applies an admission decision. For RTMP it only writes the answer into
- * the connection's output: the connection may be inside its own input
- * callback, so flushing and closing is left to conn_after. Returns the
- * RTMP connection concerned, or NULL.
- */
-static conn_t *admit_result(ingest_server_t *s, pending_t *pd, bool ok,
-                            const char *reason, const char *stream_id,
-                            const char *token, bool count_bad)
-{
-    publisher_t *p = NULL;
-    conn_t *ret = NULL;
-    if (ok) {
-        p = pub_new(s, pd->protocol, stream_id, token, pd->addr);
-        if (!p) {
-            ok = false;
-            reason = "stream already live";
-            count_bad = false;
-        }
-    }
-    if (!ok && count_bad)
-        addr_limit_bad_key(s->limits, pd->addr, clock_mono_ms());
-    if (ok) {
-        atomic_fetch_add(&s->n.publish_ok, 1);
-        log_info("ingest", "Publish accepted.", "stream=%s addr=%s proto=%s",
-                 stream_id, pd->addr,
-                 pd->protocol == PRISM__INGEST_PROTOCOL__INGEST_PROTOCOL_SRT
-                     ? "srt"
-                     : "rtmp");
-    } else {
-        atomic_fetch_add(&s->n.publish_refused, 1);
-        log_warn("ingest", "Publish refused.", "addr=%s reason=\"%s\"",
-                 pd->addr, reason);
-    }
-    if (pd->protocol == PRISM__INGEST_PROTOCOL__INGEST_PROTOCOL_SRT) {
-        if (!srt_ingest_admit_done(pd->admit, ok, srt_reject_code(reason),
-                                   reason, p, stream_id) &&
-            p)
-            pub_end(s, &p, "SRT listener gave up");
-    } else if (pd->conn) {
-        conn_t *c = pd->conn;
-        c->pending = false;
-        if (ok) {
-            c->pub = p;
-            p->conn = c;
-            snprintf(p->client, sizeof(p->client), "%s",
-                     rtmp_conn_meta(c->rc)->client);
-        }
-        rtmp_conn_publish_result(c->rc, ok, reason);
-        ret = c;
-    } else if (p) {
-        pub_end(s, &p, "publisher left during admission");
-    }
-    memset(pd, 0, sizeof(*pd));
-    return ret;
-}
-
 /* Flushes c's output, and closes it if its publish was refused. */
 static void conn_after(ingest_server_t *s, conn_t *c)
 {
-    if (!c)
-        return;
     if (conn_flush(s, c) < 0)
         conn_close(s, c, "write failed");
     else if (rtmp_conn_state(c->rc) == RTMP_CONN_CLOSING)
         conn_close(s, c, "publish refused");
 }
 
-/* Starts an admission for key; conn (RTMP) or admit (SRT) is the asker. */
-static void admit_start(ingest_server_t *s, int protocol, conn_t *conn,
-                        srt_admit_t *admit, const char *key, const char *addr,
-                        const char *client)
-{
-    pending_t tmp = {true, 0, protocol, conn, admit, "", "", 0};
-    snprintf(tmp.key, sizeof(tmp.key), "%s", key);
-    snprintf(tmp.addr, sizeof(tmp.addr), "%s", addr);
-    if (conn)
-        conn->pending = true;
-    if (addr_limit_blocked(s->limits, addr, clock_mono_ms())) {
-        admit_result(s, &tmp, false, "too many refused keys, retry later", NULL,
-                     NULL, false);
-        return;
-    }
-    if (!*key) {
-        admit_result(s, &tmp, false, "empty stream key", NULL, NULL, true);
-        return;
-    }
-    if (!s->coord) { /* open mode */
-        admit_result(s, &tmp, true, "", key, key, false);
-        return;
-    }
-    pending_t *pd = NULL;
-    for (int i = 0; i < MAX_PENDING && !pd; i++)
-        if (!s->pending[i].used)
-            pd = &s->pending[i];
-    if (!pd) {
-        admit_result(s, &tmp, false, "ingest busy", NULL, NULL, false);
-        return;
-    }
-    *pd = tmp;
-    pd->id = ++s->next_req;
-    pd->deadline = clock_mono_ms() + s->cfg.admit_timeout_ms;
+/* ------------------------------------------------------------ admission */
 
-    Prism__Envelope env = PRISM__ENVELOPE__INIT;
-    Prism__PublishRequest req = PRISM__PUBLISH_REQUEST__INIT;
-    Prism__SourceInfo src = PRISM__SOURCE_INFO__INIT;
-    env.body_case = PRISM__ENVELOPE__BODY_PUBLISH_REQUEST;
-    env.publish_request = &req;
-    req.ingest_id = s->cfg.ingest_id;
-    req.stream_key = pd->key;
-    req.protocol = (Prism__IngestProtocol)protocol;
-    req.remote_addr = pd->addr;
-    req.request_id = pd->id;
-    src.client = (char *)(client ? client : "");
-    req.source = &src;
-    send_coord(s, &env);
+/*
+ * An admission's answer to an RTMP connection. The connection may be
+ * inside its own input callback, so this only writes the answer into its
+ * output; flushing and closing is left to cb_admit_after (conn_after).
+ */
+static void cb_admit_answer(void *opaque, void *conn, publisher_t *p,
+                            const char *reason)
+{
+    (void)opaque;
+    conn_t *c = conn;
+    c->pending = false;
+    if (p) {
+        c->pub = p;
+        publisher_set_client(p, rtmp_conn_meta(c->rc)->client);
+    }
+    rtmp_conn_publish_result(c->rc, p != NULL, reason);
 }
 
-static void on_publish_reply(ingest_server_t *s, const Prism__PublishReply *r)
+static void cb_admit_after(void *opaque, void *conn)
 {
-    for (int i = 0; i < MAX_PENDING; i++) {
-        pending_t *pd = &s->pending[i];
-        if (!pd->used || pd->id != r->request_id)
-            continue;
-        const char *sid = r->stream_id && *r->stream_id ? r->stream_id : NULL;
-        if (r->accepted && !sid) {
-            conn_after(s, admit_result(s, pd, false,
-                                       "coordinator gave no stream id", NULL,
-                                       NULL, false));
-            return;
-        }
-        conn_t *c = admit_result(
-            s, pd, r->accepted,
-            r->reason && *r->reason ? r->reason : "stream key refused", sid,
-            r->subscribe_token ? r->subscribe_token : "", !r->accepted);
-        conn_after(s, c);
-        return;
-    }
-    log_warn("ingest", "PublishReply for no pending publish.",
-             "request_id=%llu", (unsigned long long)r->request_id);
+    conn_after(opaque, conn);
 }
 
 /* ------------------------------------------------------------ RTMP events */
@@ -425,83 +193,10 @@ static int cb_publish(void *opaque, rtmp_conn_t *rc, const char *app,
     ingest_server_t *s = opaque;
     conn_t *c = rtmp_conn_user(rc);
     (void)app;
-    admit_start(s, PRISM__INGEST_PROTOCOL__INGEST_PROTOCOL_RTMP, c, NULL, key,
-                c->addr, rtmp_conn_meta(rc)->client);
+    c->pending = true;
+    admission_ask(s->adm, PRISM__INGEST_PROTOCOL__INGEST_PROTOCOL_RTMP, c, NULL,
+                  key, c->addr, rtmp_conn_meta(rc)->client);
     return 0;
-}
-
-/* Sets the RTMP video track; x == NULL keeps the extradata we have (a
- * size change from onMetaData, or a codec without a sequence header). */
-static void set_video_track(ingest_server_t *s, publisher_t *p,
-                            const uint8_t *x, uint32_t xlen, uint32_t codec)
-{
-    const hub_track_info_t *old = hub_stream_track(p->stream, TRACK_VIDEO);
-    hub_track_info_t t = {PRISM__TRACK_KIND__TRACK_KIND_VIDEO,
-                          codec,
-                          x,
-                          xlen,
-                          p->width,
-                          p->height,
-                          0,
-                          0,
-                          1,
-                          RTMP_TB_DEN};
-    if (!x && old && old->codec == codec) {
-        t.extradata = old->extradata;
-        t.extradata_len = old->extradata_len;
-    }
-    hub_stream_set_track(s->hub, p->stream, TRACK_VIDEO, &t);
-}
-
-/*
- * RTMP: the size from the stream when onMetaData did not give it (FFmpeg's
- * -flvflags no_metadata, encoders that send none): the video's packets are
- * parsed with the sequence header's record until a slice gives the size.
- * Without it the coordinator would never place the stream.
- */
-static void rtmp_video_size(ingest_server_t *s, publisher_t *p,
-                            const uint8_t *data, uint32_t size, int64_t dts)
-{
-    const hub_track_info_t *v = hub_stream_track(p->stream, TRACK_VIDEO);
-    if ((p->width && p->height) || !v || p->vsize_packets >= VSIZE_MAX_PACKETS)
-        return;
-    enum AVCodecID id = v->codec == FLV_CODEC_H264   ? AV_CODEC_ID_H264
-                        : v->codec == FLV_CODEC_HEVC ? AV_CODEC_ID_HEVC
-                        : v->codec == FLV_CODEC_AV1  ? AV_CODEC_ID_AV1
-                                                     : AV_CODEC_ID_NONE;
-    if (id == AV_CODEC_ID_NONE)
-        return;
-    if (!p->vsize &&
-        !(p->vsize = video_size_new(id, v->extradata, (int)v->extradata_len))) {
-        log_warn("ingest", "Cannot watch for the video size.",
-                 "call=video_size_new stream=%s codec=%s", p->stream_id,
-                 avcodec_get_name(id));
-        p->vsize_packets = VSIZE_MAX_PACKETS;
-        return;
-    }
-    video_size_info_t info;
-    if (!video_size_feed(p->vsize, data, (int)size, dts,
-                         (AVRational){1, RTMP_TB_DEN}, &info)) {
-        if (++p->vsize_packets == VSIZE_MAX_PACKETS) {
-            log_warn("ingest", "No video size in the stream.",
-                     "stream=%s packets=%u", p->stream_id, p->vsize_packets);
-            video_size_free(&p->vsize);
-        }
-        return;
-    }
-    video_size_free(&p->vsize);
-    p->width = (uint32_t)info.width;
-    p->height = (uint32_t)info.height;
-    if (p->meta_fps <= 0)
-        p->meta_fps = info.fps;
-    log_info("ingest", "Video size found in the stream.",
-             "stream=%s width=%d height=%d fps=%.2f", p->stream_id, info.width,
-             info.height, info.fps);
-    set_video_track(s, p, NULL, 0, v->codec);
-    /* Placing waits for the size: say it now, when the rate is known too
-     * (a rate measured now would span a moment). */
-    if (p->meta_fps > 0)
-        s->last_stats_ms = 0;
 }
 
 /*
@@ -510,18 +205,13 @@ static void rtmp_video_size(ingest_server_t *s, publisher_t *p,
  * StreamEnd with it (its stream.ended event), so the stream is never
  * placed, nor placed again. The connection closes after the flush.
  */
-static void pub_refuse_codec(ingest_server_t *s, conn_t *c, bool video,
-                             const char *codec)
+static void pub_refuse_codec(ingest_server_t *s, conn_t *c, const char *reason)
 {
-    char reason[200];
-    snprintf(reason, sizeof(reason), "unsupported %s codec: %s; Prism takes %s",
-             video ? "video" : "audio", codec,
-             video ? "H.264, HEVC or AV1" : "AAC or MP3");
-    atomic_fetch_add(&s->n.publish_refused, 1);
+    atomic_fetch_add(&s->n.codec_refused, 1);
     log_warn("ingest", "Publish refused.", "stream=%s addr=%s reason=\"%s\"",
-             c->pub->stream_id, c->addr, reason);
+             publisher_stream_id(c->pub), c->addr, reason);
     rtmp_conn_publish_fail(c->rc, reason);
-    pub_end(s, &c->pub, reason);
+    publisher_end(&c->pub, reason);
 }
 
 static int cb_media(void *opaque, rtmp_conn_t *rc, uint8_t type, uint32_t ts,
@@ -529,137 +219,34 @@ static int cb_media(void *opaque, rtmp_conn_t *rc, uint8_t type, uint32_t ts,
 {
     ingest_server_t *s = opaque;
     conn_t *c = rtmp_conn_user(rc);
-    publisher_t *p = c->pub;
-    if (!p)
+    if (!c->pub)
         return 0;
-    flv_pkt_t f;
-    bool video = type == RTMP_MSG_VIDEO;
-    const uint8_t *body = buf->data + off;
-    int r =
-        video ? flv_parse_video(body, len, &f) : flv_parse_audio(body, len, &f);
+    char why[200];
+    int r = publisher_rtmp_media(c->pub, type == RTMP_MSG_VIDEO, ts, buf, off,
+                                 len, why, sizeof(why));
     if (r == FLV_EUNSUPPORTED) {
-        char name[96];
-        pub_refuse_codec(
-            s, c, video,
-            flv_codec_describe(video, body, len, name, sizeof(name)));
+        pub_refuse_codec(s, c, why);
         return 0;
     }
-    if (r < 0)
-        return r;
-    if (f.skip || f.eos)
-        return 0;
-    uint32_t track = video ? TRACK_VIDEO : TRACK_AUDIO;
-    if (f.config) {
-        if (video) {
-            p->vcodec = f.codec;
-            set_video_track(s, p, body + f.offset, f.size, f.codec);
-            video_size_free(&p->vsize); /* the new record parses from now */
-        } else {
-            uint32_t sr = f.sample_rate, ch = f.channels;
-            if (f.codec == FLV_CODEC_AAC)
-                flv_aac_asc_info(body + f.offset, f.size, &sr, &ch);
-            p->acodec = f.codec;
-            p->sample_rate = sr;
-            p->channels = ch;
-            hub_track_info_t t = {PRISM__TRACK_KIND__TRACK_KIND_AUDIO,
-                                  f.codec,
-                                  body + f.offset,
-                                  f.size,
-                                  0,
-                                  0,
-                                  sr,
-                                  ch,
-                                  1,
-                                  RTMP_TB_DEN};
-            hub_stream_set_track(s->hub, p->stream, TRACK_AUDIO, &t);
-        }
-        return 0;
-    }
-    if (!hub_stream_track(p->stream, track)) {
-        /* A codec without a configuration record (MP3): the first packet
-         * defines the track. */
-        if (video) {
-            p->vcodec = f.codec;
-            set_video_track(s, p, NULL, 0, f.codec);
-        } else {
-            p->acodec = f.codec;
-            p->sample_rate = f.sample_rate;
-            p->channels = f.channels;
-            hub_track_info_t t = {PRISM__TRACK_KIND__TRACK_KIND_AUDIO,
-                                  f.codec,
-                                  NULL,
-                                  0,
-                                  0,
-                                  0,
-                                  f.sample_rate,
-                                  f.channels,
-                                  1,
-                                  RTMP_TB_DEN};
-            hub_stream_set_track(s->hub, p->stream, TRACK_AUDIO, &t);
-        }
-    }
-    if (f.size == 0)
-        return 0;
-    int64_t dts = unwrap(p, track, ts);
-    if (video)
-        rtmp_video_size(s, p, body + f.offset, f.size, dts);
-    hub_pkt_t hp = {buf,
-                    off + f.offset,
-                    f.size,
-                    track,
-                    dts + f.cts,
-                    dts,
-                    0,
-                    video ? f.keyframe : true,
-                    clock_mono_us()};
-    /* Out of memory drops this packet (counted in the hub), not the
-     * connection. */
-    hub_stream_packet(s->hub, p->stream, &hp);
-    return 0;
+    return r;
 }
 
 static void cb_metadata(void *opaque, rtmp_conn_t *rc)
 {
     ingest_server_t *s = opaque;
     conn_t *c = rtmp_conn_user(rc);
-    const rtmp_meta_t *m = rtmp_conn_meta(rc);
-    publisher_t *p = c->pub;
-    if (!p)
-        return;
-    snprintf(p->client, sizeof(p->client), "%s", m->client);
-    /* A legacy FLV video codec id (1-15) other than H.264 (7) and HEVC
-     * (12) is refused now, before the size lets the stream be placed;
-     * larger numbers are Enhanced RTMP FourCCs, judged by their packets. */
-    int vid = (int)m->videocodecid;
-    if (m->videocodecid == vid && vid >= 1 && vid <= 15 && vid != 7 &&
-        vid != 12) {
-        uint8_t tag = (uint8_t)vid;
-        char name[96];
-        pub_refuse_codec(s, c, true,
-                         flv_codec_describe(true, &tag, 1, name, sizeof(name)));
-        return;
-    }
-    bool had_size = p->width && p->height;
-    if (m->width > 0 && m->width < 65536)
-        p->width = (uint32_t)m->width;
-    if (m->height > 0 && m->height < 65536)
-        p->height = (uint32_t)m->height;
-    p->meta_fps = m->framerate;
-    /* The coordinator fits the ladder and places the stream once it
-     * knows the size: send the stats now, not at the next interval. */
-    if (!had_size && p->width && p->height)
-        s->last_stats_ms = 0;
-    const hub_track_info_t *v = hub_stream_track(p->stream, TRACK_VIDEO);
-    if (v && (v->width != p->width || v->height != p->height))
-        set_video_track(s, p, NULL, 0, v->codec);
+    char why[200];
+    if (c->pub && publisher_rtmp_metadata(c->pub, rtmp_conn_meta(rc), why,
+                                          sizeof(why)) == FLV_EUNSUPPORTED)
+        pub_refuse_codec(s, c, why);
 }
 
 static void cb_unpublish(void *opaque, rtmp_conn_t *rc)
 {
-    ingest_server_t *s = opaque;
+    (void)opaque;
     conn_t *c = rtmp_conn_user(rc);
     if (c->pub)
-        pub_end(s, &c->pub, "publisher stopped");
+        publisher_end(&c->pub, "publisher stopped");
 }
 
 static const rtmp_conn_cbs_t rtmp_cbs = {cb_publish, cb_media, cb_metadata,
@@ -805,43 +392,21 @@ static void on_srt_items(ingest_server_t *s)
         publisher_t *p = it->publisher;
         switch (it->kind) {
         case SRTQ_ADMIT:
-            admit_start(s, PRISM__INGEST_PROTOCOL__INGEST_PROTOCOL_SRT, NULL,
-                        it->admit, it->admit->key, it->admit->addr, "");
+            admission_ask(s->adm, PRISM__INGEST_PROTOCOL__INGEST_PROTOCOL_SRT,
+                          NULL, it->admit, it->admit->key, it->admit->addr, "");
             break;
         case SRTQ_TRACK:
-            if (p) {
-                hub_stream_set_track(s->hub, p->stream, it->track, &it->info);
-                if (it->info.kind == PRISM__TRACK_KIND__TRACK_KIND_VIDEO) {
-                    /* Placing waits for the size: say it now, not at the
-                     * next stats interval, when the rate is known too (a
-                     * rate measured now would span a moment). */
-                    if (!(p->width && p->height) && it->info.width &&
-                        it->info.height && it->fps > 0)
-                        s->last_stats_ms = 0;
-                    p->vcodec = it->info.codec;
-                    p->width = it->info.width;
-                    p->height = it->info.height;
-                    /* The rate the stream declares, as onMetaData's for
-                     * RTMP: the stats sent at once measure too short a
-                     * window to fit the ladder to. */
-                    if (it->fps > 0)
-                        p->meta_fps = it->fps;
-                } else {
-                    p->acodec = it->info.codec;
-                    p->sample_rate = it->info.sample_rate;
-                    p->channels = it->info.channels;
-                }
-                if (it->client[0])
-                    snprintf(p->client, sizeof(p->client), "%s", it->client);
-            }
+            if (p)
+                publisher_srt_track(p, it->track, &it->info, it->fps,
+                                    it->client);
             break;
         case SRTQ_PKT:
             if (p)
-                hub_stream_packet(s->hub, p->stream, &it->pkt);
+                publisher_packet(p, &it->pkt);
             break;
         case SRTQ_END:
             if (p)
-                pub_end(s, &p, it->why[0] ? it->why : "SRT publisher left");
+                publisher_end(&p, it->why[0] ? it->why : "SRT publisher left");
             break;
         }
         srtq_free(&it);
@@ -862,7 +427,7 @@ static void on_coord(ingest_server_t *s)
         if (rc < 0)
             continue;
         if (env->body_case == PRISM__ENVELOPE__BODY_PUBLISH_REPLY) {
-            on_publish_reply(s, env->publish_reply);
+            admission_reply(s->adm, env->publish_reply);
         } else if (env->body_case == PRISM__ENVELOPE__BODY_REGISTER_ACK) {
             const Prism__RegisterAck *a = env->register_ack;
             if (a->accepted) {
@@ -908,92 +473,9 @@ static void send_heartbeat(ingest_server_t *s)
     send_coord(s, &env);
 }
 
-/* How long a stream with audio waits for video before it is audio-only. */
-#define AUDIO_ONLY_AFTER_MS 2000
-
-/*
- * A stream whose audio came and whose video has not come
- * AUDIO_ONLY_AFTER_MS later is audio-only; its stats go at once (the
- * coordinator waits for them to place it).
- */
-static void audio_only_scan(ingest_server_t *s, int64_t now)
-{
-    for (publisher_t *p = s->pubs; p; p = p->next) {
-        if (!p->acodec || p->vcodec || p->audio_only)
-            continue;
-        if (!p->audio_since_ms)
-            p->audio_since_ms = now;
-        if (now - p->audio_since_ms < AUDIO_ONLY_AFTER_MS)
-            continue;
-        p->audio_only = true;
-        s->last_stats_ms = 0;
-        log_info("ingest", "Audio-only stream: no video came.",
-                 "stream=%s codec=%u waited_ms=%lld", p->stream_id, p->acodec,
-                 (long long)(now - p->audio_since_ms));
-    }
-}
-
-static void send_stats(ingest_server_t *s, int64_t now)
-{
-    for (publisher_t *p = s->pubs; p; p = p->next) {
-        const hub_stream_stats_t *st = hub_stream_stats(p->stream);
-        double secs = (now - p->prev_ms) / 1000.0;
-        if (secs <= 0)
-            continue;
-        p->kbps = (double)(st->bytes_in - p->prev_bytes) * 8 / 1000 / secs;
-        p->fps = (double)(st->video_frames - p->prev_frames) / secs;
-        p->prev_bytes = st->bytes_in;
-        p->prev_frames = st->video_frames;
-        p->prev_ms = now;
-        Prism__Envelope env = PRISM__ENVELOPE__INIT;
-        Prism__IngestStats is = PRISM__INGEST_STATS__INIT;
-        Prism__SourceInfo src = PRISM__SOURCE_INFO__INIT;
-        env.body_case = PRISM__ENVELOPE__BODY_INGEST_STATS;
-        env.ingest_stats = &is;
-        is.stream_id = p->stream_id;
-        is.source = &src;
-        /* Audio-only (radio, music): the audio codec is said only with
-         * video, or once audio_only_scan found none (the coordinator
-         * places a stream naming audio and no video as audio-only). */
-        src.video_codec = (Prism__Codec)p->vcodec;
-        src.audio_codec =
-            (Prism__Codec)(p->vcodec || p->audio_only ? p->acodec : 0);
-        src.width = p->width;
-        src.height = p->height;
-        /* The encoder's declared rate (onMetaData) when it gave one: the
-         * rate measured over the first second is off, and the ladder is
-         * fitted to it. */
-        double rate = p->meta_fps > 0 ? p->meta_fps : p->fps;
-        src.fps_num = (uint32_t)(rate * 1000 + 0.5);
-        src.fps_den = 1000;
-        src.sample_rate = p->sample_rate;
-        src.channels = p->channels;
-        src.video_kbps = (uint32_t)p->kbps;
-        src.client = p->client;
-        is.bitrate_kbps = p->kbps;
-        is.fps = p->fps;
-        is.keyframe_interval_s = st->key_interval_s;
-        is.dropped_packets = st->dropped;
-        is.bytes_in = st->bytes_in;
-        is.subscribers = st->subscribers;
-        send_coord(s, &env);
-        log_debug("ingest", "Stream stats.",
-                  "stream=%s kbps=%.0f fps=%.1f gop_s=%.2f dropped=%llu "
-                  "subscribers=%u client=\"%s\"",
-                  p->stream_id, p->kbps, p->fps, st->key_interval_s,
-                  (unsigned long long)st->dropped, st->subscribers, p->client);
-    }
-}
-
 static void scan_timeouts(ingest_server_t *s, int64_t now)
 {
-    for (int i = 0; i < MAX_PENDING; i++) {
-        pending_t *pd = &s->pending[i];
-        if (pd->used && now >= pd->deadline)
-            conn_after(s,
-                       admit_result(s, pd, false, "coordinator did not answer",
-                                    NULL, NULL, false));
-    }
+    admission_expire(s->adm, now);
     conn_t *next;
     for (conn_t *c = s->conns; c; c = next) {
         next = c->next;
@@ -1194,6 +676,14 @@ ingest_server_t *ingest_server_new(const ingest_config_t *cfg)
     s->hub = hub_new(s->router, cfg->ingest_id, &hl);
     if (!s->hub)
         goto err;
+    s->pubs = publisher_list_new(s->hub, cb_send, s);
+    if (!s->pubs)
+        goto err;
+    admission_cbs_t acbs = {cb_send, cb_admit_answer, cb_admit_after, s};
+    s->adm = admission_new(&acbs, s->pubs, s->limits, cfg->ingest_id,
+                           s->coord != NULL, cfg->admit_timeout_ms);
+    if (!s->adm)
+        goto err;
     struct epoll_event e1 = {EPOLLIN, {.ptr = &s->ev_listen}};
     struct epoll_event e2 = {EPOLLIN, {.ptr = &s->ev_wake}};
     if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listen_fd, &e1) < 0 ||
@@ -1297,11 +787,14 @@ int ingest_server_run(ingest_server_t *s)
         if (now - s->last_scan_ms >= 250) {
             s->last_scan_ms = now;
             scan_timeouts(s, now);
-            audio_only_scan(s, now);
+            publisher_list_scan(s->pubs, now);
         }
-        if (now - s->last_stats_ms >= s->cfg.stats_interval_ms) {
+        /* Due early when a stream's size or audio-only state is new: the
+         * coordinator places it once it knows. */
+        if (publisher_list_stats_due(s->pubs) ||
+            now - s->last_stats_ms >= s->cfg.stats_interval_ms) {
             s->last_stats_ms = now;
-            send_stats(s, now);
+            publisher_list_send_stats(s->pubs, now);
         }
         if (s->zap && s->cfg.allow_reload_ms > 0 &&
             now - s->last_allow_ms >= s->cfg.allow_reload_ms) {
@@ -1332,14 +825,8 @@ void ingest_server_free(ingest_server_t **sp)
     srt_ingest_free(&s->srt); /* first: its threads post to the loop */
     while (s->conns)
         conn_close(s, s->conns, "shutting down");
-    while (s->pubs) {
-        publisher_t *p = s->pubs;
-        pub_end(s, &p, "shutting down");
-    }
-    for (int i = 0; i < MAX_PENDING; i++)
-        if (s->pending[i].used && s->pending[i].admit)
-            srt_ingest_admit_done(s->pending[i].admit, false, 1503,
-                                  "shutting down", NULL, NULL);
+    publisher_list_free(&s->pubs, "shutting down");
+    admission_free(&s->adm);
     hub_free(&s->hub);
     zsock_close(&s->router);
     zsock_close(&s->coord);
@@ -1377,9 +864,12 @@ void ingest_server_counters(ingest_server_t *s, ingest_counters_t *o)
     o->refused = atomic_load(&s->n.refused);
     o->closed_error = atomic_load(&s->n.closed_error);
     o->closed_timeout = atomic_load(&s->n.closed_timeout);
-    o->publish_ok = atomic_load(&s->n.publish_ok);
-    o->publish_refused = atomic_load(&s->n.publish_refused);
-    o->live_streams = atomic_load(&s->n.live);
+    uint64_t admitted = 0, refused = 0;
+    if (s->adm)
+        admission_counts(s->adm, &admitted, &refused);
+    o->publish_ok = admitted;
+    o->publish_refused = refused + atomic_load(&s->n.codec_refused);
+    o->live_streams = s->pubs ? publisher_list_live(s->pubs) : 0;
     o->srt_dropped = s->srt ? srt_ingest_dropped(s->srt) : 0;
     srt_ingest_counters_t sc = {0};
     if (s->srt)

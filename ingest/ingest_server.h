@@ -24,6 +24,9 @@
  * with stream id = token = key. Every stats_interval_ms each live stream's
  * IngestStats goes to the coordinator; StreamEnd when its publisher leaves.
  *
+ * The pending admissions are admission.h's table and the live streams
+ * publisher.h's list; this loop feeds them and sends what they produce.
+ *
  * Limits per connection: handshake_timeout_ms from accept to an accepted
  * publish, idle_timeout_ms of silence, and rtmp_conn's limits (chunk size,
  * message size, AMF depth, streams). Per address: max_conns_per_addr.
