@@ -26,7 +26,7 @@
 #include "zsock.h"
 
 #define MOD          "agent"
-#define SOFTWARE     "prism-worker 0.1.0"
+#define SOFTWARE     "prism-worker " PRISM_VERSION
 #define MAX_SESSIONS 4096
 #define PLAYLIST_MAX (256 * 1024)
 #define POLL_MS      50
