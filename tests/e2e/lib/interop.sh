@@ -47,6 +47,7 @@ declare -A interop_desc=(
     [gst-srt-idr]="GStreamer srtsink (mpegtsmux alignment=7)|x264enc I420, SPS/PPS at every IDR"
     [gst-rtmp-444]="GStreamer rtmp2sink|Y444 input, x264enc High 4:4:4"
     [gst-failover]="GStreamer rtmp2sink|as gst-rtmp, played 40 s; kill -9 of the worker carrying the stream in the middle; longest stall at most 2 s"
+    [gst-srt-failover]="GStreamer srtsink (mpegtsmux alignment=7)|as gst-srt, played 40 s; kill -9 of the worker carrying the stream in the middle; longest stall at most 2 s"
 )
 
 interop_setup() {
@@ -311,10 +312,11 @@ interop_run() {
 # again 2 s after: the playhead advances at least 90% of wall time after
 # start-up, no fatal error, no stall over 2 s. Prints the row's verdict.
 interop_failover() {
-    local row=$1 publisher=$2 play=$3 kill_coord=$4 key master player carrier json why
+    local row=$1 publisher=$2 play=$3 kill_coord=$4 key master player carrier json why pub
     key=$(farm_channel "$row" interop)
     "$publisher" "$key" $((play + 16)) >"$dir/logs/pub-$row.log" 2>&1 &
-    farm_track $! "pub-$row"
+    pub=$!
+    farm_track $pub "pub-$row"
     master=$FARM_ORIGIN/$row/master.m3u8
     farm_wait_url "$master" 25 || fail "no master playlist 25 s after publishing"
     play_hls "$master" "$play" --max-stall 2 >"$dir/play.json" 2>"$dir/play.err" &
@@ -324,6 +326,7 @@ interop_failover() {
     [ -n "$carrier" ] || fail "no worker carries the stream"
     echo "kill -9 $carrier, which carries the stream"
     kill -9 "${FARM_WORKER_PIDS[$carrier]}"
+    INTEROP_KILLED=$carrier
     if [ "$kill_coord" = yes ]; then
         sleep 10
         echo "kill -9 the coordinator; started again 2 s later (the stream is now on $(farm_stream_field "$row" worker))"
@@ -332,6 +335,7 @@ interop_failover() {
         farm_coord 0 || fail "the coordinator did not start again"
     fi
     wait "$player" || true
+    kill "$pub" 2>/dev/null || true # played: the next row gets the machine
     json=$(head -n 1 "$dir/play.json")
     [ -n "$json" ] || fail "the player printed nothing: $(tail -n 3 "$dir/play.err")"
     why="start-up $(play_json_field "$json" startup_s) s, advance/wall $(play_json_field "$json" ratio), longest stall $(play_json_field "$json" longest_stall_s) s, now on $(farm_stream_field "$row" worker)"
