@@ -255,6 +255,20 @@ void hls_writer_set_rates(hls_writer_t *w, const hls_rates_t *r)
     w->rates.known = true;
 }
 
+void hls_rates_advertise(const hls_rates_t *m, double nominal_bps, bool final,
+                         int64_t *average, int64_t *bandwidth)
+{
+    double avg = nominal_bps, peak = nominal_bps * 1.25;
+    if (final && m->seconds > 0.5 && m->bytes > 0) {
+        avg = m->bytes * 8.0 / m->seconds;
+        peak = avg;
+    }
+    if (m->peak_bps > peak)
+        peak = m->peak_bps;
+    *average = (int64_t)avg;
+    *bandwidth = (int64_t)ceil(peak);
+}
+
 hls_rates_t hls_writer_rates(const hls_writer_t *w)
 {
     return w->rates;

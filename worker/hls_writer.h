@@ -95,6 +95,18 @@ void hls_writer_set_rates(hls_writer_t *w, const hls_rates_t *r);
 /* The rates: the ones set, or the ones a continued playlist carried. */
 hls_rates_t hls_writer_rates(const hls_writer_t *w);
 
+/*
+ * What a master playlist says of one variant (RFC 8216 4.3.4.2), from
+ * the measured rates M and the estimate NOMINAL_BPS. FINAL (the stream
+ * ended): AVERAGE-BANDWIDTH the average over every segment published and
+ * BANDWIDTH the highest segment's rate (the estimate when under half a
+ * second was measured). While live: the estimate, its peak 25% over,
+ * but BANDWIDTH never under a segment already published (a continued
+ * stream knows its earlier segments' peak from the start).
+ */
+void hls_rates_advertise(const hls_rates_t *m, double nominal_bps, bool final,
+                         int64_t *average, int64_t *bandwidth);
+
 /* The timeline: the one set, or the one a continued playlist carried. */
 hls_timeline_t hls_writer_timeline(const hls_writer_t *w);
 

@@ -379,15 +379,11 @@ static int write_master(transcode_session_t *s, bool final)
         int i = nv++;
         memset(&v[i], 0, sizeof(v[i]));
         snprintf(v[i].name, sizeof(v[i].name), "%s", r->r.name);
-        /* Measured at the end: the average over every segment published
-         * and the highest segment's rate (RFC 8216 4.3.4.2). */
-        double avg = rend_nominal_bps(s, r), peak = avg * 1.25;
-        if (final && r->pub_s > 0.5 && r->pub_bytes > 0) {
-            avg = r->pub_bytes * 8.0 / r->pub_s;
-            peak = r->peak_bps > avg ? r->peak_bps : avg;
-        }
-        v[i].average = (int64_t)avg;
-        v[i].bandwidth = (int64_t)ceil(peak);
+        hls_rates_t m = {.peak_bps = r->peak_bps,
+                         .bytes = r->pub_bytes,
+                         .seconds = r->pub_s};
+        hls_rates_advertise(&m, rend_nominal_bps(s, r), final, &v[i].average,
+                            &v[i].bandwidth);
         s->rend[k].adv_bps = (double)v[i].bandwidth;
         if (!r->audio_only) {
             v[i].width = r->r.width;

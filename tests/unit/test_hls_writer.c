@@ -184,6 +184,32 @@ static void test_window_keeps_three_targets(void **state)
     hls_writer_free(&w);
 }
 
+static void test_rates_advertised(void **state)
+{
+    (void)state;
+    int64_t avg, bw;
+    /* Live, nothing published: the estimate, its peak 25% over. */
+    hls_rates_t m = {0};
+    hls_rates_advertise(&m, 800000, false, &avg, &bw);
+    assert_int_equal(avg, 800000);
+    assert_int_equal(bw, 1000000);
+    /* Live, a continued stream whose earlier segments peaked higher:
+     * BANDWIDTH is never under a published segment. */
+    m = (hls_rates_t){.peak_bps = 1622291.5, .bytes = 2000000, .seconds = 20};
+    hls_rates_advertise(&m, 800000, false, &avg, &bw);
+    assert_int_equal(avg, 800000);
+    assert_int_equal(bw, 1622292);
+    /* The end: what was measured (800 kbit/s on average), the peak. */
+    hls_rates_advertise(&m, 500000, true, &avg, &bw);
+    assert_int_equal(avg, 800000);
+    assert_int_equal(bw, 1622292);
+    /* The end with under half a second measured: the estimate. */
+    m = (hls_rates_t){.peak_bps = 0, .bytes = 1000, .seconds = 0.4};
+    hls_rates_advertise(&m, 500000, true, &avg, &bw);
+    assert_int_equal(avg, 500000);
+    assert_int_equal(bw, 625000);
+}
+
 static void test_continue(void **state)
 {
     (void)state;
@@ -274,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_rounding),
         cmocka_unit_test(test_vod_and_fmp4),
         cmocka_unit_test(test_window_keeps_three_targets),
+        cmocka_unit_test(test_rates_advertised),
         cmocka_unit_test(test_continue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
