@@ -140,7 +140,7 @@ hls_check_start() {
 # hls_check_variants: each variant of each master seen, against what its
 # segments measured.
 hls_check_variants() {
-    local m ch uri r sizes peak avg video audio out
+    local m ch uri r sizes peak avg video audio out td
     for m in "$FARM_DIR"/hls/*.master.m3u8; do
         [ -f "$m" ] || continue
         ch=$(basename "$m" .master.m3u8)
@@ -148,11 +148,25 @@ hls_check_variants() {
             r=${uri%/index.m3u8}
             sizes=$FARM_DIR/hls/$ch/$r.sizes
             [ -s "$sizes" ] || continue
-            # The peak segment bit rate, and the average bit rate over
-            # every segment seen (bits over seconds: a short segment at a
-            # join weighs by its length, as it does for a player).
-            read -r peak avg < <(awk '$2 > 0 {b = $3 * 8 / $2; if (b > p) p = b; s += $3 * 8; t += $2}
-                END {printf "%.0f %.0f\n", p, t ? s / t : 0}' "$sizes")
+            # The peak segment bit rate as RFC 8216 defines it (section 4:
+            # the largest bit rate of any run of consecutive segments
+            # lasting 0.5 to 1.5 target durations, its bytes over its
+            # seconds; a lone 0.27 s segment at a hand-over is not a run),
+            # and the average bit rate over every segment seen.
+            td=$(sed -n 's/^#EXT-X-TARGETDURATION://p' "$FARM_DIR/hls/$ch/$r.prev" 2>/dev/null)
+            read -r peak avg < <(awk -v T="${td:-2}" '$2 > 0 {n++; q[n] = $1; d[n] = $2; b[n] = $3; s += $3 * 8; t += $2}
+                END {
+                    for (i = 1; i <= n; i++) {
+                        bits = 0; sec = 0
+                        for (j = i; j <= n; j++) {
+                            if (j > i && q[j] != q[j - 1] + 1) break # a segment not seen
+                            bits += b[j] * 8; sec += d[j]
+                            if (sec > 1.5 * T) break
+                            if (sec >= 0.5 * T && bits / sec > p) p = bits / sec
+                        }
+                    }
+                    printf "%.0f %.0f\n", p, t ? s / t : 0
+                }' "$sizes")
             IFS=';' read -r video audio <"$FARM_DIR/hls/$ch/$r.probe" || video=
             # AVERAGE-BANDWIDTH is measured only once the stream has ended
             # (its playlist has EXT-X-ENDLIST and the worker wrote the
