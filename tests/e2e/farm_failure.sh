@@ -42,7 +42,11 @@ ksolid=$(farm_channel solid small 50)
 farm_publish "$ksolid" 40 320x180 15
 farm_publish "$kflaky" 40 320x180 15
 # The first placement of flaky starts its clock.
-placed() { [ "$(stream_json flaky | jq -r '.generation // 0')" -ge 1 ]; }
+placed() {
+    local g
+    g=$(stream_json flaky | jq -r '.generation // 0')
+    [ "${g:-0}" -ge 1 ]
+}
 for _ in $(seq 200); do
     placed && break
     sleep 0.1
@@ -67,8 +71,13 @@ grep -q "cannot create its output directory" <<<"$err" ||
 ev=$(farm_sql "SELECT count(*) FROM events WHERE kind = 'stream.failed'
                AND detail->>'error' LIKE '%cannot create its output directory%'")
 [ "$ev" = 1 ] || fail "$ev stream.failed events with the error (want 1)"
-curl -fs "$FARM_API/metrics" | grep -qx 'prism_streams{state="failed"} 1' ||
-    fail "/metrics does not count the failed stream"
+# (Polled for 5 s: one CI run's single request got no answer in time.)
+metrics_failed() { curl -fs "$FARM_API/metrics" | grep -qx 'prism_streams{state="failed"} 1'; }
+for _ in $(seq 50); do
+    metrics_failed && break
+    sleep 0.1
+done
+metrics_failed || fail "/metrics does not count the failed stream: $(curl -fsS "$FARM_API/metrics" 2>&1 | grep -E '^prism_streams|curl')"
 
 # 2. The Source remux failed; the encoded rendition went on.
 j=$(stream_json solid)
