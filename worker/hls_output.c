@@ -1,0 +1,887 @@
+/* The HLS output of a transcode session: files, segments, playlists. */
+
+/*
+ * What is here: the output paths and directories; each rendition's muxer
+ * (hls_segmenter) and media playlist (hls_writer); the packets handed to
+ * them (hls_output_emit keeps what comes before the muxers open, and
+ * mux_write holds a rendition's audio until its video has passed it and
+ * cuts a segment at each video keyframe); publishing a segment and
+ * retiring old ones; a continued stream's playlists and its held first
+ * segment; the master playlist; the end of a rendition's output.
+ *
+ * Calls go one way: transcode.c, transcode_audio.c and thumbnail.c call
+ * in here, and nothing here calls back into them. So two functions live
+ * here that the session needs as well: hls_output_rend_fail, which drops
+ * a rendition (called here when its muxer or files fail, by the session
+ * when its encoder does) and writes the master again, and
+ * hls_output_boundary_reached, which hls_output_rend_fail needs to stop
+ * boundaries waiting for the dropped rendition, and which reports a segment
+ * that every video rendition has reached (on_segment, stats.segments). The
+ * audio hold (release_audio) is here rather than in transcode_audio.c
+ * because the muxing fills and releases it.
+ */
+#include "hls_output.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libavutil/avstring.h>
+#include <libavutil/time.h>
+
+#include "hls_master.h"
+#include "log.h"
+#include "origin.h"
+
+#define MOD "transcode"
+/* How long a continued stream's first segment waits for another session
+ * that may still be finishing the stream. */
+#define FIRST_HOLD_US 1000000
+/* The longest playlist read back from the output. */
+#define TEXT_MAX (1 << 20)
+
+static void out_path(const transcode_session_t *s, const char *rel, char *buf,
+                     size_t len)
+{
+    size_t n = strlen(s->o.output);
+    bool slash = n && s->o.output[n - 1] == '/';
+    snprintf(buf, len, "%s%s%s", s->o.output, slash ? "" : "/", rel);
+}
+
+/* Writes a small file (master playlist, thumbnail) whole. */
+int hls_output_put_file(transcode_session_t *s, const char *rel,
+                        const void *data, size_t len)
+{
+    char path[1400], tmp[1410];
+    if (s->fatal)
+        return s->fatal;
+    out_path(s, rel, path, sizeof(path));
+    if (s->http) {
+        /* Queued for the uploader; a refused PUT is counted there and the
+         * origin's policy ends the session. */
+        origin_send(s->origin, path, data, len);
+        return s->fatal = origin_fatal(s->origin);
+    }
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+        int e = errno;
+        log_error(MOD, "Cannot write an output file.",
+                  "call=fwrite path=\"%s\" err=\"%s\"", tmp, strerror(e));
+        if (f)
+            fclose(f);
+        return s->fatal = -EIO;
+    }
+    if (rename(tmp, path) < 0) {
+        int e = errno;
+        log_error(MOD, "Cannot rename an output file.",
+                  "call=rename path=\"%s\" err=\"%s\"", path, strerror(e));
+        return s->fatal = -EIO;
+    }
+    return 0;
+}
+
+static int make_dir(const char *path)
+{
+    struct stat sb;
+    if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+        int e = errno;
+        log_error(MOD, "Cannot create the output directory.",
+                  "call=mkdir path=\"%s\" err=\"%s\"", path, strerror(e));
+        return -EIO;
+    }
+    if (stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+        log_error(MOD, "The output directory is not a directory.",
+                  "call=stat path=\"%s\" err=\"%s\"", path, strerror(ENOTDIR));
+        return -EIO;
+    }
+    if (access(path, W_OK) < 0) {
+        int e = errno;
+        log_error(MOD, "The output directory is not writable.",
+                  "call=access path=\"%s\" err=\"%s\"", path, strerror(e));
+        return -EIO;
+    }
+    return 0;
+}
+
+int hls_output_prepare(transcode_session_t *s)
+{
+    if (s->http)
+        return 0;
+    if (make_dir(s->o.output) < 0) {
+        pthread_mutex_lock(&s->stats_lock);
+        snprintf(s->st.error, sizeof(s->st.error),
+                 "cannot create the output directory");
+        pthread_mutex_unlock(&s->stats_lock);
+        return -EIO;
+    }
+    for (int i = 0; i < s->nrend; i++) {
+        char dir[1400];
+        out_path(s, s->rend[i].r.name, dir, sizeof(dir));
+        if (make_dir(dir) < 0) /* make_dir said why */
+            hls_output_rend_fail(s, i, "cannot create its output directory");
+    }
+    return s->fatal;
+}
+
+static double rend_nominal_bps(const transcode_session_t *s, const rend_t *r)
+{
+    double v = 0;
+    if (!r->audio_only) {
+        v = r->r.bitrate_kbps * 1000.0;
+        if (v <= 0) /* Source of unknown rate: a rough guess until measured */
+            v = r->r.width * r->r.height * ladder_rendition_fps(&r->r) * 0.1;
+    }
+    if (s->ai >= 0)
+        v += s->acopy && s->src->streams[s->ai].par->bit_rate > 0
+                 ? (double)s->src->streams[s->ai].par->bit_rate
+                 : s->o.audio_kbps * 1000.0;
+    return v * 1.08; /* container overhead */
+}
+
+int hls_output_write_master(transcode_session_t *s, bool final)
+{
+    hls_variant_t v[LADDER_MAX_RUNGS];
+    char text[8192];
+    int nv = 0;
+
+    for (int k = 0; k < s->nrend; k++) {
+        const rend_t *r = &s->rend[k];
+        if (r->failed)
+            continue; /* players must not pick a rendition that stopped */
+        int i = nv++;
+        memset(&v[i], 0, sizeof(v[i]));
+        snprintf(v[i].name, sizeof(v[i].name), "%s", r->r.name);
+        hls_rates_t m = {.peak_bps = r->peak_bps,
+                         .bytes = r->pub_bytes,
+                         .seconds = r->pub_s};
+        hls_rates_advertise(&m, rend_nominal_bps(s, r), final, &v[i].average,
+                            &v[i].bandwidth);
+        s->rend[k].adv_bps = (double)v[i].bandwidth;
+        if (!r->audio_only) {
+            v[i].width = r->r.width;
+            v[i].height = r->r.height;
+            v[i].fps = ladder_rendition_fps(&r->r);
+            if (strcmp(r->vcodec, "-"))
+                snprintf(v[i].video_codec, sizeof(v[i].video_codec), "%s",
+                         r->vcodec);
+        }
+        if (s->ai >= 0)
+            snprintf(v[i].audio_codec, sizeof(v[i].audio_codec), "%s",
+                     s->acodec);
+    }
+    int n = hls_master_format(v, nv, true, text, sizeof(text));
+    if (n < 0)
+        return n;
+    s->master_written = true;
+    return hls_output_put_file(s, "master.m3u8", text, (size_t)n);
+}
+
+/* Writes the master once every video rendition has a codec string. */
+int hls_output_maybe_write_master(transcode_session_t *s)
+{
+    if (s->master_written)
+        return 0;
+    for (int i = 0; i < s->nrend; i++) {
+        if (!s->rend[i].audio_only && !s->rend[i].failed &&
+            !s->rend[i].vcodec[0])
+            return 0;
+    }
+    return hls_output_write_master(s, false);
+}
+
+static void rend_rel(const rend_t *r, const char *file, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s", r->r.name, file);
+}
+
+/*
+ * A take-over or restart: continues the rendition's playlist where the
+ * output already has one (its segments stay listed, numbering and
+ * discontinuity sequence go on, its timeline is the stream's).
+ */
+static void continue_playlist(transcode_session_t *s, rend_t *r)
+{
+    char rel[160], url[1400];
+    rend_rel(r, "index.m3u8", rel, sizeof(rel));
+    out_path(s, rel, url, sizeof(url));
+    char *text = origin_read_text(url, TEXT_MAX);
+    if (!text)
+        return;
+    if (hls_writer_continue(r->pl, text) == 0) {
+        hls_timeline_t tl = hls_writer_timeline(r->pl);
+        hls_rates_t rates = hls_writer_rates(r->pl);
+        if (rates.known) { /* BANDWIDTH counts the segments before too */
+            r->peak_bps = rates.peak_bps;
+            r->pub_bytes = rates.bytes;
+            r->pub_s = rates.seconds;
+        }
+        if (tl.known) {
+            r->resume_us = tl.end_us;
+            if (!s->cont || tl.end_us < s->resume_us) {
+                s->tl = tl;
+                s->resume_us = tl.end_us;
+            }
+            s->cont = true;
+        }
+        log_info(MOD, "Continuing a playlist.",
+                 "rendition=%s next_sequence=%lld timeline=%d end_us=%lld "
+                 "offset_us=%lld",
+                 r->r.name, (long long)hls_writer_next_sequence(r->pl),
+                 tl.known, (long long)tl.end_us, (long long)tl.offset_us);
+    }
+    free(text);
+}
+
+/*
+ * Before a continued rendition's first segment: reads its playlist again
+ * and, when another session listed more segments since, continues from
+ * that one instead (its numbers, its end as the resume point). Returns
+ * whether it changed.
+ */
+static bool recheck_playlist(transcode_session_t *s, rend_t *r)
+{
+    char rel[160], url[1400];
+    rend_rel(r, "index.m3u8", rel, sizeof(rel));
+    out_path(s, rel, url, sizeof(url));
+    char *text = origin_read_text(url, TEXT_MAX);
+    hls_writer_t *w = text ? hls_writer_new(&s->wopts) : NULL;
+    bool moved = false;
+    if (w && hls_writer_continue(w, text) == 0 &&
+        hls_writer_next_sequence(w) > hls_writer_next_sequence(r->pl)) {
+        hls_timeline_t tl = hls_writer_timeline(w);
+        hls_rates_t rates = hls_writer_rates(w);
+        hls_writer_min_sequence(w, s->o.start_sequence);
+        hls_writer_free(&r->pl);
+        r->pl = w;
+        w = NULL;
+        if (rates.known) {
+            r->peak_bps = rates.peak_bps;
+            r->pub_bytes = rates.bytes;
+            r->pub_s = rates.seconds;
+        }
+        if (tl.known && tl.end_us > r->resume_us)
+            r->resume_us = tl.end_us;
+        moved = true;
+        log_info(MOD,
+                 "Another session published more of the stream; this one "
+                 "goes on after it.",
+                 "rendition=%s next_sequence=%lld end_us=%lld", r->r.name,
+                 (long long)hls_writer_next_sequence(r->pl),
+                 (long long)r->resume_us);
+    }
+    hls_writer_free(&w);
+    free(text);
+    return moved;
+}
+
+/*
+ * hls_output_put_file for a file of rendition r (a segment, its playlist, its
+ * init section): a local write that fails drops that rendition
+ * (hls_output_rend_fail), not the session, which goes on with the others. An
+ * origin's refusals stay the origin policy's (every rendition shares the
+ * origin).
+ */
+static int rend_put(transcode_session_t *s, rend_t *r, const char *rel,
+                    const void *data, size_t len)
+{
+    if (s->fatal || r->failed)
+        return s->fatal;
+    int ret = hls_output_put_file(s, rel, data, len);
+    if (ret < 0 && !s->http) {
+        /* The fatal code is hls_output_put_file's, for this rendition's
+         * file only. */
+        s->fatal = 0;
+        char why[160];
+        snprintf(why, sizeof(why), "cannot write %s: %s", rel, ERRSTR(ret));
+        hls_output_rend_fail(s, (int)(r - s->rend), why);
+        return s->fatal;
+    }
+    return ret;
+}
+
+static int put_playlist(transcode_session_t *s, rend_t *r, bool endlist)
+{
+    size_t len;
+    char *text = hls_writer_text(r->pl, endlist, &len);
+    if (!text)
+        return AVERROR(ENOMEM);
+    char rel[160];
+    rend_rel(r, "index.m3u8", rel, sizeof(rel));
+    int ret = rend_put(s, r, rel, text, len);
+    free(text);
+    return ret;
+}
+
+static void remove_segment(transcode_session_t *s, const rend_t *r,
+                           const char *uri)
+{
+    char rel[200], path[1400];
+    rend_rel(r, uri, rel, sizeof(rel));
+    out_path(s, rel, path, sizeof(path));
+    if (s->http) {
+        origin_send_delete(s->origin, path);
+    } else if (unlink(path) < 0 && errno != ENOENT) {
+        int e = errno;
+        log_warn(MOD, "Cannot delete an old segment.",
+                 "call=unlink path=\"%s\" err=\"%s\"", path, strerror(e));
+    }
+}
+
+/* A segment left the live playlist: its file stays for as long as a
+ * player may still load it (RFC 8216 6.2.2: the window again), then
+ * goes. */
+static void retire_segment(transcode_session_t *s, rend_t *r, const char *uri)
+{
+    int keep = s->o.list_size + 1 < GONE_MAX ? s->o.list_size + 1 : GONE_MAX;
+    if (r->ngone == keep) {
+        remove_segment(s, r, r->gone[0]);
+        memmove(r->gone[0], r->gone[1],
+                (size_t)(keep - 1) * sizeof(r->gone[0]));
+        r->ngone--;
+    }
+    snprintf(r->gone[r->ngone++], sizeof(r->gone[0]), "%s", uri);
+}
+
+/* Writes one segment's file, then (live) the playlist that lists it. */
+static int publish_segment(transcode_session_t *s, rend_t *r,
+                           const uint8_t *data, size_t len, double dur,
+                           int64_t end_us)
+{
+    char uri[64], rel[200], gone[HLS_WRITER_URI_MAX];
+    long long seq = (long long)hls_writer_next_sequence(r->pl);
+    snprintf(uri, sizeof(uri), "seg_%05lld.%s", seq, s->o.fmp4 ? "m4s" : "ts");
+    rend_rel(r, uri, rel, sizeof(rel));
+    int ret = rend_put(s, r, rel, data, len);
+    if (ret < 0 || r->failed)
+        return ret;
+    /* The peak over the duration as EXTINF lists it (to the millisecond),
+     * which is what a player or a validator divides by. */
+    double listed = round(dur * 1000) / 1000;
+    if (listed > 0 && len * 8.0 / listed > r->peak_bps)
+        r->peak_bps = len * 8.0 / listed;
+    r->pub_s += dur;
+    r->pub_bytes += (int64_t)len;
+    bool disc = r->nseg == 0 && s->o.discontinuity;
+    int left = ret = hls_writer_add(r->pl, uri, dur, disc, gone, sizeof(gone));
+    if (ret < 0) {
+        log_error(MOD, "Cannot list a segment.",
+                  "call=hls_writer_add rendition=%s segment=%s err=\"%s\"",
+                  r->r.name, uri, strerror(-ret));
+        return s->fatal = ret;
+    }
+    r->nseg++;
+    hls_writer_set_timeline(r->pl, s->ts_offset_us, end_us, s->src->publish_id);
+    hls_rates_t rates = {
+        .peak_bps = r->peak_bps, .bytes = r->pub_bytes, .seconds = r->pub_s};
+    hls_writer_set_rates(r->pl, &rates);
+    /* A live master whose BANDWIDTH a segment exceeds is written again
+     * with what was measured (by the session that owns the stream). */
+    if (!s->o.vod && s->master_written && r->peak_bps > r->adv_bps &&
+        !atomic_load(&s->keep_open) &&
+        (ret = hls_output_write_master(s, true)) < 0)
+        return ret;
+    if (left == 1 && !s->o.vod)
+        retire_segment(s, r, gone);
+    /* A VOD playlist never changes: it is written once, at the end. */
+    return s->o.vod ? 0 : put_playlist(s, r, false);
+}
+
+/* Whether output time T is before what rendition r continues from. */
+static bool before_resume(const transcode_session_t *s, const rend_t *r,
+                          int64_t t)
+{
+    return s->cont && r->resume_us != INT64_MIN &&
+           t < r->resume_us - s->half_us;
+}
+
+/* Publishes a continued rendition's held first segment, unless another
+ * session published its time meanwhile. */
+static int flush_first(transcode_session_t *s, rend_t *r)
+{
+    int ret = 0;
+    if (!r->first_data)
+        return 0;
+    recheck_playlist(s, r);
+    if (!before_resume(s, r, r->first_start_us))
+        ret = publish_segment(s, r, r->first_data, r->first_len, r->first_dur,
+                              r->first_end_us);
+    av_freep(&r->first_data);
+    return ret;
+}
+
+/*
+ * Ends the rendition's current segment at end_us (output time: where the
+ * next one starts). VOD holds each segment back by one, so that a last
+ * segment shorter than a quarter of the target joins the one before
+ * instead of being a segment of its own.
+ */
+static int rend_cut(transcode_session_t *s, rend_t *r, int64_t end_us,
+                    bool final)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (r->failed)
+        return s->fatal;
+    int ret = hls_segmenter_cut(r->seg, final, &data, &len);
+    if (ret < 0) {
+        hls_output_rend_fail(s, (int)(r - s->rend), "hls_segmenter_cut failed");
+        return s->fatal;
+    }
+    double dur = (end_us - r->seg_out_us) / 1e6;
+    bool any = r->seg_any;
+    int64_t start_us = r->seg_out_us;
+    r->seg_out_us = end_us;
+    r->seg_any = false;
+    if (!any || !len) {
+        av_free(data);
+        data = NULL;
+        len = 0;
+    }
+    if (r->first_data && (ret = flush_first(s, r)) < 0) {
+        av_free(data);
+        return ret;
+    }
+    /* A continued stream: time another session published is not
+     * published again. */
+    if (len && before_resume(s, r, start_us)) {
+        av_freep(&data);
+        len = 0;
+    }
+    /* Another session may still be finishing the stream (a move: the old
+     * worker stops at its next keyframe, about when this one reaches it):
+     * the first segment waits FIRST_HOLD_US, then the playlist is read
+     * again before it goes out. Not after a worker died: nothing else
+     * writes, and a viewer's buffer is running down meanwhile. */
+    if (len && !final && !s->o.vod && s->o.continue_playlists &&
+        !s->o.previous_gone && r->nseg == 0) {
+        r->first_data = data;
+        r->first_len = len;
+        r->first_dur = dur;
+        r->first_start_us = start_us;
+        r->first_end_us = end_us;
+        r->first_due_us = av_gettime_relative() + FIRST_HOLD_US;
+        return 0;
+    }
+    if (!s->o.vod) {
+        ret = len ? publish_segment(s, r, data, len, dur, end_us) : 0;
+        av_free(data);
+        return ret;
+    }
+    if (r->vod_data && final && len && dur < s->o.segment_s / 4) {
+        uint8_t *both = av_realloc(r->vod_data, r->vod_len + len);
+        if (!both) {
+            av_free(data);
+            return AVERROR(ENOMEM);
+        }
+        memcpy(both + r->vod_len, data, len);
+        r->vod_data = both;
+        r->vod_len += len;
+        r->vod_dur += dur;
+        r->vod_end_us = end_us;
+        av_freep(&data);
+        len = 0;
+    }
+    if (r->vod_data && (len || final)) {
+        ret = publish_segment(s, r, r->vod_data, r->vod_len, r->vod_dur,
+                              r->vod_end_us);
+        av_freep(&r->vod_data);
+        if (ret < 0) {
+            av_free(data);
+            return ret;
+        }
+    }
+    if (len && final) {
+        ret = publish_segment(s, r, data, len, dur, end_us);
+        av_free(data);
+        return ret;
+    }
+    if (len) {
+        r->vod_data = data;
+        r->vod_len = len;
+        r->vod_dur = dur;
+        r->vod_end_us = end_us;
+    }
+    return 0;
+}
+
+/* The renditions' playlists, continued from the output's when asked. */
+int hls_output_open_playlists(transcode_session_t *s)
+{
+    /* TARGETDURATION must hold every segment and never change. Encoded
+     * renditions are cut on the grid; a remuxed Source can only be cut at
+     * the source's keyframes, which real encoders place late by a frame
+     * or a stall (GStreamer's flvmux after a freeze: 2.74 s segments on a
+     * 2 s target), so a live ladder with a remux gets a second of room.
+     * (hls.js then holds 3 s more back; the trade-off is in
+     * docs/transcode.md.) */
+    bool room = !s->o.vod && transcode_remuxing(s);
+    s->wopts = (hls_writer_opts_t){
+        .target_s = s->o.segment_s + (room ? 1.0 : 0.0),
+        .window = s->o.vod ? 0 : s->o.list_size,
+        .vod = s->o.vod,
+        .map_uri = s->o.fmp4 ? "init.mp4" : NULL,
+    };
+    for (int i = 0; i < s->nrend; i++) {
+        rend_t *r = &s->rend[i];
+        if (!(r->pl = hls_writer_new(&s->wopts)))
+            return AVERROR(ENOMEM);
+        r->resume_us = INT64_MIN;
+        if (s->o.continue_playlists && !s->o.vod)
+            continue_playlist(s, r);
+        hls_writer_min_sequence(r->pl, s->o.start_sequence);
+    }
+    for (int i = 0; i < s->nrend && s->cont; i++) {
+        if (s->rend[i].resume_us == INT64_MIN) /* a rendition new here */
+            s->rend[i].resume_us = s->resume_us;
+    }
+    return 0;
+}
+
+static int open_muxer(transcode_session_t *s, rend_t *r)
+{
+    int ret;
+
+    r->seg = hls_segmenter_new(r->r.name, s->o.fmp4);
+    if (!r->seg)
+        return AVERROR(ENOMEM);
+    r->mux = hls_segmenter_mux(r->seg);
+    r->vst = r->ast = -1;
+    if (!r->audio_only) {
+        AVStream *st = avformat_new_stream(r->mux, NULL);
+        if (!st)
+            return AVERROR(ENOMEM);
+        if (r->enc) {
+            ret = avcodec_parameters_from_context(st->codecpar, r->enc);
+            st->time_base = r->enc->time_base;
+        } else {
+            ret = avcodec_parameters_copy(st->codecpar,
+                                          s->src->streams[s->vi].par);
+            st->codecpar->codec_tag = 0;
+            st->time_base = s->vtb;
+        }
+        if (ret < 0)
+            return ret;
+        /* CODECS says hvc1: parameter sets in the sample entry. */
+        if (s->o.fmp4 && st->codecpar->codec_id == AV_CODEC_ID_HEVC)
+            st->codecpar->codec_tag = MKTAG('h', 'v', 'c', '1');
+        st->avg_frame_rate = (AVRational){r->r.fps_num, r->r.fps_den};
+        r->vst = st->index;
+    }
+    if (s->ai >= 0) {
+        AVStream *st = avformat_new_stream(r->mux, NULL);
+        if (!st)
+            return AVERROR(ENOMEM);
+        if (s->acopy) {
+            ret = avcodec_parameters_copy(st->codecpar,
+                                          s->src->streams[s->ai].par);
+            st->codecpar->codec_tag = 0;
+            st->time_base = s->atb;
+        } else {
+            ret = avcodec_parameters_from_context(st->codecpar, s->aenc);
+            st->time_base = s->aenc->time_base;
+        }
+        if (ret < 0)
+            return ret;
+        r->ast = st->index;
+    }
+    uint8_t *init = NULL;
+    size_t len = 0;
+    if ((ret = hls_segmenter_start(r->seg, &init, &len)) < 0)
+        return -EIO;
+    if (init) {
+        char rel[160];
+        rend_rel(r, "init.mp4", rel, sizeof(rel));
+        ret = rend_put(s, r, rel, init, len);
+        av_free(init);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+static int64_t pkt_out_us(const rend_t *r, const AVPacket *pkt)
+{
+    return transcode_us_of(pkt->pts,
+                           r->mux->streams[pkt->stream_index]->time_base);
+}
+
+static int seg_write(transcode_session_t *s, rend_t *r, AVPacket *pkt)
+{
+    /* Where the rendition ends: its video's end (the timeline goes on
+     * from there), its audio's for an audio-only one. */
+    AVRational tb = r->mux->streams[pkt->stream_index]->time_base;
+    int64_t end = transcode_us_of(pkt->pts + pkt->duration, tb);
+    if ((pkt->stream_index == r->vst || r->vst < 0) && end > r->end_out_us)
+        r->end_out_us = end;
+    if (r->failed)
+        return s->fatal;
+    if (hls_segmenter_write(r->seg, pkt) < 0) {
+        hls_output_rend_fail(s, (int)(r - s->rend),
+                             "hls_segmenter_write failed");
+        return s->fatal;
+    }
+    return 0;
+}
+
+/* Writes the held audio that starts before BEFORE (output us; INT64_MAX:
+ * all of it); dropped instead when it starts before the rendition's
+ * first segment in a continued stream (it was published). */
+static int release_audio(transcode_session_t *s, rend_t *r, int64_t before)
+{
+    int n = 0, ret = 0;
+    while (n < r->nhold && pkt_out_us(r, r->hold[n]) < before) {
+        AVPacket *p = r->hold[n++];
+        if (ret >= 0 && (!s->cont || pkt_out_us(r, p) >= r->seg_out_us))
+            ret = seg_write(s, r, p);
+        av_packet_free(&p);
+    }
+    r->nhold -= n;
+    memmove(r->hold, r->hold + n, (size_t)r->nhold * sizeof(r->hold[0]));
+    return ret;
+}
+
+/*
+ * Writes one packet (borrowed, time base tb) to one rendition. A video
+ * keyframe (only boundaries are keyframes) ends the current segment;
+ * audio waits until the video has passed it, so each segment holds the
+ * audio of its own time; an audio-only rendition cuts on its own clock.
+ */
+static int mux_write(transcode_session_t *s, rend_t *r, const AVPacket *in,
+                     AVRational tb, bool audio)
+{
+    int idx = audio ? r->ast : r->vst;
+    if (idx < 0 || in->pts == AV_NOPTS_VALUE)
+        return 0;
+    AVRational otb = r->mux->streams[idx]->time_base;
+    int64_t out_us = transcode_us_of(in->pts, tb) + s->ts_offset_us;
+    bool key = !audio && (in->flags & AV_PKT_FLAG_KEY);
+    int64_t seg_us = (int64_t)(s->o.segment_s * AV_TIME_BASE);
+    int ret;
+
+    if (r->first_data && av_gettime_relative() >= r->first_due_us &&
+        (ret = flush_first(s, r)) < 0)
+        return ret;
+    /* A continued stream: what was published is not written again. */
+    if (s->cont && (!s->have_first || before_resume(s, r, out_us)))
+        return 0;
+    if (!audio && !r->started && !key)
+        return 0; /* a segment starts with a keyframe */
+    AVPacket *pkt = av_packet_clone(in);
+    if (!pkt)
+        return AVERROR(ENOMEM);
+    int64_t off = av_rescale_q(s->ts_offset_us, AV_TIME_BASE_Q, otb);
+    av_packet_rescale_ts(pkt, tb, otb);
+    pkt->pts += off;
+    if (pkt->dts != AV_NOPTS_VALUE)
+        pkt->dts += off;
+    if (pkt->duration <= 0 && !audio && r->r.fps_num > 0)
+        pkt->duration =
+            av_rescale_q(1, (AVRational){r->r.fps_den, r->r.fps_num}, otb);
+    pkt->stream_index = idx;
+    pkt->pos = -1;
+
+    if (audio && r->vst >= 0) {
+        if (r->nhold == HOLD_MAX) { /* the video is that far behind */
+            if (r->started)
+                ret = seg_write(s, r, r->hold[0]);
+            av_packet_free(&r->hold[0]);
+            r->nhold--;
+            memmove(r->hold, r->hold + 1, (size_t)r->nhold * sizeof(*r->hold));
+        }
+        r->hold[r->nhold++] = pkt;
+        return s->fatal;
+    }
+    ret = 0;
+    if (key) {
+        if (!r->started)
+            r->seg_out_us = out_us;
+        ret = release_audio(s, r, out_us);
+        if (ret >= 0 && r->started && r->seg_any)
+            ret = rend_cut(s, r, out_us, false);
+        if (before_resume(s, r, out_us)) {
+            r->started = false; /* the cut found this time published */
+            av_packet_free(&pkt);
+            return ret;
+        }
+        r->started = true;
+    } else if (!audio) {
+        ret = release_audio(s, r, out_us);
+    } else if (!r->started) {
+        r->started = true;
+        r->seg_out_us = out_us;
+    } else if (r->seg_any && out_us >= r->seg_out_us + seg_us - 5000) {
+        ret = rend_cut(s, r, out_us, false);
+    }
+    if (ret >= 0)
+        ret = seg_write(s, r, pkt);
+    if (ret >= 0 && (!audio || r->audio_only))
+        r->seg_any = true;
+    av_packet_free(&pkt);
+    return ret;
+}
+
+/* Ends the rendition's output: its held audio, its last segment (at the
+ * end of its last packet) and its playlist, ended or left open. */
+int hls_output_rend_finish(transcode_session_t *s, rend_t *r, bool endlist)
+{
+    int ret = 0;
+    if (r->failed)
+        return 0; /* dropped: nothing of it is written again */
+    /* Held for a reconnect, its playlist already out: only the end is
+     * added. When another session continues it, that one owns it now,
+     * and writing it again could put back an older copy. */
+    if (r->finished)
+        return endlist && hls_writer_count(r->pl) ? put_playlist(s, r, true)
+                                                  : 0;
+    if (r->started)
+        ret = release_audio(s, r, INT64_MAX);
+    if (ret >= 0)
+        ret = rend_cut(s, r, r->started ? r->end_out_us : r->seg_out_us, true);
+    if (ret >= 0 && (r->nseg || hls_writer_count(r->pl)))
+        ret = put_playlist(s, r, endlist);
+    return ret;
+}
+
+/* Sends a packet to one rendition (rend >= 0) or, for audio, every one. */
+int hls_output_emit(transcode_session_t *s, int rend, const AVPacket *pkt,
+                    AVRational tb, bool audio)
+{
+    if (s->fatal)
+        return s->fatal;
+    if (!s->muxers_open) {
+        if (s->npending == MAX_PENDING) {
+            s->pending_dropped++;
+            return 0;
+        }
+        pending_t *p = &s->pending[s->npending];
+        p->pkt = av_packet_clone(pkt);
+        if (!p->pkt)
+            return AVERROR(ENOMEM);
+        p->pkt->time_base = tb;
+        p->rend = rend;
+        p->audio = audio;
+        s->npending++;
+        return 0;
+    }
+    for (int i = 0; i < s->nrend; i++) {
+        if ((rend >= 0 && i != rend) || s->rend[i].failed)
+            continue;
+        int ret = mux_write(s, &s->rend[i], pkt, tb, audio);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+int hls_output_open_muxers(transcode_session_t *s)
+{
+    int ret;
+    for (int i = 0; i < s->nrend; i++) {
+        if ((ret = open_muxer(s, &s->rend[i])) < 0)
+            return ret;
+        if (!s->rend[i].audio_only && !s->rend[i].failed)
+            s->all_mask |= 1u << i;
+    }
+    s->muxers_open = true;
+    /* An audio-only ladder has no video codec string to wait for: its
+     * master goes now (a failed PUT is logged by hls_output_put_file). */
+    hls_output_maybe_write_master(s);
+    for (int i = 0; i < s->npending; i++) {
+        pending_t *p = &s->pending[i];
+        ret = hls_output_emit(s, p->rend, p->pkt, p->pkt->time_base, p->audio);
+        av_packet_free(&p->pkt);
+        if (ret < 0) {
+            for (int k = i + 1; k < s->npending; k++)
+                av_packet_free(&s->pending[k].pkt);
+            s->npending = 0;
+            return ret;
+        }
+    }
+    s->npending = 0;
+    if (s->pending_dropped)
+        log_warn(MOD, "Packets made before the outputs opened were dropped.",
+                 "dropped=%lld", (long long)s->pending_dropped);
+    return 0;
+}
+
+/* A video rendition wrote a keyframe at pts (source time base). */
+void hls_output_boundary_reached(transcode_session_t *s, int rend, int64_t pts)
+{
+    for (int64_t k = s->bnd_tail; k < s->bnd_head; k++) {
+        boundary_t *b = &s->bnd[k % BND_RING];
+        if (b->pts == pts)
+            b->reached |= 1u << rend;
+    }
+    while (s->bnd_tail < s->bnd_head &&
+           (s->bnd[s->bnd_tail % BND_RING].reached & s->all_mask) ==
+               s->all_mask) {
+        boundary_t *b = &s->bnd[s->bnd_tail % BND_RING];
+        if (s->have_prev_done && s->o.on_segment) {
+            transcode_segment_t seg = {
+                .index = s->seg_index,
+                .start_s = transcode_us_of(s->prev_done_pts, s->vtb) / 1e6,
+                .duration_s =
+                    transcode_us_of(b->pts - s->prev_done_pts, s->vtb) / 1e6,
+                .lag_s = (av_gettime_relative() - b->read_us) / 1e6,
+            };
+            s->o.on_segment(s->o.opaque, &seg);
+        }
+        if (s->have_prev_done) {
+            s->seg_index++;
+            transcode_stats_add(s, &s->st.segments, 1);
+        }
+        s->have_prev_done = true;
+        s->prev_done_pts = b->pts;
+        s->bnd_tail++;
+    }
+}
+
+/*
+ * Drops rendition i from the session after a failure of its own (its
+ * encoder, the Source remux, its muxer or files; reason names the call and
+ * the library's error text): it gets no more packets or frames, segment
+ * boundaries stop waiting for it, the master playlist is written again
+ * without it, and transcode_stats_t.failed lists it. The session ends
+ * (s->fatal = -EIO) only when no rendition is left. Logged once, here.
+ */
+void hls_output_rend_fail(transcode_session_t *s, int i, const char *reason)
+{
+    rend_t *r = &s->rend[i];
+    if (r->failed)
+        return;
+    r->failed = true;
+    int left = 0;
+    for (int k = 0; k < s->nrend; k++)
+        left += !s->rend[k].failed;
+    log_error(MOD,
+              left ? "A rendition failed; it is dropped, the others go on."
+                   : "The last rendition failed; the session ends.",
+              "input=\"%s\" rendition=%s reason=\"%s\" left=%d", s->src->name,
+              r->r.name, reason, left);
+    pthread_mutex_lock(&s->stats_lock);
+    if (s->st.nfailed < LADDER_MAX_RUNGS) {
+        transcode_rend_failure_t *f = &s->st.failed[s->st.nfailed++];
+        av_strlcpy(f->name, r->r.name, sizeof(f->name));
+        av_strlcpy(f->reason, reason, sizeof(f->reason));
+    }
+    if (!left)
+        snprintf(s->st.error, sizeof(s->st.error),
+                 "every rendition failed; the last, %s: %s", r->r.name, reason);
+    pthread_mutex_unlock(&s->stats_lock);
+    if (!left) {
+        s->fatal = -EIO;
+        return;
+    }
+    if (s->all_mask & (1u << i)) {
+        s->all_mask &= ~(1u << i);
+        /* Boundaries that waited only for it are complete now. */
+        hls_output_boundary_reached(s, i, AV_NOPTS_VALUE);
+    }
+    if (s->master_written)
+        hls_output_write_master(s, false);
+}
