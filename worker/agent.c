@@ -986,7 +986,7 @@ int agent_run(agent_t *a)
         sess_t *s = a->sess[i];
         pthread_mutex_lock(&s->lock);
         if (s->ts)
-            transcode_session_continues_elsewhere(s->ts);
+            transcode_session_leave_open(s->ts);
         pthread_mutex_unlock(&s->lock);
         sess_stop(s);
     }

@@ -380,9 +380,11 @@ static int publish_segment(transcode_session_t *s, rend_t *r,
         .peak_bps = r->peak_bps, .bytes = r->pub_bytes, .seconds = r->pub_s};
     hls_writer_set_rates(r->pl, &rates);
     /* A live master whose BANDWIDTH a segment exceeds is written again
-     * with what was measured (by the session that owns the stream). */
+     * with what was measured (by the session that owns the stream: not
+     * once another continues it; still when the worker is going away
+     * and the last, short segment of its stop goes out). */
     if (!s->o.vod && s->master_written && r->peak_bps > r->adv_bps &&
-        !atomic_load(&s->keep_open) &&
+        !atomic_load(&s->handed_over) &&
         (ret = hls_output_write_master(s, true)) < 0)
         return ret;
     if (left == 1 && !s->o.vod)

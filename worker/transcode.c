@@ -1132,6 +1132,12 @@ void transcode_session_stop(transcode_session_t *s)
 
 void transcode_session_continues_elsewhere(transcode_session_t *s)
 {
+    atomic_store(&s->handed_over, true);
+    atomic_store(&s->keep_open, true);
+}
+
+void transcode_session_leave_open(transcode_session_t *s)
+{
     atomic_store(&s->keep_open, true);
 }
 

@@ -134,6 +134,15 @@ void transcode_session_stop(transcode_session_t *s);
  */
 void transcode_session_continues_elsewhere(transcode_session_t *s);
 
+/*
+ * The worker goes away, not the stream: as continues_elsewhere, the live
+ * playlists are left open, but no other session runs yet (the coordinator
+ * places the stream again once it misses this worker), so until it ends
+ * this one still rewrites the master when a segment exceeds its
+ * BANDWIDTH. Any thread.
+ */
+void transcode_session_leave_open(transcode_session_t *s);
+
 /* Copies the current counters; any thread. */
 void transcode_session_stats(transcode_session_t *s, transcode_stats_t *out);
 

@@ -162,7 +162,8 @@ struct transcode_session {
     pthread_t reader;
     bool reader_started;
     atomic_bool stop;
-    atomic_bool keep_open; /* no EXT-X-ENDLIST: the stream moves on */
+    atomic_bool keep_open;   /* no EXT-X-ENDLIST: the stream moves on */
+    atomic_bool handed_over; /* another session owns the playlists now */
     atomic_int reader_err;
 
     pthread_mutex_t stats_lock;

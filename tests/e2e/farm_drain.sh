@@ -30,7 +30,7 @@ done
 grep -q 'Input ends at this keyframe' "$dir/logs/$from.log" ||
     fail "$from did not stop at a keyframe"
 echo "drained $from: the stream moved to $to (generation $(farm_stream_field dave generation))"
-curl -fs "$FARM_API/api/workers/$from" | grep -q '"draining": *true' || fail "$from is not draining"
+grep -q '"draining": *true' <<<"$(curl -fs "$FARM_API/api/workers/$from")" || fail "$from is not draining"
 
 # A new stream while $from drains goes to $to.
 pub1=$FARM_PUB_PID

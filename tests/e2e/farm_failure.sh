@@ -71,8 +71,9 @@ grep -q "cannot create its output directory" <<<"$err" ||
 ev=$(farm_sql "SELECT count(*) FROM events WHERE kind = 'stream.failed'
                AND detail->>'error' LIKE '%cannot create its output directory%'")
 [ "$ev" = 1 ] || fail "$ev stream.failed events with the error (want 1)"
-# (Polled for 5 s: one CI run's single request got no answer in time.)
-metrics_failed() { curl -fs "$FARM_API/metrics" | grep -qx 'prism_streams{state="failed"} 1'; }
+# Read whole, then matched: grep -q leaving early made curl fail on a
+# broken pipe, and pipefail failed the check (two CI runs); polled 5 s.
+metrics_failed() { grep -qx 'prism_streams{state="failed"} 1' <<<"$(curl -fs "$FARM_API/metrics")"; }
 for _ in $(seq 50); do
     metrics_failed && break
     sleep 0.1

@@ -96,10 +96,10 @@ echo "one generation for 20 s: ok"
 
 # Source: remuxed for 4:2:0, left out (and why) for 4:4:4.
 for ch in i420 i420idr; do
-    curl -fs "${master[$ch]}" | grep -q '^source/index.m3u8' || fail "$ch: no Source rendition"
+    grep -q '^source/index.m3u8' <<<"$(curl -fs "${master[$ch]}")" || fail "$ch: no Source rendition"
 done
-! curl -fs "${master[y444]}" | grep -q '^source/' || fail "y444: a High 4:4:4 Source rendition was published"
-curl -fs "${master[y444]}" | grep -q '^144p30/index.m3u8' || fail "y444: no 144p30 rendition"
+! grep -q '^source/' <<<"$(curl -fs "${master[y444]}")" || fail "y444: a High 4:4:4 Source rendition was published"
+grep -q '^144p30/index.m3u8' <<<"$(curl -fs "${master[y444]}")" || fail "y444: no 144p30 rendition"
 grep -h 'Source rendition is left out' "$dir"/logs/w*.log | grep -q 'High 4:4:4' ||
     fail "y444: no log line says why the Source rendition is left out"
 

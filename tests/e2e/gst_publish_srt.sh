@@ -87,11 +87,11 @@ t0[join]=$(TZ=UTC0 date -u -d "${found%Z}" +%s.%N)
 # known (join).
 declare -A ready
 wait_ladders 6 srt join
-curl -fs "${master[join]}" | grep -q 'RESOLUTION=320x180' || fail "join: the Source is not 320x180"
+grep -q 'RESOLUTION=320x180' <<<"$(curl -fs "${master[join]}")" || fail "join: the Source is not 320x180"
 # The ladder fitted to the stream's 30 fps (not to a rate measured over
 # the moment the size became known).
 for ch in srt join; do
-    curl -fs "${master[$ch]}" | grep -q '^144p30/index.m3u8' ||
+    grep -q '^144p30/index.m3u8' <<<"$(curl -fs "${master[$ch]}")" ||
         fail "$ch: no 144p30 rendition: $(curl -fs "${master[$ch]}" | grep -v '^#' | tr '\n' ' ')"
 done
 

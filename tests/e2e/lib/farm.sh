@@ -59,7 +59,7 @@ wait_segment() {
 wait_endlist() {
     local _ n=$(((${FARM_RECONNECT_GRACE_MS:-6000} + 10000) / 100))
     for _ in $(seq "$n"); do
-        curl -fs "$1" | grep -q EXT-X-ENDLIST && return 0
+        grep -q EXT-X-ENDLIST <<<"$(curl -fs "$1")" && return 0
         sleep 0.1
     done
     fail "no EXT-X-ENDLIST in $1 $((n / 10)) s after the publisher left"
@@ -145,7 +145,7 @@ ladder_ready() {
     local pl r n=0
     pl=$(curl -fs "$FARM_ORIGIN/$1/master.m3u8") || return 1
     for r in $(grep -v '^#' <<<"$pl"); do
-        curl -fs "$FARM_ORIGIN/$1/$r" | grep -q '^#EXTINF' || return 1
+        grep -q '^#EXTINF' <<<"$(curl -fs "$FARM_ORIGIN/$1/$r")" || return 1
         n=$((n + 1))
     done
     [ "$n" -gt 0 ]
