@@ -313,6 +313,19 @@ static void text_printf(text_t *t, const char *fmt, ...)
     }
 }
 
+/* One line per device kind and direction (encode, decode) of metric NAME. */
+static void kind_dir_lines(text_t *t, const char *name, const double *enc,
+                           const double *dec)
+{
+    for (int k = 0; k < PLACEMENT_KIND_COUNT; k++) {
+        const char *kn = placement_kind_name((placement_kind_t)k);
+        text_printf(t, "%s{kind=\"%s\",dir=\"encode\"} %.0f\n", name, kn,
+                    enc[k]);
+        text_printf(t, "%s{kind=\"%s\",dir=\"decode\"} %.0f\n", name, kn,
+                    dec[k]);
+    }
+}
+
 static void metrics(coord_t *c, api_req_t *r)
 {
     text_t t = {malloc(METRICS_START_BYTES), 0, METRICS_START_BYTES, 0};
@@ -377,33 +390,15 @@ static void metrics(coord_t *c, api_req_t *r)
         "# HELP prism_capacity_used_pixels_per_second Luma pixels/s in use, "
         "by device kind and direction.\n"
         "# TYPE prism_capacity_used_pixels_per_second gauge\n");
-    for (int k = 0; k < PLACEMENT_KIND_COUNT; k++) {
-        const char *kn = placement_kind_name((placement_kind_t)k);
-        text_printf(&t,
-                    "prism_capacity_used_pixels_per_second{kind=\"%s\",dir="
-                    "\"encode\"} %.0f\n",
-                    kn, used_enc[k]);
-        text_printf(&t,
-                    "prism_capacity_used_pixels_per_second{kind=\"%s\",dir="
-                    "\"decode\"} %.0f\n",
-                    kn, used_dec[k]);
-    }
+    kind_dir_lines(&t, "prism_capacity_used_pixels_per_second", used_enc,
+                   used_dec);
     text_printf(
         &t,
         "# HELP prism_capacity_total_pixels_per_second Luma pixels/s budget "
         "of live devices, by kind and direction.\n"
         "# TYPE prism_capacity_total_pixels_per_second gauge\n");
-    for (int k = 0; k < PLACEMENT_KIND_COUNT; k++) {
-        const char *kn = placement_kind_name((placement_kind_t)k);
-        text_printf(&t,
-                    "prism_capacity_total_pixels_per_second{kind=\"%s\",dir="
-                    "\"encode\"} %.0f\n",
-                    kn, tot_enc[k]);
-        text_printf(&t,
-                    "prism_capacity_total_pixels_per_second{kind=\"%s\",dir="
-                    "\"decode\"} %.0f\n",
-                    kn, tot_dec[k]);
-    }
+    kind_dir_lines(&t, "prism_capacity_total_pixels_per_second", tot_enc,
+                   tot_dec);
     text_printf(&t, "# HELP prism_streams Streams, by state.\n"
                     "# TYPE prism_streams gauge\n");
     for (int s = STREAM_PENDING; s <= STREAM_FAILED; s++)

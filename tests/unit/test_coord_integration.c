@@ -30,6 +30,7 @@
 #include "clock.h"
 #include "curve_keys.h"
 #include "envelope.h"
+#include "placement.h"
 #include "zctx.h"
 #include "zsock.h"
 
@@ -1142,7 +1143,7 @@ static void test_farm(void **state)
                 "-?[0-9.eE+-]+$",
                 REG_EXTENDED),
         0);
-    int samples = 0;
+    int samples = 0, capacity = 0;
     for (char *line = strtok(raw, "\n"); line; line = strtok(NULL, "\n")) {
         bool ok = !regexec(&help, line, 0, NULL, 0) ||
                   !regexec(&type, line, 0, NULL, 0) ||
@@ -1161,7 +1162,13 @@ static void test_farm(void **state)
             assert_string_equal(line, "prism_publish_rejections_total 2");
         if (!strncmp(line, "prism_db_up ", 12))
             assert_string_equal(line, "prism_db_up 1");
+        /* Used and total, per kind, encode and decode. */
+        capacity += !strncmp(line, "prism_capacity_", 15) &&
+                    strstr(line, "_pixels_per_second{kind=\"") &&
+                    (strstr(line, ",dir=\"encode\"} ") ||
+                     strstr(line, ",dir=\"decode\"} "));
     }
+    assert_int_equal(capacity, 4 * PLACEMENT_KIND_COUNT);
     assert_true(samples > 20);
     regfree(&help);
     regfree(&type);
