@@ -275,165 +275,181 @@ static void check_version_tag(const char *line, int no, int *count,
         *version = (int)v;
 }
 
-int hls_check_media(const char *text, hls_media_t *m, hls_report_t *r)
-{
-    int before = r->n + r->dropped;
-    lines_t it = {text, 0, false};
-    char line[LINE_MAX_LEN], why[160];
-    attr_t attrs[ATTRS_MAX];
-    int once[COUNT(media_playlist_tags)] = {0};
-    int versions = 0, pending_line = 0, last_line = 0;
-    bool pending = false, pending_disc = false, iframes = false;
-    bool need_v3 = false, need_v4 = false, need_v5 = false, need_v6 = false;
-    int v3_line = 0, v4_line = 0, v5_line = 0, v6_line = 0;
-    bool seg_seen = false, disc_seen = false, map_seen = false;
-    double pending_dur = 0;
-    long long target_line = 0;
+/* What hls_check_media has read so far of one media playlist. */
+typedef struct {
+    hls_media_t *m;
+    hls_report_t *r;
+    int once[COUNT(media_playlist_tags)];
+    int versions;
+    bool pending, pending_disc; /* an EXTINF waits for its URI line */
+    int pending_line;
+    double pending_dur;
+    bool iframes, seg_seen, disc_seen;
+    long long target_line;
+    int need_line[7]; /* [v]: first line that needs EXT-X-VERSION v */
+} media_scan_t;
 
-    memset(m, 0, sizeof(*m));
-    m->version = 1;
-    m->target = -1;
-    check_common(text, r);
-    while (next_line(&it, line, sizeof(line))) {
-        int no = it.no;
-        if (it.truncated)
-            add(r, "tag-syntax", no, "line longer than %d bytes",
-                LINE_MAX_LEN - 1);
-        if (!line[0])
-            continue;
-        if (line[0] != '#') {
-            /* A URI line: the segment its tags describe (4.3.2). */
-            if (!pending) {
-                add(r, "uri", no, "URI line without a preceding EXTINF");
-                continue;
-            }
-            if (m->nseg < HLS_CHECK_MAX_SEGMENTS) {
-                hls_segment_t *s = &m->seg[m->nseg++];
-                s->duration = pending_dur;
-                s->discontinuity = pending_disc;
-                snprintf(s->uri, sizeof(s->uri), "%.255s", line);
-            } else if (m->nseg == HLS_CHECK_MAX_SEGMENTS) {
-                add(r, "limit", no, "more than %d segments; the rest unread",
-                    HLS_CHECK_MAX_SEGMENTS);
-                m->nseg++;
-            }
-            seg_seen = true;
-            pending = pending_disc = false;
-            continue;
-        }
-        if (strncmp(line, "#EXT", 4))
-            continue; /* a comment */
-        if (is_tag(line, "#EXTM3U")) {
-            if (no != 1)
-                add(r, "extm3u", no, "#EXTM3U after the first line");
-            continue;
-        }
-        if (is_tag(line, "#EXT-X-VERSION")) {
-            check_version_tag(line, no, &versions, &m->version, r);
-            continue;
-        }
-        if (tag_index(line, master_tags, COUNT(master_tags)) >= 0) {
-            add(r, "mixed", no, "master playlist tag in a media playlist");
-            continue;
-        }
-        int t =
-            tag_index(line, media_playlist_tags, COUNT(media_playlist_tags));
-        if (t >= 0 && ++once[t] > 1)
-            add(r, "tag-once", no, "%s appears more than once",
-                media_playlist_tags[t]);
-        const char *val = tag_value(line);
-        long long v;
-        if (is_tag(line, "#EXTINF")) {
-            /* #EXTINF:<duration>,[<title>] (4.3.2.1) */
-            size_t dl = val ? strcspn(val, ",") : 0;
-            bool is_int;
-            if (!val || !val[dl] ||
-                !parse_float(val, dl, &pending_dur, &is_int)) {
-                add(r, "extinf", no, "EXTINF is not <duration>,[<title>]");
-                pending_dur = 0;
-            } else if (!is_int && !need_v3) {
-                need_v3 = true;
-                v3_line = no;
-            }
-            if (pending)
-                add(r, "uri", no, "EXTINF without a URI line after it");
-            pending = true;
-            pending_line = no;
-        } else if (is_tag(line, "#EXT-X-TARGETDURATION")) {
-            if (!val || !parse_int(val, &v))
-                add(r, "tag-syntax", no,
-                    "EXT-X-TARGETDURATION is not an "
-                    "integer");
-            else
-                m->target = v, target_line = no;
-        } else if (is_tag(line, "#EXT-X-MEDIA-SEQUENCE")) {
-            if (!val || !parse_int(val, &v))
-                add(r, "tag-syntax", no,
-                    "EXT-X-MEDIA-SEQUENCE is not an "
-                    "integer");
-            else
-                m->media_seq = v;
-            if (seg_seen || pending)
-                add(r, "media-sequence-position", no,
-                    "EXT-X-MEDIA-SEQUENCE after the first segment");
-        } else if (is_tag(line, "#EXT-X-DISCONTINUITY-SEQUENCE")) {
-            if (!val || !parse_int(val, &v))
-                add(r, "tag-syntax", no,
-                    "EXT-X-DISCONTINUITY-SEQUENCE is "
-                    "not an integer");
-            else
-                m->disc_seq = v;
-            m->has_disc_seq = true;
-            if (seg_seen || pending || disc_seen)
-                add(r, "discontinuity-sequence-position", no,
-                    "EXT-X-DISCONTINUITY-SEQUENCE after the first segment or "
-                    "EXT-X-DISCONTINUITY");
-        } else if (is_tag(line, "#EXT-X-DISCONTINUITY")) {
-            if (val)
-                add(r, "tag-syntax", no, "EXT-X-DISCONTINUITY has a value");
-            pending_disc = disc_seen = true;
-        } else if (is_tag(line, "#EXT-X-ENDLIST")) {
-            if (val)
-                add(r, "tag-syntax", no, "EXT-X-ENDLIST has a value");
-            m->endlist = true;
-        } else if (is_tag(line, "#EXT-X-PLAYLIST-TYPE")) {
-            if (!val || (strcmp(val, "EVENT") && strcmp(val, "VOD")))
-                add(r, "tag-syntax", no,
-                    "EXT-X-PLAYLIST-TYPE is not EVENT "
-                    "or VOD");
-        } else if (is_tag(line, "#EXT-X-I-FRAMES-ONLY")) {
-            iframes = true;
-            if (!need_v4)
-                need_v4 = true, v4_line = no;
-        } else if (is_tag(line, "#EXT-X-BYTERANGE")) {
-            if (!need_v4)
-                need_v4 = true, v4_line = no;
-        } else if (is_tag(line, "#EXT-X-KEY") || is_tag(line, "#EXT-X-MAP") ||
-                   is_tag(line, "#EXT-X-DATERANGE") ||
-                   is_tag(line, "#EXT-X-START")) {
-            int n = parse_attrs(val, attrs, ATTRS_MAX, why, sizeof(why));
-            if (n < 0) {
-                add(r, "attribute-list", no, "%s", why);
-                continue;
-            }
-            if (is_tag(line, "#EXT-X-MAP")) {
-                map_seen = true;
-                if (!attr_get(attrs, n, "URI"))
-                    add(r, "attribute-list", no, "EXT-X-MAP without URI");
-                if (!need_v6)
-                    need_v6 = true, v6_line = no;
-            }
-            if (is_tag(line, "#EXT-X-KEY") &&
-                (attr_get(attrs, n, "KEYFORMAT") ||
-                 attr_get(attrs, n, "KEYFORMATVERSIONS")) &&
-                !need_v5)
-                need_v5 = true, v5_line = no;
-        }
-        last_line = no;
+static void need_version(media_scan_t *s, int version, int no)
+{
+    if (!s->need_line[version])
+        s->need_line[version] = no;
+}
+
+/* A URI line: the segment its tags describe (4.3.2). */
+static void media_uri_line(media_scan_t *s, const char *line, int no)
+{
+    hls_media_t *m = s->m;
+    if (!s->pending) {
+        add(s->r, "uri", no, "URI line without a preceding EXTINF");
+        return;
     }
-    if (pending)
-        add(r, "uri", pending_line, "EXTINF without a URI line after it");
-    if (!once[0])
+    if (m->nseg < HLS_CHECK_MAX_SEGMENTS) {
+        hls_segment_t *seg = &m->seg[m->nseg++];
+        seg->duration = s->pending_dur;
+        seg->discontinuity = s->pending_disc;
+        snprintf(seg->uri, sizeof(seg->uri), "%.255s", line);
+    } else if (m->nseg == HLS_CHECK_MAX_SEGMENTS) {
+        add(s->r, "limit", no, "more than %d segments; the rest unread",
+            HLS_CHECK_MAX_SEGMENTS);
+        m->nseg++;
+    }
+    s->seg_seen = true;
+    s->pending = s->pending_disc = false;
+}
+
+/* #EXTINF:<duration>,[<title>] (4.3.2.1) */
+static void media_extinf(media_scan_t *s, const char *val, int no)
+{
+    size_t dl = val ? strcspn(val, ",") : 0;
+    bool is_int;
+    if (!val || !val[dl] || !parse_float(val, dl, &s->pending_dur, &is_int)) {
+        add(s->r, "extinf", no, "EXTINF is not <duration>,[<title>]");
+        s->pending_dur = 0;
+    } else if (!is_int) {
+        need_version(s, 3, no);
+    }
+    if (s->pending)
+        add(s->r, "uri", no, "EXTINF without a URI line after it");
+    s->pending = true;
+    s->pending_line = no;
+}
+
+/* The sequence tags: TARGETDURATION, MEDIA-SEQUENCE and
+ * DISCONTINUITY-SEQUENCE (4.3.3.1 to 4.3.3.3). */
+static void media_sequence_tag(media_scan_t *s, const char *line,
+                               const char *val, int no)
+{
+    hls_media_t *m = s->m;
+    hls_report_t *r = s->r;
+    long long v;
+    bool ok = val && parse_int(val, &v);
+    if (is_tag(line, "#EXT-X-TARGETDURATION")) {
+        if (!ok)
+            add(r, "tag-syntax", no, "EXT-X-TARGETDURATION is not an integer");
+        else
+            m->target = v, s->target_line = no;
+    } else if (is_tag(line, "#EXT-X-MEDIA-SEQUENCE")) {
+        if (!ok)
+            add(r, "tag-syntax", no, "EXT-X-MEDIA-SEQUENCE is not an integer");
+        else
+            m->media_seq = v;
+        if (s->seg_seen || s->pending)
+            add(r, "media-sequence-position", no,
+                "EXT-X-MEDIA-SEQUENCE after the first segment");
+    } else {
+        if (!ok)
+            add(r, "tag-syntax", no,
+                "EXT-X-DISCONTINUITY-SEQUENCE is not an integer");
+        else
+            m->disc_seq = v;
+        m->has_disc_seq = true;
+        if (s->seg_seen || s->pending || s->disc_seen)
+            add(r, "discontinuity-sequence-position", no,
+                "EXT-X-DISCONTINUITY-SEQUENCE after the first segment or "
+                "EXT-X-DISCONTINUITY");
+    }
+}
+
+/* The tags with an attribute list whose rules depend on the version. */
+static void media_attr_tag(media_scan_t *s, const char *line, const char *val,
+                           int no)
+{
+    attr_t attrs[ATTRS_MAX];
+    char why[160];
+    int n = parse_attrs(val, attrs, ATTRS_MAX, why, sizeof(why));
+    if (n < 0) {
+        add(s->r, "attribute-list", no, "%s", why);
+        return;
+    }
+    if (is_tag(line, "#EXT-X-MAP")) {
+        if (!attr_get(attrs, n, "URI"))
+            add(s->r, "attribute-list", no, "EXT-X-MAP without URI");
+        need_version(s, 6, no);
+    }
+    if (is_tag(line, "#EXT-X-KEY") && (attr_get(attrs, n, "KEYFORMAT") ||
+                                       attr_get(attrs, n, "KEYFORMATVERSIONS")))
+        need_version(s, 5, no);
+}
+
+/* One tag line of a media playlist. */
+static void media_tag_line(media_scan_t *s, const char *line, int no)
+{
+    hls_report_t *r = s->r;
+    if (is_tag(line, "#EXTM3U")) {
+        if (no != 1)
+            add(r, "extm3u", no, "#EXTM3U after the first line");
+        return;
+    }
+    if (is_tag(line, "#EXT-X-VERSION")) {
+        check_version_tag(line, no, &s->versions, &s->m->version, r);
+        return;
+    }
+    if (tag_index(line, master_tags, COUNT(master_tags)) >= 0) {
+        add(r, "mixed", no, "master playlist tag in a media playlist");
+        return;
+    }
+    int t = tag_index(line, media_playlist_tags, COUNT(media_playlist_tags));
+    if (t >= 0 && ++s->once[t] > 1)
+        add(r, "tag-once", no, "%s appears more than once",
+            media_playlist_tags[t]);
+    const char *val = tag_value(line);
+    if (is_tag(line, "#EXTINF")) {
+        media_extinf(s, val, no);
+    } else if (is_tag(line, "#EXT-X-TARGETDURATION") ||
+               is_tag(line, "#EXT-X-MEDIA-SEQUENCE") ||
+               is_tag(line, "#EXT-X-DISCONTINUITY-SEQUENCE")) {
+        media_sequence_tag(s, line, val, no);
+    } else if (is_tag(line, "#EXT-X-DISCONTINUITY")) {
+        if (val)
+            add(r, "tag-syntax", no, "EXT-X-DISCONTINUITY has a value");
+        s->pending_disc = s->disc_seen = true;
+    } else if (is_tag(line, "#EXT-X-ENDLIST")) {
+        if (val)
+            add(r, "tag-syntax", no, "EXT-X-ENDLIST has a value");
+        s->m->endlist = true;
+    } else if (is_tag(line, "#EXT-X-PLAYLIST-TYPE")) {
+        if (!val || (strcmp(val, "EVENT") && strcmp(val, "VOD")))
+            add(r, "tag-syntax", no, "EXT-X-PLAYLIST-TYPE is not EVENT or VOD");
+    } else if (is_tag(line, "#EXT-X-I-FRAMES-ONLY")) {
+        s->iframes = true;
+        need_version(s, 4, no);
+    } else if (is_tag(line, "#EXT-X-BYTERANGE")) {
+        need_version(s, 4, no);
+    } else if (is_tag(line, "#EXT-X-KEY") || is_tag(line, "#EXT-X-MAP") ||
+               is_tag(line, "#EXT-X-DATERANGE") ||
+               is_tag(line, "#EXT-X-START")) {
+        media_attr_tag(s, line, val, no);
+    }
+}
+
+/* The rules over the whole playlist, once every line is read. */
+static void media_finish(media_scan_t *s)
+{
+    hls_media_t *m = s->m;
+    hls_report_t *r = s->r;
+    if (s->pending)
+        add(r, "uri", s->pending_line, "EXTINF without a URI line after it");
+    if (!s->once[0])
         add(r, "targetduration-required", 0, "no EXT-X-TARGETDURATION");
     if (m->nseg > HLS_CHECK_MAX_SEGMENTS)
         m->nseg = HLS_CHECK_MAX_SEGMENTS;
@@ -443,26 +459,27 @@ int hls_check_media(const char *text, hls_media_t *m, hls_report_t *r)
     for (int i = 0; i < m->nseg; i++) {
         total += m->seg[i].duration;
         if (m->target >= 0 && llround(m->seg[i].duration) > m->target)
-            add(r, "targetduration", (int)target_line,
+            add(r, "targetduration", (int)s->target_line,
                 "segment %lld lasts %.3f s, more than EXT-X-TARGETDURATION "
                 "%lld once rounded",
                 m->media_seq + i, m->seg[i].duration, m->target);
     }
     /* Protocol version compatibility (section 7). */
-    if (need_v3 && m->version < 3)
-        add(r, "version", v3_line,
+    if (s->need_line[3] && m->version < 3)
+        add(r, "version", s->need_line[3],
             "floating-point EXTINF needs EXT-X-VERSION 3, not %d", m->version);
-    if (need_v4 && m->version < 4)
-        add(r, "version", v4_line,
+    if (s->need_line[4] && m->version < 4)
+        add(r, "version", s->need_line[4],
             "EXT-X-BYTERANGE or EXT-X-I-FRAMES-ONLY needs EXT-X-VERSION 4, "
             "not %d",
             m->version);
-    if (need_v5 && m->version < 5)
-        add(r, "version", v5_line,
+    if (s->need_line[5] && m->version < 5)
+        add(r, "version", s->need_line[5],
             "KEYFORMAT(VERSIONS) needs EXT-X-VERSION 5, not %d", m->version);
-    if (need_v6 && map_seen && m->version < (iframes ? 5 : 6))
-        add(r, "version", v6_line, "EXT-X-MAP needs EXT-X-VERSION %d, not %d",
-            iframes ? 5 : 6, m->version);
+    if (s->need_line[6] && m->version < (s->iframes ? 5 : 6))
+        add(r, "version", s->need_line[6],
+            "EXT-X-MAP needs EXT-X-VERSION %d, not %d", s->iframes ? 5 : 6,
+            m->version);
     /* A live server does not remove segments below three target
      * durations (6.2.2); MEDIA-SEQUENCE > 0 says segments were removed. */
     if (!m->endlist && m->media_seq > 0 && m->target > 0 &&
@@ -474,10 +491,34 @@ int hls_check_media(const char *text, hls_media_t *m, hls_report_t *r)
     /* Prism's rule, stricter than the RFC: a playlist with a
      * discontinuity states its discontinuity sequence, so the count is
      * explicit when the discontinuity leaves the window. */
-    if (disc_seen && !m->has_disc_seq)
+    if (s->disc_seen && !m->has_disc_seq)
         add(r, "discontinuity-sequence-required", 0,
             "EXT-X-DISCONTINUITY without EXT-X-DISCONTINUITY-SEQUENCE");
-    (void)last_line;
+}
+
+int hls_check_media(const char *text, hls_media_t *m, hls_report_t *r)
+{
+    int before = r->n + r->dropped;
+    lines_t it = {text, 0, false};
+    char line[LINE_MAX_LEN];
+    media_scan_t s = {.m = m, .r = r};
+
+    memset(m, 0, sizeof(*m));
+    m->version = 1;
+    m->target = -1;
+    check_common(text, r);
+    while (next_line(&it, line, sizeof(line))) {
+        if (it.truncated)
+            add(r, "tag-syntax", it.no, "line longer than %d bytes",
+                LINE_MAX_LEN - 1);
+        if (!line[0])
+            continue;
+        if (line[0] != '#')
+            media_uri_line(&s, line, it.no);
+        else if (!strncmp(line, "#EXT", 4)) /* else a comment */
+            media_tag_line(&s, line, it.no);
+    }
+    media_finish(&s);
     return r->n + r->dropped - before;
 }
 
@@ -531,144 +572,177 @@ static void check_variant_attrs(const attr_t *a, int n, int no, const char *tag,
         add(r, "version", no, "PROGRAM-ID is removed from version 6 on");
 }
 
+#define MASTER_GROUPS_MAX 64
+
+/* What hls_check_master has read so far of one master playlist. */
+typedef struct {
+    hls_master_t *m;
+    hls_report_t *r;
+    int versions;
+    bool pending; /* an EXT-X-STREAM-INF waits for its URI line */
+    int pending_line;
+    hls_variant_info_t cur;
+    /* Groups defined by EXT-X-MEDIA and those STREAM-INF refers to. */
+    char groups[MASTER_GROUPS_MAX][80], refs[MASTER_GROUPS_MAX][80];
+    int ngroups, nrefs, ref_line[MASTER_GROUPS_MAX];
+    int v7_line; /* first line that needs EXT-X-VERSION 7 */
+} master_scan_t;
+
+static void master_uri_line(master_scan_t *s, const char *line, int no)
+{
+    hls_master_t *m = s->m;
+    if (!s->pending) {
+        add(s->r, "uri", no, "URI line without EXT-X-STREAM-INF");
+        return;
+    }
+    snprintf(s->cur.uri, sizeof(s->cur.uri), "%.255s", line);
+    if (m->nvar < HLS_CHECK_MAX_VARIANTS)
+        m->var[m->nvar++] = s->cur;
+    else
+        add(s->r, "limit", no, "more than %d variants", HLS_CHECK_MAX_VARIANTS);
+    s->pending = false;
+}
+
+/* EXT-X-STREAM-INF or EXT-X-I-FRAME-STREAM-INF: a variant (4.3.4.2-3). */
+static void master_variant(master_scan_t *s, const attr_t *attrs, int n,
+                           bool stream, int no)
+{
+    static const char *const grp[] = {"AUDIO", "VIDEO", "SUBTITLES"};
+    check_variant_attrs(
+        attrs, n, no, stream ? "EXT-X-STREAM-INF" : "EXT-X-I-FRAME-STREAM-INF",
+        &s->cur, s->m->version, s->r);
+    for (int g = 0; g < 3; g++) {
+        const attr_t *x = attr_get(attrs, n, grp[g]);
+        if (x && s->nrefs < MASTER_GROUPS_MAX) {
+            snprintf(s->refs[s->nrefs], sizeof(s->refs[0]), "%.20s:%.58s",
+                     grp[g], x->value);
+            s->ref_line[s->nrefs++] = no;
+        }
+    }
+    if (stream) {
+        s->pending = true;
+        s->pending_line = no;
+    } else if (!attr_get(attrs, n, "URI")) {
+        add(s->r, "i-frame-stream-inf", no,
+            "EXT-X-I-FRAME-STREAM-INF without URI");
+    }
+}
+
+/* EXT-X-MEDIA: a rendition of a group (4.3.4.1). */
+static void master_media(master_scan_t *s, const attr_t *attrs, int n, int no)
+{
+    const attr_t *type = attr_get(attrs, n, "TYPE");
+    const attr_t *gid = attr_get(attrs, n, "GROUP-ID");
+    const attr_t *id = attr_get(attrs, n, "INSTREAM-ID");
+    if (!type || !gid || !attr_get(attrs, n, "NAME")) {
+        add(s->r, "media-required", no,
+            "EXT-X-MEDIA without TYPE, GROUP-ID or NAME");
+        return;
+    }
+    if (!strcmp(type->value, "CLOSED-CAPTIONS") && attr_get(attrs, n, "URI"))
+        add(s->r, "media-required", no,
+            "EXT-X-MEDIA CLOSED-CAPTIONS with a URI");
+    if (id && !strncmp(id->value, "SERVICE", 7) && !s->v7_line)
+        s->v7_line = no;
+    if (s->ngroups < MASTER_GROUPS_MAX)
+        snprintf(s->groups[s->ngroups++], sizeof(s->groups[0]), "%.20s:%.58s",
+                 type->value, gid->value);
+}
+
+/* One tag line of a master playlist. */
+static void master_tag_line(master_scan_t *s, const char *line, int no)
+{
+    hls_report_t *r = s->r;
+    attr_t attrs[ATTRS_MAX];
+    char why[160];
+    if (s->pending) {
+        /* The URI line MUST follow EXT-X-STREAM-INF (4.3.4.2). */
+        add(r, "stream-inf-uri", no,
+            "EXT-X-STREAM-INF (line %d) not followed by its URI",
+            s->pending_line);
+        s->pending = false;
+    }
+    if (is_tag(line, "#EXTM3U")) {
+        if (no != 1)
+            add(r, "extm3u", no, "#EXTM3U after the first line");
+        return;
+    }
+    if (is_tag(line, "#EXT-X-VERSION")) {
+        check_version_tag(line, no, &s->versions, &s->m->version, r);
+        return;
+    }
+    if (tag_index(line, media_playlist_tags, COUNT(media_playlist_tags)) >= 0 ||
+        tag_index(line, segment_tags, COUNT(segment_tags)) >= 0) {
+        add(r, "mixed", no, "media playlist tag in a master playlist");
+        return;
+    }
+    bool stream = is_tag(line, "#EXT-X-STREAM-INF");
+    bool iframe = is_tag(line, "#EXT-X-I-FRAME-STREAM-INF");
+    bool media = is_tag(line, "#EXT-X-MEDIA");
+    if (!stream && !iframe && !media && !is_tag(line, "#EXT-X-START") &&
+        !is_tag(line, "#EXT-X-SESSION-DATA") &&
+        !is_tag(line, "#EXT-X-SESSION-KEY"))
+        return;
+    int n = parse_attrs(tag_value(line), attrs, ATTRS_MAX, why, sizeof(why));
+    if (n < 0) {
+        add(r, "attribute-list", no, "%s", why);
+        if (stream) {
+            memset(&s->cur, 0, sizeof(s->cur));
+            s->pending = true;
+            s->pending_line = no;
+        }
+        return;
+    }
+    if (stream || iframe)
+        master_variant(s, attrs, n, stream, no);
+    else if (media)
+        master_media(s, attrs, n, no);
+}
+
+/* The rules over the whole playlist, once every line is read. */
+static void master_finish(master_scan_t *s)
+{
+    hls_report_t *r = s->r;
+    if (s->pending)
+        add(r, "stream-inf-uri", s->pending_line,
+            "EXT-X-STREAM-INF not followed by its URI");
+    /* An AUDIO/VIDEO/SUBTITLES attribute names a group of EXT-X-MEDIA of
+     * that type (4.3.4.2). */
+    for (int i = 0; i < s->nrefs; i++) {
+        bool found = false;
+        for (int g = 0; g < s->ngroups && !found; g++)
+            found = !strcmp(s->groups[g], s->refs[i]);
+        if (!found)
+            add(r, "group", s->ref_line[i], "no EXT-X-MEDIA of group %s",
+                s->refs[i]);
+    }
+    if (s->v7_line && s->m->version < 7)
+        add(r, "version", s->v7_line,
+            "INSTREAM-ID SERVICE needs EXT-X-VERSION 7, not %d", s->m->version);
+}
+
 int hls_check_master(const char *text, hls_master_t *m, hls_report_t *r)
 {
     int before = r->n + r->dropped;
     lines_t it = {text, 0, false};
-    char line[LINE_MAX_LEN], why[160];
-    attr_t attrs[ATTRS_MAX];
-    int versions = 0, pending_line = 0, nrefs = 0;
-    bool pending = false;
-    hls_variant_info_t cur;
-    /* Groups defined by EXT-X-MEDIA and those STREAM-INF refers to. */
-    char groups[64][80], refs[64][80];
-    int ngroups = 0, ref_line[64];
-    bool need_v7 = false;
-    int v7_line = 0;
+    char line[LINE_MAX_LEN];
+    master_scan_t scan = {.m = m, .r = r}, *s = &scan;
 
     memset(m, 0, sizeof(*m));
     m->version = 1;
     check_common(text, r);
     while (next_line(&it, line, sizeof(line))) {
-        int no = it.no;
         if (it.truncated)
-            add(r, "tag-syntax", no, "line longer than %d bytes",
+            add(r, "tag-syntax", it.no, "line longer than %d bytes",
                 LINE_MAX_LEN - 1);
         if (!line[0])
             continue;
-        if (line[0] != '#') {
-            if (!pending) {
-                add(r, "uri", no, "URI line without EXT-X-STREAM-INF");
-                continue;
-            }
-            snprintf(cur.uri, sizeof(cur.uri), "%.255s", line);
-            if (m->nvar < HLS_CHECK_MAX_VARIANTS)
-                m->var[m->nvar++] = cur;
-            else
-                add(r, "limit", no, "more than %d variants",
-                    HLS_CHECK_MAX_VARIANTS);
-            pending = false;
-            continue;
-        }
-        if (strncmp(line, "#EXT", 4))
-            continue;
-        if (pending) {
-            /* The URI line MUST follow EXT-X-STREAM-INF (4.3.4.2). */
-            add(r, "stream-inf-uri", no,
-                "EXT-X-STREAM-INF (line %d) not followed by its URI",
-                pending_line);
-            pending = false;
-        }
-        if (is_tag(line, "#EXTM3U")) {
-            if (no != 1)
-                add(r, "extm3u", no, "#EXTM3U after the first line");
-            continue;
-        }
-        if (is_tag(line, "#EXT-X-VERSION")) {
-            check_version_tag(line, no, &versions, &m->version, r);
-            continue;
-        }
-        if (tag_index(line, media_playlist_tags, COUNT(media_playlist_tags)) >=
-                0 ||
-            tag_index(line, segment_tags, COUNT(segment_tags)) >= 0) {
-            add(r, "mixed", no, "media playlist tag in a master playlist");
-            continue;
-        }
-        const char *val = tag_value(line);
-        bool stream = is_tag(line, "#EXT-X-STREAM-INF");
-        bool iframe = is_tag(line, "#EXT-X-I-FRAME-STREAM-INF");
-        bool media = is_tag(line, "#EXT-X-MEDIA");
-        if (!stream && !iframe && !media && !is_tag(line, "#EXT-X-START") &&
-            !is_tag(line, "#EXT-X-SESSION-DATA") &&
-            !is_tag(line, "#EXT-X-SESSION-KEY"))
-            continue;
-        int n = parse_attrs(val, attrs, ATTRS_MAX, why, sizeof(why));
-        if (n < 0) {
-            add(r, "attribute-list", no, "%s", why);
-            if (stream) {
-                memset(&cur, 0, sizeof(cur));
-                pending = true;
-                pending_line = no;
-            }
-            continue;
-        }
-        if (stream || iframe) {
-            check_variant_attrs(attrs, n, no,
-                                stream ? "EXT-X-STREAM-INF"
-                                       : "EXT-X-I-FRAME-"
-                                         "STREAM-INF",
-                                &cur, m->version, r);
-            static const char *const grp[] = {"AUDIO", "VIDEO", "SUBTITLES"};
-            for (int g = 0; g < 3; g++) {
-                const attr_t *x = attr_get(attrs, n, grp[g]);
-                if (x && nrefs < 64) {
-                    snprintf(refs[nrefs], sizeof(refs[nrefs]), "%.20s:%.58s",
-                             grp[g], x->value);
-                    ref_line[nrefs++] = no;
-                }
-            }
-            if (stream) {
-                pending = true;
-                pending_line = no;
-            } else if (!attr_get(attrs, n, "URI")) {
-                add(r, "i-frame-stream-inf", no,
-                    "EXT-X-I-FRAME-STREAM-INF without URI");
-            }
-        } else if (media) {
-            const attr_t *type = attr_get(attrs, n, "TYPE");
-            const attr_t *gid = attr_get(attrs, n, "GROUP-ID");
-            const attr_t *id = attr_get(attrs, n, "INSTREAM-ID");
-            if (!type || !gid || !attr_get(attrs, n, "NAME")) {
-                add(r, "media-required", no,
-                    "EXT-X-MEDIA without TYPE, GROUP-ID or NAME");
-                continue;
-            }
-            if (!strcmp(type->value, "CLOSED-CAPTIONS") &&
-                attr_get(attrs, n, "URI"))
-                add(r, "media-required", no,
-                    "EXT-X-MEDIA CLOSED-CAPTIONS with a URI");
-            if (id && !strncmp(id->value, "SERVICE", 7) && !need_v7)
-                need_v7 = true, v7_line = no;
-            if (ngroups < 64)
-                snprintf(groups[ngroups++], sizeof(groups[0]), "%.20s:%.58s",
-                         type->value, gid->value);
-        }
+        if (line[0] != '#')
+            master_uri_line(s, line, it.no);
+        else if (!strncmp(line, "#EXT", 4))
+            master_tag_line(s, line, it.no);
     }
-    if (pending)
-        add(r, "stream-inf-uri", pending_line,
-            "EXT-X-STREAM-INF not followed by its URI");
-    /* An AUDIO/VIDEO/SUBTITLES attribute names a group of EXT-X-MEDIA of
-     * that type (4.3.4.2). */
-    for (int i = 0; i < nrefs; i++) {
-        bool found = false;
-        for (int g = 0; g < ngroups && !found; g++)
-            found = !strcmp(groups[g], refs[i]);
-        if (!found)
-            add(r, "group", ref_line[i], "no EXT-X-MEDIA of group %s", refs[i]);
-    }
-    if (need_v7 && m->version < 7)
-        add(r, "version", v7_line,
-            "INSTREAM-ID SERVICE needs EXT-X-VERSION 7, not %d", m->version);
+    master_finish(s);
     return r->n + r->dropped - before;
 }
 

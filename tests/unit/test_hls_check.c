@@ -274,6 +274,10 @@ static void test_version(void **state)
                       "#EXT-X-DISCONTINUITY-SEQUENCE:1\n"
                       "#EXT-X-MAP:URI=\"init.mp4\"\n",
                       "version");
+    expect_master_rule("#EXT-X-INDEPENDENT-SEGMENTS\n",
+                       "#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID=\"cc\","
+                       "NAME=\"en\",INSTREAM-ID=\"SERVICE1\"\n",
+                       "version");
 }
 
 /* 4.1: a playlist is media or master, not both. */
