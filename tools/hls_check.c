@@ -262,17 +262,27 @@ static void check_common(const char *text, hls_report_t *r)
         add(r, "extm3u", 1, "the first line is not #EXTM3U");
 }
 
-/* EXT-X-VERSION: once, a decimal-integer (4.3.1.2). */
-static void check_version_tag(const char *line, int no, int *count,
-                              int *version, hls_report_t *r)
+/* The tags every playlist starts with: #EXTM3U on the first line only
+ * (4.3.1.1) and EXT-X-VERSION once, a decimal-integer (4.3.1.2). True
+ * when the line is one of them. */
+static bool check_header_tag(const char *line, int no, int *versions,
+                             int *version, hls_report_t *r)
 {
     long long v;
-    if (++*count > 1)
+    if (is_tag(line, "#EXTM3U")) {
+        if (no != 1)
+            add(r, "extm3u", no, "#EXTM3U after the first line");
+        return true;
+    }
+    if (!is_tag(line, "#EXT-X-VERSION"))
+        return false;
+    if (++*versions > 1)
         add(r, "tag-once", no, "EXT-X-VERSION appears more than once");
     if (!tag_value(line) || !parse_int(tag_value(line), &v) || v < 1)
         add(r, "tag-syntax", no, "EXT-X-VERSION value is not an integer");
     else
         *version = (int)v;
+    return true;
 }
 
 /* What hls_check_media has read so far of one media playlist. */
@@ -395,15 +405,8 @@ static void media_attr_tag(media_scan_t *s, const char *line, const char *val,
 static void media_tag_line(media_scan_t *s, const char *line, int no)
 {
     hls_report_t *r = s->r;
-    if (is_tag(line, "#EXTM3U")) {
-        if (no != 1)
-            add(r, "extm3u", no, "#EXTM3U after the first line");
+    if (check_header_tag(line, no, &s->versions, &s->m->version, r))
         return;
-    }
-    if (is_tag(line, "#EXT-X-VERSION")) {
-        check_version_tag(line, no, &s->versions, &s->m->version, r);
-        return;
-    }
     if (tag_index(line, master_tags, COUNT(master_tags)) >= 0) {
         add(r, "mixed", no, "master playlist tag in a media playlist");
         return;
@@ -662,15 +665,8 @@ static void master_tag_line(master_scan_t *s, const char *line, int no)
             s->pending_line);
         s->pending = false;
     }
-    if (is_tag(line, "#EXTM3U")) {
-        if (no != 1)
-            add(r, "extm3u", no, "#EXTM3U after the first line");
+    if (check_header_tag(line, no, &s->versions, &s->m->version, r))
         return;
-    }
-    if (is_tag(line, "#EXT-X-VERSION")) {
-        check_version_tag(line, no, &s->versions, &s->m->version, r);
-        return;
-    }
     if (tag_index(line, media_playlist_tags, COUNT(media_playlist_tags)) >= 0 ||
         tag_index(line, segment_tags, COUNT(segment_tags)) >= 0) {
         add(r, "mixed", no, "media playlist tag in a master playlist");
