@@ -285,6 +285,31 @@ static bool check_header_tag(const char *line, int no, int *versions,
     return true;
 }
 
+/* A playlist kind's handler of one line (URI or tag) with its state. */
+typedef void line_fn(void *scan, const char *line, int no);
+
+/* Checks what every playlist must be, then hands each URI line to uri and
+ * each tag line to tag; blank lines and comments (# not followed by EXT)
+ * are skipped. */
+static void scan_playlist(const char *text, hls_report_t *r, void *scan,
+                          line_fn *uri, line_fn *tag)
+{
+    lines_t it = {text, 0, false};
+    char line[LINE_MAX_LEN];
+    check_common(text, r);
+    while (next_line(&it, line, sizeof(line))) {
+        if (it.truncated)
+            add(r, "tag-syntax", it.no, "line longer than %d bytes",
+                LINE_MAX_LEN - 1);
+        if (!line[0])
+            continue;
+        if (line[0] != '#')
+            uri(scan, line, it.no);
+        else if (!strncmp(line, "#EXT", 4))
+            tag(scan, line, it.no);
+    }
+}
+
 /* What hls_check_media has read so far of one media playlist. */
 typedef struct {
     hls_media_t *m;
@@ -306,8 +331,9 @@ static void need_version(media_scan_t *s, int version, int no)
 }
 
 /* A URI line: the segment its tags describe (4.3.2). */
-static void media_uri_line(media_scan_t *s, const char *line, int no)
+static void media_uri_line(void *scan, const char *line, int no)
 {
+    media_scan_t *s = scan;
     hls_media_t *m = s->m;
     if (!s->pending) {
         add(s->r, "uri", no, "URI line without a preceding EXTINF");
@@ -402,8 +428,9 @@ static void media_attr_tag(media_scan_t *s, const char *line, const char *val,
 }
 
 /* One tag line of a media playlist. */
-static void media_tag_line(media_scan_t *s, const char *line, int no)
+static void media_tag_line(void *scan, const char *line, int no)
 {
+    media_scan_t *s = scan;
     hls_report_t *r = s->r;
     if (check_header_tag(line, no, &s->versions, &s->m->version, r))
         return;
@@ -502,25 +529,12 @@ static void media_finish(media_scan_t *s)
 int hls_check_media(const char *text, hls_media_t *m, hls_report_t *r)
 {
     int before = r->n + r->dropped;
-    lines_t it = {text, 0, false};
-    char line[LINE_MAX_LEN];
     media_scan_t s = {.m = m, .r = r};
 
     memset(m, 0, sizeof(*m));
     m->version = 1;
     m->target = -1;
-    check_common(text, r);
-    while (next_line(&it, line, sizeof(line))) {
-        if (it.truncated)
-            add(r, "tag-syntax", it.no, "line longer than %d bytes",
-                LINE_MAX_LEN - 1);
-        if (!line[0])
-            continue;
-        if (line[0] != '#')
-            media_uri_line(&s, line, it.no);
-        else if (!strncmp(line, "#EXT", 4)) /* else a comment */
-            media_tag_line(&s, line, it.no);
-    }
+    scan_playlist(text, r, &s, media_uri_line, media_tag_line);
     media_finish(&s);
     return r->n + r->dropped - before;
 }
@@ -591,8 +605,9 @@ typedef struct {
     int v7_line; /* first line that needs EXT-X-VERSION 7 */
 } master_scan_t;
 
-static void master_uri_line(master_scan_t *s, const char *line, int no)
+static void master_uri_line(void *scan, const char *line, int no)
 {
+    master_scan_t *s = scan;
     hls_master_t *m = s->m;
     if (!s->pending) {
         add(s->r, "uri", no, "URI line without EXT-X-STREAM-INF");
@@ -653,8 +668,9 @@ static void master_media(master_scan_t *s, const attr_t *attrs, int n, int no)
 }
 
 /* One tag line of a master playlist. */
-static void master_tag_line(master_scan_t *s, const char *line, int no)
+static void master_tag_line(void *scan, const char *line, int no)
 {
+    master_scan_t *s = scan;
     hls_report_t *r = s->r;
     attr_t attrs[ATTRS_MAX];
     char why[160];
@@ -720,24 +736,11 @@ static void master_finish(master_scan_t *s)
 int hls_check_master(const char *text, hls_master_t *m, hls_report_t *r)
 {
     int before = r->n + r->dropped;
-    lines_t it = {text, 0, false};
-    char line[LINE_MAX_LEN];
     master_scan_t scan = {.m = m, .r = r}, *s = &scan;
 
     memset(m, 0, sizeof(*m));
     m->version = 1;
-    check_common(text, r);
-    while (next_line(&it, line, sizeof(line))) {
-        if (it.truncated)
-            add(r, "tag-syntax", it.no, "line longer than %d bytes",
-                LINE_MAX_LEN - 1);
-        if (!line[0])
-            continue;
-        if (line[0] != '#')
-            master_uri_line(s, line, it.no);
-        else if (!strncmp(line, "#EXT", 4))
-            master_tag_line(s, line, it.no);
-    }
+    scan_playlist(text, r, s, master_uri_line, master_tag_line);
     master_finish(s);
     return r->n + r->dropped - before;
 }

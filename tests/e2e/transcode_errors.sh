@@ -4,13 +4,8 @@
 # non-zero exit. Under the sanitizer build this also checks ASan is clean.
 set -euo pipefail
 skipped= # checks this host cannot run, reported at the end
-worker=${PRISM_BUILD_DIR:?}/worker/prism-worker
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
+# shellcheck source=tests/e2e/lib/worker_alone.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/worker_alone.sh"
 # expect_fail NAME PATTERN args...: non-zero exit, one error line matching.
 expect_fail() {
     local name=$1 pat=$2 rc=0

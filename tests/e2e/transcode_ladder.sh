@@ -2,13 +2,8 @@
 # The default ladder from a 1080p30 clip: renditions, sizes, frame rates,
 # bitrates, aligned segments, a master playlist that ffmpeg opens.
 set -euo pipefail
-worker=${PRISM_BUILD_DIR:?}/worker/prism-worker
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
+# shellcheck source=tests/e2e/lib/worker_alone.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/worker_alone.sh"
 
 # 4 s of 1080p30 with noise (so rate control has work) and MP2 audio (so the
 # audio is decoded and encoded once to AAC), keyframes every 2 s.

@@ -3,13 +3,8 @@
 # 30 fps rungs cut at the same times), no 720p rung from a 480p source,
 # an audio-only rendition from an audio-only file, fMP4 live output.
 set -euo pipefail
-worker=${PRISM_BUILD_DIR:?}/worker/prism-worker
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
+# shellcheck source=tests/e2e/lib/worker_alone.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/worker_alone.sh"
 rends() { (cd "$1" && find . -mindepth 1 -maxdepth 1 -type d -printf '%f\n' |
     sort | tr '\n' ' '); }
 video() { # playlist -> "W,H,rate"
