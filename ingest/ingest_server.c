@@ -35,6 +35,18 @@
 #define READ_BUF    65536
 #define READ_ROUNDS 4
 #define ZAP_DOMAIN  "prism"
+/* Connections accepted per wake of the listening socket, so a flood of
+ * connects cannot starve the publishers already in. */
+#define ACCEPTS_PER_WAKE 64
+/* Items taken from the SRT threads' queue per loop turn, for the same
+ * reason; the queue itself is bounded by srt_queue_packets. */
+#define SRT_ITEMS_PER_TURN 4096
+/* Messages queued on the media ROUTER per worker: the media credit bounds
+ * the bytes, this bounds the count of small messages. */
+#define MEDIA_SNDHWM 100000
+/* Source addresses the per-address limits track at once (connections and
+ * refused keys); a full table refuses connections from new addresses. */
+#define LIMIT_ADDRS 4096
 
 enum { EV_LISTEN = 1, EV_CONN, EV_WAKE, EV_ROUTER, EV_COORD };
 
@@ -79,7 +91,7 @@ struct ingest_server {
     uint8_t rbuf[READ_BUF];
     struct {
         atomic_ullong accepted, refused, closed_error, closed_timeout;
-        atomic_ullong codec_refused; /* accepted, then ended for a codec */
+        atomic_ullong pub_refused; /* accepted, then ended: codec, track */
     } n;
 };
 
@@ -205,9 +217,12 @@ static int cb_publish(void *opaque, rtmp_conn_t *rc, const char *app,
  * StreamEnd with it (its stream.ended event), so the stream is never
  * placed, nor placed again. The connection closes after the flush.
  */
-static void pub_refuse_codec(ingest_server_t *s, conn_t *c, const char *reason)
+/* Ends a publish the publisher refused (a codec Prism does not carry) or
+ * cannot go on with (a track the hub cannot keep): counted, the client
+ * gets the reason in onStatus, then the connection closes. */
+static void pub_refuse(ingest_server_t *s, conn_t *c, const char *reason)
 {
-    atomic_fetch_add(&s->n.codec_refused, 1);
+    atomic_fetch_add(&s->n.pub_refused, 1);
     log_warn("ingest", "Publish refused.", "stream=%s addr=%s reason=\"%s\"",
              publisher_stream_id(c->pub), c->addr, reason);
     rtmp_conn_publish_fail(c->rc, reason);
@@ -224,8 +239,8 @@ static int cb_media(void *opaque, rtmp_conn_t *rc, uint8_t type, uint32_t ts,
     char why[200];
     int r = publisher_rtmp_media(c->pub, type == RTMP_MSG_VIDEO, ts, buf, off,
                                  len, why, sizeof(why));
-    if (r == FLV_EUNSUPPORTED) {
-        pub_refuse_codec(s, c, why);
+    if (r == FLV_EUNSUPPORTED || r == PUBLISHER_ETRACK) {
+        pub_refuse(s, c, why);
         return 0;
     }
     return r;
@@ -236,9 +251,11 @@ static void cb_metadata(void *opaque, rtmp_conn_t *rc)
     ingest_server_t *s = opaque;
     conn_t *c = rtmp_conn_user(rc);
     char why[200];
-    if (c->pub && publisher_rtmp_metadata(c->pub, rtmp_conn_meta(rc), why,
-                                          sizeof(why)) == FLV_EUNSUPPORTED)
-        pub_refuse_codec(s, c, why);
+    int r = c->pub ? publisher_rtmp_metadata(c->pub, rtmp_conn_meta(rc), why,
+                                             sizeof(why))
+                   : 0;
+    if (r == FLV_EUNSUPPORTED || r == PUBLISHER_ETRACK)
+        pub_refuse(s, c, why);
 }
 
 static void cb_unpublish(void *opaque, rtmp_conn_t *rc)
@@ -254,7 +271,7 @@ static const rtmp_conn_cbs_t rtmp_cbs = {cb_publish, cb_media, cb_metadata,
 
 static void on_accept(ingest_server_t *s)
 {
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < ACCEPTS_PER_WAKE; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl,
@@ -387,7 +404,8 @@ static void on_conn(ingest_server_t *s, conn_t *c, uint32_t events)
 static void on_srt_items(ingest_server_t *s)
 {
     srtq_item_t *it;
-    for (int budget = 0; budget < 4096 && (it = srt_ingest_pop(s->srt));
+    for (int budget = 0;
+         budget < SRT_ITEMS_PER_TURN && (it = srt_ingest_pop(s->srt));
          budget++) {
         publisher_t *p = it->publisher;
         switch (it->kind) {
@@ -597,7 +615,7 @@ static int setup_zmq(ingest_server_t *s)
     }
     zsock_opts_t o;
     zsock_opts_default(&o);
-    o.sndhwm = 100000; /* credit bounds the bytes; this bounds messages */
+    o.sndhwm = MEDIA_SNDHWM;
     o.sndtimeo_ms = 0;
     o.router_mandatory = true;
     o.max_msg_size = 1 << 20; /* workers send small control messages */
@@ -659,7 +677,7 @@ ingest_server_t *ingest_server_new(const ingest_config_t *cfg)
     s->ev_router.kind = EV_ROUTER;
     s->ev_coord.kind = EV_COORD;
     s->limits =
-        addr_limit_new(4096, (uint32_t)cfg->max_conns_per_addr,
+        addr_limit_new(LIMIT_ADDRS, (uint32_t)cfg->max_conns_per_addr,
                        (uint32_t)cfg->bad_key_limit, cfg->bad_key_window_ms);
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -868,7 +886,7 @@ void ingest_server_counters(ingest_server_t *s, ingest_counters_t *o)
     if (s->adm)
         admission_counts(s->adm, &admitted, &refused);
     o->publish_ok = admitted;
-    o->publish_refused = refused + atomic_load(&s->n.codec_refused);
+    o->publish_refused = refused + atomic_load(&s->n.pub_refused);
     o->live_streams = s->pubs ? publisher_list_live(s->pubs) : 0;
     o->srt_dropped = s->srt ? srt_ingest_dropped(s->srt) : 0;
     srt_ingest_counters_t sc = {0};

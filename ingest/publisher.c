@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clock.h"
 #include "flv_tag.h"
@@ -248,10 +249,36 @@ static int64_t unwrap(publisher_t *p, uint32_t track, uint32_t ts)
     return p->ts_hi[track] + ts;
 }
 
+/* Sets track i of the publisher's stream; a track the hub cannot keep (no
+ * memory for its extradata, extradata over 1 MiB) is logged here and its
+ * error returned, with the reason in why[whylen]. */
+static int set_track(publisher_t *p, uint32_t i, const hub_track_info_t *t,
+                     char *why, size_t whylen)
+{
+    int r = hub_stream_set_track(p->list->hub, p->stream, i, t);
+    if (r < 0) {
+        const char *kind =
+            t->kind == PRISM__TRACK_KIND__TRACK_KIND_VIDEO ? "video" : "audio";
+        if (t->extradata_len > HUB_EXTRADATA_MAX)
+            snprintf(why, whylen,
+                     "cannot keep the %s track: codec configuration of %u "
+                     "bytes, over %u",
+                     kind, t->extradata_len, HUB_EXTRADATA_MAX);
+        else
+            snprintf(why, whylen, "cannot keep the %s track: %s", kind,
+                     strerror(-r));
+        log_error("ingest", "Cannot set a track.",
+                  "call=hub_stream_set_track stream=%s track=%u "
+                  "extradata_bytes=%u err=\"%s\"",
+                  p->stream_id, i, t->extradata_len, strerror(-r));
+    }
+    return r;
+}
+
 /* Sets the RTMP video track; x == NULL keeps the extradata we have (a
  * size change from onMetaData, or a codec without a sequence header). */
-static void set_video_track(publisher_t *p, const uint8_t *x, uint32_t xlen,
-                            uint32_t codec)
+static int set_video_track(publisher_t *p, const uint8_t *x, uint32_t xlen,
+                           uint32_t codec, char *why, size_t whylen)
 {
     const hub_track_info_t *old = hub_stream_track(p->stream, TRACK_VIDEO);
     hub_track_info_t t = {PRISM__TRACK_KIND__TRACK_KIND_VIDEO,
@@ -268,13 +295,13 @@ static void set_video_track(publisher_t *p, const uint8_t *x, uint32_t xlen,
         t.extradata = old->extradata;
         t.extradata_len = old->extradata_len;
     }
-    hub_stream_set_track(p->list->hub, p->stream, TRACK_VIDEO, &t);
+    return set_track(p, TRACK_VIDEO, &t, why, whylen);
 }
 
 /* Sets the RTMP audio track; x (the AudioSpecificConfig) may be NULL. */
-static void set_audio_track(publisher_t *p, const uint8_t *x, uint32_t xlen,
-                            uint32_t codec, uint32_t sample_rate,
-                            uint32_t channels)
+static int set_audio_track(publisher_t *p, const uint8_t *x, uint32_t xlen,
+                           uint32_t codec, uint32_t sample_rate,
+                           uint32_t channels, char *why, size_t whylen)
 {
     p->acodec = codec;
     p->sample_rate = sample_rate;
@@ -289,34 +316,35 @@ static void set_audio_track(publisher_t *p, const uint8_t *x, uint32_t xlen,
                           channels,
                           1,
                           RTMP_TB_DEN};
-    hub_stream_set_track(p->list->hub, p->stream, TRACK_AUDIO, &t);
+    return set_track(p, TRACK_AUDIO, &t, why, whylen);
 }
 
 /*
  * The size from the stream when onMetaData did not give it (FFmpeg's
  * -flvflags no_metadata, encoders that send none): the video's packets are
  * parsed with the sequence header's record until a slice gives the size.
- * Without it the coordinator would never place the stream.
+ * Without it the coordinator would never place the stream. Returns 0, or
+ * PUBLISHER_ETRACK (reason in why) when the found size cannot be kept.
  */
-static void learn_video_size(publisher_t *p, const uint8_t *data, uint32_t size,
-                             int64_t dts)
+static int learn_video_size(publisher_t *p, const uint8_t *data, uint32_t size,
+                            int64_t dts, char *why, size_t whylen)
 {
     const hub_track_info_t *v = hub_stream_track(p->stream, TRACK_VIDEO);
     if ((p->width && p->height) || !v || p->vsize_packets >= VSIZE_MAX_PACKETS)
-        return;
+        return 0;
     enum AVCodecID id = v->codec == FLV_CODEC_H264   ? AV_CODEC_ID_H264
                         : v->codec == FLV_CODEC_HEVC ? AV_CODEC_ID_HEVC
                         : v->codec == FLV_CODEC_AV1  ? AV_CODEC_ID_AV1
                                                      : AV_CODEC_ID_NONE;
     if (id == AV_CODEC_ID_NONE)
-        return;
+        return 0;
     if (!p->vsize &&
         !(p->vsize = video_size_new(id, v->extradata, (int)v->extradata_len))) {
         log_warn("ingest", "Cannot watch for the video size.",
                  "call=video_size_new stream=%s codec=%s", p->stream_id,
                  avcodec_get_name(id));
         p->vsize_packets = VSIZE_MAX_PACKETS;
-        return;
+        return 0;
     }
     video_size_info_t info;
     if (!video_size_feed(p->vsize, data, (int)size, dts,
@@ -326,7 +354,7 @@ static void learn_video_size(publisher_t *p, const uint8_t *data, uint32_t size,
                      "stream=%s packets=%u", p->stream_id, p->vsize_packets);
             video_size_free(&p->vsize);
         }
-        return;
+        return 0;
     }
     video_size_free(&p->vsize);
     p->width = (uint32_t)info.width;
@@ -336,11 +364,13 @@ static void learn_video_size(publisher_t *p, const uint8_t *data, uint32_t size,
     log_info("ingest", "Video size found in the stream.",
              "stream=%s width=%d height=%d fps=%.2f", p->stream_id, info.width,
              info.height, info.fps);
-    set_video_track(p, NULL, 0, v->codec);
+    if (set_video_track(p, NULL, 0, v->codec, why, whylen) < 0)
+        return PUBLISHER_ETRACK;
     /* Placing waits for the size: say it now, when the rate is known too
      * (a rate measured now would span a moment). */
     if (p->meta_fps > 0)
         p->list->stats_due = true;
+    return 0;
 }
 
 /* The reason an accepted publish of an unsupported codec ends with. */
@@ -374,31 +404,37 @@ int publisher_rtmp_media(publisher_t *p, bool video, uint32_t ts, pktbuf_t *buf,
     if (f.config) {
         if (video) {
             p->vcodec = f.codec;
-            set_video_track(p, body + f.offset, f.size, f.codec);
             video_size_free(&p->vsize); /* the new record parses from now */
+            r = set_video_track(p, body + f.offset, f.size, f.codec, why,
+                                whylen);
         } else {
             uint32_t sr = f.sample_rate, ch = f.channels;
             if (f.codec == FLV_CODEC_AAC)
                 flv_aac_asc_info(body + f.offset, f.size, &sr, &ch);
-            set_audio_track(p, body + f.offset, f.size, f.codec, sr, ch);
+            r = set_audio_track(p, body + f.offset, f.size, f.codec, sr, ch,
+                                why, whylen);
         }
-        return 0;
+        return r < 0 ? PUBLISHER_ETRACK : 0;
     }
     if (!hub_stream_track(p->stream, track)) {
         /* A codec without a configuration record (MP3): the first packet
          * defines the track. */
         if (video) {
             p->vcodec = f.codec;
-            set_video_track(p, NULL, 0, f.codec);
+            r = set_video_track(p, NULL, 0, f.codec, why, whylen);
         } else {
-            set_audio_track(p, NULL, 0, f.codec, f.sample_rate, f.channels);
+            r = set_audio_track(p, NULL, 0, f.codec, f.sample_rate, f.channels,
+                                why, whylen);
         }
+        if (r < 0)
+            return PUBLISHER_ETRACK;
     }
     if (f.size == 0)
         return 0;
     int64_t dts = unwrap(p, track, ts);
-    if (video)
-        learn_video_size(p, body + f.offset, f.size, dts);
+    if (video &&
+        learn_video_size(p, body + f.offset, f.size, dts, why, whylen) < 0)
+        return PUBLISHER_ETRACK;
     hub_pkt_t hp = {buf,
                     off + f.offset,
                     f.size,
@@ -440,8 +476,9 @@ int publisher_rtmp_metadata(publisher_t *p, const rtmp_meta_t *m, char *why,
     if (!had_size && p->width && p->height)
         p->list->stats_due = true;
     const hub_track_info_t *v = hub_stream_track(p->stream, TRACK_VIDEO);
-    if (v && (v->width != p->width || v->height != p->height))
-        set_video_track(p, NULL, 0, v->codec);
+    if (v && (v->width != p->width || v->height != p->height) &&
+        set_video_track(p, NULL, 0, v->codec, why, whylen) < 0)
+        return PUBLISHER_ETRACK;
     return 0;
 }
 
@@ -451,7 +488,11 @@ void publisher_srt_track(publisher_t *p, uint32_t track,
                          const hub_track_info_t *info, double fps,
                          const char *client)
 {
-    hub_stream_set_track(p->list->hub, p->stream, track, info);
+    char why[160];
+    /* A track the hub cannot keep is logged by set_track; the stream goes
+     * on with the one it had, as the SRT thread owns the connection. */
+    if (set_track(p, track, info, why, sizeof(why)) < 0)
+        return;
     if (info->kind == PRISM__TRACK_KIND__TRACK_KIND_VIDEO) {
         /* Placing waits for the size: say it now, not at the next stats
          * interval, when the rate is known too (a rate measured now would

@@ -76,24 +76,31 @@ const char *publisher_stream_id(const publisher_t *p);
 /* The encoder's name, as told to the coordinator (copied). */
 void publisher_set_client(publisher_t *p, const char *client);
 
+/* A track the hub cannot keep (no memory for its extradata, extradata
+ * over 1 MiB): the publish cannot go on. */
+#define PUBLISHER_ETRACK (-5001)
+
 /*
  * One RTMP audio (video false) or video message: the FLV tag body of len
  * bytes at off in buf (borrowed; the hub takes its own references), with
  * the message's 32-bit timestamp ts. Returns 0, FLV_EINVAL for a malformed
- * tag, or FLV_EUNSUPPORTED for a codec Prism does not carry, with the
- * refusal's reason in why[whylen]. The publisher stays open either way.
+ * tag, FLV_EUNSUPPORTED for a codec Prism does not carry or
+ * PUBLISHER_ETRACK, with the reason in why[whylen] for the last two. The
+ * publisher stays open either way.
  */
 int publisher_rtmp_media(publisher_t *p, bool video, uint32_t ts, pktbuf_t *buf,
                          uint32_t off, uint32_t len, char *why, size_t whylen);
 
-/* onMetaData's values (borrowed): size, rate, client. Returns 0, or
- * FLV_EUNSUPPORTED with the reason in why[whylen] when it names a legacy
- * FLV video codec Prism does not carry. */
+/* onMetaData's values (borrowed): size, rate, client. Returns 0,
+ * FLV_EUNSUPPORTED when it names a legacy FLV video codec Prism does not
+ * carry, or PUBLISHER_ETRACK when the new size cannot be kept, with the
+ * reason in why[whylen]. */
 int publisher_rtmp_metadata(publisher_t *p, const rtmp_meta_t *m, char *why,
                             size_t whylen);
 
 /* An SRT track at index track (info borrowed), with the rate the stream
- * declares (0 unknown) and the encoder's name ("" unknown). */
+ * declares (0 unknown) and the encoder's name ("" unknown). A track the
+ * hub cannot keep is logged and left as it was. */
 void publisher_srt_track(publisher_t *p, uint32_t track,
                          const hub_track_info_t *info, double fps,
                          const char *client);

@@ -348,7 +348,7 @@ static int forward(hub_t *h, hub_stream_t *s, sub_t *u, const entry_t *e)
 int hub_stream_set_track(hub_t *h, hub_stream_t *s, uint32_t i,
                          const hub_track_info_t *t)
 {
-    if (i >= HUB_MAX_TRACKS || t->extradata_len > (1u << 20))
+    if (i >= HUB_MAX_TRACKS || t->extradata_len > HUB_EXTRADATA_MAX)
         return -EINVAL;
     track_t *tr = &s->tracks[i];
     bool changed = !tr->set || tr->info.codec != t->codec ||

@@ -86,6 +86,8 @@ typedef struct {
 } hub_stream_stats_t;
 
 #define HUB_MAX_TRACKS 4
+/* The largest extradata (codec configuration) a track keeps, bytes. */
+#define HUB_EXTRADATA_MAX (1u << 20)
 
 /*
  * Returns a hub sending on `router` (borrowed; a ZMQ_ROUTER, ideally with
@@ -113,7 +115,8 @@ void hub_stream_close(hub_t *h, hub_stream_t **sp, const char *why);
 /*
  * Sets or changes track `index` (< HUB_MAX_TRACKS). A change of extradata
  * while subscribers exist resends them the SubscribeReply and flags the
- * track's next packet new_extradata. Returns 0 or -EINVAL/-ENOMEM.
+ * track's next packet new_extradata. Returns 0, -EINVAL (index out of
+ * range, extradata over HUB_EXTRADATA_MAX) or -ENOMEM.
  */
 int hub_stream_set_track(hub_t *h, hub_stream_t *s, uint32_t index,
                          const hub_track_info_t *t);

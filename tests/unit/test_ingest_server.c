@@ -896,6 +896,50 @@ static void test_rtmp_unsupported_codec_refused(void **state)
     tu_coord_stop(&coord);
 }
 
+/* A video sequence header the hub cannot keep (over its 1 MiB extradata
+ * bound) ends the publish with the reason, to the client and the
+ * coordinator, instead of a stream whose track is silently stale. */
+static void test_rtmp_track_not_kept_refused(void **state)
+{
+    (void)state;
+    tu_coord_t coord;
+    tu_coord_start(&coord, true);
+    srv_t s;
+    srv_start(&s, coord.endpoint, 100);
+    int port = ingest_server_rtmp_port(s.srv);
+
+    tu_rtmp_t c;
+    assert_int_equal(tu_rtmp_open(&c, port, 1), 0);
+    assert_int_equal(tu_rtmp_publish(&c, "goodbigx"), 0);
+    assert_string_equal(c.status, "NetStream.Publish.Start");
+    c.status[0] = '\0';
+    /* Key frame AVC (0x17), sequence header (0), cts 0, 1.25 MiB record. */
+    uint32_t len = 5 + (5u << 18);
+    uint8_t *tag = calloc(1, len);
+    assert_non_null(tag);
+    tag[0] = 0x17;
+    tag[5] = 1; /* configurationVersion */
+    assert_int_equal(tu_rtmp_send(&c, 6, RTMP_MSG_VIDEO, 1, 0, tag, len), 0);
+    free(tag);
+    assert_int_equal(tu_rtmp_pump(&c, 5000, tu_has_status), 0);
+    assert_string_equal(c.status, "NetStream.Publish.Rejected");
+    assert_non_null(strstr(c.desc, "cannot keep the video track"));
+    assert_true(tu_closed_by_peer(c.fd, 2000));
+    tu_rtmp_close(&c);
+    WAIT_UNTIL(atomic_load(&coord.ends) >= 1, 5000);
+    assert_true(atomic_load(&coord.ends) >= 1);
+    pthread_mutex_lock(&coord.mu);
+    assert_non_null(strstr(coord.last_end_reason, "cannot keep the video"));
+    pthread_mutex_unlock(&coord.mu);
+
+    ingest_counters_t n;
+    ingest_server_counters(s.srv, &n);
+    assert_int_equal(n.publish_refused, 1);
+    assert_int_equal(n.live_streams, 0);
+    srv_stop(&s);
+    tu_coord_stop(&coord);
+}
+
 /* Starts a coordinator, a server and a subscriber to the stream of the
  * SRT publish key "goodsrt", whose ffmpeg URL goes to url[len]. Returns the
  * SRT port. */
@@ -1793,6 +1837,7 @@ int main(void)
         cmocka_unit_test(test_bad_keys_rate_limited),
         cmocka_unit_test(test_rtmp_publish_bad_key_and_hostile),
         cmocka_unit_test(test_rtmp_unsupported_codec_refused),
+        cmocka_unit_test(test_rtmp_track_not_kept_refused),
         cmocka_unit_test(test_srt_publish_and_bad_key),
         cmocka_unit_test(test_srt_unsupported_codec_refused),
         cmocka_unit_test(test_srt_hostile),
