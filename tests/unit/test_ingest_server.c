@@ -853,14 +853,13 @@ static void test_rtmp_publish_bad_key_and_hostile(void **state)
     tu_coord_stop(&coord);
 }
 
-/* An accepted RTMP publish whose video is Sorenson H.263 (FLV codec id 2,
- * FFmpeg's -c:v flv1) is ended at its first video message: onStatus error
- * naming the codec, the connection closed, a StreamEnd to the
- * coordinator, nothing left live. Before, the packets were dropped and the
- * stream stayed live, to be placed again and again. */
-static void test_rtmp_unsupported_codec_refused(void **state)
+/* Publishes key, sends one video message (tag, len bytes) and expects the
+ * publish ended for it: onStatus Rejected with a description holding
+ * reason, the connection closed, a StreamEnd to the coordinator with the
+ * reason, one refusal counted and nothing left live. */
+static void expect_video_tag_refused(const char *key, const uint8_t *tag,
+                                     uint32_t len, const char *reason)
 {
-    (void)state;
     tu_coord_t coord;
     tu_coord_start(&coord, true);
     srv_t s;
@@ -869,22 +868,19 @@ static void test_rtmp_unsupported_codec_refused(void **state)
 
     tu_rtmp_t c;
     assert_int_equal(tu_rtmp_open(&c, port, 1), 0);
-    assert_int_equal(tu_rtmp_publish(&c, "goodh263"), 0);
+    assert_int_equal(tu_rtmp_publish(&c, key), 0);
     assert_string_equal(c.status, "NetStream.Publish.Start");
     c.status[0] = '\0';
-    /* Key frame (1), codec 2, then a made-up picture header. */
-    const uint8_t h263[] = {0x12, 0x00, 0x00, 0x84, 0x00, 0x10, 0x20, 0x30};
-    assert_int_equal(
-        tu_rtmp_send(&c, 6, RTMP_MSG_VIDEO, 1, 0, h263, sizeof(h263)), 0);
-    assert_int_equal(tu_rtmp_pump(&c, 3000, tu_has_status), 0);
+    assert_int_equal(tu_rtmp_send(&c, 6, RTMP_MSG_VIDEO, 1, 0, tag, len), 0);
+    assert_int_equal(tu_rtmp_pump(&c, 5000, tu_has_status), 0);
     assert_string_equal(c.status, "NetStream.Publish.Rejected");
-    assert_non_null(strstr(c.desc, "Sorenson H.263"));
+    assert_non_null(strstr(c.desc, reason));
     assert_true(tu_closed_by_peer(c.fd, 2000));
     tu_rtmp_close(&c);
     WAIT_UNTIL(atomic_load(&coord.ends) >= 1, 5000);
     assert_true(atomic_load(&coord.ends) >= 1);
     pthread_mutex_lock(&coord.mu);
-    assert_non_null(strstr(coord.last_end_reason, "Sorenson H.263"));
+    assert_non_null(strstr(coord.last_end_reason, reason));
     pthread_mutex_unlock(&coord.mu);
 
     ingest_counters_t n;
@@ -896,48 +892,34 @@ static void test_rtmp_unsupported_codec_refused(void **state)
     tu_coord_stop(&coord);
 }
 
+/* An accepted RTMP publish whose video is Sorenson H.263 (FLV codec id 2,
+ * FFmpeg's -c:v flv1) is ended at its first video message: onStatus error
+ * naming the codec, the connection closed, a StreamEnd to the
+ * coordinator, nothing left live. Before, the packets were dropped and the
+ * stream stayed live, to be placed again and again. */
+static void test_rtmp_unsupported_codec_refused(void **state)
+{
+    (void)state;
+    /* Key frame (1), codec 2, then a made-up picture header. */
+    const uint8_t h263[] = {0x12, 0x00, 0x00, 0x84, 0x00, 0x10, 0x20, 0x30};
+    expect_video_tag_refused("goodh263", h263, sizeof(h263), "Sorenson H.263");
+}
+
 /* A video sequence header the hub cannot keep (over its 1 MiB extradata
  * bound) ends the publish with the reason, to the client and the
  * coordinator, instead of a stream whose track is silently stale. */
 static void test_rtmp_track_not_kept_refused(void **state)
 {
     (void)state;
-    tu_coord_t coord;
-    tu_coord_start(&coord, true);
-    srv_t s;
-    srv_start(&s, coord.endpoint, 100);
-    int port = ingest_server_rtmp_port(s.srv);
-
-    tu_rtmp_t c;
-    assert_int_equal(tu_rtmp_open(&c, port, 1), 0);
-    assert_int_equal(tu_rtmp_publish(&c, "goodbigx"), 0);
-    assert_string_equal(c.status, "NetStream.Publish.Start");
-    c.status[0] = '\0';
     /* Key frame AVC (0x17), sequence header (0), cts 0, 1.25 MiB record. */
     uint32_t len = 5 + (5u << 18);
     uint8_t *tag = calloc(1, len);
     assert_non_null(tag);
     tag[0] = 0x17;
     tag[5] = 1; /* configurationVersion */
-    assert_int_equal(tu_rtmp_send(&c, 6, RTMP_MSG_VIDEO, 1, 0, tag, len), 0);
+    expect_video_tag_refused("goodbigx", tag, len,
+                             "cannot keep the video track");
     free(tag);
-    assert_int_equal(tu_rtmp_pump(&c, 5000, tu_has_status), 0);
-    assert_string_equal(c.status, "NetStream.Publish.Rejected");
-    assert_non_null(strstr(c.desc, "cannot keep the video track"));
-    assert_true(tu_closed_by_peer(c.fd, 2000));
-    tu_rtmp_close(&c);
-    WAIT_UNTIL(atomic_load(&coord.ends) >= 1, 5000);
-    assert_true(atomic_load(&coord.ends) >= 1);
-    pthread_mutex_lock(&coord.mu);
-    assert_non_null(strstr(coord.last_end_reason, "cannot keep the video"));
-    pthread_mutex_unlock(&coord.mu);
-
-    ingest_counters_t n;
-    ingest_server_counters(s.srv, &n);
-    assert_int_equal(n.publish_refused, 1);
-    assert_int_equal(n.live_streams, 0);
-    srv_stop(&s);
-    tu_coord_stop(&coord);
 }
 
 /* Starts a coordinator, a server and a subscriber to the stream of the
