@@ -19,7 +19,9 @@
 #include "agent.h"
 #include "calibrate.h"
 #include "clock.h"
+#include "device_offer.h"
 #include "envelope.h"
+#include "hls_continue.h"
 #include "nvml.h"
 #include "worker_config.h"
 #include "zsock.h"
@@ -83,24 +85,26 @@ static void test_playlist_next(void **state)
 {
     (void)state;
     uint64_t n = 0;
-    assert_int_equal(
-        agent_playlist_next("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:"
-                            "2\n#EXT-X-MEDIA-SEQUENCE:41\n#EXTINF:2.000,\nseg_"
-                            "00041.ts\n#EXTINF:2.000,\nseg_00042.ts\n#EXT-X-"
-                            "DISCONTINUITY\n#EXTINF:1.5,\nseg_00043.ts\n",
-                            &n),
-        0);
-    assert_int_equal(n, 44);
-    assert_int_equal(agent_playlist_next("#EXTM3U\n#EXT-X-TARGETDURATION:2\n"
-                                         "#EXTINF:2.0,\na.ts\n",
-                                         &n),
+    assert_int_equal(hls_continue_playlist_next(
+                         "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:"
+                         "2\n#EXT-X-MEDIA-SEQUENCE:41\n#EXTINF:2.000,\nseg_"
+                         "00041.ts\n#EXTINF:2.000,\nseg_00042.ts\n#EXT-X-"
+                         "DISCONTINUITY\n#EXTINF:1.5,\nseg_00043.ts\n",
+                         &n),
                      0);
+    assert_int_equal(n, 44);
+    assert_int_equal(
+        hls_continue_playlist_next("#EXTM3U\n#EXT-X-TARGETDURATION:2\n"
+                                   "#EXTINF:2.0,\na.ts\n",
+                                   &n),
+        0);
     assert_int_equal(n, 1); /* no MEDIA-SEQUENCE: it starts at 0 */
     assert_int_equal(
-        agent_playlist_next("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\na.m3u8\n",
-                            &n),
+        hls_continue_playlist_next(
+            "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\na.m3u8\n", &n),
         -ENOENT);
-    assert_int_equal(agent_playlist_next("<html>404</html>", &n), -ENOENT);
+    assert_int_equal(hls_continue_playlist_next("<html>404</html>", &n),
+                     -ENOENT);
 }
 
 static void test_devices_and_budgets(void **state)
@@ -136,8 +140,8 @@ static void test_devices_and_budgets(void **state)
                     NULL};
     assert_int_equal(worker_config_parse(&cfg, 5, argv, err, sizeof(err)), 0);
     assert_true(cfg.worker_id[0] != '\0'); /* the host name by default */
-    agent_device_t d[AGENT_MAX_DEVICES];
-    int n = agent_devices(&p, &cfg, d, AGENT_MAX_DEVICES);
+    device_offer_t d[DEVICE_OFFER_MAX];
+    int n = device_offer_list(&p, &cfg, d, DEVICE_OFFER_MAX);
     /* auto: the NVENC GPU only (no encoder on the H100, CPU not offered). */
     assert_int_equal(n, 1);
     assert_string_equal(d[0].path, "cuda:0");
@@ -150,7 +154,7 @@ static void test_devices_and_budgets(void **state)
     char *argv2[] = {"run", "--backend",      "software", "--cpu-max-sessions",
                      "4",   "--budgets-file", path,       NULL};
     assert_int_equal(worker_config_parse(&cfg, 7, argv2, err, sizeof(err)), 0);
-    n = agent_devices(&p, &cfg, d, AGENT_MAX_DEVICES);
+    n = device_offer_list(&p, &cfg, d, DEVICE_OFFER_MAX);
     assert_int_equal(n, 1);
     assert_string_equal(d[0].path, "cpu");
     assert_int_equal(d[0].max_sessions, 4);
@@ -160,7 +164,7 @@ static void test_devices_and_budgets(void **state)
     /* Without a budgets file: 12M encode / 60M decode per core. */
     char *argv3[] = {"run", "--backend", "software", NULL};
     assert_int_equal(worker_config_parse(&cfg, 3, argv3, err, sizeof(err)), 0);
-    n = agent_devices(&p, &cfg, d, AGENT_MAX_DEVICES);
+    n = device_offer_list(&p, &cfg, d, DEVICE_OFFER_MAX);
     assert_int_equal(d[0].encode_budget, 48000000u);
     assert_int_equal(d[0].decode_budget, 240000000u);
 
