@@ -4,23 +4,21 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <libavutil/log.h>
 #include <zmq.h>
 
-#include "calibrate.h"
 #include "clock.h"
 #include "curve_keys.h"
-#include "daemon.h"
+#include "device_offer.h"
 #include "envelope.h"
+#include "hls_continue.h"
+#include "load_report.h"
 #include "log.h"
 #include "nvml.h"
-#include "origin.h"
 #include "transcode.h"
 #include "zmq_source.h"
 #include "zsock.h"
@@ -28,7 +26,6 @@
 #define MOD          "agent"
 #define SOFTWARE     "prism-worker " PRISM_VERSION
 #define MAX_SESSIONS 4096
-#define PLAYLIST_MAX (256 * 1024)
 #define POLL_MS      50
 
 enum { S_FREE = 0, S_STARTING, S_RUNNING, S_FAILED, S_DONE };
@@ -67,7 +64,7 @@ typedef struct {
 struct agent {
     worker_config_t cfg;
     probe_t probe;
-    agent_device_t dev[AGENT_MAX_DEVICES];
+    device_offer_t dev[DEVICE_OFFER_MAX];
     int ndev;
     hwplan_devices_t hwdev;
     curve_keypair_t *kp;
@@ -116,195 +113,9 @@ int agent_profile_from_assign(const Prism__Assign *a, ladder_profile_t *out)
     return out->nrungs ? 0 : -EINVAL;
 }
 
-int agent_playlist_next(const char *text, uint64_t *next)
-{
-    const char *p = strstr(text, "#EXTM3U");
-    if (!p || strstr(text, "#EXT-X-STREAM-INF"))
-        return -ENOENT;
-    uint64_t seq = 0, n = 0;
-    bool media = false;
-    for (const char *line = text; line && *line;) {
-        if (!strncmp(line, "#EXT-X-MEDIA-SEQUENCE:", 22)) {
-            seq = strtoull(line + 22, NULL, 10);
-            media = true;
-        } else if (!strncmp(line, "#EXTINF:", 8)) {
-            n++;
-            media = true;
-        } else if (!strncmp(line, "#EXT-X-TARGETDURATION:", 22)) {
-            media = true;
-        }
-        line = strchr(line, '\n');
-        if (line)
-            line++;
-    }
-    if (!media)
-        return -ENOENT;
-    *next = seq + n;
-    return 0;
-}
-
-/*
- * Where the stream's playlists stand on the origin: the next sequence
- * number over every rendition (segments are aligned, so they agree up to
- * a segment in flight). Returns true when any playlist exists.
- */
-static bool origin_next_sequence(const sess_t *s, uint64_t *next)
-{
-    bool found = false;
-    *next = 0;
-    for (int i = 0; i < s->profile.nrungs; i++) {
-        const ladder_rung_t *g = &s->profile.rungs[i];
-        char name[LADDER_NAME_MAX + 16], url[1400];
-        if (g->name[0])
-            snprintf(name, sizeof(name), "%s", g->name);
-        else
-            continue;
-        snprintf(url, sizeof(url), "%s/%s/index.m3u8", s->output, name);
-        char *text = origin_read_text(url, PLAYLIST_MAX);
-        uint64_t n;
-        if (text && agent_playlist_next(text, &n) == 0) {
-            found = true;
-            if (n > *next)
-                *next = n;
-        }
-        free(text);
-    }
-    return found;
-}
-
 static const char *rel_path(const char *p)
 {
     return p ? p : "";
-}
-
-/* ---------------------------------------------------------------- devices */
-
-static const calibrate_budget_t *find_budget(const calibrate_budget_t *b, int n,
-                                             const char *path)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(b[i].path, path))
-            return &b[i];
-    return NULL;
-}
-
-int agent_devices(const probe_t *p, const worker_config_t *cfg,
-                  agent_device_t *out, int max)
-{
-    calibrate_budget_t b[CALIBRATE_MAX];
-    int nb = 0, n = 0;
-    if (cfg->budgets_file[0]) {
-        nb = calibrate_load(cfg->budgets_file, b, CALIBRATE_MAX);
-        if (nb < 0) {
-            log_warn(MOD, "No calibrated budgets; using the configured ones.",
-                     "path=\"%s\" err=\"%s\"", cfg->budgets_file,
-                     strerror(-nb));
-            nb = 0;
-        }
-    }
-    bool sw = !strcmp(cfg->backend, "software");
-    bool want_nv =
-        !strcmp(cfg->backend, "auto") || !strcmp(cfg->backend, "nvenc");
-    bool want_va =
-        !strcmp(cfg->backend, "auto") || !strcmp(cfg->backend, "vaapi");
-    for (int i = 0; !sw && want_nv && i < p->ncuda && n < max - 1; i++) {
-        const probe_cuda_t *c = &p->cuda[i];
-        agent_device_t *d = &out[n];
-        memset(d, 0, sizeof(*d));
-        d->kind = PRISM__DEVICE_KIND__DEVICE_KIND_NVENC;
-        snprintf(d->name, sizeof(d->name), "%s", c->name);
-        snprintf(d->path, sizeof(d->path), "cuda:%d", c->index);
-        snprintf(d->device, sizeof(d->device), "%d", c->index);
-        d->cuda_index = c->index;
-        d->memory_bytes = c->memory_bytes;
-        d->backend = HWPLAN_NVENC;
-        d->hw_decode = c->nvdec_h264;
-        if (c->nvenc_h264 == PROBE_NVENC_OK)
-            d->codecs |= 1u << LADDER_CODEC_H264;
-        if (c->nvenc_hevc == PROBE_NVENC_OK)
-            d->codecs |= 1u << LADDER_CODEC_HEVC;
-        d->hw_encode = d->codecs != 0;
-        if (!d->hw_encode) {
-            if (c->nvenc_h264 == PROBE_NVENC_ABSENT)
-                snprintf(d->note, sizeof(d->note),
-                         "NVDEC only: no NVENC on this GPU");
-            else
-                snprintf(d->note, sizeof(d->note), "NVENC: %s",
-                         probe_nvenc_name(c->nvenc_h264));
-            continue; /* nothing to encode with: not offered */
-        }
-        d->max_sessions = (uint32_t)cfg->gpu_max_sessions;
-        d->encode_budget = (uint64_t)cfg->gpu_encode_budget;
-        d->decode_budget = (uint64_t)cfg->gpu_decode_budget;
-        n++;
-    }
-    for (int i = 0; !sw && want_va && i < p->nvaapi && n < max - 1; i++) {
-        const probe_vaapi_t *v = &p->vaapi[i];
-        if (!v->ok)
-            continue;
-        agent_device_t *d = &out[n];
-        memset(d, 0, sizeof(*d));
-        for (int k = 0; k < v->nprofiles; k++) {
-            if (!v->profiles[k].encode)
-                continue;
-            if (strstr(v->profiles[k].profile, "H264"))
-                d->codecs |= 1u << LADDER_CODEC_H264;
-            if (strstr(v->profiles[k].profile, "HEVC"))
-                d->codecs |= 1u << LADDER_CODEC_HEVC;
-            if (strstr(v->profiles[k].profile, "AV1"))
-                d->codecs |= 1u << LADDER_CODEC_AV1;
-        }
-        if (!d->codecs)
-            continue;
-        d->kind = PRISM__DEVICE_KIND__DEVICE_KIND_VAAPI;
-        snprintf(d->name, sizeof(d->name), "%s", v->vendor);
-        snprintf(d->path, sizeof(d->path), "%s", v->path);
-        snprintf(d->device, sizeof(d->device), "%s", v->path);
-        d->cuda_index = -1;
-        d->backend = HWPLAN_VAAPI;
-        d->hw_encode = d->hw_decode = true;
-        d->max_sessions = (uint32_t)cfg->gpu_max_sessions;
-        d->encode_budget = (uint64_t)cfg->gpu_encode_budget;
-        d->decode_budget = (uint64_t)cfg->gpu_decode_budget;
-        n++;
-    }
-    if (n == 0 || sw) {
-        agent_device_t *d = &out[n];
-        memset(d, 0, sizeof(*d));
-        d->kind = PRISM__DEVICE_KIND__DEVICE_KIND_CPU;
-        snprintf(d->name, sizeof(d->name), "cpu (%d cores)", p->cpu_cores);
-        snprintf(d->path, sizeof(d->path), "cpu");
-        d->cuda_index = -1;
-        d->memory_bytes = p->memory_bytes;
-        d->backend = HWPLAN_SOFTWARE;
-        if (strstr(p->sw_encoders, "libx264"))
-            d->codecs |= 1u << LADDER_CODEC_H264;
-        if (strstr(p->sw_encoders, "libx265"))
-            d->codecs |= 1u << LADDER_CODEC_HEVC;
-        if (strstr(p->sw_encoders, "libsvtav1"))
-            d->codecs |= 1u << LADDER_CODEC_AV1;
-        int cores = p->cpu_cores > 0 ? p->cpu_cores : 1;
-        d->max_sessions = (uint32_t)cfg->cpu_max_sessions;
-        d->encode_budget = cfg->cpu_encode_budget
-                               ? (uint64_t)cfg->cpu_encode_budget
-                               : (uint64_t)cores * 12000000u;
-        d->decode_budget = cfg->cpu_decode_budget
-                               ? (uint64_t)cfg->cpu_decode_budget
-                               : (uint64_t)cores * 60000000u;
-        n++;
-    }
-    /* Calibrated figures win over defaults, not over explicit config. */
-    for (int i = 0; i < n; i++) {
-        const calibrate_budget_t *cb = find_budget(b, nb, out[i].path);
-        bool cpu = out[i].kind == PRISM__DEVICE_KIND__DEVICE_KIND_CPU;
-        if (!cb)
-            continue;
-        if (!cpu || !cfg->cpu_encode_budget)
-            out[i].encode_budget = cb->encode_budget;
-        if (!cpu || !cfg->cpu_decode_budget)
-            out[i].decode_budget = cb->decode_budget;
-    }
-    return n;
 }
 
 /* ---------------------------------------------------------------- sending */
@@ -325,12 +136,12 @@ static bool sess_live(const sess_t *s)
 static void send_register(agent_t *a)
 {
     Prism__Register r = PRISM__REGISTER__INIT;
-    Prism__Device d[AGENT_MAX_DEVICES], *dp[AGENT_MAX_DEVICES];
-    Prism__Codec codecs[AGENT_MAX_DEVICES][3];
+    Prism__Device d[DEVICE_OFFER_MAX], *dp[DEVICE_OFFER_MAX];
+    Prism__Codec codecs[DEVICE_OFFER_MAX][3];
     Prism__Codec dec[3] = {PRISM__CODEC__CODEC_H264, PRISM__CODEC__CODEC_HEVC,
                            PRISM__CODEC__CODEC_AV1};
     for (int i = 0; i < a->ndev; i++) {
-        const agent_device_t *x = &a->dev[i];
+        const device_offer_t *x = &a->dev[i];
         Prism__Device y = PRISM__DEVICE__INIT;
         y.index = (uint32_t)i;
         y.kind = x->kind;
@@ -415,105 +226,42 @@ static void send_ack(agent_t *a, const char *stream, uint64_t gen, bool ok,
     send_env(a, &env);
 }
 
+/* The LoadReport (load_report.c) of the running sessions. */
 static void send_report(agent_t *a)
 {
-    Prism__LoadReport r = PRISM__LOAD_REPORT__INIT;
-    Prism__DeviceLoad dl[AGENT_MAX_DEVICES], *dlp[AGENT_MAX_DEVICES];
     int nlive = 0;
     for (int i = 0; i < a->nsess; i++)
         if (a->sess[i] && a->sess[i]->state == S_RUNNING)
             nlive++;
-    Prism__SessionLoad *sl = calloc((size_t)nlive + 1, sizeof(*sl));
-    Prism__SessionLoad **slp = calloc((size_t)nlive + 1, sizeof(*slp));
-    /* Renditions a session dropped (transcode's failed[]), per session. */
-    struct {
-        transcode_rend_failure_t f[LADDER_MAX_RUNGS];
-        Prism__RenditionFailure m[LADDER_MAX_RUNGS];
-        Prism__RenditionFailure *p[LADDER_MAX_RUNGS];
-    } *rf = calloc((size_t)nlive + 1, sizeof(*rf));
-    if (!sl || !slp || !rf)
-        goto end;
-    for (int i = 0; i < a->ndev; i++) {
-        Prism__DeviceLoad x = PRISM__DEVICE_LOAD__INIT;
-        x.index = (uint32_t)i;
-        x.encoder_util = -1;
-        x.decoder_util = -1;
-        if (a->nvml && a->dev[i].cuda_index >= 0) {
-            nvml_sample_t ns;
-            if (nvml_sample(a->nvml, (unsigned)a->dev[i].cuda_index, &ns) ==
-                0) {
-                x.encoder_util = ns.encoder_util;
-                x.decoder_util = ns.decoder_util;
-                x.memory_used_bytes =
-                    ns.memory_used > 0 ? (uint64_t)ns.memory_used : 0;
-            }
-        }
-        dl[i] = x;
-        dlp[i] = &dl[i];
-    }
+    load_report_session_t *ls = calloc((size_t)nlive + 1, sizeof(*ls));
+    if (!ls)
+        return;
     int k = 0;
-    for (int i = 0; i < a->nsess; i++) {
+    for (int i = 0; i < a->nsess && k < nlive; i++) {
         sess_t *s = a->sess[i];
         if (!s || s->state != S_RUNNING)
             continue;
-        Prism__SessionLoad x = PRISM__SESSION_LOAD__INIT;
-        x.stream_id = s->stream_id;
-        x.generation = s->generation;
-        x.device_index = (uint32_t)s->device;
+        load_report_session_t *x = &ls[k++];
+        x->stream_id = s->stream_id;
+        x->generation = s->generation;
+        x->device = s->device;
+        x->cost = s->cost;
         pthread_mutex_lock(&s->lock);
         if (s->ts) {
-            transcode_stats_t st;
-            zmq_source_stats_t zs;
-            transcode_session_stats(s->ts, &st);
-            zmq_source_stats(s->src, &zs);
-            x.fps = st.fps;
-            x.speed = st.speed;
-            x.dropped_packets = (uint64_t)(st.dropped_packets + zs.dropped);
-            x.last_output_pts_ms = (int64_t)(st.media_s * 1000);
-            x.last_input_pts_ms = zs.last_input_ms;
-            x.renditions = (uint32_t)st.renditions;
-            x.errors = (uint64_t)st.corrupt;
-            x.origin_puts = (uint64_t)st.origin.puts;
-            x.origin_put_failed = (uint64_t)st.origin.put_failed;
-            x.origin_deletes = (uint64_t)st.origin.deletes;
-            x.origin_delete_failed = (uint64_t)st.origin.delete_failed;
-            x.origin_dropped = (uint64_t)st.origin.dropped;
-            for (int j = 0; j < st.nfailed && j < LADDER_MAX_RUNGS; j++) {
-                Prism__RenditionFailure m = PRISM__RENDITION_FAILURE__INIT;
-                rf[k].f[j] = st.failed[j];
-                m.name = rf[k].f[j].name;
-                m.error = rf[k].f[j].reason;
-                rf[k].m[j] = m;
-                rf[k].p[j] = &rf[k].m[j];
-            }
-            x.n_failed_renditions =
-                (size_t)(st.nfailed < LADDER_MAX_RUNGS ? st.nfailed
-                                                       : LADDER_MAX_RUNGS);
-            x.failed_renditions = rf[k].p;
+            x->have_stats = true;
+            transcode_session_stats(s->ts, &x->st);
+            zmq_source_stats(s->src, &x->zs);
         }
         pthread_mutex_unlock(&s->lock);
-        if (s->device >= 0 && s->device < a->ndev) {
-            dl[s->device].sessions += (uint32_t)s->cost.sessions;
-            dl[s->device].encode_pixels += s->cost.encode_pixels;
-            dl[s->device].decode_pixels += s->cost.decode_pixels;
-        }
-        sl[k] = x;
-        slp[k] = &sl[k];
-        k++;
     }
-    r.seq = ++a->seq;
-    r.n_devices = (size_t)a->ndev;
-    r.devices = dlp;
-    r.n_sessions = (size_t)k;
-    r.sessions = slp;
-    Prism__Envelope env = PRISM__ENVELOPE__INIT;
-    env.body_case = PRISM__ENVELOPE__BODY_LOAD_REPORT;
-    env.load_report = &r;
-    send_env(a, &env);
-end:
-    free(sl);
-    free(slp);
-    free(rf);
+    load_report_t *r =
+        load_report_new(a->seq + 1, a->dev, a->ndev, a->nvml, ls, k);
+    if (r) {
+        a->seq++;
+        send_env(a, load_report_envelope(r));
+    }
+    load_report_free(&r);
+    free(ls);
 }
 
 /* ---------------------------------------------------------------- sessions */
@@ -539,11 +287,11 @@ static void *sess_main(void *arg)
 {
     sess_t *s = arg;
     agent_t *a = s->agent;
-    const agent_device_t *d = &a->dev[s->device];
+    const device_offer_t *d = &a->dev[s->device];
 
     /* Where the playlists stand: a take-over continues them. */
     uint64_t next = 0;
-    bool found = origin_next_sequence(s, &next);
+    bool found = hls_continue_next_sequence(s->output, &s->profile, &next);
     s->start_sequence =
         found && next > s->media_sequence ? next : s->media_sequence;
     bool disc = found || s->discontinuity;
@@ -939,6 +687,8 @@ static int agent_connect(agent_t *a)
 
 int agent_run(agent_t *a)
 {
+    log_info(MOD, "Worker running.", "worker=%s coordinators=\"%s\" devices=%d",
+             a->cfg.worker_id, a->cfg.coordinators, a->ndev);
     a->next_register_ms = 0;
     a->last_heard_ms = clock_mono_ms();
     while (!atomic_load(&a->stop)) {
@@ -1017,7 +767,7 @@ agent_t *agent_new(const worker_config_t *cfg, const probe_t *probe)
     else
         probe_run(&a->probe);
     probe_devices(&a->probe, &a->hwdev);
-    a->ndev = agent_devices(&a->probe, cfg, a->dev, AGENT_MAX_DEVICES);
+    a->ndev = device_offer_list(&a->probe, cfg, a->dev, DEVICE_OFFER_MAX);
     for (int i = 0; i < a->ndev; i++)
         log_info(MOD, "Device offered.",
                  "index=%d path=%s name=\"%s\" codecs=0x%x max_sessions=%u "
@@ -1056,49 +806,4 @@ void agent_free(agent_t **ap)
     nvml_close(&a->nvml);
     free(a);
     *ap = NULL;
-}
-
-/* ---------------------------------------------------------------- command */
-
-static agent_t *g_agent;
-static volatile sig_atomic_t stop_early;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_early = 1;
-    if (g_agent)
-        agent_stop(g_agent);
-}
-
-int agent_cmd_run(int argc, char **argv)
-{
-    worker_config_t cfg;
-    char err[512];
-    int ret = worker_config_parse(&cfg, argc, argv, err, sizeof(err));
-    if (ret < 0) {
-        fprintf(stderr, "prism-worker run: %s\n", err);
-        return 2;
-    }
-    if (ret == 1)
-        return 0;
-    if (daemon_log_level("prism-worker run", cfg.log_level) < 0)
-        return 2;
-    bool debug = log_get_level() == LOG_LEVEL_DEBUG;
-    av_log_set_level(debug ? AV_LOG_INFO : AV_LOG_QUIET);
-    setenv("SVT_LOG", debug ? "3" : "1", 0);
-    daemon_signals(on_signal, NULL);
-    agent_t *a = agent_new(&cfg, NULL);
-    if (!a)
-        return 1;
-    g_agent = a;
-    if (stop_early) /* a stop that came while starting */
-        agent_stop(a);
-    log_info(MOD, "Worker running.", "worker=%s coordinators=\"%s\" devices=%d",
-             cfg.worker_id, cfg.coordinators, a->ndev);
-    ret = agent_run(a);
-    g_agent = NULL;
-    agent_free(&a);
-    log_info(MOD, "Worker stopped.", NULL);
-    return ret < 0 ? 1 : 0;
 }

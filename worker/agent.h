@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hwplan.h"
 #include "ladder.h"
 #include "prism.pb-c.h"
 #include "probe.h"
@@ -32,39 +31,16 @@
  * generation or an older one and is acknowledged at once. A newer Assign
  * for a running stream replaces the older generation.
  *
+ * Files: agent.c holds the control link and the session threads; the
+ * devices offered come from device_offer.c, the LoadReport is built by
+ * load_report.c, where the playlists stand is read by hls_continue.c, and
+ * `prism-worker run` (the command) is in main.c.
+ *
  * Threads: agent_stop may be called from a signal handler; everything
  * else on the agent's thread.
  */
 
 typedef struct agent agent_t;
-
-/* One device as offered to the coordinator. */
-typedef struct {
-    Prism__DeviceKind kind;
-    char name[128];
-    char path[64];   /* "cpu", "cuda:0", "/dev/dri/renderD128" */
-    unsigned codecs; /* encode: bits 1 << ladder_codec_t */
-    bool hw_encode, hw_decode;
-    uint32_t max_sessions; /* 0 = no limit */
-    uint64_t encode_budget, decode_budget;
-    uint64_t memory_bytes; /* 0 = unknown (VAAPI) */
-    char note[128];
-    hwplan_backend_t backend; /* how sessions on it run */
-    char device[64];          /* transcode_opts_t.device */
-    int cuda_index;           /* for NVML; -1 = not a CUDA device */
-} agent_device_t;
-
-#define AGENT_MAX_DEVICES 17
-
-/*
- * The devices offered from a probe and the config: NVENC GPUs, VAAPI
- * nodes with an encoder and, when no GPU is offered (or backend is
- * software), the CPU. Budgets come from `budgets_file` when it names the
- * device's path, else from the config (CPU 0 = 12M encode / 60M decode
- * luma pixels per second per core). Returns the number of devices.
- */
-int agent_devices(const probe_t *p, const worker_config_t *cfg,
-                  agent_device_t *out, int max);
 
 /*
  * Turns an Assign's renditions (a ladder already fitted by the
@@ -72,13 +48,6 @@ int agent_devices(const probe_t *p, const worker_config_t *cfg,
  * source the same way. Returns 0 or -EINVAL (no renditions, bad codec).
  */
 int agent_profile_from_assign(const Prism__Assign *a, ladder_profile_t *out);
-
-/*
- * Reads a live media playlist: *next = EXT-X-MEDIA-SEQUENCE + segments
- * listed, the sequence number the next segment must get. Returns 0, or
- * -ENOENT when the text is not a media playlist.
- */
-int agent_playlist_next(const char *text, uint64_t *next);
 
 /*
  * Makes the agent: loads the keys, probes devices (probe may be NULL to
@@ -95,8 +64,5 @@ int agent_run(agent_t *a);
 void agent_stop(agent_t *a);
 
 void agent_free(agent_t **ap);
-
-/* `prism-worker run`: argv[0] = "run". Returns the exit code. */
-int agent_cmd_run(int argc, char **argv);
 
 #endif

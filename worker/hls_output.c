@@ -36,6 +36,7 @@
 #include "hls_master.h"
 #include "log.h"
 #include "origin.h"
+#include "segment_align.h"
 
 #define MOD "transcode"
 /* How long a continued stream's first segment waits for another session
@@ -474,7 +475,8 @@ static int rend_cut(transcode_session_t *s, rend_t *r, int64_t end_us,
         av_free(data);
         return ret;
     }
-    if (r->vod_data && final && len && dur < s->o.segment_s / 4) {
+    if (r->vod_data && final && len &&
+        segment_align_joins_tail(dur, s->o.segment_s)) {
         uint8_t *both = av_realloc(r->vod_data, r->vod_len + len);
         if (!both) {
             av_free(data);
@@ -716,7 +718,8 @@ static int mux_write(transcode_session_t *s, rend_t *r, const AVPacket *in,
     } else if (!r->started) {
         r->started = true;
         r->seg_out_us = out_us;
-    } else if (r->seg_any && out_us >= r->seg_out_us + seg_us - 5000) {
+    } else if (r->seg_any &&
+               segment_align_audio_cut(r->seg_out_us, out_us, seg_us)) {
         ret = rend_cut(s, r, out_us, false);
     }
     if (ret >= 0)
@@ -814,22 +817,16 @@ int hls_output_open_muxers(transcode_session_t *s)
 /* A video rendition wrote a keyframe at pts (source time base). */
 void hls_output_boundary_reached(transcode_session_t *s, int rend, int64_t pts)
 {
-    for (int64_t k = s->bnd_tail; k < s->bnd_head; k++) {
-        boundary_t *b = &s->bnd[k % BND_RING];
-        if (b->pts == pts)
-            b->reached |= 1u << rend;
-    }
-    while (s->bnd_tail < s->bnd_head &&
-           (s->bnd[s->bnd_tail % BND_RING].reached & s->all_mask) ==
-               s->all_mask) {
-        boundary_t *b = &s->bnd[s->bnd_tail % BND_RING];
+    segment_align_bnd_t b;
+    segment_align_ring_reach(&s->bnd, rend, pts);
+    while (segment_align_ring_pop(&s->bnd, s->all_mask, &b)) {
         if (s->have_prev_done && s->o.on_segment) {
             transcode_segment_t seg = {
                 .index = s->seg_index,
                 .start_s = transcode_us_of(s->prev_done_pts, s->vtb) / 1e6,
                 .duration_s =
-                    transcode_us_of(b->pts - s->prev_done_pts, s->vtb) / 1e6,
-                .lag_s = (av_gettime_relative() - b->read_us) / 1e6,
+                    transcode_us_of(b.pts - s->prev_done_pts, s->vtb) / 1e6,
+                .lag_s = (av_gettime_relative() - b.read_us) / 1e6,
             };
             s->o.on_segment(s->o.opaque, &seg);
         }
@@ -838,8 +835,7 @@ void hls_output_boundary_reached(transcode_session_t *s, int rend, int64_t pts)
             transcode_stats_add(s, &s->st.segments, 1);
         }
         s->have_prev_done = true;
-        s->prev_done_pts = b->pts;
-        s->bnd_tail++;
+        s->prev_done_pts = b.pts;
     }
 }
 

@@ -1,5 +1,6 @@
 /* prism-worker: subcommands probe, transcode, run and calibrate. */
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "log.h"
 #include "probe.h"
 #include "transcode.h"
+#include "worker_config.h"
 
 typedef struct {
     char input[1024];
@@ -206,6 +208,48 @@ static int cmd_probe(int argc, char **argv)
     return 0;
 }
 
+static agent_t *g_agent;
+static volatile sig_atomic_t stop_early;
+
+static void on_run_signal(int sig)
+{
+    (void)sig;
+    stop_early = 1;
+    if (g_agent)
+        agent_stop(g_agent);
+}
+
+/* `prism-worker run`: the agent until SIGTERM or SIGINT. */
+static int cmd_run(int argc, char **argv)
+{
+    worker_config_t cfg;
+    char err[512];
+    int ret = worker_config_parse(&cfg, argc, argv, err, sizeof(err));
+    if (ret < 0) {
+        fprintf(stderr, "prism-worker run: %s\n", err);
+        return 2;
+    }
+    if (ret == 1)
+        return 0;
+    if (daemon_log_level("prism-worker run", cfg.log_level) < 0)
+        return 2;
+    bool debug = log_get_level() == LOG_LEVEL_DEBUG;
+    av_log_set_level(debug ? AV_LOG_INFO : AV_LOG_QUIET);
+    setenv("SVT_LOG", debug ? "3" : "1", 0);
+    daemon_signals(on_run_signal, NULL);
+    agent_t *a = agent_new(&cfg, NULL);
+    if (!a)
+        return 1;
+    g_agent = a;
+    if (stop_early) /* a stop that came while starting */
+        agent_stop(a);
+    ret = agent_run(a);
+    g_agent = NULL;
+    agent_free(&a);
+    log_info("agent", "Worker stopped.", NULL);
+    return ret < 0 ? 1 : 0;
+}
+
 static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -213,7 +257,7 @@ static const struct {
 } commands[] = {
     {"probe", cmd_probe, "list devices and encoders"},
     {"transcode", cmd_transcode, "transcode a file or URL to an HLS ladder"},
-    {"run", agent_cmd_run, "join a farm: take streams from the coordinator"},
+    {"run", cmd_run, "join a farm: take streams from the coordinator"},
     {"calibrate", calibrate_cmd, "measure device budgets for `run`"},
 };
 

@@ -16,18 +16,18 @@
  *   audio packet -> copied when AAC, else decoder -> resampler -> one AAC
  *                   encoder; the packets go to every rendition's muxer.
  *
- * Alignment. A segment boundary is decided on source packets: the first
- * source keyframe at or after the next point of a segment-length grid
- * that starts at the first keyframe, and half a segment after the last
- * boundary (or, when the source has no keyframe for two segments, the
- * next packet). The frame with that pts is encoded as a forced IDR in
- * every rendition, and the Source rendition keeps the keyframe flag only on
- * boundary packets.
- * Every HLS muxer runs with hls_time=0, i.e. it cuts at every keyframe it
- * sees, so all renditions cut at exactly the same source timestamps, and
- * dropped frames or 60->30 reduction cannot shift a cut (boundary frames
- * are never dropped). Encoders get a keyframe interval of four segments and
- * no scene-cut detection, so only the forced IDRs cut.
+ * Alignment. A segment boundary is decided on source packets
+ * (segment_align_decide, in segment_align.c with the other pure decisions):
+ * a target after the last boundary when every rendition is encoded; with a
+ * Source remux, the source keyframe nearest the target, at least half a
+ * segment after the last boundary (or, when the source has no keyframe for
+ * two segments, the next packet). The frame with that pts is encoded as a
+ * forced IDR in every rendition, and the Source rendition keeps the keyframe
+ * flag only on boundary packets. Every HLS muxer runs with hls_time=0, i.e. it
+ * cuts at every keyframe it sees, so all renditions cut at exactly the same
+ * source timestamps, and dropped frames or 60->30 reduction cannot shift a cut
+ * (boundary frames are never dropped). Encoders get a keyframe interval of four
+ * segments and no scene-cut detection, so only the forced IDRs cut.
  *
  * Timestamps. All outputs share one offset (the first packet's dts maps to
  * 10 s), so no muxer shifts one rendition alone for negative timestamps.
@@ -49,8 +49,11 @@
  * session with a negative code.
  *
  * Files. This one holds the session and its threads: setup, the reader,
- * the packet loop, the boundary decision, video decode, filter and
- * encode per rendition, the stats, the reconnect hold and the end.
+ * the packet loop (the boundary decision, the Source remux, where a
+ * continued stream resumes, timestamp jumps), the stats, the reconnect hold
+ * and the end. segment_align.c makes the segment decisions as pure
+ * functions (boundaries, frame selection, jumps, resume point);
+ * transcode_video.c decodes, filters and encodes the video per rendition;
  * hls_output.c writes the output (muxers, segments, playlists, master;
  * hls_output_rend_fail is there), transcode_audio.c does the audio,
  * thumbnail.c the thumbnail, transcode_plan.c the codec check, ladder and
@@ -69,33 +72,21 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavfilter/avfilter.h>
-#include <libavfilter/buffersink.h>
-#include <libavfilter/buffersrc.h>
 #include <libavformat/avformat.h>
-#include <libavutil/hwcontext.h>
-#include <libavutil/opt.h>
-#include <libavutil/pixdesc.h>
 #include <libavutil/time.h>
 #include <libswscale/swscale.h>
 
-#include "hls_master.h"
 #include "hls_output.h"
 #include "log.h"
 #include "origin.h"
 #include "pkt_queue.h"
-#include "thumbnail.h"
 #include "transcode_audio.h"
 #include "transcode_int.h"
 #include "transcode_plan.h"
+#include "transcode_video.h"
 
-#define MOD "transcode"
-/* A continued stream's first packet mapped further back than this from
- * the published end is not the same timeline (a publisher reconnect). */
-#define RESUME_BACK_US (15 * (int64_t)AV_TIME_BASE)
-#define TS_OFFSET      (10 * (int64_t)AV_TIME_BASE)
-/* A dts this far behind, or this far ahead of, the last is a break. */
-#define DISC_BACK_US 500000
-#define DISC_JUMP_US (10 * (int64_t)AV_TIME_BASE)
+#define MOD       "transcode"
+#define TS_OFFSET (10 * (int64_t)AV_TIME_BASE)
 
 void transcode_opts_default(transcode_opts_t *o)
 {
@@ -110,414 +101,6 @@ void transcode_opts_default(transcode_opts_t *o)
     origin_policy_default(&o->origin);
 }
 
-/* ----------------------------------------------------------- boundaries */
-
-static void push_boundary(transcode_session_t *s, int64_t pts, int64_t read_us)
-{
-    if (s->bnd_head - s->bnd_tail == BND_RING)
-        s->bnd_tail++; /* oldest never completed (a rendition lost it) */
-    boundary_t *b = &s->bnd[s->bnd_head % BND_RING];
-    b->pts = pts;
-    b->read_us = read_us;
-    b->reached = 0;
-    s->bnd_head++;
-    s->have_bnd = true;
-    s->last_bnd = pts;
-}
-
-static bool is_boundary(const transcode_session_t *s, int64_t pts)
-{
-    for (int64_t k = s->bnd_tail; k < s->bnd_head; k++) {
-        if (s->bnd[k % BND_RING].pts == pts)
-            return true;
-    }
-    return false;
-}
-
-/* ------------------------------------------------------------- encoding */
-
-static void note_codec(transcode_session_t *s, rend_t *r, const AVPacket *pkt,
-                       enum AVCodecID id)
-{
-    if (r->vcodec[0] || !(pkt->flags & AV_PKT_FLAG_KEY))
-        return;
-    /* The encoder's global header, or the source's avcC/hvcC record (MP4
-     * and FLV packets carry no SPS, and their length prefixes could look
-     * like start codes), then the keyframe's in-band SPS. */
-    const AVCodecParameters *par = s->src->streams[s->vi].par;
-    const uint8_t *ed = r->enc ? r->enc->extradata : par->extradata;
-    int edlen = r->enc ? r->enc->extradata_size : par->extradata_size;
-    int ret = -EINVAL;
-    if (id == AV_CODEC_ID_AV1) {
-        hls_codec_av1(r->r.width, r->r.height, ladder_rendition_fps(&r->r),
-                      r->vcodec, sizeof(r->vcodec));
-        ret = 0;
-    }
-    if (ret < 0 && ed && edlen > 0) {
-        if (id == AV_CODEC_ID_H264)
-            ret =
-                hls_codec_h264(ed, (size_t)edlen, r->vcodec, sizeof(r->vcodec));
-        else if (id == AV_CODEC_ID_HEVC)
-            ret =
-                hls_codec_hevc(ed, (size_t)edlen, r->vcodec, sizeof(r->vcodec));
-    }
-    if (ret < 0 && id == AV_CODEC_ID_H264)
-        ret = hls_codec_h264(pkt->data, (size_t)pkt->size, r->vcodec,
-                             sizeof(r->vcodec));
-    else if (ret < 0 && id == AV_CODEC_ID_HEVC)
-        ret = hls_codec_hevc(pkt->data, (size_t)pkt->size, r->vcodec,
-                             sizeof(r->vcodec));
-    if (ret < 0) {
-        /* No SPS anywhere: leave CODECS out rather than guess. */
-        log_warn(MOD, "No codec string for a rendition.", "rendition=%s",
-                 r->r.name);
-        snprintf(r->vcodec, sizeof(r->vcodec), "-");
-    }
-    hls_output_maybe_write_master(s);
-}
-
-static int drain_encoder(transcode_session_t *s, int i)
-{
-    rend_t *r = &s->rend[i];
-    AVPacket *pkt = av_packet_alloc();
-    int ret;
-    if (!pkt)
-        return AVERROR(ENOMEM);
-    for (;;) {
-        ret = avcodec_receive_packet(r->enc, pkt);
-        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
-            ret = 0;
-            break;
-        }
-        if (ret < 0) {
-            char why[160];
-            snprintf(why, sizeof(why), "avcodec_receive_packet (%s): %s",
-                     r->enc->codec->name, ERRSTR(ret));
-            hls_output_rend_fail(s, i, why);
-            ret = s->fatal;
-            break;
-        }
-        if (!pkt->duration)
-            pkt->duration = av_rescale_q(
-                1, (AVRational){r->r.fps_den, r->r.fps_num}, r->enc->time_base);
-        note_codec(s, r, pkt, r->enc->codec_id);
-        if (pkt->flags & AV_PKT_FLAG_KEY)
-            hls_output_boundary_reached(s, i, pkt->pts);
-        ret = hls_output_emit(s, i, pkt, r->enc->time_base, false);
-        av_packet_unref(pkt);
-        if (ret < 0)
-            break;
-    }
-    av_packet_free(&pkt);
-    return ret;
-}
-
-static int encode_frame(transcode_session_t *s, int i, AVFrame *frame)
-{
-    rend_t *r = &s->rend[i];
-    if (r->failed)
-        return s->fatal;
-    int ret = avcodec_send_frame(r->enc, frame);
-    if (ret < 0 && ret != AVERROR_EOF) {
-        char why[160];
-        snprintf(why, sizeof(why), "avcodec_send_frame (%s): %s",
-                 r->enc->codec->name, ERRSTR(ret));
-        hls_output_rend_fail(s, i, why);
-        return s->fatal;
-    }
-    if (frame) {
-        r->frames++;
-        transcode_stats_add(s, &s->st.frames_encoded, 1);
-    }
-    return drain_encoder(s, i);
-}
-
-static int open_encoders(transcode_session_t *s)
-{
-    for (int i = 0; i < s->nrend; i++) {
-        rend_t *r = &s->rend[i];
-        if (!r->pe || !r->pe->encoder[0])
-            continue;
-        const AVCodec *codec = avcodec_find_encoder_by_name(r->pe->encoder);
-        AVFilterContext *sink = s->sinks[r->size];
-        AVDictionary *opts = NULL;
-        int ret;
-        if (!codec) {
-            log_error(MOD, "This FFmpeg has no such encoder.",
-                      "encoder=%s rendition=%s", r->pe->encoder, r->r.name);
-            return AVERROR_ENCODER_NOT_FOUND;
-        }
-        r->enc = avcodec_alloc_context3(codec);
-        if (!r->enc)
-            return AVERROR(ENOMEM);
-        r->enc->width = av_buffersink_get_w(sink);
-        r->enc->height = av_buffersink_get_h(sink);
-        r->enc->pix_fmt = av_buffersink_get_format(sink);
-        r->enc->sample_aspect_ratio =
-            av_buffersink_get_sample_aspect_ratio(sink);
-        r->enc->time_base = s->vtb;
-        r->enc->framerate = (AVRational){r->r.fps_num, r->r.fps_den};
-        AVBufferRef *hwfc = av_buffersink_get_hw_frames_ctx(sink);
-        if (hwfc) {
-            r->enc->hw_frames_ctx = av_buffer_ref(hwfc);
-            if (!r->enc->hw_frames_ctx)
-                return AVERROR(ENOMEM);
-        }
-        r->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-        av_dict_parse_string(&opts, r->pe->opts, "=", " ", 0);
-        ret = avcodec_open2(r->enc, codec, &opts);
-        av_dict_free(&opts);
-        if (ret < 0) {
-            /* This rendition goes; the session ends when none is left (a
-             * missing device fails them all). */
-            char why[160];
-            snprintf(why, sizeof(why), "avcodec_open2 (%s, %dx%d): %s",
-                     codec->name, r->enc->width, r->enc->height, ERRSTR(ret));
-            hls_output_rend_fail(s, i, why);
-            if (s->fatal)
-                return s->backend == HWPLAN_SOFTWARE ? ret : -ENODEV;
-        }
-    }
-    s->encoders_open = true;
-    return 0;
-}
-
-/* ---------------------------------------------------------------- video */
-
-static int configure_graph(transcode_session_t *s, const AVFrame *f)
-{
-    AVFilterInOut *outs = NULL, *ins = NULL;
-    char args[512];
-    int ret;
-
-    avfilter_graph_free(&s->graph);
-    s->graph = avfilter_graph_alloc();
-    if (!s->graph)
-        return AVERROR(ENOMEM);
-    /* Scalers run in this thread: slice threads beside the encoders'
-     * own threads only add synchronisation CPU. */
-    s->graph->nb_threads = 1;
-    AVRational sar = f->sample_aspect_ratio.num ? f->sample_aspect_ratio
-                                                : (AVRational){1, 1};
-    snprintf(args, sizeof(args),
-             "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d",
-             f->width, f->height, f->format, s->vtb.num, s->vtb.den, sar.num,
-             sar.den);
-    ret = avfilter_graph_create_filter(&s->bsrc, avfilter_get_by_name("buffer"),
-                                       "in", args, NULL, s->graph);
-    if (ret < 0)
-        goto end;
-    if (f->hw_frames_ctx) {
-        AVBufferSrcParameters *par = av_buffersrc_parameters_alloc();
-        if (!par) {
-            ret = AVERROR(ENOMEM);
-            goto end;
-        }
-        par->hw_frames_ctx = f->hw_frames_ctx;
-        ret = av_buffersrc_parameters_set(s->bsrc, par);
-        av_free(par);
-        if (ret < 0)
-            goto end;
-    }
-    for (int k = 0; k < s->plan.nsizes; k++) {
-        char name[16];
-        snprintf(name, sizeof(name), "s%d", k);
-        ret = avfilter_graph_create_filter(&s->sinks[k],
-                                           avfilter_get_by_name("buffersink"),
-                                           name, NULL, NULL, s->graph);
-        if (ret < 0)
-            goto end;
-        AVFilterInOut *io = avfilter_inout_alloc();
-        if (!io) {
-            ret = AVERROR(ENOMEM);
-            goto end;
-        }
-        io->name = av_strdup(name);
-        io->filter_ctx = s->sinks[k];
-        io->next = ins;
-        ins = io;
-    }
-    outs = avfilter_inout_alloc();
-    if (!outs) {
-        ret = AVERROR(ENOMEM);
-        goto end;
-    }
-    outs->name = av_strdup("in");
-    outs->filter_ctx = s->bsrc;
-    ret = avfilter_graph_parse_ptr(s->graph, s->plan.graph, &ins, &outs, NULL);
-    if (ret < 0)
-        goto end;
-    if (s->hwdev) {
-        for (unsigned i = 0; i < s->graph->nb_filters; i++) {
-            s->graph->filters[i]->hw_device_ctx = av_buffer_ref(s->hwdev);
-            if (!s->graph->filters[i]->hw_device_ctx) {
-                ret = AVERROR(ENOMEM);
-                goto end;
-            }
-        }
-    }
-    ret = avfilter_graph_config(s->graph, NULL);
-    if (ret < 0)
-        goto end;
-    s->g_w = f->width;
-    s->g_h = f->height;
-    s->g_fmt = f->format;
-end:
-    avfilter_inout_free(&ins);
-    avfilter_inout_free(&outs);
-    if (ret < 0)
-        log_error(MOD, "Cannot build the filter graph.",
-                  "call=avfilter_graph_config graph=\"%s\" err=\"%s\"",
-                  s->plan.graph, ERRSTR(ret));
-    return ret;
-}
-
-/*
- * Keeps 1 of frame_step frames by pts: a frame is kept when it starts a new
- * output frame slot, slots counted from the last boundary, which is always
- * kept. So 60->30 keeps every other frame in phase with the boundaries, and
- * a dropped source frame does not shift the later ones.
- */
-static bool select_frame(rend_t *r, int64_t pts_us, bool boundary)
-{
-    if (r->r.frame_step <= 1)
-        return true;
-    if (boundary || !r->selected_any) {
-        r->phase_us = pts_us;
-        r->last_slot = 0;
-        r->selected_any = true;
-        return true;
-    }
-    double t = (pts_us - r->phase_us) / 1e6 * r->r.fps_num / r->r.fps_den;
-    int64_t slot = (int64_t)(t + 1e-3 >= 0 ? t + 1e-3 : t - 1);
-    if (slot <= r->last_slot)
-        return false;
-    r->last_slot = slot;
-    return true;
-}
-
-static int pull_sinks(transcode_session_t *s, bool boundary)
-{
-    AVFrame *f = av_frame_alloc();
-    int ret = 0;
-    if (!f)
-        return AVERROR(ENOMEM);
-    for (int k = 0; k < s->plan.nsizes && ret >= 0; k++) {
-        for (;;) {
-            ret = av_buffersink_get_frame(s->sinks[k], f);
-            if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
-                ret = 0;
-                break;
-            }
-            if (ret < 0)
-                break;
-            int64_t pts_us = transcode_us_of(f->pts, s->vtb);
-            if (k == s->thumb_size && s->o.thumbnail_s > 0 &&
-                pts_us >= s->next_thumb_us) {
-                thumbnail(s, f);
-                s->next_thumb_us =
-                    pts_us + (int64_t)(s->o.thumbnail_s * AV_TIME_BASE);
-            }
-            for (int i = 0; i < s->nrend && ret >= 0; i++) {
-                rend_t *r = &s->rend[i];
-                if (!r->enc || r->failed || r->size != k ||
-                    !select_frame(r, pts_us, boundary))
-                    continue;
-                f->pict_type =
-                    boundary ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
-                ret = encode_frame(s, i, f);
-            }
-            av_frame_unref(f);
-        }
-    }
-    av_frame_free(&f);
-    return ret;
-}
-
-static int filter_frame(transcode_session_t *s, AVFrame *f)
-{
-    int ret;
-    if (!s->plan.nsizes)
-        return 0;
-    if (!s->graph || f->width != s->g_w || f->height != s->g_h ||
-        f->format != s->g_fmt) {
-        if (s->graph)
-            log_info(MOD, "The source changed size or format.", "size=%dx%d",
-                     f->width, f->height);
-        if ((ret = configure_graph(s, f)) < 0)
-            return ret;
-        if (!s->encoders_open) {
-            if ((ret = open_encoders(s)) < 0)
-                return ret;
-            if ((ret = hls_output_open_muxers(s)) < 0)
-                return ret;
-        }
-    }
-    bool boundary = is_boundary(s, f->pts);
-    ret = av_buffersrc_add_frame_flags(s->bsrc, f, AV_BUFFERSRC_FLAG_KEEP_REF);
-    if (ret < 0) {
-        log_error(MOD, "The filter graph refused a frame.",
-                  "call=av_buffersrc_add_frame_flags err=\"%s\"", ERRSTR(ret));
-        return ret;
-    }
-    return pull_sinks(s, boundary);
-}
-
-static int decode_video(transcode_session_t *s, const AVPacket *pkt)
-{
-    AVFrame *f = av_frame_alloc();
-    int ret;
-    if (!f)
-        return AVERROR(ENOMEM);
-    ret = avcodec_send_packet(s->vdec, pkt);
-    if (ret < 0 && ret != AVERROR_EOF) {
-        if (ret == AVERROR(EAGAIN)) {
-            ret = 0;
-        } else {
-            transcode_count_corrupt(s, "video_packet", ret);
-            ret = 0;
-            goto end;
-        }
-    }
-    for (;;) {
-        ret = avcodec_receive_frame(s->vdec, f);
-        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
-            ret = 0;
-            break;
-        }
-        if (ret < 0) {
-            if (ret == AVERROR(ENOMEM))
-                break;
-            transcode_count_corrupt(s, "video_frame", ret);
-            ret = 0;
-            continue;
-        }
-        if ((f->flags & AV_FRAME_FLAG_CORRUPT) || f->decode_error_flags) {
-            transcode_count_corrupt(s, "video_frame", AVERROR_INVALIDDATA);
-            av_frame_unref(f);
-            continue;
-        }
-        f->pts = f->best_effort_timestamp;
-        if (f->pts == AV_NOPTS_VALUE) {
-            av_frame_unref(f);
-            continue;
-        }
-        transcode_stats_add(s, &s->st.frames_decoded, 1);
-        transcode_media_time(s, transcode_us_of(f->pts, s->vtb));
-        if (s->cont && (!s->have_first || f->pts < s->first_pts)) {
-            av_frame_unref(f); /* published already */
-            continue;
-        }
-        ret = filter_frame(s, f);
-        av_frame_unref(f);
-        if (ret < 0)
-            break;
-    }
-end:
-    av_frame_free(&f);
-    return ret;
-}
-
 /*
  * Where a continued stream's output begins: at the first packet (a
  * source keyframe for video) whose output time, under the stream's
@@ -527,21 +110,20 @@ end:
  * started again; or it moved on during the take-over), the mapping is
  * re-based so that this packet lands on resume_us: the output goes on
  * from the last published frame, without a gap and without media
- * published twice. The publish is known by its id where both the
- * timeline and the source carry one; without them, a packet more than
- * RESUME_BACK_US before the end counts as another publish. Returns
- * whether PTS (time base TB) begins the output.
+ * published twice (segment_align_resume decides). Returns whether PTS
+ * (time base TB) begins the output.
  */
 static bool resume_here(transcode_session_t *s, int64_t pts, AVRational tb,
                         int64_t tol)
 {
     int64_t out = transcode_us_of(pts, tb) + s->ts_offset_us;
     uint64_t was = s->tl.source_id, now = s->src->publish_id;
-    bool known = was && now, other = known && was != now;
-    if (!other && out < s->resume_us - tol &&
-        (known || out >= s->resume_us - RESUME_BACK_US))
+    bool other = was && now && was != now;
+    segment_align_resume_t at =
+        segment_align_resume(out, s->resume_us, tol, was, now);
+    if (at == SEGMENT_ALIGN_PUBLISHED)
         return false;
-    if (other || out > s->resume_us + tol || out < s->resume_us - tol) {
+    if (at == SEGMENT_ALIGN_REBASE) {
         log_info(MOD,
                  "The input does not follow on from the published "
                  "media; its timeline is re-based onto it.",
@@ -570,39 +152,13 @@ static int handle_video(transcode_session_t *s, AVPacket *pkt, int64_t read_us)
     s->skip_to_key = false;
     bool boundary = false;
     if (pkt->pts != AV_NOPTS_VALUE) {
-        /* A boundary is the source keyframe nearest the target after the
-         * last one: this keyframe when the next, expected one GOP later
-         * (the last keyframe interval), would be further from it. So a
-         * 59-frame GOP at 30 fps against a 2 s target cuts every 1.967 s,
-         * not every other keyframe (3.93 s). */
-        int64_t since = s->have_bnd ? pkt->pts - s->last_bnd : INT64_MAX;
-        if (key) {
-            if (s->have_key && pkt->pts > s->last_key)
-                s->key_gap = pkt->pts - s->last_key;
-            s->last_key = pkt->pts;
-            s->have_key = true;
-        }
-        int64_t tol =
-            s->key_gap / 2 > s->half_frame ? s->key_gap / 2 : s->half_frame;
-        if (!s->have_bnd) {
-            boundary = key && (!s->cont ||
-                               resume_here(s, pkt->pts, s->vtb, s->half_us));
-            s->next_bnd = pkt->pts;
-        } else if (!transcode_remuxing(s)) {
-            /* Every rendition is encoded (a forced IDR can go anywhere):
-             * on the grid, so no segment outgrows TARGETDURATION however
-             * long or irregular the source's GOP is. */
-            boundary = since >= s->seg_ticks - s->half_frame;
-        } else if (key) {
-            boundary = since >= s->seg_ticks - tol && since >= s->seg_ticks / 2;
-        } else {
-            boundary = since >= 2 * s->seg_ticks;
-        }
-        if (boundary) {
-            push_boundary(s, pkt->pts, read_us);
-            while (s->next_bnd <= pkt->pts + s->half_frame)
-                s->next_bnd += s->seg_ticks;
-        }
+        /* The first boundary of a continued stream is where it resumes. */
+        bool first_ok = s->align.have_bnd || !key || !s->cont ||
+                        resume_here(s, pkt->pts, s->vtb, s->half_us);
+        boundary = segment_align_decide(&s->align, pkt->pts, key,
+                                        transcode_remuxing(s), first_ok);
+        if (boundary)
+            segment_align_ring_push(&s->bnd, pkt->pts, read_us);
     }
     for (int i = 0; i < s->nrend; i++) {
         rend_t *r = &s->rend[i];
@@ -616,7 +172,8 @@ static int handle_video(transcode_session_t *s, AVPacket *pkt, int64_t read_us)
             copy->flags |= AV_PKT_FLAG_KEY;
         else
             copy->flags &= ~AV_PKT_FLAG_KEY;
-        note_codec(s, r, copy, s->src->streams[s->vi].par->codec_id);
+        transcode_video_note_codec(s, r, copy,
+                                   s->src->streams[s->vi].par->codec_id);
         if (copy->flags & AV_PKT_FLAG_KEY)
             hls_output_boundary_reached(s, i, copy->pts);
         if (copy->pts != AV_NOPTS_VALUE && !s->nencoded)
@@ -628,7 +185,7 @@ static int handle_video(transcode_session_t *s, AVPacket *pkt, int64_t read_us)
     }
     if (!s->vdec)
         return 0;
-    return decode_video(s, pkt);
+    return transcode_video_decode(s, pkt);
 }
 
 /* ---------------------------------------------------------------- audio */
@@ -645,73 +202,6 @@ static int handle_audio(transcode_session_t *s, const AVPacket *pkt)
          !resume_here(s, pkt->pts, s->atb, 25000)))
         return 0; /* an audio-only stream's published part */
     return transcode_audio_packet(s, pkt);
-}
-
-/* ------------------------------------------------------- video decoding */
-
-static enum AVPixelFormat get_hw_format(AVCodecContext *ctx,
-                                        const enum AVPixelFormat *fmts)
-{
-    enum AVPixelFormat want = *(enum AVPixelFormat *)ctx->opaque;
-    for (const enum AVPixelFormat *p = fmts; *p != AV_PIX_FMT_NONE; p++) {
-        if (*p == want)
-            return *p;
-    }
-    log_error(MOD, "The hardware decoder cannot decode this stream.", "want=%s",
-              av_get_pix_fmt_name(want));
-    return AV_PIX_FMT_NONE;
-}
-
-static int open_video(transcode_session_t *s)
-{
-    const AVCodecParameters *par = s->src->streams[s->vi].par;
-    const AVCodec *dec = avcodec_find_decoder(par->codec_id);
-    int ret;
-
-    if (!dec)
-        /* transcode_plan_check_codecs said why. */
-        return AVERROR_DECODER_NOT_FOUND;
-    if (s->plan.hwdevice_type) {
-        enum AVHWDeviceType t =
-            av_hwdevice_find_type_by_name(s->plan.hwdevice_type);
-        ret = av_hwdevice_ctx_create(
-            &s->hwdev, t, s->o.device[0] ? s->o.device : NULL, NULL, 0);
-        if (ret < 0) {
-            log_error(MOD, "The hardware device is missing.",
-                      "call=av_hwdevice_ctx_create type=%s device=\"%s\" "
-                      "err=\"%s\"",
-                      s->plan.hwdevice_type, s->o.device, ERRSTR(ret));
-            return -ENODEV;
-        }
-    }
-    if (!s->nencoded)
-        return 0; /* Source remux only: nothing to decode */
-    s->vdec = avcodec_alloc_context3(dec);
-    if (!s->vdec)
-        return AVERROR(ENOMEM);
-    if ((ret = avcodec_parameters_to_context(s->vdec, par)) < 0)
-        return ret;
-    s->vdec->pkt_timebase = s->vtb;
-    s->vdec->err_recognition |= AV_EF_EXPLODE | AV_EF_CRCCHECK;
-    if (s->plan.hw_decode && s->hwdev) {
-        s->hw_pix_fmt =
-            s->backend == HWPLAN_NVENC ? AV_PIX_FMT_CUDA : AV_PIX_FMT_VAAPI;
-        s->vdec->opaque = &s->hw_pix_fmt;
-        s->vdec->get_format = get_hw_format;
-        s->vdec->hw_device_ctx = av_buffer_ref(s->hwdev);
-        if (!s->vdec->hw_device_ctx)
-            return AVERROR(ENOMEM);
-        /* Surfaces held downstream (split, same-size renditions, encoder
-         * lookahead) must not starve the decoder's pool. */
-        s->vdec->extra_hw_frames = 16;
-    }
-    if ((ret = avcodec_open2(s->vdec, dec, NULL)) < 0) {
-        log_error(MOD, "Cannot open the video decoder.",
-                  "call=avcodec_open2 codec=%s err=\"%s\"", dec->name,
-                  ERRSTR(ret));
-        return ret;
-    }
-    return 0;
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -748,8 +238,8 @@ transcode_session_t *transcode_session_new(packet_source_t *src,
 
 /*
  * Keeps input timestamps continuous: when a stream's dts jumps back, or
- * forward by more than DISC_JUMP_US (an encoder restart, a concatenated
- * file, a wrap), every later packet of every stream is shifted so the
+ * far forward (an encoder restart, a concatenated file, a wrap; see
+ * segment_align_disc), every later packet of every stream is shifted so the
  * stream goes on one frame after its last packet. All streams jump
  * together in such inputs, so one session-wide shift keeps them in sync.
  */
@@ -760,23 +250,16 @@ static void fix_discontinuity(transcode_session_t *s, AVPacket *pkt)
     AVRational tb = video ? s->vtb : s->atb;
     if (pkt->dts == AV_NOPTS_VALUE || (i != s->vi && i != s->ai))
         return;
-    int k = video ? 0 : 1;
-    int64_t us = transcode_us_of(pkt->dts, tb) + s->disc_us;
-    if (s->have_last_dts[k] && (us < s->last_dts_us[k] - DISC_BACK_US ||
-                                us > s->last_dts_us[k] + DISC_JUMP_US)) {
-        int64_t step = pkt->duration > 0 ? transcode_us_of(pkt->duration, tb)
-                                         : (video ? 33333 : 21333);
-        int64_t shift = s->last_dts_us[k] + step - us;
-        s->disc_us += shift;
-        us += shift;
+    int64_t step = pkt->duration > 0 ? transcode_us_of(pkt->duration, tb)
+                                     : (video ? 33333 : 21333);
+    int64_t shift = 0;
+    if (segment_align_disc(&s->disc, video ? 0 : 1,
+                           transcode_us_of(pkt->dts, tb), step, &shift))
         log_warn(MOD, "Input timestamps jumped; output continues.",
                  "stream=%s shift_ms=%lld", video ? "video" : "audio",
                  (long long)(shift / 1000));
-    }
-    s->last_dts_us[k] = us;
-    s->have_last_dts[k] = true;
-    if (s->disc_us) {
-        int64_t d = av_rescale_q(s->disc_us, AV_TIME_BASE_Q, tb);
+    if (s->disc.shift_us) {
+        int64_t d = av_rescale_q(s->disc.shift_us, AV_TIME_BASE_Q, tb);
         pkt->dts += d;
         if (pkt->pts != AV_NOPTS_VALUE)
             pkt->pts += d;
@@ -892,22 +375,9 @@ static void hold_for_reconnect(transcode_session_t *s)
 
 static int flush_all(transcode_session_t *s)
 {
-    int ret = 0;
-    if (s->vdec) {
-        ret = decode_video(s, NULL);
-        if (ret < 0)
-            return ret;
-    }
-    if (s->graph) {
-        if ((ret = av_buffersrc_add_frame(s->bsrc, NULL)) < 0 ||
-            (ret = pull_sinks(s, false)) < 0)
-            return ret;
-    }
-    for (int i = 0; i < s->nrend; i++) {
-        if (s->rend[i].enc && !s->rend[i].failed && s->encoders_open &&
-            (ret = encode_frame(s, i, NULL)) < 0)
-            return ret;
-    }
+    int ret = transcode_video_flush(s);
+    if (ret < 0)
+        return ret;
     if (s->adec) {
         ret = handle_audio(s, NULL);
         if (ret < 0)
@@ -988,13 +458,15 @@ static int session_open(transcode_session_t *s)
     if (s->vi >= 0) {
         s->vtb = s->src->streams[s->vi].time_base;
         AVRational fr = s->src->streams[s->vi].frame_rate;
-        s->seg_ticks = av_rescale_q((int64_t)(s->o.segment_s * 1000),
-                                    (AVRational){1, 1000}, s->vtb);
-        s->half_frame =
+        int64_t half_frame =
             fr.num > 0
                 ? av_rescale_q(1, (AVRational){fr.den, 2 * fr.num}, s->vtb)
                 : 0;
-        s->half_us = transcode_us_of(s->half_frame, s->vtb);
+        segment_align_init(&s->align,
+                           av_rescale_q((int64_t)(s->o.segment_s * 1000),
+                                        (AVRational){1, 1000}, s->vtb),
+                           half_frame);
+        s->half_us = transcode_us_of(half_frame, s->vtb);
     }
     if ((ret = transcode_plan_check_codecs(s)) < 0 ||
         (ret = transcode_plan_ladder(s)) < 0 ||
@@ -1004,7 +476,7 @@ static int session_open(transcode_session_t *s)
         return ret;
     if (s->ai >= 0 && (ret = transcode_audio_open(s)) < 0)
         return ret;
-    if (s->vi >= 0 && (ret = open_video(s)) < 0)
+    if (s->vi >= 0 && (ret = transcode_video_open(s)) < 0)
         return ret;
     s->skip_to_key = s->vi >= 0; /* a decoder needs a keyframe to start */
     log_info(MOD, "Session started.",

@@ -4,11 +4,12 @@
 
 /*
  * transcode.c (the session), hls_output.c (its HLS output),
- * transcode_audio.c (its audio), thumbnail.c, transcode_plan.c and
- * transcode_util.c include this header; nothing else in the worker does:
- * agent.c and main.c see only transcode.h. Every field belongs to the session
- * thread unless its comment says otherwise (stats_lock guards st, q and the
- * media times that transcode_session_stats and _stop read from other threads).
+ * transcode_video.c (its video), transcode_audio.c (its audio), thumbnail.c,
+ * transcode_plan.c and transcode_util.c include this header; nothing else in
+ * the worker does: agent.c and main.c see only transcode.h. Every field belongs
+ * to the session thread unless its comment says otherwise (stats_lock guards
+ * st, q and the media times that transcode_session_stats and _stop read from
+ * other threads).
  */
 
 #include <pthread.h>
@@ -24,12 +25,12 @@
 #include "hls_segmenter.h"
 #include "hls_writer.h"
 #include "pkt_queue.h"
+#include "segment_align.h"
 #include "transcode.h"
 
 #define MAX_PENDING 4096
 #define HOLD_MAX    512 /* audio packets held per rendition (~10 s) */
 #define GONE_MAX    66  /* old segments waiting for their DELETE */
-#define BND_RING    64
 
 typedef struct {
     ladder_rendition_t r;
@@ -60,11 +61,9 @@ typedef struct {
     int64_t first_start_us, first_end_us, first_due_us;
     char gone[GONE_MAX][HLS_WRITER_URI_MAX]; /* out of the playlist, */
     int ngone;                               /* deleted later */
-    double pub_s;      /* duration of the segments published */
-    int64_t pub_bytes; /* and their bytes */
-    int64_t last_slot;
-    int64_t phase_us; /* pts of the last boundary frame */
-    bool selected_any;
+    double pub_s;            /* duration of the segments published */
+    int64_t pub_bytes;       /* and their bytes */
+    segment_align_sel_t sel; /* its frame selection */
     char vcodec[48];
     double peak_bps; /* the highest segment bit rate published */
     double adv_bps;  /* the BANDWIDTH the master says */
@@ -78,12 +77,6 @@ typedef struct {
     int rend; /* -1: every rendition (audio) */
     bool audio;
 } pending_t;
-
-typedef struct {
-    int64_t pts; /* source video time base */
-    int64_t read_us;
-    uint32_t reached;
-} boundary_t;
 
 struct transcode_session {
     transcode_opts_t o;
@@ -116,20 +109,13 @@ struct transcode_session {
     int npending;
     int64_t pending_dropped;
 
-    int64_t seg_ticks, half_frame;
-    int64_t last_key, key_gap; /* the source's last keyframe, interval */
-    bool have_key;
-    int64_t next_bnd; /* the next grid point, source video time base */
-    bool have_bnd;
-    int64_t last_bnd;
-    boundary_t bnd[BND_RING];
-    int64_t bnd_head, bnd_tail; /* ring indexes: [tail, head) are open */
-    uint32_t all_mask;
+    segment_align_t align;    /* the boundary grid (source video tb) */
+    segment_align_ring_t bnd; /* boundaries not every rendition reached */
+    uint32_t all_mask;        /* the video renditions boundaries wait for */
     int64_t seg_index;
     bool have_prev_done;
     int64_t prev_done_pts;
     bool skip_to_key;
-    bool cur_boundary;
 
     int64_t ts_offset_us;
     bool have_offset;
@@ -142,11 +128,9 @@ struct transcode_session {
     hls_timeline_t tl;
     int64_t resume_us;
     bool have_first;
-    int64_t first_pts;      /* of the first packet written, source time base */
-    int64_t half_us;        /* half a video frame, microseconds */
-    int64_t disc_us;        /* shift added for input discontinuities */
-    int64_t last_dts_us[2]; /* video, audio; after the shift */
-    bool have_last_dts[2];
+    int64_t first_pts; /* of the first packet written, source time base */
+    int64_t half_us;   /* half a video frame, microseconds */
+    segment_align_disc_t disc; /* shift added for input discontinuities */
     int64_t first_media_us, last_media_us;
     int64_t media_wall_us;             /* wall time of the first media */
     int64_t win_wall_us, win_media_us; /* speed window start */

@@ -79,98 +79,6 @@ static void test_profile_from_assign(void **state)
     assert_int_equal(agent_profile_from_assign(&a, &p), -EINVAL);
 }
 
-static void test_playlist_next(void **state)
-{
-    (void)state;
-    uint64_t n = 0;
-    assert_int_equal(
-        agent_playlist_next("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:"
-                            "2\n#EXT-X-MEDIA-SEQUENCE:41\n#EXTINF:2.000,\nseg_"
-                            "00041.ts\n#EXTINF:2.000,\nseg_00042.ts\n#EXT-X-"
-                            "DISCONTINUITY\n#EXTINF:1.5,\nseg_00043.ts\n",
-                            &n),
-        0);
-    assert_int_equal(n, 44);
-    assert_int_equal(agent_playlist_next("#EXTM3U\n#EXT-X-TARGETDURATION:2\n"
-                                         "#EXTINF:2.0,\na.ts\n",
-                                         &n),
-                     0);
-    assert_int_equal(n, 1); /* no MEDIA-SEQUENCE: it starts at 0 */
-    assert_int_equal(
-        agent_playlist_next("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\na.m3u8\n",
-                            &n),
-        -ENOENT);
-    assert_int_equal(agent_playlist_next("<html>404</html>", &n), -ENOENT);
-}
-
-static void test_devices_and_budgets(void **state)
-{
-    (void)state;
-    char dir[] = "/tmp/prism-agent-test-XXXXXX", path[128];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/budgets.txt", dir);
-    calibrate_budget_t b[2] = {{"cpu", 33000000, 99000000},
-                               {"cuda:0", 900000000, 1800000000}};
-    assert_int_equal(calibrate_save(path, b, 2), 0);
-    calibrate_budget_t r[4];
-    assert_int_equal(calibrate_load(path, r, 4), 2);
-    assert_string_equal(r[1].path, "cuda:0");
-    assert_int_equal(r[1].decode_budget, 1800000000u);
-
-    probe_t p;
-    memset(&p, 0, sizeof(p));
-    p.cpu_cores = 4;
-    snprintf(p.sw_encoders, sizeof(p.sw_encoders), "libx264,aac");
-    p.ncuda = 2;
-    p.cuda[0].index = 0;
-    snprintf(p.cuda[0].name, sizeof(p.cuda[0].name), "GeForce");
-    p.cuda[0].nvenc_h264 = PROBE_NVENC_OK;
-    p.cuda[0].nvenc_hevc = PROBE_NVENC_OK;
-    p.cuda[1].index = 1;
-    p.cuda[1].nvenc_h264 = PROBE_NVENC_ABSENT; /* an H100: NVDEC only */
-    p.cuda[1].nvenc_hevc = PROBE_NVENC_ABSENT;
-
-    worker_config_t cfg;
-    char err[256];
-    char *argv[] = {"run", "--budgets-file", path, "--gpu-max-sessions", "8",
-                    NULL};
-    assert_int_equal(worker_config_parse(&cfg, 5, argv, err, sizeof(err)), 0);
-    assert_true(cfg.worker_id[0] != '\0'); /* the host name by default */
-    agent_device_t d[AGENT_MAX_DEVICES];
-    int n = agent_devices(&p, &cfg, d, AGENT_MAX_DEVICES);
-    /* auto: the NVENC GPU only (no encoder on the H100, CPU not offered). */
-    assert_int_equal(n, 1);
-    assert_string_equal(d[0].path, "cuda:0");
-    assert_int_equal(d[0].kind, PRISM__DEVICE_KIND__DEVICE_KIND_NVENC);
-    assert_int_equal(d[0].max_sessions, 8);
-    assert_int_equal(d[0].encode_budget, 900000000u); /* calibrated */
-    assert_int_equal(d[0].codecs,
-                     (1u << LADDER_CODEC_H264) | (1u << LADDER_CODEC_HEVC));
-
-    char *argv2[] = {"run", "--backend",      "software", "--cpu-max-sessions",
-                     "4",   "--budgets-file", path,       NULL};
-    assert_int_equal(worker_config_parse(&cfg, 7, argv2, err, sizeof(err)), 0);
-    n = agent_devices(&p, &cfg, d, AGENT_MAX_DEVICES);
-    assert_int_equal(n, 1);
-    assert_string_equal(d[0].path, "cpu");
-    assert_int_equal(d[0].max_sessions, 4);
-    assert_int_equal(d[0].encode_budget, 33000000u);
-    assert_int_equal(d[0].codecs, 1u << LADDER_CODEC_H264);
-
-    /* Without a budgets file: 12M encode / 60M decode per core. */
-    char *argv3[] = {"run", "--backend", "software", NULL};
-    assert_int_equal(worker_config_parse(&cfg, 3, argv3, err, sizeof(err)), 0);
-    n = agent_devices(&p, &cfg, d, AGENT_MAX_DEVICES);
-    assert_int_equal(d[0].encode_budget, 48000000u);
-    assert_int_equal(d[0].decode_budget, 240000000u);
-
-    char *bad[] = {"run", "--max-streams", "0", NULL};
-    assert_true(worker_config_parse(&cfg, 3, bad, err, sizeof(err)) < 0);
-    assert_non_null(strstr(err, "max"));
-    unlink(path);
-    rmdir(dir);
-}
-
 /* A short timed encode and decode gives positive pixel rates. */
 static void test_calibrate_measure(void **state)
 {
@@ -425,8 +333,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_profile_from_assign),
-        cmocka_unit_test(test_playlist_next),
-        cmocka_unit_test(test_devices_and_budgets),
         cmocka_unit_test(test_calibrate_measure),
         cmocka_unit_test(test_sample_config),
         cmocka_unit_test(test_nvml_absent),

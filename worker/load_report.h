@@ -1,0 +1,53 @@
+/* The worker's load report: each device's load, each session's figures. */
+#ifndef PRISM_LOAD_REPORT_H
+#define PRISM_LOAD_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "device_offer.h"
+#include "ladder.h"
+#include "nvml.h"
+#include "prism.pb-c.h"
+#include "transcode.h"
+#include "zmq_source.h"
+
+/*
+ * Every report_ms the agent sends a LoadReport, its heartbeat too: per
+ * device the sessions and pixel rates of the sessions running on it (the
+ * cost the coordinator counts) and NVML's encoder, decoder and memory use
+ * where NVML answers (-1 otherwise); per running session its speed, drops,
+ * media times, origin counters and the renditions it dropped. The agent
+ * gathers the sessions (load_report_session_t, under each session's lock);
+ * this module samples the devices and builds the message. Threads: the
+ * agent's.
+ */
+
+/* One running session as the report shows it. */
+typedef struct {
+    const char *stream_id; /* borrowed */
+    uint64_t generation;
+    int device; /* index into the devices */
+    ladder_cost_t cost;
+    bool have_stats; /* st and zs hold the session's figures */
+    transcode_stats_t st;
+    zmq_source_stats_t zs;
+} load_report_session_t;
+
+typedef struct load_report load_report_t;
+
+/*
+ * Builds report number SEQ for NDEV devices DEV (NVML, may be NULL, is
+ * sampled for the CUDA ones) and NSESS sessions SESS. DEV and SESS are
+ * borrowed and must outlive the report. Returns NULL when out of memory.
+ */
+load_report_t *load_report_new(uint64_t seq, const device_offer_t *dev,
+                               int ndev, nvml_t *nvml,
+                               const load_report_session_t *sess, int nsess);
+
+/* The envelope to send; the report owns it. */
+Prism__Envelope *load_report_envelope(load_report_t *r);
+
+void load_report_free(load_report_t **rp);
+
+#endif
