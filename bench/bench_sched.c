@@ -42,6 +42,7 @@
 #include "clock.h"
 #include "curve_keys.h"
 #include "envelope.h"
+#include "http_client.h"
 #include "ladder.h"
 #include "placement.h"
 #include "zsock.h"
@@ -403,42 +404,20 @@ static int sk_key(sk_env_t *e, const char *name, bool allow, char *pub)
     return rc;
 }
 
-/* One HTTP/1.0 request to the coordinator's API; returns the status. */
+/* One HTTP request to the coordinator's API; returns the status. */
 static int sk_http(sk_env_t *e, const char *method, const char *path,
                    const char *body, char *out, size_t outlen)
 {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)e->http_port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
-        if (s >= 0)
-            close(s);
-        return -1;
-    }
-    char req[1024];
-    int n = snprintf(req, sizeof(req),
-                     "%s %s HTTP/1.0\r\nAuthorization: Bearer bench-token\r\n"
-                     "Content-Length: %zu\r\n\r\n%s",
-                     method, path, body ? strlen(body) : 0, body ? body : "");
-    if (write(s, req, (size_t)n) != n) {
-        close(s);
-        return -1;
-    }
-    static char resp[65536];
-    size_t len = 0;
-    ssize_t k;
-    while (len < sizeof(resp) - 1 &&
-           (k = read(s, resp + len, sizeof(resp) - 1 - len)) > 0)
-        len += (size_t)k;
-    close(s);
-    resp[len] = '\0';
+    http_client_opts_t o = {.bearer_token = "bench-token", .body_max = 65535};
+    char url[1024], err[256], *b = NULL;
     int status = -1;
-    if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", e->http_port, path);
+    if (http_client_once(&o, method, url, body, body ? strlen(body) : 0,
+                         &status, &b, err, sizeof(err)) < 0)
         return -1;
-    char *b = strstr(resp, "\r\n\r\n");
     if (out)
-        snprintf(out, outlen, "%s", b ? b + 4 : "");
+        snprintf(out, outlen, "%s", b);
+    free(b);
     return status;
 }
 

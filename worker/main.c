@@ -13,8 +13,10 @@
 #include "calibrate.h"
 #include "config.h"
 #include "daemon.h"
+#include "http_client.h"
 #include "ladder.h"
 #include "log.h"
+#include "origin.h"
 #include "probe.h"
 #include "transcode.h"
 #include "worker_config.h"
@@ -33,6 +35,7 @@ typedef struct {
     int64_t bframes;
     double thumbnail;
     int64_t audio_kbps;
+    char origin_token[512];
     char log_level[16];
     bool progress;
 } transcode_cfg_t;
@@ -66,6 +69,9 @@ static const config_option_t transcode_options[] = {
      "Seconds between JPEG thumbnails (OUT/thumb.jpg); 0 = none"},
     {"audio_kbps", 0, CONFIG_INT, "128", 16, 512, F(audio_kbps), 0,
      "AAC bitrate when audio is re-encoded"},
+    {"origin_token", 0, CONFIG_STRING, NULL, 0, 0, F(origin_token),
+     S(origin_token),
+     "Bearer token sent to an http(s):// output (Authorization header)"},
     {"log_level", 0, CONFIG_STRING, "info", 0, 0, F(log_level), S(log_level),
      "Log level: debug, info, warn or error"},
     {"progress", 0, CONFIG_BOOL, "true", 0, 0, F(progress), 0,
@@ -133,6 +139,7 @@ static int cmd_transcode(int argc, char **argv)
     /* SVT-AV1 logs to stderr itself; errors only unless debugging. */
     setenv("SVT_LOG", level == LOG_LEVEL_DEBUG ? "3" : "1", 0);
 
+    origin_set_bearer_token(cfg.origin_token);
     transcode_opts_t o;
     transcode_opts_default(&o);
     if (hwplan_backend_parse(cfg.backend, &o.backend) < 0) {
@@ -275,6 +282,9 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    /* libcurl's global state, before any thread (the origin uploads). */
+    if (http_client_global_init() < 0)
+        return 1;
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);

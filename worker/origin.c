@@ -8,11 +8,10 @@
  * which nginx's WebDAV module refuses. So the session hands every whole
  * file it makes (a segment, a playlist, an init section, the master, a
  * thumbnail) to origin_send, and it goes out as one PUT with a
- * Content-Length through http_client, whose status is read; a segment
- * that left the live window gets a plain DELETE (origin_send_delete).
- * https:// origins go through libavformat instead, opened for reading so
- * that the answer is read (the body as the post_data option), since
- * http_client speaks only plain HTTP.
+ * Content-Length through http_client (libcurl; http:// and https://
+ * alike), whose status is read; a segment that left the live window gets
+ * a DELETE without a body (origin_send_delete). Each writer keeps one
+ * http_client, so its requests share one kept-alive connection.
  *
  * Failures never reach the session's writes (they would end it at once);
  * they are counted, the first of a run in each folder (a rendition)
@@ -51,13 +50,16 @@
 #include <libavutil/time.h>
 
 #include "clock.h"
-
 #include "http_client.h"
 #include "log.h"
 
 #define MOD "origin"
 /* Folders (renditions) whose PUTs fail now; a run is logged once. */
 #define MAX_FOLDERS 16
+/* origin_read_text's deadline: a read of a file (libavformat's
+ * rw_timeout), or a whole GET from an origin. */
+#define READ_TIMEOUT_MS 3000
+#define USER_AGENT      "prism-worker"
 
 typedef struct {
     char dir[512];  /* the URL up to its last '/' */
@@ -77,6 +79,8 @@ typedef struct job {
 struct origin {
     char name[256];
     origin_policy_t p;
+    http_client_t *http;       /* its connection kept alive */
+    pthread_mutex_t http_lock; /* one request at a time on it */
 
     pthread_mutex_t lock; /* everything below */
     pthread_cond_t cond;  /* jobs queued, a job done, stop */
@@ -95,8 +99,17 @@ struct origin {
     int fatal;
 };
 
+/* The process's bearer token (origin_set_bearer_token); "" = none. */
+static char bearer_token[1024];
+
+void origin_set_bearer_token(const char *token)
+{
+    snprintf(bearer_token, sizeof(bearer_token), "%s", token ? token : "");
+}
+
 void origin_policy_default(origin_policy_t *p)
 {
+    p->bearer_token = bearer_token;
     p->timeout_ms = 5000;
     p->first_tries = 3;
     p->fail_s = 30;
@@ -112,6 +125,22 @@ static void job_free(job_t *j)
 
 static void *uploader(void *arg);
 
+/* A client for the origin: TLS certificates are not checked (as with
+ * libavformat's https before it); TIMEOUT_MS bounds connect and the whole
+ * request alike; answers up to BODY_MAX bytes kept. */
+static http_client_opts_t client_opts(const char *token, int timeout_ms,
+                                      size_t body_max)
+{
+    return (http_client_opts_t){
+        .connect_timeout_ms = timeout_ms,
+        .timeout_ms = timeout_ms,
+        .bearer_token = token,
+        .user_agent = USER_AGENT,
+        .body_max = body_max,
+        .tls_no_verify = true,
+    };
+}
+
 origin_t *origin_new(const char *name, const origin_policy_t *policy)
 {
     origin_t *o = calloc(1, sizeof(*o));
@@ -119,10 +148,19 @@ origin_t *origin_new(const char *name, const origin_policy_t *policy)
         return NULL;
     snprintf(o->name, sizeof(o->name), "%s", name);
     o->p = *policy;
+    o->p.bearer_token = NULL; /* borrowed: the client keeps a copy */
     if (o->p.queue_files < 1)
         o->p.queue_files = 1;
     pthread_mutex_init(&o->lock, NULL);
+    pthread_mutex_init(&o->http_lock, NULL);
     pthread_cond_init(&o->cond, NULL);
+    http_client_opts_t ho =
+        client_opts(policy->bearer_token, o->p.timeout_ms, 0);
+    o->http = http_client_new(&ho);
+    if (!o->http) {
+        origin_free(&o);
+        return NULL;
+    }
     int ret = pthread_create(&o->thread, NULL, uploader, o);
     if (ret) {
         log_error(MOD, "Cannot start the uploader thread.",
@@ -152,7 +190,9 @@ void origin_free(origin_t **op)
         o->head = j->next;
         job_free(j);
     }
+    http_client_free(&o->http);
     pthread_cond_destroy(&o->cond);
+    pthread_mutex_destroy(&o->http_lock);
     pthread_mutex_destroy(&o->lock);
     free(o);
     *op = NULL;
@@ -163,65 +203,11 @@ static int request(origin_t *o, const char *method, const char *url,
                    const void *data, size_t len, int *status, char *err,
                    size_t errlen)
 {
-    int ret = http_client_request(method, url, data, len, o->p.timeout_ms,
-                                  status, err, errlen);
-    if (ret != -EPROTONOSUPPORT)
-        return ret;
-    /*
-     * https:// (or user info): libavformat's http protocol, opened for
-     * reading so that it reads the answer. The body goes as the post_data
-     * option (a binary option: hexadecimal text), which also gives a
-     * Content-Length instead of a chunked body; an empty body gets an
-     * explicit Content-Length: 0.
-     */
-    AVIOContext *io = NULL;
-    AVDictionary *opts = NULL;
-    char tmo[32];
-    snprintf(tmo, sizeof(tmo), "%lld", o->p.timeout_ms * 1000LL);
-    av_dict_set(&opts, "method", method, 0);
-    av_dict_set(&opts, "rw_timeout", tmo, 0);
-    av_dict_set(&opts, "seekable", "0", 0);
-    if (len > 0) {
-        if (len > INT_MAX / 2) {
-            snprintf(err, errlen, "file too large for the https path");
-            av_dict_free(&opts);
-            return -EFBIG;
-        }
-        static const char digits[] = "0123456789abcdef";
-        char *hex = av_malloc(2 * len + 1);
-        if (!hex) {
-            snprintf(err, errlen, "out of memory");
-            av_dict_free(&opts);
-            return -ENOMEM;
-        }
-        const uint8_t *b = data;
-        for (size_t i = 0; i < len; i++) {
-            hex[2 * i] = digits[b[i] >> 4];
-            hex[2 * i + 1] = digits[b[i] & 15];
-        }
-        hex[2 * len] = '\0';
-        av_dict_set(&opts, "post_data", hex, AV_DICT_DONT_STRDUP_VAL);
-    } else {
-        av_dict_set(&opts, "headers", "Content-Length: 0\r\n", 0);
-    }
-    ret = avio_open2(&io, url, AVIO_FLAG_READ, NULL, &opts);
-    av_dict_free(&opts);
-    if (io)
-        avio_closep(&io);
-    if (ret < 0) {
-        av_strerror(ret, err, errlen);
-        /* The http protocol's answers as statuses, where it tells them. */
-        *status = ret == AVERROR_HTTP_NOT_FOUND      ? 404
-                  : ret == AVERROR_HTTP_FORBIDDEN    ? 403
-                  : ret == AVERROR_HTTP_UNAUTHORIZED ? 401
-                  : ret == AVERROR_HTTP_BAD_REQUEST  ? 400
-                  : ret == AVERROR_HTTP_OTHER_4XX    ? 499
-                  : ret == AVERROR_HTTP_SERVER_ERROR ? 599
-                                                     : 0;
-        return *status ? 0 : -EIO;
-    }
-    *status = 200;
-    return 0;
+    pthread_mutex_lock(&o->http_lock);
+    int ret = http_client_request(o->http, method, url, data, len, status, err,
+                                  errlen);
+    pthread_mutex_unlock(&o->http_lock);
+    return ret;
 }
 
 /*
@@ -544,11 +530,28 @@ int origin_drain(origin_t *o)
     return ret;
 }
 
+/* origin_read_text for an http(s) URL: a GET with the bearer token. */
+static char *read_http(const char *url, size_t max)
+{
+    char err[256], *text = NULL;
+    int status = 0;
+    http_client_opts_t ho = client_opts(bearer_token, READ_TIMEOUT_MS, max);
+    int ret = http_client_once(&ho, "GET", url, NULL, 0, &status, &text, err,
+                               sizeof(err));
+    if (ret == 0 && (status < 200 || status >= 300)) {
+        free(text); /* absent (404) or refused */
+        text = NULL;
+    }
+    return text;
+}
+
 char *origin_read_text(const char *url, size_t max)
 {
+    if (!strncmp(url, "http://", 7) || !strncmp(url, "https://", 8))
+        return read_http(url, max);
     AVIOContext *io = NULL;
     AVDictionary *o = NULL;
-    av_dict_set(&o, "rw_timeout", "3000000", 0);
+    av_dict_set_int(&o, "rw_timeout", READ_TIMEOUT_MS * 1000LL, 0);
     int ret = avio_open2(&io, url, AVIO_FLAG_READ, NULL, &o);
     av_dict_free(&o);
     if (ret < 0)

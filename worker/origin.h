@@ -20,11 +20,20 @@ typedef struct {
 
 /*
  * Reads a small text file or URL (a playlist on the output) whole, at most
- * MAX bytes, through libavformat with a 3 s read timeout: a new
- * NUL-terminated string the caller frees, or NULL when it is absent or
+ * MAX bytes: an http(s):// URL by a GET (with the bearer token of
+ * origin_set_bearer_token) that ends within 3 s, a file through
+ * libavformat with a 3 s read timeout. Returns a new NUL-terminated string
+ * the caller frees, or NULL when it is absent (any status but 2xx) or
  * unreadable. Blocking; any thread.
  */
 char *origin_read_text(const char *url, size_t max);
+
+/*
+ * Sets the bearer token (copied; NULL or "" = none) that
+ * origin_policy_default puts in every policy and origin_read_text sends:
+ * the worker's origin_token option. Once, at the start, before any thread.
+ */
+void origin_set_bearer_token(const char *token);
 
 /* Failure policy; origin_policy_default() fills the defaults. */
 typedef struct {
@@ -39,6 +48,9 @@ typedef struct {
      * dropped and counted (origin_stats_t.dropped). */
     int queue_files;
     size_t queue_bytes;
+    /* Sent as "Authorization: Bearer T" with every request; NULL or "" =
+     * none. Borrowed by origin_new, which copies it. */
+    const char *bearer_token;
 } origin_policy_t;
 
 void origin_policy_default(origin_policy_t *p);
@@ -53,9 +65,10 @@ void origin_policy_default(origin_policy_t *p);
  */
 
 /*
- * Creates the writer for one session and starts its uploader thread;
+ * Creates the writer for one session, with its HTTP client (one
+ * kept-alive connection to the origin), and starts its uploader thread;
  * NAME (copied) names the session in log lines. Returns NULL on
- * allocation failure or when the thread cannot start.
+ * allocation failure or when the client or the thread cannot start.
  */
 origin_t *origin_new(const char *name, const origin_policy_t *policy);
 

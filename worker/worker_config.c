@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "origin.h"
+
 #define S(f) offsetof(worker_config_t, f), sizeof(((worker_config_t *)0)->f)
 #define N(f) offsetof(worker_config_t, f), 0
 static const config_option_t options[] = {
@@ -78,6 +80,9 @@ static const config_option_t options[] = {
     {"origin_timeout_ms", 0, CONFIG_INT, "5000", 100, 600000,
      N(origin_timeout_ms),
      "One request to an HTTP origin (connect to answer) before it fails"},
+    {"origin_token", 0, CONFIG_STRING, NULL, 0, 0, S(origin_token),
+     "Bearer token sent to the HTTP origin with every request "
+     "(Authorization header); empty = none"},
     {"origin_queue_files", 0, CONFIG_INT, "64", 4, 100000,
      N(origin_queue_files),
      "Files waiting to be uploaded per session; when full, the oldest "
@@ -125,5 +130,6 @@ int worker_config_parse(worker_config_t *cfg, int argc, char **argv, char *err,
         snprintf(cfg->worker_id, sizeof(cfg->worker_id), "%s", hn);
     if (!cfg->host[0])
         snprintf(cfg->host, sizeof(cfg->host), "%s", hn);
+    origin_set_bearer_token(cfg->origin_token);
     return 0;
 }

@@ -39,6 +39,7 @@ typedef struct {
     int64_t publisher_wait_ms;  /* playlists held open after the input ends */
     int64_t queue_packets;      /* the session's input queue bound */
     int64_t origin_timeout_ms;  /* one request to an HTTP origin */
+    char origin_token[512];     /* bearer token for it; "" = none */
     int64_t origin_queue_files; /* uploads waiting per session */
     int64_t origin_queue_mb;    /* their bytes, MiB */
     bool nvml;                  /* read NVENC/NVDEC utilisation via NVML */
@@ -49,8 +50,9 @@ typedef struct {
 const config_option_t *worker_config_table(size_t *n);
 
 /*
- * Parses argv (argv[0] = "run") with the --config file. Returns 0, 1 when
- * --help was printed, or a negative code with the message in err.
+ * Parses argv (argv[0] = "run") with the --config file, and makes
+ * origin_token the origin writers' (origin_set_bearer_token). Returns 0, 1
+ * when --help was printed, or a negative code with the message in err.
  */
 int worker_config_parse(worker_config_t *cfg, int argc, char **argv, char *err,
                         size_t errlen);

@@ -24,7 +24,7 @@ port=$(farm_port)
 sport=$(farm_port)
 mkdir -p "$tmp/www" "$tmp/logs"
 # The same origin over TLS (a self-signed certificate) when openssl is
-# here: https:// goes through libavformat instead of http_client.
+# here: https:// goes through http_client (libcurl) too.
 tls=
 if command -v openssl >/dev/null &&
     openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
@@ -135,7 +135,7 @@ grep 'level=warn mod=origin' "$tmp/log3" && fail "live run: origin warnings"
 grep 'msg="Session finished."' "$tmp/log3" | grep -q ' upload_dropped=0 ' ||
     fail "live run: files dropped from the upload queue"
 
-# The same live run and a 403 over https:// (libavformat's TLS).
+# The same live run and a 403 over https:// (libcurl's TLS).
 if [ -n "$tls" ]; then
     "$worker" transcode -i "$tmp/live.ts" \
         -o "https://127.0.0.1:$sport/live/tls" --backend software \

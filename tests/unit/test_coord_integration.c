@@ -30,6 +30,7 @@
 #include "clock.h"
 #include "curve_keys.h"
 #include "envelope.h"
+#include "http_client.h"
 #include "placement.h"
 #include "zctx.h"
 #include "zsock.h"
@@ -292,44 +293,22 @@ static int http(fx_t *fx, int i, const char *method, const char *path,
                 const char *token, const char *body, json_t **out, char *raw,
                 size_t rawlen)
 {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)fx->http_port[i]),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    http_client_opts_t o = {.bearer_token = token,
+                            .content_type = "application/json",
+                            .body_max = 1 << 20};
+    char url[1024], err[256], *b = NULL;
+    int status = -1;
     if (out)
         *out = NULL;
-    if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
-        close(s);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", fx->http_port[i], path);
+    if (http_client_once(&o, method, url, body, body ? strlen(body) : 0,
+                         &status, &b, err, sizeof(err)) < 0)
         return -1;
-    }
-    char req[4096], auth[300] = "";
-    if (token)
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", token);
-    int n =
-        snprintf(req, sizeof(req),
-                 "%s %s HTTP/1.0\r\nHost: x\r\n%sContent-Length: %zu\r\n"
-                 "Content-Type: application/json\r\n\r\n%s",
-                 method, path, auth, body ? strlen(body) : 0, body ? body : "");
-    if (write(s, req, (size_t)n) != n) {
-        close(s);
-        return -1;
-    }
-    static char resp[1 << 20];
-    size_t len = 0;
-    ssize_t k;
-    while ((k = read(s, resp + len, sizeof(resp) - 1 - len)) > 0)
-        len += (size_t)k;
-    close(s);
-    resp[len] = '\0';
-    int status = -1;
-    if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
-        return -1;
-    char *b = strstr(resp, "\r\n\r\n");
-    b = b ? b + 4 : resp + len;
     if (raw)
         snprintf(raw, rawlen, "%s", b);
     if (out)
         *out = json_loads(b, 0, NULL);
+    free(b);
     return status;
 }
 

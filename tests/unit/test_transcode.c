@@ -24,7 +24,6 @@
 #include <libavutil/log.h>
 #include <libavutil/time.h>
 
-#include "http_client.h"
 #include "ladder.h"
 #include "log.h"
 #include "origin.h"
@@ -877,39 +876,6 @@ static void server_stop(server_t *sv)
     pthread_join(sv->th, NULL);
 }
 
-static void test_http_client_request(void **state)
-{
-    (void)state;
-    server_t sv;
-    char url[128], err[128];
-    int status = 0;
-    server_start(&sv, 201);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/live/a/seg.ts", sv.port);
-    assert_int_equal(http_client_request("PUT", url, "hello", 5, 2000, &status,
-                                         err, sizeof(err)),
-                     0);
-    assert_int_equal(status, 201);
-    assert_non_null(strstr(sv.last, "PUT /live/a/seg.ts HTTP/1.1\r\n"));
-    assert_non_null(strstr(sv.last, "Content-Length: 5"));
-    /* A DELETE nginx accepts: no body, no chunked encoding. */
-    sv.status = 204;
-    assert_int_equal(http_client_request("DELETE", url, NULL, 0, 2000, &status,
-                                         err, sizeof(err)),
-                     0);
-    assert_int_equal(status, 204);
-    assert_non_null(strstr(sv.last, "DELETE /live/a/seg.ts HTTP/1.1\r\n"));
-    assert_non_null(strstr(sv.last, "Content-Length: 0"));
-    assert_null(strstr(sv.last, "Transfer-Encoding"));
-    server_stop(&sv);
-    assert_int_equal(http_client_request("PUT", "https://example.invalid/x",
-                                         "x", 1, 100, &status, err,
-                                         sizeof(err)),
-                     -EPROTONOSUPPORT);
-    assert_int_equal(http_client_request("PUT", "http://[::1/x", "x", 1, 100,
-                                         &status, err, sizeof(err)),
-                     -EINVAL);
-}
-
 static void test_origin_refusals_end_the_session(void **state)
 {
     (void)state;
@@ -977,6 +943,43 @@ static void test_origin_refusals_end_the_session(void **state)
     assert_int_equal(st.puts, 2);
     assert_int_equal(st.put_failed, 5 + nfail);
     assert_int_equal(st.deletes, 1);
+    origin_free(&o);
+    server_stop(&sv);
+}
+
+/* The worker's origin_token goes with every request to the origin: the
+ * uploads and the playlist read back. */
+static void test_origin_sends_bearer_token(void **state)
+{
+    (void)state;
+    server_t sv;
+    char url[128];
+    origin_policy_t p;
+    origin_set_bearer_token("tok-1");
+    origin_policy_default(&p);
+    server_start(&sv, 201);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/live/t/index.m3u8",
+             sv.port);
+    origin_t *o = origin_new("test", &p);
+    assert_non_null(o);
+    assert_int_equal(origin_put(o, url, "x", 1), 0);
+    assert_non_null(strstr(sv.last, "\r\nAuthorization: Bearer tok-1"));
+    origin_free(&o);
+    sv.status = 200;
+    char *text = origin_read_text(url, 64);
+    assert_non_null(text); /* the answer's empty body */
+    free(text);
+    assert_non_null(strstr(sv.last, "GET /live/t/index.m3u8 HTTP/1.1\r\n"));
+    assert_non_null(strstr(sv.last, "\r\nAuthorization: Bearer tok-1"));
+    sv.status = 404;
+    assert_null(origin_read_text(url, 64));
+    /* None configured: no header. */
+    origin_set_bearer_token(NULL);
+    origin_policy_default(&p);
+    sv.status = 201;
+    o = origin_new("test", &p);
+    assert_int_equal(origin_put(o, url, "x", 1), 0);
+    assert_null(strstr(sv.last, "Authorization"));
     origin_free(&o);
     server_stop(&sv);
 }
@@ -1109,8 +1112,8 @@ int main(void)
         cmocka_unit_test(test_encoder_failure_drops_only_it),
         cmocka_unit_test(test_every_rendition_failed_ends_the_session),
         cmocka_unit_test(test_bad_segment_is_refused),
-        cmocka_unit_test(test_http_client_request),
         cmocka_unit_test(test_origin_refusals_end_the_session),
+        cmocka_unit_test(test_origin_sends_bearer_token),
         cmocka_unit_test(test_origin_queue_order_and_bound),
         cmocka_unit_test(test_slow_origin_keeps_live_pace),
     };
