@@ -291,7 +291,8 @@ static void *sess_main(void *arg)
 
     /* Where the playlists stand: a take-over continues them. */
     uint64_t next = 0;
-    bool found = hls_continue_next_sequence(s->output, &s->profile, &next);
+    bool found = hls_continue_next_sequence(s->output, &s->profile,
+                                            a->cfg.origin_token, &next);
     s->start_sequence =
         found && next > s->media_sequence ? next : s->media_sequence;
     bool disc = found || s->discontinuity;
@@ -331,6 +332,7 @@ static void *sess_main(void *arg)
     o.audio_kbps = (int)a->cfg.audio_kbps;
     o.queue_packets = (int)a->cfg.queue_packets;
     o.origin.timeout_ms = (int)a->cfg.origin_timeout_ms;
+    o.origin.bearer_token = a->cfg.origin_token;
     o.origin.queue_files = (int)a->cfg.origin_queue_files;
     o.origin.queue_bytes = (size_t)a->cfg.origin_queue_mb << 20;
     o.progress = false;

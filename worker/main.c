@@ -139,9 +139,9 @@ static int cmd_transcode(int argc, char **argv)
     /* SVT-AV1 logs to stderr itself; errors only unless debugging. */
     setenv("SVT_LOG", level == LOG_LEVEL_DEBUG ? "3" : "1", 0);
 
-    origin_set_bearer_token(cfg.origin_token);
     transcode_opts_t o;
     transcode_opts_default(&o);
+    o.origin.bearer_token = cfg.origin_token;
     if (hwplan_backend_parse(cfg.backend, &o.backend) < 0) {
         fprintf(stderr, "prism-worker transcode: unknown backend '%s'\n",
                 cfg.backend);

@@ -99,17 +99,9 @@ struct origin {
     int fatal;
 };
 
-/* The process's bearer token (origin_set_bearer_token); "" = none. */
-static char bearer_token[1024];
-
-void origin_set_bearer_token(const char *token)
-{
-    snprintf(bearer_token, sizeof(bearer_token), "%s", token ? token : "");
-}
-
 void origin_policy_default(origin_policy_t *p)
 {
-    p->bearer_token = bearer_token;
+    p->bearer_token = NULL;
     p->timeout_ms = 5000;
     p->first_tries = 3;
     p->fail_s = 30;
@@ -531,11 +523,11 @@ int origin_drain(origin_t *o)
 }
 
 /* origin_read_text for an http(s) URL: a GET with the bearer token. */
-static char *read_http(const char *url, size_t max)
+static char *read_http(const char *url, size_t max, const char *token)
 {
     char err[256], *text = NULL;
     int status = 0;
-    http_client_opts_t ho = client_opts(bearer_token, READ_TIMEOUT_MS, max);
+    http_client_opts_t ho = client_opts(token, READ_TIMEOUT_MS, max);
     int ret = http_client_once(&ho, "GET", url, NULL, 0, &status, &text, err,
                                sizeof(err));
     if (ret == 0 && (status < 200 || status >= 300)) {
@@ -545,10 +537,10 @@ static char *read_http(const char *url, size_t max)
     return text;
 }
 
-char *origin_read_text(const char *url, size_t max)
+char *origin_read_text(const char *url, size_t max, const char *bearer_token)
 {
     if (!strncmp(url, "http://", 7) || !strncmp(url, "https://", 8))
-        return read_http(url, max);
+        return read_http(url, max, bearer_token);
     AVIOContext *io = NULL;
     AVDictionary *o = NULL;
     av_dict_set_int(&o, "rw_timeout", READ_TIMEOUT_MS * 1000LL, 0);

@@ -20,20 +20,13 @@ typedef struct {
 
 /*
  * Reads a small text file or URL (a playlist on the output) whole, at most
- * MAX bytes: an http(s):// URL by a GET (with the bearer token of
- * origin_set_bearer_token) that ends within 3 s, a file through
+ * MAX bytes: an http(s):// URL by a GET (with bearer_token when not NULL
+ * or "") that ends within 3 s, a file through
  * libavformat with a 3 s read timeout. Returns a new NUL-terminated string
  * the caller frees, or NULL when it is absent (any status but 2xx) or
  * unreadable. Blocking; any thread.
  */
-char *origin_read_text(const char *url, size_t max);
-
-/*
- * Sets the bearer token (copied; NULL or "" = none) that
- * origin_policy_default puts in every policy and origin_read_text sends:
- * the worker's origin_token option. Once, at the start, before any thread.
- */
-void origin_set_bearer_token(const char *token);
+char *origin_read_text(const char *url, size_t max, const char *bearer_token);
 
 /* Failure policy; origin_policy_default() fills the defaults. */
 typedef struct {
@@ -49,7 +42,8 @@ typedef struct {
     int queue_files;
     size_t queue_bytes;
     /* Sent as "Authorization: Bearer T" with every request; NULL or "" =
-     * none. Borrowed by origin_new, which copies it. */
+     * none. Borrowed: origin_new copies it, but a transcode session reads
+     * its playlists back with it, so it outlives the session. */
     const char *bearer_token;
 } origin_policy_t;
 

@@ -130,6 +130,5 @@ int worker_config_parse(worker_config_t *cfg, int argc, char **argv, char *err,
         snprintf(cfg->worker_id, sizeof(cfg->worker_id), "%s", hn);
     if (!cfg->host[0])
         snprintf(cfg->host, sizeof(cfg->host), "%s", hn);
-    origin_set_bearer_token(cfg->origin_token);
     return 0;
 }

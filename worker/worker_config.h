@@ -50,9 +50,8 @@ typedef struct {
 const config_option_t *worker_config_table(size_t *n);
 
 /*
- * Parses argv (argv[0] = "run") with the --config file, and makes
- * origin_token the origin writers' (origin_set_bearer_token). Returns 0, 1
- * when --help was printed, or a negative code with the message in err.
+ * Parses argv (argv[0] = "run") with the --config file. Returns 0, 1 when
+ * --help was printed, or a negative code with the message in err.
  */
 int worker_config_parse(worker_config_t *cfg, int argc, char **argv, char *err,
                         size_t errlen);
