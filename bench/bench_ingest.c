@@ -566,7 +566,8 @@ static void *sub_main(void *arg)
                     continue;
                 char id[32];
                 snprintf(id, sizeof(id), "bench%d", s->first + i);
-                sim_sub_send_subscribe(sock, "bench", id, id, 256 << 20);
+                sim_sub_send_subscribe(sock, ZMQ_DONTWAIT, "bench", id, id,
+                                       256 << 20);
             }
         }
         zmq_pollitem_t pi = {sock, 0, ZMQ_POLLIN, 0};
@@ -593,8 +594,8 @@ static void *sub_main(void *arg)
                                 (uint8_t)m->track, m->dts, us);
                     used[i] += zmq_msg_size(&pl);
                     if (used[i] > (64 << 20)) { /* top the credit up */
-                        sim_sub_send_credit(sock, "bench", m->stream_id,
-                                            used[i]);
+                        sim_sub_send_credit(sock, ZMQ_DONTWAIT, "bench",
+                                            m->stream_id, used[i]);
                         used[i] = 0;
                     }
                 }

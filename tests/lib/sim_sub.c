@@ -17,7 +17,7 @@
 #define POLL_MS  10
 #define RCVHWM   100000
 
-int sim_sub_send_subscribe(void *sock, const char *sender,
+int sim_sub_send_subscribe(void *sock, int flags, const char *sender,
                            const char *stream_id, const char *token,
                            uint64_t credit)
 {
@@ -28,11 +28,11 @@ int sim_sub_send_subscribe(void *sock, const char *sender,
     s.stream_id = (char *)stream_id;
     s.token = (char *)token;
     s.credit_bytes = credit;
-    return envelope_send(sock, NULL, sender, &env, ZMQ_DONTWAIT);
+    return envelope_send(sock, NULL, sender, &env, flags);
 }
 
-int sim_sub_send_credit(void *sock, const char *sender, const char *stream_id,
-                        uint64_t bytes)
+int sim_sub_send_credit(void *sock, int flags, const char *sender,
+                        const char *stream_id, uint64_t bytes)
 {
     Prism__Envelope ce = PRISM__ENVELOPE__INIT;
     Prism__Credit cr = PRISM__CREDIT__INIT;
@@ -40,7 +40,7 @@ int sim_sub_send_credit(void *sock, const char *sender, const char *stream_id,
     ce.credit = &cr;
     cr.stream_id = (char *)stream_id;
     cr.bytes = bytes;
-    return envelope_send(sock, NULL, sender, &ce, ZMQ_DONTWAIT);
+    return envelope_send(sock, NULL, sender, &ce, flags);
 }
 
 static void on_reply(sim_sub_t *u, const Prism__SubscribeReply *r)
@@ -96,7 +96,8 @@ static void on_media(sim_sub_t *u, void *sock, const Prism__MediaHeader *m,
         __atomic_store_n(&u->npkts[t], u->npkts[t] + 1, __ATOMIC_RELEASE);
     }
     if (u->refill)
-        sim_sub_send_credit(sock, SENDER, u->stream_id, u->refill);
+        sim_sub_send_credit(sock, ZMQ_DONTWAIT, SENDER, u->stream_id,
+                            u->refill);
 }
 
 static void *sub_main(void *arg)
@@ -114,8 +115,8 @@ static void *sub_main(void *arg)
         int64_t now = clock_mono_ms();
         if (!atomic_load(&u->accepted) && now - last_try >= RETRY_MS) {
             last_try = now;
-            sim_sub_send_subscribe(sock, SENDER, u->stream_id, u->token,
-                                   u->credit);
+            sim_sub_send_subscribe(sock, ZMQ_DONTWAIT, SENDER, u->stream_id,
+                                   u->token, u->credit);
         }
         zmq_pollitem_t pi = {sock, 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&pi, 1, POLL_MS) <= 0)

@@ -47,14 +47,14 @@ void sim_sub_start(sim_sub_t *u, const char *endpoint, const char *stream_id,
 /* Stops the thread and closes its socket. */
 void sim_sub_stop(sim_sub_t *u);
 
-/* Sends a Subscribe (as `sender`) on a worker's DEALER sock, without
- * waiting. Returns envelope_send's code. */
-int sim_sub_send_subscribe(void *sock, const char *sender,
+/* Sends a Subscribe (as `sender`) on a worker's DEALER sock; flags as
+ * envelope_send's (ZMQ_DONTWAIT or 0). Returns envelope_send's code. */
+int sim_sub_send_subscribe(void *sock, int flags, const char *sender,
                            const char *stream_id, const char *token,
                            uint64_t credit);
 
 /* Sends a Credit of `bytes` for stream_id, as sim_sub_send_subscribe. */
-int sim_sub_send_credit(void *sock, const char *sender, const char *stream_id,
-                        uint64_t bytes);
+int sim_sub_send_credit(void *sock, int flags, const char *sender,
+                        const char *stream_id, uint64_t bytes);
 
 #endif
