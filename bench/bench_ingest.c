@@ -21,16 +21,18 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "amf0.h"
 #include "clock.h"
 #include "config.h"
 #include "curve_keys.h"
 #include "envelope.h"
+#include "fixture.h"
 #include "flv_tag.h"
 #include "log.h"
 #include "media_frame.h"
 #include "rtmp_chunk.h"
+#include "rtmp_client.h"
 #include "rtmp_handshake.h"
+#include "sim_sub.h"
 #include "zctx.h"
 #include "zsock.h"
 
@@ -369,38 +371,21 @@ static void command(client_t *c, const char *name, double tid, const char *arg,
                     uint32_t msid)
 {
     uint8_t b[512];
-    amf0_writer_t w;
-    amf0_w_init(&w, b, sizeof(b));
-    amf0_w_string(&w, name);
-    amf0_w_number(&w, tid);
-    if (!strcmp(name, "connect")) {
-        amf0_w_object_start(&w);
-        amf0_w_key(&w, "app");
-        amf0_w_string(&w, "live");
-        amf0_w_key(&w, "flashVer");
-        amf0_w_string(&w, "prism-bench/1.0");
-        amf0_w_key(&w, "tcUrl");
-        amf0_w_string(&w, "rtmp://127.0.0.1/live");
-        amf0_w_object_end(&w);
-    } else {
-        amf0_w_null(&w);
-        if (arg)
-            amf0_w_string(&w, arg);
-    }
-    send_msg(c, 3, RTMP_MSG_COMMAND_AMF0, msid, 0, b, (uint32_t)w.len);
+    size_t len =
+        rtmp_client_encode_command(b, sizeof(b), name, tid, arg,
+                                   "prism-bench/1.0", "rtmp://127.0.0.1/live");
+    send_msg(c, 3, RTMP_MSG_COMMAND_AMF0, msid, 0, b, (uint32_t)len);
 }
 
 static int on_server_msg(void *opaque, rtmp_msg_t *m)
 {
     client_t *c = opaque;
     run_t *r = cur_run;
-    if (m->type == RTMP_MSG_COMMAND_AMF0) {
-        amf0_node_t nodes[64];
-        amf0_doc_t d = {nodes, 64, 0, 0, 0};
-        if (amf0_decode(&d, m->buf->data, m->length) == 0 &&
-            amf0_str_eq(&d, amf0_top(&d, 0), "onStatus")) {
-            int code = amf0_get(&d, amf0_top(&d, 3), "code");
-            if (amf0_str_eq(&d, code, "NetStream.Publish.Start") &&
+    rtmp_client_reply_t reply;
+    if (rtmp_client_decode_reply(m, &reply)) {
+        if (reply.status && reply.has_code) {
+            const char *code = reply.code;
+            if (!strcmp(code, "NetStream.Publish.Start") &&
                 c->state == C_WAIT_START) {
                 /* Real streams' key frames do not come all at once: the
                  * publishers start spread evenly over one GOP. */
@@ -409,7 +394,7 @@ static int on_server_msg(void *opaque, rtmp_msg_t *m)
                 c->state = C_ACTIVE;
                 c->t0_us = clock_mono_us() + spread_us;
                 r->live++;
-            } else if (amf0_str_eq(&d, code, "NetStream.Play.Start") &&
+            } else if (!strcmp(code, "NetStream.Play.Start") &&
                        c->state == C_WAIT_START) {
                 c->state = C_ACTIVE;
                 r->playing++;
@@ -435,15 +420,8 @@ static int client_open(run_t *r, client_t *c, uint32_t idx, bool player)
     c->idx = idx;
     c->player = player;
     rtmp_chunk_reader_init(&c->rd, 1 << 20, 16 << 20, on_server_msg, c);
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)r->port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
-        errno != EINPROGRESS)
+    c->fd = fixture_connect(r->port, true);
+    if (c->fd < 0)
         return -1;
     c->state = C_CONNECTING;
     struct epoll_event ev = {EPOLLIN | EPOLLOUT, {.ptr = c}};
@@ -588,14 +566,8 @@ static void *sub_main(void *arg)
                     continue;
                 char id[32];
                 snprintf(id, sizeof(id), "bench%d", s->first + i);
-                Prism__Envelope env = PRISM__ENVELOPE__INIT;
-                Prism__Subscribe sb = PRISM__SUBSCRIBE__INIT;
-                env.body_case = PRISM__ENVELOPE__BODY_SUBSCRIBE;
-                env.subscribe = &sb;
-                sb.stream_id = id;
-                sb.token = id;
-                sb.credit_bytes = 256 << 20;
-                envelope_send(sock, NULL, "bench", &env, ZMQ_DONTWAIT);
+                sim_sub_send_subscribe(sock, ZMQ_DONTWAIT, "bench", id, id,
+                                       256 << 20);
             }
         }
         zmq_pollitem_t pi = {sock, 0, ZMQ_POLLIN, 0};
@@ -622,13 +594,8 @@ static void *sub_main(void *arg)
                                 (uint8_t)m->track, m->dts, us);
                     used[i] += zmq_msg_size(&pl);
                     if (used[i] > (64 << 20)) { /* top the credit up */
-                        Prism__Envelope ce = PRISM__ENVELOPE__INIT;
-                        Prism__Credit cr = PRISM__CREDIT__INIT;
-                        ce.body_case = PRISM__ENVELOPE__BODY_CREDIT;
-                        ce.credit = &cr;
-                        cr.stream_id = m->stream_id;
-                        cr.bytes = used[i];
-                        envelope_send(sock, NULL, "bench", &ce, ZMQ_DONTWAIT);
+                        sim_sub_send_credit(sock, ZMQ_DONTWAIT, "bench",
+                                            m->stream_id, used[i]);
                         used[i] = 0;
                     }
                 }
@@ -677,35 +644,6 @@ static double proc_cpu_s(pid_t pid)
         }
     }
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static pid_t spawn(char *const argv[], const char *logpath)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void stop_child(pid_t pid)
-{
-    if (pid <= 0)
-        return;
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 50; i++) {
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            return;
-        usleep(100000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
 }
 
 /* The subscriber connections of a Prism phase: at most one per stream. */
@@ -796,23 +734,6 @@ static void run_phase(run_t *r, pid_t pid, sub_t *sub, result_t *res)
     close(r->epfd);
 }
 
-static int wait_port(int port, int ms)
-{
-    for (int t = 0; t < ms; t += 50) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = {0};
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons((uint16_t)port);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-        close(fd);
-        if (rc == 0)
-            return 0;
-        usleep(50000);
-    }
-    return -1;
-}
-
 static void bench_prism(const opts_t *o, clip_t *clip, result_t *res)
 {
     char rtmp[64], media[64], log[600], ingest[600];
@@ -865,10 +786,10 @@ static void bench_prism(const opts_t *o, clip_t *clip, result_t *res)
         "",      "--media-bind",         media,  "--log-level",
         "warn",  "--max-conns-per-addr", "5000", o->curve ? "--key-file" : NULL,
         keyfile, "--allow-dir",          allow,  NULL};
-    pid_t pid = spawn(argv, log);
-    if (wait_port((int)o->port, 5000) < 0) {
+    pid_t pid = fixture_spawn(argv, log, log);
+    if (fixture_wait_port((int)o->port, 5000) < 0) {
         fprintf(stderr, "bench: prism-ingest did not start (see %s)\n", log);
-        stop_child(pid);
+        fixture_stop(pid);
         curve_keypair_free(&ikp);
         curve_keypair_free(&wkp);
         return;
@@ -892,7 +813,7 @@ static void bench_prism(const opts_t *o, clip_t *clip, result_t *res)
         pthread_create(&sub[i].thread, NULL, sub_main, &sub[i]);
     }
     run_phase(&r, pid, sub, res);
-    stop_child(pid);
+    fixture_stop(pid);
     curve_keypair_free(&ikp);
     curve_keypair_free(&wkp);
 }
@@ -923,10 +844,10 @@ static void bench_nginx(const opts_t *o, clip_t *clip, result_t *res)
     char prefix[600];
     snprintf(prefix, sizeof(prefix), "%s/nginx/", o->workdir);
     char *argv[] = {(char *)o->nginx, "-p", prefix, "-c", conf, NULL};
-    pid_t pid = spawn(argv, log);
-    if (wait_port(port, 5000) < 0) {
+    pid_t pid = fixture_spawn(argv, log, log);
+    if (fixture_wait_port(port, 5000) < 0) {
         fprintf(stderr, "bench: nginx did not start (see %s)\n", log);
-        stop_child(pid);
+        fixture_stop(pid);
         return;
     }
     run_t r = {0};
@@ -934,7 +855,7 @@ static void bench_nginx(const opts_t *o, clip_t *clip, result_t *res)
     r.clip = clip;
     r.port = port;
     run_phase(&r, pid, NULL, res);
-    stop_child(pid);
+    fixture_stop(pid);
 }
 
 /* Appends every round to OUT/bench-ingest.csv and plots the whole CSV. */

@@ -57,8 +57,8 @@ void admission_free(admission_t **ap)
     admission_t *a = *ap;
     for (int i = 0; i < ADMISSION_MAX; i++)
         if (a->pending[i].used && a->pending[i].admit)
-            srt_ingest_admit_done(a->pending[i].admit, false, 1503,
-                                  "shutting down", NULL, NULL);
+            srt_admit_done(a->pending[i].admit, false, 1503, "shutting down",
+                           NULL, NULL);
     free(a);
     *ap = NULL;
 }
@@ -121,8 +121,8 @@ static void *answer(admission_t *a, pending_t *pd, bool ok, const char *reason,
                  pd->addr, reason);
     }
     if (pd->protocol == PRISM__INGEST_PROTOCOL__INGEST_PROTOCOL_SRT) {
-        if (!srt_ingest_admit_done(pd->admit, ok, srt_reject_code(reason),
-                                   reason, p, stream_id) &&
+        if (!srt_admit_done(pd->admit, ok, srt_reject_code(reason), reason, p,
+                            stream_id) &&
             p)
             publisher_end(&p, "SRT listener gave up");
     } else if (pd->conn) {

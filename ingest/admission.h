@@ -22,7 +22,7 @@
  * An answer that admits opens the publisher (publisher_open); one that
  * the hub refuses becomes "stream already live". A refused key counts
  * against the address (addr_limit_bad_key). The SRT asker gets its answer
- * through srt_ingest_admit_done, with the SRT rejection code for the
+ * through srt_admit_done, with the SRT rejection code for the
  * reason; the RTMP asker, a connection this module does not know, through
  * the rtmp_answer callback. Everything runs on the event loop's thread.
  */

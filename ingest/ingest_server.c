@@ -427,7 +427,7 @@ static void on_srt_items(ingest_server_t *s)
                 publisher_end(&p, it->why[0] ? it->why : "SRT publisher left");
             break;
         }
-        srtq_free(&it);
+        srt_queue_item_free(&it);
     }
 }
 

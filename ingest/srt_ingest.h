@@ -3,13 +3,13 @@
 #ifndef PRISM_SRT_INGEST_H
 #define PRISM_SRT_INGEST_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "addr_limit.h"
-#include "stream_hub.h"
+#include "srt_admit.h"
+#include "srt_queue.h"
 
 /*
  * How this works. libsrt has its own threads and blocking calls, so SRT
@@ -25,7 +25,7 @@
  *
  * Admission happens in libsrt's listen callback, before the connection is
  * accepted, so a refused key gets a real SRT rejection code: the callback
- * posts ADMIT and waits for the loop's answer via srt_ingest_admit_done.
+ * posts ADMIT and waits for the loop's answer via srt_admit_done.
  * Bad key: SRT_REJX_FORBIDDEN (1403); rate limited address:
  * SRT_REJX_OVERLOAD (1402); stream already live: SRT_REJX_CONFLICT (1409);
  * no answer from the coordinator: SRT_REJX_DOWN (1503). The streamid is
@@ -43,44 +43,13 @@
  * an audio or video packet (junk that never demuxes; the first packet may
  * take idle_timeout_ms + 2 s of probing). Each close is logged once with
  * its cause and counted (srt_ingest_counters).
+ *
+ * Where: the listener, its callback and accept loop here; a publisher's
+ * thread in srt_conn.c, its streams as tracks in srt_tracks.c; the queue
+ * in srt_queue.c and the admission questions in srt_admit.c.
  */
 
 typedef struct srt_ingest srt_ingest_t;
-
-/* An admission question from the SRT listener to the event loop. */
-typedef struct srt_admit {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    atomic_int ref;
-    bool done, accepted, abandoned;
-    int reject_code;
-    char key[256];
-    char addr[64];
-    char reason[256];
-    int64_t asked_ms;    /* when the question was posted (monotonic) */
-    void *publisher;     /* set by the loop on acceptance */
-    char stream_id[128]; /* set by the loop on acceptance */
-} srt_admit_t;
-
-typedef enum {
-    SRTQ_ADMIT,
-    SRTQ_TRACK,
-    SRTQ_PKT,
-    SRTQ_END,
-} srtq_kind_t;
-
-typedef struct srtq_item {
-    struct srtq_item *next;
-    srtq_kind_t kind;
-    void *publisher;    /* TRACK, PKT, END */
-    srt_admit_t *admit; /* ADMIT */
-    uint32_t track;
-    hub_track_info_t info; /* TRACK: extradata is owned by the item */
-    hub_pkt_t pkt;         /* PKT: pkt.buf's reference is owned */
-    char client[128];      /* TRACK: encoder name if the stream says it */
-    double fps;            /* TRACK, video: frame rate, 0 when unknown */
-    char why[200];         /* END: why the publisher left */
-} srtq_item_t;
 
 /*
  * Starts listening on `listen` (HOST:PORT; port 0 picks one) and the
@@ -102,19 +71,9 @@ void srt_ingest_free(srt_ingest_t **sp);
 /* The bound port. */
 int srt_ingest_port(const srt_ingest_t *s);
 
-/* Takes the next item, or NULL. The event loop frees it with srtq_free. */
+/* Takes the next item, or NULL. The event loop frees it with
+ * srt_queue_item_free and answers an ADMIT item with srt_admit_done. */
 srtq_item_t *srt_ingest_pop(srt_ingest_t *s);
-void srtq_free(srtq_item_t **ip);
-
-/*
- * The loop's answer to an ADMIT item; releases the loop's reference to a.
- * stream_id (borrowed, may be NULL) names the stream in the SRT log lines.
- * Returns false when the listener had already given up (the loop then
- * undoes what it set up for `publisher`).
- */
-bool srt_ingest_admit_done(srt_admit_t *a, bool accepted, int reject_code,
-                           const char *reason, void *publisher,
-                           const char *stream_id);
 
 /* How SRT connections were refused or closed; any thread may read. */
 typedef struct {

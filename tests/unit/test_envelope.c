@@ -16,12 +16,12 @@
 #include "envelope.h"
 #include "log.h"
 #include "zctx.h"
+#include "zpair.h"
 #include "zsock.h"
 
-typedef struct {
-    void *router; /* "coordinator" side */
-    void *dealer; /* "worker" side, routing id "worker-1" */
-} pair_t;
+/* router: the "coordinator" side; dealer: the "worker" side, routing id
+ * "worker-1". */
+typedef zpair_t pair_t;
 
 static int setup(void **state)
 {
@@ -35,13 +35,7 @@ static int setup(void **state)
     o.sndtimeo_ms = 500;
     o.rcvtimeo_ms = 2000;
     snprintf(ep, sizeof(ep), "inproc://test-envelope-%d", n++);
-    p->router = zsock_new(ZMQ_ROUTER, &o);
-    p->dealer = zsock_new(ZMQ_DEALER, &o);
-    if (!p->router || !p->dealer)
-        return -1;
-    if (zmq_setsockopt(p->dealer, ZMQ_ROUTING_ID, "worker-1", 8) != 0)
-        return -1;
-    if (zsock_bind(p->router, ep) || zsock_connect(p->dealer, ep))
+    if (zpair_open(p, &o, &o, ep, "worker-1") < 0)
         return -1;
     *state = p;
     return 0;
@@ -50,8 +44,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     pair_t *p = *state;
-    zsock_close(&p->router);
-    zsock_close(&p->dealer);
+    zpair_close(p);
     free(p);
     return 0;
 }

@@ -2,25 +2,43 @@
  * RTMP and SRT, a simulated coordinator admits keys, a subscriber speaking
  * the worker side receives the media (also through CURVE), hostile clients
  * try to break it. */
+#include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include <libavutil/log.h>
 #include <srt/access_control.h>
 #include <srt/srt.h>
+#include <zmq.h>
 
-#include "test_ingest_util.h"
+#include "fixture.h"
+#include "rtmp_client.h"
+#include "sim_coord.h"
+#include "sim_sub.h"
 
 #include "avlog.h"
+#include "clock.h"
 #include "curve_keys.h"
+#include "envelope.h"
 #include "ingest_config.h"
 #include "ingest_server.h"
 #include "log.h"
 #include "pktbuf.h"
+#include "rtmp_chunk.h"
 #include "zctx.h"
+#include "zsock.h"
 
 typedef struct {
     ingest_server_t *srv;
@@ -72,42 +90,20 @@ static void srv_stop(srv_t *s)
     ingest_server_free(&s->srv);
 }
 
-static pid_t spawn_ffmpeg(char *const argv[], const char *errpath)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, errpath,
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = -1;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    return rc == 0 ? pid : -1;
-}
-
-static int wait_rc(pid_t pid)
-{
-    int st;
-    if (waitpid(pid, &st, 0) < 0)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* Starts ffmpeg publishing the clip in real time as `format` ("flv",
- * "mpegts") to url, its stderr in tu_dir()/log_name (that path is copied to
- * errpath[600] when given). Returns the pid, or -1. */
+ * "mpegts") to url, its stderr in fixture_dir()/log_name (that path is copied
+ * to errpath[600] when given). Returns the pid, or -1. */
 static pid_t publish_start(const char *clip, const char *format,
                            const char *url, const char *log_name, char *errpath)
 {
     char path[600];
-    snprintf(path, sizeof(path), "%s/%s", tu_dir(), log_name);
+    snprintf(path, sizeof(path), "%s/%s", fixture_dir(), log_name);
     if (errpath)
         memcpy(errpath, path, sizeof(path));
     char *argv[] = {"ffmpeg",       "-nostdin",   "-loglevel", "warning", "-re",
                     "-i",           (char *)clip, "-c",        "copy",    "-f",
                     (char *)format, (char *)url,  NULL};
-    return spawn_ffmpeg(argv, path);
+    return fixture_spawn(argv, NULL, path);
 }
 
 /* publish_start, then its exit status (-1 when it did not start). */
@@ -115,7 +111,7 @@ static int publish_run(const char *clip, const char *format, const char *url,
                        const char *log_name, char *errpath)
 {
     pid_t pid = publish_start(clip, format, url, log_name, errpath);
-    return pid > 0 ? wait_rc(pid) : -1;
+    return pid > 0 ? fixture_wait(pid) : -1;
 }
 
 static bool file_contains(const char *path, const char *needle)
@@ -139,7 +135,7 @@ static bool file_contains(const char *path, const char *needle)
             usleep(20 * 1000);                                                 \
     } while (0)
 
-static int sub_count(const tu_sub_t *u, int t)
+static int sub_count(const sim_sub_t *u, int t)
 {
     return __atomic_load_n(&u->npkts[t], __ATOMIC_ACQUIRE);
 }
@@ -147,22 +143,22 @@ static int sub_count(const tu_sub_t *u, int t)
 /* Waits (10 s at most) until u holds as many video and audio packets as
  * clip has, instead of a fixed sleep: on a busy machine the last packets
  * may take longer, on a quiet one the test goes on at once. */
-static void wait_packets(const tu_sub_t *u, const char *clip)
+static void wait_packets(const sim_sub_t *u, const char *clip)
 {
-    static tu_pkt_t ref[TU_MAX_PKTS];
-    int nv = tu_probe(clip, "v", ref, TU_MAX_PKTS);
-    int na = tu_probe(clip, "a", ref, TU_MAX_PKTS);
+    static fixture_pkt_t ref[SIM_SUB_MAX_PKTS];
+    int nv = fixture_probe(clip, "v", ref, SIM_SUB_MAX_PKTS);
+    int na = fixture_probe(clip, "a", ref, SIM_SUB_MAX_PKTS);
     WAIT_UNTIL(sub_count(u, 0) >= nv && sub_count(u, 1) >= na, 10000);
 }
 
 /* Every packet of the clip arrived in order with its timestamps, key flag
  * and size (RTMP: millisecond timestamps equal the FLV's). */
-static void check_rtmp_packets(const tu_sub_t *u, const char *clip)
+static void check_rtmp_packets(const sim_sub_t *u, const char *clip)
 {
-    static tu_pkt_t ref[TU_MAX_PKTS];
+    static fixture_pkt_t ref[SIM_SUB_MAX_PKTS];
     const char *sel[2] = {"v", "a"};
     for (int t = 0; t < 2; t++) {
-        int n = tu_probe(clip, sel[t], ref, TU_MAX_PKTS);
+        int n = fixture_probe(clip, sel[t], ref, SIM_SUB_MAX_PKTS);
         assert_true(n > 10);
         assert_int_equal(u->npkts[t], n);
         for (int i = 0; i < n; i++) {
@@ -191,11 +187,11 @@ static void check_rtmp_packets(const tu_sub_t *u, const char *clip)
 
 /* Every packet of the clip arrived through SRT, in order, with its key
  * flag and its timestamps (90 kHz in MPEG-TS, relative to the first). */
-static void check_srt_packets(const tu_sub_t *sub, const char *clip)
+static void check_srt_packets(const sim_sub_t *sub, const char *clip)
 {
     assert_true(atomic_load(&sub->accepted));
-    static tu_pkt_t ref[TU_MAX_PKTS];
-    int n = tu_probe(clip, "v", ref, TU_MAX_PKTS);
+    static fixture_pkt_t ref[SIM_SUB_MAX_PKTS];
+    int n = fixture_probe(clip, "v", ref, SIM_SUB_MAX_PKTS);
     if (getenv("TEST_DEBUG"))
         for (int i = 0; i < sub->npkts[0]; i++)
             fprintf(stderr, "v %d dts=%lld key=%d size=%u\n", i,
@@ -208,7 +204,7 @@ static void check_srt_packets(const tu_sub_t *sub, const char *clip)
                          (ref[i].dts - ref[0].dts) * 90);
         assert_int_equal(sub->pkts[0][i].key, ref[i].key);
     }
-    int na = tu_probe(clip, "a", ref, TU_MAX_PKTS);
+    int na = fixture_probe(clip, "a", ref, SIM_SUB_MAX_PKTS);
     if (getenv("TEST_DEBUG"))
         for (int i = 0; i < sub->npkts[1]; i++)
             fprintf(stderr, "a %d dts=%lld size=%u\n", i,
@@ -225,11 +221,11 @@ static void check_srt_packets(const tu_sub_t *sub, const char *clip)
 
 /* The good SRT publisher gp finishes; its subscriber got every packet of
  * clip. */
-static void srt_good_finish(pid_t gp, tu_sub_t *sub, const char *clip)
+static void srt_good_finish(pid_t gp, sim_sub_t *sub, const char *clip)
 {
-    assert_int_equal(wait_rc(gp), 0);
+    assert_int_equal(fixture_wait(gp), 0);
     wait_packets(sub, clip); /* the SRT latency, then the queue */
-    tu_sub_stop(sub);
+    sim_sub_stop(sub);
     check_srt_packets(sub, clip);
 }
 
@@ -237,7 +233,7 @@ static void srt_good_finish(pid_t gp, tu_sub_t *sub, const char *clip)
 
 static void send_garbage(int port, uint32_t seed)
 {
-    int fd = tu_connect(port);
+    int fd = fixture_connect(port, false);
     assert_true(fd >= 0);
     uint8_t buf[65536];
     for (size_t i = 0; i < sizeof(buf); i++) {
@@ -245,18 +241,18 @@ static void send_garbage(int port, uint32_t seed)
         buf[i] = (uint8_t)(seed >> 16);
     }
     buf[0] = 0x42; /* not version 3 */
-    tu_write_all(fd, buf, sizeof(buf));
-    assert_true(tu_closed_by_peer(fd, 3000));
+    fixture_write_all(fd, buf, sizeof(buf));
+    assert_true(fixture_closed_by_peer(fd, 3000));
     close(fd);
 }
 
 static void hostile_after_handshake(int port, const uint8_t *p, size_t n)
 {
-    tu_rtmp_t c;
-    assert_int_equal(tu_rtmp_open(&c, port, 1), 0);
-    tu_write_all(c.fd, p, n);
-    assert_true(tu_closed_by_peer(c.fd, 3000));
-    tu_rtmp_close(&c);
+    rtmp_client_t c;
+    assert_int_equal(rtmp_client_open(&c, port, 1), 0);
+    fixture_write_all(c.fd, p, n);
+    assert_true(fixture_closed_by_peer(c.fd, 3000));
+    rtmp_client_close(&c);
 }
 
 static void hostile_clients(int port)
@@ -305,29 +301,29 @@ static void hostile_clients(int port)
     }
     /* 7. Truncated handshake, then silence: the handshake timeout. */
     {
-        int fd = tu_connect(port);
+        int fd = fixture_connect(port, false);
         uint8_t half[700] = {3};
-        tu_write_all(fd, half, sizeof(half));
-        assert_true(tu_closed_by_peer(fd, 4000));
+        fixture_write_all(fd, half, sizeof(half));
+        assert_true(fixture_closed_by_peer(fd, 4000));
         close(fd);
     }
     /* 8. More createStream calls than allowed. */
     {
-        tu_rtmp_t c;
-        assert_int_equal(tu_rtmp_open(&c, port, 0), 0);
-        tu_rtmp_command(&c, "connect", 1, NULL, 0);
+        rtmp_client_t c;
+        assert_int_equal(rtmp_client_open(&c, port, 0), 0);
+        rtmp_client_command(&c, "connect", 1, NULL, 0);
         for (int i = 0; i < 10; i++)
-            tu_rtmp_command(&c, "createStream", 2 + i, NULL, 0);
-        assert_true(tu_closed_by_peer(c.fd, 3000));
-        tu_rtmp_close(&c);
+            rtmp_client_command(&c, "createStream", 2 + i, NULL, 0);
+        assert_true(fixture_closed_by_peer(c.fd, 3000));
+        rtmp_client_close(&c);
     }
     /* 9. Truncated message, then the connection drops. */
     {
-        tu_rtmp_t c;
-        assert_int_equal(tu_rtmp_open(&c, port, 0), 0);
+        rtmp_client_t c;
+        assert_int_equal(rtmp_client_open(&c, port, 0), 0);
         uint8_t part[] = {0x03, 0, 0, 0, 0, 0x10, 0, 20, 0, 0, 0, 0, 2, 0};
-        tu_write_all(c.fd, part, sizeof(part));
-        tu_rtmp_close(&c);
+        fixture_write_all(c.fd, part, sizeof(part));
+        rtmp_client_close(&c);
     }
 }
 
@@ -521,11 +517,11 @@ static size_t ts_bad_pmt(uint8_t *buf, size_t cap)
 static size_t ts_truncated(const char *clip, uint8_t *buf, size_t cap)
 {
     char ts[600];
-    snprintf(ts, sizeof(ts), "%s/clip.ts", tu_dir());
+    snprintf(ts, sizeof(ts), "%s/clip.ts", fixture_dir());
     char *argv[] = {"ffmpeg", "-nostdin",   "-loglevel", "error", "-y",
                     "-i",     (char *)clip, "-c",        "copy",  "-f",
                     "mpegts", ts,           NULL};
-    assert_int_equal(tu_run(argv, NULL), 0);
+    assert_int_equal(fixture_run(argv, NULL), 0);
     FILE *f = fopen(ts, "rb");
     assert_non_null(f);
     uint8_t pkt[188];
@@ -555,7 +551,7 @@ static int count_lines_with(const char *path, const char *a, const char *b)
 /* ------------------------------------------------------------ CURVE */
 
 /*
- * A relay that lets a tu_sub subscriber speak through a CURVE client: a
+ * A relay that lets a sim_sub subscriber speak through a CURVE client: a
  * plain DEALER bound at `inproc` (the subscriber connects there) and a
  * DEALER with the key pair kp connected to the ingest's media ROUTER.
  * Frames pass unchanged both ways, so the ingest sees one worker whose key
@@ -635,114 +631,6 @@ static void relay_stop(relay_t *r)
     pthread_join(r->thread, NULL);
 }
 
-/* ------------------------------------------------------------ slow coordinator
- */
-
-/*
- * A coordinator peer whose answer depends on the key: "good..." accepted at
- * once, "slowgood..." accepted and "slowbad..." refused after SLOW_MS,
- * "hang..." never answered, any other key refused at once.
- */
-#define SLOW_MS 700
-
-typedef struct {
-    char endpoint[256];
-    atomic_bool stop;
-    atomic_int requests;
-    pthread_t thread;
-    pthread_barrier_t ready;
-} slow_coord_t;
-
-typedef struct {
-    envelope_peer_t to;
-    uint64_t id;
-    char key[64];
-    int64_t due;
-} slow_answer_t;
-
-static void slow_reply(void *sock, const envelope_peer_t *to, uint64_t id,
-                       const char *key)
-{
-    bool ok = strncmp(key, "good", 4) == 0 || strncmp(key, "slowgood", 8) == 0;
-    char sid[100], tok[100];
-    snprintf(sid, sizeof(sid), "s-%s", key);
-    snprintf(tok, sizeof(tok), "t-%s", key);
-    Prism__Envelope out = PRISM__ENVELOPE__INIT;
-    Prism__PublishReply rep = PRISM__PUBLISH_REPLY__INIT;
-    out.body_case = PRISM__ENVELOPE__BODY_PUBLISH_REPLY;
-    out.publish_reply = &rep;
-    rep.request_id = id;
-    rep.accepted = ok;
-    rep.reason = ok ? "" : "unknown stream key";
-    rep.stream_id = ok ? sid : "";
-    rep.subscribe_token = ok ? tok : "";
-    rep.worker_id = "w1";
-    envelope_send(sock, to, "coord-test", &out, 0);
-}
-
-static void *slow_coord_main(void *arg)
-{
-    slow_coord_t *c = arg;
-    zsock_opts_t o;
-    zsock_opts_default(&o);
-    o.router_mandatory = true;
-    void *sock = zsock_new(ZMQ_ROUTER, &o);
-    zsock_bind(sock, "tcp://127.0.0.1:*");
-    zsock_last_endpoint(sock, c->endpoint, sizeof(c->endpoint));
-    pthread_barrier_wait(&c->ready);
-    static slow_answer_t later[16];
-    int nlater = 0;
-    while (!atomic_load(&c->stop)) {
-        int64_t now = clock_mono_ms();
-        for (int i = 0; i < nlater;) {
-            if (later[i].due <= now) {
-                slow_reply(sock, &later[i].to, later[i].id, later[i].key);
-                later[i] = later[--nlater];
-            } else {
-                i++;
-            }
-        }
-        zmq_pollitem_t pi = {sock, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&pi, 1, 10) <= 0)
-            continue;
-        envelope_peer_t from;
-        Prism__Envelope *env = NULL;
-        if (envelope_recv(sock, ZMQ_DONTWAIT, &from, &env, NULL) < 0)
-            continue;
-        if (env->body_case == PRISM__ENVELOPE__BODY_PUBLISH_REQUEST) {
-            const Prism__PublishRequest *rq = env->publish_request;
-            atomic_fetch_add(&c->requests, 1);
-            if (strncmp(rq->stream_key, "slow", 4) == 0 && nlater < 16) {
-                slow_answer_t *l = &later[nlater++];
-                l->to = from;
-                l->id = rq->request_id;
-                snprintf(l->key, sizeof(l->key), "%s", rq->stream_key);
-                l->due = now + SLOW_MS;
-            } else if (strncmp(rq->stream_key, "hang", 4) != 0) {
-                slow_reply(sock, &from, rq->request_id, rq->stream_key);
-            }
-        }
-        envelope_free(&env);
-    }
-    zsock_close(&sock);
-    return NULL;
-}
-
-static void slow_coord_start(slow_coord_t *c)
-{
-    memset(c, 0, sizeof(*c));
-    pthread_barrier_init(&c->ready, NULL, 2);
-    pthread_create(&c->thread, NULL, slow_coord_main, c);
-    pthread_barrier_wait(&c->ready);
-    pthread_barrier_destroy(&c->ready);
-}
-
-static void slow_coord_stop(slow_coord_t *c)
-{
-    atomic_store(&c->stop, true);
-    pthread_join(c->thread, NULL);
-}
-
 /* Callers whose admission is slow or never answered, dialled one after
  * another on a thread of their own (srt_connect blocks). */
 #define SLOW_CALLERS 5
@@ -774,19 +662,19 @@ static void *slow_callers_main(void *arg)
 static void test_rtmp_publish_bad_key_and_hostile(void **state)
 {
     (void)state;
-    const char *clip = tu_clip();
+    const char *clip = fixture_clip();
     assert_non_null(clip);
-    tu_coord_t coord;
-    tu_coord_start(&coord, true);
+    sim_coord_t coord;
+    sim_coord_start(&coord, SIM_COORD_ANSWER);
     srv_t s;
     srv_start(&s, coord.endpoint, 100);
     int port = ingest_server_rtmp_port(s.srv);
 
-    static tu_sub_t sub, intruder;
-    tu_sub_start(&sub, ingest_server_media_endpoint(s.srv), "s-goodkey",
-                 "t-goodkey", 64 << 20);
-    tu_sub_start(&intruder, ingest_server_media_endpoint(s.srv), "s-goodkey",
-                 "wrong-token", 64 << 20);
+    static sim_sub_t sub, intruder;
+    sim_sub_start(&sub, ingest_server_media_endpoint(s.srv), "s-goodkey",
+                  "t-goodkey", 64 << 20);
+    sim_sub_start(&intruder, ingest_server_media_endpoint(s.srv), "s-goodkey",
+                  "wrong-token", 64 << 20);
 
     char url[256], bad_url[256], err_bad[600];
     snprintf(url, sizeof(url), "rtmp://127.0.0.1:%d/live/goodkey", port);
@@ -799,25 +687,25 @@ static void test_rtmp_publish_bad_key_and_hostile(void **state)
     assert_int_not_equal(brc, 0);
     assert_true(file_contains(err_bad, "unknown stream key"));
     {
-        tu_rtmp_t c;
-        assert_int_equal(tu_rtmp_open(&c, port, 1), 0);
-        assert_int_equal(tu_rtmp_publish(&c, "badkey2"), 0);
+        rtmp_client_t c;
+        assert_int_equal(rtmp_client_open(&c, port, 1), 0);
+        assert_int_equal(rtmp_client_publish(&c, "badkey2"), 0);
         assert_string_equal(c.status, "NetStream.Publish.BadName");
         assert_string_equal(c.desc, "unknown stream key");
-        assert_true(tu_closed_by_peer(c.fd, 2000));
-        tu_rtmp_close(&c);
+        assert_true(fixture_closed_by_peer(c.fd, 2000));
+        rtmp_client_close(&c);
     }
     hostile_clients(port);
 
-    assert_int_equal(wait_rc(gp), 0);
+    assert_int_equal(fixture_wait(gp), 0);
     /* The last packets, a stats interval and the end of the stream. */
     wait_packets(&sub, clip);
     WAIT_UNTIL(atomic_load(&coord.stats) >= 1 &&
                    atomic_load(&coord.heartbeats) >= 2 &&
                    atomic_load(&coord.ends) >= 1,
                10000);
-    tu_sub_stop(&sub);
-    tu_sub_stop(&intruder);
+    sim_sub_stop(&sub);
+    sim_sub_stop(&intruder);
 
     assert_true(atomic_load(&sub.accepted));
     check_rtmp_packets(&sub, clip);
@@ -850,7 +738,7 @@ static void test_rtmp_publish_bad_key_and_hostile(void **state)
     assert_true(coord.last_kbps > 50 && coord.last_kbps < 1000);
 
     srv_stop(&s);
-    tu_coord_stop(&coord);
+    sim_coord_stop(&coord);
 }
 
 /* Publishes key, sends one video message (tag, len bytes) and expects the
@@ -860,23 +748,24 @@ static void test_rtmp_publish_bad_key_and_hostile(void **state)
 static void expect_video_tag_refused(const char *key, const uint8_t *tag,
                                      uint32_t len, const char *reason)
 {
-    tu_coord_t coord;
-    tu_coord_start(&coord, true);
+    sim_coord_t coord;
+    sim_coord_start(&coord, SIM_COORD_ANSWER);
     srv_t s;
     srv_start(&s, coord.endpoint, 100);
     int port = ingest_server_rtmp_port(s.srv);
 
-    tu_rtmp_t c;
-    assert_int_equal(tu_rtmp_open(&c, port, 1), 0);
-    assert_int_equal(tu_rtmp_publish(&c, key), 0);
+    rtmp_client_t c;
+    assert_int_equal(rtmp_client_open(&c, port, 1), 0);
+    assert_int_equal(rtmp_client_publish(&c, key), 0);
     assert_string_equal(c.status, "NetStream.Publish.Start");
     c.status[0] = '\0';
-    assert_int_equal(tu_rtmp_send(&c, 6, RTMP_MSG_VIDEO, 1, 0, tag, len), 0);
-    assert_int_equal(tu_rtmp_pump(&c, 5000, tu_has_status), 0);
+    assert_int_equal(rtmp_client_send(&c, 6, RTMP_MSG_VIDEO, 1, 0, tag, len),
+                     0);
+    assert_int_equal(rtmp_client_pump(&c, 5000, rtmp_client_has_status), 0);
     assert_string_equal(c.status, "NetStream.Publish.Rejected");
     assert_non_null(strstr(c.desc, reason));
-    assert_true(tu_closed_by_peer(c.fd, 2000));
-    tu_rtmp_close(&c);
+    assert_true(fixture_closed_by_peer(c.fd, 2000));
+    rtmp_client_close(&c);
     WAIT_UNTIL(atomic_load(&coord.ends) >= 1, 5000);
     assert_true(atomic_load(&coord.ends) >= 1);
     pthread_mutex_lock(&coord.mu);
@@ -889,7 +778,7 @@ static void expect_video_tag_refused(const char *key, const uint8_t *tag,
     assert_int_equal(n.publish_refused, 1);
     assert_int_equal(n.live_streams, 0);
     srv_stop(&s);
-    tu_coord_stop(&coord);
+    sim_coord_stop(&coord);
 }
 
 /* An accepted RTMP publish whose video is Sorenson H.263 (FLV codec id 2,
@@ -925,15 +814,15 @@ static void test_rtmp_track_not_kept_refused(void **state)
 /* Starts a coordinator, a server and a subscriber to the stream of the
  * SRT publish key "goodsrt", whose ffmpeg URL goes to url[len]. Returns the
  * SRT port. */
-static int srt_setup(tu_coord_t *coord, srv_t *s, tu_sub_t *sub, char *url,
+static int srt_setup(sim_coord_t *coord, srv_t *s, sim_sub_t *sub, char *url,
                      size_t len)
 {
-    tu_coord_start(coord, true);
+    sim_coord_start(coord, SIM_COORD_ANSWER);
     srv_start(s, coord->endpoint, 100);
     int port = ingest_server_srt_port(s->srv);
     assert_true(port > 0);
-    tu_sub_start(sub, ingest_server_media_endpoint(s->srv), "s-goodsrt",
-                 "t-goodsrt", 64 << 20);
+    sim_sub_start(sub, ingest_server_media_endpoint(s->srv), "s-goodsrt",
+                  "t-goodsrt", 64 << 20);
     snprintf(url, len,
              "srt://127.0.0.1:%d?streamid=#!::r=goodsrt,m=publish&linger=3",
              port);
@@ -947,25 +836,25 @@ static int srt_setup(tu_coord_t *coord, srv_t *s, tu_sub_t *sub, char *url,
 static void test_srt_unsupported_codec_refused(void **state)
 {
     (void)state;
-    tu_coord_t coord;
+    sim_coord_t coord;
     srv_t s;
-    static tu_sub_t sub;
+    static sim_sub_t sub;
     char url[256], path[600];
     int port = srt_setup(&coord, &s, &sub, url, sizeof(url));
     snprintf(url, sizeof(url),
              "srt://127.0.0.1:%d?streamid=#!::r=goodmpeg2,m=publish", port);
-    snprintf(path, sizeof(path), "%s/ffmpeg-srt-mpeg2.log", tu_dir());
+    snprintf(path, sizeof(path), "%s/ffmpeg-srt-mpeg2.log", fixture_dir());
     char *argv[] = {"ffmpeg",     "-nostdin", "-loglevel",
                     "warning",    "-re",      "-f",
                     "lavfi",      "-i",       "testsrc2=size=320x180:rate=25",
                     "-t",         "4",        "-c:v",
                     "mpeg2video", "-f",       "mpegts",
                     url,          NULL};
-    pid_t pid = spawn_ffmpeg(argv, path);
+    pid_t pid = fixture_spawn(argv, NULL, path);
     assert_true(pid > 0);
     WAIT_UNTIL(atomic_load(&coord.ends) >= 1, 8000);
-    wait_rc(pid);
-    tu_sub_stop(&sub);
+    fixture_wait(pid);
+    sim_sub_stop(&sub);
     assert_true(atomic_load(&coord.ends) >= 1);
     pthread_mutex_lock(&coord.mu);
     assert_non_null(
@@ -975,17 +864,17 @@ static void test_srt_unsupported_codec_refused(void **state)
     ingest_server_counters(s.srv, &c);
     assert_int_equal(c.live_streams, 0);
     srv_stop(&s);
-    tu_coord_stop(&coord);
+    sim_coord_stop(&coord);
 }
 
 static void test_srt_publish_and_bad_key(void **state)
 {
     (void)state;
-    const char *clip = tu_clip();
+    const char *clip = fixture_clip();
     assert_non_null(clip);
-    tu_coord_t coord;
+    sim_coord_t coord;
     srv_t s;
-    static tu_sub_t sub;
+    static sim_sub_t sub;
     char url[256], bad_url[256];
     int port = srt_setup(&coord, &s, &sub, url, sizeof(url));
     snprintf(bad_url, sizeof(bad_url), "srt://127.0.0.1:%d?streamid=badsrt",
@@ -995,7 +884,7 @@ static void test_srt_publish_and_bad_key(void **state)
     assert_int_equal(publish_run(clip, "mpegts", url, "ffmpeg-srt.log", NULL),
                      0);
     wait_packets(&sub, clip); /* the SRT latency, then the queue */
-    tu_sub_stop(&sub);
+    sim_sub_stop(&sub);
 
     check_srt_packets(&sub, clip);
 
@@ -1005,7 +894,7 @@ static void test_srt_publish_and_bad_key(void **state)
     assert_int_equal(c.publish_refused, 1);
     assert_int_equal(c.live_streams, 0);
     srv_stop(&s);
-    tu_coord_stop(&coord);
+    sim_coord_stop(&coord);
 }
 
 /* SRT publishers that misbehave while a good one streams: garbage instead
@@ -1015,7 +904,7 @@ static void test_srt_publish_and_bad_key(void **state)
 static void test_srt_hostile(void **state)
 {
     (void)state;
-    const char *clip = tu_clip();
+    const char *clip = fixture_clip();
     assert_non_null(clip);
     static uint8_t trunc[256 << 10], pmt[64 << 10], junk[96 << 10];
     size_t ntrunc = ts_truncated(clip, trunc, sizeof(trunc));
@@ -1028,7 +917,7 @@ static void test_srt_hostile(void **state)
     }
 
     char logpath[600];
-    snprintf(logpath, sizeof(logpath), "%s/srt-hostile.log", tu_dir());
+    snprintf(logpath, sizeof(logpath), "%s/srt-hostile.log", fixture_dir());
     int logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     assert_true(logfd >= 0);
     log_set_fd(logfd);
@@ -1038,9 +927,9 @@ static void test_srt_hostile(void **state)
     int av_level = av_log_get_level();
     av_log_set_level(AV_LOG_WARNING);
 
-    tu_coord_t coord;
+    sim_coord_t coord;
     srv_t s;
-    static tu_sub_t sub;
+    static sim_sub_t sub;
     char url[256];
     int port = srt_setup(&coord, &s, &sub, url, sizeof(url));
     assert_int_equal(srt_startup() >= 0, 1);
@@ -1157,7 +1046,7 @@ static void test_srt_hostile(void **state)
         usleep(20 * 1000);
     assert_int_equal(atomic_load(&coord.ends), 9);
     srv_stop(&s);
-    tu_coord_stop(&coord);
+    sim_coord_stop(&coord);
     srt_cleanup();
     log_set_fd(2);
     log_set_level(LOG_LEVEL_WARN);
@@ -1228,23 +1117,23 @@ static void test_srt_slow_admission(void **state)
     (void)state;
     /* The 3 s clip twice (a remux): the stream must outlast its probing
      * and the slow callers. */
-    const char *clip3 = tu_clip();
+    const char *clip3 = fixture_clip();
     assert_non_null(clip3);
     static char clip[600];
-    snprintf(clip, sizeof(clip), "%s/clip6.flv", tu_dir());
+    snprintf(clip, sizeof(clip), "%s/clip6.flv", fixture_dir());
     char *mk[] = {"ffmpeg",       "-nostdin", "-loglevel", "error",       "-y",
                   "-stream_loop", "1",        "-i",        (char *)clip3, "-c",
                   "copy",         clip,       NULL};
-    assert_int_equal(tu_run(mk, NULL), 0);
+    assert_int_equal(fixture_run(mk, NULL), 0);
     char logpath[600];
-    snprintf(logpath, sizeof(logpath), "%s/srt-slow.log", tu_dir());
+    snprintf(logpath, sizeof(logpath), "%s/srt-slow.log", fixture_dir());
     int logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     assert_true(logfd >= 0);
     log_set_fd(logfd);
     log_set_level(LOG_LEVEL_INFO);
 
-    slow_coord_t coord;
-    slow_coord_start(&coord);
+    sim_coord_t coord;
+    sim_coord_start(&coord, SIM_COORD_SLOW);
     ingest_config_t cfg;
     srv_config(&cfg, coord.endpoint, 100);
     const int64_t wait_ms = 200;
@@ -1252,9 +1141,9 @@ static void test_srt_slow_admission(void **state)
     srv_t s;
     srv_start_cfg(&s, &cfg);
     int port = ingest_server_srt_port(s.srv);
-    static tu_sub_t sub;
-    tu_sub_start(&sub, ingest_server_media_endpoint(s.srv), "s-goodsrt",
-                 "t-goodsrt", 64 << 20);
+    static sim_sub_t sub;
+    sim_sub_start(&sub, ingest_server_media_endpoint(s.srv), "s-goodsrt",
+                  "t-goodsrt", 64 << 20);
     char url[256];
     snprintf(url, sizeof(url),
              "srt://127.0.0.1:%d?streamid=#!::r=goodsrt,m=publish&linger=3",
@@ -1263,13 +1152,13 @@ static void test_srt_slow_admission(void **state)
     /* Without the muxer's 0.7 s interleaving delay, packets come in a
      * steady flow, so that a stall shows. */
     char errpath[600];
-    snprintf(errpath, sizeof(errpath), "%s/ffmpeg-srt-slow.log", tu_dir());
+    snprintf(errpath, sizeof(errpath), "%s/ffmpeg-srt-slow.log", fixture_dir());
     char *argv[] = {"ffmpeg", "-nostdin",  "-loglevel",  "warning",
                     "-re",    "-i",        (char *)clip, "-c",
                     "copy",   "-muxdelay", "0",          "-muxpreload",
                     "0",      "-f",        "mpegts",     url,
                     NULL};
-    pid_t gp = spawn_ffmpeg(argv, errpath);
+    pid_t gp = fixture_spawn(argv, NULL, errpath);
     assert_true(gp > 0);
     for (int i = 0; i < 100 && !atomic_load(&sub.accepted); i++)
         usleep(50 * 1000);
@@ -1319,7 +1208,7 @@ static void test_srt_slow_admission(void **state)
         assert_true(d.sock[i] != SRT_INVALID_SOCK);
         bound[i] = strncmp(d.keys[i], "hang", 4) == 0
                        ? cfg.admit_timeout_ms + 1500
-                       : SLOW_MS + 1500;
+                       : SIM_COORD_SLOW_MS + 1500;
     }
     for (int64_t now = clock_mono_ms(); now - t0 < cfg.admit_timeout_ms + 4000;
          now = clock_mono_ms()) {
@@ -1361,7 +1250,7 @@ static void test_srt_slow_admission(void **state)
     assert_int_equal(n.srt_late_refused, 4);
     assert_int_equal(atomic_load(&coord.requests), 7);
     srv_stop(&s);
-    slow_coord_stop(&coord);
+    sim_coord_stop(&coord);
     srt_cleanup();
     log_set_fd(2);
     log_set_level(LOG_LEVEL_WARN);
@@ -1392,8 +1281,8 @@ static void test_srt_slow_admission(void **state)
 static void test_srt_admission_timeout(void **state)
 {
     (void)state;
-    slow_coord_t coord;
-    slow_coord_start(&coord);
+    sim_coord_t coord;
+    sim_coord_start(&coord, SIM_COORD_SLOW);
     ingest_config_t cfg;
     srv_config(&cfg, coord.endpoint, 100);
     cfg.admit_timeout_ms = 500;
@@ -1419,7 +1308,7 @@ static void test_srt_admission_timeout(void **state)
     assert_int_equal(n.live_streams, 0);
     assert_int_equal(atomic_load(&coord.requests), 2);
     srv_stop(&s);
-    slow_coord_stop(&coord);
+    sim_coord_stop(&coord);
     srt_cleanup();
 }
 
@@ -1429,11 +1318,11 @@ static void test_srt_admission_timeout(void **state)
 static void test_media_curve_allowlist(void **state)
 {
     (void)state;
-    const char *clip = tu_clip();
+    const char *clip = fixture_clip();
     assert_non_null(clip);
     char keys[600], allow[600], cmd[2500];
-    snprintf(keys, sizeof(keys), "%s/curve-keys", tu_dir());
-    snprintf(allow, sizeof(allow), "%s/curve-allow", tu_dir());
+    snprintf(keys, sizeof(keys), "%s/curve-keys", fixture_dir());
+    snprintf(allow, sizeof(allow), "%s/curve-allow", fixture_dir());
     snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' && mkdir -p '%s' '%s'", keys,
              allow, keys, allow);
     assert_int_equal(system(cmd), 0);
@@ -1453,7 +1342,7 @@ static void test_media_curve_allowlist(void **state)
         curve_keys_write(other_kp, keys, "other", true, NULL, NULL, 0), 0);
 
     char logpath[600];
-    snprintf(logpath, sizeof(logpath), "%s/curve.log", tu_dir());
+    snprintf(logpath, sizeof(logpath), "%s/curve.log", fixture_dir());
     int logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     assert_true(logfd >= 0);
     log_set_fd(logfd);
@@ -1469,12 +1358,12 @@ static void test_media_curve_allowlist(void **state)
     const char *media = ingest_server_media_endpoint(s.srv);
 
     static relay_t listed, unlisted;
-    static tu_sub_t good, intruder, plain;
+    static sim_sub_t good, intruder, plain;
     relay_start(&listed, "listed", media, ingest_kp->public_z85, worker_kp);
     relay_start(&unlisted, "unlisted", media, ingest_kp->public_z85, other_kp);
-    tu_sub_start(&good, listed.inproc, "curvekey", "curvekey", 64 << 20);
-    tu_sub_start(&intruder, unlisted.inproc, "curvekey", "curvekey", 64 << 20);
-    tu_sub_start(&plain, media, "curvekey", "curvekey", 64 << 20);
+    sim_sub_start(&good, listed.inproc, "curvekey", "curvekey", 64 << 20);
+    sim_sub_start(&intruder, unlisted.inproc, "curvekey", "curvekey", 64 << 20);
+    sim_sub_start(&plain, media, "curvekey", "curvekey", 64 << 20);
 
     char url[256];
     snprintf(url, sizeof(url), "rtmp://127.0.0.1:%d/live/curvekey",
@@ -1482,15 +1371,15 @@ static void test_media_curve_allowlist(void **state)
     assert_int_equal(publish_run(clip, "flv", url, "ffmpeg-curve.log", NULL),
                      0);
     wait_packets(&good, clip);
-    tu_sub_stop(&good);
-    tu_sub_stop(&intruder);
-    tu_sub_stop(&plain);
+    sim_sub_stop(&good);
+    sim_sub_stop(&intruder);
+    sim_sub_stop(&plain);
     relay_stop(&listed);
     relay_stop(&unlisted);
 
     assert_true(atomic_load(&good.accepted));
     check_rtmp_packets(&good, clip);
-    const tu_sub_t *shut[] = {&intruder, &plain};
+    const sim_sub_t *shut[] = {&intruder, &plain};
     for (int i = 0; i < 2; i++) {
         assert_false(atomic_load(&shut[i]->accepted));
         assert_int_equal(atomic_load(&shut[i]->refusals), 0); /* no reply */
@@ -1518,8 +1407,8 @@ static void test_media_curve_allowlist(void **state)
 static void test_srt_bad_keys_rate_limited(void **state)
 {
     (void)state;
-    tu_coord_t coord;
-    tu_coord_start(&coord, true);
+    sim_coord_t coord;
+    sim_coord_start(&coord, SIM_COORD_ANSWER);
     srv_t s;
     srv_start(&s, coord.endpoint, 2);
     int port = ingest_server_srt_port(s.srv);
@@ -1533,52 +1422,54 @@ static void test_srt_bad_keys_rate_limited(void **state)
     assert_int_equal(n.publish_refused, 2);
     assert_int_equal(n.publish_ok, 0);
     srv_stop(&s);
-    tu_coord_stop(&coord);
+    sim_coord_stop(&coord);
     srt_cleanup();
 }
 
 static void test_bad_keys_rate_limited(void **state)
 {
     (void)state;
-    tu_coord_t coord;
-    tu_coord_start(&coord, true);
+    sim_coord_t coord;
+    sim_coord_start(&coord, SIM_COORD_ANSWER);
     srv_t s;
     srv_start(&s, coord.endpoint, 2);
     int port = ingest_server_rtmp_port(s.srv);
     for (int i = 0; i < 3; i++) {
-        tu_rtmp_t c;
-        assert_int_equal(tu_rtmp_open(&c, port, i & 1), 0);
-        assert_int_equal(tu_rtmp_publish(&c, i < 2 ? "nope" : "goodkey"), 0);
+        rtmp_client_t c;
+        assert_int_equal(rtmp_client_open(&c, port, i & 1), 0);
+        assert_int_equal(rtmp_client_publish(&c, i < 2 ? "nope" : "goodkey"),
+                         0);
         assert_string_equal(c.status, "NetStream.Publish.BadName");
         if (i == 2) /* refused without asking the coordinator */
             assert_string_equal(c.desc, "too many refused keys, retry later");
-        tu_rtmp_close(&c);
+        rtmp_client_close(&c);
     }
     assert_int_equal(atomic_load(&coord.requests), 2);
     srv_stop(&s);
-    tu_coord_stop(&coord);
+    sim_coord_stop(&coord);
 }
 
 static void test_admission_timeout(void **state)
 {
     (void)state;
-    tu_coord_t coord;
-    tu_coord_start(&coord, false); /* never answers publishes */
+    sim_coord_t coord;
+    sim_coord_start(&coord, SIM_COORD_SILENT); /* never answers publishes */
     coord.nack_heartbeat = true;
     srv_t s;
     srv_start(&s, coord.endpoint, 100);
-    tu_rtmp_t c;
-    assert_int_equal(tu_rtmp_open(&c, ingest_server_rtmp_port(s.srv), 0), 0);
-    assert_int_equal(tu_rtmp_publish(&c, "goodkey"), 0);
+    rtmp_client_t c;
+    assert_int_equal(rtmp_client_open(&c, ingest_server_rtmp_port(s.srv), 0),
+                     0);
+    assert_int_equal(rtmp_client_publish(&c, "goodkey"), 0);
     assert_string_equal(c.status, "NetStream.Publish.BadName");
     assert_string_equal(c.desc, "coordinator did not answer");
-    tu_rtmp_close(&c);
+    rtmp_client_close(&c);
     /* Told "not registered" (as by a restarted coordinator), the ingest
      * introduced itself again. */
     assert_true(atomic_load(&coord.heartbeats) >= 1);
     assert_int_equal(atomic_load(&coord.hellos), 2);
     srv_stop(&s);
-    tu_coord_stop(&coord);
+    sim_coord_stop(&coord);
 }
 
 static void test_open_mode_publish(void **state)
@@ -1586,11 +1477,12 @@ static void test_open_mode_publish(void **state)
     (void)state;
     srv_t s;
     srv_start(&s, "", 100);
-    tu_rtmp_t c;
-    assert_int_equal(tu_rtmp_open(&c, ingest_server_rtmp_port(s.srv), 1), 0);
-    assert_int_equal(tu_rtmp_publish(&c, "anykey"), 0);
+    rtmp_client_t c;
+    assert_int_equal(rtmp_client_open(&c, ingest_server_rtmp_port(s.srv), 1),
+                     0);
+    assert_int_equal(rtmp_client_publish(&c, "anykey"), 0);
     assert_string_equal(c.status, "NetStream.Publish.Start");
-    tu_rtmp_close(&c);
+    rtmp_client_close(&c);
     srv_stop(&s);
 }
 
@@ -1601,26 +1493,27 @@ static void test_enhanced_rtmp_hevc_gop_cache(void **state)
     (void)state;
     srv_t s;
     srv_start(&s, "", 100);
-    tu_rtmp_t c;
-    assert_int_equal(tu_rtmp_open(&c, ingest_server_rtmp_port(s.srv), 1), 0);
-    assert_int_equal(tu_rtmp_publish(&c, "ehevc"), 0);
+    rtmp_client_t c;
+    assert_int_equal(rtmp_client_open(&c, ingest_server_rtmp_port(s.srv), 1),
+                     0);
+    assert_int_equal(rtmp_client_publish(&c, "ehevc"), 0);
     assert_string_equal(c.status, "NetStream.Publish.Start");
     uint8_t seq[] = {0x90, 'h', 'v', 'c', '1', 1, 1, 0x60, 0, 0, 0, 0x90};
     uint8_t old[] = {0x91, 'h', 'v', 'c', '1', 0, 0, 0, 0x26, 1};
     uint8_t key[] = {0x91, 'h', 'v', 'c', '1', 0, 0, 66, 0x26, 1, 0xaf};
     uint8_t p1[] = {0xa1, 'h', 'v', 'c', '1', 0, 0, 33, 0x02, 1, 0xd0, 0};
     uint8_t p2[] = {0xa3, 'h', 'v', 'c', '1', 0x02, 1, 0xd1};
-    assert_int_equal(tu_rtmp_send(&c, 6, 9, 1, 0, seq, sizeof(seq)), 0);
-    assert_int_equal(tu_rtmp_send(&c, 6, 9, 1, 0, old, sizeof(old)), 0);
-    assert_int_equal(tu_rtmp_send(&c, 6, 9, 1, 1000, key, sizeof(key)), 0);
-    assert_int_equal(tu_rtmp_send(&c, 6, 9, 1, 1033, p1, sizeof(p1)), 0);
-    assert_int_equal(tu_rtmp_send(&c, 6, 9, 1, 1066, p2, sizeof(p2)), 0);
+    assert_int_equal(rtmp_client_send(&c, 6, 9, 1, 0, seq, sizeof(seq)), 0);
+    assert_int_equal(rtmp_client_send(&c, 6, 9, 1, 0, old, sizeof(old)), 0);
+    assert_int_equal(rtmp_client_send(&c, 6, 9, 1, 1000, key, sizeof(key)), 0);
+    assert_int_equal(rtmp_client_send(&c, 6, 9, 1, 1033, p1, sizeof(p1)), 0);
+    assert_int_equal(rtmp_client_send(&c, 6, 9, 1, 1066, p2, sizeof(p2)), 0);
     usleep(300 * 1000);
-    static tu_sub_t sub;
-    tu_sub_start(&sub, ingest_server_media_endpoint(s.srv), "ehevc", "ehevc",
-                 1 << 20);
+    static sim_sub_t sub;
+    sim_sub_start(&sub, ingest_server_media_endpoint(s.srv), "ehevc", "ehevc",
+                  1 << 20);
     WAIT_UNTIL(sub_count(&sub, 0) >= 3, 5000);
-    tu_sub_stop(&sub);
+    sim_sub_stop(&sub);
     assert_true(atomic_load(&sub.accepted));
     assert_int_equal(sub.codec[0], PRISM__CODEC__CODEC_HEVC);
     assert_int_equal(sub.xlen[0], 7);
@@ -1634,7 +1527,7 @@ static void test_enhanced_rtmp_hevc_gop_cache(void **state)
     assert_int_equal(sub.pkts[0][2].dts, 1066);
     assert_int_equal(sub.pkts[0][2].pts, 1066); /* CodedFramesX: no offset */
     assert_int_equal(sub.pkts[0][2].size, 3);
-    tu_rtmp_close(&c);
+    rtmp_client_close(&c);
     srv_stop(&s);
 }
 
@@ -1663,7 +1556,7 @@ static void skip_without_ipv6(void)
 }
 
 /* Waits up to ms for a subscriber's stream to be live. */
-static bool sub_wait_accepted(tu_sub_t *u, int ms)
+static bool sub_wait_accepted(sim_sub_t *u, int ms)
 {
     for (int i = 0; i < ms / 20 && !atomic_load(&u->accepted); i++)
         usleep(20 * 1000);
@@ -1677,10 +1570,10 @@ static void test_ipv6_publish(void **state)
 {
     (void)state;
     skip_without_ipv6();
-    const char *clip = tu_clip();
+    const char *clip = fixture_clip();
     assert_non_null(clip);
-    tu_coord_t coord;
-    tu_coord_start(&coord, true);
+    sim_coord_t coord;
+    sim_coord_start(&coord, SIM_COORD_ANSWER);
     ingest_config_t cfg;
     srv_config(&cfg, coord.endpoint, 2);
     snprintf(cfg.rtmp_listen, sizeof(cfg.rtmp_listen), "[::]:0");
@@ -1691,11 +1584,11 @@ static void test_ipv6_publish(void **state)
     int sport = ingest_server_srt_port(s.srv);
     assert_true(port > 0 && sport > 0);
 
-    static tu_sub_t sub, ssub;
-    tu_sub_start(&sub, ingest_server_media_endpoint(s.srv), "s-goodkey",
-                 "t-goodkey", 64 << 20);
-    tu_sub_start(&ssub, ingest_server_media_endpoint(s.srv), "s-goodsrt",
-                 "t-goodsrt", 64 << 20);
+    static sim_sub_t sub, ssub;
+    sim_sub_start(&sub, ingest_server_media_endpoint(s.srv), "s-goodkey",
+                  "t-goodkey", 64 << 20);
+    sim_sub_start(&ssub, ingest_server_media_endpoint(s.srv), "s-goodsrt",
+                  "t-goodsrt", 64 << 20);
     char url[256], surl[256], bad[256], err[600];
     snprintf(url, sizeof(url), "rtmp://[::1]:%d/live/goodkey", port);
     snprintf(surl, sizeof(surl),
@@ -1708,12 +1601,12 @@ static void test_ipv6_publish(void **state)
 
     /* IPv4 callers on the [::] listeners: each asks with a refused key,
      * which blocks 127.0.0.1 (bad_key_limit 2). */
-    tu_rtmp_t c;
-    assert_int_equal(tu_rtmp_open(&c, port, 1), 0);
-    assert_int_equal(tu_rtmp_publish(&c, "badv4"), 0);
+    rtmp_client_t c;
+    assert_int_equal(rtmp_client_open(&c, port, 1), 0);
+    assert_int_equal(rtmp_client_publish(&c, "badv4"), 0);
     assert_string_equal(c.status, "NetStream.Publish.BadName");
     assert_string_equal(c.desc, "unknown stream key");
-    tu_rtmp_close(&c);
+    rtmp_client_close(&c);
     assert_int_equal(srt_startup() >= 0, 1);
     srt_dial_refused(sport, "badv4srt", SRT_REJX_FORBIDDEN);
     srt_cleanup();
@@ -1727,12 +1620,12 @@ static void test_ipv6_publish(void **state)
                                              : "too many refused keys"));
     }
 
-    assert_int_equal(wait_rc(rp), 0);
-    assert_int_equal(wait_rc(sp), 0);
+    assert_int_equal(fixture_wait(rp), 0);
+    assert_int_equal(fixture_wait(sp), 0);
     wait_packets(&sub, clip);
     wait_packets(&ssub, clip); /* the SRT latency, then the queue */
-    tu_sub_stop(&sub);
-    tu_sub_stop(&ssub);
+    sim_sub_stop(&sub);
+    sim_sub_stop(&ssub);
     check_rtmp_packets(&sub, clip);
     check_srt_packets(&ssub, clip);
     assert_int_equal(atomic_load(&coord.requests), 6);
@@ -1742,7 +1635,7 @@ static void test_ipv6_publish(void **state)
     assert_int_equal(n.publish_ok, 2);
     assert_int_equal(n.live_streams, 0);
     srv_stop(&s);
-    tu_coord_stop(&coord);
+    sim_coord_stop(&coord);
 }
 
 /* The media ROUTER bound on [::] takes IPv4 workers too, and the endpoint
@@ -1751,8 +1644,8 @@ static void test_ipv6_media_bind(void **state)
 {
     (void)state;
     skip_without_ipv6();
-    tu_coord_t coord;
-    tu_coord_start(&coord, true);
+    sim_coord_t coord;
+    sim_coord_start(&coord, SIM_COORD_ANSWER);
     ingest_config_t cfg;
     srv_config(&cfg, coord.endpoint, 100);
     snprintf(cfg.media_bind, sizeof(cfg.media_bind), "tcp://[::]:*");
@@ -1770,14 +1663,14 @@ static void test_ipv6_media_bind(void **state)
     assert_string_equal(coord.hello_endpoint, want);
 
     snprintf(v4, sizeof(v4), "tcp://127.0.0.1%s", port);
-    static tu_sub_t sub;
-    tu_sub_start(&sub, v4, "s-none", "t-none", 1 << 20);
+    static sim_sub_t sub;
+    sim_sub_start(&sub, v4, "s-none", "t-none", 1 << 20);
     for (int i = 0; i < 100 && !atomic_load(&sub.refusals); i++)
         usleep(20 * 1000);
-    tu_sub_stop(&sub);
+    sim_sub_stop(&sub);
     assert_true(atomic_load(&sub.refusals) > 0); /* answered over IPv4 */
     srv_stop(&s);
-    tu_coord_stop(&coord);
+    sim_coord_stop(&coord);
 }
 
 /* A listen address that cannot be used fails the start. */

@@ -16,11 +16,11 @@
 #include "clock.h"
 #include "media_frame.h"
 #include "zctx.h"
+#include "zpair.h"
 #include "zsock.h"
 
 typedef struct {
-    void *router; /* ingest side */
-    void *dealer; /* worker side */
+    zpair_t z; /* router: the ingest side; dealer: the worker side */
     envelope_peer_t worker;
 } pair_t;
 
@@ -48,7 +48,6 @@ static int setup_on(void **state, const char *endpoint)
 {
     zsock_opts_t o;
     pair_t *p = calloc(1, sizeof(*p));
-    char ep[256];
     Prism__Envelope env = PRISM__ENVELOPE__INIT, *got = NULL;
     Prism__Subscribe sub = PRISM__SUBSCRIBE__INIT;
 
@@ -56,17 +55,13 @@ static int setup_on(void **state, const char *endpoint)
     o.router_mandatory = true;
     o.rcvtimeo_ms = 5000;
     o.sndtimeo_ms = 5000;
-    p->router = zsock_new(ZMQ_ROUTER, &o);
-    p->dealer = zsock_new(ZMQ_DEALER, &o);
-    if (!p->router || !p->dealer || zsock_bind(p->router, endpoint) ||
-        zsock_last_endpoint(p->router, ep, sizeof(ep)) ||
-        zsock_connect(p->dealer, ep))
+    if (zpair_open(&p->z, &o, &o, endpoint, NULL) < 0)
         return -1;
     sub.stream_id = "s-1";
     env.body_case = PRISM__ENVELOPE__BODY_SUBSCRIBE;
     env.subscribe = &sub;
-    if (envelope_send(p->dealer, NULL, "worker-1", &env, 0) ||
-        envelope_recv(p->router, 0, &p->worker, &got, NULL))
+    if (envelope_send(p->z.dealer, NULL, "worker-1", &env, 0) ||
+        envelope_recv(p->z.router, 0, &p->worker, &got, NULL))
         return -1;
     envelope_free(&got);
     atomic_store(&freed, 0);
@@ -93,8 +88,7 @@ static int setup_tcp(void **state)
 static int teardown(void **state)
 {
     pair_t *p = *state;
-    zsock_close(&p->router);
-    zsock_close(&p->dealer);
+    zpair_close(&p->z);
     free(p);
     return 0;
 }
@@ -146,11 +140,11 @@ static void test_owned_large_payload_is_zero_copy(void **state)
     fill(data, len, 7);
     memcpy(expect, data, len);
     make_header(&h);
-    assert_int_equal(media_frame_send_owned(p->router, &p->worker, "ingest-1",
+    assert_int_equal(media_frame_send_owned(p->z.router, &p->worker, "ingest-1",
                                             &h, data, len, count_free, &freed,
                                             0),
                      0);
-    assert_int_equal(media_frame_recv(p->dealer, 0, NULL, &env, &payload), 0);
+    assert_int_equal(media_frame_recv(p->z.dealer, 0, NULL, &env, &payload), 0);
     check_header(env);
     assert_int_equal(zmq_msg_size(&payload), len);
     assert_ptr_equal(zmq_msg_data(&payload), data);
@@ -178,11 +172,11 @@ static void test_owned_large_payload_over_tcp(void **state)
     fill(data, len, 99);
     memcpy(expect, data, len);
     make_header(&h);
-    assert_int_equal(media_frame_send_owned(p->router, &p->worker, "ingest-1",
+    assert_int_equal(media_frame_send_owned(p->z.router, &p->worker, "ingest-1",
                                             &h, data, len, count_free, &freed,
                                             0),
                      0);
-    assert_int_equal(media_frame_recv(p->dealer, 0, NULL, &env, &payload), 0);
+    assert_int_equal(media_frame_recv(p->z.dealer, 0, NULL, &env, &payload), 0);
     check_header(env);
     assert_int_equal(zmq_msg_size(&payload), len);
     assert_memory_equal(zmq_msg_data(&payload), expect, len);
@@ -209,11 +203,11 @@ static void test_copy_send_lets_caller_reuse_buffer(void **state)
     fill(buf, sizeof(buf), 3);
     memcpy(expect, buf, sizeof(buf));
     make_header(&h);
-    assert_int_equal(media_frame_send_copy(p->router, &p->worker, "ingest-1",
+    assert_int_equal(media_frame_send_copy(p->z.router, &p->worker, "ingest-1",
                                            &h, buf, sizeof(buf), 0),
                      0);
     memset(buf, 0, sizeof(buf));
-    assert_int_equal(media_frame_recv(p->dealer, 0, NULL, &env, &payload), 0);
+    assert_int_equal(media_frame_recv(p->z.dealer, 0, NULL, &env, &payload), 0);
     check_header(env);
     assert_int_equal(zmq_msg_size(&payload), sizeof(buf));
     assert_memory_equal(zmq_msg_data(&payload), expect, sizeof(expect));
@@ -232,13 +226,13 @@ static void test_oversized_payload_refused_both_ways(void **state)
 
     make_header(&h);
     /* Sending: refused, and the taken buffer is freed exactly once. */
-    assert_int_equal(media_frame_send_owned(p->router, &p->worker, "ingest-1",
+    assert_int_equal(media_frame_send_owned(p->z.router, &p->worker, "ingest-1",
                                             &h, data, big, count_free, &freed,
                                             0),
                      -EMSGSIZE);
     assert_int_equal(atomic_load(&freed), 1);
     data = calloc(1, big);
-    assert_int_equal(media_frame_send_copy(p->router, &p->worker, "ingest-1",
+    assert_int_equal(media_frame_send_copy(p->z.router, &p->worker, "ingest-1",
                                            &h, data, big, 0),
                      -EMSGSIZE);
 
@@ -246,17 +240,17 @@ static void test_oversized_payload_refused_both_ways(void **state)
     henv.body_case = PRISM__ENVELOPE__BODY_MEDIA_HEADER;
     henv.media_header = &h;
     assert_int_equal(
-        envelope_send(p->router, &p->worker, "ingest-1", &henv, ZMQ_SNDMORE),
+        envelope_send(p->z.router, &p->worker, "ingest-1", &henv, ZMQ_SNDMORE),
         0);
-    assert_int_equal(zmq_send(p->router, data, big, 0), (int)big);
+    assert_int_equal(zmq_send(p->z.router, data, big, 0), (int)big);
     /* ...and the next packet still arrives. */
-    assert_int_equal(media_frame_send_copy(p->router, &p->worker, "ingest-1",
+    assert_int_equal(media_frame_send_copy(p->z.router, &p->worker, "ingest-1",
                                            &h, "abc", 3, 0),
                      0);
-    assert_int_equal(media_frame_recv(p->dealer, 0, NULL, &env, &payload),
+    assert_int_equal(media_frame_recv(p->z.dealer, 0, NULL, &env, &payload),
                      -EMSGSIZE);
     assert_null(env);
-    assert_int_equal(media_frame_recv(p->dealer, 0, NULL, &env, &payload), 0);
+    assert_int_equal(media_frame_recv(p->z.dealer, 0, NULL, &env, &payload), 0);
     assert_int_equal(zmq_msg_size(&payload), 3);
     assert_memory_equal(zmq_msg_data(&payload), "abc", 3);
     zmq_msg_close(&payload);
@@ -275,9 +269,9 @@ static void test_header_without_payload_and_other_bodies(void **state)
     make_header(&h);
     henv.body_case = PRISM__ENVELOPE__BODY_MEDIA_HEADER;
     henv.media_header = &h;
-    assert_int_equal(envelope_send(p->router, &p->worker, "ingest-1", &henv, 0),
-                     0);
-    assert_int_equal(media_frame_recv(p->dealer, 0, NULL, &env, &payload),
+    assert_int_equal(
+        envelope_send(p->z.router, &p->worker, "ingest-1", &henv, 0), 0);
+    assert_int_equal(media_frame_recv(p->z.dealer, 0, NULL, &env, &payload),
                      -EBADMSG);
     assert_null(env);
 
@@ -286,9 +280,9 @@ static void test_header_without_payload_and_other_bodies(void **state)
     cr.bytes = 1000;
     henv.body_case = PRISM__ENVELOPE__BODY_CREDIT;
     henv.credit = &cr;
-    assert_int_equal(envelope_send(p->dealer, NULL, "worker-1", &henv, 0), 0);
-    assert_int_equal(media_frame_recv(p->router, 0, &p->worker, &env, &payload),
-                     0);
+    assert_int_equal(envelope_send(p->z.dealer, NULL, "worker-1", &henv, 0), 0);
+    assert_int_equal(
+        media_frame_recv(p->z.router, 0, &p->worker, &env, &payload), 0);
     assert_int_equal(env->body_case, PRISM__ENVELOPE__BODY_CREDIT);
     assert_int_equal(env->credit->bytes, 1000);
     assert_int_equal(zmq_msg_size(&payload), 0);

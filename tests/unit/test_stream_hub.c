@@ -15,12 +15,14 @@
 #include "log.h"
 #include "media_frame.h"
 #include "pktbuf.h"
+#include "sim_sub.h"
 #include "stream_hub.h"
 #include "zctx.h"
+#include "zpair.h"
 #include "zsock.h"
 
 typedef struct {
-    void *router, *dealer;
+    zpair_t z; /* router: the hub's; dealer: a worker */
     hub_t *hub;
     hub_stream_t *s;
 } fx_t;
@@ -28,17 +30,14 @@ typedef struct {
 static fx_t *fx_new(const char *ep, uint32_t gop_max)
 {
     fx_t *f = calloc(1, sizeof(*f));
-    zsock_opts_t o;
-    zsock_opts_default(&o);
-    o.router_mandatory = true;
-    o.sndtimeo_ms = 0;
-    f->router = zsock_new(ZMQ_ROUTER, &o);
-    assert_int_equal(zsock_bind(f->router, ep), 0);
-    zsock_opts_default(&o);
-    f->dealer = zsock_new(ZMQ_DEALER, &o);
-    assert_int_equal(zsock_connect(f->dealer, ep), 0);
+    zsock_opts_t ro, dopts;
+    zsock_opts_default(&ro);
+    ro.router_mandatory = true;
+    ro.sndtimeo_ms = 0;
+    zsock_opts_default(&dopts);
+    assert_int_equal(zpair_open(&f->z, &ro, &dopts, ep, NULL), 0);
     hub_limits_t lim = {gop_max, 1 << 20, 4, 16};
-    f->hub = hub_new(f->router, "ingest-test", &lim);
+    f->hub = hub_new(f->z.router, "ingest-test", &lim);
     f->s = hub_stream_open(f->hub, "s1", "tok");
     assert_non_null(f->s);
     static const uint8_t avcc[] = {1, 0x64, 0, 0x1f};
@@ -71,8 +70,7 @@ static void fx_free(fx_t **fp)
 {
     fx_t *f = *fp;
     hub_free(&f->hub);
-    zsock_close(&f->dealer);
-    zsock_close(&f->router);
+    zpair_close(&f->z);
     free(f);
     *fp = NULL;
 }
@@ -97,39 +95,22 @@ static void push(fx_t *f, uint32_t track, int64_t dts, bool key, uint8_t tag)
     hub_flush(f->hub);
 }
 
-static void send_env(void *sock, Prism__Envelope *env)
-{
-    assert_int_equal(envelope_send(sock, NULL, "w", env, 0), 0);
-}
-
 static void subscribe(fx_t *f, const char *token, uint64_t credit)
 {
-    Prism__Envelope env = PRISM__ENVELOPE__INIT;
-    Prism__Subscribe s = PRISM__SUBSCRIBE__INIT;
-    env.body_case = PRISM__ENVELOPE__BODY_SUBSCRIBE;
-    env.subscribe = &s;
-    s.stream_id = "s1";
-    s.token = (char *)token;
-    s.credit_bytes = credit;
-    send_env(f->dealer, &env);
+    assert_int_equal(
+        sim_sub_send_subscribe(f->z.dealer, 0, "w", "s1", token, credit), 0);
 }
 
 static void credit(fx_t *f, uint64_t bytes)
 {
-    Prism__Envelope env = PRISM__ENVELOPE__INIT;
-    Prism__Credit c = PRISM__CREDIT__INIT;
-    env.body_case = PRISM__ENVELOPE__BODY_CREDIT;
-    env.credit = &c;
-    c.stream_id = "s1";
-    c.bytes = bytes;
-    send_env(f->dealer, &env);
+    assert_int_equal(sim_sub_send_credit(f->z.dealer, 0, "w", "s1", bytes), 0);
 }
 
 /* Lets the hub read what the dealer sent (inproc is asynchronous). */
 static void pump(fx_t *f)
 {
     for (int i = 0; i < 20; i++) {
-        zmq_pollitem_t pi = {f->router, 0, ZMQ_POLLIN, 0};
+        zmq_pollitem_t pi = {f->z.router, 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&pi, 1, 20) > 0)
             hub_handle_router(f->hub);
     }
@@ -154,12 +135,12 @@ typedef struct {
 static bool recv_one(fx_t *f, got_t *g)
 {
     memset(g, 0, sizeof(*g));
-    zmq_pollitem_t pi = {f->dealer, 0, ZMQ_POLLIN, 0};
+    zmq_pollitem_t pi = {f->z.dealer, 0, ZMQ_POLLIN, 0};
     if (zmq_poll(&pi, 1, 200) <= 0)
         return false;
     Prism__Envelope *env = NULL;
     zmq_msg_t pl;
-    assert_int_equal(media_frame_recv(f->dealer, 0, NULL, &env, &pl), 0);
+    assert_int_equal(media_frame_recv(f->z.dealer, 0, NULL, &env, &pl), 0);
     g->body = env->body_case;
     if (env->body_case == PRISM__ENVELOPE__BODY_SUBSCRIBE_REPLY) {
         g->accepted = env->subscribe_reply->accepted;
