@@ -88,17 +88,6 @@
 #define CONTROL_BATCH_MAX 1000
 
 /*
- * Ingest nodes remembered. A record is kept after its ingest goes silent,
- * for when it speaks again, so the table only grows: at most one record
- * per key in allow_dir, since an ingest is named by its key. Each ingest
- * serves many publishers, so a farm needs far fewer; the bound keeps the
- * table's size fixed whatever the directory holds. Past it, a new ingest's
- * Hello is refused ("registry full") and so are its publishes ("unknown
- * ingest").
- */
-#define MAX_INGESTS 4096
-
-/*
  * Streams of an overloaded worker considered when one is shed: the first
  * this many found in the stream table. Most workers run fewer, so this is
  * all of them; on a bigger one the lowest priority among these goes, which
@@ -201,24 +190,6 @@ static const char SQL_STATS[] =
 
 /* ---------------------------------------------------------------- helpers */
 
-const char *coord_stream_state_name(stream_state_t s)
-{
-    switch (s) {
-    case STREAM_PENDING:
-        return "pending";
-    case STREAM_ASSIGNING:
-        return "assigning";
-    case STREAM_RUNNING:
-        return "running";
-    case STREAM_RECOVERING:
-        return "recovering";
-    case STREAM_FAILED:
-        return "failed";
-    default:
-        return "free";
-    }
-}
-
 static void random_hex(char *out, size_t nbytes)
 {
     unsigned char b[64];
@@ -249,34 +220,6 @@ static void random_uuid(char *out)
              h + 20);
 }
 
-static placement_kind_t kind_from_proto(Prism__DeviceKind k)
-{
-    switch (k) {
-    case PRISM__DEVICE_KIND__DEVICE_KIND_NVENC:
-        return PLACEMENT_KIND_NVENC;
-    case PRISM__DEVICE_KIND__DEVICE_KIND_VAAPI:
-        return PLACEMENT_KIND_VAAPI;
-    case PRISM__DEVICE_KIND__DEVICE_KIND_QSV:
-        return PLACEMENT_KIND_QSV;
-    default:
-        return PLACEMENT_KIND_CPU;
-    }
-}
-
-static int codec_to_ladder(Prism__Codec c)
-{
-    switch (c) {
-    case PRISM__CODEC__CODEC_H264:
-        return LADDER_CODEC_H264;
-    case PRISM__CODEC__CODEC_HEVC:
-        return LADDER_CODEC_HEVC;
-    case PRISM__CODEC__CODEC_AV1:
-        return LADDER_CODEC_AV1;
-    default:
-        return -1;
-    }
-}
-
 static void db_write(coord_t *c, const char *sql, int n,
                      const char *const *params)
 {
@@ -302,155 +245,16 @@ void coord_event(coord_t *c, const char *kind, const char *worker,
     json_decref(detail);
 }
 
-static int send_env(coord_t *c, const unsigned char *rid, size_t rid_len,
-                    Prism__Envelope *env, const char *to)
-{
-    envelope_peer_t p;
-    if (!c->control || rid_len == 0 || rid_len > sizeof(p.rid))
-        return -ENOTCONN;
-    memset(&p, 0, sizeof(p));
-    memcpy(p.rid, rid, rid_len);
-    p.rid_len = rid_len;
-    int rc = envelope_send(c->control, &p, c->cfg.id, env, ZMQ_DONTWAIT);
-    if (rc < 0) {
-        c->n.send_failures++;
-        log_debug(MOD, "Send failed.", "to=%s body=%s err=%d", to,
-                  envelope_body_name(env), rc);
-    }
-    return rc;
-}
-
-/* ---------------------------------------------------------------- lookup */
-
-coord_worker_t *coord_find_worker(coord_t *c, const char *id, long *idx)
-{
-    long i = id ? idmap_get(c->worker_ids, id) : -1;
-    if (i < 0 || (size_t)i >= c->nworkers)
-        return NULL;
-    if (idx)
-        *idx = i;
-    return &c->workers[i];
-}
-
-coord_stream_t *coord_find_stream(coord_t *c, const char *id)
-{
-    long i = id ? idmap_get(c->stream_ids, id) : -1;
-    if (i < 0 || (size_t)i >= c->nslots || c->streams[i].state == STREAM_FREE)
-        return NULL;
-    return &c->streams[i];
-}
-
-static void channel_key(int64_t channel_id, char *buf, size_t len)
-{
-    snprintf(buf, len, "%" PRId64, channel_id);
-}
-
-static coord_stream_t *find_channel_stream(coord_t *c, int64_t channel_id)
-{
-    char k[24];
-    channel_key(channel_id, k, sizeof(k));
-    long i = idmap_get(c->channel_streams, k);
-    if (i < 0 || (size_t)i >= c->nslots || c->streams[i].state == STREAM_FREE)
-        return NULL;
-    return &c->streams[i];
-}
-
-/* Makes a stream findable by its id and its channel. 0 or -ENOMEM. */
-static int stream_index(coord_t *c, coord_stream_t *s)
-{
-    char k[24];
-    long slot = (long)(s - c->streams);
-    channel_key(s->channel_id, k, sizeof(k));
-    if (idmap_put(c->stream_ids, s->id, slot) < 0)
-        return -ENOMEM;
-    if (idmap_put(c->channel_streams, k, slot) < 0) {
-        idmap_del(c->stream_ids, s->id);
-        return -ENOMEM;
-    }
-    return 0;
-}
-
-static coord_ingest_t *find_ingest(coord_t *c, const char *id)
-{
-    for (size_t i = 0; i < c->ningests; i++)
-        if (!strcmp(c->ingests[i].id, id))
-            return &c->ingests[i];
-    return NULL;
-}
-
-/* A free stream slot, or NULL at max_streams. The table grows by doubling,
- * so pointers into it are valid only until the next stream_alloc. */
-static coord_stream_t *stream_alloc(coord_t *c)
-{
-    if (c->nstreams == c->nslots && c->nslots < (size_t)c->cfg.max_streams) {
-        if (c->nslots == c->cap_streams) {
-            size_t cap = c->cap_streams ? c->cap_streams * 2 : 64;
-            if (cap > (size_t)c->cfg.max_streams)
-                cap = (size_t)c->cfg.max_streams;
-            coord_stream_t *v = realloc(c->streams, cap * sizeof(*v));
-            if (!v)
-                return NULL;
-            c->streams = v;
-            c->cap_streams = cap;
-        }
-        c->streams[c->nslots++].state = STREAM_FREE;
-    }
-    for (size_t i = 0; i < c->nslots; i++) {
-        if (c->streams[i].state == STREAM_FREE) {
-            coord_stream_t *s = &c->streams[i];
-            memset(s, 0, sizeof(*s));
-            s->worker = -1;
-            s->device = -1;
-            s->moving_from = -1;
-            s->avoid_worker = -1;
-            s->seq = ++c->next_seq;
-            c->nstreams++;
-            return s;
-        }
-    }
-    return NULL;
-}
-
-static void stream_free_slot(coord_t *c, coord_stream_t *s)
-{
-    char k[24];
-    channel_key(s->channel_id, k, sizeof(k));
-    if (s->id[0])
-        idmap_del(c->stream_ids, s->id);
-    if (idmap_get(c->channel_streams, k) == (long)(s - c->streams))
-        idmap_del(c->channel_streams, k);
-    s->state = STREAM_FREE;
-    s->id[0] = '\0';
-    s->left_ms = 0;
-    c->nstreams--;
-}
-
 /* ---------------------------------------------------------------- DB rows */
-
-static const char *const proto_codec_names[] = {"",    "h264", "hevc", "av1",
-                                                "aac", "opus", "mp3"};
-
-static const char *proto_codec_name(Prism__Codec c)
-{
-    return (unsigned)c < 7 ? proto_codec_names[c] : "";
-}
-
-static Prism__Codec proto_codec_parse(const char *name)
-{
-    for (int i = 1; name && i < 7; i++)
-        if (!strcmp(name, proto_codec_names[i]))
-            return (Prism__Codec)i;
-    return PRISM__CODEC__CODEC_UNSPECIFIED;
-}
 
 static json_t *source_json(const coord_stream_t *s)
 {
     return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:s}", "codec",
-                     proto_codec_name(s->src_info.video_codec), "width",
+                     envelope_codec_name(s->src_info.video_codec), "width",
                      s->source.width, "height", s->source.height, "fps_num",
                      s->source.fps_num, "fps_den", s->source.fps_den,
                      "bitrate_kbps", s->source.bitrate_kbps, "audio_codec",
-                     proto_codec_name(s->src_info.audio_codec));
+                     envelope_codec_name(s->src_info.audio_codec));
 }
 
 static json_t *renditions_json(const coord_stream_t *s)
@@ -470,32 +274,20 @@ static json_t *renditions_json(const coord_stream_t *s)
     return a;
 }
 
-static const char *worker_id_of(coord_t *c, long wi)
-{
-    return wi >= 0 && (size_t)wi < c->nworkers ? c->workers[wi].id : "";
-}
-
-static int device_index_of(coord_t *c, const coord_stream_t *s)
-{
-    if (s->worker < 0 || s->device < 0)
-        return -1;
-    return (int)((size_t)s->device - c->pworkers[s->worker].first_device);
-}
-
 static void db_stream(coord_t *c, const coord_stream_t *s)
 {
     char chan[24], dev[16], gen[24], mseq[24];
     snprintf(chan, sizeof(chan), "%" PRId64, s->channel_id);
-    snprintf(dev, sizeof(dev), "%d", device_index_of(c, s));
+    snprintf(dev, sizeof(dev), "%d", farm_device_index(c, s));
     snprintf(gen, sizeof(gen), "%" PRIu64, s->generation);
     snprintf(mseq, sizeof(mseq), "%" PRIu64, s->media_sequence);
     json_t *src = source_json(s), *ren = renditions_json(s);
     char *srcs = json_dumps(src, JSON_COMPACT);
     char *rens = json_dumps(ren, JSON_COMPACT);
-    const char *wid = worker_id_of(c, s->worker);
+    const char *wid = farm_worker_id(c, s->worker);
     const char *p[14] = {s->id,
                          chan,
-                         coord_stream_state_name(s->state),
+                         farm_stream_state_name(s->state),
                          s->ingest,
                          s->protocol[0] ? s->protocol : "rtmp",
                          s->profile[0] ? s->profile : NULL,
@@ -552,10 +344,10 @@ static void db_assignment(coord_t *c, const coord_stream_t *s, const char *what)
     char gen[24], dev[16];
     snprintf(gen, sizeof(gen), "%" PRIu64, s->generation);
     if (!strcmp(what, "assigned")) {
-        snprintf(dev, sizeof(dev), "%d", device_index_of(c, s));
+        snprintf(dev, sizeof(dev), "%d", farm_device_index(c, s));
         json_t *ren = renditions_json(s);
         char *r = json_dumps(ren, JSON_COMPACT);
-        const char *p[5] = {s->id, gen, worker_id_of(c, s->worker), dev,
+        const char *p[5] = {s->id, gen, farm_worker_id(c, s->worker), dev,
                             r ? r : "[]"};
         db_write(c, SQL_ASSIGN_INSERT, 5, p);
         free(r);
@@ -583,7 +375,7 @@ static void send_release_once(coord_t *c, long wi, const char *stream_id,
     r.at_keyframe = at_keyframe;
     env.body_case = PRISM__ENVELOPE__BODY_RELEASE;
     env.release = &r;
-    send_env(c, w->rid, w->rid_len, &env, w->id);
+    farm_send(c, w->rid, w->rid_len, &env, w->id);
 }
 
 /* The unacknowledged Release of stream_id to worker wi, or NULL. */
@@ -690,7 +482,7 @@ static void release_resend_due(coord_t *c, int64_t now)
 static void send_assign(coord_t *c, coord_stream_t *s)
 {
     coord_worker_t *w = &c->workers[s->worker];
-    coord_ingest_t *in = find_ingest(c, s->ingest);
+    coord_ingest_t *in = farm_find_ingest(c, s->ingest);
     Prism__Assign a = PRISM__ASSIGN__INIT;
     Prism__Envelope env = PRISM__ENVELOPE__INIT;
     Prism__Rendition rs[LADDER_MAX_RUNGS];
@@ -720,7 +512,7 @@ static void send_assign(coord_t *c, coord_stream_t *s)
     a.stream_id = s->id;
     a.generation = s->generation;
     a.channel = s->channel;
-    a.device_index = (uint32_t)device_index_of(c, s);
+    a.device_index = (uint32_t)farm_device_index(c, s);
     a.ingest_endpoint = in ? in->endpoint : (char *)"";
     if (in && in->has_key) {
         a.ingest_public_key.data = in->public_key;
@@ -739,7 +531,7 @@ static void send_assign(coord_t *c, coord_stream_t *s)
     env.body_case = PRISM__ENVELOPE__BODY_ASSIGN;
     env.assign = &a;
     s->assign_sent_ms = clock_mono_ms();
-    send_env(c, w->rid, w->rid_len, &env, w->id);
+    farm_send(c, w->rid, w->rid_len, &env, w->id);
 }
 
 /* ---------------------------------------------------------------- placing */
@@ -874,7 +666,7 @@ static void stream_failed(coord_t *c, coord_stream_t *s, const char *error,
     json_object_set_new(detail, "generation", json_integer((json_int_t)gen));
     json_object_set_new(detail, "failures_recent", json_integer(recent));
     json_object_set_new(detail, "retry_in_ms", json_integer(wait));
-    coord_event(c, kind, worker_id_of(c, wi), s->id, detail);
+    coord_event(c, kind, farm_worker_id(c, wi), s->id, detail);
     if (mark) {
         bool was = s->failed;
         s->failed = true;
@@ -887,7 +679,7 @@ static void stream_failed(coord_t *c, coord_stream_t *s, const char *error,
                      s->id, s->channel, recent,
                      (long long)c->cfg.fail_window_ms, (long long)wait,
                      s->last_error);
-            coord_event(c, "stream.failed", worker_id_of(c, wi), s->id,
+            coord_event(c, "stream.failed", farm_worker_id(c, wi), s->id,
                         json_pack("{s:s, s:i, s:I, s:I}", "error",
                                   s->last_error, "failures", recent,
                                   "window_ms",
@@ -940,7 +732,7 @@ static void assign_placed(coord_t *c, coord_stream_t *s,
     coord_event(c, s->placements > 1 ? "stream.replaced" : "stream.placed",
                 c->workers[s->worker].id, s->id,
                 json_pack("{s:s, s:i, s:I, s:i, s:b, s:f}", "reason", why,
-                          "device", device_index_of(c, s), "generation",
+                          "device", farm_device_index(c, s), "generation",
                           (json_int_t)s->generation, "renditions", nkept,
                           "partial", res.partial, "load_after",
                           res.load_after));
@@ -992,8 +784,8 @@ static int move_stream(coord_t *c, coord_stream_t *s, const char *why)
     int rc = placement_pick(&c->pcfg, &c->farm, &req, &res);
     if (rc < 0 || res.worker == old_w) {
         log_warn(MOD, "No room to move the stream; it stays.",
-                 "stream=%s worker=%s reason=%s", s->id, worker_id_of(c, old_w),
-                 why);
+                 "stream=%s worker=%s reason=%s", s->id,
+                 farm_worker_id(c, old_w), why);
         return rc < 0 ? rc : -EAGAIN;
     }
     move_to(c, s, &res, why);
@@ -1021,11 +813,6 @@ static void move_to(coord_t *c, coord_stream_t *s,
      * generation are expected, not stale. */
     s->moving_from = old_w;
     s->moving_gen = old_gen;
-}
-
-static unsigned full_mask(const coord_stream_t *s)
-{
-    return s->ladder.n >= 32 ? ~0u : (1u << s->ladder.n) - 1;
 }
 
 static int count_rungs(unsigned kept)
@@ -1058,7 +845,7 @@ static void upgrade_partial(coord_t *c, int64_t now)
         if (s->state == STREAM_PENDING && !s->awaiting_source)
             return;
         n += s->state == STREAM_RUNNING && s->worker >= 0 &&
-             s->kept != full_mask(s);
+             s->kept != farm_full_mask(s);
     }
     if (n == 0)
         return;
@@ -1069,7 +856,7 @@ static void upgrade_partial(coord_t *c, int64_t now)
     for (size_t i = 0; i < c->nslots; i++) {
         coord_stream_t *s = &c->streams[i];
         if (s->state == STREAM_RUNNING && s->worker >= 0 &&
-            s->kept != full_mask(s))
+            s->kept != farm_full_mask(s))
             v[n++] = (placement_upgrade_t){s->priority, s->seq, true,
                                            s->upgraded_ms, s};
     }
@@ -1108,33 +895,6 @@ static void upgrade_partial(coord_t *c, int64_t now)
 
 /* ---------------------------------------------------------------- workers */
 
-static int grow_workers(coord_t *c)
-{
-    if (c->nworkers < c->cap_workers)
-        return 0;
-    if (c->cap_workers >= (size_t)c->cfg.max_workers)
-        return -ENOSPC;
-    size_t cap = c->cap_workers ? c->cap_workers * 2 : 16;
-    if (cap > (size_t)c->cfg.max_workers)
-        cap = (size_t)c->cfg.max_workers;
-    coord_worker_t *w = realloc(c->workers, cap * sizeof(*w));
-    if (w)
-        c->workers = w;
-    placement_worker_t *pw = realloc(c->pworkers, cap * sizeof(*pw));
-    if (pw)
-        c->pworkers = pw;
-    placement_device_t *pd =
-        realloc(c->pdevices, cap * COORD_MAX_DEVICES * sizeof(*pd));
-    if (pd)
-        c->pdevices = pd;
-    if (!w || !pw || !pd)
-        return -ENOMEM;
-    c->cap_workers = cap;
-    c->farm.workers = c->pworkers;
-    c->farm.devices = c->pdevices;
-    return 0;
-}
-
 static void worker_dead(coord_t *c, long wi, const char *why)
 {
     coord_worker_t *w = &c->workers[wi];
@@ -1164,56 +924,68 @@ static void worker_dead(coord_t *c, long wi, const char *why)
     place_pending(c, "worker dead");
 }
 
-static void handle_register(coord_t *c, const envelope_peer_t *peer,
-                            const Prism__Envelope *env)
+/* Refuses a Register, saying why in the RegisterAck. */
+static void register_refuse(coord_t *c, const envelope_peer_t *peer,
+                            const char *to, const char *reason)
 {
-    const Prism__Register *r = env->register_;
-    Prism__RegisterAck ack = PRISM__REGISTER_ACK__INIT;
-    Prism__Envelope out = PRISM__ENVELOPE__INIT;
-    out.body_case = PRISM__ENVELOPE__BODY_REGISTER_ACK;
-    out.register_ack = &ack;
-    ack.coordinator_id = c->cfg.id;
-    ack.report_interval_ms = (uint32_t)c->cfg.report_ms;
-    const char *id = r->worker_id;
-    if (!id || !id[0] || strlen(id) >= COORD_ID_MAX ||
-        (peer->user_id[0] && strcmp(peer->user_id, id))) {
-        ack.accepted = false;
-        ack.reason = (char *)"worker_id must be set and match the key name";
-        log_warn(MOD, "Registration refused: id does not match its key.",
-                 "worker=%s user=%s", id ? id : "", peer->user_id);
-        send_env(c, peer->rid, peer->rid_len, &out, id ? id : "?");
-        return;
-    }
+    farm_send_register_ack(c, peer->rid, peer->rid_len, false, reason, to);
+}
+
+/* The index of worker id, added when new (*fresh); -1 when refused. */
+static long register_slot(coord_t *c, const envelope_peer_t *peer,
+                          const char *id, bool *fresh)
+{
     long wi;
-    coord_worker_t *w = coord_find_worker(c, id, &wi);
-    bool fresh = !w;
-    if (!w) {
-        if (grow_workers(c) < 0) {
-            ack.accepted = false;
-            ack.reason = (char *)"worker registry full";
-            send_env(c, peer->rid, peer->rid_len, &out, id);
-            log_warn(MOD, "Registration refused: registry full.",
-                     "worker=%s max=%lld", id, (long long)c->cfg.max_workers);
-            return;
-        }
-        if (idmap_put(c->worker_ids, id, (long)c->nworkers) < 0) {
-            ack.accepted = false;
-            ack.reason = (char *)"out of memory";
-            send_env(c, peer->rid, peer->rid_len, &out, id);
-            return;
-        }
-        wi = (long)c->nworkers++;
-        c->farm.nworkers = c->nworkers;
-        c->farm.ndevices = c->nworkers * COORD_MAX_DEVICES;
-        w = &c->workers[wi];
-        memset(w, 0, sizeof(*w));
-        memset(&c->pworkers[wi], 0, sizeof(c->pworkers[wi]));
-        snprintf(w->id, sizeof(w->id), "%s", id);
-        c->pworkers[wi].first_device = (size_t)wi * COORD_MAX_DEVICES;
-    } else if (w->state == WORKER_LIVE) {
-        /* Re-registration of a live worker: its old reservations are
-         * rebuilt from the running list below. */
+    *fresh = !farm_find_worker(c, id, &wi);
+    if (!*fresh)
+        return wi; /* a live worker's old reservations are rebuilt from its
+                      running list */
+    wi = farm_worker_add(c, id);
+    if (wi == -ENOSPC) {
+        register_refuse(c, peer, id, "worker registry full");
+        log_warn(MOD, "Registration refused: registry full.",
+                 "worker=%s max=%lld", id, (long long)c->cfg.max_workers);
+    } else if (wi < 0) {
+        register_refuse(c, peer, id, "out of memory");
     }
+    return wi < 0 ? -1 : wi;
+}
+
+/* Device d as placement and the API see it; the reservations in pd stay. */
+static void device_from_proto(placement_device_t *pd, coord_device_info_t *di,
+                              const Prism__Device *d)
+{
+    if (placement_kind_parse(envelope_device_kind_name(d->kind), &pd->kind) < 0)
+        pd->kind = PLACEMENT_KIND_CPU;
+    pd->hw_encode = d->hw_encode;
+    pd->enc_codecs = 0;
+    for (size_t j = 0; j < d->n_encode_codecs; j++) {
+        ladder_codec_t lc;
+        if (d->encode_codecs[j] != PRISM__CODEC__CODEC_UNSPECIFIED &&
+            envelope_codec_from_proto(d->encode_codecs[j], &lc) == 0)
+            pd->enc_codecs |= 1u << lc;
+    }
+    pd->max_sessions = (int)d->max_sessions;
+    pd->enc_budget = d->encode_budget;
+    pd->dec_budget = d->decode_budget;
+    memset(&pd->measured, 0, sizeof(pd->measured));
+    di->index = d->index;
+    di->kind = pd->kind;
+    snprintf(di->name, sizeof(di->name), "%s", d->name ? d->name : "");
+    snprintf(di->path, sizeof(di->path), "%s", d->path ? d->path : "");
+    snprintf(di->note, sizeof(di->note), "%s", d->note ? d->note : "");
+    di->memory_bytes = d->memory_bytes;
+    di->encoder_util = -1;
+    di->decoder_util = -1;
+}
+
+/* Takes the worker's description from its Register: host, software and
+ * devices (the reservations of streams still placed here are kept: only
+ * the description changes). */
+static void register_describe(coord_t *c, long wi, const envelope_peer_t *peer,
+                              const Prism__Register *r, bool fresh)
+{
+    coord_worker_t *w = &c->workers[wi];
     placement_worker_t *pw = &c->pworkers[wi];
     memcpy(w->rid, peer->rid, peer->rid_len);
     w->rid_len = peer->rid_len;
@@ -1228,70 +1000,53 @@ static void handle_register(coord_t *c, const envelope_peer_t *peer,
     pw->max_host_sessions = (int)r->max_host_sessions;
     size_t nd =
         r->n_devices < COORD_MAX_DEVICES ? r->n_devices : COORD_MAX_DEVICES;
-    /* Keep reservations of streams still placed here: only the device
-     * description changes. */
     for (size_t k = 0; k < nd; k++) {
-        const Prism__Device *d = r->devices[k];
         placement_device_t *pd = &c->pdevices[pw->first_device + k];
-        coord_device_info_t *di = &w->dev[k];
         if (fresh || k >= pw->ndevices)
             memset(pd, 0, sizeof(*pd));
-        pd->kind = kind_from_proto(d->kind);
-        pd->hw_encode = d->hw_encode;
-        pd->enc_codecs = 0;
-        for (size_t j = 0; j < d->n_encode_codecs; j++) {
-            int lc = codec_to_ladder(d->encode_codecs[j]);
-            if (lc >= 0)
-                pd->enc_codecs |= 1u << lc;
-        }
-        pd->max_sessions = (int)d->max_sessions;
-        pd->enc_budget = d->encode_budget;
-        pd->dec_budget = d->decode_budget;
-        memset(&pd->measured, 0, sizeof(pd->measured));
-        di->index = d->index;
-        di->kind = pd->kind;
-        snprintf(di->name, sizeof(di->name), "%s", d->name ? d->name : "");
-        snprintf(di->path, sizeof(di->path), "%s", d->path ? d->path : "");
-        snprintf(di->note, sizeof(di->note), "%s", d->note ? d->note : "");
-        di->memory_bytes = d->memory_bytes;
-        di->encoder_util = -1;
-        di->decoder_util = -1;
+        device_from_proto(pd, &w->dev[k], r->devices[k]);
     }
     pw->ndevices = nd;
     w->ndevices = (int)nd;
+}
 
-    ack.accepted = true;
-    send_env(c, peer->rid, peer->rid_len, &out, id);
+/* Adopts stream s where worker wi runs it (generation gen, device dev):
+ * what really runs wins. */
+static void adopt_stream(coord_t *c, coord_stream_t *s, long wi, uint64_t gen,
+                         uint32_t dev)
+{
+    s->worker = wi;
+    s->device = (long)(c->pworkers[wi].first_device + dev);
+    s->generation = gen;
+    s->confirmed = true;
+    if (s->kept == 0)
+        s->kept = farm_full_mask(s);
+    placement_cost_of(&s->ladder, &s->source, s->kept, &s->cost);
+    placement_reserve(&c->pdevices[s->device], &s->cost, +1, false);
+    s->state = STREAM_RUNNING;
+    liveness_session_init(&s->live, clock_mono_ms());
+    coord_event(c, "stream.adopted", c->workers[wi].id, s->id,
+                json_pack("{s:I}", "generation", (json_int_t)s->generation));
+    db_stream(c, s);
+}
 
-    /* Reconcile what it says it runs (this replaces the Releases that
-     * waited for its Ack: what it still runs gets one again). */
-    release_forget_worker(c, wi);
-    int adopted = 0, released = 0, resent = 0;
+/* Reconciles what a registering worker says it runs: what matches is
+ * adopted, what is stale released. Counts into adopted and released. */
+static void register_running(coord_t *c, long wi, const Prism__Register *r,
+                             int *adopted, int *released)
+{
+    size_t nd = c->pworkers[wi].ndevices;
     for (size_t i = 0; i < r->n_running; i++) {
         const Prism__RunningStream *rs = r->running[i];
-        coord_stream_t *s = coord_find_stream(c, rs->stream_id);
+        coord_stream_t *s = farm_find_stream(c, rs->stream_id);
         bool ours = s && s->worker == wi && s->generation == rs->generation;
         bool recovering = s && s->state == STREAM_RECOVERING &&
                           rs->generation >= s->generation;
         bool orphan =
             s && s->state == STREAM_PENDING && rs->generation >= s->generation;
         if ((recovering || orphan) && rs->device_index < nd) {
-            /* What really runs wins: adopt it where it is. */
-            s->worker = wi;
-            s->device = (long)(pw->first_device + rs->device_index);
-            s->generation = rs->generation;
-            s->confirmed = true;
-            if (s->kept == 0)
-                s->kept = s->ladder.n >= 32 ? ~0u : (1u << s->ladder.n) - 1;
-            placement_cost_of(&s->ladder, &s->source, s->kept, &s->cost);
-            placement_reserve(&c->pdevices[s->device], &s->cost, +1, false);
-            s->state = STREAM_RUNNING;
-            liveness_session_init(&s->live, clock_mono_ms());
-            adopted++;
-            coord_event(
-                c, "stream.adopted", w->id, s->id,
-                json_pack("{s:I}", "generation", (json_int_t)s->generation));
-            db_stream(c, s);
+            adopt_stream(c, s, wi, rs->generation, rs->device_index);
+            (*adopted)++;
         } else if (ours) {
             if (s->state == STREAM_ASSIGNING)
                 s->state = STREAM_RUNNING;
@@ -1300,10 +1055,15 @@ static void handle_register(coord_t *c, const envelope_peer_t *peer,
                          s ? PRISM__RELEASE_REASON__RELEASE_REASON_SUPERSEDED
                            : PRISM__RELEASE_REASON__RELEASE_REASON_STREAM_ENDED,
                          false);
-            released++;
+            (*released)++;
         }
     }
-    /* Assigns it should have but does not list: send again. */
+}
+
+/* Sends again the Assigns worker wi should have but does not list. */
+static int register_resend(coord_t *c, long wi, const Prism__Register *r)
+{
+    int resent = 0;
     for (size_t i = 0; i < c->nslots; i++) {
         coord_stream_t *s = &c->streams[i];
         if (s->state == STREAM_FREE || s->worker != wi)
@@ -1319,27 +1079,42 @@ static void handle_register(coord_t *c, const envelope_peer_t *peer,
             resent++;
         }
     }
+    return resent;
+}
+
+static void handle_register(coord_t *c, const envelope_peer_t *peer,
+                            const Prism__Envelope *env)
+{
+    const Prism__Register *r = env->register_;
+    const char *id = r->worker_id;
+    if (!id || !id[0] || strlen(id) >= COORD_ID_MAX ||
+        (peer->user_id[0] && strcmp(peer->user_id, id))) {
+        log_warn(MOD, "Registration refused: id does not match its key.",
+                 "worker=%s user=%s", id ? id : "", peer->user_id);
+        register_refuse(c, peer, id ? id : "?",
+                        "worker_id must be set and match the key name");
+        return;
+    }
+    bool fresh;
+    long wi = register_slot(c, peer, id, &fresh);
+    if (wi < 0)
+        return;
+    register_describe(c, wi, peer, r, fresh);
+    farm_send_register_ack(c, peer->rid, peer->rid_len, true, NULL, id);
+    /* Reconcile what it says it runs (this replaces the Releases that
+     * waited for its Ack: what it still runs gets one again). */
+    release_forget_worker(c, wi);
+    int adopted = 0, released = 0;
+    register_running(c, wi, r, &adopted, &released);
+    int resent = register_resend(c, wi, r);
+    coord_worker_t *w = &c->workers[wi];
     coord_event(c, fresh ? "worker.registered" : "worker.reregistered", w->id,
                 NULL,
                 json_pack("{s:s, s:i, s:i, s:i, s:i}", "host", w->host,
-                          "devices", (int)nd, "adopted", adopted, "released",
-                          released, "resent", resent));
+                          "devices", w->ndevices, "adopted", adopted,
+                          "released", released, "resent", resent));
     db_worker(c, wi, true);
     c->pending_dirty = true;
-}
-
-static void not_registered(coord_t *c, const envelope_peer_t *peer,
-                           const char *who)
-{
-    Prism__RegisterAck ack = PRISM__REGISTER_ACK__INIT;
-    Prism__Envelope out = PRISM__ENVELOPE__INIT;
-    ack.accepted = false;
-    ack.reason = (char *)"not registered: send Register";
-    ack.coordinator_id = c->cfg.id;
-    ack.report_interval_ms = (uint32_t)c->cfg.report_ms;
-    out.body_case = PRISM__ENVELOPE__BODY_REGISTER_ACK;
-    out.register_ack = &ack;
-    send_env(c, peer->rid, peer->rid_len, &out, who);
 }
 
 static long worker_of_peer(coord_t *c, const envelope_peer_t *peer,
@@ -1347,7 +1122,7 @@ static long worker_of_peer(coord_t *c, const envelope_peer_t *peer,
 {
     const char *id = peer->user_id[0] ? peer->user_id : env->sender;
     long wi;
-    coord_worker_t *w = id ? coord_find_worker(c, id, &wi) : NULL;
+    coord_worker_t *w = id ? farm_find_worker(c, id, &wi) : NULL;
     if (!w || w->state != WORKER_LIVE)
         return -1;
     /* A reconnect can give the same worker a new routing id. */
@@ -1412,7 +1187,7 @@ static void handle_report(coord_t *c, const envelope_peer_t *peer,
 {
     long wi = worker_of_peer(c, peer, env);
     if (wi < 0) {
-        not_registered(c, peer, env->sender);
+        farm_send_not_registered(c, peer, env->sender);
         return;
     }
     coord_worker_t *w = &c->workers[wi];
@@ -1435,7 +1210,7 @@ static void handle_report(coord_t *c, const envelope_peer_t *peer,
     bool slow = false;
     for (size_t i = 0; i < r->n_sessions; i++) {
         const Prism__SessionLoad *sl = r->sessions[i];
-        coord_stream_t *s = coord_find_stream(c, sl->stream_id);
+        coord_stream_t *s = farm_find_stream(c, sl->stream_id);
         if (!s || s->worker != wi || s->generation != sl->generation) {
             bool finishing =
                 s && s->moving_from == wi && s->moving_gen == sl->generation;
@@ -1507,14 +1282,14 @@ static void handle_ack(coord_t *c, const envelope_peer_t *peer,
         if (!r || a->generation < r->generation)
             return;
         coord_event(c, "stream.release_acked", c->workers[wi].id,
-                    coord_find_stream(c, a->stream_id) ? a->stream_id : NULL,
+                    farm_find_stream(c, a->stream_id) ? a->stream_id : NULL,
                     json_pack("{s:s, s:I, s:i}", "stream", r->stream,
                               "generation", (json_int_t)r->generation, "sends",
                               r->sends));
         release_drop(c, r);
         return;
     }
-    coord_stream_t *s = coord_find_stream(c, a->stream_id);
+    coord_stream_t *s = farm_find_stream(c, a->stream_id);
     if (!s || s->worker != wi || s->generation != a->generation ||
         a->of != PRISM__ACK__OF__OF_ASSIGN)
         return;
@@ -1533,61 +1308,13 @@ static void handle_ack(coord_t *c, const envelope_peer_t *peer,
 
 /* ---------------------------------------------------------------- ingests */
 
-static coord_ingest_t *ingest_of_peer(coord_t *c, const envelope_peer_t *peer,
-                                      const char *id)
-{
-    if (peer->user_id[0])
-        id = peer->user_id;
-    if (!id || !id[0] || strlen(id) >= COORD_ID_MAX)
-        return NULL;
-    coord_ingest_t *in = find_ingest(c, id);
-    if (!in) {
-        if (c->ningests == c->cap_ingests) {
-            if (c->cap_ingests >= MAX_INGESTS)
-                return NULL;
-            size_t cap = c->cap_ingests ? c->cap_ingests * 2 : 8;
-            if (cap > MAX_INGESTS)
-                cap = MAX_INGESTS;
-            coord_ingest_t *v = realloc(c->ingests, cap * sizeof(*v));
-            if (!v)
-                return NULL;
-            c->ingests = v;
-            c->cap_ingests = cap;
-        }
-        in = &c->ingests[c->ningests++];
-        memset(in, 0, sizeof(*in));
-        snprintf(in->id, sizeof(in->id), "%s", id);
-        if (peer->user_id[0]) {
-            char path[2048], z85[CURVE_KEY_Z85_SIZE];
-            snprintf(path, sizeof(path), "%s/%s.pub", c->cfg.allow_dir,
-                     peer->user_id);
-            if (curve_keys_load_public(path, z85) == 0 &&
-                zmq_z85_decode(in->public_key, z85))
-                in->has_key = true;
-        }
-    }
-    memcpy(in->rid, peer->rid, peer->rid_len);
-    in->rid_len = peer->rid_len;
-    in->last_seen_ms = clock_mono_ms();
-    in->lost = false;
-    return in;
-}
-
 static void handle_hello(coord_t *c, const envelope_peer_t *peer,
                          const Prism__Envelope *env)
 {
     const Prism__Hello *h = env->hello;
     if (h->role != PRISM__NODE_ROLE__NODE_ROLE_INGEST)
         return; /* workers introduce themselves with Register */
-    coord_ingest_t *in = ingest_of_peer(c, peer, h->node_id);
-    Prism__RegisterAck ack = PRISM__REGISTER_ACK__INIT;
-    Prism__Envelope out = PRISM__ENVELOPE__INIT;
-    ack.coordinator_id = c->cfg.id;
-    ack.report_interval_ms = (uint32_t)c->cfg.report_ms;
-    ack.accepted = in != NULL;
-    ack.reason = in ? (char *)"" : (char *)"bad ingest id or registry full";
-    out.body_case = PRISM__ENVELOPE__BODY_REGISTER_ACK;
-    out.register_ack = &ack;
+    coord_ingest_t *in = farm_ingest_seen(c, peer, h->node_id);
     if (in) {
         snprintf(in->endpoint, sizeof(in->endpoint), "%s",
                  h->media_endpoint ? h->media_endpoint : "");
@@ -1595,7 +1322,9 @@ static void handle_hello(coord_t *c, const envelope_peer_t *peer,
                     json_pack("{s:s, s:s}", "ingest", in->id, "endpoint",
                               in->endpoint));
     }
-    send_env(c, peer->rid, peer->rid_len, &out, h->node_id);
+    farm_send_register_ack(c, peer->rid, peer->rid_len, in != NULL,
+                           in ? "" : "bad ingest id or registry full",
+                           h->node_id);
 }
 
 static void publish_reply(coord_t *c, const unsigned char *rid, size_t rid_len,
@@ -1609,7 +1338,7 @@ static void publish_reply(coord_t *c, const unsigned char *rid, size_t rid_len,
     if (s) {
         r.stream_id = (char *)s->id;
         r.channel = (char *)s->channel;
-        r.worker_id = (char *)worker_id_of(c, s->worker);
+        r.worker_id = (char *)farm_worker_id(c, s->worker);
         r.subscribe_token = (char *)s->token;
     } else {
         r.reason = (char *)reject;
@@ -1617,7 +1346,7 @@ static void publish_reply(coord_t *c, const unsigned char *rid, size_t rid_len,
     }
     env.body_case = PRISM__ENVELOPE__BODY_PUBLISH_REPLY;
     env.publish_reply = &r;
-    send_env(c, rid, rid_len, &env, "ingest");
+    farm_send(c, rid, rid_len, &env, "ingest");
 }
 
 /* Whether addr (its /64 for IPv6) has used up its bad keys. */
@@ -1661,16 +1390,6 @@ static int load_profile(const char *name, const char *doc,
     return ladder_profile_default(out);
 }
 
-static void source_from_info(const Prism__SourceInfo *in, ladder_source_t *s)
-{
-    memset(s, 0, sizeof(*s));
-    s->width = (int)in->width;
-    s->height = (int)in->height;
-    s->fps_num = (int)in->fps_num;
-    s->fps_den = (int)in->fps_den;
-    s->bitrate_kbps = (int)in->video_kbps;
-}
-
 static void publish_cb(void *ud, const PGresult *res, const char *err)
 {
     publish_ctx_t *x = ud;
@@ -1697,7 +1416,7 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
         goto reply;
     }
     int64_t chan = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    s = find_channel_stream(c, chan);
+    s = farm_find_channel_stream(c, chan);
     if (s) {
         /* The streamer reconnected (perhaps through another ingest): the
          * stream goes on under the same id and playlists. */
@@ -1705,7 +1424,7 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
         snprintf(s->ingest, sizeof(s->ingest), "%s", x->ingest);
         s->src_info = x->src;
         s->src_info.client = NULL;
-        coord_event(c, "stream.resumed", worker_id_of(c, s->worker), s->id,
+        coord_event(c, "stream.resumed", farm_worker_id(c, s->worker), s->id,
                     json_pack("{s:s}", "ingest", x->ingest));
         if (s->worker >= 0) {
             uint64_t g = s->generation;
@@ -1718,7 +1437,7 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
         place_stream(c, s, "publisher reconnected");
         goto reply;
     }
-    s = stream_alloc(c);
+    s = farm_stream_alloc(c);
     if (!s) {
         reject = "farm full: too many streams";
         goto reply;
@@ -1726,9 +1445,9 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
     random_uuid(s->id);
     random_hex(s->token, COORD_TOKEN_HEX / 2);
     s->channel_id = chan;
-    if (stream_index(c, s) < 0) {
+    if (farm_stream_index(c, s) < 0) {
         s->id[0] = '\0';
-        stream_free_slot(c, s);
+        farm_stream_free(c, s);
         s = NULL;
         reject = "out of memory";
         goto reply;
@@ -1741,13 +1460,13 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
     s->src_info = x->src;
     s->src_info.client = NULL;
     s->started_wall_ms = clock_wall_ms();
-    source_from_info(&x->src, &s->source);
+    envelope_source_to_ladder(&x->src, &s->source);
     ladder_profile_t prof;
     s->awaiting_source = s->source.width <= 0 || s->source.height <= 0;
     if (load_profile(s->profile, PQgetvalue(res, 0, 6), &prof) < 0 ||
         (!s->awaiting_source &&
          ladder_apply(&prof, &s->source, &s->ladder) < 0)) {
-        stream_free_slot(c, s);
+        farm_stream_free(c, s);
         s = NULL;
         reject = "unsupported source: no usable video size";
         goto reply;
@@ -1773,14 +1492,14 @@ static void handle_publish(coord_t *c, const envelope_peer_t *peer,
                            const Prism__Envelope *env)
 {
     const Prism__PublishRequest *p = env->publish_request;
-    coord_ingest_t *in = ingest_of_peer(c, peer, p->ingest_id);
+    coord_ingest_t *in = farm_ingest_seen(c, peer, p->ingest_id);
     const char *addr =
         p->remote_addr && p->remote_addr[0] ? p->remote_addr : "unknown";
     int64_t chan;
     const char *secret;
     const char *reject = NULL;
     if (in && !in->endpoint[0])
-        not_registered(c, peer, in->id); /* asks for a Hello */
+        farm_send_not_registered(c, peer, in->id); /* asks for a Hello */
     if (!in)
         reject = "unknown ingest";
     else if (!store_up(c->db))
@@ -1791,7 +1510,7 @@ static void handle_publish(coord_t *c, const envelope_peer_t *peer,
         badkey_count(c, addr);
         reject = "invalid stream key";
     } else if (c->nstreams >= (size_t)c->cfg.max_streams &&
-               !find_channel_stream(c, chan))
+               !farm_find_channel_stream(c, chan))
         reject = "farm full: too many streams";
     if (reject) {
         log_info(MOD, "Publish refused.", "ingest=%s addr=%s reason=\"%s\"",
@@ -1844,7 +1563,7 @@ int coord_stop_stream(coord_t *c, coord_stream_t *s, const char *why)
                          : PRISM__RELEASE_REASON__RELEASE_REASON_STREAM_ENDED,
                      false);
     if (operator) {
-        coord_ingest_t *in = find_ingest(c, s->ingest);
+        coord_ingest_t *in = farm_find_ingest(c, s->ingest);
         if (in) {
             Prism__StreamEnd e = PRISM__STREAM_END__INIT;
             Prism__Envelope env = PRISM__ENVELOPE__INIT;
@@ -1852,16 +1571,16 @@ int coord_stop_stream(coord_t *c, coord_stream_t *s, const char *why)
             e.reason = (char *)"stopped by the operator";
             env.body_case = PRISM__ENVELOPE__BODY_STREAM_END;
             env.stream_end = &e;
-            send_env(c, in->rid, in->rid_len, &env, in->id);
+            farm_send(c, in->rid, in->rid_len, &env, in->id);
         }
     }
-    const char *wid = worker_id_of(c, s->worker);
+    const char *wid = farm_worker_id(c, s->worker);
     coord_event(c, "stream.ended", wid, s->id,
                 json_pack("{s:s, s:s}", "reason", why, "channel", s->channel));
     const char *p[2] = {s->id, why};
     unreserve(c, s, "released");
     db_write(c, SQL_STREAM_END, 2, p);
-    stream_free_slot(c, s);
+    farm_stream_free(c, s);
     c->pending_dirty = true;
     return 0;
 }
@@ -1877,7 +1596,7 @@ static void handle_stream_end(coord_t *c, const envelope_peer_t *peer,
                               const Prism__Envelope *env)
 {
     (void)peer;
-    coord_stream_t *s = coord_find_stream(c, env->stream_end->stream_id);
+    coord_stream_t *s = farm_find_stream(c, env->stream_end->stream_id);
     const char *why = env->stream_end->reason && env->stream_end->reason[0]
                           ? env->stream_end->reason
                           : "publisher left";
@@ -1886,7 +1605,7 @@ static void handle_stream_end(coord_t *c, const envelope_peer_t *peer,
     if (c->cfg.reconnect_grace_ms > 0 && s->worker >= 0 &&
         s->state == STREAM_RUNNING && !s->left_ms) {
         s->left_ms = clock_mono_ms();
-        coord_event(c, "stream.publisher_left", worker_id_of(c, s->worker),
+        coord_event(c, "stream.publisher_left", farm_worker_id(c, s->worker),
                     s->id,
                     json_pack("{s:s, s:I}", "reason", why, "grace_ms",
                               (json_int_t)c->cfg.reconnect_grace_ms));
@@ -1899,8 +1618,8 @@ static void handle_ingest_stats(coord_t *c, const envelope_peer_t *peer,
                                 const Prism__Envelope *env)
 {
     const Prism__IngestStats *st = env->ingest_stats;
-    ingest_of_peer(c, peer, env->sender);
-    coord_stream_t *s = coord_find_stream(c, st->stream_id);
+    farm_ingest_seen(c, peer, env->sender);
+    coord_stream_t *s = farm_find_stream(c, st->stream_id);
     if (!s)
         return;
     s->in_kbps = st->bitrate_kbps;
@@ -1913,7 +1632,7 @@ static void handle_ingest_stats(coord_t *c, const envelope_peer_t *peer,
         ((st->source->width && st->source->height) || audio_only)) {
         s->src_info = *st->source;
         s->src_info.client = NULL;
-        source_from_info(st->source, &s->source);
+        envelope_source_to_ladder(st->source, &s->source);
         if (audio_only)
             ladder_audio_only(&s->ladder);
         if (audio_only || ladder_apply(&s->prof, &s->source, &s->ladder) == 0) {
@@ -1936,7 +1655,7 @@ static void handle_ingest_stats(coord_t *c, const envelope_peer_t *peer,
     snprintf(sp, sizeof(sp), "%.3f", s->speed);
     char gen[24];
     snprintf(gen, sizeof(gen), "%" PRIu64, s->generation);
-    const char *wid = worker_id_of(c, s->worker);
+    const char *wid = farm_worker_id(c, s->worker);
     const char *p[10] = {s->id, b, f, k, d, by, sub, sp, wid[0] ? wid : NULL,
                          gen};
     db_write(c, SQL_STATS, 10, p);
@@ -1961,7 +1680,7 @@ static void handle_control(coord_t *c)
         c->n.messages_in++;
         /* Any message from a worker counts as a heartbeat. */
         long wi = -1;
-        if (peer.user_id[0] && coord_find_worker(c, peer.user_id, &wi) &&
+        if (peer.user_id[0] && farm_find_worker(c, peer.user_id, &wi) &&
             c->workers[wi].state == WORKER_LIVE)
             c->workers[wi].last_seen_ms = clock_mono_ms();
         switch (env->body_case) {
@@ -1987,12 +1706,13 @@ static void handle_control(coord_t *c)
             handle_ingest_stats(c, &peer, env);
             break;
         case PRISM__ENVELOPE__BODY_HEARTBEAT: {
-            coord_ingest_t *in =
-                find_ingest(c, peer.user_id[0] ? peer.user_id : env->sender);
+            coord_ingest_t *in = farm_find_ingest(
+                c, peer.user_id[0] ? peer.user_id : env->sender);
             if (in)
                 in->last_seen_ms = clock_mono_ms();
             else if (wi < 0)
-                not_registered(c, &peer, env->sender); /* say hello again */
+                farm_send_not_registered(c, &peer,
+                                         env->sender); /* say hello again */
             break;
         }
         default: {
@@ -2020,11 +1740,11 @@ static void heartbeat_all(coord_t *c)
     env.heartbeat = &hb;
     for (size_t i = 0; i < c->nworkers; i++)
         if (c->workers[i].state == WORKER_LIVE)
-            send_env(c, c->workers[i].rid, c->workers[i].rid_len, &env,
-                     c->workers[i].id);
+            farm_send(c, c->workers[i].rid, c->workers[i].rid_len, &env,
+                      c->workers[i].id);
     for (size_t i = 0; i < c->ningests; i++)
-        send_env(c, c->ingests[i].rid, c->ingests[i].rid_len, &env,
-                 c->ingests[i].id);
+        farm_send(c, c->ingests[i].rid, c->ingests[i].rid_len, &env,
+                  c->ingests[i].id);
 }
 
 static void check_liveness(coord_t *c, int64_t now)
@@ -2065,7 +1785,7 @@ static void check_liveness(coord_t *c, int64_t now)
                 s->running_since_ms = now;
             if ((s->backoff_ms || s->failed) &&
                 now - s->running_since_ms >= c->cfg.fail_reset_ms) {
-                coord_event(c, "stream.recovered", worker_id_of(c, s->worker),
+                coord_event(c, "stream.recovered", farm_worker_id(c, s->worker),
                             s->id,
                             json_pack("{s:I, s:s}", "running_ms",
                                       (json_int_t)(now - s->running_since_ms),
@@ -2146,16 +1866,16 @@ static void load_cb(void *ud, const PGresult *res, const char *err)
     int n = PQntuples(res), kept = 0;
     for (int i = 0; i < n; i++) {
         const char *id = PQgetvalue(res, i, 0);
-        if (coord_find_stream(c, id))
+        if (farm_find_stream(c, id))
             continue;
-        coord_stream_t *s = stream_alloc(c);
+        coord_stream_t *s = farm_stream_alloc(c);
         if (!s)
             break;
         snprintf(s->id, sizeof(s->id), "%s", id);
         s->channel_id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-        if (stream_index(c, s) < 0) {
+        if (farm_stream_index(c, s) < 0) {
             s->id[0] = '\0';
-            stream_free_slot(c, s);
+            farm_stream_free(c, s);
             break;
         }
         snprintf(s->channel, sizeof(s->channel), "%s", PQgetvalue(res, i, 2));
@@ -2174,15 +1894,15 @@ static void load_cb(void *ud, const PGresult *res, const char *err)
         s->src_info.fps_den = SRCI("fps_den");
         s->src_info.video_kbps = SRCI("bitrate_kbps");
 #undef SRCI
-        s->src_info.video_codec =
-            proto_codec_parse(json_string_value(json_object_get(src, "codec")));
-        s->src_info.audio_codec = proto_codec_parse(
+        s->src_info.video_codec = envelope_codec_parse(
+            json_string_value(json_object_get(src, "codec")));
+        s->src_info.audio_codec = envelope_codec_parse(
             json_string_value(json_object_get(src, "audio_codec")));
         json_decref(src);
         snprintf(s->protocol, sizeof(s->protocol), "%s",
                  PQgetvalue(res, i, 11));
         snprintf(s->profile, sizeof(s->profile), "%s", PQgetvalue(res, i, 12));
-        source_from_info(&s->src_info, &s->source);
+        envelope_source_to_ladder(&s->src_info, &s->source);
         ladder_profile_t prof;
         if (load_profile(s->profile, PQgetvalue(res, i, 10), &prof) < 0 ||
             ladder_apply(&prof, &s->source, &s->ladder) < 0) {

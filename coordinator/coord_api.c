@@ -235,7 +235,7 @@ static json_t *stream_json(coord_t *c, coord_stream_t *s)
         "s:{s:I, s:I, s:I, s:I, s:I}}",
         "id", s->id, "channel_id", (json_int_t)s->channel_id, "channel",
         s->channel, "priority", (int)s->priority, "state",
-        coord_stream_state_name(s->state), "ingest", s->ingest, "worker",
+        farm_stream_state_name(s->state), "ingest", s->ingest, "worker",
         s->worker >= 0 ? c->workers[s->worker].id : NULL, "device", dev,
         "generation", (json_int_t)s->generation, "placements",
         (json_int_t)s->placements, "partial",
@@ -403,7 +403,7 @@ static void metrics(coord_t *c, api_req_t *r)
                     "# TYPE prism_streams gauge\n");
     for (int s = STREAM_PENDING; s <= STREAM_FAILED; s++)
         text_printf(&t, "prism_streams{state=\"%s\"} %d\n",
-                    coord_stream_state_name((stream_state_t)s), sst[s]);
+                    farm_stream_state_name((stream_state_t)s), sst[s]);
     text_printf(
         &t,
         "# HELP prism_pending_streams Streams waiting for capacity.\n"
@@ -707,7 +707,7 @@ static bool route(coord_t *c, api_req_t *r, const char *method, const char *url,
     if (sscanf(url, "/api/workers/%64[^/]/%31s", id, rest) >= 1 ||
         sscanf(url, "/api/workers/%64[^/]", id) == 1) {
         long wi;
-        if (!coord_find_worker(c, id, &wi)) {
+        if (!farm_find_worker(c, id, &wi)) {
             reply_error(c, r, 404, "not_found", "no such worker");
             return false;
         }
@@ -731,7 +731,7 @@ static bool route(coord_t *c, api_req_t *r, const char *method, const char *url,
         return false;
     }
     if (sscanf(url, "/api/streams/%64[^/]", id) == 1) {
-        coord_stream_t *s = coord_find_stream(c, id);
+        coord_stream_t *s = farm_find_stream(c, id);
         if (!s) {
             reply_error(c, r, 404, "not_found", "no such stream");
             return false;

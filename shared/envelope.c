@@ -304,3 +304,45 @@ int envelope_codec_from_proto(Prism__Codec c, ladder_codec_t *out)
         return -EINVAL;
     }
 }
+
+static const char *const codec_names[] = {"",    "h264", "hevc", "av1",
+                                          "aac", "opus", "mp3"};
+#define NCODEC_NAMES (sizeof(codec_names) / sizeof(codec_names[0]))
+
+const char *envelope_codec_name(Prism__Codec c)
+{
+    return (unsigned)c < NCODEC_NAMES ? codec_names[c] : "";
+}
+
+Prism__Codec envelope_codec_parse(const char *name)
+{
+    for (size_t i = 1; name && i < NCODEC_NAMES; i++)
+        if (!strcmp(name, codec_names[i]))
+            return (Prism__Codec)i;
+    return PRISM__CODEC__CODEC_UNSPECIFIED;
+}
+
+const char *envelope_device_kind_name(Prism__DeviceKind k)
+{
+    switch (k) {
+    case PRISM__DEVICE_KIND__DEVICE_KIND_NVENC:
+        return "nvenc";
+    case PRISM__DEVICE_KIND__DEVICE_KIND_VAAPI:
+        return "vaapi";
+    case PRISM__DEVICE_KIND__DEVICE_KIND_QSV:
+        return "qsv";
+    default:
+        return "cpu";
+    }
+}
+
+void envelope_source_to_ladder(const Prism__SourceInfo *in,
+                               ladder_source_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->width = (int)in->width;
+    out->height = (int)in->height;
+    out->fps_num = (int)in->fps_num;
+    out->fps_den = (int)in->fps_den;
+    out->bitrate_kbps = (int)in->video_kbps;
+}
