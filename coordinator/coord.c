@@ -62,6 +62,8 @@
 #include "idmap.h"
 #include "coord_int.h"
 #include "log.h"
+#include "release.h"
+#include "rows.h"
 #include "streamkey.h"
 #include "zctx.h"
 #include "zsock.h"
@@ -121,73 +123,6 @@
  * signal during a long backoff is seen within one. */
 #define STOP_CHECK_MS 50
 
-/* ---------------------------------------------------------------- SQL */
-
-static const char SQL_LOCK[] = "SELECT pg_try_advisory_lock($1::bigint)";
-static const char SQL_LOAD_STREAMS[] =
-    "SELECT s.id, s.channel_id, c.name, c.priority, s.ingest_id, "
-    "coalesce(s.worker_id, ''), s.generation, "
-    "coalesce(s.subscribe_token, ''), s.source::text, s.media_sequence, "
-    "coalesce(p.document::text, ''), s.protocol, coalesce(s.profile, '') "
-    "FROM streams s JOIN channels c ON c.id = s.channel_id LEFT JOIN "
-    "ladder_profiles p ON p.name = coalesce(s.profile, c.profile) "
-    "WHERE s.state <> 'ended'";
-static const char SQL_CHANNEL_BY_ID[] =
-    "SELECT c.id, c.name, c.priority, c.profile, encode(c.key_salt, 'hex'), "
-    "encode(c.key_hash, 'hex'), coalesce(p.document::text, ''), c.disabled "
-    "FROM channels c LEFT JOIN ladder_profiles p ON p.name = c.profile "
-    "WHERE c.id = $1::bigint";
-static const char SQL_WORKER_UPSERT[] =
-    "INSERT INTO workers (id, host, state, draining, software, last_seen) "
-    "VALUES ($1, $2, $3, $4::boolean, $5, now()) ON CONFLICT (id) DO UPDATE "
-    "SET host = EXCLUDED.host, state = EXCLUDED.state, draining = "
-    "EXCLUDED.draining, software = EXCLUDED.software, last_seen = now()";
-static const char SQL_DEVICES_DELETE[] =
-    "DELETE FROM devices WHERE worker_id = $1";
-static const char SQL_DEVICES_INSERT[] =
-    "INSERT INTO devices (worker_id, device_index, kind, name, path, "
-    "max_sessions, encode_budget, decode_budget, memory_bytes, codecs, "
-    "hw_encode, note) SELECT $1, x.index, x.kind, x.name, x.path, "
-    "x.max_sessions, x.encode_budget, x.decode_budget, x.memory_bytes, "
-    "ARRAY(SELECT jsonb_array_elements_text(x.encode_codecs)), x.hw_encode, "
-    "x.note FROM jsonb_to_recordset($2::jsonb) AS x(index int, kind text, "
-    "name text, path text, max_sessions int, encode_budget bigint, "
-    "decode_budget bigint, memory_bytes bigint, encode_codecs jsonb, "
-    "hw_encode boolean, note text)";
-static const char SQL_STREAM_UPSERT[] =
-    "INSERT INTO streams (id, channel_id, state, ingest_id, protocol, "
-    "profile, worker_id, device_index, generation, subscribe_token, source, "
-    "renditions, media_sequence, last_error) VALUES ($1::uuid, $2::bigint, "
-    "$3, $4, $5, $6, $7, $8::int, $9::bigint, $10, $11::jsonb, $12::jsonb, "
-    "$13::bigint, $14) ON CONFLICT (id) DO UPDATE SET state = "
-    "EXCLUDED.state, ingest_id = EXCLUDED.ingest_id, worker_id = "
-    "EXCLUDED.worker_id, device_index = EXCLUDED.device_index, generation = "
-    "EXCLUDED.generation, source = EXCLUDED.source, renditions = "
-    "EXCLUDED.renditions, media_sequence = EXCLUDED.media_sequence, "
-    "last_error = EXCLUDED.last_error, updated_at = now()";
-static const char SQL_STREAM_END[] =
-    "UPDATE streams SET state = 'ended', ended_at = now(), end_reason = $2, "
-    "updated_at = now() WHERE id = $1::uuid AND state <> 'ended'";
-static const char SQL_ASSIGN_INSERT[] =
-    "INSERT INTO assignments (stream_id, generation, worker_id, "
-    "device_index, renditions) VALUES ($1::uuid, $2::bigint, $3, $4::int, "
-    "$5::jsonb) ON CONFLICT DO NOTHING";
-static const char SQL_ASSIGN_RUNNING[] =
-    "UPDATE assignments SET state = 'running', acked_at = now() WHERE "
-    "stream_id = $1::uuid AND generation = $2::bigint AND state = 'assigned'";
-static const char SQL_ASSIGN_CLOSE[] =
-    "UPDATE assignments SET state = $3, released_at = now() WHERE stream_id "
-    "= $1::uuid AND generation = $2::bigint AND state IN ('assigned', "
-    "'running')";
-static const char SQL_EVENT[] =
-    "INSERT INTO events (kind, worker_id, stream_id, coordinator, detail) "
-    "VALUES ($1, $2, $3::uuid, $4, $5::jsonb)";
-static const char SQL_STATS[] =
-    "INSERT INTO stream_stats (stream_id, bitrate_kbps, fps, "
-    "keyframe_interval_s, dropped_packets, bytes_in, subscribers, speed, "
-    "worker_id, generation) VALUES ($1::uuid, $2::real, $3::real, $4::real, "
-    "$5::bigint, $6::bigint, $7::int, $8::real, $9, $10::bigint)";
-
 /* ---------------------------------------------------------------- helpers */
 
 static void random_hex(char *out, size_t nbytes)
@@ -218,265 +153,6 @@ static void random_uuid(char *out)
     h[16] = "89ab"[h[16] % 4];
     snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16,
              h + 20);
-}
-
-static void db_write(coord_t *c, const char *sql, int n,
-                     const char *const *params)
-{
-    if (!c->db)
-        return;
-    if (store_query(c->db, sql, n, params, STORE_WRITE, NULL, NULL) < 0)
-        c->n.writes_dropped++;
-}
-
-void coord_event(coord_t *c, const char *kind, const char *worker,
-                 const char *stream, json_t *detail)
-{
-    char *d = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
-    const char *p[5] = {kind, worker && worker[0] ? worker : NULL,
-                        stream && stream[0] ? stream : NULL, c->cfg.id,
-                        d ? d : "{}"};
-    if (c->db &&
-        store_query(c->db, SQL_EVENT, 5, p, STORE_WRITE, NULL, NULL) < 0)
-        c->n.events_dropped++;
-    log_info(MOD, "Event.", "kind=%s worker=%s stream=%s detail=%s", kind,
-             worker ? worker : "", stream ? stream : "", d ? d : "{}");
-    free(d);
-    json_decref(detail);
-}
-
-/* ---------------------------------------------------------------- DB rows */
-
-static json_t *source_json(const coord_stream_t *s)
-{
-    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:s}", "codec",
-                     envelope_codec_name(s->src_info.video_codec), "width",
-                     s->source.width, "height", s->source.height, "fps_num",
-                     s->source.fps_num, "fps_den", s->source.fps_den,
-                     "bitrate_kbps", s->source.bitrate_kbps, "audio_codec",
-                     envelope_codec_name(s->src_info.audio_codec));
-}
-
-static json_t *renditions_json(const coord_stream_t *s)
-{
-    json_t *a = json_array();
-    for (int i = 0; i < s->ladder.n; i++) {
-        if (!(s->kept & (1u << i)))
-            continue;
-        const ladder_rendition_t *r = &s->ladder.r[i];
-        json_array_append_new(
-            a,
-            json_pack("{s:s, s:b, s:i, s:i, s:f, s:i, s:s}", "name", r->name,
-                      "remux", r->remux, "width", r->width, "height", r->height,
-                      "fps", ladder_rendition_fps(r), "bitrate_kbps",
-                      r->bitrate_kbps, "codec", ladder_codec_name(r->codec)));
-    }
-    return a;
-}
-
-static void db_stream(coord_t *c, const coord_stream_t *s)
-{
-    char chan[24], dev[16], gen[24], mseq[24];
-    snprintf(chan, sizeof(chan), "%" PRId64, s->channel_id);
-    snprintf(dev, sizeof(dev), "%d", farm_device_index(c, s));
-    snprintf(gen, sizeof(gen), "%" PRIu64, s->generation);
-    snprintf(mseq, sizeof(mseq), "%" PRIu64, s->media_sequence);
-    json_t *src = source_json(s), *ren = renditions_json(s);
-    char *srcs = json_dumps(src, JSON_COMPACT);
-    char *rens = json_dumps(ren, JSON_COMPACT);
-    const char *wid = farm_worker_id(c, s->worker);
-    const char *p[14] = {s->id,
-                         chan,
-                         farm_stream_state_name(s->state),
-                         s->ingest,
-                         s->protocol[0] ? s->protocol : "rtmp",
-                         s->profile[0] ? s->profile : NULL,
-                         wid[0] ? wid : NULL,
-                         s->device >= 0 ? dev : NULL,
-                         gen,
-                         s->token,
-                         srcs ? srcs : "{}",
-                         rens ? rens : "[]",
-                         mseq,
-                         s->last_error[0] ? s->last_error : NULL};
-    db_write(c, SQL_STREAM_UPSERT, 14, p);
-    free(srcs);
-    free(rens);
-    json_decref(src);
-    json_decref(ren);
-}
-
-/* Writes the worker's row; with `devices`, replaces its device rows. */
-static void db_worker(coord_t *c, long wi, bool devices)
-{
-    coord_worker_t *w = &c->workers[wi];
-    const char *state = w->state != WORKER_LIVE      ? "dead"
-                        : c->pworkers[wi].overloaded ? "overloaded"
-                                                     : "live";
-    const char *p[5] = {w->id, w->host, state,
-                        c->pworkers[wi].draining ? "true" : "false",
-                        w->software};
-    db_write(c, SQL_WORKER_UPSERT, 5, p);
-    if (!devices)
-        return;
-    json_t *devs = coord_devices_json(c, wi);
-    char *d = json_dumps(devs, JSON_COMPACT);
-    const char *q[2] = {w->id, d ? d : "[]"};
-    db_write(c, SQL_DEVICES_DELETE, 1, q);
-    db_write(c, SQL_DEVICES_INSERT, 2, q);
-    free(d);
-    json_decref(devs);
-}
-
-static void db_assignment_close(coord_t *c, const char *stream, uint64_t gen,
-                                const char *state)
-{
-    char g[24];
-    snprintf(g, sizeof(g), "%" PRIu64, gen);
-    const char *p[3] = {stream, g, state};
-    db_write(c, SQL_ASSIGN_CLOSE, 3, p);
-}
-
-/* Records a placement's assignment row ("assigned"), marks it "running",
- * or closes it ("released", "failed"). */
-static void db_assignment(coord_t *c, const coord_stream_t *s, const char *what)
-{
-    char gen[24], dev[16];
-    snprintf(gen, sizeof(gen), "%" PRIu64, s->generation);
-    if (!strcmp(what, "assigned")) {
-        snprintf(dev, sizeof(dev), "%d", farm_device_index(c, s));
-        json_t *ren = renditions_json(s);
-        char *r = json_dumps(ren, JSON_COMPACT);
-        const char *p[5] = {s->id, gen, farm_worker_id(c, s->worker), dev,
-                            r ? r : "[]"};
-        db_write(c, SQL_ASSIGN_INSERT, 5, p);
-        free(r);
-        json_decref(ren);
-    } else if (!strcmp(what, "running")) {
-        const char *p[2] = {s->id, gen};
-        db_write(c, SQL_ASSIGN_RUNNING, 2, p);
-    } else {
-        db_assignment_close(c, s->id, s->generation, what);
-    }
-}
-
-/* ---------------------------------------------------------------- sending */
-
-static void send_release_once(coord_t *c, long wi, const char *stream_id,
-                              uint64_t gen, Prism__ReleaseReason why,
-                              bool at_keyframe)
-{
-    coord_worker_t *w = &c->workers[wi];
-    Prism__Release r = PRISM__RELEASE__INIT;
-    Prism__Envelope env = PRISM__ENVELOPE__INIT;
-    r.stream_id = (char *)stream_id;
-    r.generation = gen;
-    r.reason = why;
-    r.at_keyframe = at_keyframe;
-    env.body_case = PRISM__ENVELOPE__BODY_RELEASE;
-    env.release = &r;
-    farm_send(c, w->rid, w->rid_len, &env, w->id);
-}
-
-/* The unacknowledged Release of stream_id to worker wi, or NULL. */
-static coord_release_t *release_find(coord_t *c, long wi, const char *stream_id)
-{
-    for (size_t i = 0; i < c->nreleases; i++)
-        if (c->releases[i].worker == wi &&
-            !strcmp(c->releases[i].stream, stream_id))
-            return &c->releases[i];
-    return NULL;
-}
-
-static void release_drop(coord_t *c, coord_release_t *r)
-{
-    coord_release_t *last = &c->releases[--c->nreleases];
-    if (r != last)
-        *r = *last;
-}
-
-/* Forgets every unacknowledged Release of worker wi (dead, or registering
- * again with the list of what it runs). */
-static void release_forget_worker(coord_t *c, long wi)
-{
-    for (size_t i = 0; i < c->nreleases;) {
-        if (c->releases[i].worker == wi)
-            release_drop(c, &c->releases[i]);
-        else
-            i++;
-    }
-}
-
-/*
- * Sends a Release and keeps it until the worker acknowledges it (see
- * coord_release_t). A Release of the same stream to the same worker that
- * is still unacknowledged is replaced when this one is as new or newer (the
- * worker stops every generation up to it); an older one changes nothing.
- * With the table full, the Release is sent once and counted.
- */
-static void send_release(coord_t *c, long wi, const char *stream_id,
-                         uint64_t gen, Prism__ReleaseReason why,
-                         bool at_keyframe)
-{
-    if (wi < 0 || strlen(stream_id) >= COORD_ID_MAX)
-        return;
-    coord_release_t *r = release_find(c, wi, stream_id);
-    if (r && r->generation > gen)
-        return;
-    if (!r && c->nreleases < (size_t)c->cfg.release_pending_max) {
-        size_t cap = (size_t)c->cfg.release_pending_max;
-        if (!c->releases) {
-            c->releases = malloc(cap * sizeof(*c->releases));
-            if (!c->releases)
-                log_error(MOD, "Cannot allocate the Release table.",
-                          "entries=%zu", cap);
-        }
-        if (c->releases)
-            r = &c->releases[c->nreleases++];
-    }
-    send_release_once(c, wi, stream_id, gen, why, at_keyframe);
-    if (!r) {
-        c->n.releases_untracked++;
-        return;
-    }
-    r->worker = wi;
-    snprintf(r->stream, sizeof(r->stream), "%s", stream_id);
-    r->generation = gen;
-    r->reason = why;
-    r->at_keyframe = at_keyframe;
-    r->sends = 1;
-    r->backoff_ms = c->cfg.ack_timeout_ms;
-    r->next_ms = clock_mono_ms() + r->backoff_ms;
-}
-
-/* True when a Release of this generation (or a newer one) of stream_id
- * waits for worker wi's Ack. */
-static bool release_pending(coord_t *c, long wi, const char *stream_id,
-                            uint64_t gen)
-{
-    const coord_release_t *r = release_find(c, wi, stream_id);
-    return r && r->generation >= gen;
-}
-
-/* Sends again the Releases whose Ack is overdue, backing off. */
-static void release_resend_due(coord_t *c, int64_t now)
-{
-    for (size_t i = 0; i < c->nreleases; i++) {
-        coord_release_t *r = &c->releases[i];
-        if (now < r->next_ms)
-            continue;
-        send_release_once(c, r->worker, r->stream, r->generation,
-                          (Prism__ReleaseReason)r->reason, r->at_keyframe);
-        r->sends++;
-        c->n.release_resends++;
-        log_info(MOD, "Release not acknowledged: sent again.",
-                 "worker=%s stream=%s generation=%" PRIu64 " sends=%d",
-                 c->workers[r->worker].id, r->stream, r->generation, r->sends);
-        r->backoff_ms *= 2;
-        if (r->backoff_ms > c->cfg.release_retry_max_ms)
-            r->backoff_ms = c->cfg.release_retry_max_ms;
-        r->next_ms = now + r->backoff_ms;
-    }
 }
 
 static void send_assign(coord_t *c, coord_stream_t *s)
@@ -536,15 +212,12 @@ static void send_assign(coord_t *c, coord_stream_t *s)
 
 /* ---------------------------------------------------------------- placing */
 
-static void db_assignment(coord_t *c, const coord_stream_t *s,
-                          const char *what);
-
 /* Frees the stream's reservation; its assignment row is closed as
  * close_as ("released" or "failed"). */
 static void unreserve(coord_t *c, coord_stream_t *s, const char *close_as)
 {
     if (s->worker >= 0 && close_as)
-        db_assignment(c, s, close_as);
+        rows_assignment(c, s, close_as);
     if (s->device >= 0)
         placement_reserve(&c->pdevices[s->device], &s->cost, -1, !s->confirmed);
     s->device = -1;
@@ -580,7 +253,7 @@ static void apply_placement(void *ctx, placement_item_t *it)
         assign_placed(pc->c, s, &it->result, pc->why);
     } else if (s->state != STREAM_PENDING && s->state != STREAM_FAILED) {
         s->state = STREAM_PENDING;
-        db_stream(pc->c, s);
+        rows_stream(pc->c, s);
     }
 }
 
@@ -666,7 +339,7 @@ static void stream_failed(coord_t *c, coord_stream_t *s, const char *error,
     json_object_set_new(detail, "generation", json_integer((json_int_t)gen));
     json_object_set_new(detail, "failures_recent", json_integer(recent));
     json_object_set_new(detail, "retry_in_ms", json_integer(wait));
-    coord_event(c, kind, farm_worker_id(c, wi), s->id, detail);
+    rows_event(c, kind, farm_worker_id(c, wi), s->id, detail);
     if (mark) {
         bool was = s->failed;
         s->failed = true;
@@ -679,15 +352,14 @@ static void stream_failed(coord_t *c, coord_stream_t *s, const char *error,
                      s->id, s->channel, recent,
                      (long long)c->cfg.fail_window_ms, (long long)wait,
                      s->last_error);
-            coord_event(c, "stream.failed", farm_worker_id(c, wi), s->id,
-                        json_pack("{s:s, s:i, s:I, s:I}", "error",
-                                  s->last_error, "failures", recent,
-                                  "window_ms",
-                                  (json_int_t)c->cfg.fail_window_ms, "retry_ms",
-                                  (json_int_t)wait));
+            rows_event(c, "stream.failed", farm_worker_id(c, wi), s->id,
+                       json_pack("{s:s, s:i, s:I, s:I}", "error", s->last_error,
+                                 "failures", recent, "window_ms",
+                                 (json_int_t)c->cfg.fail_window_ms, "retry_ms",
+                                 (json_int_t)wait));
         }
     }
-    db_stream(c, s);
+    rows_stream(c, s);
 }
 
 /* Whether a PENDING or FAILED stream may be placed now; notes the earliest
@@ -724,18 +396,17 @@ static void assign_placed(coord_t *c, coord_stream_t *s,
     if (s->placements > 1)
         c->n.replacements++;
     send_assign(c, s);
-    db_stream(c, s);
-    db_assignment(c, s, "assigned");
+    rows_stream(c, s);
+    rows_assignment(c, s, "assigned");
     int nkept = 0;
     for (int i = 0; i < s->ladder.n; i++)
         nkept += (s->kept >> i) & 1;
-    coord_event(c, s->placements > 1 ? "stream.replaced" : "stream.placed",
-                c->workers[s->worker].id, s->id,
-                json_pack("{s:s, s:i, s:I, s:i, s:b, s:f}", "reason", why,
-                          "device", farm_device_index(c, s), "generation",
-                          (json_int_t)s->generation, "renditions", nkept,
-                          "partial", res.partial, "load_after",
-                          res.load_after));
+    rows_event(c, s->placements > 1 ? "stream.replaced" : "stream.placed",
+               c->workers[s->worker].id, s->id,
+               json_pack("{s:s, s:i, s:I, s:i, s:b, s:f}", "reason", why,
+                         "device", farm_device_index(c, s), "generation",
+                         (json_int_t)s->generation, "renditions", nkept,
+                         "partial", res.partial, "load_after", res.load_after));
 }
 
 static int place_stream(coord_t *c, coord_stream_t *s, const char *why)
@@ -801,13 +472,13 @@ static void move_to(coord_t *c, coord_stream_t *s,
     long old_w = s->worker;
     uint64_t old_gen = s->generation;
     placement_reserve(&c->pdevices[s->device], &s->cost, -1, !s->confirmed);
-    db_assignment_close(c, s->id, old_gen, "released");
+    rows_assignment_close(c, s->id, old_gen, "released");
     s->worker = -1;
     s->device = -1;
     s->confirmed = false;
     s->previous_gone = false; /* the old session runs to a keyframe */
     assign_placed(c, s, res, why);
-    send_release(c, old_w, s->id, old_gen,
+    release_send(c, old_w, s->id, old_gen,
                  PRISM__RELEASE_REASON__RELEASE_REASON_MOVED, true);
     /* The old worker runs it to its next keyframe: its reports of that
      * generation are expected, not stale. */
@@ -884,11 +555,11 @@ static void upgrade_partial(coord_t *c, int64_t now)
         c->upgrade_rate.used++;
         left--;
         c->n.upgrades++;
-        coord_event(c, "stream.upgraded", c->workers[s->worker].id, s->id,
-                    json_pack("{s:s, s:i, s:i, s:I}", "from",
-                              c->workers[old_w].id, "renditions_before", before,
-                              "renditions", count_rungs(s->kept), "generation",
-                              (json_int_t)s->generation));
+        rows_event(c, "stream.upgraded", c->workers[s->worker].id, s->id,
+                   json_pack("{s:s, s:i, s:i, s:I}", "from",
+                             c->workers[old_w].id, "renditions_before", before,
+                             "renditions", count_rungs(s->kept), "generation",
+                             (json_int_t)s->generation));
     }
     free(v);
 }
@@ -918,9 +589,9 @@ static void worker_dead(coord_t *c, long wi, const char *why)
         memset(&d->unconfirmed, 0, sizeof(d->unconfirmed));
         memset(&d->measured, 0, sizeof(d->measured));
     }
-    coord_event(c, "worker.dead", w->id, NULL,
-                json_pack("{s:s, s:i}", "reason", why, "streams", (int)n));
-    db_worker(c, wi, false);
+    rows_event(c, "worker.dead", w->id, NULL,
+               json_pack("{s:s, s:i}", "reason", why, "streams", (int)n));
+    rows_worker(c, wi, false);
     place_pending(c, "worker dead");
 }
 
@@ -1025,9 +696,9 @@ static void adopt_stream(coord_t *c, coord_stream_t *s, long wi, uint64_t gen,
     placement_reserve(&c->pdevices[s->device], &s->cost, +1, false);
     s->state = STREAM_RUNNING;
     liveness_session_init(&s->live, clock_mono_ms());
-    coord_event(c, "stream.adopted", c->workers[wi].id, s->id,
-                json_pack("{s:I}", "generation", (json_int_t)s->generation));
-    db_stream(c, s);
+    rows_event(c, "stream.adopted", c->workers[wi].id, s->id,
+               json_pack("{s:I}", "generation", (json_int_t)s->generation));
+    rows_stream(c, s);
 }
 
 /* Reconciles what a registering worker says it runs: what matches is
@@ -1051,7 +722,7 @@ static void register_running(coord_t *c, long wi, const Prism__Register *r,
             if (s->state == STREAM_ASSIGNING)
                 s->state = STREAM_RUNNING;
         } else {
-            send_release(c, wi, rs->stream_id, rs->generation,
+            release_send(c, wi, rs->stream_id, rs->generation,
                          s ? PRISM__RELEASE_REASON__RELEASE_REASON_SUPERSEDED
                            : PRISM__RELEASE_REASON__RELEASE_REASON_STREAM_ENDED,
                          false);
@@ -1108,12 +779,12 @@ static void handle_register(coord_t *c, const envelope_peer_t *peer,
     register_running(c, wi, r, &adopted, &released);
     int resent = register_resend(c, wi, r);
     coord_worker_t *w = &c->workers[wi];
-    coord_event(c, fresh ? "worker.registered" : "worker.reregistered", w->id,
-                NULL,
-                json_pack("{s:s, s:i, s:i, s:i, s:i}", "host", w->host,
-                          "devices", w->ndevices, "adopted", adopted,
-                          "released", released, "resent", resent));
-    db_worker(c, wi, true);
+    rows_event(c, fresh ? "worker.registered" : "worker.reregistered", w->id,
+               NULL,
+               json_pack("{s:s, s:i, s:i, s:i, s:i}", "host", w->host,
+                         "devices", w->ndevices, "adopted", adopted, "released",
+                         released, "resent", resent));
+    rows_worker(c, wi, true);
     c->pending_dirty = true;
 }
 
@@ -1175,10 +846,10 @@ static void note_rendition_failures(coord_t *c, coord_stream_t *s,
         snprintf(r->name, sizeof(r->name), "%s", name);
         snprintf(r->error, sizeof(r->error), "%s", f->error ? f->error : "");
         c->n.rendition_failures++;
-        coord_event(c, "stream.rendition_failed", w->id, s->id,
-                    json_pack("{s:s, s:s, s:I}", "rendition", r->name, "error",
-                              r->error, "generation",
-                              (json_int_t)s->generation));
+        rows_event(c, "stream.rendition_failed", w->id, s->id,
+                   json_pack("{s:s, s:s, s:I}", "rendition", r->name, "error",
+                             r->error, "generation",
+                             (json_int_t)s->generation));
     }
 }
 
@@ -1217,7 +888,7 @@ static void handle_report(coord_t *c, const envelope_peer_t *peer,
             if (!finishing &&
                 !release_pending(c, wi, sl->stream_id, sl->generation) &&
                 (!s || s->generation > sl->generation || s->worker != wi))
-                send_release(
+                release_send(
                     c, wi, sl->stream_id, sl->generation,
                     s ? PRISM__RELEASE_REASON__RELEASE_REASON_SUPERSEDED
                       : PRISM__RELEASE_REASON__RELEASE_REASON_STREAM_ENDED,
@@ -1230,8 +901,8 @@ static void handle_report(coord_t *c, const envelope_peer_t *peer,
         }
         if (s->state == STREAM_ASSIGNING) {
             s->state = STREAM_RUNNING;
-            db_stream(c, s);
-            db_assignment(c, s, "running");
+            rows_stream(c, s);
+            rows_assignment(c, s, "running");
         }
         s->speed = sl->speed;
         s->fps = sl->fps;
@@ -1252,7 +923,7 @@ static void handle_report(coord_t *c, const envelope_peer_t *peer,
             uint64_t g = s->generation;
             stream_failed(c, s, "session hung: its output stopped advancing",
                           "stream.hung", NULL);
-            send_release(c, wi, s->id, g,
+            release_send(c, wi, s->id, g,
                          PRISM__RELEASE_REASON__RELEASE_REASON_MOVED, false);
         } else if (ls == LIVENESS_SLOW) {
             slow = true;
@@ -1261,11 +932,11 @@ static void handle_report(coord_t *c, const envelope_peer_t *peer,
     if (slow && !pw->overloaded) {
         pw->overloaded = true;
         c->n.overloads++;
-        coord_event(c, "worker.overloaded", w->id, NULL, NULL);
+        rows_event(c, "worker.overloaded", w->id, NULL, NULL);
         shed_one(c, wi);
     } else if (!slow && pw->overloaded) {
         pw->overloaded = false;
-        coord_event(c, "worker.recovered", w->id, NULL, NULL);
+        rows_event(c, "worker.recovered", w->id, NULL, NULL);
         c->pending_dirty = true;
     }
 }
@@ -1278,15 +949,7 @@ static void handle_ack(coord_t *c, const envelope_peer_t *peer,
     if (wi < 0 || !a->stream_id)
         return;
     if (a->of == PRISM__ACK__OF__OF_RELEASE) {
-        coord_release_t *r = release_find(c, wi, a->stream_id);
-        if (!r || a->generation < r->generation)
-            return;
-        coord_event(c, "stream.release_acked", c->workers[wi].id,
-                    farm_find_stream(c, a->stream_id) ? a->stream_id : NULL,
-                    json_pack("{s:s, s:I, s:i}", "stream", r->stream,
-                              "generation", (json_int_t)r->generation, "sends",
-                              r->sends));
-        release_drop(c, r);
+        release_acked(c, wi, a->stream_id, a->generation);
         return;
     }
     coord_stream_t *s = farm_find_stream(c, a->stream_id);
@@ -1296,8 +959,8 @@ static void handle_ack(coord_t *c, const envelope_peer_t *peer,
     if (a->ok) {
         if (s->state == STREAM_ASSIGNING) {
             s->state = STREAM_RUNNING;
-            db_stream(c, s);
-            db_assignment(c, s, "running");
+            rows_stream(c, s);
+            rows_assignment(c, s, "running");
         }
         return;
     }
@@ -1318,9 +981,9 @@ static void handle_hello(coord_t *c, const envelope_peer_t *peer,
     if (in) {
         snprintf(in->endpoint, sizeof(in->endpoint), "%s",
                  h->media_endpoint ? h->media_endpoint : "");
-        coord_event(c, "ingest.hello", NULL, NULL,
-                    json_pack("{s:s, s:s}", "ingest", in->id, "endpoint",
-                              in->endpoint));
+        rows_event(c, "ingest.hello", NULL, NULL,
+                   json_pack("{s:s, s:s}", "ingest", in->id, "endpoint",
+                             in->endpoint));
     }
     farm_send_register_ack(c, peer->rid, peer->rid_len, in != NULL,
                            in ? "" : "bad ingest id or registry full",
@@ -1402,20 +1065,21 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
                  "ingest=%s err=\"%s\"", x->ingest, err ? err : "");
         goto reply;
     }
-    if (PQntuples(res) != 1 || !streamkey_verify(PQgetvalue(res, 0, 4), x->key,
-                                                 PQgetvalue(res, 0, 5))) {
+    if (PQntuples(res) != 1 ||
+        !streamkey_verify(PQgetvalue(res, 0, ROWS_CHAN_SALT), x->key,
+                          PQgetvalue(res, 0, ROWS_CHAN_HASH))) {
         badkey_count(c, x->addr);
         reject = "invalid stream key";
-        coord_event(c, "publish.rejected", NULL, NULL,
-                    json_pack("{s:s, s:s, s:s}", "reason", reject, "ingest",
-                              x->ingest, "addr", x->addr));
+        rows_event(c, "publish.rejected", NULL, NULL,
+                   json_pack("{s:s, s:s, s:s}", "reason", reject, "ingest",
+                             x->ingest, "addr", x->addr));
         goto reply;
     }
-    if (PQgetvalue(res, 0, 7)[0] == 't') {
+    if (PQgetvalue(res, 0, ROWS_CHAN_DISABLED)[0] == 't') {
         reject = "channel disabled";
         goto reply;
     }
-    int64_t chan = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    int64_t chan = strtoll(PQgetvalue(res, 0, ROWS_CHAN_ID), NULL, 10);
     s = farm_find_channel_stream(c, chan);
     if (s) {
         /* The streamer reconnected (perhaps through another ingest): the
@@ -1424,13 +1088,13 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
         snprintf(s->ingest, sizeof(s->ingest), "%s", x->ingest);
         s->src_info = x->src;
         s->src_info.client = NULL;
-        coord_event(c, "stream.resumed", farm_worker_id(c, s->worker), s->id,
-                    json_pack("{s:s}", "ingest", x->ingest));
+        rows_event(c, "stream.resumed", farm_worker_id(c, s->worker), s->id,
+                   json_pack("{s:s}", "ingest", x->ingest));
         if (s->worker >= 0) {
             uint64_t g = s->generation;
             long ow = s->worker;
             make_pending(c, s, "released");
-            send_release(c, ow, s->id, g,
+            release_send(c, ow, s->id, g,
                          PRISM__RELEASE_REASON__RELEASE_REASON_SUPERSEDED,
                          false);
         }
@@ -1452,18 +1116,22 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
         reject = "out of memory";
         goto reply;
     }
-    snprintf(s->channel, sizeof(s->channel), "%s", PQgetvalue(res, 0, 1));
-    s->priority = (uint32_t)strtoul(PQgetvalue(res, 0, 2), NULL, 10);
+    snprintf(s->channel, sizeof(s->channel), "%s",
+             PQgetvalue(res, 0, ROWS_CHAN_NAME));
+    s->priority =
+        (uint32_t)strtoul(PQgetvalue(res, 0, ROWS_CHAN_PRIORITY), NULL, 10);
     snprintf(s->ingest, sizeof(s->ingest), "%s", x->ingest);
     snprintf(s->protocol, sizeof(s->protocol), "%s", x->protocol);
-    snprintf(s->profile, sizeof(s->profile), "%s", PQgetvalue(res, 0, 3));
+    snprintf(s->profile, sizeof(s->profile), "%s",
+             PQgetvalue(res, 0, ROWS_CHAN_PROFILE));
     s->src_info = x->src;
     s->src_info.client = NULL;
     s->started_wall_ms = clock_wall_ms();
     envelope_source_to_ladder(&x->src, &s->source);
     ladder_profile_t prof;
     s->awaiting_source = s->source.width <= 0 || s->source.height <= 0;
-    if (load_profile(s->profile, PQgetvalue(res, 0, 6), &prof) < 0 ||
+    if (load_profile(s->profile, PQgetvalue(res, 0, ROWS_CHAN_PROFILE_DOC),
+                     &prof) < 0 ||
         (!s->awaiting_source &&
          ladder_apply(&prof, &s->source, &s->ladder) < 0)) {
         farm_stream_free(c, s);
@@ -1474,14 +1142,14 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
     s->prof = prof;
     s->state = STREAM_PENDING;
     c->n.publishes++;
-    db_stream(c, s);
-    coord_event(c, "stream.started", NULL, s->id,
-                json_pack("{s:s, s:s, s:i, s:i}", "channel", s->channel,
-                          "ingest", s->ingest, "width", s->source.width,
-                          "height", s->source.height));
+    rows_stream(c, s);
+    rows_event(c, "stream.started", NULL, s->id,
+               json_pack("{s:s, s:s, s:i, s:i}", "channel", s->channel,
+                         "ingest", s->ingest, "width", s->source.width,
+                         "height", s->source.height));
     if (!s->awaiting_source && place_stream(c, s, "publish") < 0)
-        coord_event(c, "stream.pending", NULL, s->id,
-                    json_pack("{s:s}", "reason", "no capacity"));
+        rows_event(c, "stream.pending", NULL, s->id,
+                   json_pack("{s:s}", "reason", "no capacity"));
 reply:
     publish_reply(c, x->rid, x->rid_len, x->request_id, s, reject);
     memset(x->key, 0, sizeof(x->key));
@@ -1539,11 +1207,7 @@ static void handle_publish(coord_t *c, const envelope_peer_t *peer,
     Prism__SourceInfo def = PRISM__SOURCE_INFO__INIT;
     x->src = p->source ? *p->source : def;
     x->src.client = NULL;
-    char id[24];
-    snprintf(id, sizeof(id), "%" PRId64, chan);
-    const char *params[1] = {id};
-    int rc = store_query(c->db, SQL_CHANNEL_BY_ID, 1, params, STORE_READ,
-                         publish_cb, x);
+    int rc = rows_channel_by_id(c, chan, publish_cb, x);
     if (rc < 0) {
         memset(x->key, 0, sizeof(x->key));
         free(x);
@@ -1556,7 +1220,7 @@ int coord_stop_stream(coord_t *c, coord_stream_t *s, const char *why)
 {
     bool operator= !strcmp(why, "operator");
     if (s->worker >= 0)
-        send_release(c, s->worker, s->id,
+        release_send(c, s->worker, s->id,
                      s->generation,
                      operator
                          ? PRISM__RELEASE_REASON__RELEASE_REASON_OPERATOR
@@ -1575,11 +1239,10 @@ int coord_stop_stream(coord_t *c, coord_stream_t *s, const char *why)
         }
     }
     const char *wid = farm_worker_id(c, s->worker);
-    coord_event(c, "stream.ended", wid, s->id,
-                json_pack("{s:s, s:s}", "reason", why, "channel", s->channel));
-    const char *p[2] = {s->id, why};
+    rows_event(c, "stream.ended", wid, s->id,
+               json_pack("{s:s, s:s}", "reason", why, "channel", s->channel));
     unreserve(c, s, "released");
-    db_write(c, SQL_STREAM_END, 2, p);
+    rows_stream_end(c, s->id, why);
     farm_stream_free(c, s);
     c->pending_dirty = true;
     return 0;
@@ -1605,10 +1268,10 @@ static void handle_stream_end(coord_t *c, const envelope_peer_t *peer,
     if (c->cfg.reconnect_grace_ms > 0 && s->worker >= 0 &&
         s->state == STREAM_RUNNING && !s->left_ms) {
         s->left_ms = clock_mono_ms();
-        coord_event(c, "stream.publisher_left", farm_worker_id(c, s->worker),
-                    s->id,
-                    json_pack("{s:s, s:I}", "reason", why, "grace_ms",
-                              (json_int_t)c->cfg.reconnect_grace_ms));
+        rows_event(c, "stream.publisher_left", farm_worker_id(c, s->worker),
+                   s->id,
+                   json_pack("{s:s, s:I}", "reason", why, "grace_ms",
+                             (json_int_t)c->cfg.reconnect_grace_ms));
         return;
     }
     coord_stop_stream(c, s, why);
@@ -1637,28 +1300,15 @@ static void handle_ingest_stats(coord_t *c, const envelope_peer_t *peer,
             ladder_audio_only(&s->ladder);
         if (audio_only || ladder_apply(&s->prof, &s->source, &s->ladder) == 0) {
             s->awaiting_source = false;
-            db_stream(c, s);
+            rows_stream(c, s);
             if (place_stream(c, s,
                              audio_only ? "audio-only source"
                                         : "source size known") < 0)
-                coord_event(c, "stream.pending", NULL, s->id,
-                            json_pack("{s:s}", "reason", "no capacity"));
+                rows_event(c, "stream.pending", NULL, s->id,
+                           json_pack("{s:s}", "reason", "no capacity"));
         }
     }
-    char b[32], f[32], k[32], d[32], by[32], sub[16], sp[32];
-    snprintf(b, sizeof(b), "%.3f", st->bitrate_kbps);
-    snprintf(f, sizeof(f), "%.3f", st->fps);
-    snprintf(k, sizeof(k), "%.3f", st->keyframe_interval_s);
-    snprintf(d, sizeof(d), "%" PRIu64, st->dropped_packets);
-    snprintf(by, sizeof(by), "%" PRIu64, st->bytes_in);
-    snprintf(sub, sizeof(sub), "%u", st->subscribers);
-    snprintf(sp, sizeof(sp), "%.3f", s->speed);
-    char gen[24];
-    snprintf(gen, sizeof(gen), "%" PRIu64, s->generation);
-    const char *wid = farm_worker_id(c, s->worker);
-    const char *p[10] = {s->id, b, f, k, d, by, sub, sp, wid[0] ? wid : NULL,
-                         gen};
-    db_write(c, SQL_STATS, 10, p);
+    rows_stats(c, s, st);
 }
 
 /* ---------------------------------------------------------------- control */
@@ -1771,7 +1421,7 @@ static void check_liveness(coord_t *c, int64_t now)
                 uint64_t g = s->generation;
                 stream_failed(c, s, "the worker did not acknowledge the Assign",
                               "stream.assign_timeout", NULL);
-                send_release(c, ow, s->id, g,
+                release_send(c, ow, s->id, g,
                              PRISM__RELEASE_REASON__RELEASE_REASON_SUPERSEDED,
                              false);
             }
@@ -1785,19 +1435,19 @@ static void check_liveness(coord_t *c, int64_t now)
                 s->running_since_ms = now;
             if ((s->backoff_ms || s->failed) &&
                 now - s->running_since_ms >= c->cfg.fail_reset_ms) {
-                coord_event(c, "stream.recovered", farm_worker_id(c, s->worker),
-                            s->id,
-                            json_pack("{s:I, s:s}", "running_ms",
-                                      (json_int_t)(now - s->running_since_ms),
-                                      "last_error", s->last_error));
+                rows_event(c, "stream.recovered", farm_worker_id(c, s->worker),
+                           s->id,
+                           json_pack("{s:I, s:s}", "running_ms",
+                                     (json_int_t)(now - s->running_since_ms),
+                                     "last_error", s->last_error));
                 memset(s->fail_at, 0, sizeof(s->fail_at));
                 s->backoff_ms = 0;
                 s->failed = false;
             }
         } else if (s->state == STREAM_RECOVERING &&
                    now >= s->recover_deadline_ms) {
-            coord_event(c, "stream.unclaimed", NULL, s->id,
-                        json_pack("{s:s}", "action", "placed again"));
+            rows_event(c, "stream.unclaimed", NULL, s->id,
+                       json_pack("{s:s}", "action", "placed again"));
             s->state = STREAM_PENDING;
             c->pending_dirty = true;
         }
@@ -1819,7 +1469,7 @@ static void check_liveness(coord_t *c, int64_t now)
             }
         }
         if (ended)
-            coord_event(
+            rows_event(
                 c, "ingest.lost", NULL, NULL,
                 json_pack("{s:s, s:i}", "ingest", in->id, "streams", ended));
     }
@@ -1829,9 +1479,9 @@ int coord_drain(coord_t *c, long wi, bool drain, bool move)
 {
     placement_worker_t *pw = &c->pworkers[wi];
     pw->draining = drain;
-    coord_event(c, drain ? "worker.draining" : "worker.undrained",
-                c->workers[wi].id, NULL, json_pack("{s:b}", "move", move));
-    db_worker(c, wi, false);
+    rows_event(c, drain ? "worker.draining" : "worker.undrained",
+               c->workers[wi].id, NULL, json_pack("{s:b}", "move", move));
+    rows_worker(c, wi, false);
     if (!drain) {
         c->pending_dirty = true;
         return 0;
@@ -1865,46 +1515,41 @@ static void load_cb(void *ud, const PGresult *res, const char *err)
     int64_t now = clock_mono_ms();
     int n = PQntuples(res), kept = 0;
     for (int i = 0; i < n; i++) {
-        const char *id = PQgetvalue(res, i, 0);
+        const char *id = PQgetvalue(res, i, ROWS_LOAD_ID);
         if (farm_find_stream(c, id))
             continue;
         coord_stream_t *s = farm_stream_alloc(c);
         if (!s)
             break;
         snprintf(s->id, sizeof(s->id), "%s", id);
-        s->channel_id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+        s->channel_id =
+            strtoll(PQgetvalue(res, i, ROWS_LOAD_CHANNEL_ID), NULL, 10);
         if (farm_stream_index(c, s) < 0) {
             s->id[0] = '\0';
             farm_stream_free(c, s);
             break;
         }
-        snprintf(s->channel, sizeof(s->channel), "%s", PQgetvalue(res, i, 2));
-        s->priority = (uint32_t)strtoul(PQgetvalue(res, i, 3), NULL, 10);
-        snprintf(s->ingest, sizeof(s->ingest), "%s", PQgetvalue(res, i, 4));
-        s->generation = strtoull(PQgetvalue(res, i, 6), NULL, 10);
-        snprintf(s->token, sizeof(s->token), "%s", PQgetvalue(res, i, 7));
-        s->media_sequence = strtoull(PQgetvalue(res, i, 9), NULL, 10);
-        Prism__SourceInfo def = PRISM__SOURCE_INFO__INIT;
-        s->src_info = def;
-        json_t *src = json_loads(PQgetvalue(res, i, 8), 0, NULL);
-#define SRCI(k) (uint32_t) json_integer_value(json_object_get(src, k))
-        s->src_info.width = SRCI("width");
-        s->src_info.height = SRCI("height");
-        s->src_info.fps_num = SRCI("fps_num");
-        s->src_info.fps_den = SRCI("fps_den");
-        s->src_info.video_kbps = SRCI("bitrate_kbps");
-#undef SRCI
-        s->src_info.video_codec = envelope_codec_parse(
-            json_string_value(json_object_get(src, "codec")));
-        s->src_info.audio_codec = envelope_codec_parse(
-            json_string_value(json_object_get(src, "audio_codec")));
-        json_decref(src);
+        snprintf(s->channel, sizeof(s->channel), "%s",
+                 PQgetvalue(res, i, ROWS_LOAD_CHANNEL));
+        s->priority =
+            (uint32_t)strtoul(PQgetvalue(res, i, ROWS_LOAD_PRIORITY), NULL, 10);
+        snprintf(s->ingest, sizeof(s->ingest), "%s",
+                 PQgetvalue(res, i, ROWS_LOAD_INGEST));
+        s->generation =
+            strtoull(PQgetvalue(res, i, ROWS_LOAD_GENERATION), NULL, 10);
+        snprintf(s->token, sizeof(s->token), "%s",
+                 PQgetvalue(res, i, ROWS_LOAD_TOKEN));
+        s->media_sequence =
+            strtoull(PQgetvalue(res, i, ROWS_LOAD_MEDIA_SEQUENCE), NULL, 10);
+        rows_source_parse(PQgetvalue(res, i, ROWS_LOAD_SOURCE), &s->src_info);
         snprintf(s->protocol, sizeof(s->protocol), "%s",
-                 PQgetvalue(res, i, 11));
-        snprintf(s->profile, sizeof(s->profile), "%s", PQgetvalue(res, i, 12));
+                 PQgetvalue(res, i, ROWS_LOAD_PROTOCOL));
+        snprintf(s->profile, sizeof(s->profile), "%s",
+                 PQgetvalue(res, i, ROWS_LOAD_PROFILE));
         envelope_source_to_ladder(&s->src_info, &s->source);
         ladder_profile_t prof;
-        if (load_profile(s->profile, PQgetvalue(res, i, 10), &prof) < 0 ||
+        if (load_profile(s->profile, PQgetvalue(res, i, ROWS_LOAD_PROFILE_DOC),
+                         &prof) < 0 ||
             ladder_apply(&prof, &s->source, &s->ladder) < 0) {
             s->ladder.n = 0;
         }
@@ -1935,8 +1580,7 @@ static void lock_cb(void *ud, const PGresult *res, const char *err)
         c->leader = true;
         log_info(MOD, "Took the leader lock; this coordinator leads.",
                  "id=%s key=%lld", c->cfg.id, (long long)c->cfg.ha_lock_key);
-        if (store_query(c->db, SQL_LOAD_STREAMS, 0, NULL,
-                        STORE_READ | STORE_FRONT, load_cb, c) < 0)
+        if (rows_load_streams(c, load_cb, c) < 0)
             c->leader = false;
         return;
     }
@@ -1953,11 +1597,7 @@ static void lock_cb(void *ud, const PGresult *res, const char *err)
 
 static void ask_lock(coord_t *c)
 {
-    char key[24];
-    snprintf(key, sizeof(key), "%lld", (long long)c->cfg.ha_lock_key);
-    const char *p[1] = {key};
-    if (store_query(c->db, SQL_LOCK, 1, p, STORE_READ | STORE_FRONT, lock_cb,
-                    c) == 0)
+    if (rows_try_lock(c, c->cfg.ha_lock_key, lock_cb, c) == 0)
         c->lock_query_out = true;
 }
 
@@ -1972,7 +1612,7 @@ static void db_down(void *ud, const char *err)
 {
     coord_t *c = ud;
     c->lock_query_out = false;
-    coord_event(c, "db.down", NULL, NULL, json_pack("{s:s}", "error", err));
+    rows_event(c, "db.down", NULL, NULL, json_pack("{s:s}", "error", err));
 }
 
 static int start_serving(coord_t *c)
@@ -2024,8 +1664,8 @@ static int start_serving(coord_t *c)
     log_info(MOD, "Serving.", "control=%s http=%s:%lld allow_keys=%d", ep,
              c->cfg.http_bind, (long long)c->cfg.http_port,
              zap_key_count(c->zap));
-    coord_event(c, "coordinator.leader", NULL, NULL,
-                json_pack("{s:s}", "control", ep));
+    rows_event(c, "coordinator.leader", NULL, NULL,
+               json_pack("{s:s}", "control", ep));
     return 0;
 }
 

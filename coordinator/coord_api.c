@@ -11,6 +11,8 @@
 #include "clock.h"
 #include "coord_int.h"
 #include "log.h"
+#include "release.h"
+#include "rows.h"
 #include "streamkey.h"
 
 #define MOD "api"
@@ -39,17 +41,6 @@
  * channels table checks the same range. */
 #define CHANNEL_PRIORITY_MAX     100
 #define CHANNEL_PRIORITY_DEFAULT 50
-
-static const char SQL_CHANNELS[] =
-    "SELECT c.id, c.name, c.priority, c.profile, c.created_at, s.id FROM "
-    "channels c LEFT JOIN streams s ON s.channel_id = c.id AND s.ended_at IS "
-    "NULL ORDER BY c.id";
-static const char SQL_CHANNEL_NEXTID[] =
-    "SELECT nextval(pg_get_serial_sequence('channels', 'id'))";
-static const char SQL_CHANNEL_INSERT[] =
-    "INSERT INTO channels (id, name, priority, profile, key_salt, key_hash) "
-    "VALUES ($1::bigint, $2, $3::smallint, $4, decode($5, 'hex'), "
-    "decode($6, 'hex')) RETURNING created_at";
 
 /* A request the loop answers, possibly after a database round trip. */
 typedef struct {
@@ -122,43 +113,6 @@ static void reply_error(coord_t *c, api_req_t *r, int status, const char *code,
 
 /* ---------------------------------------------------------------- views */
 
-json_t *coord_devices_json(coord_t *c, long wi)
-{
-    json_t *a = json_array();
-    coord_worker_t *w = &c->workers[wi];
-    placement_worker_t *pw = &c->pworkers[wi];
-    for (size_t k = 0; k < pw->ndevices; k++) {
-        placement_device_t *d = &c->pdevices[pw->first_device + k];
-        coord_device_info_t *di = &w->dev[k];
-        placement_load_t u;
-        placement_device_used(d, &u);
-        json_t *codecs = json_array();
-        for (int cc = 0; cc < 3; cc++)
-            if (d->enc_codecs & (1u << cc))
-                json_array_append_new(
-                    codecs, json_string(ladder_codec_name((ladder_codec_t)cc)));
-        json_array_append_new(
-            a,
-            json_pack(
-                "{s:i, s:s, s:s, s:s, s:b, s:o, s:i, s:I, s:I, s:s,"
-                " s:{s:i, s:I, s:I}, s:{s:i, s:I, s:I}, s:f, s:i, s:i, s:I}",
-                "index", (int)di->index, "kind", placement_kind_name(d->kind),
-                "name", di->name, "path", di->path, "hw_encode", d->hw_encode,
-                "encode_codecs", codecs, "max_sessions", d->max_sessions,
-                "encode_budget", (json_int_t)d->enc_budget, "decode_budget",
-                (json_int_t)d->dec_budget, "note", di->note, "used", "sessions",
-                u.sessions, "encode_pixels", (json_int_t)u.encode_pixels,
-                "decode_pixels", (json_int_t)u.decode_pixels, "measured",
-                "sessions", d->measured.sessions, "encode_pixels",
-                (json_int_t)d->measured.encode_pixels, "decode_pixels",
-                (json_int_t)d->measured.decode_pixels, "load",
-                placement_device_load(d), "encoder_util", di->encoder_util,
-                "decoder_util", di->decoder_util, "memory_bytes",
-                (json_int_t)di->memory_bytes));
-    }
-    return a;
-}
-
 static const char *worker_state(coord_t *c, long wi)
 {
     if (c->workers[wi].state == WORKER_DEAD)
@@ -185,8 +139,7 @@ static json_t *worker_json(coord_t *c, long wi)
         (json_int_t)(clock_mono_ms() - w->last_seen_ms), "registered_at_ms",
         (json_int_t)w->registered_wall_ms, "reports", (json_int_t)w->reports,
         "streams", streams, "max_host_sessions",
-        c->pworkers[wi].max_host_sessions, "devices",
-        coord_devices_json(c, wi));
+        c->pworkers[wi].max_host_sessions, "devices", rows_devices_json(c, wi));
 }
 
 /* The session failure policy's view of a stream (see docs/api.md). */
@@ -556,7 +509,7 @@ static void channel_insert_cb(void *ud, const PGresult *res, const char *err)
             reply_error(c, r, 503, "db_error",
                         "database unavailable or refused the insert");
     } else {
-        coord_event(
+        rows_event(
             c, "channel.created", NULL, NULL,
             json_pack("{s:I, s:s}", "id", (json_int_t)r->id, "name", r->name));
         reply_json(c, r, 201,
@@ -596,12 +549,8 @@ static void channel_id_cb(void *ud, const PGresult *res, const char *err)
     }
     json_object_set_new(r->body, "_key", json_string(key));
     memset(key, 0, sizeof(key));
-    char id[24], prio[16];
-    snprintf(id, sizeof(id), "%" PRId64, r->id);
-    snprintf(prio, sizeof(prio), "%d", r->priority);
-    const char *p[6] = {id, r->name, prio, r->profile, salt, hash};
-    if (store_query(c->db, SQL_CHANNEL_INSERT, 6, p, STORE_READ,
-                    channel_insert_cb, r) < 0) {
+    if (rows_channel_insert(c, r->id, r->name, r->priority, r->profile, salt,
+                            hash, channel_insert_cb, r) < 0) {
         reply_error(c, r, 503, "db_unavailable", "database unavailable");
         api_req_free(r);
     }
@@ -645,8 +594,7 @@ static bool create_channel(coord_t *c, api_req_t *r)
     snprintf(r->name, sizeof(r->name), "%s", name);
     snprintf(r->profile, sizeof(r->profile), "%s", prof ? prof : "default");
     r->priority = pj ? (int)json_integer_value(pj) : CHANNEL_PRIORITY_DEFAULT;
-    if (store_query(c->db, SQL_CHANNEL_NEXTID, 0, NULL, STORE_READ,
-                    channel_id_cb, r) < 0) {
+    if (rows_channel_next_id(c, channel_id_cb, r) < 0) {
         reply_error(c, r, 503, "db_unavailable",
                     "database unavailable, try again");
         return false;
@@ -695,8 +643,7 @@ static bool route(coord_t *c, api_req_t *r, const char *method, const char *url,
     }
     if (!strcmp(url, "/api/channels")) {
         if (get) {
-            if (store_query(c->db, SQL_CHANNELS, 0, NULL, STORE_READ,
-                            channels_cb, r) == 0)
+            if (rows_channels(c, channels_cb, r) == 0)
                 return true;
             reply_error(c, r, 503, "db_unavailable", "database unavailable");
             return false;

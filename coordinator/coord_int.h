@@ -17,26 +17,9 @@
 #include "ladder.h"
 #include "liveness.h"
 #include "placement.h"
+#include "release.h"
 #include "store.h"
 #include "zap.h"
-
-/*
- * A Release sent to a worker and not yet acknowledged: it is sent again
- * after ack_timeout_ms, then at doubling intervals up to
- * release_retry_max_ms, until the worker's Ack (of = release) arrives or
- * the worker is declared dead or registers again (its running list is
- * reconciled then).
- */
-typedef struct {
-    long worker;
-    char stream[COORD_ID_MAX];
-    uint64_t generation;
-    int reason; /* Prism__ReleaseReason */
-    bool at_keyframe;
-    int sends;
-    int64_t next_ms;
-    int64_t backoff_ms;
-} coord_release_t;
 
 struct coord {
     coord_config_t cfg;
@@ -96,11 +79,6 @@ struct coord {
 /* coord.c: farm operations the API calls. */
 int coord_drain(coord_t *c, long wi, bool drain, bool move);
 int coord_stop_stream(coord_t *c, coord_stream_t *s, const char *why);
-void coord_event(coord_t *c, const char *kind, const char *worker,
-                 const char *stream, json_t *detail);
-
-/* coord_api.c: the devices of worker wi as a JSON array (new reference). */
-json_t *coord_devices_json(coord_t *c, long wi);
 
 /* coord_api.c: answers the API requests waiting on the loop thread. */
 void coord_api_handle(coord_t *c);
