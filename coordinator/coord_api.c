@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "coord_int.h"
 #include "log.h"
+#include "ops.h"
 #include "release.h"
 #include "rows.h"
 #include "streamkey.h"
@@ -667,7 +668,7 @@ static bool route(coord_t *c, api_req_t *r, const char *method, const char *url,
             bool move = !strcmp(query, "move=true") ||
                         !strcmp(query, "move=1") ||
                         json_is_true(json_object_get(r->body, "move"));
-            int moved = coord_drain(c, wi, drain, move);
+            int moved = ops_drain(c, wi, drain, move);
             json_t *j = worker_json(c, wi);
             json_object_set_new(j, "moved", json_integer(moved));
             reply_json(c, r, 200, j);
@@ -689,7 +690,7 @@ static bool route(coord_t *c, api_req_t *r, const char *method, const char *url,
         }
         if (!strcmp(method, "DELETE")) {
             json_t *j = stream_json(c, s);
-            coord_stop_stream(c, s, "operator");
+            ops_stop_stream(c, s, "operator");
             json_object_set_new(j, "state", json_string("ended"));
             reply_json(c, r, 200, j);
             return false;

@@ -76,10 +76,6 @@ struct coord {
     int64_t started_ms;
 };
 
-/* coord.c: farm operations the API calls. */
-int coord_drain(coord_t *c, long wi, bool drain, bool move);
-int coord_stop_stream(coord_t *c, coord_stream_t *s, const char *why);
-
 /* coord_api.c: answers the API requests waiting on the loop thread. */
 void coord_api_handle(coord_t *c);
 
