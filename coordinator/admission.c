@@ -1,4 +1,17 @@
 /* Publish admission: the stream key, the channel, the ladder, a new stream. */
+/*
+ * How this works
+ *
+ * A PublishRequest is refused at once when it cannot succeed (unknown
+ * ingest, no database, too many bad keys from its address, a malformed
+ * key, a full farm); otherwise the channel row is read, without blocking
+ * the loop, and publish_cb checks the key against it (salted SHA-256,
+ * constant-time compare). A publish with the key of a channel whose stream
+ * is live continues that stream (the publisher reconnected, perhaps
+ * through another ingest); a new stream is fitted to the channel's ladder
+ * profile and placed (ops.c), or waits for its source's size when the
+ * encoder has not sent it yet (ingest_proto.c fits it then).
+ */
 #include "admission.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* The coordinator's event loop: farm state, protocol, timers, leadership. */
+/* The coordinator's event loop: leadership, the control socket, timers. */
 
 /*
  * How this works
@@ -20,30 +20,18 @@
  * lock again on reconnect; if another coordinator holds it by then, this one
  * stops (-EBUSY) so that two never place at once.
  *
- * Streams: a PublishRequest is checked against the channel row (salted
- * SHA-256, constant-time compare), fitted to the channel's ladder profile and
- * placed (placement.c). Each placement gets generation + 1 and is sent as an
- * Assign; the worker's Ack, or a load report showing the session, confirms
- * it. Unacknowledged Assigns are re-sent, then placed elsewhere. A worker's
- * re-registration lists what it runs: what matches is adopted ("what is
- * really running wins", also after a coordinator restart), what is stale is
- * released, and Assigns it lacks are sent again.
- *
- * Failures: a worker silent for missed_reports intervals is dead; every
- * stream it ran is re-placed in the same pass, highest priority first, with
- * discontinuity set. A session that fails (the worker's Ack ok = false with
- * its error, a hung session found by liveness.c, an Assign never
- * acknowledged) goes through stream_failed: the stream waits
- * fail_backoff_min_ms, doubling per failure to fail_backoff_max_ms, before
- * place_pending takes it again (on another worker if one fits); fail_limit
- * failures in fail_window_ms mark it FAILED, retried every fail_retry_ms
- * while its publisher is there; fail_reset_ms of running clears it all.
- * So a stream whose every session fails is placed a handful of times a
- * minute, never in a loop. A worker that drops one rendition of a running
- * session reports it in its load report; that is shown, not re-placed. A slow
- * worker becomes overloaded (no new streams) and sheds its lowest-priority
- * stream. Streams with no room wait as PENDING and are retried on every
- * change of capacity and every pending_retry_ms.
+ * Layers: this file dispatches each control message and runs the timers;
+ * the work is done below it, each file calling only those under it:
+ *   admission.c, worker_proto.c, ingest_proto.c  the protocol (publishes;
+ *                  workers' Register, LoadReport, Ack; ingests' Hello,
+ *                  StreamEnd, IngestStats; the timed checks)
+ *   ops.c          placement operations and the session failure policy
+ *   release.c      Releases kept until the worker acknowledges them
+ *   rows.c         every SQL statement, the row writers, the shared JSON
+ *   farm.c         the tables (workers, devices, ingests, streams), their
+ *                  indices and lookups, sending an envelope
+ * coord_api.c answers the HTTP API from ops.c, release.c, rows.c and
+ * farm.c's functions; struct coord (coord_int.h) is the layers' alone.
  */
 #include "coord.h"
 
@@ -58,6 +46,7 @@
 
 #include "admission.h"
 #include "clock.h"
+#include "coord_api.h"
 #include "coord_http.h"
 #include "coord_int.h"
 #include "db_migrate.h"
@@ -504,8 +493,11 @@ int coord_run(coord_t *c)
             store_io(c->db, items[id].revents, now);
         if (ic >= 0 && (items[ic].revents & ZMQ_POLLIN))
             handle_control(c);
-        if (ia >= 0 && (items[ia].revents & ZMQ_POLLIN))
-            coord_api_handle(c);
+        if (ia >= 0 && (items[ia].revents & ZMQ_POLLIN)) {
+            coord_api_loop_t loop = {c->api_sock, c->leader,
+                                     c->zap ? zap_denied(c->zap) : 0};
+            coord_api_handle(c, &loop);
+        }
         now = clock_mono_ms();
         if (!c->leader) {
             if (store_up(c->db) && !c->lock_query_out &&

@@ -1,4 +1,4 @@
-/* The coordinator's farm state, shared by its loop modules (not public). */
+/* The loop's state (struct coord), shared by the layers under coord.c. */
 #ifndef PRISM_COORD_INT_H
 #define PRISM_COORD_INT_H
 
@@ -21,6 +21,12 @@
 #include "store.h"
 #include "zap.h"
 
+/*
+ * All of this is owned by the loop thread. coord.c and the layers under it
+ * (farm.c, rows.c, release.c, ops.c, worker_proto.c, ingest_proto.c,
+ * admission.c) include this header; coord_api.c does not: it reads and
+ * acts through those layers' functions.
+ */
 struct coord {
     coord_config_t cfg;
     placement_config_t pcfg;
@@ -75,8 +81,5 @@ struct coord {
     coord_counters_t n;
     int64_t started_ms;
 };
-
-/* coord_api.c: answers the API requests waiting on the loop thread. */
-void coord_api_handle(coord_t *c);
 
 #endif

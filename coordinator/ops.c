@@ -1,4 +1,29 @@
 /* Placement operations on farm state: assign, move, upgrade, stop, drain. */
+/*
+ * How this works
+ *
+ * Streams are placed by placement.c: each placement gets generation + 1
+ * and is sent as an Assign; the worker's Ack, or a load report showing the
+ * session, confirms it (worker_proto.c). Unacknowledged Assigns are re-sent,
+ * then count as a failure. A move assigns the new generation first and
+ * releases the old one at its next keyframe (move_to): so do a drain with
+ * move, an overloaded worker shedding its lowest-priority stream, and the
+ * upgrade of a partial ladder to the whole one where capacity has freed.
+ * A dead worker's streams are all placed again in the same pass, highest
+ * priority first, with discontinuity set. Streams with no room wait as
+ * PENDING and are retried on every change of capacity and every
+ * pending_retry_ms.
+ *
+ * Failures: a session that fails (the worker's Ack ok = false with its
+ * error, a hung session found by liveness.c, an Assign never acknowledged)
+ * goes through ops_stream_failed: the stream waits fail_backoff_min_ms,
+ * doubling per failure to fail_backoff_max_ms, before ops_place_pending
+ * takes it again (on another worker if one fits); fail_limit failures in
+ * fail_window_ms mark it FAILED, retried every fail_retry_ms while its
+ * publisher is there; fail_reset_ms of running clears it all. So a stream
+ * whose every session fails is placed a handful of times a minute, never
+ * in a loop.
+ */
 #include "ops.h"
 
 #include <errno.h>
@@ -176,7 +201,7 @@ int ops_recent_failures(const coord_t *c, const coord_stream_t *s, int64_t now)
  * and doubles with each failure up to fail_backoff_max_ms; fail_limit
  * failures within fail_window_ms mark the stream FAILED, placed again only
  * every fail_retry_ms. A stream that then runs fail_reset_ms forgets it all
- * (check_liveness). So no failure, however fast it repeats, can make the
+ * (worker_proto_check). So no failure, however fast it repeats, can make the
  * stream be placed in a loop. The caller has written its event; detail (a
  * new reference, may be NULL) gets the policy's figures. The next place
  * prefers another worker than the one it failed on.
@@ -366,6 +391,13 @@ static int count_rungs(unsigned kept)
     return n;
 }
 
+/* A running stream placed with part of its ladder. */
+static bool upgradable(const coord_stream_t *s)
+{
+    return s->state == STREAM_RUNNING && s->worker >= 0 &&
+           s->kept != farm_full_mask(s);
+}
+
 /*
  * Gives streams placed with a partial ladder their whole ladder when
  * capacity has freed: running partial streams, highest priority first
@@ -387,8 +419,7 @@ void ops_upgrade_partial(coord_t *c, int64_t now)
         const coord_stream_t *s = &c->streams[i];
         if (s->state == STREAM_PENDING && !s->awaiting_source)
             return;
-        n += s->state == STREAM_RUNNING && s->worker >= 0 &&
-             s->kept != farm_full_mask(s);
+        n += upgradable(s);
     }
     if (n == 0)
         return;
@@ -398,8 +429,7 @@ void ops_upgrade_partial(coord_t *c, int64_t now)
     n = 0;
     for (size_t i = 0; i < c->nslots; i++) {
         coord_stream_t *s = &c->streams[i];
-        if (s->state == STREAM_RUNNING && s->worker >= 0 &&
-            s->kept != farm_full_mask(s))
+        if (upgradable(s))
             v[n++] = (placement_upgrade_t){s->priority, s->seq, true,
                                            s->upgraded_ms, s};
     }

@@ -1,4 +1,18 @@
 /* The worker protocol: Register, LoadReport and Ack; dead workers. */
+/*
+ * How this works
+ *
+ * A worker's Register names it by its key and lists its devices and what
+ * it runs: what matches is adopted ("what is really running wins", also
+ * after a coordinator restart), what is stale is released, and Assigns it
+ * lacks are sent again. Any message from it is a heartbeat; one silent for
+ * missed_reports intervals is dead (ops_worker_dead). Its load reports
+ * confirm placements, release sessions it should not run, and find hung
+ * sessions (a failure, ops.c) and slow ones: a slow worker becomes
+ * overloaded (no new streams) and sheds its lowest-priority stream. A
+ * worker that drops one rendition of a running session reports it; that
+ * is shown, not re-placed.
+ */
 #include "worker_proto.h"
 
 #include <errno.h>

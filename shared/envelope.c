@@ -322,18 +322,15 @@ Prism__Codec envelope_codec_parse(const char *name)
     return PRISM__CODEC__CODEC_UNSPECIFIED;
 }
 
+/* Indexed by Prism__DeviceKind: UNSPECIFIED, CPU, NVENC, VAAPI, QSV. */
+static const char *const device_kind_names[] = {"cpu", "cpu", "nvenc", "vaapi",
+                                                "qsv"};
+#define NDEVICE_KIND_NAMES                                                     \
+    (sizeof(device_kind_names) / sizeof(device_kind_names[0]))
+
 const char *envelope_device_kind_name(Prism__DeviceKind k)
 {
-    switch (k) {
-    case PRISM__DEVICE_KIND__DEVICE_KIND_NVENC:
-        return "nvenc";
-    case PRISM__DEVICE_KIND__DEVICE_KIND_VAAPI:
-        return "vaapi";
-    case PRISM__DEVICE_KIND__DEVICE_KIND_QSV:
-        return "qsv";
-    default:
-        return "cpu";
-    }
+    return (unsigned)k < NDEVICE_KIND_NAMES ? device_kind_names[k] : "cpu";
 }
 
 void envelope_source_to_ladder(const Prism__SourceInfo *in,
