@@ -149,9 +149,8 @@ static void handle_control(coord_t *c)
                 c, peer.user_id[0] ? peer.user_id : env->sender);
             if (in)
                 in->last_seen_ms = clock_mono_ms();
-            else if (wi < 0)
-                farm_send_not_registered(c, &peer,
-                                         env->sender); /* say hello again */
+            else if (wi < 0) /* unknown: it says hello again */
+                farm_send_not_registered(c, &peer, env->sender);
             break;
         }
         default: {
