@@ -9,8 +9,12 @@
 #include <zmq.h>
 
 #include "clock.h"
-#include "coord_int.h"
+#include "coord_api.h"
+#include "farm.h"
 #include "log.h"
+#include "ops.h"
+#include "release.h"
+#include "rows.h"
 #include "streamkey.h"
 
 #define MOD "api"
@@ -40,20 +44,10 @@
 #define CHANNEL_PRIORITY_MAX     100
 #define CHANNEL_PRIORITY_DEFAULT 50
 
-static const char SQL_CHANNELS[] =
-    "SELECT c.id, c.name, c.priority, c.profile, c.created_at, s.id FROM "
-    "channels c LEFT JOIN streams s ON s.channel_id = c.id AND s.ended_at IS "
-    "NULL ORDER BY c.id";
-static const char SQL_CHANNEL_NEXTID[] =
-    "SELECT nextval(pg_get_serial_sequence('channels', 'id'))";
-static const char SQL_CHANNEL_INSERT[] =
-    "INSERT INTO channels (id, name, priority, profile, key_salt, key_hash) "
-    "VALUES ($1::bigint, $2, $3::smallint, $4, decode($5, 'hex'), "
-    "decode($6, 'hex')) RETURNING created_at";
-
 /* A request the loop answers, possibly after a database round trip. */
 typedef struct {
     coord_t *c;
+    void *sock; /* the loop's inproc ROUTER, where the answer goes */
     zmq_msg_t rid;
     uint64_t reqid;
     json_t *body; /* parsed request body, or NULL */
@@ -70,7 +64,7 @@ static void api_req_free(api_req_t *r)
     free(r);
 }
 
-static void reply_raw(coord_t *c, api_req_t *r, int status, const char *ctype,
+static void reply_raw(api_req_t *r, int status, const char *ctype,
                       const char *body, size_t len)
 {
     char st[8];
@@ -78,24 +72,23 @@ static void reply_raw(coord_t *c, api_req_t *r, int status, const char *ctype,
     zmq_msg_t rid;
     zmq_msg_init(&rid);
     zmq_msg_copy(&rid, &r->rid);
-    if (zmq_msg_send(&rid, c->api_sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+    if (zmq_msg_send(&rid, r->sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&rid);
         return;
     }
-    zmq_send(c->api_sock, &r->reqid, sizeof(r->reqid),
-             ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    zmq_send(c->api_sock, st, strlen(st), ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    zmq_send(c->api_sock, ctype, strlen(ctype), ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    zmq_send(c->api_sock, body, len, ZMQ_DONTWAIT);
+    zmq_send(r->sock, &r->reqid, sizeof(r->reqid), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(r->sock, st, strlen(st), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(r->sock, ctype, strlen(ctype), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(r->sock, body, len, ZMQ_DONTWAIT);
 }
 
 /* Sends j (taken) as the JSON answer. */
-static void reply_json(coord_t *c, api_req_t *r, int status, json_t *j)
+static void reply_json(api_req_t *r, int status, json_t *j)
 {
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(j);
     if (!s) {
-        reply_raw(c, r, 500, "application/json",
+        reply_raw(r, 500, "application/json",
                   "{\"error\":{\"code\":\"internal\",\"message\":\"out of "
                   "memory\"}}",
                   57);
@@ -108,94 +101,52 @@ static void reply_json(coord_t *c, api_req_t *r, int status, json_t *j)
         s[n++] = '\n';
         s[n] = '\0';
     }
-    reply_raw(c, r, status, "application/json", s, n);
+    reply_raw(r, status, "application/json", s, n);
     free(s);
 }
 
-static void reply_error(coord_t *c, api_req_t *r, int status, const char *code,
+static void reply_error(api_req_t *r, int status, const char *code,
                         const char *msg)
 {
     reply_json(
-        c, r, status,
+        r, status,
         json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
 }
 
 /* ---------------------------------------------------------------- views */
 
-json_t *coord_devices_json(coord_t *c, long wi)
+static const char *worker_state(const coord_t *c, long wi)
 {
-    json_t *a = json_array();
-    coord_worker_t *w = &c->workers[wi];
-    placement_worker_t *pw = &c->pworkers[wi];
-    for (size_t k = 0; k < pw->ndevices; k++) {
-        placement_device_t *d = &c->pdevices[pw->first_device + k];
-        coord_device_info_t *di = &w->dev[k];
-        placement_load_t u;
-        placement_device_used(d, &u);
-        json_t *codecs = json_array();
-        for (int cc = 0; cc < 3; cc++)
-            if (d->enc_codecs & (1u << cc))
-                json_array_append_new(
-                    codecs, json_string(ladder_codec_name((ladder_codec_t)cc)));
-        json_array_append_new(
-            a,
-            json_pack(
-                "{s:i, s:s, s:s, s:s, s:b, s:o, s:i, s:I, s:I, s:s,"
-                " s:{s:i, s:I, s:I}, s:{s:i, s:I, s:I}, s:f, s:i, s:i, s:I}",
-                "index", (int)di->index, "kind", placement_kind_name(d->kind),
-                "name", di->name, "path", di->path, "hw_encode", d->hw_encode,
-                "encode_codecs", codecs, "max_sessions", d->max_sessions,
-                "encode_budget", (json_int_t)d->enc_budget, "decode_budget",
-                (json_int_t)d->dec_budget, "note", di->note, "used", "sessions",
-                u.sessions, "encode_pixels", (json_int_t)u.encode_pixels,
-                "decode_pixels", (json_int_t)u.decode_pixels, "measured",
-                "sessions", d->measured.sessions, "encode_pixels",
-                (json_int_t)d->measured.encode_pixels, "decode_pixels",
-                (json_int_t)d->measured.decode_pixels, "load",
-                placement_device_load(d), "encoder_util", di->encoder_util,
-                "decoder_util", di->decoder_util, "memory_bytes",
-                (json_int_t)di->memory_bytes));
-    }
-    return a;
-}
-
-static const char *worker_state(coord_t *c, long wi)
-{
-    if (c->workers[wi].state == WORKER_DEAD)
+    const placement_worker_t *pw = farm_pworker(c, wi);
+    if (farm_worker(c, wi)->state == WORKER_DEAD)
         return "dead";
-    if (c->pworkers[wi].draining)
+    if (pw->draining)
         return "draining";
-    if (c->pworkers[wi].overloaded)
+    if (pw->overloaded)
         return "overloaded";
     return "live";
 }
 
 static json_t *worker_json(coord_t *c, long wi)
 {
-    coord_worker_t *w = &c->workers[wi];
-    int streams = 0;
-    for (size_t i = 0; i < c->nslots; i++)
-        streams +=
-            c->streams[i].state != STREAM_FREE && c->streams[i].worker == wi;
+    const coord_worker_t *w = farm_worker(c, wi);
+    const placement_worker_t *pw = farm_pworker(c, wi);
     return json_pack(
         "{s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:I, s:I, s:i, s:i, s:o}", "id",
         w->id, "host", w->host, "software", w->software, "state",
-        worker_state(c, wi), "draining", c->pworkers[wi].draining, "overloaded",
-        c->pworkers[wi].overloaded, "last_seen_ms_ago",
+        worker_state(c, wi), "draining", pw->draining, "overloaded",
+        pw->overloaded, "last_seen_ms_ago",
         (json_int_t)(clock_mono_ms() - w->last_seen_ms), "registered_at_ms",
         (json_int_t)w->registered_wall_ms, "reports", (json_int_t)w->reports,
-        "streams", streams, "max_host_sessions",
-        c->pworkers[wi].max_host_sessions, "devices",
-        coord_devices_json(c, wi));
+        "streams", farm_worker_streams(c, wi), "max_host_sessions",
+        pw->max_host_sessions, "devices", rows_devices_json(c, wi));
 }
 
 /* The session failure policy's view of a stream (see docs/api.md). */
-static json_t *failure_json(coord_t *c, const coord_stream_t *s)
+static json_t *failure_json(const coord_t *c, const coord_stream_t *s)
 {
     int64_t now = clock_mono_ms();
-    int recent = 0;
-    for (int i = 0; i < COORD_FAIL_RING; i++)
-        recent += s->fail_at[i] && now - s->fail_at[i] < c->cfg.fail_window_ms;
+    int recent = ops_recent_failures(c, s, now);
     bool waiting = s->state == STREAM_PENDING || s->state == STREAM_FAILED;
     json_t *rf = json_array();
     for (int i = 0; i < s->nrfail && s->rfail_generation == s->generation; i++)
@@ -212,34 +163,21 @@ static json_t *failure_json(coord_t *c, const coord_stream_t *s)
         "failed_renditions", rf);
 }
 
-static json_t *stream_json(coord_t *c, coord_stream_t *s)
+static json_t *stream_json(const coord_t *c, const coord_stream_t *s)
 {
-    json_t *ren = json_array();
-    for (int i = 0; i < s->ladder.n; i++) {
-        if (!(s->kept & (1u << i)))
-            continue;
-        const ladder_rendition_t *r = &s->ladder.r[i];
-        json_array_append_new(
-            ren,
-            json_pack("{s:s, s:b, s:i, s:i, s:f, s:i, s:s}", "name", r->name,
-                      "remux", r->remux, "width", r->width, "height", r->height,
-                      "fps", ladder_rendition_fps(r), "bitrate_kbps",
-                      r->bitrate_kbps, "codec", ladder_codec_name(r->codec)));
-    }
-    int dev = -1;
-    if (s->worker >= 0 && s->device >= 0)
-        dev = (int)((size_t)s->device - c->pworkers[s->worker].first_device);
+    json_t *ren = rows_renditions_json(s);
+    int dev = farm_device_index(c, s);
     json_t *j = json_pack(
         "{s:s, s:I, s:s, s:i, s:s, s:s, s:s?, s:i, s:I, s:I, s:b, s:o, "
         "s:{s:i, s:i, s:i, s:i}, s:I, s:f, s:f, s:f, s:f, s:I, "
         "s:{s:I, s:I, s:I, s:I, s:I}}",
         "id", s->id, "channel_id", (json_int_t)s->channel_id, "channel",
         s->channel, "priority", (int)s->priority, "state",
-        coord_stream_state_name(s->state), "ingest", s->ingest, "worker",
-        s->worker >= 0 ? c->workers[s->worker].id : NULL, "device", dev,
+        farm_stream_state_name(s->state), "ingest", s->ingest, "worker",
+        s->worker >= 0 ? farm_worker_id(c, s->worker) : NULL, "device", dev,
         "generation", (json_int_t)s->generation, "placements",
         (json_int_t)s->placements, "partial",
-        s->kept != 0 && s->ladder.n > 0 && s->kept != ((1u << s->ladder.n) - 1),
+        s->kept != 0 && s->ladder.n > 0 && s->kept != farm_full_mask(s),
         "renditions", ren, "source", "width", s->source.width, "height",
         s->source.height, "fps_num", s->source.fps_num, "fps_den",
         s->source.fps_den, "started_at_ms", (json_int_t)s->started_wall_ms,
@@ -326,15 +264,9 @@ static void kind_dir_lines(text_t *t, const char *name, const double *enc,
     }
 }
 
-static void metrics(coord_t *c, api_req_t *r)
+/* Workers by state, devices by kind, and their capacity, used and total. */
+static void metrics_farm(text_t *t, const coord_t *c)
 {
-    text_t t = {malloc(METRICS_START_BYTES), 0, METRICS_START_BYTES, 0};
-    if (!t.b) {
-        log_error(MOD, "Cannot start the /metrics text.",
-                  "call=malloc bytes=%d err=\"%s\"", METRICS_START_BYTES,
-                  strerror(ENOMEM));
-        return;
-    }
     int by_state[4] = {0}; /* live, draining, overloaded, dead */
     int dev_kind[PLACEMENT_KIND_COUNT] = {0};
     double used_enc[PLACEMENT_KIND_COUNT] = {0},
@@ -342,18 +274,17 @@ static void metrics(coord_t *c, api_req_t *r)
     double used_dec[PLACEMENT_KIND_COUNT] = {0},
            tot_dec[PLACEMENT_KIND_COUNT] = {0};
     int used_ses[PLACEMENT_KIND_COUNT] = {0};
-    for (size_t i = 0; i < c->nworkers; i++) {
+    for (size_t i = 0; i < farm_worker_count(c); i++) {
         const char *st = worker_state(c, (long)i);
         int k = !strcmp(st, "live")         ? 0
                 : !strcmp(st, "draining")   ? 1
                 : !strcmp(st, "overloaded") ? 2
                                             : 3;
         by_state[k]++;
-        if (c->workers[i].state != WORKER_LIVE)
+        if (farm_worker(c, (long)i)->state != WORKER_LIVE)
             continue;
-        placement_worker_t *pw = &c->pworkers[i];
-        for (size_t d = 0; d < pw->ndevices; d++) {
-            placement_device_t *pd = &c->pdevices[pw->first_device + d];
+        for (size_t d = 0; d < farm_pworker(c, (long)i)->ndevices; d++) {
+            const placement_device_t *pd = farm_device(c, (long)i, d);
             placement_load_t u;
             placement_device_used(pd, &u);
             dev_kind[pd->kind]++;
@@ -364,150 +295,178 @@ static void metrics(coord_t *c, api_req_t *r)
             used_ses[pd->kind] += u.sessions;
         }
     }
-    int sst[STREAM_FAILED + 1] = {0};
-    for (size_t i = 0; i < c->nslots; i++)
-        sst[c->streams[i].state]++;
     static const char *wst[4] = {"live", "draining", "overloaded", "dead"};
     text_printf(
-        &t, "# HELP prism_workers Workers known to the coordinator, by state.\n"
-            "# TYPE prism_workers gauge\n");
+        t, "# HELP prism_workers Workers known to the coordinator, by state.\n"
+           "# TYPE prism_workers gauge\n");
     for (int i = 0; i < 4; i++)
-        text_printf(&t, "prism_workers{state=\"%s\"} %d\n", wst[i],
-                    by_state[i]);
-    text_printf(&t, "# HELP prism_devices Devices of live workers, by kind.\n"
-                    "# TYPE prism_devices gauge\n");
+        text_printf(t, "prism_workers{state=\"%s\"} %d\n", wst[i], by_state[i]);
+    text_printf(t, "# HELP prism_devices Devices of live workers, by kind.\n"
+                   "# TYPE prism_devices gauge\n");
     for (int k = 0; k < PLACEMENT_KIND_COUNT; k++)
-        text_printf(&t, "prism_devices{kind=\"%s\"} %d\n",
+        text_printf(t, "prism_devices{kind=\"%s\"} %d\n",
                     placement_kind_name((placement_kind_t)k), dev_kind[k]);
     text_printf(
-        &t, "# HELP prism_encoder_sessions Encoder sessions in use, by device "
-            "kind.\n# TYPE prism_encoder_sessions gauge\n");
+        t, "# HELP prism_encoder_sessions Encoder sessions in use, by device "
+           "kind.\n# TYPE prism_encoder_sessions gauge\n");
     for (int k = 0; k < PLACEMENT_KIND_COUNT; k++)
-        text_printf(&t, "prism_encoder_sessions{kind=\"%s\"} %d\n",
+        text_printf(t, "prism_encoder_sessions{kind=\"%s\"} %d\n",
                     placement_kind_name((placement_kind_t)k), used_ses[k]);
     text_printf(
-        &t,
-        "# HELP prism_capacity_used_pixels_per_second Luma pixels/s in use, "
-        "by device kind and direction.\n"
-        "# TYPE prism_capacity_used_pixels_per_second gauge\n");
-    kind_dir_lines(&t, "prism_capacity_used_pixels_per_second", used_enc,
+        t, "# HELP prism_capacity_used_pixels_per_second Luma pixels/s in use, "
+           "by device kind and direction.\n"
+           "# TYPE prism_capacity_used_pixels_per_second gauge\n");
+    kind_dir_lines(t, "prism_capacity_used_pixels_per_second", used_enc,
                    used_dec);
     text_printf(
-        &t,
-        "# HELP prism_capacity_total_pixels_per_second Luma pixels/s budget "
-        "of live devices, by kind and direction.\n"
-        "# TYPE prism_capacity_total_pixels_per_second gauge\n");
-    kind_dir_lines(&t, "prism_capacity_total_pixels_per_second", tot_enc,
+        t, "# HELP prism_capacity_total_pixels_per_second Luma pixels/s budget "
+           "of live devices, by kind and direction.\n"
+           "# TYPE prism_capacity_total_pixels_per_second gauge\n");
+    kind_dir_lines(t, "prism_capacity_total_pixels_per_second", tot_enc,
                    tot_dec);
-    text_printf(&t, "# HELP prism_streams Streams, by state.\n"
-                    "# TYPE prism_streams gauge\n");
+}
+
+/* Streams by state. */
+static void metrics_streams(text_t *t, const coord_t *c)
+{
+    int sst[STREAM_FAILED + 1] = {0};
+    for (size_t i = 0; i < farm_stream_slots(c); i++) {
+        const coord_stream_t *s = farm_stream_at(c, i);
+        sst[s ? s->state : STREAM_FREE]++;
+    }
+    text_printf(t, "# HELP prism_streams Streams, by state.\n"
+                   "# TYPE prism_streams gauge\n");
     for (int s = STREAM_PENDING; s <= STREAM_FAILED; s++)
-        text_printf(&t, "prism_streams{state=\"%s\"} %d\n",
-                    coord_stream_state_name((stream_state_t)s), sst[s]);
+        text_printf(t, "prism_streams{state=\"%s\"} %d\n",
+                    farm_stream_state_name((stream_state_t)s), sst[s]);
     text_printf(
-        &t,
+        t,
         "# HELP prism_pending_streams Streams waiting for capacity.\n"
         "# TYPE prism_pending_streams gauge\nprism_pending_streams %d\n",
         sst[STREAM_PENDING]);
+}
+
+/* The coordinator's counters and the Releases waiting for an Ack. */
+static void metrics_counters(text_t *t, const coord_t *c)
+{
+    const coord_counters_t *n = farm_counters(c);
     struct {
         const char *name, *help;
         uint64_t v;
     } ctr[] = {
         {"prism_placements_total", "Placements made (first and later).",
-         c->n.placements},
+         n->placements},
         {"prism_replacements_total",
          "Placements of a stream after its first (failover, drain, hang).",
-         c->n.replacements},
+         n->replacements},
         {"prism_publish_rejections_total", "Publish requests refused.",
-         c->n.rejections},
+         n->rejections},
         {"prism_publishes_total", "Publishes accepted as new streams.",
-         c->n.publishes},
-        {"prism_dead_workers_total", "Workers declared dead.",
-         c->n.dead_workers},
-        {"prism_hung_sessions_total", "Sessions found hung.",
-         c->n.hung_sessions},
+         n->publishes},
+        {"prism_dead_workers_total", "Workers declared dead.", n->dead_workers},
+        {"prism_hung_sessions_total", "Sessions found hung.", n->hung_sessions},
         {"prism_overloads_total", "Times a worker became overloaded.",
-         c->n.overloads},
+         n->overloads},
         {"prism_send_failures_total",
          "Control messages that could not be sent at once (dropped).",
-         c->n.send_failures},
+         n->send_failures},
         {"prism_db_writes_dropped_total",
          "Database writes dropped because the queue was full.",
-         c->n.writes_dropped + c->n.events_dropped},
-        {"prism_messages_total", "Control messages received.",
-         c->n.messages_in},
+         n->writes_dropped + n->events_dropped},
+        {"prism_messages_total", "Control messages received.", n->messages_in},
         {"prism_messages_bad_total", "Control messages refused.",
-         c->n.messages_bad},
+         n->messages_bad},
         {"prism_release_resends_total",
          "Releases sent again because the worker did not acknowledge them.",
-         c->n.release_resends},
+         n->release_resends},
         {"prism_releases_untracked_total",
          "Releases sent once, untracked, because the table was full.",
-         c->n.releases_untracked},
+         n->releases_untracked},
         {"prism_ladder_upgrades_total",
          "Partial ladders moved to a worker with room for the whole one.",
-         c->n.upgrades},
+         n->upgrades},
         {"prism_session_failures_total",
          "Sessions that failed (the worker's error, a hang, an Assign never "
          "acknowledged); each waits out a backoff before the next placement.",
-         c->n.session_failures},
+         n->session_failures},
         {"prism_streams_failed_total",
          "Times a stream was marked failed (fail_limit failures in "
          "fail_window_ms).",
-         c->n.streams_failed},
+         n->streams_failed},
         {"prism_rendition_failures_total",
          "Renditions workers dropped from running sessions (the others went "
          "on).",
-         c->n.rendition_failures},
+         n->rendition_failures},
     };
     for (size_t i = 0; i < sizeof(ctr) / sizeof(ctr[0]); i++)
-        text_printf(&t, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n",
+        text_printf(t, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n",
                     ctr[i].name, ctr[i].help, ctr[i].name, ctr[i].name,
                     ctr[i].v);
     text_printf(
-        &t,
+        t,
         "# HELP prism_releases_unacked Releases waiting for the worker's "
         "Ack.\n# TYPE prism_releases_unacked gauge\n"
         "prism_releases_unacked %zu\n",
-        c->nreleases);
+        release_unacked(c));
+}
+
+/* PostgreSQL, the allowlist and leadership. */
+static void metrics_loop(text_t *t, const coord_t *c,
+                         const coord_api_loop_t *loop)
+{
     store_stats_t ss;
-    store_get_stats(c->db, &ss);
-    text_printf(&t,
+    bool up = rows_db_up(c, &ss);
+    text_printf(t,
                 "# HELP prism_db_up 1 while PostgreSQL is connected.\n"
                 "# TYPE prism_db_up gauge\nprism_db_up %d\n",
-                store_up(c->db) ? 1 : 0);
-    text_printf(&t,
+                up ? 1 : 0);
+    text_printf(t,
                 "# HELP prism_db_queue Database queries waiting.\n"
                 "# TYPE prism_db_queue gauge\nprism_db_queue %zu\n",
                 ss.queued);
-    text_printf(&t,
+    text_printf(t,
                 "# HELP prism_db_queries_total Database queries completed.\n"
                 "# TYPE prism_db_queries_total counter\nprism_db_queries_total "
                 "%" PRIu64 "\n",
                 ss.queries);
     text_printf(
-        &t,
+        t,
         "# HELP prism_db_failures_total Database queries failed.\n"
         "# TYPE prism_db_failures_total counter\nprism_db_failures_total "
         "%" PRIu64 "\n",
         ss.failed);
     text_printf(
-        &t,
+        t,
         "# HELP prism_db_reconnects_total Database reconnections.\n"
         "# TYPE prism_db_reconnects_total counter\nprism_db_reconnects_total "
         "%" PRIu64 "\n",
         ss.reconnects);
-    text_printf(&t,
+    text_printf(t,
                 "# HELP prism_zap_denied_total Connections refused by the ZAP "
                 "allowlist.\n# TYPE prism_zap_denied_total counter\n"
                 "prism_zap_denied_total %" PRIu64 "\n",
-                c->zap ? zap_denied(c->zap) : 0);
-    text_printf(&t,
+                loop->zap_denied);
+    text_printf(t,
                 "# HELP prism_leader 1 while this coordinator holds the lock.\n"
                 "# TYPE prism_leader gauge\nprism_leader %d\n",
-                c->leader ? 1 : 0);
+                loop->leader ? 1 : 0);
+}
+
+static void metrics(coord_t *c, api_req_t *r, const coord_api_loop_t *loop)
+{
+    text_t t = {malloc(METRICS_START_BYTES), 0, METRICS_START_BYTES, 0};
+    if (!t.b) {
+        log_error(MOD, "Cannot start the /metrics text.",
+                  "call=malloc bytes=%d err=\"%s\"", METRICS_START_BYTES,
+                  strerror(ENOMEM));
+        return;
+    }
+    metrics_farm(&t, c);
+    metrics_streams(&t, c);
+    metrics_counters(&t, c);
+    metrics_loop(&t, c, loop);
     if (t.err == 0) /* else text_printf has logged why; no answer */
-        reply_raw(c, r, 200, "text/plain; version=0.0.4", t.b, t.len);
+        reply_raw(r, 200, "text/plain; version=0.0.4", t.b, t.len);
     free(t.b);
 }
 
@@ -516,9 +475,8 @@ static void metrics(coord_t *c, api_req_t *r)
 static void channels_cb(void *ud, const PGresult *res, const char *err)
 {
     api_req_t *r = ud;
-    coord_t *c = r->c;
     if (!res) {
-        reply_error(c, r, 503, "db_unavailable",
+        reply_error(r, 503, "db_unavailable",
                     err ? "database query failed" : "database unavailable");
         api_req_free(r);
         return;
@@ -534,7 +492,7 @@ static void channels_cb(void *ud, const PGresult *res, const char *err)
                          PQgetvalue(res, i, 4), "stream",
                          PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5),
                          "live", !PQgetisnull(res, i, 5)));
-    reply_json(c, r, 200, a);
+    reply_json(r, 200, a);
     api_req_free(r);
 }
 
@@ -548,18 +506,18 @@ static void channel_insert_cb(void *ud, const PGresult *res, const char *err)
         bool dup = err && strstr(err, "duplicate");
         bool fk = err && strstr(err, "foreign key");
         if (dup)
-            reply_error(c, r, 409, "exists", "a channel with this name exists");
+            reply_error(r, 409, "exists", "a channel with this name exists");
         else if (fk)
-            reply_error(c, r, 400, "unknown_profile",
+            reply_error(r, 400, "unknown_profile",
                         "no ladder profile of that name");
         else
-            reply_error(c, r, 503, "db_error",
+            reply_error(r, 503, "db_error",
                         "database unavailable or refused the insert");
     } else {
-        coord_event(
+        rows_event(
             c, "channel.created", NULL, NULL,
             json_pack("{s:I, s:s}", "id", (json_int_t)r->id, "name", r->name));
-        reply_json(c, r, 201,
+        reply_json(r, 201,
                    json_pack("{s:I, s:s, s:i, s:s, s:s, s:s, s:s}", "id",
                              (json_int_t)r->id, "name", r->name, "priority",
                              r->priority, "profile", r->profile, "created_at",
@@ -582,7 +540,7 @@ static void channel_id_cb(void *ud, const PGresult *res, const char *err)
     coord_t *c = r->c;
     (void)err;
     if (!res || PQntuples(res) != 1) {
-        reply_error(c, r, 503, "db_unavailable", "database unavailable");
+        reply_error(r, 503, "db_unavailable", "database unavailable");
         api_req_free(r);
         return;
     }
@@ -590,19 +548,15 @@ static void channel_id_cb(void *ud, const PGresult *res, const char *err)
     char key[STREAMKEY_MAX], salt[STREAMKEY_SALT_HEX + 1],
         hash[STREAMKEY_HASH_HEX + 1];
     if (streamkey_new(r->id, key, salt, hash) < 0) {
-        reply_error(c, r, 500, "internal", "could not make a stream key");
+        reply_error(r, 500, "internal", "could not make a stream key");
         api_req_free(r);
         return;
     }
     json_object_set_new(r->body, "_key", json_string(key));
     memset(key, 0, sizeof(key));
-    char id[24], prio[16];
-    snprintf(id, sizeof(id), "%" PRId64, r->id);
-    snprintf(prio, sizeof(prio), "%d", r->priority);
-    const char *p[6] = {id, r->name, prio, r->profile, salt, hash};
-    if (store_query(c->db, SQL_CHANNEL_INSERT, 6, p, STORE_READ,
-                    channel_insert_cb, r) < 0) {
-        reply_error(c, r, 503, "db_unavailable", "database unavailable");
+    if (rows_channel_insert(c, r->id, r->name, r->priority, r->profile, salt,
+                            hash, channel_insert_cb, r) < 0) {
+        reply_error(r, 503, "db_unavailable", "database unavailable");
         api_req_free(r);
     }
 }
@@ -628,26 +582,25 @@ static bool create_channel(coord_t *c, api_req_t *r)
     json_t *pj = json_object_get(r->body, "priority");
     const char *prof = json_string_value(json_object_get(r->body, "profile"));
     if (!name || !valid_name(name)) {
-        reply_error(c, r, 400, "bad_request",
+        reply_error(r, 400, "bad_request",
                     "body needs \"name\": 1-63 letters, digits, _ - .");
         return false;
     }
     if (pj && (!json_is_integer(pj) || json_integer_value(pj) < 0 ||
                json_integer_value(pj) > CHANNEL_PRIORITY_MAX)) {
-        reply_error(c, r, 400, "bad_request",
+        reply_error(r, 400, "bad_request",
                     "\"priority\" must be an integer 0..100");
         return false;
     }
     if (prof && !valid_name(prof)) {
-        reply_error(c, r, 400, "bad_request", "bad \"profile\" name");
+        reply_error(r, 400, "bad_request", "bad \"profile\" name");
         return false;
     }
     snprintf(r->name, sizeof(r->name), "%s", name);
     snprintf(r->profile, sizeof(r->profile), "%s", prof ? prof : "default");
     r->priority = pj ? (int)json_integer_value(pj) : CHANNEL_PRIORITY_DEFAULT;
-    if (store_query(c->db, SQL_CHANNEL_NEXTID, 0, NULL, STORE_READ,
-                    channel_id_cb, r) < 0) {
-        reply_error(c, r, 503, "db_unavailable",
+    if (rows_channel_next_id(c, channel_id_cb, r) < 0) {
+        reply_error(r, 503, "db_unavailable",
                     "database unavailable, try again");
         return false;
     }
@@ -668,37 +621,38 @@ static char *frame_str(zmq_msg_t *m)
 }
 
 /* Returns true when r is kept for a later answer. */
-static bool route(coord_t *c, api_req_t *r, const char *method, const char *url,
-                  const char *query)
+static bool route(coord_t *c, api_req_t *r, const coord_api_loop_t *loop,
+                  const char *method, const char *url, const char *query)
 {
     char id[COORD_ID_MAX + 1] = "";
     char rest[32] = "";
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     if (!strcmp(url, "/metrics") && get) {
-        metrics(c, r);
+        metrics(c, r, loop);
         return false;
     }
     if (!strcmp(url, "/api/workers") && get) {
         json_t *a = json_array();
-        for (size_t i = 0; i < c->nworkers; i++)
+        for (size_t i = 0; i < farm_worker_count(c); i++)
             json_array_append_new(a, worker_json(c, (long)i));
-        reply_json(c, r, 200, a);
+        reply_json(r, 200, a);
         return false;
     }
     if (!strcmp(url, "/api/streams") && get) {
         json_t *a = json_array();
-        for (size_t i = 0; i < c->nslots; i++)
-            if (c->streams[i].state != STREAM_FREE)
-                json_array_append_new(a, stream_json(c, &c->streams[i]));
-        reply_json(c, r, 200, a);
+        for (size_t i = 0; i < farm_stream_slots(c); i++) {
+            const coord_stream_t *s = farm_stream_at(c, i);
+            if (s)
+                json_array_append_new(a, stream_json(c, s));
+        }
+        reply_json(r, 200, a);
         return false;
     }
     if (!strcmp(url, "/api/channels")) {
         if (get) {
-            if (store_query(c->db, SQL_CHANNELS, 0, NULL, STORE_READ,
-                            channels_cb, r) == 0)
+            if (rows_channels(c, channels_cb, r) == 0)
                 return true;
-            reply_error(c, r, 503, "db_unavailable", "database unavailable");
+            reply_error(r, 503, "db_unavailable", "database unavailable");
             return false;
         }
         if (!strcmp(method, "POST"))
@@ -707,12 +661,12 @@ static bool route(coord_t *c, api_req_t *r, const char *method, const char *url,
     if (sscanf(url, "/api/workers/%64[^/]/%31s", id, rest) >= 1 ||
         sscanf(url, "/api/workers/%64[^/]", id) == 1) {
         long wi;
-        if (!coord_find_worker(c, id, &wi)) {
-            reply_error(c, r, 404, "not_found", "no such worker");
+        if (!farm_find_worker(c, id, &wi)) {
+            reply_error(r, 404, "not_found", "no such worker");
             return false;
         }
         if (!rest[0] && get) {
-            reply_json(c, r, 200, worker_json(c, wi));
+            reply_json(r, 200, worker_json(c, wi));
             return false;
         }
         bool drain = !strcmp(rest, "drain"), undrain = !strcmp(rest, "undrain");
@@ -720,49 +674,49 @@ static bool route(coord_t *c, api_req_t *r, const char *method, const char *url,
             bool move = !strcmp(query, "move=true") ||
                         !strcmp(query, "move=1") ||
                         json_is_true(json_object_get(r->body, "move"));
-            int moved = coord_drain(c, wi, drain, move);
+            int moved = ops_drain(c, wi, drain, move);
             json_t *j = worker_json(c, wi);
             json_object_set_new(j, "moved", json_integer(moved));
-            reply_json(c, r, 200, j);
+            reply_json(r, 200, j);
             return false;
         }
-        reply_error(c, r, 405, "method_not_allowed",
+        reply_error(r, 405, "method_not_allowed",
                     "use GET /api/workers/{id} or POST .../drain|undrain");
         return false;
     }
     if (sscanf(url, "/api/streams/%64[^/]", id) == 1) {
-        coord_stream_t *s = coord_find_stream(c, id);
+        coord_stream_t *s = farm_find_stream(c, id);
         if (!s) {
-            reply_error(c, r, 404, "not_found", "no such stream");
+            reply_error(r, 404, "not_found", "no such stream");
             return false;
         }
         if (get) {
-            reply_json(c, r, 200, stream_json(c, s));
+            reply_json(r, 200, stream_json(c, s));
             return false;
         }
         if (!strcmp(method, "DELETE")) {
             json_t *j = stream_json(c, s);
-            coord_stop_stream(c, s, "operator");
+            ops_stop_stream(c, s, "operator");
             json_object_set_new(j, "state", json_string("ended"));
-            reply_json(c, r, 200, j);
+            reply_json(r, 200, j);
             return false;
         }
-        reply_error(c, r, 405, "method_not_allowed",
+        reply_error(r, 405, "method_not_allowed",
                     "use GET or DELETE /api/streams/{id}");
         return false;
     }
-    reply_error(c, r, 404, "not_found", "no such endpoint");
+    reply_error(r, 404, "not_found", "no such endpoint");
     return false;
 }
 
-void coord_api_handle(coord_t *c)
+void coord_api_handle(coord_t *c, const coord_api_loop_t *loop)
 {
     for (int round = 0; round < API_BATCH_MAX; round++) {
         zmq_msg_t m[6];
         int nf = 0, more = 1;
         while (more && nf < 6) {
             zmq_msg_init(&m[nf]);
-            if (zmq_msg_recv(&m[nf], c->api_sock, ZMQ_DONTWAIT) < 0) {
+            if (zmq_msg_recv(&m[nf], loop->sock, ZMQ_DONTWAIT) < 0) {
                 zmq_msg_close(&m[nf]);
                 break;
             }
@@ -784,6 +738,7 @@ void coord_api_handle(coord_t *c)
             r = NULL;
         } else {
             r->c = c;
+            r->sock = loop->sock;
             zmq_msg_init(&r->rid);
             zmq_msg_copy(&r->rid, &m[0]);
             memcpy(&r->reqid, zmq_msg_data(&m[1]), sizeof(r->reqid));
@@ -791,7 +746,7 @@ void coord_api_handle(coord_t *c)
                 json_error_t je;
                 r->body = json_loads(body, 0, &je);
                 if (!r->body || !json_is_object(r->body)) {
-                    reply_error(c, r, 400, "bad_json",
+                    reply_error(r, 400, "bad_json",
                                 "the body must be a JSON object");
                     api_req_free(r);
                     r = NULL;
@@ -799,7 +754,7 @@ void coord_api_handle(coord_t *c)
             }
             if (r && !r->body)
                 r->body = json_object();
-            if (r && !route(c, r, method, url, query))
+            if (r && !route(c, r, loop, method, url, query))
                 api_req_free(r);
         }
         free(method);

@@ -304,3 +304,42 @@ int envelope_codec_from_proto(Prism__Codec c, ladder_codec_t *out)
         return -EINVAL;
     }
 }
+
+static const char *const codec_names[] = {"",    "h264", "hevc", "av1",
+                                          "aac", "opus", "mp3"};
+#define NCODEC_NAMES (sizeof(codec_names) / sizeof(codec_names[0]))
+
+const char *envelope_codec_name(Prism__Codec c)
+{
+    return (unsigned)c < NCODEC_NAMES ? codec_names[c] : "";
+}
+
+Prism__Codec envelope_codec_parse(const char *name)
+{
+    for (size_t i = 1; name && i < NCODEC_NAMES; i++)
+        if (!strcmp(name, codec_names[i]))
+            return (Prism__Codec)i;
+    return PRISM__CODEC__CODEC_UNSPECIFIED;
+}
+
+/* Indexed by Prism__DeviceKind: UNSPECIFIED, CPU, NVENC, VAAPI, QSV. */
+static const char *const device_kind_names[] = {"cpu", "cpu", "nvenc", "vaapi",
+                                                "qsv"};
+#define NDEVICE_KIND_NAMES                                                     \
+    (sizeof(device_kind_names) / sizeof(device_kind_names[0]))
+
+const char *envelope_device_kind_name(Prism__DeviceKind k)
+{
+    return (unsigned)k < NDEVICE_KIND_NAMES ? device_kind_names[k] : "cpu";
+}
+
+void envelope_source_to_ladder(const Prism__SourceInfo *in,
+                               ladder_source_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->width = (int)in->width;
+    out->height = (int)in->height;
+    out->fps_num = (int)in->fps_num;
+    out->fps_den = (int)in->fps_den;
+    out->bitrate_kbps = (int)in->video_kbps;
+}

@@ -95,4 +95,21 @@ Prism__Codec envelope_codec_to_proto(ladder_codec_t c);
  * one the ladder does not know. */
 int envelope_codec_from_proto(Prism__Codec c, ladder_codec_t *out);
 
+/* A wire codec's name as the database keeps it ("h264", "aac", ...); "" for
+ * UNSPECIFIED or a value out of range. Static. */
+const char *envelope_codec_name(Prism__Codec c);
+
+/* The wire codec named by envelope_codec_name; UNSPECIFIED for NULL or a
+ * name it does not know. */
+Prism__Codec envelope_codec_parse(const char *name);
+
+/* A device kind as the coordinator's placement names it ("cpu", "nvenc",
+ * "vaapi", "qsv"); UNSPECIFIED and unknown kinds are "cpu". Static. */
+const char *envelope_device_kind_name(Prism__DeviceKind k);
+
+/* The ladder's view of a source (size, rate, bitrate) from its wire form;
+ * the rest of out is zeroed. */
+void envelope_source_to_ladder(const Prism__SourceInfo *in,
+                               ladder_source_t *out);
+
 #endif

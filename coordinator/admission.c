@@ -1,0 +1,287 @@
+/* Publish admission: the stream key, the channel, the ladder, a new stream. */
+/*
+ * How this works
+ *
+ * A PublishRequest is refused at once when it cannot succeed (unknown
+ * ingest, no database, too many bad keys from its address, a malformed
+ * key, a full farm); otherwise the channel row is read, without blocking
+ * the loop, and publish_cb checks the key against it (salted SHA-256,
+ * constant-time compare). A publish with the key of a channel whose stream
+ * is live continues that stream (the publisher reconnected, perhaps
+ * through another ingest); a new stream is fitted to the channel's ladder
+ * profile and placed (ops.c), or waits for its source's size when the
+ * encoder has not sent it yet (ingest_proto.c fits it then).
+ */
+#include "admission.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "coord_int.h"
+#include "log.h"
+#include "ops.h"
+#include "release.h"
+#include "rows.h"
+#include "streamkey.h"
+
+#define MOD "coord"
+
+static void random_hex(char *out, size_t nbytes)
+{
+    unsigned char b[64];
+    static const char hx[] = "0123456789abcdef";
+    if (nbytes > sizeof(b))
+        nbytes = sizeof(b);
+    if (streamkey_random(b, nbytes) < 0) {
+        /* getrandom does not fail on Linux >= 3.17; keep ids unique. */
+        uint64_t t = (uint64_t)clock_mono_us();
+        for (size_t i = 0; i < nbytes; i++)
+            b[i] = (unsigned char)(t >> (8 * (i % 8))) ^ (unsigned char)i;
+    }
+    for (size_t i = 0; i < nbytes; i++) {
+        out[2 * i] = hx[b[i] >> 4];
+        out[2 * i + 1] = hx[b[i] & 15];
+    }
+    out[2 * nbytes] = '\0';
+}
+
+/* A random (version 4) UUID as text: what streams are named by. */
+static void random_uuid(char *out)
+{
+    char h[33];
+    random_hex(h, 16);
+    h[12] = '4';
+    h[16] = "89ab"[h[16] % 4];
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16,
+             h + 20);
+}
+
+static void publish_reply(coord_t *c, const unsigned char *rid, size_t rid_len,
+                          uint64_t req_id, const coord_stream_t *s,
+                          const char *reject)
+{
+    Prism__PublishReply r = PRISM__PUBLISH_REPLY__INIT;
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    r.request_id = req_id;
+    r.accepted = s != NULL;
+    if (s) {
+        r.stream_id = (char *)s->id;
+        r.channel = (char *)s->channel;
+        r.worker_id = (char *)farm_worker_id(c, s->worker);
+        r.subscribe_token = (char *)s->token;
+    } else {
+        r.reason = (char *)reject;
+        c->n.rejections++;
+    }
+    env.body_case = PRISM__ENVELOPE__BODY_PUBLISH_REPLY;
+    env.publish_reply = &r;
+    farm_send(c, rid, rid_len, &env, "ingest");
+}
+
+/* Whether addr (its /64 for IPv6) has used up its bad keys. */
+static bool badkey_limited(coord_t *c, const char *addr)
+{
+    return addr_limit_blocked(c->badkeys, addr, clock_mono_ms());
+}
+
+/* Counts a bad key from addr; a full table drops it, logged. */
+static void badkey_count(coord_t *c, const char *addr)
+{
+    if (addr_limit_bad_key(c->badkeys, addr, clock_mono_ms()) < 0)
+        log_warn(MOD, "Bad key not counted: the address table is full.",
+                 "addr=%s bad_key_addrs=%lld", addr,
+                 (long long)c->cfg.bad_key_addrs);
+}
+
+typedef struct {
+    coord_t *c;
+    unsigned char rid[ENVELOPE_RID_MAX];
+    size_t rid_len;
+    uint64_t request_id;
+    char ingest[COORD_ID_MAX];
+    char addr[64];
+    char key[STREAMKEY_MAX];
+    char protocol[8];
+    Prism__SourceInfo src;
+} publish_ctx_t;
+
+/* The profile from its ladder_profiles document, else the built-in one. */
+int admission_load_profile(const char *name, const char *doc,
+                           ladder_profile_t *out)
+{
+    if (doc && doc[0]) {
+        char err[256];
+        if (ladder_profile_parse(doc, out, err, sizeof(err)) == 0)
+            return 0;
+        log_warn(MOD, "Ladder profile unusable; using the built-in default.",
+                 "profile=%s err=\"%s\"", name ? name : "", err);
+    }
+    return ladder_profile_default(out);
+}
+
+static void publish_cb(void *ud, const PGresult *res, const char *err)
+{
+    publish_ctx_t *x = ud;
+    coord_t *c = x->c;
+    const char *reject = NULL;
+    coord_stream_t *s = NULL;
+    if (!res) {
+        reject = "database unavailable, try again shortly";
+        log_warn(MOD, "Publish refused: channel lookup failed.",
+                 "ingest=%s err=\"%s\"", x->ingest, err ? err : "");
+        goto reply;
+    }
+    if (PQntuples(res) != 1 ||
+        !streamkey_verify(PQgetvalue(res, 0, ROWS_CHAN_SALT), x->key,
+                          PQgetvalue(res, 0, ROWS_CHAN_HASH))) {
+        badkey_count(c, x->addr);
+        reject = "invalid stream key";
+        rows_event(c, "publish.rejected", NULL, NULL,
+                   json_pack("{s:s, s:s, s:s}", "reason", reject, "ingest",
+                             x->ingest, "addr", x->addr));
+        goto reply;
+    }
+    if (PQgetvalue(res, 0, ROWS_CHAN_DISABLED)[0] == 't') {
+        reject = "channel disabled";
+        goto reply;
+    }
+    int64_t chan = strtoll(PQgetvalue(res, 0, ROWS_CHAN_ID), NULL, 10);
+    s = farm_find_channel_stream(c, chan);
+    if (s) {
+        /* The streamer reconnected (perhaps through another ingest): the
+         * stream goes on under the same id and playlists. */
+        s->left_ms = 0;
+        snprintf(s->ingest, sizeof(s->ingest), "%s", x->ingest);
+        s->src_info = x->src;
+        s->src_info.client = NULL;
+        rows_event(c, "stream.resumed", farm_worker_id(c, s->worker), s->id,
+                   json_pack("{s:s}", "ingest", x->ingest));
+        if (s->worker >= 0) {
+            uint64_t g = s->generation;
+            long ow = s->worker;
+            ops_make_pending(c, s, "released");
+            release_send(c, ow, s->id, g,
+                         PRISM__RELEASE_REASON__RELEASE_REASON_SUPERSEDED,
+                         false);
+        }
+        ops_place_stream(c, s, "publisher reconnected");
+        goto reply;
+    }
+    s = farm_stream_alloc(c);
+    if (!s) {
+        reject = "farm full: too many streams";
+        goto reply;
+    }
+    random_uuid(s->id);
+    random_hex(s->token, COORD_TOKEN_HEX / 2);
+    s->channel_id = chan;
+    if (farm_stream_index(c, s) < 0) {
+        s->id[0] = '\0';
+        farm_stream_free(c, s);
+        s = NULL;
+        reject = "out of memory";
+        goto reply;
+    }
+    snprintf(s->channel, sizeof(s->channel), "%s",
+             PQgetvalue(res, 0, ROWS_CHAN_NAME));
+    s->priority =
+        (uint32_t)strtoul(PQgetvalue(res, 0, ROWS_CHAN_PRIORITY), NULL, 10);
+    snprintf(s->ingest, sizeof(s->ingest), "%s", x->ingest);
+    snprintf(s->protocol, sizeof(s->protocol), "%s", x->protocol);
+    snprintf(s->profile, sizeof(s->profile), "%s",
+             PQgetvalue(res, 0, ROWS_CHAN_PROFILE));
+    s->src_info = x->src;
+    s->src_info.client = NULL;
+    s->started_wall_ms = clock_wall_ms();
+    envelope_source_to_ladder(&x->src, &s->source);
+    ladder_profile_t prof;
+    s->awaiting_source = s->source.width <= 0 || s->source.height <= 0;
+    if (admission_load_profile(
+            s->profile, PQgetvalue(res, 0, ROWS_CHAN_PROFILE_DOC), &prof) < 0 ||
+        (!s->awaiting_source &&
+         ladder_apply(&prof, &s->source, &s->ladder) < 0)) {
+        farm_stream_free(c, s);
+        s = NULL;
+        reject = "unsupported source: no usable video size";
+        goto reply;
+    }
+    s->prof = prof;
+    s->state = STREAM_PENDING;
+    c->n.publishes++;
+    rows_stream(c, s);
+    rows_event(c, "stream.started", NULL, s->id,
+               json_pack("{s:s, s:s, s:i, s:i}", "channel", s->channel,
+                         "ingest", s->ingest, "width", s->source.width,
+                         "height", s->source.height));
+    if (!s->awaiting_source && ops_place_stream(c, s, "publish") < 0)
+        rows_event(c, "stream.pending", NULL, s->id,
+                   json_pack("{s:s}", "reason", "no capacity"));
+reply:
+    publish_reply(c, x->rid, x->rid_len, x->request_id, s, reject);
+    memset(x->key, 0, sizeof(x->key));
+    free(x);
+}
+
+void admission_publish(coord_t *c, const envelope_peer_t *peer,
+                       const Prism__Envelope *env)
+{
+    const Prism__PublishRequest *p = env->publish_request;
+    coord_ingest_t *in = farm_ingest_seen(c, peer, p->ingest_id);
+    const char *addr =
+        p->remote_addr && p->remote_addr[0] ? p->remote_addr : "unknown";
+    int64_t chan;
+    const char *secret;
+    const char *reject = NULL;
+    if (in && !in->endpoint[0])
+        farm_send_not_registered(c, peer, in->id); /* asks for a Hello */
+    if (!in)
+        reject = "unknown ingest";
+    else if (!store_up(c->db))
+        reject = "database unavailable, try again shortly";
+    else if (badkey_limited(c, addr))
+        reject = "too many bad stream keys from this address";
+    else if (streamkey_parse(p->stream_key, &chan, &secret) < 0) {
+        badkey_count(c, addr);
+        reject = "invalid stream key";
+    } else if (c->nstreams >= (size_t)c->cfg.max_streams &&
+               !farm_find_channel_stream(c, chan))
+        reject = "farm full: too many streams";
+    if (reject) {
+        log_info(MOD, "Publish refused.", "ingest=%s addr=%s reason=\"%s\"",
+                 in ? in->id : "", addr, reject);
+        publish_reply(c, peer->rid, peer->rid_len, p->request_id, NULL, reject);
+        return;
+    }
+    publish_ctx_t *x = calloc(1, sizeof(*x));
+    if (!x) {
+        publish_reply(c, peer->rid, peer->rid_len, p->request_id, NULL,
+                      "out of memory");
+        return;
+    }
+    x->c = c;
+    memcpy(x->rid, peer->rid, peer->rid_len);
+    x->rid_len = peer->rid_len;
+    x->request_id = p->request_id;
+    snprintf(x->ingest, sizeof(x->ingest), "%s", in->id);
+    snprintf(x->addr, sizeof(x->addr), "%s", addr);
+    snprintf(x->key, sizeof(x->key), "%s", p->stream_key);
+    (void)secret;
+    snprintf(x->protocol, sizeof(x->protocol), "%s",
+             p->protocol == PRISM__INGEST_PROTOCOL__INGEST_PROTOCOL_SRT
+                 ? "srt"
+                 : "rtmp");
+    Prism__SourceInfo def = PRISM__SOURCE_INFO__INIT;
+    x->src = p->source ? *p->source : def;
+    x->src.client = NULL;
+    int rc = rows_channel_by_id(c, chan, publish_cb, x);
+    if (rc < 0) {
+        memset(x->key, 0, sizeof(x->key));
+        free(x);
+        publish_reply(c, peer->rid, peer->rid_len, p->request_id, NULL,
+                      "database unavailable, try again shortly");
+    }
+}

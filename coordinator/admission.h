@@ -1,0 +1,25 @@
+/* Publish admission: the stream key, the channel, the ladder, a new stream. */
+#ifndef PRISM_ADMISSION_H
+#define PRISM_ADMISSION_H
+
+#include "envelope.h"
+#include "farm.h"
+
+/*
+ * A PublishRequest from an ingest: refused at once (unknown ingest, no
+ * database, too many bad keys from the address, a malformed key, a full
+ * farm), else the channel row is read and the key checked (salted SHA-256,
+ * constant time); a publish with the key of a channel whose stream is
+ * live continues that stream, otherwise a new stream is fitted to the
+ * channel's ladder profile and placed. The PublishReply goes back to the
+ * ingest when the answer is known.
+ */
+void admission_publish(coord_t *c, const envelope_peer_t *peer,
+                       const Prism__Envelope *env);
+
+/* The ladder profile from its ladder_profiles document (doc), else the
+ * built-in default (logged when doc is unusable). 0 or the ladder's code. */
+int admission_load_profile(const char *name, const char *doc,
+                           ladder_profile_t *out);
+
+#endif

@@ -1,0 +1,25 @@
+/* The operator API's answers, computed on the loop thread from farm state. */
+#ifndef PRISM_COORD_API_H
+#define PRISM_COORD_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "coord.h"
+
+/* What the loop lends the API for one call of coord_api_handle. */
+typedef struct {
+    void *sock;          /* the inproc ROUTER the HTTP thread asks through */
+    bool leader;         /* this coordinator holds the lock (/metrics) */
+    uint64_t zap_denied; /* connections the allowlist refused (/metrics) */
+} coord_api_loop_t;
+
+/*
+ * Answers the requests waiting on loop->sock, at most API_BATCH_MAX in one
+ * call; one that needs the database is answered from its callback later,
+ * on sock too. It reads farm state and acts (drain, stop) only through the
+ * functions of farm.h, ops.h, rows.h and release.h. Loop thread only.
+ */
+void coord_api_handle(coord_t *c, const coord_api_loop_t *loop);
+
+#endif

@@ -1,0 +1,124 @@
+/* The ingest protocol: Hello, StreamEnd, IngestStats; silent ingests. */
+#include "ingest_proto.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "coord_int.h"
+#include "log.h"
+#include "ops.h"
+#include "release.h"
+#include "rows.h"
+
+#define MOD "coord"
+
+void ingest_proto_hello(coord_t *c, const envelope_peer_t *peer,
+                        const Prism__Envelope *env)
+{
+    const Prism__Hello *h = env->hello;
+    if (h->role != PRISM__NODE_ROLE__NODE_ROLE_INGEST)
+        return; /* workers introduce themselves with Register */
+    coord_ingest_t *in = farm_ingest_seen(c, peer, h->node_id);
+    if (in) {
+        snprintf(in->endpoint, sizeof(in->endpoint), "%s",
+                 h->media_endpoint ? h->media_endpoint : "");
+        rows_event(c, "ingest.hello", NULL, NULL,
+                   json_pack("{s:s, s:s}", "ingest", in->id, "endpoint",
+                             in->endpoint));
+    }
+    farm_send_register_ack(c, peer->rid, peer->rid_len, in != NULL,
+                           in ? "" : "bad ingest id or registry full",
+                           h->node_id);
+}
+
+/*
+ * The ingest says a stream's publisher is gone. A stream running on a
+ * worker waits reconnect_grace_ms for it (an encoder's auto-reconnect,
+ * perhaps through another ingest): the worker holds the playlists open, a
+ * publish with the channel's key in that time continues the stream (see
+ * admission.c publish_cb), and the tick ends it when the time runs out.
+ */
+void ingest_proto_stream_end(coord_t *c, const envelope_peer_t *peer,
+                             const Prism__Envelope *env)
+{
+    (void)peer;
+    coord_stream_t *s = farm_find_stream(c, env->stream_end->stream_id);
+    const char *why = env->stream_end->reason && env->stream_end->reason[0]
+                          ? env->stream_end->reason
+                          : "publisher left";
+    if (!s)
+        return;
+    if (c->cfg.reconnect_grace_ms > 0 && s->worker >= 0 &&
+        s->state == STREAM_RUNNING && !s->left_ms) {
+        s->left_ms = clock_mono_ms();
+        rows_event(c, "stream.publisher_left", farm_worker_id(c, s->worker),
+                   s->id,
+                   json_pack("{s:s, s:I}", "reason", why, "grace_ms",
+                             (json_int_t)c->cfg.reconnect_grace_ms));
+        return;
+    }
+    ops_stop_stream(c, s, why);
+}
+
+void ingest_proto_stats(coord_t *c, const envelope_peer_t *peer,
+                        const Prism__Envelope *env)
+{
+    const Prism__IngestStats *st = env->ingest_stats;
+    farm_ingest_seen(c, peer, env->sender);
+    coord_stream_t *s = farm_find_stream(c, st->stream_id);
+    if (!s)
+        return;
+    s->in_kbps = st->bitrate_kbps;
+    s->in_fps = st->fps;
+    /* An audio codec and no video one: the ingest found no video after
+     * the audio (radio, music); placed with the audio-only ladder. */
+    bool audio_only =
+        st->source && !st->source->video_codec && st->source->audio_codec;
+    if (s->awaiting_source && st->source &&
+        ((st->source->width && st->source->height) || audio_only)) {
+        s->src_info = *st->source;
+        s->src_info.client = NULL;
+        envelope_source_to_ladder(st->source, &s->source);
+        if (audio_only)
+            ladder_audio_only(&s->ladder);
+        if (audio_only || ladder_apply(&s->prof, &s->source, &s->ladder) == 0) {
+            s->awaiting_source = false;
+            rows_stream(c, s);
+            if (ops_place_stream(c, s,
+                                 audio_only ? "audio-only source"
+                                            : "source size known") < 0)
+                rows_event(c, "stream.pending", NULL, s->id,
+                           json_pack("{s:s}", "reason", "no capacity"));
+        }
+    }
+    rows_stats(c, s, st);
+}
+
+void ingest_proto_check(coord_t *c, int64_t now)
+{
+    /* Ingests gone silent: their streams end. The record (endpoint, key)
+     * stays for when it speaks again. */
+    for (size_t i = 0; i < c->ningests; i++) {
+        coord_ingest_t *in = &c->ingests[i];
+        if (in->lost || now - in->last_seen_ms <= c->cfg.node_timeout_ms)
+            continue;
+        in->lost = true;
+        int ended = 0;
+        for (size_t k = 0; k < c->nslots; k++) {
+            coord_stream_t *s = &c->streams[k];
+            if (s->state != STREAM_FREE && s->state != STREAM_RECOVERING &&
+                !strcmp(s->ingest, in->id)) {
+                ops_stop_stream(c, s, "ingest lost");
+                ended++;
+            }
+        }
+        if (ended)
+            rows_event(
+                c, "ingest.lost", NULL, NULL,
+                json_pack("{s:s, s:i}", "ingest", in->id, "streams", ended));
+    }
+}
