@@ -22,7 +22,7 @@
  *
  * Layers: this file dispatches each control message and runs the timers;
  * the work is done below it, each file calling only those under it:
- *   admission.c, worker_proto.c, ingest_proto.c  the protocol (publishes;
+ *   publish.c, worker_proto.c, ingest_proto.c  the protocol (publishes;
  *                  workers' Register, LoadReport, Ack; ingests' Hello,
  *                  StreamEnd, IngestStats; the timed checks)
  *   ops.c          placement operations and the session failure policy
@@ -44,7 +44,7 @@
 
 #include <zmq.h>
 
-#include "admission.h"
+#include "publish.h"
 #include "clock.h"
 #include "coord_api.h"
 #include "coord_http.h"
@@ -136,7 +136,7 @@ static void handle_control(coord_t *c)
             worker_proto_ack(c, &peer, env);
             break;
         case PRISM__ENVELOPE__BODY_PUBLISH_REQUEST:
-            admission_publish(c, &peer, env);
+            publish_admit(c, &peer, env);
             break;
         case PRISM__ENVELOPE__BODY_STREAM_END:
             ingest_proto_stream_end(c, &peer, env);
@@ -235,9 +235,9 @@ static void load_cb(void *ud, const PGresult *res, const char *err)
                  PQgetvalue(res, i, ROWS_LOAD_PROFILE));
         envelope_source_to_ladder(&s->src_info, &s->source);
         ladder_profile_t prof;
-        if (admission_load_profile(s->profile,
-                                   PQgetvalue(res, i, ROWS_LOAD_PROFILE_DOC),
-                                   &prof) < 0 ||
+        if (publish_load_profile(s->profile,
+                                 PQgetvalue(res, i, ROWS_LOAD_PROFILE_DOC),
+                                 &prof) < 0 ||
             ladder_apply(&prof, &s->source, &s->ladder) < 0) {
             s->ladder.n = 0;
         }

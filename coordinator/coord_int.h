@@ -24,7 +24,7 @@
 /*
  * All of this is owned by the loop thread. coord.c and the layers under it
  * (farm.c, rows.c, release.c, ops.c, worker_proto.c, ingest_proto.c,
- * admission.c) include this header; coord_api.c does not: it reads and
+ * publish.c) include this header; coord_api.c does not: it reads and
  * acts through those layers' functions.
  */
 struct coord {

@@ -16,7 +16,7 @@
  * The records below are owned by the loop thread (coord.c) and the layers
  * it calls: farm.c (this table), rows.c and release.c (what is written and
  * sent), ops.c (placement operations), worker_proto.c, ingest_proto.c and
- * admission.c (the protocol). coord_api.c reads them, on the loop thread
+ * publish.c (the protocol). coord_api.c reads them, on the loop thread
  * too, only through the functions declared here and in the layers'
  * headers. Pointers into the stream table are valid only until the next
  * farm_stream_alloc (the table grows by doubling).

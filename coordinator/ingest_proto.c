@@ -40,7 +40,7 @@ void ingest_proto_hello(coord_t *c, const envelope_peer_t *peer,
  * worker waits reconnect_grace_ms for it (an encoder's auto-reconnect,
  * perhaps through another ingest): the worker holds the playlists open, a
  * publish with the channel's key in that time continues the stream (see
- * admission.c publish_cb), and the tick ends it when the time runs out.
+ * publish.c publish_cb), and the tick ends it when the time runs out.
  */
 void ingest_proto_stream_end(coord_t *c, const envelope_peer_t *peer,
                              const Prism__Envelope *env)

@@ -12,7 +12,7 @@
  * profile and placed (ops.c), or waits for its source's size when the
  * encoder has not sent it yet (ingest_proto.c fits it then).
  */
-#include "admission.h"
+#include "publish.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -110,8 +110,8 @@ typedef struct {
 } publish_ctx_t;
 
 /* The profile from its ladder_profiles document, else the built-in one. */
-int admission_load_profile(const char *name, const char *doc,
-                           ladder_profile_t *out)
+int publish_load_profile(const char *name, const char *doc,
+                         ladder_profile_t *out)
 {
     if (doc && doc[0]) {
         char err[256];
@@ -200,7 +200,7 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
     envelope_source_to_ladder(&x->src, &s->source);
     ladder_profile_t prof;
     s->awaiting_source = s->source.width <= 0 || s->source.height <= 0;
-    if (admission_load_profile(
+    if (publish_load_profile(
             s->profile, PQgetvalue(res, 0, ROWS_CHAN_PROFILE_DOC), &prof) < 0 ||
         (!s->awaiting_source &&
          ladder_apply(&prof, &s->source, &s->ladder) < 0)) {
@@ -226,8 +226,8 @@ reply:
     free(x);
 }
 
-void admission_publish(coord_t *c, const envelope_peer_t *peer,
-                       const Prism__Envelope *env)
+void publish_admit(coord_t *c, const envelope_peer_t *peer,
+                   const Prism__Envelope *env)
 {
     const Prism__PublishRequest *p = env->publish_request;
     coord_ingest_t *in = farm_ingest_seen(c, peer, p->ingest_id);

@@ -1,6 +1,6 @@
 /* Publish admission: the stream key, the channel, the ladder, a new stream. */
-#ifndef PRISM_ADMISSION_H
-#define PRISM_ADMISSION_H
+#ifndef PRISM_COORD_PUBLISH_H
+#define PRISM_COORD_PUBLISH_H
 
 #include "envelope.h"
 #include "farm.h"
@@ -14,12 +14,12 @@
  * channel's ladder profile and placed. The PublishReply goes back to the
  * ingest when the answer is known.
  */
-void admission_publish(coord_t *c, const envelope_peer_t *peer,
-                       const Prism__Envelope *env);
+void publish_admit(coord_t *c, const envelope_peer_t *peer,
+                   const Prism__Envelope *env);
 
 /* The ladder profile from its ladder_profiles document (doc), else the
  * built-in default (logged when doc is unusable). 0 or the ladder's code. */
-int admission_load_profile(const char *name, const char *doc,
-                           ladder_profile_t *out);
+int publish_load_profile(const char *name, const char *doc,
+                         ladder_profile_t *out);
 
 #endif
