@@ -10,16 +10,15 @@
  * as clients must ignore them.
  */
 #include "hls_check.h"
+#include "hls_syntax.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define LINE_MAX_LEN 4096
-#define ATTRS_MAX    32
+#define ATTRS_MAX 32
 
 static void add(hls_report_t *r, const char *rule, int line, const char *fmt,
                 ...)
@@ -45,164 +44,6 @@ bool hls_report_has(const hls_report_t *r, const char *rule)
     return false;
 }
 
-/* Line iteration: copies the next line (without CR LF) into buf. */
-typedef struct {
-    const char *p;
-    int no;
-    bool truncated;
-} lines_t;
-
-static bool next_line(lines_t *it, char *buf, size_t len)
-{
-    if (!*it->p)
-        return false;
-    const char *e = strchr(it->p, '\n');
-    size_t n = e ? (size_t)(e - it->p) : strlen(it->p);
-    const char *next = e ? e + 1 : it->p + n;
-    if (n && it->p[n - 1] == '\r')
-        n--;
-    it->truncated = n >= len;
-    if (n >= len)
-        n = len - 1;
-    memcpy(buf, it->p, n);
-    buf[n] = 0;
-    it->p = next;
-    it->no++;
-    return true;
-}
-
-static bool is_tag(const char *line, const char *tag)
-{
-    size_t n = strlen(tag);
-    return !strncmp(line, tag, n) && (line[n] == 0 || line[n] == ':');
-}
-
-static const char *tag_value(const char *line)
-{
-    const char *c = strchr(line, ':');
-    return c ? c + 1 : NULL;
-}
-
-/* decimal-integer: 0-9 digits, at most 20 of them (RFC 8216 4.2). */
-static bool parse_int(const char *s, long long *out)
-{
-    size_t n = strlen(s);
-    if (!n || n > 19 || strspn(s, "0123456789") != n)
-        return false;
-    *out = strtoll(s, NULL, 10);
-    return true;
-}
-
-/* decimal-floating-point: digits with an optional fraction. */
-static bool parse_float(const char *s, size_t n, double *out, bool *is_int)
-{
-    size_t i = 0, digits = 0;
-    while (i < n && isdigit((unsigned char)s[i]))
-        i++, digits++;
-    *is_int = true;
-    if (i < n && s[i] == '.') {
-        *is_int = false;
-        i++;
-        while (i < n && isdigit((unsigned char)s[i]))
-            i++, digits++;
-    }
-    if (i != n || !digits)
-        return false;
-    char tmp[64];
-    if (n >= sizeof(tmp))
-        return false;
-    memcpy(tmp, s, n);
-    tmp[n] = 0;
-    *out = strtod(tmp, NULL);
-    return true;
-}
-
-typedef struct {
-    char name[64];
-    char value[512];
-    bool quoted;
-} attr_t;
-
-/* attribute-list (RFC 8216 4.2): AttributeName=AttributeValue pairs
- * separated by commas; names [A-Z0-9-]; values a quoted string (no CR, LF
- * or "), or an unquoted token without quotes, commas or whitespace; no
- * name twice. Returns the count, or -1 with a reason in why. */
-static int parse_attrs(const char *s, attr_t *a, int max, char *why,
-                       size_t whylen)
-{
-    int n = 0;
-    if (!s || !*s) {
-        snprintf(why, whylen, "empty attribute-list");
-        return -1;
-    }
-    while (*s) {
-        if (n == max) {
-            snprintf(why, whylen, "more than %d attributes", max);
-            return -1;
-        }
-        size_t nl = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-");
-        if (!nl || s[nl] != '=' || nl >= sizeof(a[n].name)) {
-            snprintf(why, whylen, "bad attribute name at \"%.20s\"", s);
-            return -1;
-        }
-        memcpy(a[n].name, s, nl);
-        a[n].name[nl] = 0;
-        for (int i = 0; i < n; i++)
-            if (!strcmp(a[i].name, a[n].name)) {
-                snprintf(why, whylen, "attribute %s appears twice", a[n].name);
-                return -1;
-            }
-        s += nl + 1;
-        size_t vl;
-        if (*s == '"') {
-            const char *q = strchr(s + 1, '"');
-            if (!q) {
-                snprintf(why, whylen, "unterminated quoted string in %s",
-                         a[n].name);
-                return -1;
-            }
-            vl = (size_t)(q - s - 1);
-            if (vl >= sizeof(a[n].value)) {
-                snprintf(why, whylen, "value of %s too long", a[n].name);
-                return -1;
-            }
-            memcpy(a[n].value, s + 1, vl);
-            a[n].quoted = true;
-            s = q + 1;
-        } else {
-            vl = strcspn(s, ",");
-            if (!vl || vl >= sizeof(a[n].value) || strcspn(s, "\" \t") < vl) {
-                snprintf(why, whylen, "bad value of %s", a[n].name);
-                return -1;
-            }
-            memcpy(a[n].value, s, vl);
-            a[n].quoted = false;
-            s += vl;
-        }
-        a[n].value[vl] = 0;
-        n++;
-        if (*s == ',') {
-            s++;
-            if (!*s) {
-                snprintf(why, whylen, "trailing comma");
-                return -1;
-            }
-        } else if (*s) {
-            snprintf(why, whylen, "no comma after %s", a[n - 1].name);
-            return -1;
-        }
-    }
-    return n;
-}
-
-static const attr_t *attr_get(const attr_t *a, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(a[i].name, name))
-            return &a[i];
-    return NULL;
-}
-
 static const char *const media_playlist_tags[] = {
     "#EXT-X-TARGETDURATION",         "#EXT-X-MEDIA-SEQUENCE",
     "#EXT-X-DISCONTINUITY-SEQUENCE", "#EXT-X-ENDLIST",
@@ -220,17 +61,17 @@ static const char *const master_tags[] = {
 static int tag_index(const char *line, const char *const *tags, int n)
 {
     for (int i = 0; i < n; i++)
-        if (is_tag(line, tags[i]))
+        if (hls_is_tag(line, tags[i]))
             return i;
     return -1;
 }
 
 hls_kind_t hls_check_kind(const char *text)
 {
-    lines_t it = {text, 0, false};
-    char line[LINE_MAX_LEN];
+    hls_lines_t it = {text, 0, false};
+    char line[HLS_LINE_MAX];
     bool master = false;
-    while (next_line(&it, line, sizeof(line))) {
+    while (hls_next_line(&it, line, sizeof(line))) {
         if (tag_index(line, media_playlist_tags, COUNT(media_playlist_tags)) >=
                 0 ||
             tag_index(line, segment_tags, COUNT(segment_tags)) >= 0)
@@ -269,16 +110,17 @@ static bool check_header_tag(const char *line, int no, int *versions,
                              int *version, hls_report_t *r)
 {
     long long v;
-    if (is_tag(line, "#EXTM3U")) {
+    if (hls_is_tag(line, "#EXTM3U")) {
         if (no != 1)
             add(r, "extm3u", no, "#EXTM3U after the first line");
         return true;
     }
-    if (!is_tag(line, "#EXT-X-VERSION"))
+    if (!hls_is_tag(line, "#EXT-X-VERSION"))
         return false;
     if (++*versions > 1)
         add(r, "tag-once", no, "EXT-X-VERSION appears more than once");
-    if (!tag_value(line) || !parse_int(tag_value(line), &v) || v < 1)
+    if (!hls_tag_value(line) || !hls_parse_int(hls_tag_value(line), &v) ||
+        v < 1)
         add(r, "tag-syntax", no, "EXT-X-VERSION value is not an integer");
     else
         *version = (int)v;
@@ -294,13 +136,13 @@ typedef void line_fn(void *scan, const char *line, int no);
 static void scan_playlist(const char *text, hls_report_t *r, void *scan,
                           line_fn *uri, line_fn *tag)
 {
-    lines_t it = {text, 0, false};
-    char line[LINE_MAX_LEN];
+    hls_lines_t it = {text, 0, false};
+    char line[HLS_LINE_MAX];
     check_common(text, r);
-    while (next_line(&it, line, sizeof(line))) {
+    while (hls_next_line(&it, line, sizeof(line))) {
         if (it.truncated)
             add(r, "tag-syntax", it.no, "line longer than %d bytes",
-                LINE_MAX_LEN - 1);
+                HLS_LINE_MAX - 1);
         if (!line[0])
             continue;
         if (line[0] != '#')
@@ -358,7 +200,8 @@ static void media_extinf(media_scan_t *s, const char *val, int no)
 {
     size_t dl = val ? strcspn(val, ",") : 0;
     bool is_int;
-    if (!val || !val[dl] || !parse_float(val, dl, &s->pending_dur, &is_int)) {
+    if (!val || !val[dl] ||
+        !hls_parse_float(val, dl, &s->pending_dur, &is_int)) {
         add(s->r, "extinf", no, "EXTINF is not <duration>,[<title>]");
         s->pending_dur = 0;
     } else if (!is_int) {
@@ -378,13 +221,13 @@ static void media_sequence_tag(media_scan_t *s, const char *line,
     hls_media_t *m = s->m;
     hls_report_t *r = s->r;
     long long v;
-    bool ok = val && parse_int(val, &v);
-    if (is_tag(line, "#EXT-X-TARGETDURATION")) {
+    bool ok = val && hls_parse_int(val, &v);
+    if (hls_is_tag(line, "#EXT-X-TARGETDURATION")) {
         if (!ok)
             add(r, "tag-syntax", no, "EXT-X-TARGETDURATION is not an integer");
         else
             m->target = v, s->target_line = no;
-    } else if (is_tag(line, "#EXT-X-MEDIA-SEQUENCE")) {
+    } else if (hls_is_tag(line, "#EXT-X-MEDIA-SEQUENCE")) {
         if (!ok)
             add(r, "tag-syntax", no, "EXT-X-MEDIA-SEQUENCE is not an integer");
         else
@@ -410,20 +253,21 @@ static void media_sequence_tag(media_scan_t *s, const char *line,
 static void media_attr_tag(media_scan_t *s, const char *line, const char *val,
                            int no)
 {
-    attr_t attrs[ATTRS_MAX];
+    hls_attr_t attrs[ATTRS_MAX];
     char why[160];
-    int n = parse_attrs(val, attrs, ATTRS_MAX, why, sizeof(why));
+    int n = hls_parse_attrs(val, attrs, ATTRS_MAX, why, sizeof(why));
     if (n < 0) {
         add(s->r, "attribute-list", no, "%s", why);
         return;
     }
-    if (is_tag(line, "#EXT-X-MAP")) {
-        if (!attr_get(attrs, n, "URI"))
+    if (hls_is_tag(line, "#EXT-X-MAP")) {
+        if (!hls_attr_get(attrs, n, "URI"))
             add(s->r, "attribute-list", no, "EXT-X-MAP without URI");
         need_version(s, 6, no);
     }
-    if (is_tag(line, "#EXT-X-KEY") && (attr_get(attrs, n, "KEYFORMAT") ||
-                                       attr_get(attrs, n, "KEYFORMATVERSIONS")))
+    if (hls_is_tag(line, "#EXT-X-KEY") &&
+        (hls_attr_get(attrs, n, "KEYFORMAT") ||
+         hls_attr_get(attrs, n, "KEYFORMATVERSIONS")))
         need_version(s, 5, no);
 }
 
@@ -442,32 +286,33 @@ static void media_tag_line(void *scan, const char *line, int no)
     if (t >= 0 && ++s->once[t] > 1)
         add(r, "tag-once", no, "%s appears more than once",
             media_playlist_tags[t]);
-    const char *val = tag_value(line);
-    if (is_tag(line, "#EXTINF")) {
+    const char *val = hls_tag_value(line);
+    if (hls_is_tag(line, "#EXTINF")) {
         media_extinf(s, val, no);
-    } else if (is_tag(line, "#EXT-X-TARGETDURATION") ||
-               is_tag(line, "#EXT-X-MEDIA-SEQUENCE") ||
-               is_tag(line, "#EXT-X-DISCONTINUITY-SEQUENCE")) {
+    } else if (hls_is_tag(line, "#EXT-X-TARGETDURATION") ||
+               hls_is_tag(line, "#EXT-X-MEDIA-SEQUENCE") ||
+               hls_is_tag(line, "#EXT-X-DISCONTINUITY-SEQUENCE")) {
         media_sequence_tag(s, line, val, no);
-    } else if (is_tag(line, "#EXT-X-DISCONTINUITY")) {
+    } else if (hls_is_tag(line, "#EXT-X-DISCONTINUITY")) {
         if (val)
             add(r, "tag-syntax", no, "EXT-X-DISCONTINUITY has a value");
         s->pending_disc = s->disc_seen = true;
-    } else if (is_tag(line, "#EXT-X-ENDLIST")) {
+    } else if (hls_is_tag(line, "#EXT-X-ENDLIST")) {
         if (val)
             add(r, "tag-syntax", no, "EXT-X-ENDLIST has a value");
         s->m->endlist = true;
-    } else if (is_tag(line, "#EXT-X-PLAYLIST-TYPE")) {
+    } else if (hls_is_tag(line, "#EXT-X-PLAYLIST-TYPE")) {
         if (!val || (strcmp(val, "EVENT") && strcmp(val, "VOD")))
             add(r, "tag-syntax", no, "EXT-X-PLAYLIST-TYPE is not EVENT or VOD");
-    } else if (is_tag(line, "#EXT-X-I-FRAMES-ONLY")) {
+    } else if (hls_is_tag(line, "#EXT-X-I-FRAMES-ONLY")) {
         s->iframes = true;
         need_version(s, 4, no);
-    } else if (is_tag(line, "#EXT-X-BYTERANGE")) {
+    } else if (hls_is_tag(line, "#EXT-X-BYTERANGE")) {
         need_version(s, 4, no);
-    } else if (is_tag(line, "#EXT-X-KEY") || is_tag(line, "#EXT-X-MAP") ||
-               is_tag(line, "#EXT-X-DATERANGE") ||
-               is_tag(line, "#EXT-X-START")) {
+    } else if (hls_is_tag(line, "#EXT-X-KEY") ||
+               hls_is_tag(line, "#EXT-X-MAP") ||
+               hls_is_tag(line, "#EXT-X-DATERANGE") ||
+               hls_is_tag(line, "#EXT-X-START")) {
         media_attr_tag(s, line, val, no);
     }
 }
@@ -540,31 +385,31 @@ int hls_check_media(const char *text, hls_media_t *m, hls_report_t *r)
 }
 
 /* Checks the attributes of a variant tag; fills v. */
-static void check_variant_attrs(const attr_t *a, int n, int no, const char *tag,
-                                hls_variant_info_t *v, int version,
-                                hls_report_t *r)
+static void check_variant_attrs(const hls_attr_t *a, int n, int no,
+                                const char *tag, hls_variant_info_t *v,
+                                int version, hls_report_t *r)
 {
-    const attr_t *x;
+    const hls_attr_t *x;
     long long ll;
     double d;
     bool is_int;
 
     memset(v, 0, sizeof(*v));
     v->bandwidth = v->average = -1;
-    if (!(x = attr_get(a, n, "BANDWIDTH")))
+    if (!(x = hls_attr_get(a, n, "BANDWIDTH")))
         add(r, "stream-inf-bandwidth", no, "%s without BANDWIDTH", tag);
-    else if (x->quoted || !parse_int(x->value, &ll))
+    else if (x->quoted || !hls_parse_int(x->value, &ll))
         add(r, "attribute-value", no, "BANDWIDTH is not a decimal-integer");
     else
         v->bandwidth = ll;
-    if ((x = attr_get(a, n, "AVERAGE-BANDWIDTH"))) {
-        if (x->quoted || !parse_int(x->value, &ll))
+    if ((x = hls_attr_get(a, n, "AVERAGE-BANDWIDTH"))) {
+        if (x->quoted || !hls_parse_int(x->value, &ll))
             add(r, "attribute-value", no,
                 "AVERAGE-BANDWIDTH is not a decimal-integer");
         else
             v->average = ll;
     }
-    if ((x = attr_get(a, n, "RESOLUTION"))) {
+    if ((x = hls_attr_get(a, n, "RESOLUTION"))) {
         char tail;
         if (x->quoted ||
             sscanf(x->value, "%d%*[x]%d%c", &v->width, &v->height, &tail) !=
@@ -573,19 +418,20 @@ static void check_variant_attrs(const attr_t *a, int n, int no, const char *tag,
             add(r, "attribute-value", no,
                 "RESOLUTION is not a decimal-resolution");
     }
-    if ((x = attr_get(a, n, "FRAME-RATE")) &&
-        (x->quoted || !parse_float(x->value, strlen(x->value), &d, &is_int)))
+    if ((x = hls_attr_get(a, n, "FRAME-RATE")) &&
+        (x->quoted ||
+         !hls_parse_float(x->value, strlen(x->value), &d, &is_int)))
         add(r, "attribute-value", no,
             "FRAME-RATE is not a decimal-floating-point");
-    if ((x = attr_get(a, n, "CODECS"))) {
+    if ((x = hls_attr_get(a, n, "CODECS"))) {
         if (!x->quoted)
             add(r, "attribute-value", no, "CODECS is not a quoted-string");
         snprintf(v->codecs, sizeof(v->codecs), "%.127s", x->value);
     }
-    if ((x = attr_get(a, n, "HDCP-LEVEL")) &&
+    if ((x = hls_attr_get(a, n, "HDCP-LEVEL")) &&
         (x->quoted || (strcmp(x->value, "TYPE-0") && strcmp(x->value, "NONE"))))
         add(r, "attribute-value", no, "HDCP-LEVEL is not TYPE-0 or NONE");
-    if (attr_get(a, n, "PROGRAM-ID") && version >= 6)
+    if (hls_attr_get(a, n, "PROGRAM-ID") && version >= 6)
         add(r, "version", no, "PROGRAM-ID is removed from version 6 on");
 }
 
@@ -622,7 +468,7 @@ static void master_uri_line(void *scan, const char *line, int no)
 }
 
 /* EXT-X-STREAM-INF or EXT-X-I-FRAME-STREAM-INF: a variant (4.3.4.2-3). */
-static void master_variant(master_scan_t *s, const attr_t *attrs, int n,
+static void master_variant(master_scan_t *s, const hls_attr_t *attrs, int n,
                            bool stream, int no)
 {
     static const char *const grp[] = {"AUDIO", "VIDEO", "SUBTITLES"};
@@ -630,7 +476,7 @@ static void master_variant(master_scan_t *s, const attr_t *attrs, int n,
         attrs, n, no, stream ? "EXT-X-STREAM-INF" : "EXT-X-I-FRAME-STREAM-INF",
         &s->cur, s->m->version, s->r);
     for (int g = 0; g < 3; g++) {
-        const attr_t *x = attr_get(attrs, n, grp[g]);
+        const hls_attr_t *x = hls_attr_get(attrs, n, grp[g]);
         if (x && s->nrefs < MASTER_GROUPS_MAX) {
             snprintf(s->refs[s->nrefs], sizeof(s->refs[0]), "%.20s:%.58s",
                      grp[g], x->value);
@@ -640,24 +486,26 @@ static void master_variant(master_scan_t *s, const attr_t *attrs, int n,
     if (stream) {
         s->pending = true;
         s->pending_line = no;
-    } else if (!attr_get(attrs, n, "URI")) {
+    } else if (!hls_attr_get(attrs, n, "URI")) {
         add(s->r, "i-frame-stream-inf", no,
             "EXT-X-I-FRAME-STREAM-INF without URI");
     }
 }
 
 /* EXT-X-MEDIA: a rendition of a group (4.3.4.1). */
-static void master_media(master_scan_t *s, const attr_t *attrs, int n, int no)
+static void master_media(master_scan_t *s, const hls_attr_t *attrs, int n,
+                         int no)
 {
-    const attr_t *type = attr_get(attrs, n, "TYPE");
-    const attr_t *gid = attr_get(attrs, n, "GROUP-ID");
-    const attr_t *id = attr_get(attrs, n, "INSTREAM-ID");
-    if (!type || !gid || !attr_get(attrs, n, "NAME")) {
+    const hls_attr_t *type = hls_attr_get(attrs, n, "TYPE");
+    const hls_attr_t *gid = hls_attr_get(attrs, n, "GROUP-ID");
+    const hls_attr_t *id = hls_attr_get(attrs, n, "INSTREAM-ID");
+    if (!type || !gid || !hls_attr_get(attrs, n, "NAME")) {
         add(s->r, "media-required", no,
             "EXT-X-MEDIA without TYPE, GROUP-ID or NAME");
         return;
     }
-    if (!strcmp(type->value, "CLOSED-CAPTIONS") && attr_get(attrs, n, "URI"))
+    if (!strcmp(type->value, "CLOSED-CAPTIONS") &&
+        hls_attr_get(attrs, n, "URI"))
         add(s->r, "media-required", no,
             "EXT-X-MEDIA CLOSED-CAPTIONS with a URI");
     if (id && !strncmp(id->value, "SERVICE", 7) && !s->v7_line)
@@ -672,7 +520,7 @@ static void master_tag_line(void *scan, const char *line, int no)
 {
     master_scan_t *s = scan;
     hls_report_t *r = s->r;
-    attr_t attrs[ATTRS_MAX];
+    hls_attr_t attrs[ATTRS_MAX];
     char why[160];
     if (s->pending) {
         /* The URI line MUST follow EXT-X-STREAM-INF (4.3.4.2). */
@@ -688,14 +536,15 @@ static void master_tag_line(void *scan, const char *line, int no)
         add(r, "mixed", no, "media playlist tag in a master playlist");
         return;
     }
-    bool stream = is_tag(line, "#EXT-X-STREAM-INF");
-    bool iframe = is_tag(line, "#EXT-X-I-FRAME-STREAM-INF");
-    bool media = is_tag(line, "#EXT-X-MEDIA");
-    if (!stream && !iframe && !media && !is_tag(line, "#EXT-X-START") &&
-        !is_tag(line, "#EXT-X-SESSION-DATA") &&
-        !is_tag(line, "#EXT-X-SESSION-KEY"))
+    bool stream = hls_is_tag(line, "#EXT-X-STREAM-INF");
+    bool iframe = hls_is_tag(line, "#EXT-X-I-FRAME-STREAM-INF");
+    bool media = hls_is_tag(line, "#EXT-X-MEDIA");
+    if (!stream && !iframe && !media && !hls_is_tag(line, "#EXT-X-START") &&
+        !hls_is_tag(line, "#EXT-X-SESSION-DATA") &&
+        !hls_is_tag(line, "#EXT-X-SESSION-KEY"))
         return;
-    int n = parse_attrs(tag_value(line), attrs, ATTRS_MAX, why, sizeof(why));
+    int n = hls_parse_attrs(hls_tag_value(line), attrs, ATTRS_MAX, why,
+                            sizeof(why));
     if (n < 0) {
         add(r, "attribute-list", no, "%s", why);
         if (stream) {
