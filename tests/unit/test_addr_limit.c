@@ -8,6 +8,7 @@
 #include <errno.h>
 
 #include "addr_limit.h"
+#include "test_main.h"
 
 static void test_connections_per_address(void **state)
 {
@@ -103,13 +104,7 @@ static void test_no_connection_limit(void **state)
     addr_limit_free(&a);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_connections_per_address),
-        cmocka_unit_test(test_refused_keys_window),
-        cmocka_unit_test(test_ipv6_per_network),
-        cmocka_unit_test(test_no_connection_limit),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_connections_per_address),
+          cmocka_unit_test(test_refused_keys_window),
+          cmocka_unit_test(test_ipv6_per_network),
+          cmocka_unit_test(test_no_connection_limit))

@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "envelope.h"
 #include "nvml.h"
+#include "test_main.h"
 #include "worker_config.h"
 #include "zsock.h"
 
@@ -329,14 +330,7 @@ static void test_protocol(void **state)
     zsock_close(&c.router);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_profile_from_assign),
-        cmocka_unit_test(test_calibrate_measure),
-        cmocka_unit_test(test_sample_config),
-        cmocka_unit_test(test_nvml_absent),
-        cmocka_unit_test(test_protocol),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_profile_from_assign),
+          cmocka_unit_test(test_calibrate_measure),
+          cmocka_unit_test(test_sample_config),
+          cmocka_unit_test(test_nvml_absent), cmocka_unit_test(test_protocol))

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "amf0.h"
+#include "test_main.h"
 
 static void test_roundtrip_command(void **state)
 {
@@ -102,12 +103,6 @@ static void test_bounds(void **state)
     assert_int_not_equal(w.err, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip_command),
-        cmocka_unit_test(test_ecma_array_metadata),
-        cmocka_unit_test(test_bounds),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_roundtrip_command),
+          cmocka_unit_test(test_ecma_array_metadata),
+          cmocka_unit_test(test_bounds))

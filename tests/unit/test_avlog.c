@@ -15,6 +15,7 @@
 
 #include "avlog.h"
 #include "log.h"
+#include "test_main.h"
 
 static char path[64];
 static int fd = -1;
@@ -106,11 +107,5 @@ static void test_rate_limit(void **state)
     sink_close();
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_levels_and_component),
-        cmocka_unit_test(test_rate_limit),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_levels_and_component),
+          cmocka_unit_test(test_rate_limit))

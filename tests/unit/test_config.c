@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "test_main.h"
 
 typedef struct {
     char pg_url[48];
@@ -590,25 +591,18 @@ static void test_bad_table_refused(void **state)
     assert_err_has(err, "out of range");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults_applied),
-        cmocka_unit_test(test_file_overrides_defaults),
-        cmocka_unit_test(test_flags_override_file),
-        cmocka_unit_test(test_flag_forms),
-        cmocka_unit_test(test_bool_flags),
-        cmocka_unit_test(test_file_unknown_key),
-        cmocka_unit_test(test_file_syntax_error),
-        cmocka_unit_test(test_unknown_flag),
-        cmocka_unit_test(test_out_of_range),
-        cmocka_unit_test(test_non_numeric),
-        cmocka_unit_test(test_string_too_long),
-        cmocka_unit_test(test_missing_file),
-        cmocka_unit_test(test_help_mentions_every_option),
-        cmocka_unit_test(test_help_flag),
-        cmocka_unit_test(test_positional_collected),
-        cmocka_unit_test(test_bad_table_refused),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_defaults_applied),
+          cmocka_unit_test(test_file_overrides_defaults),
+          cmocka_unit_test(test_flags_override_file),
+          cmocka_unit_test(test_flag_forms), cmocka_unit_test(test_bool_flags),
+          cmocka_unit_test(test_file_unknown_key),
+          cmocka_unit_test(test_file_syntax_error),
+          cmocka_unit_test(test_unknown_flag),
+          cmocka_unit_test(test_out_of_range),
+          cmocka_unit_test(test_non_numeric),
+          cmocka_unit_test(test_string_too_long),
+          cmocka_unit_test(test_missing_file),
+          cmocka_unit_test(test_help_mentions_every_option),
+          cmocka_unit_test(test_help_flag),
+          cmocka_unit_test(test_positional_collected),
+          cmocka_unit_test(test_bad_table_refused))

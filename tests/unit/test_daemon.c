@@ -14,6 +14,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "test_main.h"
 
 /* Runs daemon_log_level with stderr in a temporary file; returns its text. */
 static int level_with_stderr(const char *name, char *text, size_t len)
@@ -132,13 +133,7 @@ static void test_signals_no_reload(void **state)
     restore_defaults();
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_level_names),
-        cmocka_unit_test(test_level_unknown),
-        cmocka_unit_test(test_signals_delivered),
-        cmocka_unit_test(test_signals_no_reload),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_level_names),
+          cmocka_unit_test(test_level_unknown),
+          cmocka_unit_test(test_signals_delivered),
+          cmocka_unit_test(test_signals_no_reload))

@@ -13,6 +13,7 @@
 
 #include "calibrate.h"
 #include "device_offer.h"
+#include "test_main.h"
 #include "worker_config.h"
 
 static void test_devices_and_budgets(void **state)
@@ -83,10 +84,4 @@ static void test_devices_and_budgets(void **state)
     rmdir(dir);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_devices_and_budgets),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_devices_and_budgets))

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "flv_tag.h"
+#include "test_main.h"
 
 static void test_avc(void **state)
 {
@@ -109,13 +110,5 @@ static void test_flv_file(void **state)
     assert_int_equal(flv_file_tag(f + off, 12, &t), 0); /* incomplete */
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_avc),
-        cmocka_unit_test(test_enhanced_rtmp),
-        cmocka_unit_test(test_audio),
-        cmocka_unit_test(test_flv_file),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_avc), cmocka_unit_test(test_enhanced_rtmp),
+          cmocka_unit_test(test_audio), cmocka_unit_test(test_flv_file))

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hls_check.h"
+#include "test_main.h"
 
 /* A live media playlist as the worker writes it: valid. */
 static const char good_media[] = "#EXTM3U\n"
@@ -597,39 +598,28 @@ static void test_report_bound(void **state)
     free(text);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_playlists_pass),
-        cmocka_unit_test(test_extm3u_first),
-        cmocka_unit_test(test_encoding),
-        cmocka_unit_test(test_targetduration_required),
-        cmocka_unit_test(test_targetduration),
-        cmocka_unit_test(test_extinf_syntax),
-        cmocka_unit_test(test_uri_lines),
-        cmocka_unit_test(test_media_sequence_position),
-        cmocka_unit_test(test_discontinuity_sequence_position),
-        cmocka_unit_test(test_discontinuity_sequence_required),
-        cmocka_unit_test(test_tag_once),
-        cmocka_unit_test(test_tag_syntax),
-        cmocka_unit_test(test_version),
-        cmocka_unit_test(test_mixed),
-        cmocka_unit_test(test_attribute_list),
-        cmocka_unit_test(test_stream_inf_bandwidth),
-        cmocka_unit_test(test_attribute_value),
-        cmocka_unit_test(test_stream_inf_uri),
-        cmocka_unit_test(test_media_and_groups),
-        cmocka_unit_test(test_window),
-        cmocka_unit_test(test_update_good),
-        cmocka_unit_test(test_update_media_sequence_back),
-        cmocka_unit_test(test_update_discontinuity_sequence_back),
-        cmocka_unit_test(test_update_discontinuity_sequence_count),
-        cmocka_unit_test(test_update_segment_changed),
-        cmocka_unit_test(test_update_targetduration_changed),
-        cmocka_unit_test(test_update_after_endlist),
-        cmocka_unit_test(test_codecs),
-        cmocka_unit_test(test_bandwidth),
-        cmocka_unit_test(test_report_bound),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_good_playlists_pass),
+          cmocka_unit_test(test_extm3u_first), cmocka_unit_test(test_encoding),
+          cmocka_unit_test(test_targetduration_required),
+          cmocka_unit_test(test_targetduration),
+          cmocka_unit_test(test_extinf_syntax),
+          cmocka_unit_test(test_uri_lines),
+          cmocka_unit_test(test_media_sequence_position),
+          cmocka_unit_test(test_discontinuity_sequence_position),
+          cmocka_unit_test(test_discontinuity_sequence_required),
+          cmocka_unit_test(test_tag_once), cmocka_unit_test(test_tag_syntax),
+          cmocka_unit_test(test_version), cmocka_unit_test(test_mixed),
+          cmocka_unit_test(test_attribute_list),
+          cmocka_unit_test(test_stream_inf_bandwidth),
+          cmocka_unit_test(test_attribute_value),
+          cmocka_unit_test(test_stream_inf_uri),
+          cmocka_unit_test(test_media_and_groups),
+          cmocka_unit_test(test_window), cmocka_unit_test(test_update_good),
+          cmocka_unit_test(test_update_media_sequence_back),
+          cmocka_unit_test(test_update_discontinuity_sequence_back),
+          cmocka_unit_test(test_update_discontinuity_sequence_count),
+          cmocka_unit_test(test_update_segment_changed),
+          cmocka_unit_test(test_update_targetduration_changed),
+          cmocka_unit_test(test_update_after_endlist),
+          cmocka_unit_test(test_codecs), cmocka_unit_test(test_bandwidth),
+          cmocka_unit_test(test_report_bound))

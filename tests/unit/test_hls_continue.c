@@ -9,6 +9,7 @@
 #include <errno.h>
 
 #include "hls_continue.h"
+#include "test_main.h"
 
 static void test_playlist_next(void **state)
 {
@@ -36,10 +37,4 @@ static void test_playlist_next(void **state)
                      -ENOENT);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_playlist_next),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_playlist_next))

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hls_master.h"
+#include "test_main.h"
 
 static void test_h264_annexb_and_avcc(void **state)
 {
@@ -95,14 +96,6 @@ static void test_master(void **state)
     assert_int_equal(hls_master_format(v, 2, true, buf, 40), -ENOSPC);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_h264_annexb_and_avcc),
-        cmocka_unit_test(test_hevc_sps),
-        cmocka_unit_test(test_av1_levels),
-        cmocka_unit_test(test_aac),
-        cmocka_unit_test(test_master),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_h264_annexb_and_avcc),
+          cmocka_unit_test(test_hevc_sps), cmocka_unit_test(test_av1_levels),
+          cmocka_unit_test(test_aac), cmocka_unit_test(test_master))

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "hls_writer.h"
+#include "test_main.h"
 
 static hls_writer_t *live(int window)
 {
@@ -292,16 +293,9 @@ static void test_continue(void **state)
     hls_writer_free(&w);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_window_and_sequences),
-        cmocka_unit_test(test_discontinuity_sequence),
-        cmocka_unit_test(test_rounding),
-        cmocka_unit_test(test_vod_and_fmp4),
-        cmocka_unit_test(test_window_keeps_three_targets),
-        cmocka_unit_test(test_rates_advertised),
-        cmocka_unit_test(test_continue),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_window_and_sequences),
+          cmocka_unit_test(test_discontinuity_sequence),
+          cmocka_unit_test(test_rounding), cmocka_unit_test(test_vod_and_fmp4),
+          cmocka_unit_test(test_window_keeps_three_targets),
+          cmocka_unit_test(test_rates_advertised),
+          cmocka_unit_test(test_continue))

@@ -16,6 +16,7 @@
 
 #include "hwplan.h"
 #include "ladder.h"
+#include "test_main.h"
 
 /* The default ladder fitted to a 1080p30 source. */
 static ladder_t ladder_1080p30(void)
@@ -358,20 +359,13 @@ static void test_remux_only_has_no_graph(void **state)
     assert_string_equal(p.graph, "");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_backend_names),
-        cmocka_unit_test(test_pick_without_devices),
-        cmocka_unit_test(test_pick_h100_has_no_nvenc),
-        cmocka_unit_test(test_pick_prefers_nvenc_then_vaapi),
-        cmocka_unit_test(test_sizes_cascade),
-        cmocka_unit_test(test_sizes_shared_between_rates),
-        cmocka_unit_test(test_software_plan),
-        cmocka_unit_test(test_software_codecs),
-        cmocka_unit_test(test_nvenc_plan),
-        cmocka_unit_test(test_vaapi_plan),
-        cmocka_unit_test(test_remux_only_has_no_graph),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_backend_names),
+          cmocka_unit_test(test_pick_without_devices),
+          cmocka_unit_test(test_pick_h100_has_no_nvenc),
+          cmocka_unit_test(test_pick_prefers_nvenc_then_vaapi),
+          cmocka_unit_test(test_sizes_cascade),
+          cmocka_unit_test(test_sizes_shared_between_rates),
+          cmocka_unit_test(test_software_plan),
+          cmocka_unit_test(test_software_codecs),
+          cmocka_unit_test(test_nvenc_plan), cmocka_unit_test(test_vaapi_plan),
+          cmocka_unit_test(test_remux_only_has_no_graph))

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "idmap.h"
+#include "test_main.h"
 
 static void test_basic(void **state)
 {
@@ -70,11 +71,4 @@ static void test_many_with_churn(void **state)
     idmap_free(&m);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basic),
-        cmocka_unit_test(test_many_with_churn),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_basic), cmocka_unit_test(test_many_with_churn))

@@ -13,6 +13,7 @@
 
 #include "ladder.h"
 #include "log.h"
+#include "test_main.h"
 
 /* One expected rendition; fps_den 0 means 1. */
 typedef struct {
@@ -563,20 +564,13 @@ static void test_codec_names(void **state)
     assert_int_equal(ladder_codec_parse("vp9", &c), -EINVAL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_default_profile_parses),
-        cmocka_unit_test(test_default_matches_file),
-        cmocka_unit_test(test_default_profile_fits),
-        cmocka_unit_test(test_sizes_even_and_never_upscaled),
-        cmocka_unit_test(test_custom_profile_rules),
-        cmocka_unit_test(test_bitrate_scales_with_fps),
-        cmocka_unit_test(test_cost),
-        cmocka_unit_test(test_bad_source),
-        cmocka_unit_test(test_parse_errors_name_field),
-        cmocka_unit_test(test_too_many_rungs),
-        cmocka_unit_test(test_codec_names),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_default_profile_parses),
+          cmocka_unit_test(test_default_matches_file),
+          cmocka_unit_test(test_default_profile_fits),
+          cmocka_unit_test(test_sizes_even_and_never_upscaled),
+          cmocka_unit_test(test_custom_profile_rules),
+          cmocka_unit_test(test_bitrate_scales_with_fps),
+          cmocka_unit_test(test_cost), cmocka_unit_test(test_bad_source),
+          cmocka_unit_test(test_parse_errors_name_field),
+          cmocka_unit_test(test_too_many_rungs),
+          cmocka_unit_test(test_codec_names))

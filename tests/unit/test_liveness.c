@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "liveness.h"
+#include "test_main.h"
 
 static const liveness_config_t cfg = {
     .report_ms = 1000,
@@ -92,13 +93,7 @@ static void test_session_slow_after_consecutive_reports(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_worker_dead_after_three_missed),
-        cmocka_unit_test(test_session_hung_when_output_stalls),
-        cmocka_unit_test(test_session_idle_input_is_not_hung),
-        cmocka_unit_test(test_session_slow_after_consecutive_reports),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_worker_dead_after_three_missed),
+          cmocka_unit_test(test_session_hung_when_output_stalls),
+          cmocka_unit_test(test_session_idle_input_is_not_hung),
+          cmocka_unit_test(test_session_slow_after_consecutive_reports))

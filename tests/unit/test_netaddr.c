@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "netaddr.h"
+#include "test_main.h"
 
 static void split_ok(const char *in, const char *host, int port)
 {
@@ -155,13 +156,6 @@ static void test_peer_text(void **state)
     assert_int_equal(netaddr_port(&other), -1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split_forms),
-        cmocka_unit_test(test_split_errors),
-        cmocka_unit_test(test_resolve),
-        cmocka_unit_test(test_peer_text),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_split_forms),
+          cmocka_unit_test(test_split_errors), cmocka_unit_test(test_resolve),
+          cmocka_unit_test(test_peer_text))

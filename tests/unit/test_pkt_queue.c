@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "pkt_queue.h"
+#include "test_main.h"
 
 static int put(pkt_queue_t *q, int stream, bool key, int tag)
 {
@@ -86,11 +87,5 @@ static void test_file_blocks_instead_of_dropping(void **state)
     pkt_queue_free(&q);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_live_drops_to_next_keyframe),
-        cmocka_unit_test(test_file_blocks_instead_of_dropping),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_live_drops_to_next_keyframe),
+          cmocka_unit_test(test_file_blocks_instead_of_dropping))

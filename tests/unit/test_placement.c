@@ -12,6 +12,7 @@
 
 #include "ladder.h"
 #include "placement.h"
+#include "test_main.h"
 
 #define M 1000000ull
 
@@ -649,17 +650,9 @@ static void test_names(void **state)
     assert_int_equal(placement_policy_parse("random", &p), -EINVAL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),
-        cmocka_unit_test(test_fill_until_full),
-        cmocka_unit_test(test_batch_priorities),
-        cmocka_unit_test(test_batch_apply_and_avoid),
-        cmocka_unit_test(test_shed_pick),
-        cmocka_unit_test(test_upgrade_order),
-        cmocka_unit_test(test_rate_left),
-        cmocka_unit_test(test_names),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_table), cmocka_unit_test(test_fill_until_full),
+          cmocka_unit_test(test_batch_priorities),
+          cmocka_unit_test(test_batch_apply_and_avoid),
+          cmocka_unit_test(test_shed_pick),
+          cmocka_unit_test(test_upgrade_order),
+          cmocka_unit_test(test_rate_left), cmocka_unit_test(test_names))

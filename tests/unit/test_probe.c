@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "probe.h"
+#include "test_main.h"
 
 static void test_classify_nvenc(void **state)
 {
@@ -124,12 +125,6 @@ static void test_probe_runs(void **state)
     free(p);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_classify_nvenc),
-        cmocka_unit_test(test_devices_h100_and_geforce),
-        cmocka_unit_test(test_probe_runs),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_classify_nvenc),
+          cmocka_unit_test(test_devices_h100_and_geforce),
+          cmocka_unit_test(test_probe_runs))

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "rtmp_chunk.h"
+#include "test_main.h"
 
 typedef struct {
     rtmp_msg_t m[16];
@@ -184,14 +185,8 @@ static void test_limits(void **state)
     free(g);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip_any_slicing),
-        cmocka_unit_test(test_header_types_and_deltas),
-        cmocka_unit_test(test_extended_timestamp),
-        cmocka_unit_test(test_set_chunk_size_and_abort),
-        cmocka_unit_test(test_limits),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_roundtrip_any_slicing),
+          cmocka_unit_test(test_header_types_and_deltas),
+          cmocka_unit_test(test_extended_timestamp),
+          cmocka_unit_test(test_set_chunk_size_and_abort),
+          cmocka_unit_test(test_limits))

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "rtmp_handshake.h"
+#include "test_main.h"
 
 static void test_plain_echoes_c1(void **state)
 {
@@ -48,11 +49,5 @@ static void test_digest_is_answered_with_digest(void **state)
     assert_int_equal(rtmp_handshake_client_verify_s1(out + 1, 1), -1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain_echoes_c1),
-        cmocka_unit_test(test_digest_is_answered_with_digest),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_plain_echoes_c1),
+          cmocka_unit_test(test_digest_is_answered_with_digest))

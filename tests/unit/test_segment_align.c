@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "segment_align.h"
+#include "test_main.h"
 
 /* 90 kHz ticks: a 30 fps frame, half of it, a 2 s target. */
 #define FRAME  3000
@@ -338,16 +339,8 @@ static void test_audio_and_tail(void **state)
     assert_false(segment_align_joins_tail(1.9, 2.0));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decide),
-        cmocka_unit_test(test_decide_late_keyframe),
-        cmocka_unit_test(test_ring),
-        cmocka_unit_test(test_select),
-        cmocka_unit_test(test_disc),
-        cmocka_unit_test(test_resume),
-        cmocka_unit_test(test_audio_and_tail),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_decide),
+          cmocka_unit_test(test_decide_late_keyframe),
+          cmocka_unit_test(test_ring), cmocka_unit_test(test_select),
+          cmocka_unit_test(test_disc), cmocka_unit_test(test_resume),
+          cmocka_unit_test(test_audio_and_tail))

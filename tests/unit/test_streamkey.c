@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "streamkey.h"
+#include "test_main.h"
 
 static void test_new_parse_verify(void **state)
 {
@@ -82,13 +83,6 @@ static void test_parse_rejects(void **state)
         assert_int_equal(streamkey_parse(bad[i], &id, &s), -EINVAL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_new_parse_verify),
-        cmocka_unit_test(test_known_hash),
-        cmocka_unit_test(test_bad_salt),
-        cmocka_unit_test(test_parse_rejects),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_new_parse_verify),
+          cmocka_unit_test(test_known_hash), cmocka_unit_test(test_bad_salt),
+          cmocka_unit_test(test_parse_rejects))

@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include "test_main.h"
 #include "ts_rise.h"
 
 /* A burst of frames with one dts (flvmux after a stall) leaves one tick
@@ -88,13 +89,6 @@ static void test_extremes_pass(void **state)
     assert_true(dts == INT64_MAX);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_equal_burst_raised),
-        cmocka_unit_test(test_pts_kept),
-        cmocka_unit_test(test_break_passes),
-        cmocka_unit_test(test_extremes_pass),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_equal_burst_raised),
+          cmocka_unit_test(test_pts_kept), cmocka_unit_test(test_break_passes),
+          cmocka_unit_test(test_extremes_pass))

@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "envelope.h"
 #include "media_frame.h"
+#include "test_main.h"
 #include "zmq_source.h"
 #include "zsock.h"
 
@@ -366,14 +367,8 @@ static void test_refused_and_timeout(void **state)
     ingest_stop(&quiet);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tracks_packets_credit),
-        cmocka_unit_test(test_end_at_keyframe),
-        cmocka_unit_test(test_stream_end_ends_input),
-        cmocka_unit_test(test_interrupt_wakes_read),
-        cmocka_unit_test(test_refused_and_timeout),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_tracks_packets_credit),
+          cmocka_unit_test(test_end_at_keyframe),
+          cmocka_unit_test(test_stream_end_ends_input),
+          cmocka_unit_test(test_interrupt_wakes_read),
+          cmocka_unit_test(test_refused_and_timeout))
