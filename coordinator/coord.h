@@ -1,4 +1,4 @@
-/* The coordinator's event loop: farm state, protocol, timers, leadership. */
+/* The coordinator: its loop, leadership and timers over the layers below. */
 #ifndef PRISM_COORD_H
 #define PRISM_COORD_H
 

@@ -457,10 +457,72 @@ static void test_codec_conversion(void **state)
     assert_int_equal(envelope_codec_from_proto((Prism__Codec)999, &c), -EINVAL);
 }
 
+/* The names the database and the API keep codecs and device kinds under,
+ * both ways, and a source's wire form as the ladder sees it. */
+static void test_names_and_source(void **state)
+{
+    (void)state;
+    static const struct {
+        Prism__Codec codec;
+        const char *name;
+    } codecs[] = {
+        {PRISM__CODEC__CODEC_H264, "h264"}, {PRISM__CODEC__CODEC_HEVC, "hevc"},
+        {PRISM__CODEC__CODEC_AV1, "av1"},   {PRISM__CODEC__CODEC_AAC, "aac"},
+        {PRISM__CODEC__CODEC_OPUS, "opus"}, {PRISM__CODEC__CODEC_MP3, "mp3"}};
+    for (size_t i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++) {
+        assert_string_equal(envelope_codec_name(codecs[i].codec),
+                            codecs[i].name);
+        assert_int_equal(envelope_codec_parse(codecs[i].name), codecs[i].codec);
+    }
+    assert_string_equal(envelope_codec_name(PRISM__CODEC__CODEC_UNSPECIFIED),
+                        "");
+    assert_string_equal(envelope_codec_name((Prism__Codec)99), "");
+    assert_int_equal(envelope_codec_parse("vp9"),
+                     PRISM__CODEC__CODEC_UNSPECIFIED);
+    assert_int_equal(envelope_codec_parse(""), PRISM__CODEC__CODEC_UNSPECIFIED);
+    assert_int_equal(envelope_codec_parse(NULL),
+                     PRISM__CODEC__CODEC_UNSPECIFIED);
+
+    assert_string_equal(
+        envelope_device_kind_name(PRISM__DEVICE_KIND__DEVICE_KIND_NVENC),
+        "nvenc");
+    assert_string_equal(
+        envelope_device_kind_name(PRISM__DEVICE_KIND__DEVICE_KIND_VAAPI),
+        "vaapi");
+    assert_string_equal(
+        envelope_device_kind_name(PRISM__DEVICE_KIND__DEVICE_KIND_QSV), "qsv");
+    assert_string_equal(
+        envelope_device_kind_name(PRISM__DEVICE_KIND__DEVICE_KIND_CPU), "cpu");
+    assert_string_equal(
+        envelope_device_kind_name(PRISM__DEVICE_KIND__DEVICE_KIND_UNSPECIFIED),
+        "cpu");
+    assert_string_equal(envelope_device_kind_name((Prism__DeviceKind)42),
+                        "cpu");
+
+    Prism__SourceInfo in = PRISM__SOURCE_INFO__INIT;
+    in.width = 1280;
+    in.height = 720;
+    in.fps_num = 60000;
+    in.fps_den = 1001;
+    in.video_kbps = 6000;
+    in.audio_kbps = 160;
+    ladder_source_t out;
+    memset(&out, 0xff, sizeof(out));
+    envelope_source_to_ladder(&in, &out);
+    assert_int_equal(out.width, 1280);
+    assert_int_equal(out.height, 720);
+    assert_int_equal(out.fps_num, 60000);
+    assert_int_equal(out.fps_den, 1001);
+    assert_int_equal(out.bitrate_kbps, 6000);
+    assert_int_equal(out.sar_num, 0); /* the rest zeroed: square pixels */
+    assert_int_equal(out.sar_den, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codec_conversion),
+        cmocka_unit_test(test_names_and_source),
         cmocka_unit_test_setup_teardown(test_register_with_devices, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_load_report, setup, teardown),
