@@ -198,7 +198,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
                       sizeof(ctype), &out, &olen);
     if (rc < 0) {
         log_warn(MOD, "The loop did not answer an API request.",
-                 "method=%s url=%s err=%d", method, url, rc);
+                 "method=%s url=%s err=\"%s\"", method, url, zmq_strerror(-rc));
         return error(conn, 503, "unavailable",
                      "the coordinator loop did not answer in time");
     }

@@ -275,8 +275,9 @@ int farm_send(coord_t *c, const unsigned char *rid, size_t rid_len,
     int rc = envelope_send(c->control, &p, c->cfg.id, env, ZMQ_DONTWAIT);
     if (rc < 0) {
         c->n.send_failures++;
-        log_debug(MOD, "Send failed.", "to=%s body=%s err=%d", to,
-                  envelope_body_name(env), rc);
+        log_debug(MOD, "Send failed.",
+                  "call=envelope_send to=%s body=%s err=\"%s\"", to,
+                  envelope_body_name(env), zmq_strerror(-rc));
     }
     return rc;
 }

@@ -103,8 +103,9 @@ static void send_coord(ingest_server_t *s, Prism__Envelope *env)
         return;
     int rc = envelope_send(s->coord, NULL, s->cfg.ingest_id, env, ZMQ_DONTWAIT);
     if (rc < 0 && rc != -EAGAIN)
-        log_warn("ingest", "Cannot send to the coordinator.", "body=%s rc=%d",
-                 envelope_body_name(env), rc);
+        log_warn("ingest", "Cannot send to the coordinator.",
+                 "call=envelope_send body=%s err=\"%s\"",
+                 envelope_body_name(env), zmq_strerror(-rc));
 }
 
 /* send_coord for the publishers and the admissions. */
@@ -330,36 +331,6 @@ static void on_accept(ingest_server_t *s)
     }
 }
 
-static const char *err_name(int rc)
-{
-    switch (rc) {
-    case RTMP_CONN_EHANDSHAKE:
-        return "bad handshake version";
-    case RTMP_CONN_EOUTPUT:
-        return "output buffer full";
-    case RTMP_CONN_ELIMIT:
-        return "too many streams on one connection";
-    case RTMP_CONN_EAMF:
-        return "malformed AMF command";
-    case RTMP_CONN_ECLOSED:
-        return "data after a refused publish";
-    case RTMP_CHUNK_EMSGSIZE:
-        return "message too large";
-    case RTMP_CHUNK_ESTREAMS:
-        return "too many chunk streams";
-    case RTMP_CHUNK_ECHUNKSIZE:
-        return "bad chunk size";
-    case RTMP_CHUNK_EPROTO:
-        return "chunk header out of sequence";
-    case RTMP_CHUNK_ENOMEM:
-        return "out of memory";
-    case FLV_EINVAL:
-        return "malformed audio/video tag";
-    default:
-        return "protocol error";
-    }
-}
-
 static void on_conn(ingest_server_t *s, conn_t *c, uint32_t events)
 {
     if (events & EPOLLOUT) {
@@ -389,7 +360,7 @@ static void on_conn(ingest_server_t *s, conn_t *c, uint32_t events)
         if (rc < 0) {
             atomic_fetch_add(&s->n.closed_error, 1);
             conn_flush(s, c);
-            conn_close(s, c, err_name(rc));
+            conn_close(s, c, rtmp_conn_strerror(rc));
             return;
         }
         if (rtmp_conn_state(c->rc) == RTMP_CONN_CLOSING ||

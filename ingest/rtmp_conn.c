@@ -491,3 +491,33 @@ void *rtmp_conn_user(const rtmp_conn_t *c)
 {
     return c->user;
 }
+
+const char *rtmp_conn_strerror(int rc)
+{
+    switch (rc) {
+    case RTMP_CONN_EHANDSHAKE:
+        return "bad handshake version";
+    case RTMP_CONN_EOUTPUT:
+        return "output buffer full";
+    case RTMP_CONN_ELIMIT:
+        return "too many streams on one connection";
+    case RTMP_CONN_EAMF:
+        return "malformed AMF command";
+    case RTMP_CONN_ECLOSED:
+        return "data after a refused publish";
+    case RTMP_CHUNK_EMSGSIZE:
+        return "message too large";
+    case RTMP_CHUNK_ESTREAMS:
+        return "too many chunk streams";
+    case RTMP_CHUNK_ECHUNKSIZE:
+        return "bad chunk size";
+    case RTMP_CHUNK_EPROTO:
+        return "chunk header out of sequence";
+    case RTMP_CHUNK_ENOMEM:
+        return "out of memory";
+    case FLV_EINVAL:
+        return "malformed audio/video tag";
+    default:
+        return "protocol error";
+    }
+}

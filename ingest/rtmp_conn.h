@@ -72,6 +72,10 @@ typedef struct {
 #define RTMP_CONN_EAMF       (-4004) /* malformed AMF */
 #define RTMP_CONN_ECLOSED    (-4005) /* the publish was refused */
 
+/* A short text for an error rtmp_conn_input returns: these, the chunk
+ * reader's (RTMP_CHUNK_E*) and FLV_EINVAL; "protocol error" for others. */
+const char *rtmp_conn_strerror(int rc);
+
 typedef enum {
     RTMP_CONN_HS_C0C1,
     RTMP_CONN_HS_C2,

@@ -373,8 +373,9 @@ static void *sess_main(void *arg)
     s->src = NULL;
     pthread_mutex_unlock(&s->lock);
     transcode_session_free(&ts);
-    log_info(MOD, "Session ended.", "stream=%s generation=%" PRIu64 " ret=%d",
-             s->stream_id, s->generation, ret);
+    log_info(MOD, "Session ended.",
+             "stream=%s generation=%" PRIu64 " failed=%d why=\"%s\"",
+             s->stream_id, s->generation, ret < 0, ret < 0 ? why : "");
     set_state(s, ret < 0 ? S_FAILED : S_DONE, ret < 0 ? why : NULL);
     return NULL;
 }
