@@ -107,6 +107,8 @@ http_client_t *http_client_new(const http_client_opts_t *opts)
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+    if (opts->ca_file && opts->ca_file[0])
+        curl_easy_setopt(h, CURLOPT_CAINFO, opts->ca_file);
     if (opts->tls_no_verify) {
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);

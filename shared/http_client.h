@@ -14,9 +14,11 @@ typedef struct {
     const char *bearer_token; /* "Authorization: Bearer T"; NULL, "" = none */
     const char *content_type; /* of request bodies; NULL = none sent */
     const char *user_agent;   /* NULL = "prism" */
-    size_t body_max;    /* the answer's body kept up to this many bytes (the
-                           rest is read and dropped); 0 = none kept */
-    bool tls_no_verify; /* https: accept any certificate and host name */
+    size_t body_max;     /* the answer's body kept up to this many bytes (the
+                            rest is read and dropped); 0 = none kept */
+    const char *ca_file; /* https: CA certificates (PEM) the server's must
+                            chain to; NULL, "" = the system's store */
+    bool tls_no_verify;  /* https: accept any certificate and host name */
 } http_client_opts_t;
 
 /*

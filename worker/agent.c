@@ -63,6 +63,7 @@ typedef struct {
 
 struct agent {
     worker_config_t cfg;
+    origin_access_t origin_access; /* from cfg: token, TLS trust */
     probe_t probe;
     device_offer_t dev[DEVICE_OFFER_MAX];
     int ndev;
@@ -292,7 +293,7 @@ static void *sess_main(void *arg)
     /* Where the playlists stand: a take-over continues them. */
     uint64_t next = 0;
     bool found = hls_continue_next_sequence(s->output, &s->profile,
-                                            a->cfg.origin_token, &next);
+                                            &a->origin_access, &next);
     s->start_sequence =
         found && next > s->media_sequence ? next : s->media_sequence;
     bool disc = found || s->discontinuity;
@@ -332,7 +333,7 @@ static void *sess_main(void *arg)
     o.audio_kbps = (int)a->cfg.audio_kbps;
     o.queue_packets = (int)a->cfg.queue_packets;
     o.origin.timeout_ms = (int)a->cfg.origin_timeout_ms;
-    o.origin.bearer_token = a->cfg.origin_token;
+    o.origin.access = a->origin_access;
     o.origin.queue_files = (int)a->cfg.origin_queue_files;
     o.origin.queue_bytes = (size_t)a->cfg.origin_queue_mb << 20;
     o.progress = false;
@@ -764,6 +765,8 @@ agent_t *agent_new(const worker_config_t *cfg, const probe_t *probe)
     if (!a)
         return NULL;
     a->cfg = *cfg;
+    a->origin_access = (origin_access_t){
+        a->cfg.origin_token, a->cfg.origin_ca_file, !a->cfg.origin_tls_verify};
     a->report_ms = (int)cfg->report_ms;
     if (probe)
         a->probe = *probe;

@@ -40,7 +40,7 @@ int hls_continue_playlist_next(const char *text, uint64_t *next)
 
 bool hls_continue_next_sequence(const char *output,
                                 const ladder_profile_t *profile,
-                                const char *bearer_token, uint64_t *next)
+                                const origin_access_t *access, uint64_t *next)
 {
     bool found = false;
     *next = 0;
@@ -52,7 +52,7 @@ bool hls_continue_next_sequence(const char *output,
         else
             continue;
         snprintf(url, sizeof(url), "%s/%s/index.m3u8", output, name);
-        char *text = origin_read_text(url, PLAYLIST_MAX, bearer_token);
+        char *text = origin_read_text(url, PLAYLIST_MAX, access);
         uint64_t n;
         if (text && hls_continue_playlist_next(text, &n) == 0) {
             found = true;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "ladder.h"
+#include "origin.h"
 
 /*
  * A stream that moves to another worker (a move, a failover, a restart)
@@ -26,12 +27,12 @@ int hls_continue_playlist_next(const char *text, uint64_t *next);
  * Where a stream's playlists stand at OUTPUT (a directory or origin URL,
  * <output>/<rendition>/index.m3u8 for each named rung of PROFILE): *next,
  * the next sequence number over every rendition (segments are aligned, so
- * they agree up to a segment in flight); an origin gets bearer_token (NULL
- * or "" = none). Returns true when any playlist exists. Blocking (reads the
+ * they agree up to a segment in flight); an origin is read with ACCESS
+ * (NULL: none). Returns true when any playlist exists. Blocking (reads the
  * output); any thread.
  */
 bool hls_continue_next_sequence(const char *output,
                                 const ladder_profile_t *profile,
-                                const char *bearer_token, uint64_t *next);
+                                const origin_access_t *access, uint64_t *next);
 
 #endif

@@ -210,7 +210,7 @@ static void continue_playlist(transcode_session_t *s, rend_t *r)
     char rel[160], url[1400];
     rend_rel(r, "index.m3u8", rel, sizeof(rel));
     out_path(s, rel, url, sizeof(url));
-    char *text = origin_read_text(url, TEXT_MAX, s->o.origin.bearer_token);
+    char *text = origin_read_text(url, TEXT_MAX, &s->o.origin.access);
     if (!text)
         return;
     if (hls_writer_continue(r->pl, text) == 0) {
@@ -249,7 +249,7 @@ static bool recheck_playlist(transcode_session_t *s, rend_t *r)
     char rel[160], url[1400];
     rend_rel(r, "index.m3u8", rel, sizeof(rel));
     out_path(s, rel, url, sizeof(url));
-    char *text = origin_read_text(url, TEXT_MAX, s->o.origin.bearer_token);
+    char *text = origin_read_text(url, TEXT_MAX, &s->o.origin.access);
     hls_writer_t *w = text ? hls_writer_new(&s->wopts) : NULL;
     bool moved = false;
     if (w && hls_writer_continue(w, text) == 0 &&

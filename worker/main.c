@@ -36,6 +36,8 @@ typedef struct {
     double thumbnail;
     int64_t audio_kbps;
     char origin_token[512];
+    char origin_ca_file[512];
+    bool origin_tls_verify;
     char log_level[16];
     bool progress;
 } transcode_cfg_t;
@@ -72,6 +74,12 @@ static const config_option_t transcode_options[] = {
     {"origin_token", 0, CONFIG_STRING, NULL, 0, 0, F(origin_token),
      S(origin_token),
      "Bearer token sent to an http(s):// output (Authorization header)"},
+    {"origin_ca_file", 0, CONFIG_STRING, NULL, 0, 0, F(origin_ca_file),
+     S(origin_ca_file),
+     "https:// output: the CA certificates (PEM) its certificate must "
+     "chain to; empty = the system's store"},
+    {"origin_tls_verify", 0, CONFIG_BOOL, "true", 0, 0, F(origin_tls_verify), 0,
+     "https:// output: check its certificate and host name"},
     {"log_level", 0, CONFIG_STRING, "info", 0, 0, F(log_level), S(log_level),
      "Log level: debug, info, warn or error"},
     {"progress", 0, CONFIG_BOOL, "true", 0, 0, F(progress), 0,
@@ -141,7 +149,8 @@ static int cmd_transcode(int argc, char **argv)
 
     transcode_opts_t o;
     transcode_opts_default(&o);
-    o.origin.bearer_token = cfg.origin_token;
+    o.origin.access = (origin_access_t){cfg.origin_token, cfg.origin_ca_file,
+                                        !cfg.origin_tls_verify};
     if (hwplan_backend_parse(cfg.backend, &o.backend) < 0) {
         fprintf(stderr, "prism-worker transcode: unknown backend '%s'\n",
                 cfg.backend);

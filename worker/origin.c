@@ -101,7 +101,7 @@ struct origin {
 
 void origin_policy_default(origin_policy_t *p)
 {
-    p->bearer_token = NULL;
+    p->access = (origin_access_t){0};
     p->timeout_ms = 5000;
     p->first_tries = 3;
     p->fail_s = 30;
@@ -117,19 +117,22 @@ static void job_free(job_t *j)
 
 static void *uploader(void *arg);
 
-/* A client for the origin: TLS certificates are not checked (as with
- * libavformat's https before it); TIMEOUT_MS bounds connect and the whole
- * request alike; answers up to BODY_MAX bytes kept. */
-static http_client_opts_t client_opts(const char *token, int timeout_ms,
-                                      size_t body_max)
+/* A client for the origin with ACCESS (NULL: none); TIMEOUT_MS bounds
+ * connect and the whole request alike; answers up to BODY_MAX bytes kept. */
+static http_client_opts_t client_opts(const origin_access_t *access,
+                                      int timeout_ms, size_t body_max)
 {
+    static const origin_access_t none = {0};
+    if (!access)
+        access = &none;
     return (http_client_opts_t){
         .connect_timeout_ms = timeout_ms,
         .timeout_ms = timeout_ms,
-        .bearer_token = token,
+        .bearer_token = access->bearer_token,
+        .ca_file = access->ca_file,
         .user_agent = USER_AGENT,
         .body_max = body_max,
-        .tls_no_verify = true,
+        .tls_no_verify = access->tls_insecure,
     };
 }
 
@@ -140,14 +143,13 @@ origin_t *origin_new(const char *name, const origin_policy_t *policy)
         return NULL;
     snprintf(o->name, sizeof(o->name), "%s", name);
     o->p = *policy;
-    o->p.bearer_token = NULL; /* borrowed: the client keeps a copy */
+    o->p.access = (origin_access_t){0}; /* the client keeps copies */
     if (o->p.queue_files < 1)
         o->p.queue_files = 1;
     pthread_mutex_init(&o->lock, NULL);
     pthread_mutex_init(&o->http_lock, NULL);
     pthread_cond_init(&o->cond, NULL);
-    http_client_opts_t ho =
-        client_opts(policy->bearer_token, o->p.timeout_ms, 0);
+    http_client_opts_t ho = client_opts(&policy->access, o->p.timeout_ms, 0);
     o->http = http_client_new(&ho);
     if (!o->http) {
         origin_free(&o);
@@ -523,11 +525,12 @@ int origin_drain(origin_t *o)
 }
 
 /* origin_read_text for an http(s) URL: a GET with the bearer token. */
-static char *read_http(const char *url, size_t max, const char *token)
+static char *read_http(const char *url, size_t max,
+                       const origin_access_t *access)
 {
     char err[256], *text = NULL;
     int status = 0;
-    http_client_opts_t ho = client_opts(token, READ_TIMEOUT_MS, max);
+    http_client_opts_t ho = client_opts(access, READ_TIMEOUT_MS, max);
     int ret = http_client_once(&ho, "GET", url, NULL, 0, &status, &text, err,
                                sizeof(err));
     if (ret == 0 && (status < 200 || status >= 300)) {
@@ -537,10 +540,11 @@ static char *read_http(const char *url, size_t max, const char *token)
     return text;
 }
 
-char *origin_read_text(const char *url, size_t max, const char *bearer_token)
+char *origin_read_text(const char *url, size_t max,
+                       const origin_access_t *access)
 {
     if (!strncmp(url, "http://", 7) || !strncmp(url, "https://", 8))
-        return read_http(url, max, bearer_token);
+        return read_http(url, max, access);
     AVIOContext *io = NULL;
     AVDictionary *o = NULL;
     av_dict_set_int(&o, "rw_timeout", READ_TIMEOUT_MS * 1000LL, 0);

@@ -2,6 +2,7 @@
 #ifndef PRISM_ORIGIN_H
 #define PRISM_ORIGIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,15 +19,30 @@ typedef struct {
     int64_t queued;        /* files waiting for the uploader now */
 } origin_stats_t;
 
+/* How the worker is known to an HTTP origin and how it trusts it; the
+ * strings are borrowed, and outlive every origin and session using them. */
+typedef struct {
+    /* Sent as "Authorization: Bearer T" with every request; NULL or "" =
+     * none. */
+    const char *bearer_token;
+    /* https: the CA certificates (PEM file) the origin's certificate must
+     * chain to; NULL or "" = the system's store. */
+    const char *ca_file;
+    /* https: accept any certificate and host name (a token then travels
+     * to whoever answers). */
+    bool tls_insecure;
+} origin_access_t;
+
 /*
  * Reads a small text file or URL (a playlist on the output) whole, at most
- * MAX bytes: an http(s):// URL by a GET (with bearer_token when not NULL
- * or "") that ends within 3 s, a file through
- * libavformat with a 3 s read timeout. Returns a new NUL-terminated string
- * the caller frees, or NULL when it is absent (any status but 2xx) or
- * unreadable. Blocking; any thread.
+ * MAX bytes: an http(s):// URL by a GET (with ACCESS, which may be NULL)
+ * that ends within 3 s, a file through libavformat with a 3 s read
+ * timeout. Returns a new NUL-terminated string the caller frees, or NULL
+ * when it is absent (any status but 2xx) or unreadable. Blocking; any
+ * thread.
  */
-char *origin_read_text(const char *url, size_t max, const char *bearer_token);
+char *origin_read_text(const char *url, size_t max,
+                       const origin_access_t *access);
 
 /* Failure policy; origin_policy_default() fills the defaults. */
 typedef struct {
@@ -41,10 +57,7 @@ typedef struct {
      * dropped and counted (origin_stats_t.dropped). */
     int queue_files;
     size_t queue_bytes;
-    /* Sent as "Authorization: Bearer T" with every request; NULL or "" =
-     * none. Borrowed: origin_new copies it, but a transcode session reads
-     * its playlists back with it, so it outlives the session. */
-    const char *bearer_token;
+    origin_access_t access; /* token and TLS trust */
 } origin_policy_t;
 
 void origin_policy_default(origin_policy_t *p);

@@ -83,6 +83,12 @@ static const config_option_t options[] = {
     {"origin_token", 0, CONFIG_STRING, NULL, 0, 0, S(origin_token),
      "Bearer token sent to the HTTP origin with every request "
      "(Authorization header); empty = none"},
+    {"origin_ca_file", 0, CONFIG_STRING, NULL, 0, 0, S(origin_ca_file),
+     "https origin: the CA certificates (PEM) its certificate must chain "
+     "to; empty = the system's store"},
+    {"origin_tls_verify", 0, CONFIG_BOOL, "true", 0, 0, N(origin_tls_verify),
+     "https origin: check its certificate and host name (off sends the "
+     "token to whoever answers)"},
     {"origin_queue_files", 0, CONFIG_INT, "64", 4, 100000,
      N(origin_queue_files),
      "Files waiting to be uploaded per session; when full, the oldest "

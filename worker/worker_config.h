@@ -40,6 +40,8 @@ typedef struct {
     int64_t queue_packets;      /* the session's input queue bound */
     int64_t origin_timeout_ms;  /* one request to an HTTP origin */
     char origin_token[512];     /* bearer token for it; "" = none */
+    char origin_ca_file[512];   /* https: CA certificates; "" = system's */
+    bool origin_tls_verify;     /* https: check the origin's certificate */
     int64_t origin_queue_files; /* uploads waiting per session */
     int64_t origin_queue_mb;    /* their bytes, MiB */
     bool nvml;                  /* read NVENC/NVDEC utilisation via NVML */

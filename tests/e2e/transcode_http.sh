@@ -23,11 +23,13 @@ FARM_DIR=$tmp
 port=$(farm_port)
 sport=$(farm_port)
 mkdir -p "$tmp/www" "$tmp/logs"
-# The same origin over TLS (a self-signed certificate) when openssl is
-# here: https:// goes through http_client (libcurl) too.
+# The same origin over TLS (a self-signed certificate, which the worker
+# trusts through --origin-ca-file) when openssl is here: https:// goes
+# through http_client (libcurl) too.
 tls=
 if command -v openssl >/dev/null &&
     openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+        -addext "subjectAltName=IP:127.0.0.1" \
         -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null; then
     tls="listen 127.0.0.1:$sport ssl;
         ssl_certificate $tmp/cert.pem;
@@ -135,9 +137,20 @@ grep 'level=warn mod=origin' "$tmp/log3" && fail "live run: origin warnings"
 grep 'msg="Session finished."' "$tmp/log3" | grep -q ' upload_dropped=0 ' ||
     fail "live run: files dropped from the upload queue"
 
-# The same live run and a 403 over https:// (libcurl's TLS).
+# The same live run and a 403 over https:// (libcurl's TLS); first, an
+# origin whose certificate the worker cannot check is refused.
 if [ -n "$tls" ]; then
     "$worker" transcode -i "$tmp/live.ts" \
+        -o "https://127.0.0.1:$sport/untrusted/tls" --backend software \
+        --preset ultrafast --thumbnail 0 2>"$tmp/log6" &&
+        fail "https with an untrusted certificate: exit status 0"
+    grep 'level=error' "$tmp/log6" | grep -qi 'certificate' || {
+        cat "$tmp/log6"
+        fail "https with an untrusted certificate: no error line naming it"
+    }
+    [ ! -e "$tmp/www/untrusted" ] ||
+        fail "https with an untrusted certificate: files were uploaded"
+    "$worker" transcode -i "$tmp/live.ts" --origin-ca-file "$tmp/cert.pem" \
         -o "https://127.0.0.1:$sport/live/tls" --backend software \
         --preset ultrafast --segment 0.5 --thumbnail 0 2>"$tmp/log6" || {
         cat "$tmp/log6"
@@ -147,7 +160,7 @@ if [ -n "$tls" ]; then
     ffmpeg -hide_banner -loglevel error \
         -i "https://127.0.0.1:$sport/live/tls/master.m3u8" -map 0 \
         -f null - || fail "ffmpeg cannot play the https origin's master"
-    "$worker" transcode -i "$tmp/live.ts" \
+    "$worker" transcode -i "$tmp/live.ts" --origin-ca-file "$tmp/cert.pem" \
         -o "https://127.0.0.1:$sport/denied/tls" --backend software \
         --preset ultrafast 2>"$tmp/log6" && fail "https 403: exit status 0"
     grep 'level=error' "$tmp/log6" | grep -q 'last="status 403"' || {

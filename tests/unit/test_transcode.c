@@ -956,7 +956,7 @@ static void test_origin_sends_bearer_token(void **state)
     char url[128];
     origin_policy_t p;
     origin_policy_default(&p);
-    p.bearer_token = "tok-1";
+    p.access.bearer_token = "tok-1";
     server_start(&sv, 201);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/live/t/index.m3u8",
              sv.port);
@@ -966,13 +966,13 @@ static void test_origin_sends_bearer_token(void **state)
     assert_non_null(strstr(sv.last, "\r\nAuthorization: Bearer tok-1"));
     origin_free(&o);
     sv.status = 200;
-    char *text = origin_read_text(url, 64, "tok-1");
+    char *text = origin_read_text(url, 64, &p.access);
     assert_non_null(text); /* the answer's empty body */
     free(text);
     assert_non_null(strstr(sv.last, "GET /live/t/index.m3u8 HTTP/1.1\r\n"));
     assert_non_null(strstr(sv.last, "\r\nAuthorization: Bearer tok-1"));
     sv.status = 404;
-    assert_null(origin_read_text(url, 64, "tok-1"));
+    assert_null(origin_read_text(url, 64, &p.access));
     /* None configured: no header. */
     origin_policy_default(&p);
     sv.status = 201;
