@@ -39,9 +39,9 @@
 #include "segment_align.h"
 
 #define MOD "transcode"
-/* How long a continued stream's first segment waits for another session
- * that may still be finishing the stream. */
-#define FIRST_HOLD_US 1000000
+/* How often a continued stream's held first segment looks again for the
+ * end of the session before it (its playlist's #PRISM-WRITER-DONE). */
+#define FIRST_POLL_US 200000
 /* The longest playlist read back from the output. */
 #define TEXT_MAX (1 << 20)
 
@@ -241,18 +241,20 @@ static void continue_playlist(transcode_session_t *s, rend_t *r)
 /*
  * Before a continued rendition's first segment: reads its playlist again
  * and, when another session listed more segments since, continues from
- * that one instead (its numbers, its end as the resume point). Returns
- * whether it changed.
+ * that one instead (its numbers, its end as the resume point). *DONE says
+ * whether the playlist read is the last one its writer makes
+ * (#PRISM-WRITER-DONE). Returns whether it changed.
  */
-static bool recheck_playlist(transcode_session_t *s, rend_t *r)
+static bool recheck_playlist(transcode_session_t *s, rend_t *r, bool *done)
 {
     char rel[160], url[1400];
     rend_rel(r, "index.m3u8", rel, sizeof(rel));
     out_path(s, rel, url, sizeof(url));
     char *text = origin_read_text(url, TEXT_MAX, &s->o.origin.access);
     hls_writer_t *w = text ? hls_writer_new(&s->wopts) : NULL;
-    bool moved = false;
-    if (w && hls_writer_continue(w, text) == 0 &&
+    bool moved = false, parsed = w && hls_writer_continue(w, text) == 0;
+    *done = parsed && hls_writer_previous_done(w);
+    if (parsed &&
         hls_writer_next_sequence(w) > hls_writer_next_sequence(r->pl)) {
         hls_timeline_t tl = hls_writer_timeline(w);
         hls_rates_t rates = hls_writer_rates(w);
@@ -402,14 +404,28 @@ static bool before_resume(const transcode_session_t *s, const rend_t *r,
            t < r->resume_us - s->half_us;
 }
 
-/* Publishes a continued rendition's held first segment, unless another
- * session published its time meanwhile. */
-static int flush_first(transcode_session_t *s, rend_t *r)
+/*
+ * A continued rendition's held first segment: once the session before
+ * has said it is done with the playlist, or when FORCE (the next segment
+ * is cut: the hold ends there), publishes it, unless that session
+ * published its time meanwhile; otherwise looks again FIRST_POLL_US later.
+ */
+static int flush_first(transcode_session_t *s, rend_t *r, bool force)
 {
     int ret = 0;
+    bool done;
     if (!r->first_data)
         return 0;
-    recheck_playlist(s, r);
+    recheck_playlist(s, r, &done);
+    if (!done && !force) {
+        r->first_due_us = av_gettime_relative() + FIRST_POLL_US;
+        return 0;
+    }
+    if (!done)
+        log_info(MOD,
+                 "The session before did not say it was done with the "
+                 "playlist; the first segment goes out with the next.",
+                 "rendition=%s", r->r.name);
     if (!before_resume(s, r, r->first_start_us))
         ret = publish_segment(s, r, r->first_data, r->first_len, r->first_dur,
                               r->first_end_us);
@@ -445,7 +461,7 @@ static int rend_cut(transcode_session_t *s, rend_t *r, int64_t end_us,
         data = NULL;
         len = 0;
     }
-    if (r->first_data && (ret = flush_first(s, r)) < 0) {
+    if (r->first_data && (ret = flush_first(s, r, true)) < 0) {
         av_free(data);
         return ret;
     }
@@ -457,9 +473,11 @@ static int rend_cut(transcode_session_t *s, rend_t *r, int64_t end_us,
     }
     /* Another session may still be finishing the stream (a move: the old
      * worker stops at its next keyframe, about when this one reaches it):
-     * the first segment waits FIRST_HOLD_US, then the playlist is read
-     * again before it goes out. Not after a worker died: nothing else
-     * writes, and a viewer's buffer is running down meanwhile. */
+     * the first segment waits until that session's playlist says it is
+     * done (#PRISM-WRITER-DONE), at most until the next segment is cut,
+     * and the playlist read then decides where this one goes on. Not after
+     * a worker died: nothing else writes, and a viewer's buffer is running
+     * down meanwhile. */
     if (len && !final && !s->o.vod && s->o.continue_playlists &&
         !s->o.previous_gone && r->nseg == 0) {
         r->first_data = data;
@@ -467,7 +485,7 @@ static int rend_cut(transcode_session_t *s, rend_t *r, int64_t end_us,
         r->first_dur = dur;
         r->first_start_us = start_us;
         r->first_end_us = end_us;
-        r->first_due_us = av_gettime_relative() + FIRST_HOLD_US;
+        r->first_due_us = av_gettime_relative(); /* look at once */
         return 0;
     }
     if (!s->o.vod) {
@@ -668,7 +686,7 @@ static int mux_write(transcode_session_t *s, rend_t *r, const AVPacket *in,
     int ret;
 
     if (r->first_data && av_gettime_relative() >= r->first_due_us &&
-        (ret = flush_first(s, r)) < 0)
+        (ret = flush_first(s, r, false)) < 0)
         return ret;
     /* A continued stream: what was published is not written again. */
     if (s->cont && (!s->have_first || before_resume(s, r, out_us)))
@@ -747,8 +765,11 @@ int hls_output_rend_finish(transcode_session_t *s, rend_t *r, bool endlist)
         ret = release_audio(s, r, INT64_MAX);
     if (ret >= 0)
         ret = rend_cut(s, r, r->started ? r->end_out_us : r->seg_out_us, true);
-    if (ret >= 0 && (r->nseg || hls_writer_count(r->pl)))
+    if (ret >= 0 && (r->nseg || hls_writer_count(r->pl))) {
+        if (!endlist) /* the stream goes on elsewhere, or after a wait */
+            hls_writer_set_done(r->pl);
         ret = put_playlist(s, r, endlist);
+    }
     return ret;
 }
 

@@ -14,6 +14,7 @@
 #define MOD        "hls_writer"
 #define TIMELINE   "#PRISM-TIMELINE:"
 #define RATES      "#PRISM-RATES:"
+#define DONE       "#PRISM-WRITER-DONE"
 #define MAX_TARGET 3600
 
 typedef struct {
@@ -33,6 +34,8 @@ struct hls_writer {
     bool next_disc;    /* the next segment added starts a discontinuity */
     hls_timeline_t tl;
     hls_rates_t rates;
+    bool done;      /* this writer adds no more segments (written) */
+    bool prev_done; /* the continued text's writer said so */
 };
 
 static long round_s(double d)
@@ -205,6 +208,8 @@ int hls_writer_continue(hls_writer_t *w, const char *text)
                 t->tl.end_us = e;
                 t->tl.source_id = got == 3 ? (uint64_t)src : 0;
             }
+        } else if (!strcmp(l, DONE)) {
+            t->prev_done = true;
         } else if (has_prefix(l, RATES)) {
             double peak, sec;
             long long bytes;
@@ -247,6 +252,16 @@ void hls_writer_set_timeline(hls_writer_t *w, int64_t offset_us, int64_t end_us,
 hls_timeline_t hls_writer_timeline(const hls_writer_t *w)
 {
     return w->tl;
+}
+
+void hls_writer_set_done(hls_writer_t *w)
+{
+    w->done = true;
+}
+
+bool hls_writer_previous_done(const hls_writer_t *w)
+{
+    return w->prev_done;
 }
 
 void hls_writer_set_rates(hls_writer_t *w, const hls_rates_t *r)
@@ -311,6 +326,8 @@ char *hls_writer_text(const hls_writer_t *w, bool endlist, size_t *len)
     if (w->rates.known)
         PUT(RATES "PEAK-BPS=%.0f,BYTES=%" PRId64 ",SECONDS=%.3f\n",
             w->rates.peak_bps, w->rates.bytes, w->rates.seconds);
+    if (w->done && !endlist)
+        PUT(DONE "\n");
     if (w->o.map_uri)
         PUT("#EXT-X-MAP:URI=\"%s\"\n", w->o.map_uri);
     for (int i = 0; i < w->n; i++) {

@@ -89,6 +89,19 @@ int hls_writer_add(hls_writer_t *w, const char *uri, double duration, bool disc,
 void hls_writer_set_timeline(hls_writer_t *w, int64_t offset_us, int64_t end_us,
                              uint64_t source_id);
 
+/*
+ * Says in the playlist that this writer adds no more segments to it: a
+ * comment line, #PRISM-WRITER-DONE, until the end (not with ENDLIST). A
+ * session that ended without ending the stream writes it, so the session
+ * continuing the stream knows the playlist it read is the last one the
+ * other wrote (hls_writer_previous_done). A writer that continues that
+ * text does not carry it on.
+ */
+void hls_writer_set_done(hls_writer_t *w);
+
+/* Whether the text hls_writer_continue read had #PRISM-WRITER-DONE. */
+bool hls_writer_previous_done(const hls_writer_t *w);
+
 /* Sets the rates written in the comment line. */
 void hls_writer_set_rates(hls_writer_t *w, const hls_rates_t *r);
 

@@ -211,6 +211,44 @@ static void test_rates_advertised(void **state)
     assert_int_equal(bw, 625000);
 }
 
+/* A writer done with a playlist says so in it (not with ENDLIST); the
+ * session that continues it learns it and does not carry the line on. */
+static void test_writer_done(void **state)
+{
+    (void)state;
+    hls_writer_t *a = live(3);
+    add(a, 2.0, false);
+    add(a, 1.5, false);
+    char *t = hls_writer_text(a, false, NULL);
+    assert_null(strstr(t, "#PRISM-WRITER-DONE"));
+    free(t);
+    hls_writer_set_done(a);
+    t = hls_writer_text(a, true, NULL);
+    assert_null(strstr(t, "#PRISM-WRITER-DONE")); /* ENDLIST says more */
+    free(t);
+    char *done = hls_writer_text(a, false, NULL);
+    assert_non_null(strstr(done, "\n#PRISM-WRITER-DONE\n"));
+    hls_writer_free(&a);
+
+    hls_writer_t *w = live(3);
+    assert_false(hls_writer_previous_done(w));
+    assert_int_equal(hls_writer_continue(w, done), 0);
+    assert_true(hls_writer_previous_done(w));
+    t = hls_writer_text(w, false, NULL);
+    assert_null(strstr(t, "#PRISM-WRITER-DONE"));
+    free(t);
+    /* A playlist whose writer goes on: not done. */
+    hls_writer_t *b = live(3);
+    add(b, 2.0, false);
+    char *live_text = hls_writer_text(b, false, NULL);
+    assert_int_equal(hls_writer_continue(w, live_text), 0);
+    assert_false(hls_writer_previous_done(w));
+    free(live_text);
+    free(done);
+    hls_writer_free(&b);
+    hls_writer_free(&w);
+}
+
 static void test_continue(void **state)
 {
     (void)state;
@@ -298,4 +336,4 @@ TEST_MAIN(cmocka_unit_test(test_window_and_sequences),
           cmocka_unit_test(test_rounding), cmocka_unit_test(test_vod_and_fmp4),
           cmocka_unit_test(test_window_keeps_three_targets),
           cmocka_unit_test(test_rates_advertised),
-          cmocka_unit_test(test_continue))
+          cmocka_unit_test(test_continue), cmocka_unit_test(test_writer_done))
