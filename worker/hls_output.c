@@ -214,6 +214,7 @@ static void continue_playlist(transcode_session_t *s, rend_t *r)
     if (!text)
         return;
     if (hls_writer_continue(r->pl, text) == 0) {
+        r->continued = true;
         hls_timeline_t tl = hls_writer_timeline(r->pl);
         hls_rates_t rates = hls_writer_rates(r->pl);
         if (rates.known) { /* BANDWIDTH counts the segments before too */
@@ -475,11 +476,12 @@ static int rend_cut(transcode_session_t *s, rend_t *r, int64_t end_us,
      * worker stops at its next keyframe, about when this one reaches it):
      * the first segment waits until that session's playlist says it is
      * done (#PRISM-WRITER-DONE), at most until the next segment is cut,
-     * and the playlist read then decides where this one goes on. Not after
-     * a worker died: nothing else writes, and a viewer's buffer is running
-     * down meanwhile. */
-    if (len && !final && !s->o.vod && s->o.continue_playlists &&
-        !s->o.previous_gone && r->nseg == 0) {
+     * and the playlist read then decides where this one goes on. Only
+     * when there was a playlist to continue (a new stream's has no one
+     * before it), and not after a worker died: nothing else writes, and a
+     * viewer's buffer is running down meanwhile. */
+    if (len && !final && !s->o.vod && r->continued && !s->o.previous_gone &&
+        r->nseg == 0) {
         r->first_data = data;
         r->first_len = len;
         r->first_dur = dur;

@@ -68,8 +68,9 @@ typedef struct {
     double peak_bps; /* the highest segment bit rate published */
     double adv_bps;  /* the BANDWIDTH the master says */
     int64_t frames;
-    bool failed;   /* dropped by hls_output_rend_fail: skipped from then on */
-    bool finished; /* last segment out (held for a reconnect) */
+    bool failed;    /* dropped by hls_output_rend_fail: skipped from then on */
+    bool finished;  /* last segment out (held for a reconnect) */
+    bool continued; /* its playlist continues one another session wrote */
 } rend_t;
 
 typedef struct {
