@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libavutil/avstring.h>
@@ -36,6 +35,7 @@
 #include "hls_master.h"
 #include "log.h"
 #include "origin.h"
+#include "output_files.h"
 #include "segment_align.h"
 
 #define MOD "transcode"
@@ -45,75 +45,11 @@
 /* The longest playlist read back from the output. */
 #define TEXT_MAX (1 << 20)
 
-static void out_path(const transcode_session_t *s, const char *rel, char *buf,
-                     size_t len)
-{
-    size_t n = strlen(s->o.output);
-    bool slash = n && s->o.output[n - 1] == '/';
-    snprintf(buf, len, "%s%s%s", s->o.output, slash ? "" : "/", rel);
-}
-
-/* Writes a small file (master playlist, thumbnail) whole. */
-int hls_output_put_file(transcode_session_t *s, const char *rel,
-                        const void *data, size_t len)
-{
-    char path[1400], tmp[1410];
-    if (s->fatal)
-        return s->fatal;
-    out_path(s, rel, path, sizeof(path));
-    if (s->http) {
-        /* Queued for the uploader; a refused PUT is counted there and the
-         * origin's policy ends the session. */
-        origin_send(s->origin, path, data, len);
-        return s->fatal = origin_fatal(s->origin);
-    }
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
-        int e = errno;
-        log_error(MOD, "Cannot write an output file.",
-                  "call=fwrite path=\"%s\" err=\"%s\"", tmp, strerror(e));
-        if (f)
-            fclose(f);
-        return s->fatal = -EIO;
-    }
-    if (rename(tmp, path) < 0) {
-        int e = errno;
-        log_error(MOD, "Cannot rename an output file.",
-                  "call=rename path=\"%s\" err=\"%s\"", path, strerror(e));
-        return s->fatal = -EIO;
-    }
-    return 0;
-}
-
-static int make_dir(const char *path)
-{
-    struct stat sb;
-    if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-        int e = errno;
-        log_error(MOD, "Cannot create the output directory.",
-                  "call=mkdir path=\"%s\" err=\"%s\"", path, strerror(e));
-        return -EIO;
-    }
-    if (stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-        log_error(MOD, "The output directory is not a directory.",
-                  "call=stat path=\"%s\" err=\"%s\"", path, strerror(ENOTDIR));
-        return -EIO;
-    }
-    if (access(path, W_OK) < 0) {
-        int e = errno;
-        log_error(MOD, "The output directory is not writable.",
-                  "call=access path=\"%s\" err=\"%s\"", path, strerror(e));
-        return -EIO;
-    }
-    return 0;
-}
-
 int hls_output_prepare(transcode_session_t *s)
 {
     if (s->http)
         return 0;
-    if (make_dir(s->o.output) < 0) {
+    if (output_files_make_dir(s->o.output) < 0) {
         pthread_mutex_lock(&s->stats_lock);
         snprintf(s->st.error, sizeof(s->st.error),
                  "cannot create the output directory");
@@ -122,8 +58,8 @@ int hls_output_prepare(transcode_session_t *s)
     }
     for (int i = 0; i < s->nrend; i++) {
         char dir[1400];
-        out_path(s, s->rend[i].r.name, dir, sizeof(dir));
-        if (make_dir(dir) < 0) /* make_dir said why */
+        output_files_path(s, s->rend[i].r.name, dir, sizeof(dir));
+        if (output_files_make_dir(dir) < 0) /* make_dir said why */
             hls_output_rend_fail(s, i, "cannot create its output directory");
     }
     return s->fatal;
@@ -179,7 +115,7 @@ int hls_output_write_master(transcode_session_t *s, bool final)
     if (n < 0)
         return n;
     s->master_written = true;
-    return hls_output_put_file(s, "master.m3u8", text, (size_t)n);
+    return output_files_put(s, "master.m3u8", text, (size_t)n);
 }
 
 /* Writes the master once every video rendition has a codec string. */
@@ -209,7 +145,7 @@ static void continue_playlist(transcode_session_t *s, rend_t *r)
 {
     char rel[160], url[1400];
     rend_rel(r, "index.m3u8", rel, sizeof(rel));
-    out_path(s, rel, url, sizeof(url));
+    output_files_path(s, rel, url, sizeof(url));
     char *text = origin_read_text(url, TEXT_MAX, &s->o.origin.access);
     if (!text)
         return;
@@ -250,7 +186,7 @@ static bool recheck_playlist(transcode_session_t *s, rend_t *r, bool *done)
 {
     char rel[160], url[1400];
     rend_rel(r, "index.m3u8", rel, sizeof(rel));
-    out_path(s, rel, url, sizeof(url));
+    output_files_path(s, rel, url, sizeof(url));
     char *text = origin_read_text(url, TEXT_MAX, &s->o.origin.access);
     hls_writer_t *w = text ? hls_writer_new(&s->wopts) : NULL;
     bool moved = false, parsed = w && hls_writer_continue(w, text) == 0;
@@ -284,7 +220,7 @@ static bool recheck_playlist(transcode_session_t *s, rend_t *r, bool *done)
 }
 
 /*
- * hls_output_put_file for a file of rendition r (a segment, its playlist, its
+ * output_files_put for a file of rendition r (a segment, its playlist, its
  * init section): a local write that fails drops that rendition
  * (hls_output_rend_fail), not the session, which goes on with the others. An
  * origin's refusals stay the origin policy's (every rendition shares the
@@ -295,9 +231,9 @@ static int rend_put(transcode_session_t *s, rend_t *r, const char *rel,
 {
     if (s->fatal || r->failed)
         return s->fatal;
-    int ret = hls_output_put_file(s, rel, data, len);
+    int ret = output_files_put(s, rel, data, len);
     if (ret < 0 && !s->http) {
-        /* The fatal code is hls_output_put_file's, for this rendition's
+        /* The fatal code is output_files_put's, for this rendition's
          * file only. */
         s->fatal = 0;
         char why[160];
@@ -326,7 +262,7 @@ static void remove_segment(transcode_session_t *s, const rend_t *r,
 {
     char rel[200], path[1400];
     rend_rel(r, uri, rel, sizeof(rel));
-    out_path(s, rel, path, sizeof(path));
+    output_files_path(s, rel, path, sizeof(path));
     if (s->http) {
         origin_send_delete(s->origin, path);
     } else if (unlink(path) < 0 && errno != ENOENT) {
@@ -817,7 +753,7 @@ int hls_output_open_muxers(transcode_session_t *s)
     }
     s->muxers_open = true;
     /* An audio-only ladder has no video codec string to wait for: its
-     * master goes now (a failed PUT is logged by hls_output_put_file). */
+     * master goes now (a failed PUT is logged by output_files_put). */
     hls_output_maybe_write_master(s);
     for (int i = 0; i < s->npending; i++) {
         pending_t *p = &s->pending[i];

@@ -15,12 +15,6 @@
  * it was the last one. Packets and data passed in are borrowed.
  */
 
-/* Writes the output file REL (relative to the output) whole: the master,
- * the thumbnail. A failed local write, or an origin past its policy, sets
- * and returns s->fatal. */
-int hls_output_put_file(transcode_session_t *s, const char *rel,
-                        const void *data, size_t len);
-
 /* Creates the output directory and each rendition's (local output only). */
 int hls_output_prepare(transcode_session_t *s);
 

@@ -4,8 +4,8 @@
 #include <libavutil/hwcontext.h>
 #include <libswscale/swscale.h>
 
-#include "hls_output.h"
 #include "log.h"
+#include "output_files.h"
 
 #define MOD "transcode"
 
@@ -60,7 +60,7 @@ void thumbnail(transcode_session_t *s, const AVFrame *in)
     if (avcodec_send_frame(s->jpeg, yuv) < 0 ||
         avcodec_receive_packet(s->jpeg, pkt) < 0)
         goto end;
-    hls_output_put_file(s, "thumb.jpg", pkt->data, (size_t)pkt->size);
+    output_files_put(s, "thumb.jpg", pkt->data, (size_t)pkt->size);
 end:
     av_packet_free(&pkt);
     av_frame_free(&yuv);
