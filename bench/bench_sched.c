@@ -9,8 +9,10 @@
  *  2. places S streams with the default ladder profile fitted to a mix of
  *     sources (1080p60, 1080p30, 720p60, 720p30, 480p30), with churn: after
  *     every tenth placement a random running stream ends and is released;
- *     every pick is timed, and the farm's encode utilisation is recorded the
- *     first time a whole ladder fits nowhere (partial or refused);
+ *     every pick is timed, and the farm's utilisation (farm_utilisation:
+ *     per device the resource that binds first) is recorded with which
+ *     event it was the first time a whole ladder fits nowhere (partial or
+ *     refused);
  *  3. fails 10% of the workers at once and re-places every stream they ran
  *     in one batch (priority order), as the coordinator's loop does in the
  *     pass after it detects them dead; that batch is timed.
@@ -21,6 +23,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -260,18 +263,78 @@ static long rss_kb(void)
     return kb;
 }
 
-/* Encode pixels in use over usable encode budget, whole farm. */
-static double farm_utilisation(const placement_farm_t *farm, double headroom)
+/* Encode pixels in use over usable encode budget, whole farm: the figure
+ * reported before binding resources were counted (sessions are not). */
+static double farm_encode_utilisation(const placement_farm_t *farm,
+                                      double headroom)
 {
     double used = 0, total = 0;
     for (size_t i = 0; i < farm->ndevices; i++) {
         const placement_device_t *d = &farm->devices[i];
-        if (!farm->workers || !d->enc_budget)
+        if (!d->enc_budget)
             continue;
         placement_load_t u;
         placement_device_used(d, &u);
         used += (double)u.encode_pixels;
         total += (double)d->enc_budget * (1.0 - headroom);
+    }
+    return total > 0 ? used / total : 0;
+}
+
+/* The stream mix's mean ladder cost: the unit device sizes are counted in. */
+typedef struct {
+    double sessions, enc, dec;
+} mean_cost_t;
+
+static double ratio(double used, double limit)
+{
+    return limit > 0 ? used / limit : 0;
+}
+
+/*
+ * The farm's utilisation, counting on each device whichever resource binds
+ * first. A device's use is the largest of its encoder sessions over its
+ * limit (its own max_sessions; its host's sessions over max_host_sessions)
+ * and its encode and decode pixel rates over their budgets less the
+ * headroom (the limits placement_pick holds it to). Its size is how many
+ * mean ladders of the mix it holds by the same binding resource: the
+ * smallest of session limit / mean sessions (a host limit shared evenly by
+ * its devices), usable encode / mean encode and usable decode / mean
+ * decode. The farm's figure is the size-weighted mean of the devices' use:
+ * the share of the farm's ladder capacity in use. A GeForce host full at 8
+ * sessions counts as full, though its encoder is mostly idle.
+ */
+static double farm_utilisation(const placement_farm_t *farm, double headroom,
+                               const mean_cost_t *mc)
+{
+    double used = 0, total = 0, hf = 1.0 - headroom;
+    for (size_t wi = 0; wi < farm->nworkers; wi++) {
+        const placement_worker_t *w = &farm->workers[wi];
+        if (!w->live || w->ndevices == 0)
+            continue;
+        double host_use =
+            ratio(placement_worker_sessions(farm, wi), w->max_host_sessions);
+        for (size_t k = 0; k < w->ndevices; k++) {
+            const placement_device_t *d = &farm->devices[w->first_device + k];
+            placement_load_t u;
+            placement_device_used(d, &u);
+            double enc = (double)d->enc_budget * hf;
+            double dec = (double)d->dec_budget * hf;
+            double size = ratio(enc, mc->enc);
+            if (d->dec_budget)
+                size = fmin(size, ratio(dec, mc->dec));
+            if (d->max_sessions > 0)
+                size = fmin(size, ratio(d->max_sessions, mc->sessions));
+            if (w->max_host_sessions > 0)
+                size = fmin(size, ratio((double)w->max_host_sessions /
+                                            (double)w->ndevices,
+                                        mc->sessions));
+            double use = fmax(host_use, ratio(u.encode_pixels, enc));
+            use = fmax(use, ratio(u.decode_pixels, dec));
+            use = fmax(use, ratio(u.sessions, d->max_sessions));
+            used += use * size;
+            total += size;
+        }
     }
     return total > 0 ? used / total : 0;
 }
@@ -935,9 +998,20 @@ int bench_sched_main(int argc, char **argv)
         }
     }
 
+    mean_cost_t mc = {0, 0, 0};
+    for (int i = 0; i < NSRC; i++) {
+        ladder_cost_t c;
+        ladder_cost(&ladders[i], &srcs[i], &c);
+        mc.sessions += (double)c.sessions / NSRC;
+        mc.enc += (double)c.encode_pixels / NSRC;
+        mc.dec += (double)c.decode_pixels / NSRC;
+    }
+
     /* Phase 1: place with churn. */
     long running = 0, placed = 0, partial = 0, refused = 0, ended = 0;
-    double util_first_reject = -1;
+    double util_first_reject = -1, enc_first_reject = -1;
+    const char *first_event = NULL; /* "partial" or "refused" */
+    long first_at = -1;             /* the stream it happened to */
     long *live_idx = calloc((size_t)nstreams, sizeof(long));
     if (!live_idx)
         goto end;
@@ -955,8 +1029,12 @@ int bench_sched_main(int argc, char **argv)
         lat[i] = now_ns() - t0;
         cpu[i] = cpu_ns() - c0;
         if (r != 0 || res.partial) {
-            if (util_first_reject < 0)
-                util_first_reject = farm_utilisation(&farm, cfg.headroom);
+            if (!first_event) {
+                first_event = r != 0 ? "refused" : "partial";
+                first_at = i;
+                util_first_reject = farm_utilisation(&farm, cfg.headroom, &mc);
+                enc_first_reject = farm_encode_utilisation(&farm, cfg.headroom);
+            }
             if (r != 0)
                 refused++;
             else
@@ -979,7 +1057,8 @@ int bench_sched_main(int argc, char **argv)
             ended++;
         }
     }
-    double util_end = farm_utilisation(&farm, cfg.headroom);
+    double util_end = farm_utilisation(&farm, cfg.headroom, &mc);
+    double enc_end = farm_encode_utilisation(&farm, cfg.headroom);
     qsort(lat, (size_t)nstreams, sizeof(*lat), cmp_i64);
     qsort(cpu, (size_t)nstreams, sizeof(*cpu), cmp_i64);
     double c50 = cpu[(size_t)nstreams / 2] / 1000.0;
@@ -1061,18 +1140,33 @@ int bench_sched_main(int argc, char **argv)
                "\"headroom\": %.2f, \"mode\": \"in-process placement core\", "
                "\"placement_p50_us\": %.2f, \"placement_p99_us\": %.2f, "
                "\"placement_max_us\": %.2f, \"placement_cpu_p50_us\": %.2f, "
-               "\"placement_cpu_p99_us\": %.2f, "
-               "\"utilisation_at_first_reject\": %.4f, "
-               "\"utilisation_end\": %.4f, \"placed\": %ld, "
+               "\"placement_cpu_p99_us\": %.2f, ",
+               nworkers, nstreams, placement_policy_name(cfg.policy),
+               cfg.headroom, p50, p99, pmax, c50, c99);
+        if (first_event)
+            printf("\"first_reject_event\": \"%s\", "
+                   "\"first_reject_stream\": %ld, "
+                   "\"utilisation_at_first_reject\": %.4f, "
+                   "\"encode_utilisation_at_first_reject\": %.4f, ",
+                   first_event, first_at, util_first_reject, enc_first_reject);
+        else
+            printf("\"first_reject_event\": null, "
+                   "\"first_reject_stream\": null, "
+                   "\"utilisation_at_first_reject\": null, "
+                   "\"encode_utilisation_at_first_reject\": null, ");
+        printf("\"utilisation_method\": \"per device the binding resource "
+               "(sessions, "
+               "encode or decode pixels, less headroom), weighted by the "
+               "device's capacity in mean ladders of the mix\", "
+               "\"utilisation_end\": %.4f, "
+               "\"encode_utilisation_end\": %.4f, \"placed\": %ld, "
                "\"partial\": %ld, \"refused\": %ld, \"ended\": %ld, "
                "\"running\": %ld, \"failed_workers\": %ld, "
                "\"affected_streams\": %ld, \"replaced\": %ld, "
                "\"replaced_partial\": %ld, \"replace_all_ms\": %.3f, "
                "\"replace_passes\": 1, \"rss_kb\": %ld",
-               nworkers, nstreams, placement_policy_name(cfg.policy),
-               cfg.headroom, p50, p99, pmax, c50, c99, util_first_reject,
-               util_end, placed, partial, refused, ended, running, nfail,
-               affected, replaced, replaced_part, replace_ms, rss);
+               util_end, enc_end, placed, partial, refused, ended, running,
+               nfail, affected, replaced, replaced_part, replace_ms, rss);
         if (sk_done)
             printf(", \"socket_mode\": \"real prism-coordinator, CURVE tcp, "
                    "PostgreSQL\", \"socket_workers\": %ld, "
@@ -1099,13 +1193,16 @@ int bench_sched_main(int argc, char **argv)
         printf("  placement CPU time     p50 %.2f us  p99 %.2f us (this "
                "thread only)\n",
                c50, c99);
-        if (util_first_reject < 0)
-            printf("  first refusal          none (utilisation at end "
-                   "%.1f%%)\n",
-                   util_end * 100);
+        if (!first_event)
+            printf("  every ladder whole     (utilisation at end "
+                   "%.1f%%, encode pixels %.1f%%)\n",
+                   util_end * 100, enc_end * 100);
         else
-            printf("  utilisation at first partial/refused ladder %.1f%%\n",
-                   util_first_reject * 100);
+            printf("  utilisation at the first ladder not whole (%s, stream "
+                   "%ld) %.1f%% (binding resource per device), encode "
+                   "pixels %.1f%%\n",
+                   first_event, first_at, util_first_reject * 100,
+                   enc_first_reject * 100);
         printf("  placed %ld (partial %ld), refused %ld, ended %ld, running "
                "%ld\n",
                placed, partial, refused, ended, running);

@@ -34,7 +34,9 @@
  * the one before), so a device that does not fit bj - 1 (or bj, when its
  * load may beat bl) fits nothing better either. The host's free sessions
  * and the encode room are checked before the device's full use is
- * computed. Only the few devices left go through try_device(), which
+ * computed. Best-fit has no lower bound (a fuller device wins), so there
+ * only the host's free sessions and the encode room for bj settle a
+ * device. Only the few devices left go through try_device(), which
  * computes the load with divisions exactly as before; every shortcut gives
  * the same answer as the full test, so the pick is the same device.
  * At 10,000 workers (about 14,000 devices) a pick is about 50 us of CPU,
@@ -363,14 +365,18 @@ static inline bool settled(const scan_t *sc, const placement_device_t *dev,
     uint64_t ue = used_encode(dev), budget = dev->enc_budget;
     bool fast = sc->fast && budget && budget < SIGNED_LIMIT && ue < FAST_LIMIT;
     double da = 0, db = 0;
-    bool pruned;
+    bool pruned = false;
     if (fast) {
         da = (double)(int64_t)ue;
         db = (double)(int64_t)budget;
+    }
+    /* Best-fit has no lower bound to prune with (a fuller device wins):
+     * only the fit of the best candidate so far settles a device there. */
+    if (!sc->pack && fast) {
         double a = da + sc->cenc[bj];
         pruned =
             a > sc->bl_hi * db || (a >= sc->bl_lo * db && a / db >= sc->bl);
-    } else {
+    } else if (!sc->pack) {
         pruned = frac_at_least(ue + sc->cost[bj].encode_pixels, budget, sc->bl);
     }
     if (pruned && bj == 0)
@@ -391,6 +397,8 @@ static inline bool settled(const scan_t *sc, const placement_device_t *dev,
         if (fast && !(da + sc->cenc[top] <= db * sc->hf))
             return true;
     }
+    if (sc->pack)
+        return false; /* try_device computes the full use once */
     placement_load_t u;
     placement_device_used(dev, &u);
     return !fits(dev, &u, c, sc->hf, h);
@@ -452,7 +460,7 @@ int placement_pick(const placement_config_t *cfg, const placement_farm_t *farm,
                     w->max_host_sessions, INT_MIN};
         for (size_t k = 0; k < w->ndevices; k++) {
             const placement_device_t *dev = &h.devs[k];
-            if (!sc.pack && sc.bj < ncand && settled(&sc, dev, &h))
+            if (sc.bj < ncand && settled(&sc, dev, &h))
                 continue;
             try_device(&sc, dev, &h, wi, w->first_device + k);
         }

@@ -636,6 +636,157 @@ static void test_rate_left(void **state)
     assert_int_equal(placement_rate_left(&r, 6100, 0), 0); /* turned off */
 }
 
+/*
+ * The pick as the header states it, computed the slow way: for each
+ * candidate rung set from the whole ladder down (each time without the
+ * encoded rung with the highest pixel rate), every device of every
+ * accepting worker is tested in full and the policy's best kept (ties:
+ * lowest index). placement_pick settles most devices by shortcuts; it must
+ * pick the same device.
+ */
+static int ref_pick(placement_policy_t policy, double headroom,
+                    const placement_farm_t *farm, const ladder_t *lad,
+                    placement_result_t *out)
+{
+    unsigned kept = (1u << lad->n) - 1u;
+    bool any = false;
+    out->worker = out->device = -1;
+    for (;;) {
+        ladder_cost_t c;
+        placement_cost_of(lad, &src1080, kept, &c);
+        double best = 0;
+        for (size_t wi = 0; wi < farm->nworkers; wi++) {
+            const placement_worker_t *w = &farm->workers[wi];
+            if (!w->live || w->draining || w->overloaded || !w->ndevices)
+                continue;
+            any = true;
+            int host = placement_worker_sessions(farm, wi);
+            for (size_t k = 0; k < w->ndevices; k++) {
+                size_t di = w->first_device + k;
+                const placement_device_t *d = &farm->devices[di];
+                placement_load_t u;
+                placement_device_used(d, &u);
+                double hf = 1.0 - headroom;
+                bool fit = c.sessions == 0 ||
+                           ((d->hw_encode || d->kind == PLACEMENT_KIND_CPU) &&
+                            (c.codecs & d->enc_codecs) == c.codecs &&
+                            (d->max_sessions <= 0 ||
+                             u.sessions + c.sessions <= d->max_sessions) &&
+                            (w->max_host_sessions <= 0 ||
+                             host + c.sessions <= w->max_host_sessions) &&
+                            u.encode_pixels + c.encode_pixels <=
+                                (uint64_t)((double)d->enc_budget * hf) &&
+                            (!d->dec_budget ||
+                             u.decode_pixels + c.decode_pixels <=
+                                 (uint64_t)((double)d->dec_budget * hf)));
+                if (!fit)
+                    continue;
+                placement_device_t after = *d;
+                placement_reserve(&after, &c, +1, false);
+                after.measured = after.unconfirmed = (placement_load_t){0};
+                placement_load_t a = {u.sessions + c.sessions,
+                                      u.encode_pixels + c.encode_pixels,
+                                      u.decode_pixels + c.decode_pixels};
+                after.reserved = a;
+                double l = placement_device_load(&after);
+                if (out->device < 0 ||
+                    (policy == PLACEMENT_BEST_FIT ? l > best : l < best)) {
+                    out->worker = (long)wi;
+                    out->device = (long)di;
+                    out->kept = kept;
+                    best = l;
+                }
+            }
+        }
+        if (out->device >= 0 || !any || c.sessions == 0)
+            break;
+        int worst = -1;
+        uint64_t wp = 0;
+        for (int i = 0; i < lad->n; i++) {
+            const ladder_rendition_t *r = &lad->r[i];
+            uint64_t px = (uint64_t)r->width * (uint64_t)r->height *
+                          (uint64_t)(ladder_rendition_fps(r) + 0.5);
+            if ((kept & (1u << i)) && !r->remux && (worst < 0 || px > wp)) {
+                worst = i;
+                wp = px;
+            }
+        }
+        kept &= ~(1u << worst);
+    }
+    if (!any)
+        return PLACEMENT_ENOWORKER;
+    return out->device < 0 ? PLACEMENT_ENOSPACE : 0;
+}
+
+/* A farm like the sched bench's (GeForce hosts limited to 8 sessions, two
+ * card hosts, VAAPI, CPU), filled by both policies, one pick at a time,
+ * with churn and a few reported loads above the reservations: every pick
+ * is the reference's. */
+static void test_pick_matches_reference(void **state)
+{
+    (void)state;
+    enum { NW = 40 };
+    placement_worker_t w[NW];
+    placement_device_t d[2 * NW];
+    long on[400];
+    ladder_cost_t cost[400];
+    uint64_t rs = 0x2545f4914f6cdd1dull;
+    ladder_t lad;
+    make_ladder(&lad, LADDER_CODEC_H264);
+    for (int pol = 0; pol < 2; pol++) {
+        placement_farm_t farm = {w, 0, d, 0};
+        memset(w, 0, sizeof(w));
+        memset(d, 0, sizeof(d));
+        for (int i = 0; i < NW; i++) {
+            placement_worker_t *pw = &w[farm.nworkers++];
+            pw->live = true;
+            pw->first_device = farm.ndevices;
+            int kind = i % 5, nd = kind == 1 ? 2 : 1;
+            pw->max_host_sessions = kind == 0 ? 8 : 0;
+            for (int k = 0; k < nd; k++) {
+                placement_device_t *pd = &d[farm.ndevices++];
+                pd->kind = kind == 4   ? PLACEMENT_KIND_CPU
+                           : kind == 3 ? PLACEMENT_KIND_VAAPI
+                                       : PLACEMENT_KIND_NVENC;
+                pd->hw_encode = kind != 4;
+                pd->enc_codecs = H264 | HEVC;
+                pd->max_sessions = kind == 2 ? 12 : 0;
+                pd->enc_budget = (kind == 4 ? 250 : 400 + 300 * k) * M;
+                pd->dec_budget = kind == 4 ? 0 : 900 * M;
+            }
+            pw->ndevices = farm.ndevices - pw->first_device;
+        }
+        placement_config_t cfg = {
+            pol ? PLACEMENT_BEST_FIT : PLACEMENT_LEAST_LOADED, 0.15};
+        placement_request_t req = {&lad, &src1080, true};
+        int n = 0, partial = 0;
+        for (int i = 0; i < 400; i++) {
+            rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
+            if (i % 7 == 0) /* a report above the reservations */
+                d[rs % farm.ndevices].measured.encode_pixels += 20 * M;
+            placement_result_t got, want;
+            int rc = placement_pick(&cfg, &farm, &req, &got);
+            int wrc = ref_pick(cfg.policy, cfg.headroom, &farm, &lad, &want);
+            assert_int_equal(rc, wrc);
+            assert_int_equal(got.device, want.device);
+            assert_int_equal(got.kept, want.kept);
+            if (rc != 0)
+                continue;
+            partial += got.partial;
+            placement_reserve(&d[got.device], &got.cost, +1, true);
+            on[n] = got.device;
+            cost[n++] = got.cost;
+            if (i % 5 == 4) { /* churn: one ends */
+                int k = (int)(rs % (uint64_t)n);
+                placement_reserve(&d[on[k]], &cost[k], -1, true);
+                on[k] = on[--n];
+                cost[k] = cost[n];
+            }
+        }
+        assert_true(partial > 0); /* the farm was filled past full */
+    }
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -655,4 +806,5 @@ TEST_MAIN(cmocka_unit_test(test_table), cmocka_unit_test(test_fill_until_full),
           cmocka_unit_test(test_batch_apply_and_avoid),
           cmocka_unit_test(test_shed_pick),
           cmocka_unit_test(test_upgrade_order),
-          cmocka_unit_test(test_rate_left), cmocka_unit_test(test_names))
+          cmocka_unit_test(test_rate_left), cmocka_unit_test(test_names),
+          cmocka_unit_test(test_pick_matches_reference))
