@@ -180,6 +180,13 @@ int transcode_plan_session(transcode_session_t *s)
         if (s->plan.sizes[k].height >= 180)
             s->thumb_size = k;
     }
-    log_debug(MOD, "Filter graph planned.", "graph=\"%s\"", s->plan.graph);
+    if (s->backend != HWPLAN_SOFTWARE && !s->plan.hw_decode)
+        log_info(MOD, "The source is decoded in software.",
+                 "backend=%s codec=%s reason=\"%s\"",
+                 hwplan_backend_name(s->backend), codec,
+                 enc.sw_decode ? "the device has no working decoder"
+                               : "no hardware decoder for this codec");
+    log_debug(MOD, "Filter graph planned.", "graph=\"%s\" graph_sw=\"%s\"",
+              s->plan.graph, s->plan.graph_sw);
     return 0;
 }

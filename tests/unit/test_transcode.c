@@ -38,6 +38,7 @@ typedef struct {
     packet_source_t *inner;
     int reads;
     bool paced;       /* deliver at the media's pace, as a live feed does */
+    bool garble;      /* overwrite the last 2/3 of every video packet */
     int64_t start_us; /* wall clock of the first packet, when paced */
 } wrap_t;
 
@@ -46,6 +47,12 @@ static int wrap_read(packet_source_t *src, AVPacket *pkt)
     wrap_t *w = src->priv;
     w->reads++;
     int ret = packet_source_read(w->inner, pkt);
+    if (ret >= 0 && w->garble &&
+        w->inner->streams[pkt->stream_index].par->codec_type ==
+            AVMEDIA_TYPE_VIDEO &&
+        av_packet_make_writable(pkt) >= 0)
+        memset(pkt->data + pkt->size / 3, 0x5a,
+               (size_t)(pkt->size - pkt->size / 3));
     if (ret < 0 || !w->paced || pkt->dts == AV_NOPTS_VALUE)
         return ret;
     int64_t now = av_gettime_relative();
@@ -732,6 +739,31 @@ static void test_every_rendition_failed_ends_the_session(void **state)
     assert_non_null(strstr(st.error, "every rendition failed"));
 }
 
+/* A video the decoder can never decode ends the session after
+ * max_decode_errors errors in a row, with the reason, instead of skipping
+ * from keyframe to keyframe to the end. */
+static void test_decode_errors_end_the_session(void **state)
+{
+    (void)state;
+    ladder_profile_t p;
+    transcode_stats_t st;
+    assert_int_equal(ladder_profile_default(&p), 0);
+    transcode_opts_t o = opts("undecodable");
+    assert_int_equal(o.max_decode_errors, TRANSCODE_MAX_DECODE_ERRORS);
+    o.max_decode_errors = 3;
+    packet_source_t *src = wrap_open_url(small, false, false);
+    ((wrap_t *)src->priv)->garble = true;
+    transcode_session_t *s = transcode_session_new(src, &p, &o);
+    assert_non_null(s);
+    assert_int_equal(transcode_session_run(s), AVERROR_INVALIDDATA);
+    transcode_session_stats(s, &st);
+    transcode_session_free(&s);
+    assert_int_equal(st.frames_decoded, 0);
+    assert_int_equal(st.corrupt, 3);
+    assert_non_null(strstr(st.error, "3 video decode errors in a row"));
+    assert_non_null(strstr(st.error, "h264"));
+}
+
 static void test_bad_segment_is_refused(void **state)
 {
     (void)state;
@@ -1110,6 +1142,7 @@ int main(void)
         cmocka_unit_test(test_source_failure_drops_only_it),
         cmocka_unit_test(test_encoder_failure_drops_only_it),
         cmocka_unit_test(test_every_rendition_failed_ends_the_session),
+        cmocka_unit_test(test_decode_errors_end_the_session),
         cmocka_unit_test(test_bad_segment_is_refused),
         cmocka_unit_test(test_origin_refusals_end_the_session),
         cmocka_unit_test(test_origin_sends_bearer_token),
