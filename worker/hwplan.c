@@ -176,6 +176,23 @@ const char *hwplan_hw_decoder(hwplan_backend_t b, const char *codec_name)
     return NULL;
 }
 
+bool hwplan_decode_on_cpu(hwplan_backend_t b, const hwplan_devices_t *dev,
+                          const char *src_codec)
+{
+    bool av1 = src_codec && !strcmp(src_codec, "av1");
+    bool hevc = src_codec && !strcmp(src_codec, "hevc");
+    switch (b) {
+    case HWPLAN_NVENC:
+    case HWPLAN_HYBRID:
+        return !dev->nvdec || (hevc && !dev->nvdec_hevc) ||
+               (av1 && !dev->nvdec_av1);
+    case HWPLAN_VAAPI:
+        return av1 && !dev->vaapi_av1_decode;
+    default:
+        return true;
+    }
+}
+
 bool hwplan_hw_can_decode(hwplan_backend_t b, const char *codec_name)
 {
     return hwplan_hw_decoder(b, codec_name) != NULL;

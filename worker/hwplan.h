@@ -43,13 +43,16 @@ typedef enum {
 
 /* What the probe found, reduced to what the choice needs. */
 typedef struct {
-    bool cuda_driver; /* libcuda loaded and a device answered */
-    bool nvenc_h264;  /* an h264_nvenc session opened */
-    bool nvenc_hevc;  /* a hevc_nvenc session opened */
-    bool nvdec;       /* CUDA hardware decode works */
-    bool vaapi_node;  /* a render node opened through libva */
-    bool vaapi_h264;  /* H.264 encode entry point on that node */
-    bool vaapi_hevc;  /* HEVC encode entry point on that node */
+    bool cuda_driver;      /* libcuda loaded and a device answered */
+    bool nvenc_h264;       /* an h264_nvenc session opened */
+    bool nvenc_hevc;       /* a hevc_nvenc session opened */
+    bool nvdec;            /* CUDA hardware decode works (H.264) */
+    bool nvdec_hevc;       /* ... for HEVC */
+    bool nvdec_av1;        /* ... for AV1 (Ampere and later) */
+    bool vaapi_node;       /* a render node opened through libva */
+    bool vaapi_h264;       /* H.264 encode entry point on that node */
+    bool vaapi_hevc;       /* HEVC encode entry point on that node */
+    bool vaapi_av1_decode; /* AV1 decode (VLD) entry point on that node */
     char vaapi_device[64];
 } hwplan_devices_t;
 
@@ -130,6 +133,15 @@ int hwplan_pick_backend(hwplan_backend_t requested, const hwplan_devices_t *dev,
  * Reads FFmpeg's static tables only; opens nothing.
  */
 const char *hwplan_hw_decoder(hwplan_backend_t b, const char *codec_name);
+
+/*
+ * Whether a session on backend b must decode src_codec on the CPU because
+ * the probe found the device's decoder cannot: no working NVDEC, or none
+ * for HEVC or AV1 on this GPU (FFmpeg 5.1's av1 decoder has no software
+ * path, so AV1 goes to the default software decoder up front).
+ */
+bool hwplan_decode_on_cpu(hwplan_backend_t b, const hwplan_devices_t *dev,
+                          const char *src_codec);
 
 /* Whether hwplan_hw_decoder() has a decoder. */
 bool hwplan_hw_can_decode(hwplan_backend_t b, const char *codec_name);

@@ -139,6 +139,16 @@ end:
     return probe_classify_nvenc(ret, nvenc_log);
 }
 
+/* Whether NVDEC decodes 8-bit 4:2:0 of this codec (a context is current). */
+static bool nvdec_caps(CuvidFunctions *cv, cudaVideoCodec codec)
+{
+    CUVIDDECODECAPS caps = {0};
+    caps.eCodecType = codec;
+    caps.eChromaFormat = cudaVideoChromaFormat_420;
+    caps.nBitDepthMinus8 = 0;
+    return cv->cuvidGetDecoderCaps(&caps) == CUDA_SUCCESS && caps.bIsSupported;
+}
+
 static void probe_cuda(probe_t *p)
 {
     CudaFunctions *cu = NULL;
@@ -169,16 +179,9 @@ static void probe_cuda(probe_t *p)
             continue;
         cu->cuDeviceGetName(d->name, sizeof(d->name), dev);
         if (have_cuvid && cu->cuCtxCreate(&ctx, 0, dev) == CUDA_SUCCESS) {
-            CUVIDDECODECAPS caps = {0};
-            caps.eCodecType = cudaVideoCodec_H264;
-            caps.eChromaFormat = cudaVideoChromaFormat_420;
-            d->nvdec_h264 = cv->cuvidGetDecoderCaps(&caps) == CUDA_SUCCESS &&
-                            caps.bIsSupported;
-            memset(&caps, 0, sizeof(caps));
-            caps.eCodecType = cudaVideoCodec_HEVC;
-            caps.eChromaFormat = cudaVideoChromaFormat_420;
-            d->nvdec_hevc = cv->cuvidGetDecoderCaps(&caps) == CUDA_SUCCESS &&
-                            caps.bIsSupported;
+            d->nvdec_h264 = nvdec_caps(cv, cudaVideoCodec_H264);
+            d->nvdec_hevc = nvdec_caps(cv, cudaVideoCodec_HEVC);
+            d->nvdec_av1 = nvdec_caps(cv, cudaVideoCodec_AV1);
             cu->cuCtxPopCurrent(&dummy);
             cu->cuCtxDestroy(ctx);
         }
@@ -290,6 +293,17 @@ static bool has_encode(const probe_vaapi_t *v, const char *codec)
     return false;
 }
 
+/* Whether a profile naming the codec has the decode entry point (VLD). */
+static bool has_decode(const probe_vaapi_t *v, const char *codec)
+{
+    for (int i = 0; i < v->nprofiles; i++) {
+        if (strstr(v->profiles[i].profile, codec) &&
+            strstr(v->profiles[i].entrypoints, "VLD"))
+            return true;
+    }
+    return false;
+}
+
 void probe_devices(const probe_t *p, hwplan_devices_t *out)
 {
     memset(out, 0, sizeof(*out));
@@ -298,6 +312,8 @@ void probe_devices(const probe_t *p, hwplan_devices_t *out)
         out->nvenc_h264 |= p->cuda[i].nvenc_h264 == PROBE_NVENC_OK;
         out->nvenc_hevc |= p->cuda[i].nvenc_hevc == PROBE_NVENC_OK;
         out->nvdec |= p->cuda[i].nvdec_h264;
+        out->nvdec_hevc |= p->cuda[i].nvdec_hevc;
+        out->nvdec_av1 |= p->cuda[i].nvdec_av1;
     }
     for (int i = 0; i < p->nvaapi; i++) {
         const probe_vaapi_t *v = &p->vaapi[i];
@@ -306,6 +322,7 @@ void probe_devices(const probe_t *p, hwplan_devices_t *out)
         out->vaapi_node = true;
         out->vaapi_h264 = has_encode(v, "H264");
         out->vaapi_hevc = has_encode(v, "HEVC");
+        out->vaapi_av1_decode = has_decode(v, "AV1");
         snprintf(out->vaapi_device, sizeof(out->vaapi_device), "%s", v->path);
     }
 }
@@ -318,8 +335,9 @@ static void print_text(const probe_t *p, FILE *f)
     for (int i = 0; i < p->ncuda; i++) {
         const probe_cuda_t *d = &p->cuda[i];
         fprintf(f, "  cuda:%d %s\n", d->index, d->name);
-        fprintf(f, "    NVDEC: h264 %s, hevc %s\n",
-                d->nvdec_h264 ? "yes" : "no", d->nvdec_hevc ? "yes" : "no");
+        fprintf(f, "    NVDEC: h264 %s, hevc %s, av1 %s\n",
+                d->nvdec_h264 ? "yes" : "no", d->nvdec_hevc ? "yes" : "no",
+                d->nvdec_av1 ? "yes" : "no");
         fprintf(f, "    NVENC: h264 %s, hevc %s%s%s\n",
                 probe_nvenc_name(d->nvenc_h264),
                 probe_nvenc_name(d->nvenc_hevc), d->nvenc_error[0] ? " - " : "",
@@ -358,11 +376,12 @@ static void print_json(const probe_t *p, FILE *f)
     for (int i = 0; i < p->ncuda; i++) {
         const probe_cuda_t *d = &p->cuda[i];
         json_t *o = json_pack(
-            "{s:i, s:s, s:b, s:b, s:s, s:s, s:s, s:I}", "index", d->index,
+            "{s:i, s:s, s:b, s:b, s:b, s:s, s:s, s:s, s:I}", "index", d->index,
             "name", d->name, "nvdec_h264", d->nvdec_h264, "nvdec_hevc",
-            d->nvdec_hevc, "nvenc_h264", probe_nvenc_name(d->nvenc_h264),
-            "nvenc_hevc", probe_nvenc_name(d->nvenc_hevc), "nvenc_error",
-            d->nvenc_error, "memory_bytes", (json_int_t)d->memory_bytes);
+            d->nvdec_hevc, "nvdec_av1", d->nvdec_av1, "nvenc_h264",
+            probe_nvenc_name(d->nvenc_h264), "nvenc_hevc",
+            probe_nvenc_name(d->nvenc_hevc), "nvenc_error", d->nvenc_error,
+            "memory_bytes", (json_int_t)d->memory_bytes);
         if (o)
             json_array_append_new(devs, o);
     }

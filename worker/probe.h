@@ -23,7 +23,7 @@ typedef enum {
 typedef struct {
     int index;
     char name[128];
-    bool nvdec_h264, nvdec_hevc;
+    bool nvdec_h264, nvdec_hevc, nvdec_av1;
     probe_nvenc_t nvenc_h264, nvenc_hevc;
     char nvenc_error[256]; /* FFmpeg's own words when a session failed */
     uint64_t memory_bytes; /* total GPU memory (NVML); 0 = unknown */

@@ -158,11 +158,11 @@ int transcode_plan_session(transcode_session_t *s)
         .live = !s->o.vod,
         .bframes = s->o.bframes,
         .preset = s->o.preset,
-        /* A CUDA device without a working NVDEC still encodes: decode on
-         * the CPU and upload. */
-        .sw_decode = s->backend == HWPLAN_NVENC && !dev->nvdec,
     };
     const char *codec = avcodec_get_name(s->src->streams[s->vi].par->codec_id);
+    /* A CUDA device without a working NVDEC (or none for this codec)
+     * still encodes: decode on the CPU (and upload for NVENC). */
+    enc.sw_decode = hwplan_decode_on_cpu(s->backend, dev, codec);
     int ret = hwplan_build(s->backend, &s->ladder, codec, &enc, &s->plan, why,
                            sizeof(why));
     if (ret < 0) {

@@ -510,6 +510,41 @@ static void test_decoders_from_hw_configs(void **state)
     assert_false(hwplan_hw_can_decode(HWPLAN_NVENC, "no-such-codec"));
 }
 
+static void test_decode_on_cpu(void **state)
+{
+    (void)state;
+    /* An H100 decodes H.264, HEVC and AV1; a Turing card no AV1; a card
+     * whose NVDEC does not answer nothing. */
+    hwplan_devices_t h100 = {.cuda_driver = true,
+                             .nvdec = true,
+                             .nvdec_hevc = true,
+                             .nvdec_av1 = true};
+    hwplan_devices_t t4 = {
+        .cuda_driver = true, .nvdec = true, .nvdec_hevc = true};
+    hwplan_devices_t broken = {.cuda_driver = true, .nvenc_h264 = true};
+    assert_false(hwplan_decode_on_cpu(HWPLAN_HYBRID, &h100, "av1"));
+    assert_false(hwplan_decode_on_cpu(HWPLAN_HYBRID, &h100, "hevc"));
+    assert_true(hwplan_decode_on_cpu(HWPLAN_NVENC, &t4, "av1"));
+    assert_false(hwplan_decode_on_cpu(HWPLAN_NVENC, &t4, "h264"));
+    assert_true(hwplan_decode_on_cpu(HWPLAN_NVENC, &broken, "h264"));
+    hwplan_devices_t intel = {.vaapi_node = true, .vaapi_h264 = true};
+    assert_true(hwplan_decode_on_cpu(HWPLAN_VAAPI, &intel, "av1"));
+    assert_false(hwplan_decode_on_cpu(HWPLAN_VAAPI, &intel, "h264"));
+    intel.vaapi_av1_decode = true;
+    assert_false(hwplan_decode_on_cpu(HWPLAN_VAAPI, &intel, "av1"));
+    assert_true(hwplan_decode_on_cpu(HWPLAN_SOFTWARE, &h100, "h264"));
+    /* On the CPU an AV1 source opens the default decoder (libdav1d). */
+    ladder_t l = ladder_1080p30();
+    hwplan_t p;
+    char why[256];
+    hwplan_encode_t enc = {
+        .segment_s = 2, .live = true, .bframes = -1, .sw_decode = true};
+    assert_int_equal(
+        hwplan_build(HWPLAN_HYBRID, &l, "av1", &enc, &p, why, sizeof(why)), 0);
+    assert_null(p.decoder);
+    assert_false(p.hw_decode);
+}
+
 static void test_pick_format(void **state)
 {
     (void)state;
@@ -702,6 +737,7 @@ TEST_MAIN(cmocka_unit_test(test_backend_names),
           cmocka_unit_test(test_hybrid_plan),
           cmocka_unit_test(test_graph_variants),
           cmocka_unit_test(test_decoders_from_hw_configs),
+          cmocka_unit_test(test_decode_on_cpu),
           cmocka_unit_test(test_pick_format),
           cmocka_unit_test(test_get_format_falls_back_to_software),
           cmocka_unit_test(test_software_frame_into_hybrid_graph))

@@ -49,11 +49,14 @@ static void test_devices_h100_and_geforce(void **state)
     p->ncuda = 1;
     snprintf(p->cuda[0].name, sizeof(p->cuda[0].name), "NVIDIA H100");
     p->cuda[0].nvdec_h264 = true;
+    p->cuda[0].nvdec_av1 = true;
     p->cuda[0].nvenc_h264 = PROBE_NVENC_ABSENT;
     p->cuda[0].nvenc_hevc = PROBE_NVENC_ABSENT;
     probe_devices(p, &d);
     assert_true(d.cuda_driver);
     assert_true(d.nvdec);
+    assert_false(d.nvdec_hevc);
+    assert_true(d.nvdec_av1);
     assert_false(d.nvenc_h264);
 
     /* The text says so. */
