@@ -235,6 +235,16 @@ const char *hwplan_encoder_name(hwplan_backend_t b, ladder_codec_t codec)
     return NULL;
 }
 
+const char *hwplan_profile_name(hwplan_backend_t b, ladder_codec_t codec,
+                                const char *profile)
+{
+    if (codec != LADDER_CODEC_H264 || !profile || !profile[0])
+        return NULL;
+    if (b == HWPLAN_VAAPI)
+        return !strcmp(profile, "baseline") ? "constrained_baseline" : profile;
+    return !strcmp(profile, "constrained_baseline") ? "baseline" : profile;
+}
+
 int hwplan_sizes(const ladder_t *ladder, hwplan_size_t *sizes, int max,
                  int *rend_size)
 {
@@ -417,6 +427,7 @@ int hwplan_encoder_opts(hwplan_backend_t b, const ladder_rendition_t *r,
     int bf = enc->bframes >= 0 ? enc->bframes : enc->live ? 0 : 3;
     int kbps = r->bitrate_kbps > 0 ? r->bitrate_kbps : 1000;
     const char *preset = enc->preset ? enc->preset : "veryfast";
+    const char *profile = hwplan_profile_name(b, r->codec, r->profile);
 
     out[0] = '\0';
     if (b == HWPLAN_HYBRID)
@@ -443,8 +454,8 @@ int hwplan_encoder_opts(hwplan_backend_t b, const ladder_rendition_t *r,
                       " preset=%s sc_threshold=0 forced-idr=1 threads=%d"
                       " rc-lookahead=5 x264-params=sync-lookahead=0",
                       preset, threads);
-            if (r->profile[0])
-                sb_printf(&sb, " profile=%s", r->profile);
+            if (profile)
+                sb_printf(&sb, " profile=%s", profile);
         } else if (r->codec == LADDER_CODEC_HEVC) {
             sb_printf(&sb,
                       " preset=%s forced-idr=1 x265-params=scenecut=0:"
@@ -459,14 +470,14 @@ int hwplan_encoder_opts(hwplan_backend_t b, const ladder_rendition_t *r,
                        "strict_gop=1");
         if (enc->live)
             sb_printf(&sb, " zerolatency=1 delay=%d", HWPLAN_NVENC_ASYNC_DEPTH);
-        if (r->codec == LADDER_CODEC_H264 && r->profile[0])
-            sb_printf(&sb, " profile=%s", r->profile);
+        if (profile)
+            sb_printf(&sb, " profile=%s", profile);
         break;
     case HWPLAN_VAAPI:
         /* VAAPI has no scene-cut detection; a frame marked I becomes IDR. */
         sb_printf(&sb, " rc_mode=VBR idr_interval=0");
-        if (r->codec == LADDER_CODEC_H264 && r->profile[0])
-            sb_printf(&sb, " profile=%s", r->profile);
+        if (profile)
+            sb_printf(&sb, " profile=%s", profile);
         break;
     case HWPLAN_HYBRID:
     case HWPLAN_AUTO:

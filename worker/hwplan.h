@@ -163,6 +163,17 @@ enum AVPixelFormat hwplan_pick_format(enum AVPixelFormat want,
 const char *hwplan_encoder_name(hwplan_backend_t b, ladder_codec_t codec);
 
 /*
+ * The profile name the backend's encoder takes for a ladder profile (one
+ * ladder_codec_profile_ok accepts), or NULL to leave the encoder's
+ * default. H.264 only: "constrained_baseline" is x264's and NVENC's
+ * "baseline" (neither has FMO or ASO, so it is constrained baseline), and
+ * h264_vaapi refuses "baseline", which it encodes as
+ * "constrained_baseline". HEVC and AV1 "main" is every encoder's default.
+ */
+const char *hwplan_profile_name(hwplan_backend_t b, ladder_codec_t codec,
+                                const char *profile);
+
+/*
  * Distinct sizes of the encoded renditions, largest first, each scaled
  * from the smallest already-made size at least twice its width and height
  * (cheaper, and still a clean 2:1 or better downscale), else from the

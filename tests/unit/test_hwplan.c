@@ -545,6 +545,65 @@ static void test_decode_on_cpu(void **state)
     assert_false(p.hw_decode);
 }
 
+/* Opens libx264 with a plan's options: x264 checks its profile then. */
+static int open_x264(const hwplan_encoder_t *e)
+{
+    const AVCodec *c = avcodec_find_encoder_by_name(e->encoder);
+    AVCodecContext *ctx = avcodec_alloc_context3(c);
+    AVDictionary *d = NULL;
+    assert_non_null(ctx);
+    ctx->width = 64;
+    ctx->height = 64;
+    ctx->pix_fmt = AV_PIX_FMT_YUV420P;
+    ctx->time_base = (AVRational){1, 30};
+    av_dict_parse_string(&d, e->opts, "=", " ", 0);
+    int ret = avcodec_open2(ctx, c, &d);
+    av_dict_free(&d);
+    avcodec_free_context(&ctx);
+    return ret;
+}
+
+static void test_profiles_per_backend(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"baseline", "constrained_baseline",
+                                        "main", "high"};
+    static const hwplan_backend_t backends[] = {HWPLAN_SOFTWARE, HWPLAN_HYBRID,
+                                                HWPLAN_NVENC, HWPLAN_VAAPI};
+    ladder_t l = ladder_1080p30();
+    int r = find(&l, "360p30");
+    av_log_set_level(AV_LOG_QUIET);
+    /* Every H.264 profile a ladder can be saved with is taken by every
+     * backend's encoder (its option constants; x264 when it opens). */
+    for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++) {
+        assert_true(ladder_codec_profile_ok(LADDER_CODEC_H264, names[n]));
+        snprintf(l.r[r].profile, sizeof(l.r[r].profile), "%s", names[n]);
+        for (size_t b = 0; b < sizeof(backends) / sizeof(backends[0]); b++) {
+            hwplan_t p = plan(backends[b], &l, "h264", true);
+            assert_opts_known(&p.enc[r]);
+            if (!strcmp(p.enc[r].encoder, "libx264") &&
+                open_x264(&p.enc[r]) < 0)
+                fail_msg("libx264 refuses %s (%s)", names[n], p.enc[r].opts);
+        }
+    }
+    /* The names each encoder refuses are mapped. */
+    assert_string_equal(
+        hwplan_profile_name(HWPLAN_VAAPI, LADDER_CODEC_H264, "baseline"),
+        "constrained_baseline");
+    assert_string_equal(hwplan_profile_name(HWPLAN_NVENC, LADDER_CODEC_H264,
+                                            "constrained_baseline"),
+                        "baseline");
+    assert_string_equal(hwplan_profile_name(HWPLAN_SOFTWARE, LADDER_CODEC_H264,
+                                            "constrained_baseline"),
+                        "baseline");
+    assert_null(hwplan_profile_name(HWPLAN_NVENC, LADDER_CODEC_HEVC, "main"));
+    /* What no backend can make here is refused when the ladder is saved. */
+    assert_false(ladder_codec_profile_ok(LADDER_CODEC_H264, "high10"));
+    assert_false(ladder_codec_profile_ok(LADDER_CODEC_H264, "high444p"));
+    assert_false(ladder_codec_profile_ok(LADDER_CODEC_HEVC, "main10"));
+    assert_false(ladder_codec_profile_ok(LADDER_CODEC_HEVC, "high"));
+}
+
 static void test_pick_format(void **state)
 {
     (void)state;
@@ -738,6 +797,7 @@ TEST_MAIN(cmocka_unit_test(test_backend_names),
           cmocka_unit_test(test_graph_variants),
           cmocka_unit_test(test_decoders_from_hw_configs),
           cmocka_unit_test(test_decode_on_cpu),
+          cmocka_unit_test(test_profiles_per_backend),
           cmocka_unit_test(test_pick_format),
           cmocka_unit_test(test_get_format_falls_back_to_software),
           cmocka_unit_test(test_software_frame_into_hybrid_graph))
