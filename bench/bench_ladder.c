@@ -49,7 +49,7 @@ typedef struct {
     transcode_session_t *s;
     int64_t segments, realtime;
     double wall_s, media_s;
-    int64_t dropped;
+    int64_t dropped, frames;
     hwplan_backend_t backend;
     int ret;
 } sess_t;
@@ -59,6 +59,7 @@ typedef struct {
     int n;
     int failed;
     int64_t segments, realtime, dropped;
+    int64_t frames; /* video frames decoded, all sessions */
     double wall_s, media_s, elapsed_s;
     hwplan_backend_t backend; /* what the sessions ran on */
     char devices[192];        /* the devices the probe found */
@@ -87,6 +88,7 @@ static void *run_session(void *arg)
     x->wall_s = st.wall_s;
     x->media_s = st.media_s;
     x->dropped = st.dropped_packets;
+    x->frames = st.frames_decoded;
     x->backend = st.backend;
     return NULL;
 }
@@ -183,6 +185,7 @@ static int child(const cfg_t *c, int n, int fd)
         r.wall_s += x[i].wall_s;
         r.media_s += x[i].media_s;
         r.dropped += x[i].dropped;
+        r.frames += x[i].frames;
         if (x[i].ret >= 0)
             r.backend = x[i].backend;
         transcode_session_free(&x[i].s);
@@ -343,10 +346,13 @@ static void print_row(FILE *csv, bool json, const row_t *row,
                "%.4f, \"cpu_s\": %.2f, \"peak_rss_kb\": %ld, "
                "\"segments\": %lld, \"expected_segments\": %lld, "
                "\"missed_segments\": %lld, \"dropped_packets\": %lld, "
-               "\"failed_sessions\": %d}%s\n",
+               "\"failed_sessions\": %d, \"elapsed_s\": %.2f, "
+               "\"decoded_fps\": %.1f}%s\n",
                r->n, backend, r->devices, share, ratio, row->cpu_s, row->rss_kb,
                (long long)r->segments, (long long)want, (long long)missed,
-               (long long)r->dropped, r->failed, more ? "," : "");
+               (long long)r->dropped, r->failed, r->elapsed_s,
+               r->elapsed_s > 0 ? (double)r->frames / r->elapsed_s : 0,
+               more ? "," : "");
     } else {
         if (first)
             printf("backend %s on %s\n%8s %14s %16s %8s %12s %9s %8s %8s "

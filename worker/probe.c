@@ -1,5 +1,6 @@
 /* Device probe: CUDA (NVDEC, NVENC by opening sessions), VAAPI, CPU. */
 #include "probe.h"
+#include "avlog.h"
 #include "nvml.h"
 
 #include <errno.h>
@@ -24,20 +25,6 @@
 
 /* FFmpeg's log lines while an NVENC session is being opened. */
 static char nvenc_log[1024];
-static size_t nvenc_log_len;
-
-static void capture_log(void *avcl, int level, const char *fmt, va_list vl)
-{
-    (void)avcl;
-    if (level > AV_LOG_WARNING || nvenc_log_len >= sizeof(nvenc_log) - 1)
-        return;
-    int n = vsnprintf(nvenc_log + nvenc_log_len,
-                      sizeof(nvenc_log) - nvenc_log_len, fmt, vl);
-    if (n > 0)
-        nvenc_log_len += (size_t)n;
-    if (nvenc_log_len >= sizeof(nvenc_log))
-        nvenc_log_len = sizeof(nvenc_log) - 1;
-}
 
 probe_nvenc_t probe_classify_nvenc(int averr, const char *log_text)
 {
@@ -89,11 +76,7 @@ static probe_nvenc_t try_nvenc(int index, const char *encoder, char *err,
         return PROBE_NVENC_ERROR;
     }
     snprintf(idx, sizeof(idx), "%d", index);
-    nvenc_log_len = 0;
-    nvenc_log[0] = '\0';
-    int level = av_log_get_level();
-    av_log_set_level(AV_LOG_WARNING);
-    av_log_set_callback(capture_log);
+    avlog_capture_begin(nvenc_log, sizeof(nvenc_log));
     ret = av_hwdevice_ctx_create(&dev, AV_HWDEVICE_TYPE_CUDA, idx, NULL, 0);
     if (ret < 0)
         goto end;
@@ -121,18 +104,13 @@ static probe_nvenc_t try_nvenc(int index, const char *encoder, char *err,
     ctx->hw_frames_ctx = av_buffer_ref(frames);
     ret = avcodec_open2(ctx, codec, NULL);
 end:
-    av_log_set_callback(av_log_default_callback);
-    av_log_set_level(level);
+    avlog_capture_end();
     avcodec_free_context(&ctx);
     av_buffer_unref(&frames);
     av_buffer_unref(&dev);
     if (ret < 0) {
         /* Keep FFmpeg's last line: it names the NVENC status. */
-        char *nl;
-        while ((nl = strrchr(nvenc_log, '\n')) && nl[1] == '\0')
-            *nl = '\0';
-        const char *last = strrchr(nvenc_log, '\n');
-        snprintf(err, errlen, "%s", last ? last + 1 : nvenc_log);
+        snprintf(err, errlen, "%s", avlog_capture_last(nvenc_log));
         if (!err[0])
             av_strerror(ret, err, errlen);
     }

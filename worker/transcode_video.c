@@ -21,9 +21,11 @@
 #include <libavutil/hwcontext.h>
 #include <libavutil/pixdesc.h>
 
+#include "avlog.h"
 #include "hls_master.h"
 #include "hls_output.h"
 #include "log.h"
+#include "probe.h"
 #include "thumbnail.h"
 
 #define MOD "transcode"
@@ -126,6 +128,31 @@ static int encode_frame(transcode_session_t *s, int i, AVFrame *frame)
     return drain_encoder(s, i);
 }
 
+/*
+ * Drops rendition i whose encoder did not open, with the reason in one
+ * line: the call, the size, FFmpeg's error and FFmpeg's own last line
+ * (captured: the log level would drop it), and for NVENC the cause
+ * (probe_classify_nvenc: the session limit, no NVENC, an old driver).
+ */
+static void encoder_open_failed(transcode_session_t *s, int i, const char *name,
+                                int err, const char *fflog)
+{
+    rend_t *r = &s->rend[i];
+    const char *last = avlog_capture_last(fflog);
+    char why[160];
+    if (strstr(name, "_nvenc")) {
+        probe_nvenc_t c = probe_classify_nvenc(err, fflog);
+        log_error(MOD, "NVENC refused an encode session.",
+                  "rendition=%s cause=%s encoders_in_ladder=%d "
+                  "ffmpeg=\"%s\"",
+                  r->r.name, probe_nvenc_name(c), s->nencoded, last);
+    }
+    snprintf(why, sizeof(why), "avcodec_open2 (%s, %dx%d): %s%s%s", name,
+             r->enc->width, r->enc->height, ERRSTR(err), last[0] ? "; " : "",
+             last);
+    hls_output_rend_fail(s, i, why);
+}
+
 static int open_encoders(transcode_session_t *s)
 {
     for (int i = 0; i < s->nrend; i++) {
@@ -159,15 +186,15 @@ static int open_encoders(transcode_session_t *s)
         }
         r->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
         av_dict_parse_string(&opts, r->pe->opts, "=", " ", 0);
+        char fflog[1024];
+        avlog_capture_begin(fflog, sizeof(fflog));
         ret = avcodec_open2(r->enc, codec, &opts);
+        avlog_capture_end();
         av_dict_free(&opts);
         if (ret < 0) {
             /* This rendition goes; the session ends when none is left (a
              * missing device fails them all). */
-            char why[160];
-            snprintf(why, sizeof(why), "avcodec_open2 (%s, %dx%d): %s",
-                     codec->name, r->enc->width, r->enc->height, ERRSTR(ret));
-            hls_output_rend_fail(s, i, why);
+            encoder_open_failed(s, i, codec->name, ret, fflog);
             if (s->fatal)
                 return s->plan.hwdevice_type && s->backend != HWPLAN_HYBRID
                            ? -ENODEV
