@@ -61,6 +61,56 @@ const char *probe_nvenc_name(probe_nvenc_t v)
     return "error";
 }
 
+/* A CUDA device (its primary context) and a small frames pool on it. */
+static int cuda_frames(int index, AVBufferRef **dev, AVBufferRef **frames)
+{
+    char idx[16];
+    AVDictionary *o = NULL;
+    snprintf(idx, sizeof(idx), "%d", index);
+    av_dict_set(&o, "primary_ctx", "1", 0);
+    int ret = av_hwdevice_ctx_create(dev, AV_HWDEVICE_TYPE_CUDA, idx, o, 0);
+    av_dict_free(&o);
+    if (ret < 0)
+        return ret;
+    *frames = av_hwframe_ctx_alloc(*dev);
+    if (!*frames)
+        return AVERROR(ENOMEM);
+    AVHWFramesContext *fc = (AVHWFramesContext *)(*frames)->data;
+    fc->format = AV_PIX_FMT_CUDA;
+    fc->sw_format = AV_PIX_FMT_NV12;
+    fc->width = 256;
+    fc->height = 256;
+    return av_hwframe_ctx_init(*frames);
+}
+
+/* Opens one encode session on the frames' device into *out. */
+static int nvenc_open(const AVCodec *codec, AVBufferRef *frames,
+                      AVCodecContext **out)
+{
+    AVCodecContext *ctx = avcodec_alloc_context3(codec);
+    if (!ctx)
+        return AVERROR(ENOMEM);
+    ctx->width = 256;
+    ctx->height = 256;
+    ctx->pix_fmt = AV_PIX_FMT_CUDA;
+    ctx->time_base = (AVRational){1, 30};
+    ctx->hw_frames_ctx = av_buffer_ref(frames);
+    int ret =
+        ctx->hw_frames_ctx ? avcodec_open2(ctx, codec, NULL) : AVERROR(ENOMEM);
+    if (ret < 0)
+        avcodec_free_context(&ctx);
+    *out = ctx;
+    return ret;
+}
+
+/* FFmpeg's last line of the capture into err, else the error's text. */
+static void capture_error(int ret, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s", avlog_capture_last(nvenc_log));
+    if (!err[0])
+        av_strerror(ret, err, errlen);
+}
+
 /* Opens one NVENC session on a CUDA device with a small CUDA frame. */
 static probe_nvenc_t try_nvenc(int index, const char *encoder, char *err,
                                size_t errlen)
@@ -68,53 +118,50 @@ static probe_nvenc_t try_nvenc(int index, const char *encoder, char *err,
     const AVCodec *codec = avcodec_find_encoder_by_name(encoder);
     AVBufferRef *dev = NULL, *frames = NULL;
     AVCodecContext *ctx = NULL;
-    char idx[16];
     int ret;
 
     if (!codec) {
         snprintf(err, errlen, "FFmpeg has no %s", encoder);
         return PROBE_NVENC_ERROR;
     }
-    snprintf(idx, sizeof(idx), "%d", index);
     avlog_capture_begin(nvenc_log, sizeof(nvenc_log));
-    ret = av_hwdevice_ctx_create(&dev, AV_HWDEVICE_TYPE_CUDA, idx, NULL, 0);
-    if (ret < 0)
-        goto end;
-    frames = av_hwframe_ctx_alloc(dev);
-    if (!frames) {
-        ret = AVERROR(ENOMEM);
-        goto end;
-    }
-    AVHWFramesContext *fc = (AVHWFramesContext *)frames->data;
-    fc->format = AV_PIX_FMT_CUDA;
-    fc->sw_format = AV_PIX_FMT_NV12;
-    fc->width = 256;
-    fc->height = 256;
-    if ((ret = av_hwframe_ctx_init(frames)) < 0)
-        goto end;
-    ctx = avcodec_alloc_context3(codec);
-    if (!ctx) {
-        ret = AVERROR(ENOMEM);
-        goto end;
-    }
-    ctx->width = 256;
-    ctx->height = 256;
-    ctx->pix_fmt = AV_PIX_FMT_CUDA;
-    ctx->time_base = (AVRational){1, 30};
-    ctx->hw_frames_ctx = av_buffer_ref(frames);
-    ret = avcodec_open2(ctx, codec, NULL);
-end:
+    if ((ret = cuda_frames(index, &dev, &frames)) >= 0)
+        ret = nvenc_open(codec, frames, &ctx);
     avlog_capture_end();
     avcodec_free_context(&ctx);
     av_buffer_unref(&frames);
     av_buffer_unref(&dev);
-    if (ret < 0) {
-        /* Keep FFmpeg's last line: it names the NVENC status. */
-        snprintf(err, errlen, "%s", avlog_capture_last(nvenc_log));
-        if (!err[0])
-            av_strerror(ret, err, errlen);
-    }
+    if (ret < 0)
+        /* FFmpeg's last line names the NVENC status. */
+        capture_error(ret, err, errlen);
     return probe_classify_nvenc(ret, nvenc_log);
+}
+
+/*
+ * Learns how many h264_nvenc sessions the device runs side by side:
+ * opens them, held, until one is refused or PROBE_NVENC_SESSIONS_MAX are
+ * open, then closes them all. The refusal's words go to d->nvenc_limit.
+ */
+static void count_nvenc(probe_cuda_t *d)
+{
+    const AVCodec *codec = avcodec_find_encoder_by_name("h264_nvenc");
+    AVBufferRef *dev = NULL, *frames = NULL;
+    AVCodecContext *ctx[PROBE_NVENC_SESSIONS_MAX] = {0};
+    int n = 0, ret;
+    avlog_capture_begin(nvenc_log, sizeof(nvenc_log));
+    ret = codec ? cuda_frames(d->index, &dev, &frames)
+                : AVERROR_ENCODER_NOT_FOUND;
+    while (ret >= 0 && n < PROBE_NVENC_SESSIONS_MAX &&
+           (ret = nvenc_open(codec, frames, &ctx[n])) >= 0)
+        n++;
+    avlog_capture_end();
+    d->nvenc_sessions = n;
+    if (ret < 0)
+        capture_error(ret, d->nvenc_limit, sizeof(d->nvenc_limit));
+    for (int i = 0; i < n; i++)
+        avcodec_free_context(&ctx[i]);
+    av_buffer_unref(&frames);
+    av_buffer_unref(&dev);
 }
 
 /* Whether NVDEC decodes 8-bit 4:2:0 of this codec (a context is current). */
@@ -169,6 +216,8 @@ static void probe_cuda(probe_t *p)
         d->nvenc_hevc = try_nvenc(i, "hevc_nvenc", herr, sizeof(herr));
         if (d->nvenc_h264 == PROBE_NVENC_OK && d->nvenc_hevc != PROBE_NVENC_OK)
             snprintf(d->nvenc_error, sizeof(d->nvenc_error), "%s", herr);
+        if (d->nvenc_h264 == PROBE_NVENC_OK)
+            count_nvenc(d);
     }
 end:
     cuvid_free_functions(&cv);
@@ -323,6 +372,11 @@ static void print_text(const probe_t *p, FILE *f)
         if (d->nvenc_h264 == PROBE_NVENC_ABSENT && d->nvdec_h264)
             fprintf(f, "    this GPU decodes (NVDEC) but has no NVENC "
                        "encoder\n");
+        if (d->nvenc_sessions)
+            fprintf(f, "    NVENC sessions side by side: %s%d%s%s\n",
+                    d->nvenc_limit[0] ? "" : "at least ", d->nvenc_sessions,
+                    d->nvenc_limit[0] ? " - the next refused: " : "",
+                    d->nvenc_limit);
         if (d->nvenc_h264 == PROBE_NVENC_SESSION_LIMIT)
             fprintf(f, "    NVENC session limit reached: other encode "
                        "sessions are open (GeForce cards allow a few)\n");
@@ -354,12 +408,13 @@ static void print_json(const probe_t *p, FILE *f)
     for (int i = 0; i < p->ncuda; i++) {
         const probe_cuda_t *d = &p->cuda[i];
         json_t *o = json_pack(
-            "{s:i, s:s, s:b, s:b, s:b, s:s, s:s, s:s, s:I}", "index", d->index,
-            "name", d->name, "nvdec_h264", d->nvdec_h264, "nvdec_hevc",
-            d->nvdec_hevc, "nvdec_av1", d->nvdec_av1, "nvenc_h264",
-            probe_nvenc_name(d->nvenc_h264), "nvenc_hevc",
+            "{s:i, s:s, s:b, s:b, s:b, s:s, s:s, s:s, s:I, s:i, s:s}", "index",
+            d->index, "name", d->name, "nvdec_h264", d->nvdec_h264,
+            "nvdec_hevc", d->nvdec_hevc, "nvdec_av1", d->nvdec_av1,
+            "nvenc_h264", probe_nvenc_name(d->nvenc_h264), "nvenc_hevc",
             probe_nvenc_name(d->nvenc_hevc), "nvenc_error", d->nvenc_error,
-            "memory_bytes", (json_int_t)d->memory_bytes);
+            "memory_bytes", (json_int_t)d->memory_bytes, "nvenc_sessions",
+            d->nvenc_sessions, "nvenc_limit", d->nvenc_limit);
         if (o)
             json_array_append_new(devs, o);
     }

@@ -74,6 +74,31 @@ static void test_devices_h100_and_geforce(void **state)
     assert_true(d.nvenc_h264);
     assert_false(d.nvenc_hevc);
 
+    /* The learned session limit, with the refusal's words, in both
+     * outputs; a count that reached the bound is "at least". */
+    p->cuda[0].nvenc_sessions = 5;
+    snprintf(p->cuda[0].nvenc_limit, sizeof(p->cuda[0].nvenc_limit),
+             "OpenEncodeSessionEx failed: out of memory (10)");
+    f = open_memstream(&text, &len);
+    probe_print(p, false, f);
+    fclose(f);
+    assert_non_null(strstr(text, "NVENC sessions side by side: 5 - the next "
+                                 "refused: OpenEncodeSessionEx failed"));
+    free(text);
+    f = open_memstream(&text, &len);
+    probe_print(p, true, f);
+    fclose(f);
+    assert_non_null(strstr(text, "\"nvenc_sessions\": 5"));
+    assert_non_null(strstr(text, "\"nvdec_av1\": true"));
+    free(text);
+    p->cuda[0].nvenc_sessions = PROBE_NVENC_SESSIONS_MAX;
+    p->cuda[0].nvenc_limit[0] = '\0';
+    f = open_memstream(&text, &len);
+    probe_print(p, false, f);
+    fclose(f);
+    assert_non_null(strstr(text, "side by side: at least 16"));
+    free(text);
+
     p->nvaapi = 1;
     snprintf(p->vaapi[0].path, sizeof(p->vaapi[0].path), "/dev/dri/renderD129");
     p->vaapi[0].ok = true;
