@@ -81,7 +81,9 @@ int device_offer_list(const probe_t *p, const worker_config_t *cfg,
                 d->codecs |= 1u << LADDER_CODEC_H264;
             if (strstr(v->profiles[k].profile, "HEVC"))
                 d->codecs |= 1u << LADDER_CODEC_HEVC;
-            if (strstr(v->profiles[k].profile, "AV1"))
+            /* Only what the planner has an encoder for on VAAPI. */
+            if (strstr(v->profiles[k].profile, "AV1") &&
+                hwplan_encoder_name(HWPLAN_VAAPI, LADDER_CODEC_AV1))
                 d->codecs |= 1u << LADDER_CODEC_AV1;
         }
         if (!d->codecs)
@@ -107,6 +109,23 @@ int device_offer_list(const probe_t *p, const worker_config_t *cfg,
         d->cuda_index = -1;
         d->memory_bytes = p->memory_bytes;
         d->backend = HWPLAN_SOFTWARE;
+        /* A GPU without NVENC (H100, H200, A100) decodes and scales the
+         * CPU's sessions (hybrid), with auto or hybrid asked for. */
+        bool hybrid =
+            !strcmp(cfg->backend, "auto") || !strcmp(cfg->backend, "hybrid");
+        for (int i = 0; hybrid && i < p->ncuda; i++) {
+            if (!p->cuda[i].nvdec_h264 ||
+                p->cuda[i].nvenc_h264 == PROBE_NVENC_OK)
+                continue;
+            d->backend = HWPLAN_HYBRID;
+            d->hw_decode = true;
+            snprintf(d->device, sizeof(d->device), "%d", p->cuda[i].index);
+            snprintf(d->note, sizeof(d->note),
+                     "hybrid: NVDEC and scale_cuda on cuda:%d, encode on the "
+                     "CPU",
+                     p->cuda[i].index);
+            break;
+        }
         if (strstr(p->sw_encoders, "libx264"))
             d->codecs |= 1u << LADDER_CODEC_H264;
         if (strstr(p->sw_encoders, "libx265"))
