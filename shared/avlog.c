@@ -43,16 +43,25 @@ static const char *component(void *avcl)
     return name && *name ? name : cls->class_name;
 }
 
+/* One libav message as a line without libav's prefix or its line end;
+ * returns its length. */
+static size_t format_line(void *avcl, int level, const char *fmt, va_list vl,
+                          char *line, size_t len)
+{
+    int prefix = 0;
+    av_log_format_line2(avcl, level, fmt, vl, line, (int)len, &prefix);
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = 0;
+    return n;
+}
+
 /* Appends one line to this thread's capture. */
 static void capture(void *avcl, int level, const char *fmt, va_list vl)
 {
     char line[512];
-    int prefix = 0;
-    av_log_format_line2(avcl, level, fmt, vl, line, sizeof(line), &prefix);
-    size_t n = strlen(line);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = 0;
-    if (n == 0 || cap_used + 1 >= cap_len)
+    if (!format_line(avcl, level, fmt, vl, line, sizeof(line)) ||
+        cap_used + 1 >= cap_len)
         return;
     int w = snprintf(cap_buf + cap_used, cap_len - cap_used, "%s%s",
                      cap_used ? "\n" : "", line);
@@ -94,12 +103,7 @@ static void callback(void *avcl, int level, const char *fmt, va_list vl)
     if (!emit)
         return;
     char line[512];
-    int prefix = 0;
-    av_log_format_line2(avcl, level, fmt, vl, line, sizeof(line), &prefix);
-    size_t n = strlen(line);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = 0;
-    if (n == 0)
+    if (!format_line(avcl, level, fmt, vl, line, sizeof(line)))
         return;
     if (report)
         log_write(lvl, "lav", line, "comp=%s dropped=%llu", component(avcl),
