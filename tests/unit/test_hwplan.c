@@ -650,9 +650,9 @@ static int decode_with_pick(const char *path, enum AVPixelFormat *fmt)
     const AVCodecParameters *par = ic->streams[0]->codecpar;
     const char *name =
         hwplan_hw_decoder(HWPLAN_HYBRID, avcodec_get_name(par->codec_id));
-    assert_non_null(name);
     AVCodecContext *dec =
-        avcodec_alloc_context3(avcodec_find_decoder_by_name(name));
+        avcodec_alloc_context3(name ? avcodec_find_decoder_by_name(name)
+                                    : avcodec_find_decoder(par->codec_id));
     assert_non_null(dec);
     assert_true(avcodec_parameters_to_context(dec, par) >= 0);
     dec->get_format = record_format;
@@ -703,12 +703,15 @@ static void test_get_format_falls_back_to_software(void **state)
     assert_true(gf_calls >= 1);
     assert_int_equal(gf_cuda_offered, 0);
     assert_int_equal(gf_last, AV_PIX_FMT_YUV420P10LE);
-    /* 8-bit: CUDA is offered and chosen, its initialisation fails here (no
-     * device), FFmpeg asks again without it and gets a software format. */
+    /* 8-bit: CUDA is offered and chosen (where this FFmpeg has the NVDEC
+     * hwaccel), its initialisation fails here (no device), FFmpeg asks
+     * again without it and gets a software format. */
     assert_int_equal(decode_with_pick(eight, &fmt), 15);
     assert_int_equal(fmt, AV_PIX_FMT_YUV420P);
-    assert_true(gf_cuda_offered >= 1);
-    assert_true(gf_calls >= 2);
+    if (decodes_on_cuda("h264")) {
+        assert_true(gf_cuda_offered >= 1);
+        assert_true(gf_calls >= 2);
+    }
     assert_int_equal(gf_last, AV_PIX_FMT_YUV420P);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
