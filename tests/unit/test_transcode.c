@@ -768,6 +768,54 @@ static void test_decode_errors_end_the_session(void **state)
     assert_non_null(strstr(st.error, "h264"));
 }
 
+/* A source that turns 10-bit mid-stream (8-bit then High 10 H.264, one
+ * elementary stream) rebuilds the filter graph for the new pixel format:
+ * every frame is decoded and encoded, nothing fails. */
+static void test_pixel_format_change(void **state)
+{
+    (void)state;
+    ladder_profile_t p;
+    transcode_stats_t st;
+    char err[256], args[600], path[160];
+    snprintf(path, sizeof(path), "%s/ten.h264", dir);
+    snprintf(args, sizeof(args),
+             "-f lavfi -i testsrc2=s=320x180:r=15:d=2 -c:v libx264 "
+             "-preset ultrafast -g 15 -f h264 %s/eight.h264",
+             dir);
+    ffmpeg(args);
+    snprintf(args, sizeof(args),
+             "-f lavfi -i testsrc2=s=320x180:r=15:d=2 -pix_fmt yuv420p10le "
+             "-c:v libx264 -profile:v high10 -preset ultrafast -g 15 "
+             "-f h264 %s/tenonly.h264",
+             dir);
+    ffmpeg(args);
+    snprintf(args, sizeof(args), "cat %s/eight.h264 %s/tenonly.h264 > %s", dir,
+             dir, path);
+    assert_int_equal(system(args), 0);
+    /* In MPEG-TS, with timestamps, as one continuous stream. */
+    snprintf(args, sizeof(args), "-framerate 15 -i %s -c copy -f mpegts %s.ts",
+             path, path);
+    ffmpeg(args);
+    strncat(path, ".ts", sizeof(path) - strlen(path) - 1);
+    assert_int_equal(
+        ladder_profile_parse(
+            "{\"name\": \"t\", \"renditions\": [{\"height\": 120, "
+            "\"fps\": 15, \"bitrate_kbps\": 100, \"codec\": \"h264\"}]}",
+            &p, err, sizeof(err)),
+        0);
+    transcode_opts_t o = opts("tenbit");
+    transcode_session_t *s =
+        transcode_session_new(wrap_open_url(path, false, false), &p, &o);
+    assert_non_null(s);
+    assert_int_equal(transcode_session_run(s), 0);
+    transcode_session_stats(s, &st);
+    transcode_session_free(&s);
+    assert_int_equal(st.nfailed, 0);
+    assert_int_equal(st.corrupt, 0);
+    assert_int_equal(st.frames_decoded, 60);
+    assert_int_equal(st.frames_encoded, 60);
+}
+
 static void test_bad_segment_is_refused(void **state)
 {
     (void)state;
@@ -1147,6 +1195,7 @@ int main(void)
         cmocka_unit_test(test_encoder_failure_drops_only_it),
         cmocka_unit_test(test_every_rendition_failed_ends_the_session),
         cmocka_unit_test(test_decode_errors_end_the_session),
+        cmocka_unit_test(test_pixel_format_change),
         cmocka_unit_test(test_bad_segment_is_refused),
         cmocka_unit_test(test_origin_refusals_end_the_session),
         cmocka_unit_test(test_origin_sends_bearer_token),
