@@ -7,16 +7,23 @@
  * (CPU seconds and peak RSS from wait4) and the child reports, per N:
  *  - realtime share: segments whose output was complete within one segment
  *    duration of their last input packet arriving (the livepeer_bench
- *    "real-time segment ratio"), over all segments of all sessions;
+ *    "real-time segment ratio"), over the segments every session should
+ *    have finished (the input's segment boundaries times N): a segment
+ *    late, lost with a dropped GOP, or never finished (a session that
+ *    failed or ended early) is a miss, so three sessions that finished 19
+ *    of 30 segments do not look better than they are;
  *  - transcode ratio: total session wall time over total media duration
  *    (1.0 means it kept up; paced input cannot go below 1.0);
  *  - packets dropped by the live input queues.
+ * The first line says which backend ran (the one the sessions chose, auto
+ * resolved by the probe) and on which devices.
  * A CSV row per N goes to OUT/bench-ladder.csv and, for a range of N, a
  * gnuplot PNG of the figures against N to OUT/bench-ladder.png. The
  * sessions' HLS output goes to a scratch directory removed at the end.
  */
 #include <errno.h>
 #include <ftw.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,6 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <libavformat/avformat.h>
 #include <libavutil/log.h>
 #include <libavutil/time.h>
 
@@ -41,7 +49,8 @@ typedef struct {
     transcode_session_t *s;
     int64_t segments, realtime;
     double wall_s, media_s;
-    int64_t dropped;
+    int64_t dropped, frames;
+    hwplan_backend_t backend;
     int ret;
 } sess_t;
 
@@ -50,7 +59,10 @@ typedef struct {
     int n;
     int failed;
     int64_t segments, realtime, dropped;
+    int64_t frames; /* video frames decoded, all sessions */
     double wall_s, media_s, elapsed_s;
+    hwplan_backend_t backend; /* what the sessions ran on */
+    char devices[192];        /* the devices the probe found */
 } result_t;
 
 typedef struct {
@@ -76,6 +88,8 @@ static void *run_session(void *arg)
     x->wall_s = st.wall_s;
     x->media_s = st.media_s;
     x->dropped = st.dropped_packets;
+    x->frames = st.frames_decoded;
+    x->backend = st.backend;
     return NULL;
 }
 
@@ -92,6 +106,31 @@ static int remove_entry(const char *path, const struct stat *sb, int flag,
     (void)flag;
     (void)ftw;
     return remove(path);
+}
+
+/* "cuda:0 NVIDIA H200 (nvdec yes, nvenc absent), /dev/dri/renderD128" */
+static void describe_devices(const probe_t *p, char *out, size_t len)
+{
+    size_t at = 0;
+    out[0] = '\0';
+    for (int i = 0; i < p->ncuda && at < len; i++) {
+        int w =
+            snprintf(out + at, len - at, "%scuda:%d %s (nvdec %s, nvenc %s)",
+                     at ? ", " : "", p->cuda[i].index, p->cuda[i].name,
+                     p->cuda[i].nvdec_h264 ? "yes" : "no",
+                     probe_nvenc_name(p->cuda[i].nvenc_h264));
+        at += w > 0 ? (size_t)w : 0;
+    }
+    for (int i = 0; i < p->nvaapi && at < len; i++) {
+        if (!p->vaapi[i].ok)
+            continue;
+        int w = snprintf(out + at, len - at, "%s%s", at ? ", " : "",
+                         p->vaapi[i].path);
+        at += w > 0 ? (size_t)w : 0;
+    }
+    if (at < len)
+        snprintf(out + at, len - at, "%scpu (%d cores)", at ? ", " : "",
+                 p->cpu_cores);
 }
 
 static int child(const cfg_t *c, int n, int fd)
@@ -112,7 +151,10 @@ static int child(const cfg_t *c, int n, int fd)
             return 1;
         probe_run(probe);
         probe_devices(probe, &devs);
+        describe_devices(probe, r.devices, sizeof(r.devices));
         free(probe);
+    } else {
+        snprintf(r.devices, sizeof(r.devices), "cpu");
     }
     o.devices = &devs;
     o.preset = c->preset;
@@ -143,8 +185,13 @@ static int child(const cfg_t *c, int n, int fd)
         r.wall_s += x[i].wall_s;
         r.media_s += x[i].media_s;
         r.dropped += x[i].dropped;
+        r.frames += x[i].frames;
+        if (x[i].ret >= 0)
+            r.backend = x[i].backend;
         transcode_session_free(&x[i].s);
     }
+    if (r.failed == n)
+        r.backend = o.backend; /* none ran: what was asked for */
     r.elapsed_s = (av_gettime_relative() - t0) / 1e6;
     ssize_t w = write(fd, &r, sizeof(r));
     return w == (ssize_t)sizeof(r) ? 0 : 1;
@@ -243,18 +290,96 @@ static void plot(const char *out, int nrows)
                  "script=\"%s\"", gp);
 }
 
+/*
+ * The segment boundaries one session of INPUT completes: its duration cut
+ * every segment_s, less the last segment (no boundary after it); 0 when
+ * the duration is unknown (then only what the sessions finished counts).
+ */
+static int64_t expected_segments(const char *input, double segment_s)
+{
+    AVFormatContext *ic = NULL;
+    int64_t n = 0;
+    if (avformat_open_input(&ic, input, NULL, NULL) < 0)
+        return 0;
+    int v = avformat_find_stream_info(ic, NULL) >= 0
+                ? av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)
+                : -1;
+    if (v >= 0 && segment_s > 0) {
+        /* A boundary is a video frame at k * segment_s: up to the last
+         * frame, one frame before the end of the video. */
+        const AVStream *st = ic->streams[v];
+        double dur = st->duration > 0   ? st->duration * av_q2d(st->time_base)
+                     : ic->duration > 0 ? ic->duration / (double)AV_TIME_BASE
+                                        : 0;
+        double frame =
+            st->avg_frame_rate.num > 0 ? 1 / av_q2d(st->avg_frame_rate) : 0;
+        n = (int64_t)floor((dur - frame) / segment_s + 1e-6);
+    }
+    avformat_close_input(&ic);
+    return n > 0 ? n : 0;
+}
+
+/*
+ * One row: to the CSV, and as text (the backend and devices line and the
+ * header before the first) or a JSON object. A session should finish
+ * per_session segments; what it did not finish in time is a miss.
+ */
+static void print_row(FILE *csv, bool json, const row_t *row,
+                      int64_t per_session, bool first, bool more)
+{
+    const result_t *r = &row->r;
+    int64_t want = per_session * r->n;
+    if (want < r->segments)
+        want = r->segments;
+    int64_t missed = want - r->realtime;
+    double share = want ? (double)r->realtime / (double)want : 0;
+    double ratio = r->media_s > 0 ? r->wall_s / r->media_s : 0;
+    const char *backend = hwplan_backend_name(r->backend);
+    fprintf(csv, "%d,%.4f,%.4f,%.2f,%ld,%lld,%lld,%.2f,%lld,%lld,%d,%s\n", r->n,
+            share, ratio, row->cpu_s, row->rss_kb, (long long)r->segments,
+            (long long)r->dropped, r->elapsed_s, (long long)want,
+            (long long)missed, r->failed, backend);
+    fflush(csv);
+    if (json) {
+        printf("  {\"sessions\": %d, \"backend\": \"%s\", \"devices\": "
+               "\"%s\", \"realtime_share\": %.4f, \"transcode_ratio\": "
+               "%.4f, \"cpu_s\": %.2f, \"peak_rss_kb\": %ld, "
+               "\"segments\": %lld, \"expected_segments\": %lld, "
+               "\"missed_segments\": %lld, \"dropped_packets\": %lld, "
+               "\"failed_sessions\": %d, \"elapsed_s\": %.2f, "
+               "\"decoded_fps\": %.1f}%s\n",
+               r->n, backend, r->devices, share, ratio, row->cpu_s, row->rss_kb,
+               (long long)r->segments, (long long)want, (long long)missed,
+               (long long)r->dropped, r->failed, r->elapsed_s,
+               r->elapsed_s > 0 ? (double)r->frames / r->elapsed_s : 0,
+               more ? "," : "");
+    } else {
+        if (first)
+            printf("backend %s on %s\n%8s %14s %16s %8s %12s %9s %8s %8s "
+                   "%7s\n",
+                   backend, r->devices, "sessions", "realtime_share",
+                   "transcode_ratio", "cpu_s", "peak_rss_kb", "segments",
+                   "missed", "dropped", "failed");
+        printf("%8d %14.3f %16.3f %8.2f %12ld %9lld %8lld %8lld %7d\n", r->n,
+               share, ratio, row->cpu_s, row->rss_kb, (long long)r->segments,
+               (long long)missed, (long long)r->dropped, r->failed);
+    }
+    fflush(stdout);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: prism-bench ladder --input FILE [--sessions N|A-B|A,B,..] "
             "[--json]\n"
-            "       [--backend auto|software|nvenc|vaapi] [--preset P] "
+            "       [--backend auto|software|nvenc|vaapi|hybrid] [--preset P] "
             "[--ladder default|FILE] [--out DIR]\n"
             "Runs N concurrent transcode sessions of FILE paced at real time "
-            "and reports\nthe share of segments finished within their own "
-            "duration, transcode time\nover duration, CPU seconds and peak "
-            "RSS; writes DIR/bench-ladder.csv and,\nfor a range of N, "
-            "DIR/bench-ladder.png.\n");
+            "and reports\nthe share of the input's segments (times N) finished "
+            "within their own\nduration (late, dropped and unfinished "
+            "segments are misses), transcode time\nover duration, CPU "
+            "seconds and peak RSS; writes DIR/bench-ladder.csv and,\nfor a "
+            "range of N, DIR/bench-ladder.png.\n");
 }
 
 int bench_ladder_main(int argc, char **argv)
@@ -328,13 +453,13 @@ int bench_ladder_main(int argc, char **argv)
         return 1;
     }
     fprintf(f, "sessions,realtime_share,transcode_ratio,cpu_s,peak_rss_kb,"
-               "segments,dropped_packets,elapsed_s\n");
+               "segments,dropped_packets,elapsed_s,expected_segments,"
+               "missed_segments,failed_sessions,backend\n");
+    transcode_opts_t defaults;
+    transcode_opts_default(&defaults);
+    int64_t per_session = expected_segments(c.input, defaults.segment_s);
     if (json)
         printf("[\n");
-    else
-        printf("%8s %14s %16s %8s %12s %9s %8s\n", "sessions", "realtime_share",
-               "transcode_ratio", "cpu_s", "peak_rss_kb", "segments",
-               "dropped");
     int rc = 0, rows = 0;
     for (int i = 0; i < ncounts; i++) {
         row_t row;
@@ -342,27 +467,16 @@ int bench_ladder_main(int argc, char **argv)
             rc = 1;
             break;
         }
-        double share =
-            row.r.segments ? (double)row.r.realtime / row.r.segments : 0;
-        double ratio = row.r.media_s > 0 ? row.r.wall_s / row.r.media_s : 0;
-        fprintf(f, "%d,%.4f,%.4f,%.2f,%ld,%lld,%lld,%.2f\n", counts[i], share,
-                ratio, row.cpu_s, row.rss_kb, (long long)row.r.segments,
-                (long long)row.r.dropped, row.r.elapsed_s);
-        fflush(f);
-        if (json)
-            printf("  {\"sessions\": %d, \"realtime_share\": %.4f, "
-                   "\"transcode_ratio\": %.4f, \"cpu_s\": %.2f, "
-                   "\"peak_rss_kb\": %ld, \"segments\": %lld, "
-                   "\"dropped_packets\": %lld, \"failed_sessions\": %d}%s\n",
-                   counts[i], share, ratio, row.cpu_s, row.rss_kb,
-                   (long long)row.r.segments, (long long)row.r.dropped,
-                   row.r.failed, i + 1 < ncounts ? "," : "");
-        else
-            printf("%8d %14.3f %16.3f %8.2f %12ld %9lld %8lld\n", counts[i],
-                   share, ratio, row.cpu_s, row.rss_kb,
-                   (long long)row.r.segments, (long long)row.r.dropped);
-        fflush(stdout);
+        print_row(f, json, &row, per_session, rows == 0, i + 1 < ncounts);
         rows++;
+        if (row.r.failed == row.r.n) {
+            fprintf(stderr,
+                    "prism-bench ladder: every session failed with "
+                    "%d sessions (the log says why)\n",
+                    row.r.n);
+            rc = 1;
+            break;
+        }
     }
     if (json)
         printf("]\n");

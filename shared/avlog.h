@@ -3,6 +3,7 @@
 #ifndef PRISM_AVLOG_H
 #define PRISM_AVLOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -16,6 +17,23 @@
  * start and again to change the limits; thread-safe, process-wide.
  */
 void avlog_route(int burst, int window_ms);
+
+/*
+ * Keeps the lines libav logs on the calling thread at warning level or
+ * worse, whatever av_log's level (which still decides what reaches the
+ * log), in buf (len bytes, "\n"-separated, truncated), until
+ * avlog_capture_end(): a failing call's own words (NVENC's
+ * "OpenEncodeSessionEx failed: out of memory (10)") for the one error line
+ * of the caller instead of being dropped at the default quiet level.
+ * Installs the bridge's callback (with the default limits when
+ * avlog_route was not called): the process's libav log goes through
+ * log.h from then on. Calls do not nest.
+ */
+void avlog_capture_begin(char *buf, size_t len);
+void avlog_capture_end(void);
+
+/* The last line of a capture ("" when none), pointing into it. */
+const char *avlog_capture_last(const char *buf);
 
 /* Messages dropped by the rate limit since the process started. */
 uint64_t avlog_dropped(void);

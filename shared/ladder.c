@@ -108,6 +108,21 @@ double ladder_rendition_fps(const ladder_rendition_t *r)
     return (double)r->fps_num / (double)r->fps_den;
 }
 
+bool ladder_codec_profile_ok(ladder_codec_t codec, const char *profile)
+{
+    static const char *const h264[] = {"baseline", "constrained_baseline",
+                                       "main", "high", NULL};
+    static const char *const main_only[] = {"main", NULL};
+    if (!profile || !profile[0])
+        return true;
+    for (const char *const *p = codec == LADDER_CODEC_H264 ? h264 : main_only;
+         *p; p++) {
+        if (!strcmp(*p, profile))
+            return true;
+    }
+    return false;
+}
+
 /*
  * Checks the values of one rung, as parsed or as built by hand. The message
  * names the rung's index and field.
@@ -157,6 +172,13 @@ static int rung_check(const ladder_rung_t *r, int i, char *err, size_t errlen)
     if ((int)r->codec < 0 || r->codec > LADDER_CODEC_AV1)
         return fail(err, errlen, "renditions[%d].codec: unknown codec %d", i,
                     (int)r->codec);
+    if (!ladder_codec_profile_ok(r->codec, r->profile))
+        return fail(err, errlen,
+                    "renditions[%d].profile: \"%s\" is not a %s profile every "
+                    "backend can encode (%s, or none)",
+                    i, r->profile, ladder_codec_name(r->codec),
+                    r->codec == LADDER_CODEC_H264 ? LADDER_PROFILES_H264
+                                                  : "main");
     return 0;
 }
 

@@ -25,7 +25,7 @@ typedef struct {
     int min_source_fps;         /* rung only when source fps > this (0: any) */
     int bitrate_kbps;           /* target at `fps`; scaled to the real rate */
     ladder_codec_t codec;
-    char profile[16]; /* codec profile: "high", "main", "" */
+    char profile[24]; /* codec profile: "high", "main", "" */
 } ladder_rung_t;
 
 /* A named ladder profile: what a channel asks for. */
@@ -52,7 +52,7 @@ typedef struct {
     int frame_step;       /* keep 1 of every frame_step source frames */
     int bitrate_kbps;     /* for remux, the source's (0 = unknown) */
     ladder_codec_t codec;
-    char profile[16];
+    char profile[24];
 } ladder_rendition_t;
 
 typedef struct {
@@ -67,6 +67,17 @@ typedef struct {
     int sessions;           /* encoded renditions */
     unsigned codecs;        /* bit (1 << ladder_codec_t) per codec used */
 } ladder_cost_t;
+
+/*
+ * Whether `profile` names a codec profile of `codec` that every backend's
+ * encoder can make (the renditions are 8-bit 4:2:0): H.264 "baseline",
+ * "constrained_baseline", "main", "high"; HEVC and AV1 "main"; "" (the
+ * encoder's default) always. hwplan maps the name per backend
+ * (hwplan_profile_name), so a profile that parses never fails when a
+ * session opens its encoder. LADDER_PROFILES_H264 is the list for messages.
+ */
+bool ladder_codec_profile_ok(ladder_codec_t codec, const char *profile);
+#define LADDER_PROFILES_H264 "baseline, constrained_baseline, main, high"
 
 /* The built-in default profile's JSON (ladders/default.json, embedded). */
 const char *ladder_default_json(void);

@@ -18,6 +18,47 @@ static const calibrate_budget_t *find_budget(const calibrate_budget_t *b, int n,
     return NULL;
 }
 
+/* The CPU, its sessions hybrid on a GPU that decodes but cannot encode
+ * (auto or hybrid asked for), else software. */
+static void offer_cpu(const probe_t *p, const worker_config_t *cfg,
+                      device_offer_t *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->kind = PRISM__DEVICE_KIND__DEVICE_KIND_CPU;
+    snprintf(d->name, sizeof(d->name), "cpu (%d cores)", p->cpu_cores);
+    snprintf(d->path, sizeof(d->path), "cpu");
+    d->cuda_index = -1;
+    d->memory_bytes = p->memory_bytes;
+    d->backend = HWPLAN_SOFTWARE;
+    /* A GPU without NVENC: H100, H200, A100. */
+    bool hybrid =
+        !strcmp(cfg->backend, "auto") || !strcmp(cfg->backend, "hybrid");
+    for (int i = 0; hybrid && i < p->ncuda; i++) {
+        if (!p->cuda[i].nvdec_h264 || p->cuda[i].nvenc_h264 == PROBE_NVENC_OK)
+            continue;
+        d->backend = HWPLAN_HYBRID;
+        d->hw_decode = true;
+        snprintf(d->device, sizeof(d->device), "%d", p->cuda[i].index);
+        snprintf(d->note, sizeof(d->note),
+                 "hybrid: NVDEC and scale_cuda on cuda:%d, encode on the "
+                 "CPU",
+                 p->cuda[i].index);
+        break;
+    }
+    if (strstr(p->sw_encoders, "libx264"))
+        d->codecs |= 1u << LADDER_CODEC_H264;
+    if (strstr(p->sw_encoders, "libx265"))
+        d->codecs |= 1u << LADDER_CODEC_HEVC;
+    if (strstr(p->sw_encoders, "libsvtav1"))
+        d->codecs |= 1u << LADDER_CODEC_AV1;
+    int cores = p->cpu_cores > 0 ? p->cpu_cores : 1;
+    d->max_sessions = (uint32_t)cfg->cpu_max_sessions;
+    d->encode_budget = cfg->cpu_encode_budget ? (uint64_t)cfg->cpu_encode_budget
+                                              : (uint64_t)cores * 12000000u;
+    d->decode_budget = cfg->cpu_decode_budget ? (uint64_t)cfg->cpu_decode_budget
+                                              : (uint64_t)cores * 60000000u;
+}
+
 int device_offer_list(const probe_t *p, const worker_config_t *cfg,
                       device_offer_t *out, int max)
 {
@@ -81,7 +122,9 @@ int device_offer_list(const probe_t *p, const worker_config_t *cfg,
                 d->codecs |= 1u << LADDER_CODEC_H264;
             if (strstr(v->profiles[k].profile, "HEVC"))
                 d->codecs |= 1u << LADDER_CODEC_HEVC;
-            if (strstr(v->profiles[k].profile, "AV1"))
+            /* Only what the planner has an encoder for on VAAPI. */
+            if (strstr(v->profiles[k].profile, "AV1") &&
+                hwplan_encoder_name(HWPLAN_VAAPI, LADDER_CODEC_AV1))
                 d->codecs |= 1u << LADDER_CODEC_AV1;
         }
         if (!d->codecs)
@@ -98,31 +141,8 @@ int device_offer_list(const probe_t *p, const worker_config_t *cfg,
         d->decode_budget = (uint64_t)cfg->gpu_decode_budget;
         n++;
     }
-    if (n == 0 || sw) {
-        device_offer_t *d = &out[n];
-        memset(d, 0, sizeof(*d));
-        d->kind = PRISM__DEVICE_KIND__DEVICE_KIND_CPU;
-        snprintf(d->name, sizeof(d->name), "cpu (%d cores)", p->cpu_cores);
-        snprintf(d->path, sizeof(d->path), "cpu");
-        d->cuda_index = -1;
-        d->memory_bytes = p->memory_bytes;
-        d->backend = HWPLAN_SOFTWARE;
-        if (strstr(p->sw_encoders, "libx264"))
-            d->codecs |= 1u << LADDER_CODEC_H264;
-        if (strstr(p->sw_encoders, "libx265"))
-            d->codecs |= 1u << LADDER_CODEC_HEVC;
-        if (strstr(p->sw_encoders, "libsvtav1"))
-            d->codecs |= 1u << LADDER_CODEC_AV1;
-        int cores = p->cpu_cores > 0 ? p->cpu_cores : 1;
-        d->max_sessions = (uint32_t)cfg->cpu_max_sessions;
-        d->encode_budget = cfg->cpu_encode_budget
-                               ? (uint64_t)cfg->cpu_encode_budget
-                               : (uint64_t)cores * 12000000u;
-        d->decode_budget = cfg->cpu_decode_budget
-                               ? (uint64_t)cfg->cpu_decode_budget
-                               : (uint64_t)cores * 60000000u;
-        n++;
-    }
+    if (n == 0 || sw)
+        offer_cpu(p, cfg, &out[n++]);
     /* Calibrated figures win over defaults, not over explicit config. */
     for (int i = 0; i < n; i++) {
         const calibrate_budget_t *cb = find_budget(b, nb, out[i].path);

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <libavcodec/avcodec.h>
+#include <libavutil/pixdesc.h>
+
 const char *hwplan_backend_name(hwplan_backend_t b)
 {
     switch (b) {
@@ -17,6 +20,8 @@ const char *hwplan_backend_name(hwplan_backend_t b)
         return "nvenc";
     case HWPLAN_VAAPI:
         return "vaapi";
+    case HWPLAN_HYBRID:
+        return "hybrid";
     }
     return "?";
 }
@@ -24,7 +29,8 @@ const char *hwplan_backend_name(hwplan_backend_t b)
 int hwplan_backend_parse(const char *name, hwplan_backend_t *out)
 {
     static const hwplan_backend_t all[] = {HWPLAN_AUTO, HWPLAN_SOFTWARE,
-                                           HWPLAN_NVENC, HWPLAN_VAAPI};
+                                           HWPLAN_NVENC, HWPLAN_VAAPI,
+                                           HWPLAN_HYBRID};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         if (name && !strcmp(name, hwplan_backend_name(all[i]))) {
             *out = all[i];
@@ -70,11 +76,22 @@ static const char *vaapi_missing(const hwplan_devices_t *d, unsigned codecs)
     return NULL;
 }
 
+/* Hybrid encodes in software (every codec); it needs NVDEC. */
+static const char *hybrid_missing(const hwplan_devices_t *d)
+{
+    if (!d->cuda_driver)
+        return "no CUDA driver (libcuda.so.1 not loadable or no device)";
+    if (!d->nvdec)
+        return "the CUDA device has no working NVDEC decoder";
+    return NULL;
+}
+
 int hwplan_pick_backend(hwplan_backend_t requested, const hwplan_devices_t *dev,
                         unsigned codecs, char *why, size_t whylen)
 {
     const char *nv = nvenc_missing(dev, codecs);
     const char *va = vaapi_missing(dev, codecs);
+    const char *hy = hybrid_missing(dev);
 
     switch (requested) {
     case HWPLAN_SOFTWARE:
@@ -94,6 +111,13 @@ int hwplan_pick_backend(hwplan_backend_t requested, const hwplan_devices_t *dev,
         }
         snprintf(why, whylen, "vaapi requested on %s", dev->vaapi_device);
         return HWPLAN_VAAPI;
+    case HWPLAN_HYBRID:
+        if (hy) {
+            snprintf(why, whylen, "hybrid unavailable: %s", hy);
+            return -ENODEV;
+        }
+        snprintf(why, whylen, "hybrid requested");
+        return HWPLAN_HYBRID;
     case HWPLAN_AUTO:
         break;
     }
@@ -105,30 +129,95 @@ int hwplan_pick_backend(hwplan_backend_t requested, const hwplan_devices_t *dev,
         snprintf(why, whylen, "auto chose vaapi on %s", dev->vaapi_device);
         return HWPLAN_VAAPI;
     }
+    if (!hy) {
+        snprintf(why, whylen,
+                 "auto chose hybrid (NVDEC decode and scale_cuda, software "
+                 "encode): %s",
+                 nv);
+        return HWPLAN_HYBRID;
+    }
     snprintf(why, whylen, "auto fell back to software: %s; %s", nv, va);
     return HWPLAN_SOFTWARE;
 }
 
-bool hwplan_hw_can_decode(hwplan_backend_t b, const char *codec_name)
+/* Whether decoder c decodes through a device context of type t (FFmpeg's
+ * hwaccels; the *_cuvid wrappers are AV_CODEC_HW_CONFIG_METHOD_INTERNAL
+ * and cannot fall back to software). */
+static bool has_hw_config(const AVCodec *c, enum AVHWDeviceType t)
 {
-    static const char *const cuda[] = {"h264", "hevc",       "av1",   "vp9",
-                                       "vp8",  "mpeg2video", "mpeg4", NULL};
-    static const char *const vaapi[] = {"h264", "hevc",       "av1", "vp9",
-                                        "vp8",  "mpeg2video", NULL};
-    const char *const *list = b == HWPLAN_NVENC   ? cuda
-                              : b == HWPLAN_VAAPI ? vaapi
-                                                  : NULL;
-    for (; list && codec_name && *list; list++) {
-        if (!strcmp(*list, codec_name))
+    for (int i = 0;; i++) {
+        const AVCodecHWConfig *h = avcodec_get_hw_config(c, i);
+        if (!h)
+            return false;
+        if (h->device_type == t &&
+            (h->methods & AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX) &&
+            !(h->methods & AV_CODEC_HW_CONFIG_METHOD_INTERNAL))
             return true;
     }
-    return false;
+}
+
+const char *hwplan_hw_decoder(hwplan_backend_t b, const char *codec_name)
+{
+    enum AVHWDeviceType t = b == HWPLAN_NVENC || b == HWPLAN_HYBRID
+                                ? AV_HWDEVICE_TYPE_CUDA
+                            : b == HWPLAN_VAAPI ? AV_HWDEVICE_TYPE_VAAPI
+                                                : AV_HWDEVICE_TYPE_NONE;
+    const AVCodecDescriptor *d =
+        codec_name ? avcodec_descriptor_get_by_name(codec_name) : NULL;
+    const AVCodec *c;
+    void *it = NULL;
+
+    if (t == AV_HWDEVICE_TYPE_NONE || !d)
+        return NULL;
+    while ((c = av_codec_iterate(&it))) {
+        if (av_codec_is_decoder(c) && c->id == d->id && has_hw_config(c, t))
+            return c->name;
+    }
+    return NULL;
+}
+
+bool hwplan_decode_on_cpu(hwplan_backend_t b, const hwplan_devices_t *dev,
+                          const char *src_codec)
+{
+    bool av1 = src_codec && !strcmp(src_codec, "av1");
+    bool hevc = src_codec && !strcmp(src_codec, "hevc");
+    switch (b) {
+    case HWPLAN_NVENC:
+    case HWPLAN_HYBRID:
+        return !dev->nvdec || (hevc && !dev->nvdec_hevc) ||
+               (av1 && !dev->nvdec_av1);
+    case HWPLAN_VAAPI:
+        return av1 && !dev->vaapi_av1_decode;
+    default:
+        return true;
+    }
+}
+
+bool hwplan_hw_can_decode(hwplan_backend_t b, const char *codec_name)
+{
+    return hwplan_hw_decoder(b, codec_name) != NULL;
+}
+
+enum AVPixelFormat hwplan_pick_format(enum AVPixelFormat want,
+                                      const enum AVPixelFormat *offered)
+{
+    enum AVPixelFormat sw = AV_PIX_FMT_NONE;
+    for (const enum AVPixelFormat *p = offered; *p != AV_PIX_FMT_NONE; p++) {
+        if (*p == want)
+            return want;
+        const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(*p);
+        if (sw == AV_PIX_FMT_NONE && desc &&
+            !(desc->flags & AV_PIX_FMT_FLAG_HWACCEL))
+            sw = *p;
+    }
+    return sw;
 }
 
 const char *hwplan_encoder_name(hwplan_backend_t b, ladder_codec_t codec)
 {
     switch (b) {
     case HWPLAN_SOFTWARE:
+    case HWPLAN_HYBRID:
         return codec == LADDER_CODEC_H264   ? "libx264"
                : codec == LADDER_CODEC_HEVC ? "libx265"
                                             : "libsvtav1";
@@ -144,6 +233,16 @@ const char *hwplan_encoder_name(hwplan_backend_t b, ladder_codec_t codec)
         break;
     }
     return NULL;
+}
+
+const char *hwplan_profile_name(hwplan_backend_t b, ladder_codec_t codec,
+                                const char *profile)
+{
+    if (codec != LADDER_CODEC_H264 || !profile || !profile[0])
+        return NULL;
+    if (b == HWPLAN_VAAPI)
+        return !strcmp(profile, "baseline") ? "constrained_baseline" : profile;
+    return !strcmp(profile, "constrained_baseline") ? "baseline" : profile;
 }
 
 int hwplan_sizes(const ladder_t *ladder, hwplan_size_t *sizes, int max,
@@ -222,7 +321,9 @@ static void sb_printf(sbuf_t *sb, const char *fmt, ...)
  * Software scales from the decoder's frames use bilinear (the big ones: half
  * the taps of bicubic on the full-size picture, SSIM within 0.002 of
  * bicubic's); cascaded scales from an already-scaled size use bicubic,
- * which keeps the detail a second softening would lose.
+ * which keeps the detail a second softening would lose. Hybrid scales on
+ * the GPU straight to yuv420p, the software encoders' format, so the one
+ * download per rung needs no conversion on the CPU.
  */
 static void scale_filter(sbuf_t *sb, hwplan_backend_t b, int w, int h,
                          bool cascaded)
@@ -231,6 +332,10 @@ static void scale_filter(sbuf_t *sb, hwplan_backend_t b, int w, int h,
     case HWPLAN_NVENC:
         sb_printf(sb, "scale_cuda=w=%d:h=%d:interp_algo=bicubic:format=nv12", w,
                   h);
+        break;
+    case HWPLAN_HYBRID:
+        sb_printf(sb, "scale_cuda=w=%d:h=%d:interp_algo=bicubic:format=yuv420p",
+                  w, h);
         break;
     case HWPLAN_VAAPI:
         sb_printf(sb, "scale_vaapi=w=%d:h=%d:format=nv12", w, h);
@@ -242,15 +347,24 @@ static void scale_filter(sbuf_t *sb, hwplan_backend_t b, int w, int h,
     }
 }
 
-/* Writes the outputs of a node: its own sink (if a size) and its children. */
-static void node_outputs(sbuf_t *sb, const hwplan_t *p, int node)
+#define DOWNLOAD "hwdownload,format=yuv420p"
+
+/* Writes the outputs of a node: its own sink (if a size) and its children.
+ * With download, a size's own sink gets its frames through hwdownload
+ * (children keep the device frames): straight after the scale when it has
+ * no children, else from a split output [dK] finished in download_tails. */
+static void node_outputs(sbuf_t *sb, const hwplan_t *p, int node, bool download)
 {
     int nout = node >= 0 ? 1 : 0;
     for (int k = 0; k < p->nsizes; k++)
         nout += p->sizes[k].parent == node;
     if (nout > 1)
         sb_printf(sb, "%ssplit=%d", node >= 0 ? "," : "", nout);
-    if (node >= 0)
+    if (node >= 0 && download && nout > 1)
+        sb_printf(sb, "[d%d]", node);
+    else if (node >= 0 && download)
+        sb_printf(sb, "," DOWNLOAD "[s%d]", node);
+    else if (node >= 0)
         sb_printf(sb, "[s%d]", node);
     for (int k = 0; k < p->nsizes; k++) {
         if (p->sizes[k].parent == node)
@@ -258,28 +372,46 @@ static void node_outputs(sbuf_t *sb, const hwplan_t *p, int node)
     }
 }
 
-static void build_graph(sbuf_t *sb, const hwplan_t *p)
+static void download_tails(sbuf_t *sb, const hwplan_t *p)
 {
-    /* Root: the decoder's frames, uploaded first when decoded in software
-     * (hwupload uses the device the session sets on every filter). */
+    for (int k = 0; k < p->nsizes; k++) {
+        bool children = false;
+        for (int c = 0; c < p->nsizes; c++)
+            children |= p->sizes[c].parent == k;
+        if (children)
+            sb_printf(sb, ";[d%d]" DOWNLOAD "[s%d]", k, k);
+    }
+}
+
+/*
+ * One graph variant: device_frames says whether the decoder's frames are
+ * on the device. NVENC and VAAPI upload CPU frames first (hwupload uses
+ * the device the session sets on every filter); hybrid with CPU frames is
+ * the software graph (same yuv420p at the sinks).
+ */
+static void build_graph(sbuf_t *sb, const hwplan_t *p, bool device_frames)
+{
+    hwplan_backend_t b = p->backend;
+    if (b == HWPLAN_HYBRID && !device_frames)
+        b = HWPLAN_SOFTWARE;
+    bool download = b == HWPLAN_HYBRID;
     sb_printf(sb, "[in]");
-    if (p->backend != HWPLAN_SOFTWARE && !p->hw_decode)
+    if ((b == HWPLAN_NVENC || b == HWPLAN_VAAPI) && !device_frames)
         sb_printf(sb, "format=nv12,hwupload,");
     int nroot = 0;
     for (int k = 0; k < p->nsizes; k++)
         nroot += p->sizes[k].parent == -1;
-    if (nroot > 1) {
-        node_outputs(sb, p, -1);
-    } else {
+    if (nroot <= 1)
         sb_printf(sb, "null");
-        node_outputs(sb, p, -1);
-    }
+    node_outputs(sb, p, -1, download);
     for (int k = 0; k < p->nsizes; k++) {
         sb_printf(sb, ";[c%d]", k);
-        scale_filter(sb, p->backend, p->sizes[k].width, p->sizes[k].height,
+        scale_filter(sb, b, p->sizes[k].width, p->sizes[k].height,
                      p->sizes[k].parent >= 0);
-        node_outputs(sb, p, k);
+        node_outputs(sb, p, k, download);
     }
+    if (download)
+        download_tails(sb, p);
 }
 
 int hwplan_encoder_opts(hwplan_backend_t b, const ladder_rendition_t *r,
@@ -295,8 +427,11 @@ int hwplan_encoder_opts(hwplan_backend_t b, const ladder_rendition_t *r,
     int bf = enc->bframes >= 0 ? enc->bframes : enc->live ? 0 : 3;
     int kbps = r->bitrate_kbps > 0 ? r->bitrate_kbps : 1000;
     const char *preset = enc->preset ? enc->preset : "veryfast";
+    const char *profile = hwplan_profile_name(b, r->codec, r->profile);
 
     out[0] = '\0';
+    if (b == HWPLAN_HYBRID)
+        b = HWPLAN_SOFTWARE; /* the same software encoders */
     if (b == HWPLAN_SOFTWARE && r->codec == LADDER_CODEC_AV1)
         /* SVT-AV1 has VBR only for its random-access mode and refuses a
          * maxrate equal to the target; it has no B-frames as such. */
@@ -319,8 +454,8 @@ int hwplan_encoder_opts(hwplan_backend_t b, const ladder_rendition_t *r,
                       " preset=%s sc_threshold=0 forced-idr=1 threads=%d"
                       " rc-lookahead=5 x264-params=sync-lookahead=0",
                       preset, threads);
-            if (r->profile[0])
-                sb_printf(&sb, " profile=%s", r->profile);
+            if (profile)
+                sb_printf(&sb, " profile=%s", profile);
         } else if (r->codec == LADDER_CODEC_HEVC) {
             sb_printf(&sb,
                       " preset=%s forced-idr=1 x265-params=scenecut=0:"
@@ -331,19 +466,20 @@ int hwplan_encoder_opts(hwplan_backend_t b, const ladder_rendition_t *r,
         }
         break;
     case HWPLAN_NVENC:
-        sb_printf(&sb,
-                  " preset=p4 rc=vbr no-scenecut=1 forced-idr=1 "
-                  "strict_gop=1%s",
-                  enc->live ? " zerolatency=1 delay=0" : "");
-        if (r->codec == LADDER_CODEC_H264 && r->profile[0])
-            sb_printf(&sb, " profile=%s", r->profile);
+        sb_printf(&sb, " preset=p4 rc=vbr no-scenecut=1 forced-idr=1 "
+                       "strict_gop=1");
+        if (enc->live)
+            sb_printf(&sb, " zerolatency=1 delay=%d", HWPLAN_NVENC_ASYNC_DEPTH);
+        if (profile)
+            sb_printf(&sb, " profile=%s", profile);
         break;
     case HWPLAN_VAAPI:
         /* VAAPI has no scene-cut detection; a frame marked I becomes IDR. */
         sb_printf(&sb, " rc_mode=VBR idr_interval=0");
-        if (r->codec == LADDER_CODEC_H264 && r->profile[0])
-            sb_printf(&sb, " profile=%s", r->profile);
+        if (profile)
+            sb_printf(&sb, " profile=%s", profile);
         break;
+    case HWPLAN_HYBRID:
     case HWPLAN_AUTO:
         return -EINVAL;
     }
@@ -362,23 +498,39 @@ int hwplan_build(hwplan_backend_t backend, const ladder_t *ladder,
         return -EINVAL;
     }
     out->backend = backend;
+    out->hwdevice_opts = "";
+    out->frames_format = "yuv420p";
     switch (backend) {
     case HWPLAN_NVENC:
         out->hwdevice_type = "cuda";
         out->frames_format = "cuda";
         out->sw_format = "nv12";
         break;
+    case HWPLAN_HYBRID:
+        out->hwdevice_type = "cuda";
+        out->sw_format = "yuv420p";
+        break;
     case HWPLAN_VAAPI:
         out->hwdevice_type = "vaapi";
         out->frames_format = "vaapi";
         out->sw_format = "nv12";
+        out->extra_hw_frames = HWPLAN_VAAPI_EXTRA_SURFACES;
         break;
     default:
-        out->frames_format = "yuv420p";
         break;
     }
-    out->hw_decode =
-        !enc->sw_decode && hwplan_hw_can_decode(backend, src_codec);
+    if (!enc->sw_decode)
+        out->decoder = hwplan_hw_decoder(backend, src_codec);
+    out->hw_decode = out->decoder != NULL;
+    if (backend == HWPLAN_HYBRID && !out->hw_decode) {
+        /* Nothing for the device to do: a plain software session. */
+        out->hwdevice_type = NULL;
+        out->sw_format = NULL;
+    }
+    if (out->hwdevice_type && !strcmp(out->hwdevice_type, "cuda"))
+        out->hwdevice_opts = "primary_ctx=1";
+    if (!out->hw_decode)
+        out->extra_hw_frames = 0;
     out->nsizes = hwplan_sizes(ladder, out->sizes, HWPLAN_MAX_SIZES, rend_size);
     out->nrend = ladder->n;
     for (int i = 0; i < ladder->n; i++) {
@@ -403,8 +555,10 @@ int hwplan_build(hwplan_backend_t backend, const ladder_t *ladder,
     }
     if (out->nsizes > 0) {
         sbuf_t sb = {out->graph, 0, sizeof(out->graph), false};
-        build_graph(&sb, out);
-        if (sb.overflow) {
+        sbuf_t sw = {out->graph_sw, 0, sizeof(out->graph_sw), false};
+        build_graph(&sb, out, out->hw_decode);
+        build_graph(&sw, out, false);
+        if (sb.overflow || sw.overflow) {
             snprintf(why, whylen, "filter graph too long");
             return -ENOSPC;
         }

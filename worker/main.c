@@ -52,7 +52,7 @@ static const config_option_t transcode_options[] = {
     {"ladder", 0, CONFIG_STRING, "default", 0, 0, F(ladder), S(ladder),
      "Ladder profile: default, or a JSON profile file"},
     {"backend", 0, CONFIG_STRING, "auto", 0, 0, F(backend), S(backend),
-     "Encoder backend: auto, software, nvenc or vaapi"},
+     "Encoder backend: auto, software, nvenc, vaapi or hybrid"},
     {"device", 0, CONFIG_STRING, NULL, 0, 0, F(device), S(device),
      "VAAPI render node or CUDA device index (default: the first)"},
     {"segment", 0, CONFIG_DOUBLE, "2", 0.5, 60, F(segment), 0,
@@ -121,7 +121,7 @@ static int cmd_transcode(int argc, char **argv)
     char err[512];
     const char *usage =
         "usage: prism-worker transcode -i INPUT -o OUT [--ladder default|FILE] "
-        "[--backend auto|software|nvenc|vaapi] [--segment SECONDS] "
+        "[--backend auto|software|nvenc|vaapi|hybrid] [--segment SECONDS] "
         "[--format ts|fmp4] [--vod]";
     int ret =
         config_parse(transcode_options,

@@ -1,5 +1,6 @@
 /* Device probe: CUDA (NVDEC, NVENC by opening sessions), VAAPI, CPU. */
 #include "probe.h"
+#include "avlog.h"
 #include "nvml.h"
 
 #include <errno.h>
@@ -24,20 +25,6 @@
 
 /* FFmpeg's log lines while an NVENC session is being opened. */
 static char nvenc_log[1024];
-static size_t nvenc_log_len;
-
-static void capture_log(void *avcl, int level, const char *fmt, va_list vl)
-{
-    (void)avcl;
-    if (level > AV_LOG_WARNING || nvenc_log_len >= sizeof(nvenc_log) - 1)
-        return;
-    int n = vsnprintf(nvenc_log + nvenc_log_len,
-                      sizeof(nvenc_log) - nvenc_log_len, fmt, vl);
-    if (n > 0)
-        nvenc_log_len += (size_t)n;
-    if (nvenc_log_len >= sizeof(nvenc_log))
-        nvenc_log_len = sizeof(nvenc_log) - 1;
-}
 
 probe_nvenc_t probe_classify_nvenc(int averr, const char *log_text)
 {
@@ -74,6 +61,56 @@ const char *probe_nvenc_name(probe_nvenc_t v)
     return "error";
 }
 
+/* A CUDA device (its primary context) and a small frames pool on it. */
+static int cuda_frames(int index, AVBufferRef **dev, AVBufferRef **frames)
+{
+    char idx[16];
+    AVDictionary *o = NULL;
+    snprintf(idx, sizeof(idx), "%d", index);
+    av_dict_set(&o, "primary_ctx", "1", 0);
+    int ret = av_hwdevice_ctx_create(dev, AV_HWDEVICE_TYPE_CUDA, idx, o, 0);
+    av_dict_free(&o);
+    if (ret < 0)
+        return ret;
+    *frames = av_hwframe_ctx_alloc(*dev);
+    if (!*frames)
+        return AVERROR(ENOMEM);
+    AVHWFramesContext *fc = (AVHWFramesContext *)(*frames)->data;
+    fc->format = AV_PIX_FMT_CUDA;
+    fc->sw_format = AV_PIX_FMT_NV12;
+    fc->width = 256;
+    fc->height = 256;
+    return av_hwframe_ctx_init(*frames);
+}
+
+/* Opens one encode session on the frames' device into *out. */
+static int nvenc_open(const AVCodec *codec, AVBufferRef *frames,
+                      AVCodecContext **out)
+{
+    AVCodecContext *ctx = avcodec_alloc_context3(codec);
+    if (!ctx)
+        return AVERROR(ENOMEM);
+    ctx->width = 256;
+    ctx->height = 256;
+    ctx->pix_fmt = AV_PIX_FMT_CUDA;
+    ctx->time_base = (AVRational){1, 30};
+    ctx->hw_frames_ctx = av_buffer_ref(frames);
+    int ret =
+        ctx->hw_frames_ctx ? avcodec_open2(ctx, codec, NULL) : AVERROR(ENOMEM);
+    if (ret < 0)
+        avcodec_free_context(&ctx);
+    *out = ctx;
+    return ret;
+}
+
+/* FFmpeg's last line of the capture into err, else the error's text. */
+static void capture_error(int ret, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s", avlog_capture_last(nvenc_log));
+    if (!err[0])
+        av_strerror(ret, err, errlen);
+}
+
 /* Opens one NVENC session on a CUDA device with a small CUDA frame. */
 static probe_nvenc_t try_nvenc(int index, const char *encoder, char *err,
                                size_t errlen)
@@ -81,62 +118,60 @@ static probe_nvenc_t try_nvenc(int index, const char *encoder, char *err,
     const AVCodec *codec = avcodec_find_encoder_by_name(encoder);
     AVBufferRef *dev = NULL, *frames = NULL;
     AVCodecContext *ctx = NULL;
-    char idx[16];
     int ret;
 
     if (!codec) {
         snprintf(err, errlen, "FFmpeg has no %s", encoder);
         return PROBE_NVENC_ERROR;
     }
-    snprintf(idx, sizeof(idx), "%d", index);
-    nvenc_log_len = 0;
-    nvenc_log[0] = '\0';
-    int level = av_log_get_level();
-    av_log_set_level(AV_LOG_WARNING);
-    av_log_set_callback(capture_log);
-    ret = av_hwdevice_ctx_create(&dev, AV_HWDEVICE_TYPE_CUDA, idx, NULL, 0);
-    if (ret < 0)
-        goto end;
-    frames = av_hwframe_ctx_alloc(dev);
-    if (!frames) {
-        ret = AVERROR(ENOMEM);
-        goto end;
-    }
-    AVHWFramesContext *fc = (AVHWFramesContext *)frames->data;
-    fc->format = AV_PIX_FMT_CUDA;
-    fc->sw_format = AV_PIX_FMT_NV12;
-    fc->width = 256;
-    fc->height = 256;
-    if ((ret = av_hwframe_ctx_init(frames)) < 0)
-        goto end;
-    ctx = avcodec_alloc_context3(codec);
-    if (!ctx) {
-        ret = AVERROR(ENOMEM);
-        goto end;
-    }
-    ctx->width = 256;
-    ctx->height = 256;
-    ctx->pix_fmt = AV_PIX_FMT_CUDA;
-    ctx->time_base = (AVRational){1, 30};
-    ctx->hw_frames_ctx = av_buffer_ref(frames);
-    ret = avcodec_open2(ctx, codec, NULL);
-end:
-    av_log_set_callback(av_log_default_callback);
-    av_log_set_level(level);
+    avlog_capture_begin(nvenc_log, sizeof(nvenc_log));
+    if ((ret = cuda_frames(index, &dev, &frames)) >= 0)
+        ret = nvenc_open(codec, frames, &ctx);
+    avlog_capture_end();
     avcodec_free_context(&ctx);
     av_buffer_unref(&frames);
     av_buffer_unref(&dev);
-    if (ret < 0) {
-        /* Keep FFmpeg's last line: it names the NVENC status. */
-        char *nl;
-        while ((nl = strrchr(nvenc_log, '\n')) && nl[1] == '\0')
-            *nl = '\0';
-        const char *last = strrchr(nvenc_log, '\n');
-        snprintf(err, errlen, "%s", last ? last + 1 : nvenc_log);
-        if (!err[0])
-            av_strerror(ret, err, errlen);
-    }
+    if (ret < 0)
+        /* FFmpeg's last line names the NVENC status. */
+        capture_error(ret, err, errlen);
     return probe_classify_nvenc(ret, nvenc_log);
+}
+
+/*
+ * Learns how many h264_nvenc sessions the device runs side by side:
+ * opens them, held, until one is refused or PROBE_NVENC_SESSIONS_MAX are
+ * open, then closes them all. The refusal's words go to d->nvenc_limit.
+ */
+static void count_nvenc(probe_cuda_t *d)
+{
+    const AVCodec *codec = avcodec_find_encoder_by_name("h264_nvenc");
+    AVBufferRef *dev = NULL, *frames = NULL;
+    AVCodecContext *ctx[PROBE_NVENC_SESSIONS_MAX] = {0};
+    int n = 0, ret;
+    avlog_capture_begin(nvenc_log, sizeof(nvenc_log));
+    ret = codec ? cuda_frames(d->index, &dev, &frames)
+                : AVERROR_ENCODER_NOT_FOUND;
+    while (ret >= 0 && n < PROBE_NVENC_SESSIONS_MAX &&
+           (ret = nvenc_open(codec, frames, &ctx[n])) >= 0)
+        n++;
+    avlog_capture_end();
+    d->nvenc_sessions = n;
+    if (ret < 0)
+        capture_error(ret, d->nvenc_limit, sizeof(d->nvenc_limit));
+    for (int i = 0; i < n; i++)
+        avcodec_free_context(&ctx[i]);
+    av_buffer_unref(&frames);
+    av_buffer_unref(&dev);
+}
+
+/* Whether NVDEC decodes 8-bit 4:2:0 of this codec (a context is current). */
+static bool nvdec_caps(CuvidFunctions *cv, cudaVideoCodec codec)
+{
+    CUVIDDECODECAPS caps = {0};
+    caps.eCodecType = codec;
+    caps.eChromaFormat = cudaVideoChromaFormat_420;
+    caps.nBitDepthMinus8 = 0;
+    return cv->cuvidGetDecoderCaps(&caps) == CUDA_SUCCESS && caps.bIsSupported;
 }
 
 static void probe_cuda(probe_t *p)
@@ -169,16 +204,9 @@ static void probe_cuda(probe_t *p)
             continue;
         cu->cuDeviceGetName(d->name, sizeof(d->name), dev);
         if (have_cuvid && cu->cuCtxCreate(&ctx, 0, dev) == CUDA_SUCCESS) {
-            CUVIDDECODECAPS caps = {0};
-            caps.eCodecType = cudaVideoCodec_H264;
-            caps.eChromaFormat = cudaVideoChromaFormat_420;
-            d->nvdec_h264 = cv->cuvidGetDecoderCaps(&caps) == CUDA_SUCCESS &&
-                            caps.bIsSupported;
-            memset(&caps, 0, sizeof(caps));
-            caps.eCodecType = cudaVideoCodec_HEVC;
-            caps.eChromaFormat = cudaVideoChromaFormat_420;
-            d->nvdec_hevc = cv->cuvidGetDecoderCaps(&caps) == CUDA_SUCCESS &&
-                            caps.bIsSupported;
+            d->nvdec_h264 = nvdec_caps(cv, cudaVideoCodec_H264);
+            d->nvdec_hevc = nvdec_caps(cv, cudaVideoCodec_HEVC);
+            d->nvdec_av1 = nvdec_caps(cv, cudaVideoCodec_AV1);
             cu->cuCtxPopCurrent(&dummy);
             cu->cuCtxDestroy(ctx);
         }
@@ -188,6 +216,8 @@ static void probe_cuda(probe_t *p)
         d->nvenc_hevc = try_nvenc(i, "hevc_nvenc", herr, sizeof(herr));
         if (d->nvenc_h264 == PROBE_NVENC_OK && d->nvenc_hevc != PROBE_NVENC_OK)
             snprintf(d->nvenc_error, sizeof(d->nvenc_error), "%s", herr);
+        if (d->nvenc_h264 == PROBE_NVENC_OK)
+            count_nvenc(d);
     }
 end:
     cuvid_free_functions(&cv);
@@ -290,6 +320,17 @@ static bool has_encode(const probe_vaapi_t *v, const char *codec)
     return false;
 }
 
+/* Whether a profile naming the codec has the decode entry point (VLD). */
+static bool has_decode(const probe_vaapi_t *v, const char *codec)
+{
+    for (int i = 0; i < v->nprofiles; i++) {
+        if (strstr(v->profiles[i].profile, codec) &&
+            strstr(v->profiles[i].entrypoints, "VLD"))
+            return true;
+    }
+    return false;
+}
+
 void probe_devices(const probe_t *p, hwplan_devices_t *out)
 {
     memset(out, 0, sizeof(*out));
@@ -298,6 +339,8 @@ void probe_devices(const probe_t *p, hwplan_devices_t *out)
         out->nvenc_h264 |= p->cuda[i].nvenc_h264 == PROBE_NVENC_OK;
         out->nvenc_hevc |= p->cuda[i].nvenc_hevc == PROBE_NVENC_OK;
         out->nvdec |= p->cuda[i].nvdec_h264;
+        out->nvdec_hevc |= p->cuda[i].nvdec_hevc;
+        out->nvdec_av1 |= p->cuda[i].nvdec_av1;
     }
     for (int i = 0; i < p->nvaapi; i++) {
         const probe_vaapi_t *v = &p->vaapi[i];
@@ -306,6 +349,7 @@ void probe_devices(const probe_t *p, hwplan_devices_t *out)
         out->vaapi_node = true;
         out->vaapi_h264 = has_encode(v, "H264");
         out->vaapi_hevc = has_encode(v, "HEVC");
+        out->vaapi_av1_decode = has_decode(v, "AV1");
         snprintf(out->vaapi_device, sizeof(out->vaapi_device), "%s", v->path);
     }
 }
@@ -318,8 +362,9 @@ static void print_text(const probe_t *p, FILE *f)
     for (int i = 0; i < p->ncuda; i++) {
         const probe_cuda_t *d = &p->cuda[i];
         fprintf(f, "  cuda:%d %s\n", d->index, d->name);
-        fprintf(f, "    NVDEC: h264 %s, hevc %s\n",
-                d->nvdec_h264 ? "yes" : "no", d->nvdec_hevc ? "yes" : "no");
+        fprintf(f, "    NVDEC: h264 %s, hevc %s, av1 %s\n",
+                d->nvdec_h264 ? "yes" : "no", d->nvdec_hevc ? "yes" : "no",
+                d->nvdec_av1 ? "yes" : "no");
         fprintf(f, "    NVENC: h264 %s, hevc %s%s%s\n",
                 probe_nvenc_name(d->nvenc_h264),
                 probe_nvenc_name(d->nvenc_hevc), d->nvenc_error[0] ? " - " : "",
@@ -327,6 +372,11 @@ static void print_text(const probe_t *p, FILE *f)
         if (d->nvenc_h264 == PROBE_NVENC_ABSENT && d->nvdec_h264)
             fprintf(f, "    this GPU decodes (NVDEC) but has no NVENC "
                        "encoder\n");
+        if (d->nvenc_sessions)
+            fprintf(f, "    NVENC sessions side by side: %s%d%s%s\n",
+                    d->nvenc_limit[0] ? "" : "at least ", d->nvenc_sessions,
+                    d->nvenc_limit[0] ? " - the next refused: " : "",
+                    d->nvenc_limit);
         if (d->nvenc_h264 == PROBE_NVENC_SESSION_LIMIT)
             fprintf(f, "    NVENC session limit reached: other encode "
                        "sessions are open (GeForce cards allow a few)\n");
@@ -358,11 +408,13 @@ static void print_json(const probe_t *p, FILE *f)
     for (int i = 0; i < p->ncuda; i++) {
         const probe_cuda_t *d = &p->cuda[i];
         json_t *o = json_pack(
-            "{s:i, s:s, s:b, s:b, s:s, s:s, s:s, s:I}", "index", d->index,
-            "name", d->name, "nvdec_h264", d->nvdec_h264, "nvdec_hevc",
-            d->nvdec_hevc, "nvenc_h264", probe_nvenc_name(d->nvenc_h264),
-            "nvenc_hevc", probe_nvenc_name(d->nvenc_hevc), "nvenc_error",
-            d->nvenc_error, "memory_bytes", (json_int_t)d->memory_bytes);
+            "{s:i, s:s, s:b, s:b, s:b, s:s, s:s, s:s, s:I, s:i, s:s}", "index",
+            d->index, "name", d->name, "nvdec_h264", d->nvdec_h264,
+            "nvdec_hevc", d->nvdec_hevc, "nvdec_av1", d->nvdec_av1,
+            "nvenc_h264", probe_nvenc_name(d->nvenc_h264), "nvenc_hevc",
+            probe_nvenc_name(d->nvenc_hevc), "nvenc_error", d->nvenc_error,
+            "memory_bytes", (json_int_t)d->memory_bytes, "nvenc_sessions",
+            d->nvenc_sessions, "nvenc_limit", d->nvenc_limit);
         if (o)
             json_array_append_new(devs, o);
     }

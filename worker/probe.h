@@ -10,6 +10,10 @@
 
 #define PROBE_MAX_CUDA  8
 #define PROBE_MAX_VAAPI 8
+/* NVENC sessions the probe opens side by side at most to learn the
+ * device's limit (GeForce cards refuse after a few; data-centre cards
+ * have none but memory). */
+#define PROBE_NVENC_SESSIONS_MAX 16
 
 /* How an attempt to open an NVENC session ended. */
 typedef enum {
@@ -23,9 +27,14 @@ typedef enum {
 typedef struct {
     int index;
     char name[128];
-    bool nvdec_h264, nvdec_hevc;
+    bool nvdec_h264, nvdec_hevc, nvdec_av1;
     probe_nvenc_t nvenc_h264, nvenc_hevc;
     char nvenc_error[256]; /* FFmpeg's own words when a session failed */
+    /* h264_nvenc sessions that opened side by side (0 = not counted: no
+     * NVENC); with nvenc_limit "" it is PROBE_NVENC_SESSIONS_MAX and the
+     * limit is at least that, else nvenc_limit is why the next failed. */
+    int nvenc_sessions;
+    char nvenc_limit[160];
     uint64_t memory_bytes; /* total GPU memory (NVML); 0 = unknown */
 } probe_cuda_t;
 
@@ -58,9 +67,11 @@ typedef struct {
 
 /*
  * Probes every device. NVENC is checked by opening a real h264_nvenc and
- * hevc_nvenc session on each CUDA device, VAAPI by initialising libva on
- * each render node. Never fails: what is missing is recorded with a reason.
- * Not thread safe (it takes over the FFmpeg log callback while it runs).
+ * hevc_nvenc session on each CUDA device, and its session limit learned
+ * by opening sessions side by side until one is refused (bounded), VAAPI by
+ * initialising libva on each render node. Never fails: what is missing is
+ * recorded with a reason. Not thread safe (it takes over the FFmpeg log
+ * callback while it runs).
  */
 void probe_run(probe_t *p);
 

@@ -98,6 +98,7 @@ void transcode_opts_default(transcode_opts_t *o)
     o->audio_kbps = 128;
     o->thumbnail_s = 4.0;
     o->queue_packets = 128;
+    o->max_decode_errors = TRANSCODE_MAX_DECODE_ERRORS;
     origin_policy_default(&o->origin);
 }
 

@@ -10,6 +10,9 @@
 #include "origin.h"
 #include "packet_source.h"
 
+/* Default of transcode_opts_t.max_decode_errors. */
+#define TRANSCODE_MAX_DECODE_ERRORS 10
+
 typedef struct transcode_session transcode_session_t;
 
 /* A segment boundary that every video rendition has reached. */
@@ -36,7 +39,11 @@ typedef struct {
     int audio_kbps;     /* AAC bitrate when audio is re-encoded */
     double thumbnail_s; /* JPEG thumbnail interval; 0 = none */
     int queue_packets;  /* bound of the input packet queue */
-    bool progress;      /* a progress line on stderr (a terminal) */
+    /* Video decode errors in a row (no good frame between them) that end
+     * the session with the reason; 0 = never. Each error skips the input
+     * to the next keyframe, so the default is that many GOPs. */
+    int max_decode_errors;
+    bool progress; /* a progress line on stderr (a terminal) */
     /* Continuing playlists another session began (a take-over, a restart):
      * the lowest media sequence number the first new segment may have
      * (segments are numbered from it too) and whether it is marked

@@ -98,7 +98,11 @@ struct transcode_session {
     char acodec[24];
     AVFilterGraph *graph;
     AVFilterContext *bsrc, *sinks[HWPLAN_MAX_SIZES];
-    int g_w, g_h, g_fmt;
+    int g_w, g_h, g_fmt; /* what the graph was built for (g_fmt: the pixels'
+                            format, inside device frames for those) */
+    bool g_device;       /* ... and whether from device frames */
+    int decode_errors;   /* video decode errors since the last good frame */
+    bool sw_fallback;    /* the hardware decoder declined: CPU decode */
     AVFilterGraph *agraph;
     AVFilterContext *absrc, *asink;
 

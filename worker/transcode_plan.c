@@ -158,11 +158,11 @@ int transcode_plan_session(transcode_session_t *s)
         .live = !s->o.vod,
         .bframes = s->o.bframes,
         .preset = s->o.preset,
-        /* A CUDA device without a working NVDEC still encodes: decode on
-         * the CPU and upload. */
-        .sw_decode = s->backend == HWPLAN_NVENC && !dev->nvdec,
     };
     const char *codec = avcodec_get_name(s->src->streams[s->vi].par->codec_id);
+    /* A CUDA device without a working NVDEC (or none for this codec)
+     * still encodes: decode on the CPU (and upload for NVENC). */
+    enc.sw_decode = hwplan_decode_on_cpu(s->backend, dev, codec);
     int ret = hwplan_build(s->backend, &s->ladder, codec, &enc, &s->plan, why,
                            sizeof(why));
     if (ret < 0) {
@@ -180,6 +180,13 @@ int transcode_plan_session(transcode_session_t *s)
         if (s->plan.sizes[k].height >= 180)
             s->thumb_size = k;
     }
-    log_debug(MOD, "Filter graph planned.", "graph=\"%s\"", s->plan.graph);
+    if (s->backend != HWPLAN_SOFTWARE && !s->plan.hw_decode)
+        log_info(MOD, "The source is decoded in software.",
+                 "backend=%s codec=%s reason=\"%s\"",
+                 hwplan_backend_name(s->backend), codec,
+                 enc.sw_decode ? "the device has no working decoder"
+                               : "no hardware decoder for this codec");
+    log_debug(MOD, "Filter graph planned.", "graph=\"%s\" graph_sw=\"%s\"",
+              s->plan.graph, s->plan.graph_sw);
     return 0;
 }

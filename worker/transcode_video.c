@@ -14,15 +14,18 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
 #include <libavutil/hwcontext.h>
 #include <libavutil/pixdesc.h>
 
+#include "avlog.h"
 #include "hls_master.h"
 #include "hls_output.h"
 #include "log.h"
+#include "probe.h"
 #include "thumbnail.h"
 
 #define MOD "transcode"
@@ -125,6 +128,31 @@ static int encode_frame(transcode_session_t *s, int i, AVFrame *frame)
     return drain_encoder(s, i);
 }
 
+/*
+ * Drops rendition i whose encoder did not open, with the reason in one
+ * line: the call, the size, FFmpeg's error and FFmpeg's own last line
+ * (captured: the log level would drop it), and for NVENC the cause
+ * (probe_classify_nvenc: the session limit, no NVENC, an old driver).
+ */
+static void encoder_open_failed(transcode_session_t *s, int i, const char *name,
+                                int err, const char *fflog)
+{
+    rend_t *r = &s->rend[i];
+    const char *last = avlog_capture_last(fflog);
+    char why[160];
+    if (strstr(name, "_nvenc")) {
+        probe_nvenc_t c = probe_classify_nvenc(err, fflog);
+        log_error(MOD, "NVENC refused an encode session.",
+                  "rendition=%s cause=%s encoders_in_ladder=%d "
+                  "ffmpeg=\"%s\"",
+                  r->r.name, probe_nvenc_name(c), s->nencoded, last);
+    }
+    snprintf(why, sizeof(why), "avcodec_open2 (%s, %dx%d): %s%s%s", name,
+             r->enc->width, r->enc->height, ERRSTR(err), last[0] ? "; " : "",
+             last);
+    hls_output_rend_fail(s, i, why);
+}
+
 static int open_encoders(transcode_session_t *s)
 {
     for (int i = 0; i < s->nrend; i++) {
@@ -158,17 +186,19 @@ static int open_encoders(transcode_session_t *s)
         }
         r->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
         av_dict_parse_string(&opts, r->pe->opts, "=", " ", 0);
+        char fflog[1024];
+        avlog_capture_begin(fflog, sizeof(fflog));
         ret = avcodec_open2(r->enc, codec, &opts);
+        avlog_capture_end();
         av_dict_free(&opts);
         if (ret < 0) {
             /* This rendition goes; the session ends when none is left (a
              * missing device fails them all). */
-            char why[160];
-            snprintf(why, sizeof(why), "avcodec_open2 (%s, %dx%d): %s",
-                     codec->name, r->enc->width, r->enc->height, ERRSTR(ret));
-            hls_output_rend_fail(s, i, why);
+            encoder_open_failed(s, i, codec->name, ret, fflog);
             if (s->fatal)
-                return s->backend == HWPLAN_SOFTWARE ? ret : -ENODEV;
+                return s->plan.hwdevice_type && s->backend != HWPLAN_HYBRID
+                           ? -ENODEV
+                           : ret; /* software encoders */
         }
     }
     s->encoders_open = true;
@@ -176,6 +206,18 @@ static int open_encoders(transcode_session_t *s)
 }
 
 /* ---------------------------------------------------------------- video */
+
+/* The format of a frame's pixels: for device frames the format inside
+ * them (NVDEC's nv12 becomes p010 when the stream turns 10-bit, while the
+ * frame format stays cuda). */
+static int frame_format(const AVFrame *f)
+{
+    if (!f->hw_frames_ctx)
+        return f->format;
+    const AVHWFramesContext *fc =
+        (const AVHWFramesContext *)f->hw_frames_ctx->data;
+    return fc->sw_format;
+}
 
 static int configure_graph(transcode_session_t *s, const AVFrame *f)
 {
@@ -237,7 +279,11 @@ static int configure_graph(transcode_session_t *s, const AVFrame *f)
     }
     outs->name = av_strdup("in");
     outs->filter_ctx = s->bsrc;
-    ret = avfilter_graph_parse_ptr(s->graph, s->plan.graph, &ins, &outs, NULL);
+    /* Device frames take the planned graph; CPU frames (a software
+     * decoder, or the fallback when the hardware cannot take the stream)
+     * the variant that starts from CPU frames. */
+    const char *graph = f->hw_frames_ctx ? s->plan.graph : s->plan.graph_sw;
+    ret = avfilter_graph_parse_ptr(s->graph, graph, &ins, &outs, NULL);
     if (ret < 0)
         goto end;
     if (s->hwdev) {
@@ -254,14 +300,16 @@ static int configure_graph(transcode_session_t *s, const AVFrame *f)
         goto end;
     s->g_w = f->width;
     s->g_h = f->height;
-    s->g_fmt = f->format;
+    s->g_fmt = frame_format(f);
+    s->g_device = f->hw_frames_ctx != NULL;
 end:
     avfilter_inout_free(&ins);
     avfilter_inout_free(&outs);
     if (ret < 0)
         log_error(MOD, "Cannot build the filter graph.",
                   "call=avfilter_graph_config graph=\"%s\" err=\"%s\"",
-                  s->plan.graph, ERRSTR(ret));
+                  f->hw_frames_ctx ? s->plan.graph : s->plan.graph_sw,
+                  ERRSTR(ret));
     return ret;
 }
 
@@ -311,10 +359,12 @@ static int filter_frame(transcode_session_t *s, AVFrame *f)
     if (!s->plan.nsizes)
         return 0;
     if (!s->graph || f->width != s->g_w || f->height != s->g_h ||
-        f->format != s->g_fmt) {
+        frame_format(f) != s->g_fmt || !f->hw_frames_ctx != !s->g_device) {
         if (s->graph)
-            log_info(MOD, "The source changed size or format.", "size=%dx%d",
-                     f->width, f->height);
+            log_info(MOD, "The source changed size or format.",
+                     "size=%dx%d format=%s device_frames=%d", f->width,
+                     f->height, av_get_pix_fmt_name(frame_format(f)),
+                     f->hw_frames_ctx != NULL);
         if ((ret = configure_graph(s, f)) < 0)
             return ret;
         if (!s->encoders_open) {
@@ -334,6 +384,31 @@ static int filter_frame(transcode_session_t *s, AVFrame *f)
     return pull_sinks(s, boundary);
 }
 
+/*
+ * A video decode error: counted (and the input skipped to the next
+ * keyframe), and after o.max_decode_errors in a row without a good frame
+ * the end of the session, with the reason, instead of skipping from
+ * keyframe to keyframe forever. Returns 0 or AVERROR_INVALIDDATA.
+ */
+static int decode_error(transcode_session_t *s, const char *what, int err)
+{
+    transcode_count_corrupt(s, what, err);
+    if (s->o.max_decode_errors <= 0 ||
+        ++s->decode_errors < s->o.max_decode_errors)
+        return 0;
+    const char *codec = s->vdec && s->vdec->codec ? s->vdec->codec->name : "?";
+    log_error(MOD, "The video cannot be decoded; the session ends.",
+              "errors_in_a_row=%d decoder=%s hw_decode=%d last_err=\"%s\"",
+              s->decode_errors, codec, s->plan.hw_decode && !s->sw_fallback,
+              ERRSTR(err));
+    pthread_mutex_lock(&s->stats_lock);
+    snprintf(s->st.error, sizeof(s->st.error),
+             "%d video decode errors in a row (decoder %s): %s",
+             s->decode_errors, codec, ERRSTR(err));
+    pthread_mutex_unlock(&s->stats_lock);
+    return AVERROR_INVALIDDATA;
+}
+
 int transcode_video_decode(transcode_session_t *s, const AVPacket *pkt)
 {
     AVFrame *f = av_frame_alloc();
@@ -345,8 +420,7 @@ int transcode_video_decode(transcode_session_t *s, const AVPacket *pkt)
         if (ret == AVERROR(EAGAIN)) {
             ret = 0;
         } else {
-            transcode_count_corrupt(s, "video_packet", ret);
-            ret = 0;
+            ret = decode_error(s, "video_packet", ret);
             goto end;
         }
     }
@@ -357,17 +431,18 @@ int transcode_video_decode(transcode_session_t *s, const AVPacket *pkt)
             break;
         }
         if (ret < 0) {
-            if (ret == AVERROR(ENOMEM))
+            if (ret == AVERROR(ENOMEM) ||
+                (ret = decode_error(s, "video_frame", ret)) < 0)
                 break;
-            transcode_count_corrupt(s, "video_frame", ret);
-            ret = 0;
             continue;
         }
         if ((f->flags & AV_FRAME_FLAG_CORRUPT) || f->decode_error_flags) {
-            transcode_count_corrupt(s, "video_frame", AVERROR_INVALIDDATA);
             av_frame_unref(f);
+            if ((ret = decode_error(s, "video_frame", AVERROR_INVALIDDATA)) < 0)
+                break;
             continue;
         }
+        s->decode_errors = 0;
         f->pts = f->best_effort_timestamp;
         if (f->pts == AV_NOPTS_VALUE) {
             av_frame_unref(f);
@@ -391,17 +466,66 @@ end:
 
 /* ------------------------------------------------------- video decoding */
 
+/*
+ * The decoder's get_format: the device frames format when offered, else a
+ * software one (hwplan_pick_format). A hardware decoder that cannot take
+ * the stream (H.264 10-bit or 4:2:2, a size over NVDEC's limits: FFmpeg
+ * drops the format whose initialisation failed and asks again) does not
+ * end the session: it decodes on the CPU, and the filter graph switches to
+ * its CPU-frames variant at the first such frame.
+ */
 static enum AVPixelFormat get_hw_format(AVCodecContext *ctx,
                                         const enum AVPixelFormat *fmts)
 {
-    enum AVPixelFormat want = *(enum AVPixelFormat *)ctx->opaque;
-    for (const enum AVPixelFormat *p = fmts; *p != AV_PIX_FMT_NONE; p++) {
-        if (*p == want)
-            return *p;
+    transcode_session_t *s = ctx->opaque;
+    enum AVPixelFormat got = hwplan_pick_format(s->hw_pix_fmt, fmts);
+    if (got == s->hw_pix_fmt) {
+        s->sw_fallback = false;
+        return got;
     }
-    log_error(MOD, "The hardware decoder cannot decode this stream.", "want=%s",
-              av_get_pix_fmt_name(want));
-    return AV_PIX_FMT_NONE;
+    const char *prof = avcodec_profile_name(ctx->codec_id, ctx->profile);
+    if (got == AV_PIX_FMT_NONE)
+        log_error(MOD,
+                  "The hardware decoder cannot decode this stream and the "
+                  "decoder has no software format.",
+                  "decoder=%s profile=\"%s\" want=%s", ctx->codec->name,
+                  prof ? prof : "", av_get_pix_fmt_name(s->hw_pix_fmt));
+    else if (!s->sw_fallback)
+        log_warn(MOD,
+                 "The hardware decoder cannot take this stream; it decodes "
+                 "in software.",
+                 "decoder=%s profile=\"%s\" size=%dx%d format=%s",
+                 ctx->codec->name, prof ? prof : "", ctx->coded_width,
+                 ctx->coded_height, av_get_pix_fmt_name(got));
+    s->sw_fallback = got != AV_PIX_FMT_NONE;
+    return got;
+}
+
+/* Opens the plan's hardware device (its options: CUDA's primary context). */
+static int open_device(transcode_session_t *s)
+{
+    enum AVHWDeviceType t =
+        av_hwdevice_find_type_by_name(s->plan.hwdevice_type);
+    AVDictionary *opts = NULL;
+    av_dict_parse_string(&opts, s->plan.hwdevice_opts, "=", " ", 0);
+    int ret = av_hwdevice_ctx_create(
+        &s->hwdev, t, s->o.device[0] ? s->o.device : NULL, opts, 0);
+    av_dict_free(&opts);
+    if (ret < 0) {
+        log_error(MOD, "The hardware device is missing.",
+                  "call=av_hwdevice_ctx_create type=%s device=\"%s\" "
+                  "backend=%s err=\"%s\"",
+                  s->plan.hwdevice_type, s->o.device,
+                  hwplan_backend_name(s->backend), ERRSTR(ret));
+        pthread_mutex_lock(&s->stats_lock);
+        snprintf(s->st.error, sizeof(s->st.error),
+                 "the %s device is missing (%s backend): %s",
+                 s->plan.hwdevice_type, hwplan_backend_name(s->backend),
+                 ERRSTR(ret));
+        pthread_mutex_unlock(&s->stats_lock);
+        return -ENODEV;
+    }
+    return 0;
 }
 
 int transcode_video_open(transcode_session_t *s)
@@ -410,22 +534,14 @@ int transcode_video_open(transcode_session_t *s)
     const AVCodec *dec = avcodec_find_decoder(par->codec_id);
     int ret;
 
+    if (s->plan.hw_decode && s->plan.decoder)
+        /* The decoder with the device's hwaccel (av1, not libdav1d). */
+        dec = avcodec_find_decoder_by_name(s->plan.decoder);
     if (!dec)
         /* transcode_plan_check_codecs said why. */
         return AVERROR_DECODER_NOT_FOUND;
-    if (s->plan.hwdevice_type) {
-        enum AVHWDeviceType t =
-            av_hwdevice_find_type_by_name(s->plan.hwdevice_type);
-        ret = av_hwdevice_ctx_create(
-            &s->hwdev, t, s->o.device[0] ? s->o.device : NULL, NULL, 0);
-        if (ret < 0) {
-            log_error(MOD, "The hardware device is missing.",
-                      "call=av_hwdevice_ctx_create type=%s device=\"%s\" "
-                      "err=\"%s\"",
-                      s->plan.hwdevice_type, s->o.device, ERRSTR(ret));
-            return -ENODEV;
-        }
-    }
+    if (s->plan.hwdevice_type && (ret = open_device(s)) < 0)
+        return ret;
     if (!s->nencoded)
         return 0; /* Source remux only: nothing to decode */
     s->vdec = avcodec_alloc_context3(dec);
@@ -436,16 +552,17 @@ int transcode_video_open(transcode_session_t *s)
     s->vdec->pkt_timebase = s->vtb;
     s->vdec->err_recognition |= AV_EF_EXPLODE | AV_EF_CRCCHECK;
     if (s->plan.hw_decode && s->hwdev) {
-        s->hw_pix_fmt =
-            s->backend == HWPLAN_NVENC ? AV_PIX_FMT_CUDA : AV_PIX_FMT_VAAPI;
-        s->vdec->opaque = &s->hw_pix_fmt;
+        s->hw_pix_fmt = !strcmp(s->plan.hwdevice_type, "cuda")
+                            ? AV_PIX_FMT_CUDA
+                            : AV_PIX_FMT_VAAPI;
+        s->vdec->opaque = s;
         s->vdec->get_format = get_hw_format;
         s->vdec->hw_device_ctx = av_buffer_ref(s->hwdev);
         if (!s->vdec->hw_device_ctx)
             return AVERROR(ENOMEM);
-        /* Surfaces held downstream (split, same-size renditions, encoder
-         * lookahead) must not starve the decoder's pool. */
-        s->vdec->extra_hw_frames = 16;
+        /* The plan says how many surfaces frames held downstream need:
+         * VAAPI's pool is fixed, NVDEC copies out into its own. */
+        s->vdec->extra_hw_frames = s->plan.extra_hw_frames;
     }
     if ((ret = avcodec_open2(s->vdec, dec, NULL)) < 0) {
         log_error(MOD, "Cannot open the video decoder.",

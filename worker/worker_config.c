@@ -28,7 +28,8 @@ static const config_option_t options[] = {
     {"budgets_file", 0, CONFIG_STRING, NULL, 0, 0, S(budgets_file),
      "Device budgets written by `prism-worker calibrate`; empty = config"},
     {"backend", 0, CONFIG_STRING, "auto", 0, 0, S(backend),
-     "Devices offered: auto (all found), software, nvenc or vaapi"},
+     "Devices offered: auto (all found), software, nvenc, vaapi or "
+     "hybrid (the CPU, decoding on a GPU without NVENC)"},
     {"preset", 0, CONFIG_STRING, "veryfast", 0, 0, S(preset),
      "x264 preset for software renditions"},
     {"max_streams", 0, CONFIG_INT, "64", 1, 4096, N(max_streams),

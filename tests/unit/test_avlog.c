@@ -107,5 +107,31 @@ static void test_rate_limit(void **state)
     sink_close();
 }
 
+/* A capture keeps this thread's warnings and errors even where libav's
+ * level lets nothing through to the log, and only while it runs. */
+static void test_capture(void **state)
+{
+    (void)state;
+    char buf[64];
+    av_log_set_level(AV_LOG_QUIET);
+    avlog_capture_begin(buf, sizeof(buf));
+    av_log(NULL, AV_LOG_INFO, "Not a problem.\n");
+    av_log(NULL, AV_LOG_ERROR, "OpenEncodeSessionEx failed: %s (%d)\n",
+           "out of memory", 10);
+    av_log(NULL, AV_LOG_WARNING, "Last words.\n");
+    avlog_capture_end();
+    av_log(NULL, AV_LOG_ERROR, "After the end.\n");
+    assert_string_equal(
+        buf, "OpenEncodeSessionEx failed: out of memory (10)\nLast words.");
+    assert_string_equal(avlog_capture_last(buf), "Last words.");
+    /* Truncated to the buffer, never past it. */
+    char small[8];
+    avlog_capture_begin(small, sizeof(small));
+    av_log(NULL, AV_LOG_ERROR, "A long line that does not fit.\n");
+    av_log(NULL, AV_LOG_ERROR, "More.\n");
+    avlog_capture_end();
+    assert_string_equal(small, "A long ");
+}
+
 TEST_MAIN(cmocka_unit_test(test_levels_and_component),
-          cmocka_unit_test(test_rate_limit))
+          cmocka_unit_test(test_rate_limit), cmocka_unit_test(test_capture))

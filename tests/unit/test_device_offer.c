@@ -77,6 +77,42 @@ static void test_devices_and_budgets(void **state)
     assert_int_equal(d[0].encode_budget, 48000000u);
     assert_int_equal(d[0].decode_budget, 240000000u);
 
+    /* An H100 alone: the CPU is offered, its sessions hybrid (NVDEC and
+     * scale_cuda on the GPU, x264 on the CPU). */
+    p.ncuda = 1;
+    p.cuda[0].nvenc_h264 = PROBE_NVENC_ABSENT;
+    p.cuda[0].nvenc_hevc = PROBE_NVENC_ABSENT;
+    p.cuda[0].nvdec_h264 = true;
+    char *argv4[] = {"run", NULL};
+    assert_int_equal(worker_config_parse(&cfg, 1, argv4, err, sizeof(err)), 0);
+    n = device_offer_list(&p, &cfg, d, DEVICE_OFFER_MAX);
+    assert_int_equal(n, 1);
+    assert_string_equal(d[0].path, "cpu");
+    assert_int_equal(d[0].backend, HWPLAN_HYBRID);
+    assert_string_equal(d[0].device, "0");
+    assert_true(d[0].hw_decode);
+    /* Software asked for: no GPU decode. */
+    char *argv5[] = {"run", "--backend", "software", NULL};
+    assert_int_equal(worker_config_parse(&cfg, 3, argv5, err, sizeof(err)), 0);
+    n = device_offer_list(&p, &cfg, d, DEVICE_OFFER_MAX);
+    assert_int_equal(d[0].backend, HWPLAN_SOFTWARE);
+    /* A VAAPI node with AV1 encode entry points: no AV1 offered, the
+     * planner has no VAAPI AV1 encoder. */
+    p.ncuda = 0;
+    p.nvaapi = 1;
+    p.vaapi[0].ok = true;
+    p.vaapi[0].nprofiles = 2;
+    snprintf(p.vaapi[0].profiles[0].profile, 40, "VAProfileH264Main");
+    p.vaapi[0].profiles[0].encode = true;
+    snprintf(p.vaapi[0].profiles[1].profile, 40, "VAProfileAV1Profile0");
+    p.vaapi[0].profiles[1].encode = true;
+    char *argv6[] = {"run", NULL};
+    assert_int_equal(worker_config_parse(&cfg, 1, argv6, err, sizeof(err)), 0);
+    n = device_offer_list(&p, &cfg, d, DEVICE_OFFER_MAX);
+    assert_int_equal(n, 1);
+    assert_int_equal(d[0].kind, PRISM__DEVICE_KIND__DEVICE_KIND_VAAPI);
+    assert_int_equal(d[0].codecs, 1u << LADDER_CODEC_H264);
+
     char *bad[] = {"run", "--max-streams", "0", NULL};
     assert_true(worker_config_parse(&cfg, 3, bad, err, sizeof(err)) < 0);
     assert_non_null(strstr(err, "max"));

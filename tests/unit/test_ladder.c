@@ -501,6 +501,13 @@ static const struct {
     {"{\"name\":\"x\",\"renditions\":[{\"height\":720,\"fps\":30,"
      "\"bitrate_kbps\":10,\"profile\":\"constrained-baseline-x\"}]}",
      "renditions[0].profile"},
+    {"{\"name\":\"x\",\"renditions\":[{\"height\":720,\"fps\":30,"
+     "\"bitrate_kbps\":10,\"profile\":\"high10\"}]}",
+     "renditions[0].profile: \"high10\" is not a h264 profile every backend "
+     "can encode (baseline, constrained_baseline, main, high, or none)"},
+    {"{\"name\":\"x\",\"renditions\":[{\"height\":720,\"fps\":30,"
+     "\"bitrate_kbps\":10,\"codec\":\"hevc\",\"profile\":\"main10\"}]}",
+     "renditions[0].profile: \"main10\" is not a hevc profile"},
     {"{\"name\":\"x\",\"renditions\":[]}", "renditions"},
     {"{\"name\":\"x\"}", "renditions"},
     {"{\"renditions\":[{\"remux\":true}]}", "name"},

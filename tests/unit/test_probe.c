@@ -49,11 +49,14 @@ static void test_devices_h100_and_geforce(void **state)
     p->ncuda = 1;
     snprintf(p->cuda[0].name, sizeof(p->cuda[0].name), "NVIDIA H100");
     p->cuda[0].nvdec_h264 = true;
+    p->cuda[0].nvdec_av1 = true;
     p->cuda[0].nvenc_h264 = PROBE_NVENC_ABSENT;
     p->cuda[0].nvenc_hevc = PROBE_NVENC_ABSENT;
     probe_devices(p, &d);
     assert_true(d.cuda_driver);
     assert_true(d.nvdec);
+    assert_false(d.nvdec_hevc);
+    assert_true(d.nvdec_av1);
     assert_false(d.nvenc_h264);
 
     /* The text says so. */
@@ -70,6 +73,31 @@ static void test_devices_h100_and_geforce(void **state)
     probe_devices(p, &d);
     assert_true(d.nvenc_h264);
     assert_false(d.nvenc_hevc);
+
+    /* The learned session limit, with the refusal's words, in both
+     * outputs; a count that reached the bound is "at least". */
+    p->cuda[0].nvenc_sessions = 5;
+    snprintf(p->cuda[0].nvenc_limit, sizeof(p->cuda[0].nvenc_limit),
+             "OpenEncodeSessionEx failed: out of memory (10)");
+    f = open_memstream(&text, &len);
+    probe_print(p, false, f);
+    fclose(f);
+    assert_non_null(strstr(text, "NVENC sessions side by side: 5 - the next "
+                                 "refused: OpenEncodeSessionEx failed"));
+    free(text);
+    f = open_memstream(&text, &len);
+    probe_print(p, true, f);
+    fclose(f);
+    assert_non_null(strstr(text, "\"nvenc_sessions\": 5"));
+    assert_non_null(strstr(text, "\"nvdec_av1\": true"));
+    free(text);
+    p->cuda[0].nvenc_sessions = PROBE_NVENC_SESSIONS_MAX;
+    p->cuda[0].nvenc_limit[0] = '\0';
+    f = open_memstream(&text, &len);
+    probe_print(p, false, f);
+    fclose(f);
+    assert_non_null(strstr(text, "side by side: at least 16"));
+    free(text);
 
     p->nvaapi = 1;
     snprintf(p->vaapi[0].path, sizeof(p->vaapi[0].path), "/dev/dri/renderD129");

@@ -38,6 +38,7 @@ typedef struct {
     packet_source_t *inner;
     int reads;
     bool paced;       /* deliver at the media's pace, as a live feed does */
+    bool garble;      /* overwrite the last 2/3 of every video packet */
     int64_t start_us; /* wall clock of the first packet, when paced */
 } wrap_t;
 
@@ -46,6 +47,12 @@ static int wrap_read(packet_source_t *src, AVPacket *pkt)
     wrap_t *w = src->priv;
     w->reads++;
     int ret = packet_source_read(w->inner, pkt);
+    if (ret >= 0 && w->garble &&
+        w->inner->streams[pkt->stream_index].par->codec_type ==
+            AVMEDIA_TYPE_VIDEO &&
+        av_packet_make_writable(pkt) >= 0)
+        memset(pkt->data + pkt->size / 3, 0x5a,
+               (size_t)(pkt->size - pkt->size / 3));
     if (ret < 0 || !w->paced || pkt->dts == AV_NOPTS_VALUE)
         return ret;
     int64_t now = av_gettime_relative();
@@ -663,8 +670,9 @@ static void test_source_failure_drops_only_it(void **state)
     assert_null(strstr(text, "source/index.m3u8"));
 }
 
-/* An encoder that will not open (x264 refuses the profile "bogus") drops
- * its rendition alone: the other encoded one and the Source go on. */
+/* An encoder that will not open (SVT-AV1 refuses a picture under 64 lines)
+ * drops its rendition alone: the other encoded one and the Source go on.
+ * The reason carries FFmpeg's own line, which the log level would drop. */
 static void test_encoder_failure_drops_only_it(void **state)
 {
     (void)state;
@@ -675,13 +683,14 @@ static void test_encoder_failure_drops_only_it(void **state)
         ladder_profile_parse(
             "{\"name\": \"t\", \"renditions\": ["
             "{\"name\": \"source\", \"remux\": true},"
-            "{\"height\": 160, \"fps\": 15, \"bitrate_kbps\": 200, "
-            "\"codec\": \"h264\", \"profile\": \"bogus\"},"
+            "{\"height\": 32, \"fps\": 15, \"bitrate_kbps\": 200, "
+            "\"codec\": \"av1\"},"
             "{\"height\": 120, \"fps\": 15, \"bitrate_kbps\": 100, "
             "\"codec\": \"h264\"}]}",
             &p, err, sizeof(err)),
         0);
     transcode_opts_t o = opts("encfail");
+    o.fmp4 = true; /* AV1 needs fMP4 */
     transcode_session_t *s =
         transcode_session_new(wrap_open_url(small, false, false), &p, &o);
     assert_non_null(s);
@@ -689,9 +698,11 @@ static void test_encoder_failure_drops_only_it(void **state)
     transcode_session_stats(s, &st);
     transcode_session_free(&s);
     assert_int_equal(st.nfailed, 1);
-    assert_string_equal(st.failed[0].name, "160p15");
+    assert_string_equal(st.failed[0].name, "32p15");
     assert_non_null(
-        strstr(st.failed[0].reason, "avcodec_open2 (libx264, 284x160): "));
+        strstr(st.failed[0].reason, "avcodec_open2 (libsvtav1, 56x32): "));
+    assert_non_null(
+        strstr(st.failed[0].reason, "Error setting encoder parameters"));
     assert_int_equal(st.frames_encoded, 75); /* 120p15's, every frame */
     read_out("encfail/120p15/index.m3u8", text, sizeof(text));
     assert_non_null(strstr(text, "#EXT-X-ENDLIST"));
@@ -699,7 +710,7 @@ static void test_encoder_failure_drops_only_it(void **state)
     assert_non_null(strstr(text, "#EXT-X-ENDLIST"));
     read_out("encfail/master.m3u8", text, sizeof(text));
     assert_non_null(strstr(text, "120p15/index.m3u8"));
-    assert_null(strstr(text, "160p15/index.m3u8"));
+    assert_null(strstr(text, "32p15/index.m3u8"));
 }
 
 /* When every rendition fails the session ends, saying why: the Source
@@ -730,6 +741,79 @@ static void test_every_rendition_failed_ends_the_session(void **state)
                         "cannot create its output directory");
     assert_string_equal(st.failed[1].name, "160p15");
     assert_non_null(strstr(st.error, "every rendition failed"));
+}
+
+/* A video the decoder can never decode ends the session after
+ * max_decode_errors errors in a row, with the reason, instead of skipping
+ * from keyframe to keyframe to the end. */
+static void test_decode_errors_end_the_session(void **state)
+{
+    (void)state;
+    ladder_profile_t p;
+    transcode_stats_t st;
+    assert_int_equal(ladder_profile_default(&p), 0);
+    transcode_opts_t o = opts("undecodable");
+    assert_int_equal(o.max_decode_errors, TRANSCODE_MAX_DECODE_ERRORS);
+    o.max_decode_errors = 3;
+    packet_source_t *src = wrap_open_url(small, false, false);
+    ((wrap_t *)src->priv)->garble = true;
+    transcode_session_t *s = transcode_session_new(src, &p, &o);
+    assert_non_null(s);
+    assert_int_equal(transcode_session_run(s), AVERROR_INVALIDDATA);
+    transcode_session_stats(s, &st);
+    transcode_session_free(&s);
+    assert_int_equal(st.frames_decoded, 0);
+    assert_int_equal(st.corrupt, 3);
+    assert_non_null(strstr(st.error, "3 video decode errors in a row"));
+    assert_non_null(strstr(st.error, "h264"));
+}
+
+/* A source that turns 10-bit mid-stream (8-bit then High 10 H.264, one
+ * elementary stream) rebuilds the filter graph for the new pixel format:
+ * every frame is decoded and encoded, nothing fails. */
+static void test_pixel_format_change(void **state)
+{
+    (void)state;
+    ladder_profile_t p;
+    transcode_stats_t st;
+    char err[256], args[600], path[160];
+    snprintf(path, sizeof(path), "%s/ten.h264", dir);
+    snprintf(args, sizeof(args),
+             "-f lavfi -i testsrc2=s=320x180:r=15:d=2 -c:v libx264 "
+             "-preset ultrafast -g 15 -f h264 %s/eight.h264",
+             dir);
+    ffmpeg(args);
+    snprintf(args, sizeof(args),
+             "-f lavfi -i testsrc2=s=320x180:r=15:d=2 -pix_fmt yuv420p10le "
+             "-c:v libx264 -profile:v high10 -preset ultrafast -g 15 "
+             "-f h264 %s/tenonly.h264",
+             dir);
+    ffmpeg(args);
+    snprintf(args, sizeof(args), "cat %s/eight.h264 %s/tenonly.h264 > %s", dir,
+             dir, path);
+    assert_int_equal(system(args), 0);
+    /* In MPEG-TS, with timestamps, as one continuous stream. */
+    snprintf(args, sizeof(args), "-framerate 15 -i %s -c copy -f mpegts %s.ts",
+             path, path);
+    ffmpeg(args);
+    strncat(path, ".ts", sizeof(path) - strlen(path) - 1);
+    assert_int_equal(
+        ladder_profile_parse(
+            "{\"name\": \"t\", \"renditions\": [{\"height\": 120, "
+            "\"fps\": 15, \"bitrate_kbps\": 100, \"codec\": \"h264\"}]}",
+            &p, err, sizeof(err)),
+        0);
+    transcode_opts_t o = opts("tenbit");
+    transcode_session_t *s =
+        transcode_session_new(wrap_open_url(path, false, false), &p, &o);
+    assert_non_null(s);
+    assert_int_equal(transcode_session_run(s), 0);
+    transcode_session_stats(s, &st);
+    transcode_session_free(&s);
+    assert_int_equal(st.nfailed, 0);
+    assert_int_equal(st.corrupt, 0);
+    assert_int_equal(st.frames_decoded, 60);
+    assert_int_equal(st.frames_encoded, 60);
 }
 
 static void test_bad_segment_is_refused(void **state)
@@ -1110,6 +1194,8 @@ int main(void)
         cmocka_unit_test(test_source_failure_drops_only_it),
         cmocka_unit_test(test_encoder_failure_drops_only_it),
         cmocka_unit_test(test_every_rendition_failed_ends_the_session),
+        cmocka_unit_test(test_decode_errors_end_the_session),
+        cmocka_unit_test(test_pixel_format_change),
         cmocka_unit_test(test_bad_segment_is_refused),
         cmocka_unit_test(test_origin_refusals_end_the_session),
         cmocka_unit_test(test_origin_sends_bearer_token),
