@@ -16,6 +16,7 @@
 #include "device_offer.h"
 #include "envelope.h"
 #include "hls_continue.h"
+#include "host_load.h"
 #include "load_report.h"
 #include "log.h"
 #include "nvml.h"
@@ -72,6 +73,7 @@ struct agent {
     char coord_pub[CURVE_KEY_Z85_SIZE];
     void *sock;
     nvml_t *nvml;
+    host_load_t *host; /* the CPU device's measured use */
     atomic_bool stop;
     bool registered;
     int64_t next_register_ms, next_report_ms, last_heard_ms, connected_ms;
@@ -255,8 +257,11 @@ static void send_report(agent_t *a)
         }
         pthread_mutex_unlock(&s->lock);
     }
-    load_report_t *r =
-        load_report_new(a->seq + 1, a->dev, a->ndev, a->nvml, ls, k);
+    host_load_sample_t cpu;
+    bool have_cpu =
+        a->host && host_load_sample(a->host, clock_mono_us(), &cpu) == 0;
+    load_report_t *r = load_report_new(a->seq + 1, a->dev, a->ndev, a->nvml,
+                                       have_cpu ? &cpu : NULL, ls, k);
     if (r) {
         a->seq++;
         send_env(a, load_report_envelope(r));
@@ -785,6 +790,7 @@ agent_t *agent_new(const worker_config_t *cfg, const probe_t *probe)
         for (int i = 0; i < a->ndev && !a->nvml; i++)
             if (a->dev[i].cuda_index >= 0)
                 a->nvml = nvml_open();
+    a->host = host_load_new();
     if (cfg->key_file[0] && curve_keys_load_secret(cfg->key_file, &a->kp) < 0)
         goto err;
     if (cfg->coordinator_key[0] &&
@@ -810,6 +816,7 @@ void agent_free(agent_t **ap)
     zsock_close(&a->sock);
     curve_keypair_free(&a->kp);
     nvml_close(&a->nvml);
+    host_load_free(&a->host);
     free(a);
     *ap = NULL;
 }
