@@ -41,6 +41,7 @@ typedef struct {
     uint64_t memory_bytes;
     int encoder_util; /* from the last report; -1 unknown */
     int decoder_util;
+    int sm_util; /* NVML's GPU (SM) utilisation; -1 unknown */
     /* The load control loop (load_ctl.h): the measured use, smoothed; the
      * cost of the sessions the worker reports (placement's `measured` is
      * the larger of the two); a CPU device's cores and the worker

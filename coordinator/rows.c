@@ -249,6 +249,7 @@ static json_t *measured_json(const placement_device_t *d,
     json_object_set_new(m, "source", json_string(di->measured_source));
     json_object_set_new(m, "cpu_cores", json_real(di->cpu_cores));
     json_object_set_new(m, "process_cores", json_real(di->process_cores));
+    json_object_set_new(m, "sm_util", json_integer(di->sm_util));
     json_object_set_new(m, "reported", load_json(&di->reported));
     return m;
 }

@@ -90,6 +90,7 @@ static void device_from_proto(placement_device_t *pd, coord_device_info_t *di,
     di->memory_bytes = d->memory_bytes;
     di->encoder_util = -1;
     di->decoder_util = -1;
+    di->sm_util = -1;
     memset(&di->use, 0, sizeof(di->use));
     memset(&di->reported, 0, sizeof(di->reported));
     di->cpu_cores = di->process_cores = 0;
@@ -304,6 +305,7 @@ static void report_devices(coord_t *c, long wi, const Prism__LoadReport *r,
                  d->measured_source ? d->measured_source : "");
         di->encoder_util = d->encoder_util;
         di->decoder_util = d->decoder_util;
+        di->sm_util = d->sm_util;
     }
 }
 

@@ -26,6 +26,7 @@ static void device_load(Prism__DeviceLoad *x, int i, const device_offer_t *d,
     x->index = (uint32_t)i;
     x->encoder_util = -1;
     x->decoder_util = -1;
+    x->sm_util = -1;
     x->measured_use = -1;
     x->measured_source = (char *)"";
     if (cpu && d->kind == PRISM__DEVICE_KIND__DEVICE_KIND_CPU) {
@@ -39,10 +40,12 @@ static void device_load(Prism__DeviceLoad *x, int i, const device_offer_t *d,
         if (nvml_sample(nvml, (unsigned)d->cuda_index, &ns) == 0) {
             x->encoder_util = ns.encoder_util;
             x->decoder_util = ns.decoder_util;
+            x->sm_util = ns.sm_util;
             x->memory_used_bytes =
                 ns.memory_used > 0 ? (uint64_t)ns.memory_used : 0;
             int u = ns.encoder_util > ns.decoder_util ? ns.encoder_util
                                                       : ns.decoder_util;
+            u = ns.sm_util > u ? ns.sm_util : u;
             x->measured_use = u >= 0 ? u / 100.0 : -1;
             x->measured_source = (char *)(u >= 0 ? "nvml" : "");
         }

@@ -17,14 +17,15 @@
  * Every report_ms the agent sends a LoadReport, its heartbeat too: per
  * device the sessions and pixel rates of the sessions running on it (the
  * cost the coordinator counts), what was measured of it (measured_use:
- * the CPU device's share busy from host_load.c, a GPU's larger of NVML's
- * encoder and decoder utilisation; -1 unknown) and NVML's encoder, decoder
- * and memory use where NVML answers (-1 otherwise); per running session
- * its speed (since the start and over the last 10 s), frames in and out a
- * second, encode latency, queue depth, drops, media times, origin counters
- * and the renditions it dropped. The agent gathers the sessions
- * (load_report_session_t, under each session's lock) and samples the CPU;
- * this module samples NVML and builds the message. Threads: the agent's.
+ * the CPU device's share busy from host_load.c, a GPU's largest of NVML's
+ * encoder, decoder and SM utilisation; -1 unknown) and NVML's encoder,
+ * decoder, SM and memory use where NVML answers (-1 otherwise); per
+ * running session its speed (since the start and over the last 10 s),
+ * frames in and out a second, encode latency, queue depth, drops, media
+ * times, origin counters and the renditions it dropped. The agent gathers
+ * the sessions (load_report_session_t, under each session's lock) and
+ * samples the CPU; this module samples NVML and builds the message.
+ * Threads: the agent's.
  */
 
 /* One running session as the report shows it. */
