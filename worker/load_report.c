@@ -20,7 +20,8 @@ struct load_report {
 /* Device i's load: the CPU sample for a CPU device, NVML's figures for a
  * CUDA one where it answers; -1 where nothing was measured. */
 static void device_load(Prism__DeviceLoad *x, int i, const device_offer_t *d,
-                        nvml_t *nvml, const host_load_sample_t *cpu)
+                        nvml_t *nvml, const host_load_sample_t *cpu,
+                        const double *vaapi_use)
 {
     *x = (Prism__DeviceLoad)PRISM__DEVICE_LOAD__INIT;
     x->index = (uint32_t)i;
@@ -34,6 +35,11 @@ static void device_load(Prism__DeviceLoad *x, int i, const device_offer_t *d,
         x->cpu_cores = cpu->cores;
         x->process_cores = cpu->process_cores > 0 ? cpu->process_cores : 0;
         x->measured_source = (char *)cpu->source;
+    }
+    if (vaapi_use && d->kind == PRISM__DEVICE_KIND__DEVICE_KIND_VAAPI &&
+        vaapi_use[i] >= 0) {
+        x->measured_use = vaapi_use[i];
+        x->measured_source = (char *)"drm";
     }
     if (nvml && d->cuda_index >= 0) {
         nvml_sample_t ns;
@@ -95,6 +101,7 @@ static void session_load(Prism__SessionLoad *x, failures_t *rf,
 load_report_t *load_report_new(uint64_t seq, const device_offer_t *dev,
                                int ndev, nvml_t *nvml,
                                const host_load_sample_t *cpu,
+                               const double *vaapi_use,
                                const load_report_session_t *sess, int nsess)
 {
     load_report_t *r = calloc(1, sizeof(*r));
@@ -108,7 +115,7 @@ load_report_t *load_report_new(uint64_t seq, const device_offer_t *dev,
     if (ndev > DEVICE_OFFER_MAX)
         ndev = DEVICE_OFFER_MAX;
     for (int i = 0; i < ndev; i++) {
-        device_load(&r->dl[i], i, &dev[i], nvml, cpu);
+        device_load(&r->dl[i], i, &dev[i], nvml, cpu, vaapi_use);
         r->dlp[i] = &r->dl[i];
     }
     for (int k = 0; k < nsess; k++) {
