@@ -796,7 +796,10 @@ agent_t *agent_new(const worker_config_t *cfg, const probe_t *probe)
         for (int i = 0; i < a->ndev && !a->nvml; i++)
             if (a->dev[i].cuda_index >= 0)
                 a->nvml = nvml_open();
-    a->host = host_load_new();
+    host_load_mode_t hm = HOST_LOAD_AUTO;
+    host_load_mode_parse(cfg->cpu_measure, &hm); /* checked at parse */
+    if (hm != HOST_LOAD_OFF)
+        a->host = host_load_new(hm);
     for (int i = 0; i < a->ndev; i++)
         if (a->dev[i].kind == PRISM__DEVICE_KIND__DEVICE_KIND_VAAPI)
             a->drm[i] = drm_load_new(a->dev[i].path);

@@ -221,6 +221,7 @@ int host_load_mount(const char *text, const char *controller, char *mnt,
 /* ---------------------------------------------------------------- sampler */
 
 struct host_load {
+    host_load_mode_t mode;
     char limit_dir[1024]; /* where the CPU limit is set; "" none */
     char usage_file[1100];
     bool v2;
@@ -328,7 +329,19 @@ static void find_cgroup(host_load_t *h, const char *cg, const char *mi)
              h->limit_dir + base);
 }
 
-host_load_t *host_load_new(void)
+int host_load_mode_parse(const char *s, host_load_mode_t *out)
+{
+    static const char *const names[] = {"auto", "process", "off"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(s, names[i])) {
+            if (out)
+                *out = (host_load_mode_t)i;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+host_load_t *host_load_new(host_load_mode_t mode)
 {
     host_load_t *h = calloc(1, sizeof(*h));
     char *cg = malloc(TEXT_MAX), *mi = malloc(TEXT_MAX);
@@ -337,13 +350,18 @@ host_load_t *host_load_new(void)
         h = NULL;
         goto end;
     }
+    h->mode = mode;
     h->ticks_per_s = sysconf(_SC_CLK_TCK);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     h->host_cores = n > 0 ? (double)n : 1;
-    if (read_text("/proc/self/cgroup", cg, TEXT_MAX) == 0 &&
+    if (mode == HOST_LOAD_AUTO &&
+        read_text("/proc/self/cgroup", cg, TEXT_MAX) == 0 &&
         read_text("/proc/self/mountinfo", mi, TEXT_MAX) == 0)
         find_cgroup(h, cg, mi);
-    if (h->limit_cores > 0)
+    if (mode == HOST_LOAD_PROCESS)
+        log_info(MOD, "The CPU device's use is the worker process's own.",
+                 "cores=%.0f", h->host_cores);
+    else if (h->limit_cores > 0)
         log_info(MOD, "The CPU device is the cgroup's limit.",
                  "cgroup=%s cores=%.2f usage=%s", h->limit_dir, h->limit_cores,
                  h->usage_file);
@@ -374,7 +392,9 @@ int host_load_sample(host_load_t *h, int64_t now_us, host_load_sample_t *out)
     out->use = -1;
     out->process_cores = -1;
     out->cores = h->limit_cores > 0 ? h->limit_cores : h->host_cores;
-    out->source = h->limit_cores > 0 ? "cgroup" : "host";
+    out->source = h->mode == HOST_LOAD_PROCESS ? "process"
+                  : h->limit_cores > 0         ? "cgroup"
+                                               : "host";
     int ret = read_text("/proc/stat", buf, sizeof(buf));
     if (ret == 0)
         ret = host_load_parse_proc_stat(buf, &busy, &total);
@@ -392,7 +412,9 @@ int host_load_sample(host_load_t *h, int64_t now_us, host_load_sample_t *out)
     if (h->have_prev && wall_s > 0) {
         out->process_cores =
             (double)(ticks - h->prev_ticks) / (double)h->ticks_per_s / wall_s;
-        if (h->limit_cores > 0)
+        if (h->mode == HOST_LOAD_PROCESS)
+            out->use = out->process_cores / h->host_cores;
+        else if (h->limit_cores > 0)
             out->use = (double)(usage - h->prev_usage_us) / 1e6 / wall_s /
                        h->limit_cores;
         else if (total > h->prev_total)

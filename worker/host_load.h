@@ -61,19 +61,33 @@ int host_load_cgroup_path(const char *text, const char *controller, char *out,
 int host_load_mount(const char *text, const char *controller, char *mnt,
                     size_t mntlen, char *root, size_t rootlen);
 
+/* What the CPU device's use is measured from (the worker's cpu_measure):
+ * AUTO the cgroup's limit and usage where a limit is set, else the host's
+ * /proc/stat; PROCESS the worker process alone over the host's CPUs (for
+ * several workers sharing a host without cgroups, where the host's figure
+ * would count each one's load against all); OFF nothing. */
+typedef enum {
+    HOST_LOAD_AUTO = 0,
+    HOST_LOAD_PROCESS,
+    HOST_LOAD_OFF,
+} host_load_mode_t;
+
+/* "auto", "process" or "off" into *out (may be NULL). 0 or -EINVAL. */
+int host_load_mode_parse(const char *s, host_load_mode_t *out);
+
 /* One sample: the change since the previous one. */
 typedef struct {
     double use;           /* fraction of the CPU device busy; -1 unknown */
     double cores;         /* the device's size in cores */
     double process_cores; /* cores the worker process used; -1 unknown */
-    const char *source;   /* "cgroup" or "host" (static) */
+    const char *source;   /* "cgroup", "host" or "process" (static) */
 } host_load_sample_t;
 
 typedef struct host_load host_load_t;
 
-/* Finds the worker's cgroup and its CPU limit (logged once). NULL when out
- * of memory. */
-host_load_t *host_load_new(void);
+/* Finds the worker's cgroup and its CPU limit (logged once) for MODE
+ * (AUTO or PROCESS). NULL when out of memory. */
+host_load_t *host_load_new(host_load_mode_t mode);
 
 /* Samples at now_us (monotonic): the change since the last call (use -1
  * at the first). 0, or a negative errno when /proc could not be read (the

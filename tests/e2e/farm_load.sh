@@ -134,7 +134,9 @@ farm_profile heavy '{"name": "heavy", "renditions": [
     {"height": 360, "fps": 30, "bitrate_kbps": 800, "codec": "h264"}]}'
 # 20 Mpx/s, 17 with the headroom: heavy's 360p30 (6.9 Mpx/s) fits a
 # worker at rest, not one whose measured use is over 0.6.
-budget=(--cpu-encode-budget 20000000 --cpu-decode-budget 40000000)
+# Each worker measures its own cgroup (scripts/farm turns measuring off).
+budget=(--cpu-encode-budget 20000000 --cpu-decode-budget 40000000
+    --cpu-measure auto)
 
 # The hog's worker gets no new stream; the other, same reservations, does.
 pubs=()

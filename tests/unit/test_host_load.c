@@ -174,7 +174,7 @@ static void test_mountinfo(void **state)
 static void test_sample_here(void **state)
 {
     (void)state;
-    host_load_t *h = host_load_new();
+    host_load_t *h = host_load_new(HOST_LOAD_AUTO);
     assert_non_null(h);
     host_load_sample_t s;
     assert_int_equal(host_load_sample(h, 1000000, &s), 0);
@@ -188,6 +188,21 @@ static void test_sample_here(void **state)
     assert_true(s.process_cores >= 0);
     host_load_free(&h);
     assert_null(h);
+    /* The process alone: its share of the host's CPUs. */
+    h = host_load_new(HOST_LOAD_PROCESS);
+    assert_int_equal(host_load_sample(h, 1000000, &s), 0);
+    for (int i = 0; i < 20000000; i++)
+        x += i;
+    assert_int_equal(host_load_sample(h, 1300000, &s), 0);
+    assert_string_equal(s.source, "process");
+    assert_float_equal(s.use, s.process_cores / s.cores, 1e-9);
+    host_load_free(&h);
+    host_load_mode_t m;
+    assert_int_equal(host_load_mode_parse("process", &m), 0);
+    assert_int_equal(m, HOST_LOAD_PROCESS);
+    assert_int_equal(host_load_mode_parse("off", &m), 0);
+    assert_int_equal(m, HOST_LOAD_OFF);
+    assert_int_equal(host_load_mode_parse("cgroup", &m), -EINVAL);
 }
 
 TEST_MAIN(cmocka_unit_test(test_proc_stat), cmocka_unit_test(test_self_stat),
