@@ -128,6 +128,8 @@ FARM_REPORT_MS=500
 farm_pg || fail "no PostgreSQL"
 farm_origin || fail "no origin"
 farm_coord 0 "load_tau_ms = 1000" || fail "the coordinator did not start"
+farm_key wa # before the ingest starts: it reads its allowlist every 5 s
+farm_key wb
 farm_ingest || fail "the ingest did not start"
 farm_profile heavy '{"name": "heavy", "renditions": [
     {"name": "source", "remux": true},
