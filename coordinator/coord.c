@@ -376,6 +376,9 @@ coord_t *coord_new(const coord_config_t *cfg)
     c->lcfg.hung_ms = cfg->hung_ms;
     c->lcfg.slow_reports = (int)cfg->slow_reports;
     c->lcfg.slow_speed = cfg->slow_speed;
+    c->lctl = (load_ctl_config_t){cfg->load_tau_ms, cfg->slow_speed,
+                                  cfg->slow_move_ms, cfg->slow_cooldown_ms,
+                                  cfg->slow_avoid_ms};
     c->worker_ids = idmap_new();
     c->stream_ids = idmap_new();
     c->channel_streams = idmap_new();

@@ -190,6 +190,22 @@ static json_t *stream_json(const coord_t *c, const coord_stream_t *s)
         (json_int_t)s->origin_dropped);
     if (j)
         json_object_set_new(j, "failure", failure_json(c, s));
+    /* The last 10 s of the session as its worker reports it, and the load
+     * control loop's view (slow since, last moved for being slow). */
+    if (j)
+        json_object_set_new(
+            j, "session",
+            json_pack("{s:f, s:f, s:f, s:i, s:i, s:I, s:I}", "speed_10s",
+                      s->speed_10s, "fps_in", s->fps_in, "fps_out", s->fps_out,
+                      "encode_latency_ms", (int)s->encode_latency_ms,
+                      "queue_depth", (int)s->queue_depth, "slow_ms",
+                      (json_int_t)(s->lctl.slow_since_ms
+                                       ? clock_mono_ms() - s->lctl.slow_since_ms
+                                       : 0),
+                      "slow_moved_ms_ago",
+                      (json_int_t)(s->lctl.moved_ms
+                                       ? clock_mono_ms() - s->lctl.moved_ms
+                                       : -1)));
     /* While the publisher is away: how long ago it left (the stream ends
      * when reconnect_grace_ms has passed); null while it is there. */
     if (j)
@@ -264,6 +280,45 @@ static void kind_dir_lines(text_t *t, const char *name, const double *enc,
     }
 }
 
+/* Per live worker and device: the encode pixels reserved by placements and
+ * the effective measured load beside it (load_ctl.h), and the smoothed
+ * measured use as a fraction. */
+static void metrics_device_load(text_t *t, const coord_t *c)
+{
+    static const char *const help[3][2] = {
+        {"prism_device_reserved_encode_pixels",
+         "Encode luma pixels/s reserved by placements on the device."},
+        {"prism_device_measured_encode_pixels",
+         "Encode luma pixels/s placement counts as measured: the larger of "
+         "the worker's reported cost and the smoothed use times the "
+         "budget."},
+        {"prism_device_measured_use",
+         "Smoothed measured use of the device, 0..1 (absent while unknown)."},
+    };
+    for (int m = 0; m < 3; m++) {
+        text_printf(t, "# HELP %s %s\n# TYPE %s gauge\n", help[m][0],
+                    help[m][1], help[m][0]);
+        for (size_t i = 0; i < farm_worker_count(c); i++) {
+            const coord_worker_t *w = farm_worker(c, (long)i);
+            if (w->state != WORKER_LIVE)
+                continue;
+            for (size_t d = 0; d < farm_pworker(c, (long)i)->ndevices; d++) {
+                const placement_device_t *pd = farm_device(c, (long)i, d);
+                const coord_device_info_t *di = &w->dev[d];
+                double v = m == 0   ? (double)pd->reserved.encode_pixels
+                           : m == 1 ? (double)pd->measured.encode_pixels
+                                    : di->use.use;
+                if (m == 2 && !di->use.have)
+                    continue;
+                text_printf(
+                    t, "%s{worker=\"%s\",device=\"%zu\",kind=\"%s\"} %.*f\n",
+                    help[m][0], w->id, d, placement_kind_name(pd->kind),
+                    m == 2 ? 3 : 0, v);
+            }
+        }
+    }
+}
+
 /* Workers by state, devices by kind, and their capacity, used and total. */
 static void metrics_farm(text_t *t, const coord_t *c)
 {
@@ -324,6 +379,7 @@ static void metrics_farm(text_t *t, const coord_t *c)
            "# TYPE prism_capacity_total_pixels_per_second gauge\n");
     kind_dir_lines(t, "prism_capacity_total_pixels_per_second", tot_enc,
                    tot_dec);
+    metrics_device_load(t, c);
 }
 
 /* Streams by state. */
@@ -397,6 +453,13 @@ static void metrics_counters(text_t *t, const coord_t *c)
          "Renditions workers dropped from running sessions (the others went "
          "on).",
          n->rendition_failures},
+        {"prism_slow_moves_total",
+         "Streams moved off a worker because their session stayed under "
+         "slow_speed for slow_move_ms.",
+         n->slow_moves},
+        {"prism_slow_stays_total",
+         "Slow sessions that found no other worker with room and stayed.",
+         n->slow_stays},
     };
     for (size_t i = 0; i < sizeof(ctr) / sizeof(ctr[0]); i++)
         text_printf(t, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n",

@@ -40,7 +40,20 @@ const config_option_t coord_config_options[] = {
     {"slow_reports", 0, CONFIG_INT, "5", 1, 1000, N(slow_reports),
      "Consecutive reports under slow_speed that make a worker overloaded"},
     {"slow_speed", 0, CONFIG_DOUBLE, "0.98", 0.1, 10, N(slow_speed),
-     "Session speed (output time / wall time) under which it is slow"},
+     "Session speed (output time / wall time, over 10 s) under which it is "
+     "slow"},
+    {"load_tau_ms", 0, CONFIG_INT, "5000", 0, 600000, N(load_tau_ms),
+     "Time constant of the smoothing (EWMA) of each device's measured use, "
+     "ms; 0 = the last report alone"},
+    {"slow_move_ms", 0, CONFIG_INT, "15000", 1000, 3600000, N(slow_move_ms),
+     "A session under slow_speed this long is moved (the whole stream) to "
+     "a worker with room; a worker gives up one such stream per interval, ms"},
+    {"slow_cooldown_ms", 0, CONFIG_INT, "120000", 0, 86400000,
+     N(slow_cooldown_ms),
+     "A stream moved for being slow is not moved for it again within, ms"},
+    {"slow_avoid_ms", 0, CONFIG_INT, "600000", 0, 86400000, N(slow_avoid_ms),
+     "A stream moved for being slow is not placed back on the worker it "
+     "left within, ms"},
     {"heartbeat_ms", 0, CONFIG_INT, "1000", 50, 60000, N(heartbeat_ms),
      "Interval of the coordinator's heartbeat to every node, ms"},
     {"node_timeout_ms", 0, CONFIG_INT, "10000", 100, 600000, N(node_timeout_ms),

@@ -24,6 +24,10 @@ typedef struct {
     int64_t hung_ms;            /* output stalled this long: session hung */
     int64_t slow_reports;       /* reports under real time: overloaded */
     double slow_speed;          /* speed under which a session is slow */
+    int64_t load_tau_ms;        /* measured use's smoothing time constant */
+    int64_t slow_move_ms;       /* slow this long: the stream moves */
+    int64_t slow_cooldown_ms;   /* not moved for slowness again within */
+    int64_t slow_avoid_ms;      /* not back on the worker it left within */
     int64_t heartbeat_ms;       /* coordinator heartbeat to every node */
     int64_t node_timeout_ms;    /* ingest silent this long: forgotten */
     char policy[32];            /* least-loaded or best-fit */

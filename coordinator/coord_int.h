@@ -31,6 +31,7 @@ struct coord {
     coord_config_t cfg;
     placement_config_t pcfg;
     liveness_config_t lcfg;
+    load_ctl_config_t lctl; /* the load control loop's options */
     volatile int stop;
     volatile int reload; /* SIGHUP: re-read the allowlist */
     int64_t next_allow_reload_ms;

@@ -145,6 +145,7 @@ coord_stream_t *farm_stream_alloc(coord_t *c)
             s->device = -1;
             s->moving_from = -1;
             s->avoid_worker = -1;
+            load_ctl_stream_init(&s->lctl);
             s->seq = ++c->next_seq;
             c->nstreams++;
             return s;

@@ -10,6 +10,7 @@
 #include "envelope.h"
 #include "ladder.h"
 #include "liveness.h"
+#include "load_ctl.h"
 #include "placement.h"
 
 /*
@@ -40,6 +41,16 @@ typedef struct {
     uint64_t memory_bytes;
     int encoder_util; /* from the last report; -1 unknown */
     int decoder_util;
+    int sm_util; /* NVML's GPU (SM) utilisation; -1 unknown */
+    /* The load control loop (load_ctl.h): the measured use, smoothed; the
+     * cost of the sessions the worker reports (placement's `measured` is
+     * the larger of the two); a CPU device's cores and the worker
+     * process's own use; where the figure comes from ("cgroup", "host",
+     * "nvml", "" unknown). */
+    load_ctl_use_t use;
+    placement_load_t reported;
+    double cpu_cores, process_cores;
+    char measured_source[8];
 } coord_device_info_t;
 
 typedef struct {
@@ -55,6 +66,7 @@ typedef struct {
     int ndevices;
     coord_device_info_t dev[COORD_MAX_DEVICES];
     bool move_on_drain;
+    int64_t slow_shed_ms; /* it last gave up a slow stream; 0 never */
 } coord_worker_t;
 
 typedef struct {
@@ -115,6 +127,9 @@ typedef struct {
     liveness_session_t live;
     /* last reports */
     double speed, fps;
+    double speed_10s, fps_in, fps_out; /* the last 10 s */
+    uint32_t encode_latency_ms, queue_depth;
+    load_ctl_stream_t lctl; /* slow-session moves (load_ctl.h) */
     double in_kbps, in_fps;
     uint64_t dropped;
     /* the worker's uploads to an HTTP origin (0 for a directory output) */
@@ -171,6 +186,8 @@ typedef struct {
     uint64_t session_failures;   /* sessions that failed (Ack, hang, timeout) */
     uint64_t streams_failed;     /* times a stream was marked failed */
     uint64_t rendition_failures; /* renditions dropped from running sessions */
+    uint64_t slow_moves;         /* streams moved off a worker for slowness */
+    uint64_t slow_stays;         /* slow streams that found no room to move */
 } coord_counters_t;
 
 /* "pending", "running", ...; "free" for an unused slot. Static. */

@@ -7,8 +7,9 @@
  * session, confirms it (worker_proto.c). Unacknowledged Assigns are re-sent,
  * then count as a failure. A move assigns the new generation first and
  * releases the old one at its next keyframe (move_to): so do a drain with
- * move, an overloaded worker shedding its lowest-priority stream, and the
- * upgrade of a partial ladder to the whole one where capacity has freed.
+ * move, a slow session moving off its worker (ops_move_slow, with the
+ * hysteresis of load_ctl.h), and the upgrade of a partial ladder to the
+ * whole one where capacity has freed.
  * A dead worker's streams are all placed again in the same pass, highest
  * priority first, with discontinuity set. Streams with no room wait as
  * PENDING and are retried on every change of capacity and every
@@ -39,14 +40,6 @@
 #include "rows.h"
 
 #define MOD "coord"
-
-/*
- * Streams of an overloaded worker considered when one is shed: the first
- * this many found in the stream table. Most workers run fewer, so this is
- * all of them; on a bigger one the lowest priority among these goes, which
- * relieves it as well.
- */
-#define SHED_CANDIDATES 64
 
 /*
  * Failed picks an upgrade pass may make per upgrade it is allowed
@@ -495,23 +488,49 @@ void ops_worker_dead(coord_t *c, long wi, const char *why)
     ops_place_pending(c, "worker dead");
 }
 
-void ops_shed_one(coord_t *c, long wi)
+int ops_move_slow(coord_t *c, coord_stream_t *s, int64_t now)
 {
-    uint32_t prio[SHED_CANDIDATES];
-    uint64_t seq[SHED_CANDIDATES];
-    coord_stream_t *sv[SHED_CANDIDATES];
-    size_t n = 0;
-    for (size_t i = 0; i < c->nslots && n < SHED_CANDIDATES; i++) {
-        coord_stream_t *s = &c->streams[i];
-        if (s->state != STREAM_FREE && s->worker == wi) {
-            prio[n] = s->priority;
-            seq[n] = s->seq;
-            sv[n++] = s;
-        }
+    long old_w = s->worker, back = load_ctl_avoid(&c->lctl, &s->lctl, now);
+    int64_t slow_ms = s->lctl.slow_since_ms ? now - s->lctl.slow_since_ms : 0;
+    double speed = s->speed_10s;
+    placement_request_t req = {&s->ladder, &s->source, c->cfg.partial_ladders};
+    placement_result_t res;
+    /* Another worker only, and not the one it left for being slow. */
+    bool was_old = c->pworkers[old_w].draining;
+    bool was_back = back >= 0 && c->pworkers[back].draining;
+    c->pworkers[old_w].draining = true;
+    if (back >= 0)
+        c->pworkers[back].draining = true;
+    int rc = placement_pick(&c->pcfg, &c->farm, &req, &res);
+    if (back >= 0)
+        c->pworkers[back].draining = was_back;
+    c->pworkers[old_w].draining = was_old;
+    if (rc < 0) {
+        load_ctl_stayed(&s->lctl, now);
+        c->n.slow_stays++;
+        log_warn(MOD, "A slow session has no worker to move to; it stays.",
+                 "stream=%s worker=%s speed=%.2f slow_ms=%lld", s->id,
+                 farm_worker_id(c, old_w), speed, (long long)slow_ms);
+        rows_event(c, "stream.slow", farm_worker_id(c, old_w), s->id,
+                   json_pack("{s:s, s:f, s:I}", "action",
+                             "stays: no worker with room", "speed", speed,
+                             "slow_ms", (json_int_t)slow_ms));
+        return rc;
     }
-    long k = placement_shed_pick(prio, seq, n);
-    if (k >= 0)
-        move_stream(c, sv[k], "worker overloaded");
+    move_to(c, s, &res, "slow session");
+    load_ctl_moved(&s->lctl, old_w, now);
+    c->n.slow_moves++;
+    log_info(MOD, "A slow session moves to another worker.",
+             "stream=%s from=%s to=%s speed=%.2f slow_ms=%lld", s->id,
+             farm_worker_id(c, old_w), farm_worker_id(c, s->worker), speed,
+             (long long)slow_ms);
+    rows_event(c, "stream.slow_moved", farm_worker_id(c, s->worker), s->id,
+               json_pack("{s:s, s:s, s:f, s:I, s:I}", "from",
+                         farm_worker_id(c, old_w), "to",
+                         farm_worker_id(c, s->worker), "speed", speed,
+                         "slow_ms", (json_int_t)slow_ms, "generation",
+                         (json_int_t)s->generation));
+    return 0;
 }
 
 int ops_stop_stream(coord_t *c, coord_stream_t *s, const char *why)

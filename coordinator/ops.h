@@ -46,8 +46,16 @@ void ops_stream_failed(coord_t *c, coord_stream_t *s, const char *error,
 /* Failures of stream s within fail_window_ms before now. */
 int ops_recent_failures(const coord_t *c, const coord_stream_t *s, int64_t now);
 
-/* Worker wi is overloaded: moves its lowest-priority stream elsewhere. */
-void ops_shed_one(coord_t *c, long wi);
+/*
+ * Stream s's session has been slow for slow_move_ms (load_ctl.h): moves
+ * the whole stream to another worker with room (new worker first, the old
+ * session released at its keyframe), neither its own nor the one it last
+ * left for being slow within slow_avoid_ms, with a stream.slow_moved
+ * event. With no room it stays (a stream.slow event) and is tried again
+ * after another slow_move_ms. Returns 0 when moved, else the placement
+ * code.
+ */
+int ops_move_slow(coord_t *c, coord_stream_t *s, int64_t now);
 
 /* Worker wi is dead: every stream it ran is placed again (with
  * previous_gone) and its devices hold nothing. */

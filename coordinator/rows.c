@@ -225,6 +225,35 @@ void rows_assignment(coord_t *c, const coord_stream_t *s, const char *what)
     }
 }
 
+/* A load's three dimensions as an object. */
+static json_t *load_json(const placement_load_t *l)
+{
+    return json_pack("{s:i, s:I, s:I}", "sessions", l->sessions,
+                     "encode_pixels", (json_int_t)l->encode_pixels,
+                     "decode_pixels", (json_int_t)l->decode_pixels);
+}
+
+/* What was measured of a device, beside what is reserved on it: the
+ * smoothed use (null while unknown), the last sample, where it comes
+ * from, a CPU device's cores and the worker's own, and the effective
+ * load placement counts (the larger of use and the reported cost). */
+static json_t *measured_json(const placement_device_t *d,
+                             const coord_device_info_t *di)
+{
+    json_t *m = load_json(&d->measured);
+    json_object_set_new(m, "use",
+                        di->use.have ? json_real(di->use.use) : json_null());
+    json_object_set_new(m, "last_sample",
+                        di->use.last >= 0 ? json_real(di->use.last)
+                                          : json_null());
+    json_object_set_new(m, "source", json_string(di->measured_source));
+    json_object_set_new(m, "cpu_cores", json_real(di->cpu_cores));
+    json_object_set_new(m, "process_cores", json_real(di->process_cores));
+    json_object_set_new(m, "sm_util", json_integer(di->sm_util));
+    json_object_set_new(m, "reported", load_json(&di->reported));
+    return m;
+}
+
 json_t *rows_devices_json(const coord_t *c, long wi)
 {
     json_t *a = json_array();
@@ -244,20 +273,18 @@ json_t *rows_devices_json(const coord_t *c, long wi)
             a,
             json_pack(
                 "{s:i, s:s, s:s, s:s, s:b, s:o, s:i, s:I, s:I, s:s,"
-                " s:{s:i, s:I, s:I}, s:{s:i, s:I, s:I}, s:f, s:i, s:i, s:I}",
+                " s:{s:i, s:I, s:I}, s:o, s:o, s:f, s:i, s:i, s:I}",
                 "index", (int)di->index, "kind", placement_kind_name(d->kind),
                 "name", di->name, "path", di->path, "hw_encode", d->hw_encode,
                 "encode_codecs", codecs, "max_sessions", d->max_sessions,
                 "encode_budget", (json_int_t)d->enc_budget, "decode_budget",
                 (json_int_t)d->dec_budget, "note", di->note, "used", "sessions",
                 u.sessions, "encode_pixels", (json_int_t)u.encode_pixels,
-                "decode_pixels", (json_int_t)u.decode_pixels, "measured",
-                "sessions", d->measured.sessions, "encode_pixels",
-                (json_int_t)d->measured.encode_pixels, "decode_pixels",
-                (json_int_t)d->measured.decode_pixels, "load",
-                placement_device_load(d), "encoder_util", di->encoder_util,
-                "decoder_util", di->decoder_util, "memory_bytes",
-                (json_int_t)di->memory_bytes));
+                "decode_pixels", (json_int_t)u.decode_pixels, "reserved",
+                load_json(&d->reserved), "measured", measured_json(d, di),
+                "load", placement_device_load(d), "encoder_util",
+                di->encoder_util, "decoder_util", di->decoder_util,
+                "memory_bytes", (json_int_t)di->memory_bytes));
     }
     return a;
 }

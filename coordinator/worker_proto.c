@@ -8,10 +8,13 @@
  * lacks are sent again. Any message from it is a heartbeat; one silent for
  * missed_reports intervals is dead (ops_worker_dead). Its load reports
  * confirm placements, release sessions it should not run, and find hung
- * sessions (a failure, ops.c) and slow ones: a slow worker becomes
- * overloaded (no new streams) and sheds its lowest-priority stream. A
- * worker that drops one rendition of a running session reports it; that
- * is shown, not re-placed.
+ * sessions (a failure, ops.c) and slow ones: a worker with a slow session
+ * is overloaded (no new streams), and a session slow for slow_move_ms is
+ * moved (ops_move_slow, the lowest-priority one first, one per worker per
+ * slow_move_ms). Each device's measured use is smoothed and placement
+ * counts the larger of it and the reported cost (load_ctl.h: the load
+ * control loop). A worker that drops one rendition of a running session
+ * reports it; that is shown, not re-placed.
  */
 #include "worker_proto.h"
 
@@ -29,6 +32,10 @@
 #include "rows.h"
 
 #define MOD "coord"
+
+/* Slow sessions of one report considered for a move: the lowest priority
+ * among the first this many goes (one per worker per slow_move_ms). */
+#define SLOW_CANDIDATES 64
 
 /* Refuses a Register, saying why in the RegisterAck. */
 static void register_refuse(coord_t *c, const envelope_peer_t *peer,
@@ -83,6 +90,11 @@ static void device_from_proto(placement_device_t *pd, coord_device_info_t *di,
     di->memory_bytes = d->memory_bytes;
     di->encoder_util = -1;
     di->decoder_util = -1;
+    di->sm_util = -1;
+    memset(&di->use, 0, sizeof(di->use));
+    memset(&di->reported, 0, sizeof(di->reported));
+    di->cpu_cores = di->process_cores = 0;
+    di->measured_source[0] = '\0';
 }
 
 /* Takes the worker's description from its Register: host, software and
@@ -269,6 +281,34 @@ static void note_rendition_failures(coord_t *c, coord_stream_t *s,
     }
 }
 
+/* A report's devices: the reported cost, the measured use smoothed, and
+ * placement's `measured` as the larger of the two (load_ctl.h). */
+static void report_devices(coord_t *c, long wi, const Prism__LoadReport *r,
+                           int64_t now)
+{
+    coord_worker_t *w = &c->workers[wi];
+    placement_worker_t *pw = &c->pworkers[wi];
+    for (size_t i = 0; i < r->n_devices; i++) {
+        const Prism__DeviceLoad *d = r->devices[i];
+        if (d->index >= pw->ndevices)
+            continue;
+        placement_device_t *pd = &c->pdevices[pw->first_device + d->index];
+        coord_device_info_t *di = &w->dev[d->index];
+        di->reported = (placement_load_t){(int)d->sessions, d->encode_pixels,
+                                          d->decode_pixels};
+        load_ctl_smooth(&c->lctl, &di->use, d->measured_use, now);
+        load_ctl_effective(&di->use, &di->reported, pd->enc_budget,
+                           pd->dec_budget, &pd->measured);
+        di->cpu_cores = d->cpu_cores;
+        di->process_cores = d->process_cores;
+        snprintf(di->measured_source, sizeof(di->measured_source), "%s",
+                 d->measured_source ? d->measured_source : "");
+        di->encoder_util = d->encoder_util;
+        di->decoder_util = d->decoder_util;
+        di->sm_util = d->sm_util;
+    }
+}
+
 void worker_proto_report(coord_t *c, const envelope_peer_t *peer,
                          const Prism__Envelope *env)
 {
@@ -283,18 +323,12 @@ void worker_proto_report(coord_t *c, const envelope_peer_t *peer,
     int64_t now = clock_mono_ms();
     w->last_seen_ms = now;
     w->reports++;
-    for (size_t i = 0; i < r->n_devices; i++) {
-        const Prism__DeviceLoad *d = r->devices[i];
-        if (d->index >= pw->ndevices)
-            continue;
-        placement_device_t *pd = &c->pdevices[pw->first_device + d->index];
-        pd->measured.sessions = (int)d->sessions;
-        pd->measured.encode_pixels = d->encode_pixels;
-        pd->measured.decode_pixels = d->decode_pixels;
-        w->dev[d->index].encoder_util = d->encoder_util;
-        w->dev[d->index].decoder_util = d->decoder_util;
-    }
+    report_devices(c, wi, r, now);
     bool slow = false;
+    uint32_t prio[SLOW_CANDIDATES];
+    uint64_t seq[SLOW_CANDIDATES];
+    coord_stream_t *cand[SLOW_CANDIDATES];
+    size_t ncand = 0;
     for (size_t i = 0; i < r->n_sessions; i++) {
         const Prism__SessionLoad *sl = r->sessions[i];
         coord_stream_t *s = farm_find_stream(c, sl->stream_id);
@@ -322,6 +356,11 @@ void worker_proto_report(coord_t *c, const envelope_peer_t *peer,
         }
         s->speed = sl->speed;
         s->fps = sl->fps;
+        s->speed_10s = sl->speed_10s;
+        s->fps_in = sl->fps_in;
+        s->fps_out = sl->fps_out;
+        s->encode_latency_ms = sl->encode_latency_ms;
+        s->queue_depth = sl->queue_depth;
         s->dropped = sl->dropped_packets;
         s->origin_puts = sl->origin_puts;
         s->origin_put_failed = sl->origin_put_failed;
@@ -331,7 +370,8 @@ void worker_proto_report(coord_t *c, const envelope_peer_t *peer,
         note_rendition_failures(c, s, w, sl);
         liveness_state_t ls = liveness_session_report(
             &c->lcfg, &s->live, now, sl->last_output_pts_ms,
-            sl->last_input_pts_ms, sl->speed);
+            sl->last_input_pts_ms,
+            sl->speed_10s > 0 ? sl->speed_10s : sl->speed);
         if (ls == LIVENESS_HUNG && s->left_ms) {
             /* No input since the publisher left: waiting, not hung. */
         } else if (ls == LIVENESS_HUNG) {
@@ -342,15 +382,28 @@ void worker_proto_report(coord_t *c, const envelope_peer_t *peer,
                               "stream.hung", NULL);
             release_send(c, wi, s->id, g,
                          PRISM__RELEASE_REASON__RELEASE_REASON_MOVED, false);
+            continue;
         } else if (ls == LIVENESS_SLOW) {
             slow = true;
         }
+        if (!s->left_ms && s->state == STREAM_RUNNING &&
+            load_ctl_session(&c->lctl, &s->lctl, now, sl->speed_10s) ==
+                LOAD_CTL_MOVE &&
+            ncand < SLOW_CANDIDATES) {
+            prio[ncand] = s->priority;
+            seq[ncand] = s->seq;
+            cand[ncand++] = s;
+        }
+    }
+    if (ncand && load_ctl_worker_may_shed(&c->lctl, w->slow_shed_ms, now)) {
+        long k = placement_shed_pick(prio, seq, ncand);
+        if (k >= 0 && ops_move_slow(c, cand[k], now) == 0)
+            w->slow_shed_ms = now;
     }
     if (slow && !pw->overloaded) {
         pw->overloaded = true;
         c->n.overloads++;
         rows_event(c, "worker.overloaded", w->id, NULL, NULL);
-        ops_shed_one(c, wi);
     } else if (!slow && pw->overloaded) {
         pw->overloaded = false;
         rows_event(c, "worker.recovered", w->id, NULL, NULL);

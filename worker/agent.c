@@ -14,8 +14,10 @@
 #include "clock.h"
 #include "curve_keys.h"
 #include "device_offer.h"
+#include "drm_fdinfo.h"
 #include "envelope.h"
 #include "hls_continue.h"
+#include "host_load.h"
 #include "load_report.h"
 #include "log.h"
 #include "nvml.h"
@@ -72,6 +74,8 @@ struct agent {
     char coord_pub[CURVE_KEY_Z85_SIZE];
     void *sock;
     nvml_t *nvml;
+    host_load_t *host;                 /* the CPU device's measured use */
+    drm_load_t *drm[DEVICE_OFFER_MAX]; /* VAAPI devices' measured use */
     atomic_bool stop;
     bool registered;
     int64_t next_register_ms, next_report_ms, last_heard_ms, connected_ms;
@@ -255,8 +259,15 @@ static void send_report(agent_t *a)
         }
         pthread_mutex_unlock(&s->lock);
     }
-    load_report_t *r =
-        load_report_new(a->seq + 1, a->dev, a->ndev, a->nvml, ls, k);
+    host_load_sample_t cpu;
+    int64_t now_us = clock_mono_us();
+    bool have_cpu = a->host && host_load_sample(a->host, now_us, &cpu) == 0;
+    double va[DEVICE_OFFER_MAX];
+    for (int i = 0; i < a->ndev; i++)
+        if (!a->drm[i] || drm_load_sample(a->drm[i], now_us, &va[i]) < 0)
+            va[i] = -1;
+    load_report_t *r = load_report_new(a->seq + 1, a->dev, a->ndev, a->nvml,
+                                       have_cpu ? &cpu : NULL, va, ls, k);
     if (r) {
         a->seq++;
         send_env(a, load_report_envelope(r));
@@ -785,6 +796,13 @@ agent_t *agent_new(const worker_config_t *cfg, const probe_t *probe)
         for (int i = 0; i < a->ndev && !a->nvml; i++)
             if (a->dev[i].cuda_index >= 0)
                 a->nvml = nvml_open();
+    host_load_mode_t hm = HOST_LOAD_AUTO;
+    host_load_mode_parse(cfg->cpu_measure, &hm); /* checked at parse */
+    if (hm != HOST_LOAD_OFF)
+        a->host = host_load_new(hm);
+    for (int i = 0; i < a->ndev; i++)
+        if (a->dev[i].kind == PRISM__DEVICE_KIND__DEVICE_KIND_VAAPI)
+            a->drm[i] = drm_load_new(a->dev[i].path);
     if (cfg->key_file[0] && curve_keys_load_secret(cfg->key_file, &a->kp) < 0)
         goto err;
     if (cfg->coordinator_key[0] &&
@@ -810,6 +828,9 @@ void agent_free(agent_t **ap)
     zsock_close(&a->sock);
     curve_keypair_free(&a->kp);
     nvml_close(&a->nvml);
+    host_load_free(&a->host);
+    for (int i = 0; i < DEVICE_OFFER_MAX; i++)
+        drm_load_free(&a->drm[i]);
     free(a);
     *ap = NULL;
 }

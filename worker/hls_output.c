@@ -792,6 +792,9 @@ void hls_output_boundary_reached(transcode_session_t *s, int rend, int64_t pts)
         if (s->have_prev_done) {
             s->seg_index++;
             transcode_stats_add(s, &s->st.segments, 1);
+            pthread_mutex_lock(&s->stats_lock);
+            s->st.encode_latency_s = (av_gettime_relative() - b.read_us) / 1e6;
+            pthread_mutex_unlock(&s->stats_lock);
         }
         s->have_prev_done = true;
         s->prev_done_pts = b.pts;

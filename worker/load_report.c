@@ -17,21 +17,43 @@ struct load_report {
     failures_t *rf;
 };
 
-/* Device i's load: NVML's figures where it answers, -1 otherwise. */
+/* Device i's load: the CPU sample for a CPU device, NVML's figures for a
+ * CUDA one where it answers; -1 where nothing was measured. */
 static void device_load(Prism__DeviceLoad *x, int i, const device_offer_t *d,
-                        nvml_t *nvml)
+                        nvml_t *nvml, const host_load_sample_t *cpu,
+                        const double *vaapi_use)
 {
     *x = (Prism__DeviceLoad)PRISM__DEVICE_LOAD__INIT;
     x->index = (uint32_t)i;
     x->encoder_util = -1;
     x->decoder_util = -1;
+    x->sm_util = -1;
+    x->measured_use = -1;
+    x->measured_source = (char *)"";
+    if (cpu && d->kind == PRISM__DEVICE_KIND__DEVICE_KIND_CPU) {
+        x->measured_use = cpu->use;
+        x->cpu_cores = cpu->cores;
+        x->process_cores = cpu->process_cores > 0 ? cpu->process_cores : 0;
+        x->measured_source = (char *)cpu->source;
+    }
+    if (vaapi_use && d->kind == PRISM__DEVICE_KIND__DEVICE_KIND_VAAPI &&
+        vaapi_use[i] >= 0) {
+        x->measured_use = vaapi_use[i];
+        x->measured_source = (char *)"drm";
+    }
     if (nvml && d->cuda_index >= 0) {
         nvml_sample_t ns;
         if (nvml_sample(nvml, (unsigned)d->cuda_index, &ns) == 0) {
             x->encoder_util = ns.encoder_util;
             x->decoder_util = ns.decoder_util;
+            x->sm_util = ns.sm_util;
             x->memory_used_bytes =
                 ns.memory_used > 0 ? (uint64_t)ns.memory_used : 0;
+            int u = ns.encoder_util > ns.decoder_util ? ns.encoder_util
+                                                      : ns.decoder_util;
+            u = ns.sm_util > u ? ns.sm_util : u;
+            x->measured_use = u >= 0 ? u / 100.0 : -1;
+            x->measured_source = (char *)(u >= 0 ? "nvml" : "");
         }
     }
 }
@@ -49,6 +71,11 @@ static void session_load(Prism__SessionLoad *x, failures_t *rf,
     const transcode_stats_t *st = &in->st;
     x->fps = st->fps;
     x->speed = st->speed;
+    x->speed_10s = st->speed_10s;
+    x->fps_in = st->fps_in_10s;
+    x->fps_out = st->fps_out_10s;
+    x->encode_latency_ms = (uint32_t)(st->encode_latency_s * 1000);
+    x->queue_depth = (uint32_t)st->queue_depth;
     x->dropped_packets = (uint64_t)(st->dropped_packets + in->zs.dropped);
     x->last_output_pts_ms = (int64_t)(st->media_s * 1000);
     x->last_input_pts_ms = in->zs.last_input_ms;
@@ -73,6 +100,8 @@ static void session_load(Prism__SessionLoad *x, failures_t *rf,
 
 load_report_t *load_report_new(uint64_t seq, const device_offer_t *dev,
                                int ndev, nvml_t *nvml,
+                               const host_load_sample_t *cpu,
+                               const double *vaapi_use,
                                const load_report_session_t *sess, int nsess)
 {
     load_report_t *r = calloc(1, sizeof(*r));
@@ -86,7 +115,7 @@ load_report_t *load_report_new(uint64_t seq, const device_offer_t *dev,
     if (ndev > DEVICE_OFFER_MAX)
         ndev = DEVICE_OFFER_MAX;
     for (int i = 0; i < ndev; i++) {
-        device_load(&r->dl[i], i, &dev[i], nvml);
+        device_load(&r->dl[i], i, &dev[i], nvml, cpu, vaapi_use);
         r->dlp[i] = &r->dl[i];
     }
     for (int k = 0; k < nsess; k++) {

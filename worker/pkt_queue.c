@@ -133,3 +133,11 @@ int64_t pkt_queue_dropped(pkt_queue_t *q)
     pthread_mutex_unlock(&q->lock);
     return n;
 }
+
+int pkt_queue_depth(pkt_queue_t *q)
+{
+    pthread_mutex_lock(&q->lock);
+    int n = q->count;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}

@@ -39,4 +39,7 @@ int pkt_queue_get(pkt_queue_t *q, AVPacket *pkt, int64_t *read_us);
 /* Packets dropped so far; any thread. */
 int64_t pkt_queue_dropped(pkt_queue_t *q);
 
+/* Packets waiting in the queue now; any thread. */
+int pkt_queue_depth(pkt_queue_t *q);
+
 #endif

@@ -310,6 +310,18 @@ static void update_stats(transcode_session_t *s, bool final)
     s->st.speed = since > 0 ? s->st.media_s / since : 0;
     s->st.fps = since > 0 ? s->st.frames_decoded / since : 0;
     s->st.dropped_packets = s->q ? pkt_queue_dropped(s->q) : 0;
+    s->st.queue_depth = s->q ? pkt_queue_depth(s->q) : 0;
+    if (s->have_media) {
+        rate_window_rates_t rw;
+        rate_window_push(&s->rates,
+                         &(rate_window_sample_t){
+                             now, s->last_media_us - s->first_media_us,
+                             s->st.frames_decoded, s->st.frames_encoded});
+        rate_window_rates(&s->rates, &rw);
+        s->st.speed_10s = rw.speed;
+        s->st.fps_in_10s = rw.fps_in;
+        s->st.fps_out_10s = rw.fps_out;
+    }
     s->st.renditions = s->nrend;
     s->st.backend = s->backend;
     if (s->origin)

@@ -94,6 +94,13 @@ typedef struct {
     double wall_s;           /* since the session started */
     double speed;            /* media_s / wall_s */
     double fps;              /* decoded video frames per wall second */
+    /* The last 10 s (rate_window.h): speed, decoded (in) and encoded (out,
+     * all renditions) frames a second; 0 until there is a window. */
+    double speed_10s;
+    double fps_in_10s;
+    double fps_out_10s;
+    double encode_latency_s; /* the last segment's lag_s; 0 before one */
+    int queue_depth;         /* packets waiting in the input queue */
     int renditions;          /* outputs, Source and audio-only included */
     origin_stats_t origin;   /* an http(s):// output's PUTs and DELETEs */
     hwplan_backend_t backend;

@@ -25,6 +25,7 @@
 #include "hls_segmenter.h"
 #include "hls_writer.h"
 #include "pkt_queue.h"
+#include "rate_window.h"
 #include "segment_align.h"
 #include "transcode.h"
 
@@ -139,6 +140,7 @@ struct transcode_session {
     int64_t first_media_us, last_media_us;
     int64_t media_wall_us;             /* wall time of the first media */
     int64_t win_wall_us, win_media_us; /* speed window start */
+    rate_window_t rates;               /* under stats_lock: the 10 s rates */
     bool have_media;
 
     AVCodecContext *jpeg;

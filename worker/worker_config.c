@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "host_load.h"
 #include "origin.h"
 
 #define S(f) offsetof(worker_config_t, f), sizeof(((worker_config_t *)0)->f)
@@ -98,6 +99,11 @@ static const config_option_t options[] = {
      "Bytes of those files, MiB"},
     {"nvml", 0, CONFIG_BOOL, "true", 0, 0, N(nvml),
      "Report NVENC/NVDEC utilisation through NVML when present"},
+    {"cpu_measure", 0, CONFIG_STRING, "auto", 0, 0, S(cpu_measure),
+     "The CPU device's measured use: auto (the cgroup's usage over its CPU "
+     "limit where one is set, else the host's /proc/stat), process (the "
+     "worker process alone: several workers on one host without cgroups), "
+     "off (not measured)"},
     {"log_level", 0, CONFIG_STRING, "info", 0, 0, S(log_level),
      "Log level: debug, info, warn or error"},
 };
@@ -128,6 +134,10 @@ int worker_config_parse(worker_config_t *cfg, int argc, char **argv, char *err,
         return 1;
     if (npos > 0) {
         snprintf(err, errlen, "unexpected argument");
+        return -EINVAL;
+    }
+    if (host_load_mode_parse(cfg->cpu_measure, NULL) < 0) {
+        snprintf(err, errlen, "cpu_measure must be auto, process or off");
         return -EINVAL;
     }
     char hn[256] = "";

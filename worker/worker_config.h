@@ -45,6 +45,7 @@ typedef struct {
     int64_t origin_queue_files; /* uploads waiting per session */
     int64_t origin_queue_mb;    /* their bytes, MiB */
     bool nvml;                  /* read NVENC/NVDEC utilisation via NVML */
+    char cpu_measure[16];       /* auto, process, off (host_load.h) */
     char log_level[16];
 } worker_config_t;
 

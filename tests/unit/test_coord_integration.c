@@ -199,6 +199,7 @@ static void coord_write_config(fx_t *fx, int i)
              "ha_retry_ms = 200\ndb_backoff_min_ms = 100\n"
              "db_backoff_max_ms = 500\nnode_timeout_ms = 5000\n"
              "hung_ms = 3000\nslow_reports = 3\nlog_level = info\n"
+             "slow_move_ms = 1000\nslow_cooldown_ms = 60000\n"
              "reconnect_grace_ms = 0\n%s",
              i, fx->control_port[i], fx->dir, fx->dir, fx->http_port[i],
              fx->pgurl, REPORT_MS, fx->lock_key, g_coord_extra);
@@ -472,6 +473,7 @@ static void worker_report(node_t *n)
         x.device_index = n->sess[i].device;
         x.fps = 30;
         x.speed = n->speed > 0 ? n->speed : 1.0;
+        x.speed_10s = x.speed;
         x.last_output_pts_ms =
             n->stall ? n->stall_pts : now - n->sess[i].start_ms;
         x.last_input_pts_ms = now - n->sess[i].start_ms;
@@ -1531,8 +1533,9 @@ static bool wait_worker(node_t **all, int n, fx_t *fx, const char *id,
  * Streams move: drain with move=true (the old worker is told to stop at the
  * next keyframe after the new one was assigned), a hung session (output
  * stalls while input flows) is placed elsewhere, and a worker whose
- * sessions run under real time becomes overloaded and sheds its
- * lowest-priority stream.
+ * sessions run under real time becomes overloaded and, after slow_move_ms,
+ * moves its lowest-priority stream (one per slow_move_ms), which does not
+ * move again within slow_cooldown_ms though slow where it went.
  */
 static void test_moves(void **state)
 {
@@ -1600,13 +1603,15 @@ static void test_moves(void **state)
                      ev, sizeof(ev), 5000))
         fail_msg("events of %s: %s", sc, ev);
 
-    /* w2 falls behind real time: overloaded, it sheds "low" (priority 10)
-     * to w3 and keeps "high" and "mid". */
+    /* w2 falls behind real time: overloaded, and after slow_move_ms (1 s)
+     * it gives up "low" (priority 10) to w3 and keeps "high" and "mid". */
     w2.speed = 0.5;
     assert_true(wait_worker(all, 4, fx, sa, "w2", 4000));
     assert_string_equal(stream_worker(fx, sa, w, sizeof(w)), "w3");
     assert_string_equal(stream_worker(fx, sb, w, sizeof(w)), "w2");
     assert_string_equal(stream_worker(fx, sc, w, sizeof(w)), "w2");
+    stream_events(fx, sa, ev, sizeof(ev));
+    assert_non_null(strstr(ev, "stream.slow_moved@w3"));
     j = get_json(fx, 0, "/api/workers/w2");
     assert_string_equal(jstr(j, "state"), "overloaded");
     json_decref(j);
@@ -1615,6 +1620,15 @@ static void test_moves(void **state)
     publish(all, 4, &ing, kd, 640, 360, 30);
     assert_true(ing.reply.accepted);
     assert_string_equal(ing.reply_worker, "w3");
+    /* "low" is slow on w3 too: within slow_cooldown_ms it stays there. */
+    w2.speed = 0;
+    w3.speed = 0.5;
+    pump(all, 4, 2500, NULL);
+    assert_string_equal(stream_worker(fx, sa, w, sizeof(w)), "w3");
+    stream_events(fx, sa, ev, sizeof(ev));
+    const char *mv = strstr(ev, "stream.slow_moved");
+    assert_non_null(mv);
+    assert_null(strstr(mv + 1, "stream.slow_moved"));
     free(ka);
     free(kb);
     free(kc);
