@@ -59,6 +59,24 @@ static void offer_cpu(const probe_t *p, const worker_config_t *cfg,
                                               : (uint64_t)cores * 60000000u;
 }
 
+/*
+ * The encoder sessions a GPU is offered with: the operator's
+ * gpu_max_sessions (0 = no limit set) and the count the probe learned by
+ * opening sessions side by side until one was refused (nvenc_limit says
+ * why; "" when PROBE_NVENC_SESSIONS_MAX opened and none was refused: no
+ * limit known), the smaller of those that are set.
+ */
+static uint32_t gpu_max_sessions(const probe_cuda_t *c, int64_t configured)
+{
+    uint32_t learned = c->nvenc_limit[0] && c->nvenc_sessions > 0
+                           ? (uint32_t)c->nvenc_sessions
+                           : 0;
+    uint32_t set = configured > 0 ? (uint32_t)configured : 0;
+    if (!learned)
+        return set;
+    return set && set < learned ? set : learned;
+}
+
 int device_offer_list(const probe_t *p, const worker_config_t *cfg,
                       device_offer_t *out, int max)
 {
@@ -104,7 +122,7 @@ int device_offer_list(const probe_t *p, const worker_config_t *cfg,
                          probe_nvenc_name(c->nvenc_h264));
             continue; /* nothing to encode with: not offered */
         }
-        d->max_sessions = (uint32_t)cfg->gpu_max_sessions;
+        d->max_sessions = gpu_max_sessions(c, cfg->gpu_max_sessions);
         d->encode_budget = (uint64_t)cfg->gpu_encode_budget;
         d->decode_budget = (uint64_t)cfg->gpu_decode_budget;
         n++;

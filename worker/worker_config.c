@@ -42,7 +42,8 @@ static const config_option_t options[] = {
     {"cpu_decode_budget", 0, CONFIG_INT, "0", 0, 1e13, N(cpu_decode_budget),
      "CPU decode budget in luma pixels/s; 0 = calibrated or 60M per core"},
     {"gpu_max_sessions", 0, CONFIG_INT, "0", 0, 4096, N(gpu_max_sessions),
-     "Encoder sessions per GPU; 0 = no limit"},
+     "Encoder sessions per GPU at most; 0 = the count the probe found "
+     "the GPU takes (no limit when it took all it tried)"},
     {"gpu_encode_budget", 0, CONFIG_INT, "500000000", 0, 1e13,
      N(gpu_encode_budget),
      "GPU encode budget in luma pixels/s unless calibrated"},

@@ -59,6 +59,24 @@ static void test_devices_and_budgets(void **state)
     assert_int_equal(d[0].encode_budget, 900000000u); /* calibrated */
     assert_int_equal(d[0].codecs,
                      (1u << LADDER_CODEC_H264) | (1u << LADDER_CODEC_HEVC));
+    /* The probe found the GPU refuses its 6th session: 5 offered, under
+     * the 8 set; with none set, 5; when 16 opened unrefused, the 8 set. */
+    p.cuda[0].nvenc_sessions = 5;
+    snprintf(p.cuda[0].nvenc_limit, sizeof(p.cuda[0].nvenc_limit),
+             "session limit");
+    n = device_offer_list(&p, &cfg, d, DEVICE_OFFER_MAX);
+    assert_int_equal(d[0].max_sessions, 5);
+    cfg.gpu_max_sessions = 3;
+    n = device_offer_list(&p, &cfg, d, DEVICE_OFFER_MAX);
+    assert_int_equal(d[0].max_sessions, 3);
+    cfg.gpu_max_sessions = 0;
+    n = device_offer_list(&p, &cfg, d, DEVICE_OFFER_MAX);
+    assert_int_equal(d[0].max_sessions, 5);
+    p.cuda[0].nvenc_sessions = 16;
+    p.cuda[0].nvenc_limit[0] = '\0';
+    cfg.gpu_max_sessions = 8;
+    n = device_offer_list(&p, &cfg, d, DEVICE_OFFER_MAX);
+    assert_int_equal(d[0].max_sessions, 8);
 
     char *argv2[] = {"run", "--backend",      "software", "--cpu-max-sessions",
                      "4",   "--budgets-file", path,       NULL};
