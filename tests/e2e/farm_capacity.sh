@@ -15,16 +15,6 @@ renditions() {
         grep -o '"renditions":\[[^]]*\]' | grep -o '"name":"[^"]*"' |
         cut -d'"' -f4 | paste -sd' ' || true
 }
-# wait_on CHANNEL WORKER: until the channel's stream runs on WORKER.
-wait_on() {
-    local end=$((SECONDS + 20))
-    while [ $SECONDS -lt $end ]; do
-        [ "$(farm_stream_field "$1" worker)" = "$2" ] &&
-            [ "$(farm_stream_field "$1" state)" = running ] && return 0
-        sleep 0.1
-    done
-    fail "$1 is not running on $2 (worker '$(farm_stream_field "$1" worker)', state '$(farm_stream_field "$1" state)')"
-}
 
 FARM_REPORT_MS=300
 farm_key w3 # before the ingest starts: it reads its allowlist once
@@ -50,12 +40,12 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 [ -n "$first" ] || fail "the first stream was not placed"
-wait_on low "$first"
+wait_running low "$first"
 second=w1
 [ "$first" = w1 ] && second=w2
 farm_publish "$khigh" 40 426x240 15
 pubhigh=$FARM_PUB_PID
-wait_on high "$second"
+wait_running high "$second"
 [ "$(renditions low)" = "$all" ] || fail "low has '$(renditions low)'"
 [ "$(renditions high)" = "$all" ] || fail "high has '$(renditions high)'"
 echo "two workers: low on $first, high on $second, each with: $all"
@@ -74,8 +64,8 @@ done
     fail "with no worker left the streams are not both pending (low '$(farm_stream_field low state)', high '$(farm_stream_field high state)')"
 echo "both streams pending: $(farm_stream_field low state) $(farm_stream_field high state)"
 farm_worker w3 --cpu-max-sessions 4
-wait_on high w3
-wait_on low w3
+wait_running high w3
+wait_running low w3
 [ "$(renditions high)" = "$all" ] || fail "high has '$(renditions high)', not the whole ladder"
 [ "$(renditions low)" = source ] || fail "low has '$(renditions low)', not Source alone"
 [ "$(farm_stream_field low partial)" = true ] || fail "low is not marked partial"

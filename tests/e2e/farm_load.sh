@@ -105,17 +105,6 @@ stream_json() {
     curl -fs "$FARM_API/api/streams" |
         jq -c --arg c "$1" '.[] | select(.channel == $c)' 2>/dev/null || true
 }
-stream_worker() { stream_json "$1" | jq -r '.worker // empty'; }
-# wait_running CHANNEL WORKER SECONDS: until the stream runs on WORKER.
-wait_running() {
-    local end=$((SECONDS + $3))
-    while [ $SECONDS -lt $end ]; do
-        [ "$(stream_worker "$1")" = "$2" ] &&
-            [ "$(farm_stream_field "$1" state)" = running ] && return 0
-        sleep 0.2
-    done
-    fail "$1 is not running on $2 after $3 s (worker '$(stream_worker "$1")', state '$(farm_stream_field "$1" state)')"
-}
 # events KIND CHANNEL: the coordinator's log lines of that event kind for
 # the channel's stream.
 events() {

@@ -151,6 +151,18 @@ ladder_ready() {
     [ "$n" -gt 0 ]
 }
 
+# wait_running CHANNEL WORKER [SECONDS]: until the channel's stream runs
+# on WORKER (the API says so), 20 s unless SECONDS, else the test fails.
+wait_running() {
+    local end=$((SECONDS + ${3:-20}))
+    while [ $SECONDS -lt $end ]; do
+        [ "$(farm_stream_field "$1" worker)" = "$2" ] &&
+            [ "$(farm_stream_field "$1" state)" = running ] && return 0
+        sleep 0.1
+    done
+    fail "$1 is not running on $2 after ${3:-20} s (worker '$(farm_stream_field "$1" worker)', state '$(farm_stream_field "$1" state)')"
+}
+
 # wait_started CHANNEL...: the caller's associative array t0 gets each
 # channel's publish start (publish_started), 10 s at most, else the test
 # fails.
