@@ -7,10 +7,13 @@
 //                     [--min-ratio R] [--startup-timeout S]
 //
 //   URL        a master playlist; several play at once, each in its own
-//              tab of one browser (the JSON lines come in their order) (the origin sends CORS headers: the
-//              player page is served from another origin, a local server
-//              started here, as a real site's player is)
-//   SECONDS    how long to play after start-up
+//              tab of one browser (the JSON lines come in their order).
+//              The origin sends CORS headers: the player page is served
+//              from another origin, a local server started here, as a
+//              real site's player is.
+//   SECONDS    how long to play after start-up (when the playhead first
+//              plays on; hls.js's seek to its live start position is not
+//              start-up yet)
 //   --levels   cycle through every level (hls.nextLevel) in equal slots
 //              and check that each one played
 //   --max-stall S       longest stall allowed after start-up (default 5)
@@ -133,7 +136,10 @@ function startPlayer(src) {
     setInterval(() => {
         const now = performance.now();
         const t = v.currentTime;
-        if (s.startup === null && t > 0 && last >= 0 && t > last)
+        // Start-up: the playhead plays on from where it was. A jump (hls.js
+        // seeking to its live start position) is not playing yet: the
+        // playhead may sit there until the data at it has arrived.
+        if (s.startup === null && last > 0 && t > last && t - last < 0.5)
             s.startup = now;
         last = t;
         if (s.samples.length < 20000)
