@@ -246,6 +246,8 @@ static int rend_put(transcode_session_t *s, rend_t *r, const char *rel,
 
 static int put_playlist(transcode_session_t *s, rend_t *r, bool endlist)
 {
+    if (r->yielded)
+        return 0;
     size_t len;
     char *text = hls_writer_text(r->pl, endlist, &len);
     if (!text)
@@ -287,11 +289,51 @@ static void retire_segment(transcode_session_t *s, rend_t *r, const char *uri)
     snprintf(r->gone[r->ngone++], sizeof(r->gone[0]), "%s", uri);
 }
 
+/*
+ * Whether a handed-over rendition (the stream moved: another session
+ * continues its playlist) must write nothing more. A session that lags
+ * (the slow one a move takes the stream from) may still have segments to
+ * publish when the new one starts listing its own: before each segment it
+ * would still write, it reads the playlist, and once another session has
+ * listed past its own last segment the playlist is that session's. From
+ * then on this one writes nothing of the rendition: its segment files
+ * would replace the other's under the same numbers, and its playlist
+ * would take the other's segments away from players.
+ */
+static bool yield_to_next(transcode_session_t *s, rend_t *r)
+{
+    if (r->yielded)
+        return true;
+    if (s->o.vod || !atomic_load(&s->handed_over))
+        return false;
+    char rel[160], url[1400];
+    rend_rel(r, "index.m3u8", rel, sizeof(rel));
+    output_files_path(s, rel, url, sizeof(url));
+    char *text = origin_read_text(url, TEXT_MAX, &s->o.origin.access);
+    hls_writer_t *w = text ? hls_writer_new(&s->wopts) : NULL;
+    if (w && hls_writer_continue(w, text) == 0 &&
+        hls_writer_next_sequence(w) > hls_writer_next_sequence(r->pl)) {
+        r->yielded = true;
+        log_info(MOD,
+                 "Another session lists this rendition's segments now; this "
+                 "one writes no more of it (the rest of its backlog is "
+                 "dropped).",
+                 "rendition=%s next_sequence=%lld theirs=%lld", r->r.name,
+                 (long long)hls_writer_next_sequence(r->pl),
+                 (long long)hls_writer_next_sequence(w));
+    }
+    hls_writer_free(&w);
+    free(text);
+    return r->yielded;
+}
+
 /* Writes one segment's file, then (live) the playlist that lists it. */
 static int publish_segment(transcode_session_t *s, rend_t *r,
                            const uint8_t *data, size_t len, double dur,
                            int64_t end_us)
 {
+    if (yield_to_next(s, r))
+        return 0;
     char uri[64], rel[200], gone[HLS_WRITER_URI_MAX];
     long long seq = (long long)hls_writer_next_sequence(r->pl);
     snprintf(uri, sizeof(uri), "seg_%05lld.%s", seq, s->o.fmp4 ? "m4s" : "ts");

@@ -72,6 +72,7 @@ typedef struct {
     bool failed;    /* dropped by hls_output_rend_fail: skipped from then on */
     bool finished;  /* last segment out (held for a reconnect) */
     bool continued; /* its playlist continues one another session wrote */
+    bool yielded;   /* handed over: another session lists its segments now */
 } rend_t;
 
 typedef struct {

@@ -303,6 +303,55 @@ static void test_moved_session_leaves_playlists_open(void **state)
     assert_null(strstr(text, "#EXT-X-ENDLIST"));
 }
 
+/* Writes TEXT to DIR/rel, making its directories. */
+static void write_out(const char *rel, const char *text)
+{
+    char path[400], cmd[500];
+    snprintf(path, sizeof(path), "%s/%s", dir, rel);
+    snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\"", path);
+    assert_int_equal(system(cmd), 0);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void read_out(const char *rel, char *text, size_t size);
+
+/*
+ * A moved session that lags (a slow one the stream was taken from): once
+ * another session lists past its last segment, it writes nothing more of
+ * that rendition: no segment file under the other's numbers, no playlist
+ * that would take the other's segments away. A rendition nobody else
+ * writes yet goes on as before.
+ */
+static void test_moved_session_yields_to_next(void **state)
+{
+    (void)state;
+    ladder_profile_t p;
+    char text[8192];
+    const char *theirs = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n"
+                         "#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:2.000,\n"
+                         "seg_00000.ts\n#EXTINF:2.000,\nseg_00001.ts\n";
+    assert_int_equal(ladder_profile_default(&p), 0);
+    write_out("yield/160p15/index.m3u8", theirs);
+    write_out("yield/160p15/seg_00000.ts", "theirs");
+    transcode_opts_t o = opts("yield");
+    transcode_session_t *s =
+        transcode_session_new(wrap_open_url(small, false, false), &p, &o);
+    assert_non_null(s);
+    transcode_session_continues_elsewhere(s);
+    assert_int_equal(transcode_session_run(s), 0);
+    transcode_session_free(&s);
+    read_out("yield/160p15/index.m3u8", text, sizeof(text));
+    assert_string_equal(text, theirs);
+    read_out("yield/160p15/seg_00000.ts", text, sizeof(text));
+    assert_string_equal(text, "theirs");
+    read_out("yield/source/index.m3u8", text, sizeof(text));
+    assert_non_null(strstr(text, "seg_00000.ts"));
+    assert_null(strstr(text, "#EXT-X-ENDLIST"));
+}
+
 /* Reads the whole file at DIR/rel into text (size bytes); "" if absent. */
 static void read_out(const char *rel, char *text, size_t size)
 {
@@ -1186,6 +1235,7 @@ int main(void)
         cmocka_unit_test(test_stop_ends_early),
         cmocka_unit_test(test_take_over_continues_playlists),
         cmocka_unit_test(test_moved_session_leaves_playlists_open),
+        cmocka_unit_test(test_moved_session_yields_to_next),
         cmocka_unit_test(test_cut_at_nearest_keyframe),
         cmocka_unit_test(test_continuation_follows_on),
         cmocka_unit_test(test_continuation_rebases),
