@@ -784,6 +784,11 @@ agent_t *agent_new(const worker_config_t *cfg, const probe_t *probe)
     else
         probe_run(&a->probe);
     probe_devices(&a->probe, &a->hwdev);
+    host_load_mode_t hm = HOST_LOAD_AUTO;
+    host_load_mode_parse(cfg->cpu_measure, &hm); /* checked at parse */
+    if (hm != HOST_LOAD_OFF)
+        a->host = host_load_new(hm);
+    a->probe.cpu_limit_cores = host_load_limit_cores(a->host);
     a->ndev = device_offer_list(&a->probe, cfg, a->dev, DEVICE_OFFER_MAX);
     for (int i = 0; i < a->ndev; i++)
         log_info(MOD, "Device offered.",
@@ -796,10 +801,6 @@ agent_t *agent_new(const worker_config_t *cfg, const probe_t *probe)
         for (int i = 0; i < a->ndev && !a->nvml; i++)
             if (a->dev[i].cuda_index >= 0)
                 a->nvml = nvml_open();
-    host_load_mode_t hm = HOST_LOAD_AUTO;
-    host_load_mode_parse(cfg->cpu_measure, &hm); /* checked at parse */
-    if (hm != HOST_LOAD_OFF)
-        a->host = host_load_new(hm);
     for (int i = 0; i < a->ndev; i++)
         if (a->dev[i].kind == PRISM__DEVICE_KIND__DEVICE_KIND_VAAPI)
             a->drm[i] = drm_load_new(a->dev[i].path);

@@ -25,7 +25,16 @@ static void offer_cpu(const probe_t *p, const worker_config_t *cfg,
 {
     memset(d, 0, sizeof(*d));
     d->kind = PRISM__DEVICE_KIND__DEVICE_KIND_CPU;
-    snprintf(d->name, sizeof(d->name), "cpu (%d cores)", p->cpu_cores);
+    /* A cgroup limit is the device's size: a container given 4 of 64
+     * cores is a 4-core device. */
+    double cores = p->cpu_limit_cores > 0 ? p->cpu_limit_cores
+                   : p->cpu_cores > 0     ? p->cpu_cores
+                                          : 1;
+    if (p->cpu_limit_cores > 0)
+        snprintf(d->name, sizeof(d->name), "cpu (%.2f of %d cores: cgroup)",
+                 p->cpu_limit_cores, p->cpu_cores);
+    else
+        snprintf(d->name, sizeof(d->name), "cpu (%d cores)", p->cpu_cores);
     snprintf(d->path, sizeof(d->path), "cpu");
     d->cuda_index = -1;
     d->memory_bytes = p->memory_bytes;
@@ -51,12 +60,11 @@ static void offer_cpu(const probe_t *p, const worker_config_t *cfg,
         d->codecs |= 1u << LADDER_CODEC_HEVC;
     if (strstr(p->sw_encoders, "libsvtav1"))
         d->codecs |= 1u << LADDER_CODEC_AV1;
-    int cores = p->cpu_cores > 0 ? p->cpu_cores : 1;
     d->max_sessions = (uint32_t)cfg->cpu_max_sessions;
     d->encode_budget = cfg->cpu_encode_budget ? (uint64_t)cfg->cpu_encode_budget
-                                              : (uint64_t)cores * 12000000u;
+                                              : (uint64_t)(cores * 12e6);
     d->decode_budget = cfg->cpu_decode_budget ? (uint64_t)cfg->cpu_decode_budget
-                                              : (uint64_t)cores * 60000000u;
+                                              : (uint64_t)(cores * 60e6);
 }
 
 /*

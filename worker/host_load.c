@@ -374,6 +374,11 @@ end:
     return h;
 }
 
+double host_load_limit_cores(const host_load_t *h)
+{
+    return h ? h->limit_cores : 0;
+}
+
 /* The cgroup's usage so far in microseconds. 0 or a negative errno. */
 static int cgroup_usage(const host_load_t *h, uint64_t *usec)
 {

@@ -89,6 +89,11 @@ typedef struct host_load host_load_t;
  * (AUTO or PROCESS). NULL when out of memory. */
 host_load_t *host_load_new(host_load_mode_t mode);
 
+/* The CPU limit of the worker's cgroup in cores (AUTO: the tightest on
+ * its cgroup and ancestors), 0 when there is none or none was looked for
+ * (PROCESS). */
+double host_load_limit_cores(const host_load_t *h);
+
 /* Samples at now_us (monotonic): the change since the last call (use -1
  * at the first). 0, or a negative errno when /proc could not be read (the
  * sample then says unknown). */

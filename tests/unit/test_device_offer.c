@@ -94,6 +94,13 @@ static void test_devices_and_budgets(void **state)
     n = device_offer_list(&p, &cfg, d, DEVICE_OFFER_MAX);
     assert_int_equal(d[0].encode_budget, 48000000u);
     assert_int_equal(d[0].decode_budget, 240000000u);
+    /* In a cgroup limited to 1.5 of the 4 cores: a 1.5-core device. */
+    p.cpu_limit_cores = 1.5;
+    n = device_offer_list(&p, &cfg, d, DEVICE_OFFER_MAX);
+    assert_int_equal(d[0].encode_budget, 18000000u);
+    assert_int_equal(d[0].decode_budget, 90000000u);
+    assert_string_equal(d[0].name, "cpu (1.50 of 4 cores: cgroup)");
+    p.cpu_limit_cores = 0;
 
     /* An H100 alone: the CPU is offered, its sessions hybrid (NVDEC and
      * scale_cuda on the GPU, x264 on the CPU). */
