@@ -683,6 +683,27 @@ static int h264_profile_idc(const char *name)
     return -1;
 }
 
+/*
+ * Whether a decoder of H.264 profile DECLARED decodes profile VIDEO: the
+ * same one, or a later one on the line Constrained Baseline (as x264
+ * writes Baseline) < Main < High < High 10 < High 4:2:2 < High 4:4:4
+ * Predictive. CODECS may declare more than a segment needs (a stream
+ * continued by another encoder lists both kinds of segment for a while),
+ * never less.
+ */
+static bool h264_profile_covers(int declared, int video)
+{
+    static const int line[] = {66, 77, 100, 110, 122, 244};
+    int d = -1, v = -1;
+    for (int i = 0; i < 6; i++) {
+        if (line[i] == declared)
+            d = i;
+        if (line[i] == video)
+            v = i;
+    }
+    return declared == video || (d >= 0 && v >= 0 && d >= v);
+}
+
 /* The n-th comma-separated entry of codecs that starts with prefix. */
 static bool find_codec(const char *codecs, const char *prefix, char *out,
                        size_t outlen)
@@ -724,10 +745,12 @@ int hls_check_codecs(const hls_variant_info_t *v, const char *video_profile,
         else if (sscanf(c + 5, "%2x%2x%2x", &pp, &cc, &ll) != 3 ||
                  strlen(c) != 11)
             add(r, "codecs", 0, "%s: %s is not avc1.PPCCLL", v->uri, c);
-        else if ((int)pp != want || (int)ll != video_level)
+        else if (!h264_profile_covers((int)pp, want) ||
+                 (int)ll < video_level)
             add(r, "codecs", 0,
                 "%s: CODECS says %s (profile %u, level %u) but the video is "
-                "%s (profile %d) level %d",
+                "%s (profile %d) level %d: a player that decodes what CODECS "
+                "says cannot decode it",
                 v->uri, c, pp, ll, video_profile, want, video_level);
     } else if (has_video) {
         add(r, "codecs", 0, "%s: CODECS lists %s but there is no video", v->uri,

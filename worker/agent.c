@@ -594,7 +594,10 @@ static void tend_sessions(agent_t *a)
         }
         if (s->stop_by_ms && clock_mono_ms() > s->stop_by_ms &&
             !atomic_load(&s->stop)) {
-            log_warn(MOD, "No keyframe to stop at in time; stopping now.",
+            log_warn(MOD,
+                     "The session did not reach its stop in time (no "
+                     "keyframe, or a backlog to work through); stopping "
+                     "now.",
                      "stream=%s generation=%" PRIu64, s->stream_id,
                      s->generation);
             sess_stop(s);

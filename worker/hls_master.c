@@ -72,6 +72,66 @@ static size_t unescape(const uint8_t *d, size_t len, uint8_t *out, size_t max)
     return n;
 }
 
+int hls_master_video_codec(const char *text, const char *uri, char *out,
+                           size_t outlen)
+{
+    const char *codecs = NULL;
+    size_t ulen = strlen(uri);
+    for (const char *l = text; l && *l;) {
+        const char *end = strchr(l, '\n');
+        size_t n = end ? (size_t)(end - l) : strlen(l);
+        if (n && l[n - 1] == '\r')
+            n--;
+        if (!strncmp(l, "#EXT-X-STREAM-INF:", 18)) {
+            const char *c = strstr(l, "CODECS=\"");
+            codecs = c && c < l + n ? c + 8 : NULL;
+        } else if (n && *l != '#') {
+            if (codecs && n == ulen && !strncmp(l, uri, ulen)) {
+                for (const char *p = codecs; *p && *p != '"';) {
+                    size_t k = strcspn(p, ",\"");
+                    if (strncmp(p, "mp4a.", 5)) {
+                        snprintf(out, outlen, "%.*s", (int)k, p);
+                        return 0;
+                    }
+                    p += k + (p[k] == ',');
+                }
+                return -ENOENT;
+            }
+            codecs = NULL;
+        }
+        l = end ? end + 1 : NULL;
+    }
+    return -ENOENT;
+}
+
+/* The place of an H.264 profile_idc on the line of profiles that each
+ * decode the one before; 0 when it is not on it. */
+static int h264_profile_rank(unsigned idc)
+{
+    static const unsigned line[] = {66, 77, 100, 110, 122, 244};
+    for (int i = 0; i < 6; i++)
+        if (line[i] == idc)
+            return i + 1;
+    return 0;
+}
+
+void hls_codec_cover(char *ours, size_t outlen, const char *theirs)
+{
+    unsigned op, oc, ol, tp, tc, tl;
+    if (strlen(ours) != 11 || strlen(theirs) != 11 ||
+        strncmp(ours, "avc1.", 5) || strncmp(theirs, "avc1.", 5) ||
+        sscanf(ours + 5, "%2x%2x%2x", &op, &oc, &ol) != 3 ||
+        sscanf(theirs + 5, "%2x%2x%2x", &tp, &tc, &tl) != 3)
+        return;
+    int orank = h264_profile_rank(op), trank = h264_profile_rank(tp);
+    if (!orank || !trank)
+        return;
+    unsigned p = trank > orank ? tp : op, c = trank > orank ? tc : oc;
+    if (trank == orank)
+        c = oc & tc; /* a constraint both keep */
+    snprintf(ours, outlen, "avc1.%02x%02x%02x", p, c, tl > ol ? tl : ol);
+}
+
 int hls_codec_h264(const uint8_t *data, size_t len, char *out, size_t outlen)
 {
     const uint8_t *p;

@@ -37,6 +37,27 @@ int hls_codec_hevc(const uint8_t *data, size_t len, char *out, size_t outlen);
  * the level being the lowest whose picture size and display rate fit.
  */
 void hls_codec_av1(int width, int height, double fps, char *out, size_t outlen);
+/*
+ * The video codec a master playlist TEXT lists for the variant at URI
+ * ("360p30/index.m3u8"): the first CODECS entry that is not audio
+ * (mp4a), into OUT. 0, or -ENOENT when the variant or its video is not
+ * listed.
+ */
+int hls_master_video_codec(const char *text, const char *uri, char *out,
+                           size_t outlen);
+
+/*
+ * The H.264 codec string that declares what both OURS and THEIRS need
+ * ("avc1.PPCCLL"): the higher profile of the ordered line Constrained
+ * Baseline (as x264 writes it) < Main < High < High 10 < High 4:2:2 <
+ * High 4:4:4, with its constraint flags, and the higher level. A stream
+ * continued by another worker (another preset, another encoder) may list
+ * both kinds of segments for a while, and a player must be able to
+ * decode every one. Where the two are not both H.264 or their profiles
+ * are not on that line, OURS stays.
+ */
+void hls_codec_cover(char *ours, size_t outlen, const char *theirs);
+
 /* The codec string of an AAC stream: profile is FF_PROFILE_AAC_* (0-based
  * object type minus one), e.g. 1 (LC) gives "mp4a.40.2". */
 void hls_codec_aac(int profile, char *out, size_t outlen);

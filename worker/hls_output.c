@@ -106,6 +106,10 @@ int hls_output_write_master(transcode_session_t *s, bool final)
             if (strcmp(r->vcodec, "-"))
                 snprintf(v[i].video_codec, sizeof(v[i].video_codec), "%s",
                          r->vcodec);
+            /* The playlist still lists the other session's segments. */
+            if (v[i].video_codec[0] && r->prev_vcodec[0])
+                hls_codec_cover(v[i].video_codec, sizeof(v[i].video_codec),
+                                r->prev_vcodec);
         }
         if (s->ai >= 0)
             snprintf(v[i].audio_codec, sizeof(v[i].audio_codec), "%s",
@@ -511,6 +515,25 @@ static int rend_cut(transcode_session_t *s, rend_t *r, int64_t end_us,
     return 0;
 }
 
+/* A continued stream: the video codec its master lists for each continued
+ * rendition (what that rendition's earlier segments need). */
+static void read_master_codecs(transcode_session_t *s)
+{
+    char url[1400];
+    output_files_path(s, "master.m3u8", url, sizeof(url));
+    char *text = origin_read_text(url, TEXT_MAX, &s->o.origin.access);
+    for (int i = 0; text && i < s->nrend; i++) {
+        rend_t *r = &s->rend[i];
+        char uri[160];
+        rend_rel(r, "index.m3u8", uri, sizeof(uri));
+        if (r->continued &&
+            hls_master_video_codec(text, uri, r->prev_vcodec,
+                                   sizeof(r->prev_vcodec)) < 0)
+            r->prev_vcodec[0] = '\0';
+    }
+    free(text);
+}
+
 /* The renditions' playlists, continued from the output's when asked. */
 int hls_output_open_playlists(transcode_session_t *s)
 {
@@ -541,6 +564,8 @@ int hls_output_open_playlists(transcode_session_t *s)
         if (s->rend[i].resume_us == INT64_MIN) /* a rendition new here */
             s->rend[i].resume_us = s->resume_us;
     }
+    if (s->o.continue_playlists && !s->o.vod)
+        read_master_codecs(s);
     return 0;
 }
 

@@ -534,6 +534,16 @@ int transcode_session_run(transcode_session_t *s)
     s->reader_started = true;
     for (;;) {
         int64_t read_us = 0;
+        /* Stopped: what is still queued is not worked through (a session
+         * that lags would spend as long again on a backlog that nobody
+         * waits for); the encoders' last frames still go out. */
+        if (atomic_load(&s->stop)) {
+            int left = pkt_queue_depth(s->q);
+            if (left)
+                log_info(MOD, "Stopped; the input still queued is dropped.",
+                         "input=\"%s\" packets=%d", s->src->name, left);
+            break;
+        }
         ret = pkt_queue_get(s->q, pkt, &read_us);
         if (ret < 0)
             break;

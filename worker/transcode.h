@@ -137,7 +137,9 @@ transcode_session_t *transcode_session_new(packet_source_t *src,
  */
 int transcode_session_run(transcode_session_t *s);
 
-/* Asks a running session to finish soon; any thread. */
+/* Asks a running session to finish soon: input still queued is dropped,
+ * the encoders' delayed frames and the last segments go out; any
+ * thread. */
 void transcode_session_stop(transcode_session_t *s);
 
 /*

@@ -66,6 +66,7 @@ typedef struct {
     int64_t pub_bytes;       /* and their bytes */
     segment_align_sel_t sel; /* its frame selection */
     char vcodec[48];
+    char prev_vcodec[48]; /* the video codec the master it continued lists */
     double peak_bps; /* the highest segment bit rate published */
     double adv_bps;  /* the BANDWIDTH the master says */
     int64_t frames;

@@ -10,84 +10,13 @@
 #     reservations alone the tie would go to wa), seen in the
 #     stream.placed event; the API and /metrics show reserved and
 #     measured side by side.
-# The slow-session move (load_ctl.h) is covered by test_load_ctl and
-# test_coord_integration, not here: moving a session that lags by more
-# than a segment lets the old one publish its backlog over the new one's
-# playlists (see docs/coordinator.md, "Load control loop").
+# The slow-session move is e2e_farm_slow.
 # Exits 77 (skipped) where no cgroup with a CPU limit can be made.
 : "${PRISM_TEST_PGURL:?needs the PostgreSQL fixture}"
 
-# ---------------------------------------------------------------- cgroups
-CG_NAME=prism-load-$$
-CG_DIRS=()
-# cg_setup: the hierarchies to use (v1 cpu and cpuacct, or v2), or exit 77.
-cg_setup() {
-    if [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ] &&
-        [ -f /sys/fs/cgroup/cpuacct/cpuacct.usage ] &&
-        mkdir "/sys/fs/cgroup/cpu/$CG_NAME" 2>/dev/null &&
-        mkdir "/sys/fs/cgroup/cpuacct/$CG_NAME" 2>/dev/null; then
-        CG_V=1
-        CG_DIRS=("/sys/fs/cgroup/cpuacct/$CG_NAME" "/sys/fs/cgroup/cpu/$CG_NAME")
-        CG_ROOTS=(/sys/fs/cgroup/cpu /sys/fs/cgroup/cpuacct)
-        return 0
-    fi
-    rmdir "/sys/fs/cgroup/cpu/$CG_NAME" 2>/dev/null || true
-    if grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null &&
-        mkdir "/sys/fs/cgroup/$CG_NAME" 2>/dev/null &&
-        echo +cpu >"/sys/fs/cgroup/$CG_NAME/cgroup.subtree_control" 2>/dev/null; then
-        CG_V=2
-        CG_DIRS=("/sys/fs/cgroup/$CG_NAME")
-        CG_ROOTS=(/sys/fs/cgroup)
-        return 0
-    fi
-    rmdir "/sys/fs/cgroup/$CG_NAME" 2>/dev/null || true
-    echo "SKIP: cannot create a cgroup with a CPU limit here (neither v1 cpu+cpuacct under /sys/fs/cgroup/cpu{,acct} nor v2 with the cpu controller): the load control loop needs per-worker cgroups on a shared host"
-    exit 77
-}
-# cg_make NAME CORES: a child cgroup limited to CORES (a decimal).
-cg_make() {
-    local quota
-    quota=$(echo "$2 * 100000 / 1" | bc)
-    if [ "$CG_V" = 1 ]; then
-        mkdir "/sys/fs/cgroup/cpu/$CG_NAME/$1" "/sys/fs/cgroup/cpuacct/$CG_NAME/$1"
-        CG_DIRS=("/sys/fs/cgroup/cpu/$CG_NAME/$1" "/sys/fs/cgroup/cpuacct/$CG_NAME/$1" "${CG_DIRS[@]}")
-        echo 100000 >"/sys/fs/cgroup/cpu/$CG_NAME/$1/cpu.cfs_period_us"
-        echo "$quota" >"/sys/fs/cgroup/cpu/$CG_NAME/$1/cpu.cfs_quota_us"
-    else
-        mkdir "/sys/fs/cgroup/$CG_NAME/$1"
-        CG_DIRS=("/sys/fs/cgroup/$CG_NAME/$1" "${CG_DIRS[@]}")
-        echo "$quota 100000" >"/sys/fs/cgroup/$CG_NAME/$1/cpu.max"
-    fi
-}
-# cg_enter NAME: this shell (and what it starts next) into cgroup NAME, or
-# back to the root cgroup with "".
-cg_enter() {
-    local r
-    for r in "${CG_ROOTS[@]}"; do
-        if [ -n "$1" ]; then
-            echo "$BASHPID" >"$r/$CG_NAME/$1/cgroup.procs"
-        else
-            echo "$BASHPID" >"$r/cgroup.procs"
-        fi
-    done
-}
-# cg_cleanup: a process still in the test's cgroups is one the test
-# started (a worker or hog that outlived farm_down): it is killed, then
-# the cgroups are removed (children first).
-cg_cleanup() {
-    local d p _
-    for d in "${CG_DIRS[@]}"; do
-        [ -d "$d" ] || continue
-        for p in $(cat "$d/cgroup.procs" 2>/dev/null); do
-            kill -9 "$p" 2>/dev/null || true
-        done
-        for _ in $(seq 20); do
-            rmdir "$d" 2>/dev/null && break
-            sleep 0.1
-        done
-    done
-    return 0
-}
+CG_TEST=load
+# shellcheck source=tests/e2e/lib/cgroup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cgroup.sh"
 cg_setup
 trap cg_cleanup EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/lib/farm.sh" load
@@ -96,22 +25,6 @@ HOG_PIDS=()
 # 1 on a failed playlist check), then the cgroups.
 trap 'rc=$?; set +e; [ ${#HOG_PIDS[@]} -eq 0 ] || kill "${HOG_PIDS[@]}"
     (cleanup) || rc=1; cg_cleanup; exit $rc' EXIT
-
-# worker_json ID: the API's worker; dev_field ID JQ: a field of its device 0.
-worker_json() { curl -fs "$FARM_API/api/workers/$1" || true; }
-dev_field() { worker_json "$1" | jq -r ".devices[0]$2 // empty" 2>/dev/null || true; }
-# stream_json CHANNEL: the API's stream of the channel.
-stream_json() {
-    curl -fs "$FARM_API/api/streams" |
-        jq -c --arg c "$1" '.[] | select(.channel == $c)' 2>/dev/null || true
-}
-# events KIND CHANNEL: the coordinator's log lines of that event kind for
-# the channel's stream.
-events() {
-    local id
-    id=$(stream_json "$2" | jq -r .id)
-    grep "kind=$1 .*stream=$id" "$dir/logs/coord0.log" || true
-}
 
 FARM_REPORT_MS=500
 farm_pg || fail "no PostgreSQL"

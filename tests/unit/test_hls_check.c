@@ -548,6 +548,14 @@ static void test_codecs(void **state)
     v = hls_check_variant(m, "source/index.m3u8");
     r->n = 0;
     assert_int_equal(hls_check_codecs(v, "High", 30, "LC", r), 0);
+    /* Declaring more than the video needs is no error (a decoder of High
+     * 3.0 plays Main 2.1 and Constrained Baseline); less is. */
+    assert_int_equal(hls_check_codecs(v, "Main", 21, "LC", r), 0);
+    assert_int_equal(hls_check_codecs(v, "Constrained Baseline", 30, "LC", r),
+                     0);
+    assert_int_equal(hls_check_codecs(v, "High", 31, "LC", r), 1);
+    assert_int_equal(hls_check_codecs(v, "High 10", 30, "LC", r), 1);
+    assert_int_equal(hls_check_codecs(v, "Extended", 30, "LC", r), 1);
     assert_null(hls_check_variant(m, "nope.m3u8"));
     free(r);
     free(m);

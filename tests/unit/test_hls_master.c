@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hls_master.h"
@@ -94,8 +95,44 @@ static void test_master(void **state)
              "#EXT-X-STREAM-INF:BANDWIDTH=140000,CODECS=\"mp4a.40.2\","
              "NAME=\"audio\"\naudio/index.m3u8\n");
     assert_int_equal(hls_master_format(v, 2, true, buf, 40), -ENOSPC);
+
+    /* What a continued stream reads back from it. */
+    char c[48];
+    assert_int_equal(hls_master_format(v, 2, true, buf, sizeof(buf)), n);
+    assert_int_equal(hls_master_video_codec(buf, "720p30/index.m3u8", c,
+                                            sizeof(c)),
+                     0);
+    assert_string_equal(c, "avc1.64001f");
+    assert_int_equal(
+        hls_master_video_codec(buf, "audio/index.m3u8", c, sizeof(c)),
+        -ENOENT);
+    assert_int_equal(
+        hls_master_video_codec(buf, "720p/index.m3u8", c, sizeof(c)),
+        -ENOENT);
+}
+
+/* A continued stream declares what both sessions' segments need. */
+static void test_codec_cover(void **state)
+{
+    (void)state;
+    char c[48] = "avc1.42c01e"; /* Constrained Baseline 3.0 (ultrafast) */
+    hls_codec_cover(c, sizeof(c), "avc1.64001f"); /* High 3.1 (veryslow) */
+    assert_string_equal(c, "avc1.64001f");
+    snprintf(c, sizeof(c), "avc1.640028"); /* High 4.0 */
+    hls_codec_cover(c, sizeof(c), "avc1.4d401f"); /* Main 3.1 */
+    assert_string_equal(c, "avc1.640028");
+    snprintf(c, sizeof(c), "avc1.4d401e");
+    hls_codec_cover(c, sizeof(c), "avc1.4d001f"); /* same profile */
+    assert_string_equal(c, "avc1.4d001f");
+    snprintf(c, sizeof(c), "hvc1.1.6.L93.B0"); /* not both H.264: ours */
+    hls_codec_cover(c, sizeof(c), "avc1.64001f");
+    assert_string_equal(c, "hvc1.1.6.L93.B0");
+    snprintf(c, sizeof(c), "avc1.58001e"); /* Extended: off the line */
+    hls_codec_cover(c, sizeof(c), "avc1.64001f");
+    assert_string_equal(c, "avc1.58001e");
 }
 
 TEST_MAIN(cmocka_unit_test(test_h264_annexb_and_avcc),
           cmocka_unit_test(test_hevc_sps), cmocka_unit_test(test_av1_levels),
-          cmocka_unit_test(test_aac), cmocka_unit_test(test_master))
+          cmocka_unit_test(test_aac), cmocka_unit_test(test_master),
+          cmocka_unit_test(test_codec_cover))

@@ -207,3 +207,19 @@ wait_ladders() {
         sleep 0.2
     done
 }
+
+# worker_json ID: the API's worker; dev_field ID JQ: a field of its device 0.
+worker_json() { curl -fs "$FARM_API/api/workers/$1" || true; }
+dev_field() { worker_json "$1" | jq -r ".devices[0]$2 // empty" 2>/dev/null || true; }
+# stream_json CHANNEL: the API's stream of the channel.
+stream_json() {
+    curl -fs "$FARM_API/api/streams" |
+        jq -c --arg c "$1" '.[] | select(.channel == $c)' 2>/dev/null || true
+}
+# events KIND CHANNEL: the coordinator's log lines of that event kind for
+# the channel's stream.
+events() {
+    local id
+    id=$(stream_json "$2" | jq -r .id)
+    grep "kind=$1 .*stream=$id" "$dir/logs/coord0.log" || true
+}
