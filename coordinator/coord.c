@@ -385,12 +385,14 @@ coord_t *coord_new(const coord_config_t *cfg)
     c->badkeys =
         addr_limit_new((uint32_t)cfg->bad_key_addrs, 0,
                        (uint32_t)cfg->bad_key_limit, cfg->bad_key_window_ms);
+    c->chans = chan_cache_new((size_t)cfg->channel_cache);
     if (!c->worker_ids || !c->stream_ids || !c->channel_streams ||
-        !c->badkeys) {
+        !c->badkeys || !c->chans) {
         idmap_free(&c->worker_ids);
         idmap_free(&c->stream_ids);
         idmap_free(&c->channel_streams);
         addr_limit_free(&c->badkeys);
+        chan_cache_free(&c->chans);
         free(c);
         return NULL;
     }
@@ -564,6 +566,7 @@ void coord_free(coord_t **cp)
     idmap_free(&c->stream_ids);
     idmap_free(&c->channel_streams);
     addr_limit_free(&c->badkeys);
+    chan_cache_free(&c->chans);
     free(c);
     *cp = NULL;
 }

@@ -419,6 +419,10 @@ static void metrics_counters(text_t *t, const coord_t *c)
          n->rejections},
         {"prism_publishes_total", "Publishes accepted as new streams.",
          n->publishes},
+        {"prism_publish_cache_admits_total",
+         "Publishes admitted from the channel cache while the database was "
+         "away.",
+         n->cache_admits},
         {"prism_dead_workers_total", "Workers declared dead.", n->dead_workers},
         {"prism_hung_sessions_total", "Sessions found hung.", n->hung_sessions},
         {"prism_overloads_total", "Times a worker became overloaded.",

@@ -119,6 +119,13 @@ const config_option_t coord_config_options[] = {
     {"db_queue_max", 0, CONFIG_INT, "10000", 1, 10000000, N(db_queue_max),
      "PostgreSQL writes queued while the database is slow or away; more "
      "are dropped and counted"},
+    {"channel_cache", 0, CONFIG_INT, "10000", 0, 10000000, N(channel_cache),
+     "Channels kept as last read, so that they can go live while the "
+     "database is away (0: refuse every publish then)"},
+    {"channel_cache_ms", 0, CONFIG_INT, "86400000", 0, 31536000000,
+     N(channel_cache_ms),
+     "A kept channel admits a publish during an outage this long after it "
+     "was last read from the database, ms"},
     {"db_backoff_min_ms", 0, CONFIG_INT, "200", 10, 600000,
      N(db_backoff_min_ms), "First PostgreSQL reconnect delay, ms"},
     {"db_backoff_max_ms", 0, CONFIG_INT, "5000", 10, 600000,

@@ -41,6 +41,9 @@ typedef struct {
     int64_t max_workers;        /* registry bound */
     int64_t max_streams;        /* stream table bound */
     int64_t db_queue_max;       /* queued PostgreSQL writes */
+    int64_t channel_cache;      /* channels kept for admission while the
+                                   database is away (0 = none) */
+    int64_t channel_cache_ms;   /* how long a kept channel admits */
     int64_t db_backoff_min_ms;  /* reconnect backoff, first step */
     int64_t db_backoff_max_ms;  /* reconnect backoff, ceiling */
     int64_t db_connect_timeout_ms; /* a connect attempt is abandoned after */

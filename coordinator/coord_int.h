@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "addr_limit.h"
+#include "chan_cache.h"
 #include "coord.h"
 #include "coord_config.h"
 #include "curve_keys.h"
@@ -68,6 +69,7 @@ struct coord {
     size_t nstreams;    /* slots in use */
     uint64_t next_seq;
     addr_limit_t *badkeys; /* bad stream keys per address (IPv6: /64) */
+    chan_cache_t *chans;   /* channels last read, for database outages */
 
     coord_release_t *releases; /* unacknowledged, release_pending_max */
     size_t nreleases;

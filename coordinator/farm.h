@@ -171,6 +171,7 @@ typedef struct {
     uint64_t placements;
     uint64_t replacements;
     uint64_t rejections;
+    uint64_t cache_admits; /* publishes admitted from the channel cache */
     uint64_t publishes;
     uint64_t dead_workers;
     uint64_t hung_sessions;

@@ -3,10 +3,13 @@
  * How this works
  *
  * A PublishRequest is refused at once when it cannot succeed (unknown
- * ingest, no database, too many bad keys from its address, a malformed
- * key, a full farm); otherwise the channel row is read, without blocking
- * the loop, and publish_cb checks the key against it (salted SHA-256,
- * constant-time compare). A publish with the key of a channel whose stream
+ * ingest, too many bad keys from its address, a malformed key, a full
+ * farm); otherwise the channel row is read, without blocking the loop,
+ * and kept in the channel cache (chan_cache.h), and admit checks the key
+ * against it (salted SHA-256, constant-time compare). While the database
+ * is away, the channel as last read decides if it was read within
+ * channel_cache_ms; any other publish is refused ("database unavailable,
+ * try again shortly"). A publish with the key of a channel whose stream
  * is live continues that stream (the publisher reconnected, perhaps
  * through another ingest); a new stream is fitted to the channel's ladder
  * profile and placed (ops.c), or waits for its source's size when the
@@ -106,6 +109,7 @@ typedef struct {
     char addr[64];
     char key[STREAMKEY_MAX];
     char protocol[8];
+    int64_t chan; /* the channel id the key names */
     Prism__SourceInfo src;
 } publish_ctx_t;
 
@@ -123,21 +127,17 @@ int publish_load_profile(const char *name, const char *doc,
     return ladder_profile_default(out);
 }
 
-static void publish_cb(void *ud, const PGresult *res, const char *err)
+/*
+ * The admission of publish x for channel row ch (NULL: no such channel),
+ * read from the database now or, while it is away, kept from before
+ * (CACHED). Replies and frees x.
+ */
+static void admit(publish_ctx_t *x, const chan_row_t *ch, bool cached)
 {
-    publish_ctx_t *x = ud;
     coord_t *c = x->c;
     const char *reject = NULL;
     coord_stream_t *s = NULL;
-    if (!res) {
-        reject = "database unavailable, try again shortly";
-        log_warn(MOD, "Publish refused: channel lookup failed.",
-                 "ingest=%s err=\"%s\"", x->ingest, err ? err : "");
-        goto reply;
-    }
-    if (PQntuples(res) != 1 ||
-        !streamkey_verify(PQgetvalue(res, 0, ROWS_CHAN_SALT), x->key,
-                          PQgetvalue(res, 0, ROWS_CHAN_HASH))) {
+    if (!ch || !streamkey_verify(ch->salt, x->key, ch->hash)) {
         badkey_count(c, x->addr);
         reject = "invalid stream key";
         rows_event(c, "publish.rejected", NULL, NULL,
@@ -145,12 +145,18 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
                              x->ingest, "addr", x->addr));
         goto reply;
     }
-    if (PQgetvalue(res, 0, ROWS_CHAN_DISABLED)[0] == 't') {
+    if (ch->disabled) {
         reject = "channel disabled";
         goto reply;
     }
-    int64_t chan = strtoll(PQgetvalue(res, 0, ROWS_CHAN_ID), NULL, 10);
-    s = farm_find_channel_stream(c, chan);
+    if (cached) {
+        c->n.cache_admits++;
+        log_warn(MOD,
+                 "The database is away: the publish is checked against the "
+                 "channel as last read.",
+                 "channel=%s ingest=%s", ch->name, x->ingest);
+    }
+    s = farm_find_channel_stream(c, ch->id);
     if (s) {
         /* The streamer reconnected (perhaps through another ingest): the
          * stream goes on under the same id and playlists. */
@@ -159,7 +165,8 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
         s->src_info = x->src;
         s->src_info.client = NULL;
         rows_event(c, "stream.resumed", farm_worker_id(c, s->worker), s->id,
-                   json_pack("{s:s}", "ingest", x->ingest));
+                   json_pack("{s:s, s:b}", "ingest", x->ingest, "from_cache",
+                             cached));
         if (s->worker >= 0) {
             uint64_t g = s->generation;
             long ow = s->worker;
@@ -178,7 +185,7 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
     }
     random_uuid(s->id);
     random_hex(s->token, COORD_TOKEN_HEX / 2);
-    s->channel_id = chan;
+    s->channel_id = ch->id;
     if (farm_stream_index(c, s) < 0) {
         s->id[0] = '\0';
         farm_stream_free(c, s);
@@ -186,22 +193,18 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
         reject = "out of memory";
         goto reply;
     }
-    snprintf(s->channel, sizeof(s->channel), "%s",
-             PQgetvalue(res, 0, ROWS_CHAN_NAME));
-    s->priority =
-        (uint32_t)strtoul(PQgetvalue(res, 0, ROWS_CHAN_PRIORITY), NULL, 10);
+    snprintf(s->channel, sizeof(s->channel), "%s", ch->name);
+    s->priority = ch->priority;
     snprintf(s->ingest, sizeof(s->ingest), "%s", x->ingest);
     snprintf(s->protocol, sizeof(s->protocol), "%s", x->protocol);
-    snprintf(s->profile, sizeof(s->profile), "%s",
-             PQgetvalue(res, 0, ROWS_CHAN_PROFILE));
+    snprintf(s->profile, sizeof(s->profile), "%s", ch->profile);
     s->src_info = x->src;
     s->src_info.client = NULL;
     s->started_wall_ms = clock_wall_ms();
     envelope_source_to_ladder(&x->src, &s->source);
     ladder_profile_t prof;
     s->awaiting_source = s->source.width <= 0 || s->source.height <= 0;
-    if (publish_load_profile(
-            s->profile, PQgetvalue(res, 0, ROWS_CHAN_PROFILE_DOC), &prof) < 0 ||
+    if (publish_load_profile(s->profile, ch->profile_doc, &prof) < 0 ||
         (!s->awaiting_source &&
          ladder_apply(&prof, &s->source, &s->ladder) < 0)) {
         farm_stream_free(c, s);
@@ -214,9 +217,9 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
     c->n.publishes++;
     rows_stream(c, s);
     rows_event(c, "stream.started", NULL, s->id,
-               json_pack("{s:s, s:s, s:i, s:i}", "channel", s->channel,
+               json_pack("{s:s, s:s, s:i, s:i, s:b}", "channel", s->channel,
                          "ingest", s->ingest, "width", s->source.width,
-                         "height", s->source.height));
+                         "height", s->source.height, "from_cache", cached));
     if (!s->awaiting_source && ops_place_stream(c, s, "publish") < 0)
         rows_event(c, "stream.pending", NULL, s->id,
                    json_pack("{s:s}", "reason", "no capacity"));
@@ -224,6 +227,46 @@ reply:
     publish_reply(c, x->rid, x->rid_len, x->request_id, s, reject);
     memset(x->key, 0, sizeof(x->key));
     free(x);
+}
+
+/* Publish x while the database is away: the channel as last read, if
+ * it was read recently enough; else refused. Replies and frees x. */
+static void admit_cached(publish_ctx_t *x, int64_t chan)
+{
+    coord_t *c = x->c;
+    const chan_row_t *ch = chan_cache_get(c->chans, chan, clock_mono_ms(),
+                                          c->cfg.channel_cache_ms);
+    if (ch) {
+        admit(x, ch, true);
+        return;
+    }
+    log_info(MOD, "Publish refused.", "ingest=%s addr=%s reason=\"%s\"",
+             x->ingest, x->addr, "database unavailable, try again shortly");
+    publish_reply(c, x->rid, x->rid_len, x->request_id, NULL,
+                  "database unavailable, try again shortly");
+    memset(x->key, 0, sizeof(x->key));
+    free(x);
+}
+
+static void publish_cb(void *ud, const PGresult *res, const char *err)
+{
+    publish_ctx_t *x = ud;
+    if (!res) {
+        log_warn(MOD, "Channel lookup failed.", "ingest=%s err=\"%s\"",
+                 x->ingest, err ? err : "");
+        admit_cached(x, x->chan);
+        return;
+    }
+    chan_row_t ch;
+    if (rows_channel_row(res, &ch) < 0) {
+        chan_cache_drop(x->c->chans, x->chan); /* no such channel now */
+        admit(x, NULL, false);
+        return;
+    }
+    if (chan_cache_put(x->c->chans, &ch, clock_mono_ms()) < 0)
+        log_warn(MOD, "Channel not kept for outages: out of memory.",
+                 "channel=%s", ch.name);
+    admit(x, &ch, false);
 }
 
 void publish_admit(coord_t *c, const envelope_peer_t *peer,
@@ -240,8 +283,6 @@ void publish_admit(coord_t *c, const envelope_peer_t *peer,
         farm_send_not_registered(c, peer, in->id); /* asks for a Hello */
     if (!in)
         reject = "unknown ingest";
-    else if (!store_up(c->db))
-        reject = "database unavailable, try again shortly";
     else if (badkey_limited(c, addr))
         reject = "too many bad stream keys from this address";
     else if (streamkey_parse(p->stream_key, &chan, &secret) < 0) {
@@ -269,6 +310,7 @@ void publish_admit(coord_t *c, const envelope_peer_t *peer,
     snprintf(x->ingest, sizeof(x->ingest), "%s", in->id);
     snprintf(x->addr, sizeof(x->addr), "%s", addr);
     snprintf(x->key, sizeof(x->key), "%s", p->stream_key);
+    x->chan = chan;
     (void)secret;
     snprintf(x->protocol, sizeof(x->protocol), "%s",
              p->protocol == PRISM__INGEST_PROTOCOL__INGEST_PROTOCOL_SRT
@@ -277,11 +319,8 @@ void publish_admit(coord_t *c, const envelope_peer_t *peer,
     Prism__SourceInfo def = PRISM__SOURCE_INFO__INIT;
     x->src = p->source ? *p->source : def;
     x->src.client = NULL;
-    int rc = rows_channel_by_id(c, chan, publish_cb, x);
-    if (rc < 0) {
-        memset(x->key, 0, sizeof(x->key));
-        free(x);
-        publish_reply(c, peer->rid, peer->rid_len, p->request_id, NULL,
-                      "database unavailable, try again shortly");
-    }
+    /* While the database is away (a read is refused at once), the
+     * channel as last read decides. */
+    if (!store_up(c->db) || rows_channel_by_id(c, chan, publish_cb, x) < 0)
+        admit_cached(x, chan);
 }

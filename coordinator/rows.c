@@ -1,11 +1,13 @@
 /* The coordinator's rows in PostgreSQL: its SQL, row writers, shared JSON. */
 #include "rows.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "coord_int.h"
 #include "log.h"
 
@@ -67,9 +69,12 @@ static const char SQL_ASSIGN_CLOSE[] =
     "UPDATE assignments SET state = $3, released_at = now() WHERE stream_id "
     "= $1::uuid AND generation = $2::bigint AND state IN ('assigned', "
     "'running')";
+/* at: when the coordinator decided, not when the row arrived (writes wait
+ * in the store's queue while the database is away). */
 static const char SQL_EVENT[] =
-    "INSERT INTO events (kind, worker_id, stream_id, coordinator, detail) "
-    "VALUES ($1, $2, $3::uuid, $4, $5::jsonb)";
+    "INSERT INTO events (kind, worker_id, stream_id, coordinator, detail, at) "
+    "VALUES ($1, $2, $3::uuid, $4, $5::jsonb, "
+    "to_timestamp($6::double precision / 1000))";
 static const char SQL_STATS[] =
     "INSERT INTO stream_stats (stream_id, bitrate_kbps, fps, "
     "keyframe_interval_s, dropped_packets, bytes_in, subscribers, speed, "
@@ -100,11 +105,13 @@ void rows_event(coord_t *c, const char *kind, const char *worker,
                 const char *stream, json_t *detail)
 {
     char *d = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
-    const char *p[5] = {kind, worker && worker[0] ? worker : NULL,
+    char at[24];
+    snprintf(at, sizeof(at), "%lld", (long long)clock_wall_ms());
+    const char *p[6] = {kind, worker && worker[0] ? worker : NULL,
                         stream && stream[0] ? stream : NULL, c->cfg.id,
-                        d ? d : "{}"};
+                        d ? d : "{}", at};
     if (c->db &&
-        store_query(c->db, SQL_EVENT, 5, p, STORE_WRITE, NULL, NULL) < 0)
+        store_query(c->db, SQL_EVENT, 6, p, STORE_WRITE, NULL, NULL) < 0)
         c->n.events_dropped++;
     log_info(MOD, "Event.", "kind=%s worker=%s stream=%s detail=%s", kind,
              worker ? worker : "", stream ? stream : "", d ? d : "{}");
@@ -355,6 +362,29 @@ int rows_channel_by_id(coord_t *c, int64_t id, store_cb_t cb, void *ud)
     snprintf(k, sizeof(k), "%" PRId64, id);
     const char *p[1] = {k};
     return store_query(c->db, SQL_CHANNEL_BY_ID, 1, p, STORE_READ, cb, ud);
+}
+
+int rows_channel_row(const PGresult *res, chan_row_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (PQntuples(res) != 1)
+        return -ENOENT;
+    out->id = strtoll(PQgetvalue(res, 0, ROWS_CHAN_ID), NULL, 10);
+    snprintf(out->name, sizeof(out->name), "%s",
+             PQgetvalue(res, 0, ROWS_CHAN_NAME));
+    out->priority =
+        (uint32_t)strtoul(PQgetvalue(res, 0, ROWS_CHAN_PRIORITY), NULL, 10);
+    snprintf(out->profile, sizeof(out->profile), "%s",
+             PQgetvalue(res, 0, ROWS_CHAN_PROFILE));
+    snprintf(out->salt, sizeof(out->salt), "%s",
+             PQgetvalue(res, 0, ROWS_CHAN_SALT));
+    snprintf(out->hash, sizeof(out->hash), "%s",
+             PQgetvalue(res, 0, ROWS_CHAN_HASH));
+    out->disabled = PQgetvalue(res, 0, ROWS_CHAN_DISABLED)[0] == 't';
+    out->profile_doc = PQgetisnull(res, 0, ROWS_CHAN_PROFILE_DOC)
+                           ? NULL
+                           : PQgetvalue(res, 0, ROWS_CHAN_PROFILE_DOC);
+    return 0;
 }
 
 int rows_channels(coord_t *c, store_cb_t cb, void *ud)

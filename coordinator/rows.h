@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "chan_cache.h"
 #include "farm.h"
 #include "store.h"
 
@@ -95,6 +96,11 @@ enum {
     ROWS_CHAN_DISABLED, /* "t" or "f" */
 };
 int rows_channel_by_id(coord_t *c, int64_t id, store_cb_t cb, void *ud);
+
+/* The channel of a rows_channel_by_id result with one row into *out (its
+ * profile_doc borrowed from res, NULL when there is none). 0, or -ENOENT
+ * when res has no single row. */
+int rows_channel_row(const PGresult *res, chan_row_t *out);
 
 /* Every channel: id, name, priority, profile, created_at, and the id of
  * its live stream (NULL when none). */

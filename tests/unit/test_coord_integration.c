@@ -1439,6 +1439,7 @@ static void test_db_outage(void **state)
     coord_start(fx, 0, true);
     char *k1 = create_channel(fx, "frank", 0);
     char *k2 = create_channel(fx, "grace", 0);
+    char *k3 = create_channel(fx, "heidi", 0);
     node_t w1, w2, ing;
     node_init(fx, &w1, "w1", false, 1);
     node_init(fx, &w2, "w2", false, 1);
@@ -1455,6 +1456,19 @@ static void test_db_outage(void **state)
     pump(all, 3, 400, NULL);
     node_t *runs = w1.nsess ? &w1 : &w2, *other = w1.nsess ? &w2 : &w1;
     assert_int_equal(runs->nsess, 1);
+    /* heidi went live once and was stopped: the coordinator has read its
+     * channel. */
+    publish(all, 3, &ing, k3, 640, 360, 30);
+    assert_true(ing.reply.accepted);
+    char path[128];
+    json_t *j = NULL;
+    snprintf(path, sizeof(path), "/api/streams/%s", ing.reply_stream);
+    assert_int_equal(http(fx, 0, "DELETE", path, "test-token-123", NULL, &j,
+                          NULL, 0),
+                     200);
+    json_decref(j);
+    pump(all, 3, 300, NULL);
+    int before = w1.nsess + w2.nsess;
 
     /* The database goes away. */
     proxy_stop(&px);
@@ -1462,20 +1476,43 @@ static void test_db_outage(void **state)
     while (clock_mono_ms() < end && metric(fx, "prism_db_up") != 0)
         pump(all, 3, 50, NULL);
     assert_int_equal(metric(fx, "prism_db_up"), 0);
+    int64_t down_wall = clock_wall_ms();
     publish(all, 3, &ing, k2, 1280, 720, 30);
     assert_false(ing.reply.accepted);
     assert_string_equal(ing.reply_reason,
                         "database unavailable, try again shortly");
+    /* A channel read before goes live from the cache: placed and
+     * assigned to a worker at once; a wrong key for it is still wrong. */
+    char bad[256];
+    snprintf(bad, sizeof(bad), "%s", k3);
+    bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
+    publish(all, 3, &ing, bad, 640, 360, 30);
+    assert_false(ing.reply.accepted);
+    assert_string_equal(ing.reply_reason, "invalid stream key");
+    publish(all, 3, &ing, k3, 640, 360, 30);
+    assert_true(ing.reply.accepted);
+    char s3[64];
+    snprintf(s3, sizeof(s3), "%s", ing.reply_stream);
+    end = clock_mono_ms() + 3000;
+    while (clock_mono_ms() < end && w1.nsess + w2.nsess == before)
+        pump(all, 3, 50, NULL);
+    assert_int_equal(w1.nsess + w2.nsess, before + 1);
+    assert_int_equal(metric(fx, "prism_publish_cache_admits_total"), 1);
     /* Running streams go on, and failover still works. */
     node_close(runs);
+    bool moved = false;
     end = clock_mono_ms() + 3000;
-    while (clock_mono_ms() < end && other->nsess == 0)
+    while (clock_mono_ms() < end && !moved) {
         pump(all, 3, 50, NULL);
-    assert_int_equal(other->nsess, 1);
-    assert_string_equal(other->sess[0].id, s1);
+        for (int i = 0; i < other->nsess; i++)
+            moved = moved || !strcmp(other->sess[i].id, s1);
+    }
+    assert_true(moved);
     assert_true(metric(fx, "prism_db_queue") > 0);
 
     /* It comes back: the coordinator reconnects and flushes its queue. */
+    pump(all, 3, 300, NULL);
+    int64_t replay_wall = clock_wall_ms();
     proxy_start(&px);
     end = clock_mono_ms() + 8000;
     while (clock_mono_ms() < end && metric(fx, "prism_db_up") != 1)
@@ -1490,7 +1527,25 @@ static void test_db_outage(void **state)
     stream_events(fx, s1, ev, sizeof(ev));
     print_message("events of %s: %s\n", s1, ev);
     assert_non_null(strstr(ev, "stream.replaced@"));
+    /* heidi's events of the outage arrived, in order, with the times they
+     * happened at (not the replay's). */
+    assert_true(events_wait(fx, all, 3, s3, "stream.started@", "stream.placed@",
+                            ev, sizeof(ev), 3000));
+    print_message("events of %s: %s\n", s3, ev);
     PGconn *c = pg(fx);
+    const char *sp[1] = {s3};
+    PGresult *er = PQexecParams(
+        c,
+        "SELECT (extract(epoch FROM at) * 1000)::bigint, "
+        "detail->>'from_cache' FROM events WHERE stream_id = $1 "
+        "AND kind = 'stream.started'",
+        1, NULL, sp, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(er), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(er), 1);
+    int64_t when = strtoll(PQgetvalue(er, 0, 0), NULL, 10);
+    assert_true(when >= down_wall - 1000 && when < replay_wall);
+    assert_string_equal(PQgetvalue(er, 0, 1), "true");
+    PQclear(er);
     PGresult *r = PQexec(c, "SELECT count(*) FROM events WHERE kind = "
                             "'worker.dead' OR kind = 'db.down'");
     assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
@@ -1499,6 +1554,7 @@ static void test_db_outage(void **state)
     PQfinish(c);
     free(k1);
     free(k2);
+    free(k3);
     node_close(other);
     node_close(&ing);
     proxy_stop(&px);
