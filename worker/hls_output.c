@@ -6,8 +6,9 @@
  * them (hls_output_emit keeps what comes before the muxers open, and
  * mux_write holds a rendition's audio until its video has passed it and
  * cuts a segment at each video keyframe); publishing a segment and
- * retiring old ones; a continued stream's playlists and its held first
- * segment; the master playlist; the end of a rendition's output.
+ * retiring old ones; a continued stream's held first segment (reading
+ * back and continuing the playlists is hls_handover.c's); the master
+ * playlist; the end of a rendition's output.
  *
  * Calls go one way: transcode.c, transcode_audio.c and thumbnail.c call
  * in here, and nothing here calls back into them. So two functions live
@@ -32,6 +33,7 @@
 #include <libavutil/avstring.h>
 #include <libavutil/time.h>
 
+#include "hls_handover.h"
 #include "hls_master.h"
 #include "log.h"
 #include "origin.h"
@@ -42,8 +44,6 @@
 /* How often a continued stream's held first segment looks again for the
  * end of the session before it (its playlist's #PRISM-WRITER-DONE). */
 #define FIRST_POLL_US 200000
-/* The longest playlist read back from the output. */
-#define TEXT_MAX (1 << 20)
 
 int hls_output_prepare(transcode_session_t *s)
 {
@@ -135,94 +135,6 @@ int hls_output_maybe_write_master(transcode_session_t *s)
     return hls_output_write_master(s, false);
 }
 
-static void rend_rel(const rend_t *r, const char *file, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s/%s", r->r.name, file);
-}
-
-/*
- * A take-over or restart: continues the rendition's playlist where the
- * output already has one (its segments stay listed, numbering and
- * discontinuity sequence go on, its timeline is the stream's).
- */
-static void continue_playlist(transcode_session_t *s, rend_t *r)
-{
-    char rel[160], url[1400];
-    rend_rel(r, "index.m3u8", rel, sizeof(rel));
-    output_files_path(s, rel, url, sizeof(url));
-    char *text = origin_read_text(url, TEXT_MAX, &s->o.origin.access);
-    if (!text)
-        return;
-    if (hls_writer_continue(r->pl, text) == 0) {
-        r->continued = true;
-        hls_timeline_t tl = hls_writer_timeline(r->pl);
-        hls_rates_t rates = hls_writer_rates(r->pl);
-        if (rates.known) { /* BANDWIDTH counts the segments before too */
-            r->peak_bps = rates.peak_bps;
-            r->pub_bytes = rates.bytes;
-            r->pub_s = rates.seconds;
-        }
-        if (tl.known) {
-            r->resume_us = tl.end_us;
-            if (!s->cont || tl.end_us < s->resume_us) {
-                s->tl = tl;
-                s->resume_us = tl.end_us;
-            }
-            s->cont = true;
-        }
-        log_info(MOD, "Continuing a playlist.",
-                 "rendition=%s next_sequence=%lld timeline=%d end_us=%lld "
-                 "offset_us=%lld",
-                 r->r.name, (long long)hls_writer_next_sequence(r->pl),
-                 tl.known, (long long)tl.end_us, (long long)tl.offset_us);
-    }
-    free(text);
-}
-
-/*
- * Before a continued rendition's first segment: reads its playlist again
- * and, when another session listed more segments since, continues from
- * that one instead (its numbers, its end as the resume point). *DONE says
- * whether the playlist read is the last one its writer makes
- * (#PRISM-WRITER-DONE). Returns whether it changed.
- */
-static bool recheck_playlist(transcode_session_t *s, rend_t *r, bool *done)
-{
-    char rel[160], url[1400];
-    rend_rel(r, "index.m3u8", rel, sizeof(rel));
-    output_files_path(s, rel, url, sizeof(url));
-    char *text = origin_read_text(url, TEXT_MAX, &s->o.origin.access);
-    hls_writer_t *w = text ? hls_writer_new(&s->wopts) : NULL;
-    bool moved = false, parsed = w && hls_writer_continue(w, text) == 0;
-    *done = parsed && hls_writer_previous_done(w);
-    if (parsed &&
-        hls_writer_next_sequence(w) > hls_writer_next_sequence(r->pl)) {
-        hls_timeline_t tl = hls_writer_timeline(w);
-        hls_rates_t rates = hls_writer_rates(w);
-        hls_writer_min_sequence(w, s->o.start_sequence);
-        hls_writer_free(&r->pl);
-        r->pl = w;
-        w = NULL;
-        if (rates.known) {
-            r->peak_bps = rates.peak_bps;
-            r->pub_bytes = rates.bytes;
-            r->pub_s = rates.seconds;
-        }
-        if (tl.known && tl.end_us > r->resume_us)
-            r->resume_us = tl.end_us;
-        moved = true;
-        log_info(MOD,
-                 "Another session published more of the stream; this one "
-                 "goes on after it.",
-                 "rendition=%s next_sequence=%lld end_us=%lld", r->r.name,
-                 (long long)hls_writer_next_sequence(r->pl),
-                 (long long)r->resume_us);
-    }
-    hls_writer_free(&w);
-    free(text);
-    return moved;
-}
-
 /*
  * output_files_put for a file of rendition r (a segment, its playlist, its
  * init section): a local write that fails drops that rendition
@@ -257,7 +169,7 @@ static int put_playlist(transcode_session_t *s, rend_t *r, bool endlist)
     if (!text)
         return AVERROR(ENOMEM);
     char rel[160];
-    rend_rel(r, "index.m3u8", rel, sizeof(rel));
+    output_files_rend_rel(r, "index.m3u8", rel, sizeof(rel));
     int ret = rend_put(s, r, rel, text, len);
     free(text);
     return ret;
@@ -267,7 +179,7 @@ static void remove_segment(transcode_session_t *s, const rend_t *r,
                            const char *uri)
 {
     char rel[200], path[1400];
-    rend_rel(r, uri, rel, sizeof(rel));
+    output_files_rend_rel(r, uri, rel, sizeof(rel));
     output_files_path(s, rel, path, sizeof(path));
     if (s->http) {
         origin_send_delete(s->origin, path);
@@ -293,55 +205,17 @@ static void retire_segment(transcode_session_t *s, rend_t *r, const char *uri)
     snprintf(r->gone[r->ngone++], sizeof(r->gone[0]), "%s", uri);
 }
 
-/*
- * Whether a handed-over rendition (the stream moved: another session
- * continues its playlist) must write nothing more. A session that lags
- * (the slow one a move takes the stream from) may still have segments to
- * publish when the new one starts listing its own: before each segment it
- * would still write, it reads the playlist, and once another session has
- * listed past its own last segment the playlist is that session's. From
- * then on this one writes nothing of the rendition: its segment files
- * would replace the other's under the same numbers, and its playlist
- * would take the other's segments away from players.
- */
-static bool yield_to_next(transcode_session_t *s, rend_t *r)
-{
-    if (r->yielded)
-        return true;
-    if (s->o.vod || !atomic_load(&s->handed_over))
-        return false;
-    char rel[160], url[1400];
-    rend_rel(r, "index.m3u8", rel, sizeof(rel));
-    output_files_path(s, rel, url, sizeof(url));
-    char *text = origin_read_text(url, TEXT_MAX, &s->o.origin.access);
-    hls_writer_t *w = text ? hls_writer_new(&s->wopts) : NULL;
-    if (w && hls_writer_continue(w, text) == 0 &&
-        hls_writer_next_sequence(w) > hls_writer_next_sequence(r->pl)) {
-        r->yielded = true;
-        log_info(MOD,
-                 "Another session lists this rendition's segments now; this "
-                 "one writes no more of it (the rest of its backlog is "
-                 "dropped).",
-                 "rendition=%s next_sequence=%lld theirs=%lld", r->r.name,
-                 (long long)hls_writer_next_sequence(r->pl),
-                 (long long)hls_writer_next_sequence(w));
-    }
-    hls_writer_free(&w);
-    free(text);
-    return r->yielded;
-}
-
 /* Writes one segment's file, then (live) the playlist that lists it. */
 static int publish_segment(transcode_session_t *s, rend_t *r,
                            const uint8_t *data, size_t len, double dur,
                            int64_t end_us)
 {
-    if (yield_to_next(s, r))
+    if (hls_handover_yielded(s, r))
         return 0;
     char uri[64], rel[200], gone[HLS_WRITER_URI_MAX];
     long long seq = (long long)hls_writer_next_sequence(r->pl);
     snprintf(uri, sizeof(uri), "seg_%05lld.%s", seq, s->o.fmp4 ? "m4s" : "ts");
-    rend_rel(r, uri, rel, sizeof(rel));
+    output_files_rend_rel(r, uri, rel, sizeof(rel));
     int ret = rend_put(s, r, rel, data, len);
     if (ret < 0 || r->failed)
         return ret;
@@ -399,7 +273,7 @@ static int flush_first(transcode_session_t *s, rend_t *r, bool force)
     bool done;
     if (!r->first_data)
         return 0;
-    recheck_playlist(s, r, &done);
+    hls_handover_recheck(s, r, &done);
     if (!done && !force) {
         r->first_due_us = av_gettime_relative() + FIRST_POLL_US;
         return 0;
@@ -515,25 +389,6 @@ static int rend_cut(transcode_session_t *s, rend_t *r, int64_t end_us,
     return 0;
 }
 
-/* A continued stream: the video codec its master lists for each continued
- * rendition (what that rendition's earlier segments need). */
-static void read_master_codecs(transcode_session_t *s)
-{
-    char url[1400];
-    output_files_path(s, "master.m3u8", url, sizeof(url));
-    char *text = origin_read_text(url, TEXT_MAX, &s->o.origin.access);
-    for (int i = 0; text && i < s->nrend; i++) {
-        rend_t *r = &s->rend[i];
-        char uri[160];
-        rend_rel(r, "index.m3u8", uri, sizeof(uri));
-        if (r->continued &&
-            hls_master_video_codec(text, uri, r->prev_vcodec,
-                                   sizeof(r->prev_vcodec)) < 0)
-            r->prev_vcodec[0] = '\0';
-    }
-    free(text);
-}
-
 /* The renditions' playlists, continued from the output's when asked. */
 int hls_output_open_playlists(transcode_session_t *s)
 {
@@ -557,7 +412,7 @@ int hls_output_open_playlists(transcode_session_t *s)
             return AVERROR(ENOMEM);
         r->resume_us = INT64_MIN;
         if (s->o.continue_playlists && !s->o.vod)
-            continue_playlist(s, r);
+            hls_handover_continue(s, r);
         hls_writer_min_sequence(r->pl, s->o.start_sequence);
     }
     for (int i = 0; i < s->nrend && s->cont; i++) {
@@ -565,7 +420,7 @@ int hls_output_open_playlists(transcode_session_t *s)
             s->rend[i].resume_us = s->resume_us;
     }
     if (s->o.continue_playlists && !s->o.vod)
-        read_master_codecs(s);
+        hls_handover_master_codecs(s);
     return 0;
 }
 
@@ -622,7 +477,7 @@ static int open_muxer(transcode_session_t *s, rend_t *r)
         return -EIO;
     if (init) {
         char rel[160];
-        rend_rel(r, "init.mp4", rel, sizeof(rel));
+        output_files_rend_rel(r, "init.mp4", rel, sizeof(rel));
         ret = rend_put(s, r, rel, init, len);
         av_free(init);
         if (ret < 0)

@@ -11,6 +11,8 @@
 #include "origin.h"
 
 #define MOD "transcode"
+/* The longest playlist read back from the output. */
+#define TEXT_MAX (1 << 20)
 
 void output_files_path(const transcode_session_t *s, const char *rel, char *buf,
                        size_t len)
@@ -18,6 +20,27 @@ void output_files_path(const transcode_session_t *s, const char *rel, char *buf,
     size_t n = strlen(s->o.output);
     bool slash = n && s->o.output[n - 1] == '/';
     snprintf(buf, len, "%s%s%s", s->o.output, slash ? "" : "/", rel);
+}
+
+void output_files_rend_rel(const rend_t *r, const char *file, char *buf,
+                           size_t len)
+{
+    snprintf(buf, len, "%s/%s", r->r.name, file);
+}
+
+char *output_files_read(const transcode_session_t *s, const char *rel)
+{
+    char url[1400];
+    output_files_path(s, rel, url, sizeof(url));
+    return origin_read_text(url, TEXT_MAX, &s->o.origin.access);
+}
+
+char *output_files_read_playlist(const transcode_session_t *s,
+                                 const rend_t *r)
+{
+    char rel[160];
+    output_files_rend_rel(r, "index.m3u8", rel, sizeof(rel));
+    return output_files_read(s, rel);
 }
 
 int output_files_put(transcode_session_t *s, const char *rel, const void *data,

@@ -11,6 +11,20 @@
 void output_files_path(const transcode_session_t *s, const char *rel, char *buf,
                        size_t len);
 
+/* The path of FILE of rendition r relative to the output
+ * ("360p30/index.m3u8"), in buf[len]. */
+void output_files_rend_rel(const rend_t *r, const char *file, char *buf,
+                           size_t len);
+
+/* The text of REL under the output (a playlist, the master), read back
+ * from the directory or the origin; NULL when it cannot be read. The
+ * caller frees it. Blocks on the origin (its timeouts). */
+char *output_files_read(const transcode_session_t *s, const char *rel);
+
+/* output_files_read of rendition r's playlist. */
+char *output_files_read_playlist(const transcode_session_t *s,
+                                 const rend_t *r);
+
 /*
  * Writes a file whole under the output: to a directory through a
  * temporary file and a rename, so a reader never sees half of it; to an

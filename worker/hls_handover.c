@@ -1,0 +1,142 @@
+/* A stream that changes session: the playlists and master the session
+ * before wrote, read back and continued, and a moved session's yield. */
+#include "hls_handover.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "hls_master.h"
+#include "log.h"
+#include "output_files.h"
+
+#define MOD "transcode"
+
+/*
+ * A take-over or restart: continues the rendition's playlist where the
+ * output already has one (its segments stay listed, numbering and
+ * discontinuity sequence go on, its timeline is the stream's).
+ */
+void hls_handover_continue(transcode_session_t *s, rend_t *r)
+{
+    char *text = output_files_read_playlist(s, r);
+    if (!text)
+        return;
+    if (hls_writer_continue(r->pl, text) == 0) {
+        r->continued = true;
+        hls_timeline_t tl = hls_writer_timeline(r->pl);
+        hls_rates_t rates = hls_writer_rates(r->pl);
+        if (rates.known) { /* BANDWIDTH counts the segments before too */
+            r->peak_bps = rates.peak_bps;
+            r->pub_bytes = rates.bytes;
+            r->pub_s = rates.seconds;
+        }
+        if (tl.known) {
+            r->resume_us = tl.end_us;
+            if (!s->cont || tl.end_us < s->resume_us) {
+                s->tl = tl;
+                s->resume_us = tl.end_us;
+            }
+            s->cont = true;
+        }
+        log_info(MOD, "Continuing a playlist.",
+                 "rendition=%s next_sequence=%lld timeline=%d end_us=%lld "
+                 "offset_us=%lld",
+                 r->r.name, (long long)hls_writer_next_sequence(r->pl),
+                 tl.known, (long long)tl.end_us, (long long)tl.offset_us);
+    }
+    free(text);
+}
+
+/*
+ * Before a continued rendition's first segment: reads its playlist again
+ * and, when another session listed more segments since, continues from
+ * that one instead (its numbers, its end as the resume point). *DONE says
+ * whether the playlist read is the last one its writer makes
+ * (#PRISM-WRITER-DONE). Returns whether it changed.
+ */
+bool hls_handover_recheck(transcode_session_t *s, rend_t *r, bool *done)
+{
+    char *text = output_files_read_playlist(s, r);
+    hls_writer_t *w = text ? hls_writer_new(&s->wopts) : NULL;
+    bool moved = false, parsed = w && hls_writer_continue(w, text) == 0;
+    *done = parsed && hls_writer_previous_done(w);
+    if (parsed &&
+        hls_writer_next_sequence(w) > hls_writer_next_sequence(r->pl)) {
+        hls_timeline_t tl = hls_writer_timeline(w);
+        hls_rates_t rates = hls_writer_rates(w);
+        hls_writer_min_sequence(w, s->o.start_sequence);
+        hls_writer_free(&r->pl);
+        r->pl = w;
+        w = NULL;
+        if (rates.known) {
+            r->peak_bps = rates.peak_bps;
+            r->pub_bytes = rates.bytes;
+            r->pub_s = rates.seconds;
+        }
+        if (tl.known && tl.end_us > r->resume_us)
+            r->resume_us = tl.end_us;
+        moved = true;
+        log_info(MOD,
+                 "Another session published more of the stream; this one "
+                 "goes on after it.",
+                 "rendition=%s next_sequence=%lld end_us=%lld", r->r.name,
+                 (long long)hls_writer_next_sequence(r->pl),
+                 (long long)r->resume_us);
+    }
+    hls_writer_free(&w);
+    free(text);
+    return moved;
+}
+
+/*
+ * Whether a handed-over rendition (the stream moved: another session
+ * continues its playlist) must write nothing more. A session that lags
+ * (the slow one a move takes the stream from) may still have segments to
+ * publish when the new one starts listing its own: before each segment it
+ * would still write, it reads the playlist, and once another session has
+ * listed past its own last segment the playlist is that session's. From
+ * then on this one writes nothing of the rendition: its segment files
+ * would replace the other's under the same numbers, and its playlist
+ * would take the other's segments away from players.
+ */
+bool hls_handover_yielded(transcode_session_t *s, rend_t *r)
+{
+    if (r->yielded)
+        return true;
+    if (s->o.vod || !atomic_load(&s->handed_over))
+        return false;
+    char *text = output_files_read_playlist(s, r);
+    hls_writer_t *w = text ? hls_writer_new(&s->wopts) : NULL;
+    if (w && hls_writer_continue(w, text) == 0 &&
+        hls_writer_next_sequence(w) > hls_writer_next_sequence(r->pl)) {
+        r->yielded = true;
+        log_info(MOD,
+                 "Another session lists this rendition's segments now; this "
+                 "one writes no more of it (the rest of its backlog is "
+                 "dropped).",
+                 "rendition=%s next_sequence=%lld theirs=%lld", r->r.name,
+                 (long long)hls_writer_next_sequence(r->pl),
+                 (long long)hls_writer_next_sequence(w));
+    }
+    hls_writer_free(&w);
+    free(text);
+    return r->yielded;
+}
+
+/* A continued stream: the video codec its master lists for each continued
+ * rendition (what that rendition's earlier segments need). */
+void hls_handover_master_codecs(transcode_session_t *s)
+{
+    char *text = output_files_read(s, "master.m3u8");
+    for (int i = 0; text && i < s->nrend; i++) {
+        rend_t *r = &s->rend[i];
+        char uri[160];
+        output_files_rend_rel(r, "index.m3u8", uri, sizeof(uri));
+        if (r->continued &&
+            hls_master_video_codec(text, uri, r->prev_vcodec,
+                                   sizeof(r->prev_vcodec)) < 0)
+            r->prev_vcodec[0] = '\0';
+    }
+    free(text);
+}
