@@ -164,9 +164,9 @@ static void admit(publish_ctx_t *x, const chan_row_t *ch, bool cached)
         snprintf(s->ingest, sizeof(s->ingest), "%s", x->ingest);
         s->src_info = x->src;
         s->src_info.client = NULL;
-        rows_event(c, "stream.resumed", farm_worker_id(c, s->worker), s->id,
-                   json_pack("{s:s, s:b}", "ingest", x->ingest, "from_cache",
-                             cached));
+        rows_event(
+            c, "stream.resumed", farm_worker_id(c, s->worker), s->id,
+            json_pack("{s:s, s:b}", "ingest", x->ingest, "from_cache", cached));
         if (s->worker >= 0) {
             uint64_t g = s->generation;
             long ow = s->worker;

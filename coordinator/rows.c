@@ -107,9 +107,12 @@ void rows_event(coord_t *c, const char *kind, const char *worker,
     char *d = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
     char at[24];
     snprintf(at, sizeof(at), "%lld", (long long)clock_wall_ms());
-    const char *p[6] = {kind, worker && worker[0] ? worker : NULL,
-                        stream && stream[0] ? stream : NULL, c->cfg.id,
-                        d ? d : "{}", at};
+    const char *p[6] = {kind,
+                        worker && worker[0] ? worker : NULL,
+                        stream && stream[0] ? stream : NULL,
+                        c->cfg.id,
+                        d ? d : "{}",
+                        at};
     if (c->db &&
         store_query(c->db, SQL_EVENT, 6, p, STORE_WRITE, NULL, NULL) < 0)
         c->n.events_dropped++;

@@ -745,8 +745,7 @@ int hls_check_codecs(const hls_variant_info_t *v, const char *video_profile,
         else if (sscanf(c + 5, "%2x%2x%2x", &pp, &cc, &ll) != 3 ||
                  strlen(c) != 11)
             add(r, "codecs", 0, "%s: %s is not avc1.PPCCLL", v->uri, c);
-        else if (!h264_profile_covers((int)pp, want) ||
-                 (int)ll < video_level)
+        else if (!h264_profile_covers((int)pp, want) || (int)ll < video_level)
             add(r, "codecs", 0,
                 "%s: CODECS says %s (profile %u, level %u) but the video is "
                 "%s (profile %d) level %d: a player that decodes what CODECS "

@@ -133,9 +133,8 @@ void hls_handover_master_codecs(transcode_session_t *s)
         rend_t *r = &s->rend[i];
         char uri[160];
         output_files_rend_rel(r, "index.m3u8", uri, sizeof(uri));
-        if (r->continued &&
-            hls_master_video_codec(text, uri, r->prev_vcodec,
-                                   sizeof(r->prev_vcodec)) < 0)
+        if (r->continued && hls_master_video_codec(text, uri, r->prev_vcodec,
+                                                   sizeof(r->prev_vcodec)) < 0)
             r->prev_vcodec[0] = '\0';
     }
     free(text);

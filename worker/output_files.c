@@ -35,8 +35,7 @@ char *output_files_read(const transcode_session_t *s, const char *rel)
     return origin_read_text(url, TEXT_MAX, &s->o.origin.access);
 }
 
-char *output_files_read_playlist(const transcode_session_t *s,
-                                 const rend_t *r)
+char *output_files_read_playlist(const transcode_session_t *s, const rend_t *r)
 {
     char rel[160];
     output_files_rend_rel(r, "index.m3u8", rel, sizeof(rel));

@@ -22,8 +22,7 @@ void output_files_rend_rel(const rend_t *r, const char *file, char *buf,
 char *output_files_read(const transcode_session_t *s, const char *rel);
 
 /* output_files_read of rendition r's playlist. */
-char *output_files_read_playlist(const transcode_session_t *s,
-                                 const rend_t *r);
+char *output_files_read_playlist(const transcode_session_t *s, const rend_t *r);
 
 /*
  * Writes a file whole under the output: to a directory through a

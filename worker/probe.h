@@ -62,8 +62,8 @@ typedef struct {
     probe_vaapi_t vaapi[PROBE_MAX_VAAPI];
     int cpu_cores;
     double cpu_limit_cores; /* the worker's cgroup CPU limit; 0 = none */
-    uint64_t memory_bytes; /* the host's RAM; 0 = unknown */
-    char sw_encoders[128]; /* "libx264,libx265,libsvtav1,aac" */
+    uint64_t memory_bytes;  /* the host's RAM; 0 = unknown */
+    char sw_encoders[128];  /* "libx264,libx265,libsvtav1,aac" */
 } probe_t;
 
 /*

@@ -67,8 +67,8 @@ typedef struct {
     segment_align_sel_t sel; /* its frame selection */
     char vcodec[48];
     char prev_vcodec[48]; /* the video codec the master it continued lists */
-    double peak_bps; /* the highest segment bit rate published */
-    double adv_bps;  /* the BANDWIDTH the master says */
+    double peak_bps;      /* the highest segment bit rate published */
+    double adv_bps;       /* the BANDWIDTH the master says */
     int64_t frames;
     bool failed;    /* dropped by hls_output_rend_fail: skipped from then on */
     bool finished;  /* last segment out (held for a reconnect) */

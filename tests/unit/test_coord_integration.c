@@ -1463,9 +1463,8 @@ static void test_db_outage(void **state)
     char path[128];
     json_t *j = NULL;
     snprintf(path, sizeof(path), "/api/streams/%s", ing.reply_stream);
-    assert_int_equal(http(fx, 0, "DELETE", path, "test-token-123", NULL, &j,
-                          NULL, 0),
-                     200);
+    assert_int_equal(
+        http(fx, 0, "DELETE", path, "test-token-123", NULL, &j, NULL, 0), 200);
     json_decref(j);
     pump(all, 3, 300, NULL);
     int before = w1.nsess + w2.nsess;
@@ -1534,12 +1533,12 @@ static void test_db_outage(void **state)
     print_message("events of %s: %s\n", s3, ev);
     PGconn *c = pg(fx);
     const char *sp[1] = {s3};
-    PGresult *er = PQexecParams(
-        c,
-        "SELECT (extract(epoch FROM at) * 1000)::bigint, "
-        "detail->>'from_cache' FROM events WHERE stream_id = $1 "
-        "AND kind = 'stream.started'",
-        1, NULL, sp, NULL, NULL, 0);
+    PGresult *er =
+        PQexecParams(c,
+                     "SELECT (extract(epoch FROM at) * 1000)::bigint, "
+                     "detail->>'from_cache' FROM events WHERE stream_id = $1 "
+                     "AND kind = 'stream.started'",
+                     1, NULL, sp, NULL, NULL, 0);
     assert_int_equal(PQresultStatus(er), PGRES_TUPLES_OK);
     assert_int_equal(PQntuples(er), 1);
     int64_t when = strtoll(PQgetvalue(er, 0, 0), NULL, 10);

@@ -99,16 +99,13 @@ static void test_master(void **state)
     /* What a continued stream reads back from it. */
     char c[48];
     assert_int_equal(hls_master_format(v, 2, true, buf, sizeof(buf)), n);
-    assert_int_equal(hls_master_video_codec(buf, "720p30/index.m3u8", c,
-                                            sizeof(c)),
-                     0);
+    assert_int_equal(
+        hls_master_video_codec(buf, "720p30/index.m3u8", c, sizeof(c)), 0);
     assert_string_equal(c, "avc1.64001f");
     assert_int_equal(
-        hls_master_video_codec(buf, "audio/index.m3u8", c, sizeof(c)),
-        -ENOENT);
+        hls_master_video_codec(buf, "audio/index.m3u8", c, sizeof(c)), -ENOENT);
     assert_int_equal(
-        hls_master_video_codec(buf, "720p/index.m3u8", c, sizeof(c)),
-        -ENOENT);
+        hls_master_video_codec(buf, "720p/index.m3u8", c, sizeof(c)), -ENOENT);
 }
 
 /* A continued stream declares what both sessions' segments need. */
@@ -118,7 +115,7 @@ static void test_codec_cover(void **state)
     char c[48] = "avc1.42c01e"; /* Constrained Baseline 3.0 (ultrafast) */
     hls_codec_cover(c, sizeof(c), "avc1.64001f"); /* High 3.1 (veryslow) */
     assert_string_equal(c, "avc1.64001f");
-    snprintf(c, sizeof(c), "avc1.640028"); /* High 4.0 */
+    snprintf(c, sizeof(c), "avc1.640028");        /* High 4.0 */
     hls_codec_cover(c, sizeof(c), "avc1.4d401f"); /* Main 3.1 */
     assert_string_equal(c, "avc1.640028");
     snprintf(c, sizeof(c), "avc1.4d401e");
