@@ -251,9 +251,12 @@ static void admit_cached(publish_ctx_t *x, int64_t chan)
 static void publish_cb(void *ud, const PGresult *res, const char *err)
 {
     publish_ctx_t *x = ud;
-    if (!res) {
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
         log_warn(MOD, "Channel lookup failed.", "ingest=%s err=\"%s\"",
-                 x->ingest, err ? err : "");
+                 x->ingest,
+                 err   ? err
+                 : res ? PQresultErrorMessage(res)
+                       : "");
         admit_cached(x, x->chan);
         return;
     }
