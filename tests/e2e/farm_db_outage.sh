@@ -45,7 +45,9 @@ for _ in $(seq 300); do
     sleep 0.1
 done
 [ -z "$(farm_stream_field known state)" ] || fail "the first stream of known did not end"
-rm -rf "$dir/origin/www/live/known" # what the second one writes is new
+# The next stream of known starts new playlists at the same URLs.
+rm -rf "$dir/origin/www/live/known"
+hls_check_forget known
 
 # 2. The database goes away.
 pg_ctl_farm stop

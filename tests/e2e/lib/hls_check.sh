@@ -8,6 +8,12 @@
 #                     directory every 0.2 s (nginx writes each PUT to a
 #                     temporary file and renames it, so a snapshot is
 #                     never half written); tracked, so farm_down stops it
+#   hls_check_forget CHANNEL
+#                     after the test removed CHANNEL's files from the
+#                     origin: its snapshots so far are not compared with
+#                     what comes next (a channel's next stream, after its
+#                     last one ended with EXT-X-ENDLIST, starts new
+#                     playlists at the same URLs)
 #   hls_check_finish  after farm_down: a last scan, the variant checks,
 #                     the problems printed; returns 1 when there are any
 #                     and the mode is "enforce"
@@ -129,12 +135,28 @@ hls_check_start() {
         set +e +o pipefail
         # Also ends by itself with the test's shell ($$), should that
         # leave without farm_down.
+        n=0
+        mkdir -p "$FARM_DIR/hls"
         while kill -0 $$ 2>/dev/null; do
             hls_check_scan
+            echo $((++n)) >"$FARM_DIR/hls/passes" # for hls_check_forget
             sleep 0.2
         done
     ) &
     farm_track $! hls-check
+}
+
+# hls_check_forget CHANNEL: see the top. Waits until a whole scan has
+# passed over the origin without CHANNEL's files (two passes ended: the
+# one under way may have listed them), at most 10 s, then drops its state.
+hls_check_forget() {
+    local f=${FARM_DIR:?}/hls/passes from _
+    from=$(cat "$f" 2>/dev/null || echo 0)
+    for _ in $(seq 100); do
+        [ "$(cat "$f" 2>/dev/null || echo 0)" -ge $((from + 2)) ] && break
+        sleep 0.1
+    done
+    rm -rf "${FARM_DIR:?}/hls/${1:?}"
 }
 
 # hls_check_variants: each variant of each master seen, against what its
