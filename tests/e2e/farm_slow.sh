@@ -12,7 +12,8 @@
 #     stream to wf: a stream.slow_moved event from ws to wf.
 #  3. It stays there for 15 s: no second move, no placement back (the
 #     cooldown and the avoid rule), and no stream.slow event after the
-#     move.
+#     move; ws's session has ended by then (released, it drops its queued
+#     backlog instead of working through it).
 #  4. The playlists join exactly (check_join: numbering goes on, one
 #     discontinuity, no segment file written twice on the origin) and
 #     never went backwards although ws, lagging, still had segments to
@@ -105,6 +106,11 @@ n=$(events stream.placed slowpoke | wc -l)
 [ "$(events stream.slow slowpoke | wc -l)" = "$nslow" ] ||
     fail "a stream.slow event after the move: $(events stream.slow slowpoke | tail -n1)"
 echo "wf: session $(stream_json slowpoke | jq -c '.session | {speed_10s, slow_ms}')"
+# ws's session ended once released (its queued backlog dropped), not after
+# working through it (a minute at its speed).
+grep -q 'msg="Session ended."' "$dir/logs/ws.log" ||
+    fail "ws's session still runs 15 s after the move: $(grep 'Session\|Stopped' "$dir/logs/ws.log" | tail -n 3)"
+grep -h 'Stopped; the input still queued is dropped' "$dir/logs/ws.log" | sed 's/.*packets=/ws: dropped its queued input at the stop, packets=/' || true
 
 # 4. Playlists never went backwards; what ws did with its backlog; a
 # player plays the stream where it went.
