@@ -12,6 +12,30 @@
 
 #define MOD "transcode"
 
+/* Rendition r's playlist as the output has it now, parsed into a writer of
+ * its own; NULL when it cannot be read or parsed. */
+static hls_writer_t *read_back(transcode_session_t *s, const rend_t *r)
+{
+    char *text = output_files_read_playlist(s, r);
+    hls_writer_t *w = text ? hls_writer_new(&s->wopts) : NULL;
+    if (w && hls_writer_continue(w, text) < 0)
+        hls_writer_free(&w);
+    free(text);
+    return w;
+}
+
+/* What the playlist W says was published, when it says: BANDWIDTH counts
+ * the segments before too. */
+static void take_rates(rend_t *r, const hls_writer_t *w)
+{
+    hls_rates_t rates = hls_writer_rates(w);
+    if (rates.known) {
+        r->peak_bps = rates.peak_bps;
+        r->pub_bytes = rates.bytes;
+        r->pub_s = rates.seconds;
+    }
+}
+
 /*
  * A take-over or restart: continues the rendition's playlist where the
  * output already has one (its segments stay listed, numbering and
@@ -25,12 +49,7 @@ void hls_handover_continue(transcode_session_t *s, rend_t *r)
     if (hls_writer_continue(r->pl, text) == 0) {
         r->continued = true;
         hls_timeline_t tl = hls_writer_timeline(r->pl);
-        hls_rates_t rates = hls_writer_rates(r->pl);
-        if (rates.known) { /* BANDWIDTH counts the segments before too */
-            r->peak_bps = rates.peak_bps;
-            r->pub_bytes = rates.bytes;
-            r->pub_s = rates.seconds;
-        }
+        take_rates(r, r->pl);
         if (tl.known) {
             r->resume_us = tl.end_us;
             if (!s->cont || tl.end_us < s->resume_us) {
@@ -57,23 +76,16 @@ void hls_handover_continue(transcode_session_t *s, rend_t *r)
  */
 bool hls_handover_recheck(transcode_session_t *s, rend_t *r, bool *done)
 {
-    char *text = output_files_read_playlist(s, r);
-    hls_writer_t *w = text ? hls_writer_new(&s->wopts) : NULL;
-    bool moved = false, parsed = w && hls_writer_continue(w, text) == 0;
-    *done = parsed && hls_writer_previous_done(w);
-    if (parsed &&
-        hls_writer_next_sequence(w) > hls_writer_next_sequence(r->pl)) {
+    hls_writer_t *w = read_back(s, r);
+    bool moved = false;
+    *done = w && hls_writer_previous_done(w);
+    if (w && hls_writer_next_sequence(w) > hls_writer_next_sequence(r->pl)) {
         hls_timeline_t tl = hls_writer_timeline(w);
-        hls_rates_t rates = hls_writer_rates(w);
+        take_rates(r, w);
         hls_writer_min_sequence(w, s->o.start_sequence);
         hls_writer_free(&r->pl);
         r->pl = w;
         w = NULL;
-        if (rates.known) {
-            r->peak_bps = rates.peak_bps;
-            r->pub_bytes = rates.bytes;
-            r->pub_s = rates.seconds;
-        }
         if (tl.known && tl.end_us > r->resume_us)
             r->resume_us = tl.end_us;
         moved = true;
@@ -85,7 +97,6 @@ bool hls_handover_recheck(transcode_session_t *s, rend_t *r, bool *done)
                  (long long)r->resume_us);
     }
     hls_writer_free(&w);
-    free(text);
     return moved;
 }
 
@@ -106,10 +117,8 @@ bool hls_handover_yielded(transcode_session_t *s, rend_t *r)
         return true;
     if (s->o.vod || !atomic_load(&s->handed_over))
         return false;
-    char *text = output_files_read_playlist(s, r);
-    hls_writer_t *w = text ? hls_writer_new(&s->wopts) : NULL;
-    if (w && hls_writer_continue(w, text) == 0 &&
-        hls_writer_next_sequence(w) > hls_writer_next_sequence(r->pl)) {
+    hls_writer_t *w = read_back(s, r);
+    if (w && hls_writer_next_sequence(w) > hls_writer_next_sequence(r->pl)) {
         r->yielded = true;
         log_info(MOD,
                  "Another session lists this rendition's segments now; this "
@@ -120,7 +129,6 @@ bool hls_handover_yielded(transcode_session_t *s, rend_t *r)
                  (long long)hls_writer_next_sequence(w));
     }
     hls_writer_free(&w);
-    free(text);
     return r->yielded;
 }
 
