@@ -60,6 +60,8 @@ const config_option_t ingest_config_options[] = {
      "GOP cache bound in packets per stream"},
     {"gop_max_bytes", 0, CONFIG_INT, "33554432", 65536, 1073741824,
      I(gop_max_bytes), "GOP cache bound in bytes per stream"},
+    {"gop_history_ms", 0, CONFIG_INT, "6000", 0, 60000, I(gop_history_ms),
+     "Earlier key frames the GOP cache keeps, for workers taking over"},
     {"max_subscribers", 0, CONFIG_INT, "8", 1, 1024, I(max_subscribers),
      "Worker subscriptions per stream"},
     {"max_streams", 0, CONFIG_INT, "2000", 1, 100000, I(max_streams),

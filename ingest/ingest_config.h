@@ -34,6 +34,7 @@ typedef struct {
     int64_t heartbeat_ms;
     int64_t gop_max_packets;
     int64_t gop_max_bytes;
+    int64_t gop_history_ms;
     int64_t max_subscribers;
     int64_t max_streams;
     int64_t srt_latency_ms;

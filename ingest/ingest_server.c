@@ -659,9 +659,10 @@ ingest_server_t *ingest_server_new(const ingest_config_t *cfg)
     }
     if (listen_tcp(s) < 0 || setup_zmq(s) < 0)
         goto err;
-    hub_limits_t hl = {
-        (uint32_t)cfg->gop_max_packets, (uint64_t)cfg->gop_max_bytes,
-        (uint32_t)cfg->max_subscribers, (uint32_t)cfg->max_streams};
+    hub_limits_t hl = {(uint32_t)cfg->gop_max_packets,
+                       (uint64_t)cfg->gop_max_bytes,
+                       (uint32_t)cfg->max_subscribers,
+                       (uint32_t)cfg->max_streams, cfg->gop_history_ms};
     s->hub = hub_new(s->router, cfg->ingest_id, &hl);
     if (!s->hub)
         goto err;

@@ -9,22 +9,13 @@
 
 #include "clock.h"
 #include "envelope.h"
+#include "gop_cache.h"
 #include "log.h"
 #include "media_frame.h"
 #include "ts_rise.h"
 
 #define ID_MAX    128
 #define TOKEN_MAX 256
-
-typedef struct {
-    pktbuf_t *buf;
-    uint32_t off, len;
-    uint32_t track;
-    int64_t pts, dts;
-    uint32_t duration;
-    bool keyframe;
-    uint64_t seq;
-} entry_t;
 
 typedef struct {
     envelope_peer_t peer;
@@ -53,10 +44,7 @@ struct hub_stream {
     char token[TOKEN_MAX];
     uint64_t publish_id; /* this publish, told in every SubscribeReply */
     track_t tracks[HUB_MAX_TRACKS];
-    entry_t *gop;
-    uint32_t gop_n, gop_cap;
-    uint64_t gop_bytes;
-    bool gop_valid; /* the cache starts at a key frame */
+    gop_cache_t gop;
     uint64_t seq;
     sub_t *subs;
     uint32_t nsubs;
@@ -66,7 +54,7 @@ struct hub_stream {
 /* A packet waiting in the outbox for its stream's subscribers. */
 typedef struct {
     hub_stream_t *s;
-    entry_t e;
+    gop_entry_t e;
 } out_t;
 
 #define OUTBOX_MAX 512
@@ -171,20 +159,14 @@ hub_stream_t *hub_stream_open(hub_t *h, const char *id, const char *token)
                  "stream=%s call=getrandom", id);
     s->publish_id |= 1;
     s->st.last_key_dts_ms = -1;
+    gop_cache_init(&s->gop, h->lim.gop_max_packets, h->lim.gop_max_bytes,
+                   h->lim.gop_history_ms);
     s->next = h->streams;
     if (h->streams)
         h->streams->prev = s;
     h->streams = s;
     h->nstreams++;
     return s;
-}
-
-static void gop_clear(hub_stream_t *s)
-{
-    for (uint32_t i = 0; i < s->gop_n; i++)
-        pktbuf_unref(s->gop[i].buf);
-    s->gop_n = 0;
-    s->gop_bytes = 0;
 }
 
 /* Tells a subscriber that the publish is over (after its last packet:
@@ -217,8 +199,7 @@ void hub_stream_close(hub_t *h, hub_stream_t **sp, const char *why)
     if (s->next)
         s->next->prev = s->prev;
     h->nstreams--;
-    gop_clear(s);
-    free(s->gop);
+    gop_cache_free(&s->gop);
     for (int i = 0; i < HUB_MAX_TRACKS; i++)
         free(s->tracks[i].extra);
     free(s->subs);
@@ -246,6 +227,16 @@ static bool is_video(const hub_stream_t *s, uint32_t track)
 {
     return track < HUB_MAX_TRACKS && s->tracks[track].set &&
            s->tracks[track].info.kind == PRISM__TRACK_KIND__TRACK_KIND_VIDEO;
+}
+
+/* Timestamp TS of track TRACK in milliseconds. */
+static int64_t track_ms(const hub_stream_t *s, uint32_t track, int64_t ts)
+{
+    if (track >= HUB_MAX_TRACKS || !s->tracks[track].set ||
+        !s->tracks[track].info.tb_den)
+        return ts;
+    const hub_track_info_t *t = &s->tracks[track].info;
+    return ts * 1000 * (int64_t)t->tb_num / (int64_t)t->tb_den;
 }
 
 static void remove_sub(hub_stream_t *s, uint32_t i)
@@ -294,7 +285,7 @@ static int send_reply(hub_t *h, hub_stream_t *s, const envelope_peer_t *to,
 
 /* Sends one packet to one subscriber within its credit. Returns -1 when
  * the subscriber is gone and must be removed. */
-static int forward(hub_t *h, hub_stream_t *s, sub_t *u, const entry_t *e)
+static int forward(hub_t *h, hub_stream_t *s, sub_t *u, const gop_entry_t *e)
 {
     if (u->waiting_key) {
         bool video = has_video(s);
@@ -411,52 +402,28 @@ int hub_stream_packet(hub_t *h, hub_stream_t *s, const hub_pkt_t *p)
     if (video) {
         s->st.video_frames++;
         if (p->keyframe) {
-            int64_t tbn = s->tracks[p->track].info.tb_num;
-            int64_t tbd = s->tracks[p->track].info.tb_den;
-            int64_t ms = tbd ? p->dts * 1000 * tbn / tbd : p->dts;
+            int64_t ms = track_ms(s, p->track, dts);
             if (s->st.last_key_dts_ms >= 0 && ms > s->st.last_key_dts_ms)
                 s->st.key_interval_s = (ms - s->st.last_key_dts_ms) / 1000.0;
             s->st.last_key_dts_ms = ms;
             s->st.keyframes++;
         }
     }
-    entry_t e = {p->buf, p->off,      p->len,      p->track, pts,
-                 dts,    p->duration, p->keyframe, s->seq++};
-
-    /* GOP cache: a video key frame (or any packet of an audio-only stream)
-     * starts it over; it only holds packets from a key frame on. */
-    if (p->keyframe && (video || !has_video(s))) {
-        gop_clear(s);
-        s->gop_valid = true;
-    }
-    if (s->gop_valid) {
-        if (s->gop_n >= h->lim.gop_max_packets ||
-            s->gop_bytes + p->len > h->lim.gop_max_bytes) {
-            gop_clear(s);
-            s->gop_valid = false;
-            s->st.gop_overflows++;
-        } else {
-            if (s->gop_n == s->gop_cap) {
-                uint32_t cap = s->gop_cap ? s->gop_cap * 2 : 64;
-                if (cap > h->lim.gop_max_packets)
-                    cap = h->lim.gop_max_packets;
-                entry_t *g = realloc(s->gop, cap * sizeof(*g));
-                if (g) {
-                    s->gop = g;
-                    s->gop_cap = cap;
-                }
-            }
-            if (s->gop_n < s->gop_cap) {
-                e.buf = pktbuf_ref(p->buf);
-                s->gop[s->gop_n++] = e;
-                s->gop_bytes += p->len;
-            } else { /* out of memory: no cache until the next key frame */
-                gop_clear(s);
-                s->gop_valid = false;
-                s->st.gop_overflows++;
-            }
-        }
-    }
+    /* A video key frame (any packet of an audio-only stream) is where the
+     * GOP cache may begin. */
+    gop_entry_t e = {p->buf,
+                     p->off,
+                     p->len,
+                     p->track,
+                     pts,
+                     dts,
+                     p->duration,
+                     p->keyframe,
+                     s->seq++,
+                     p->keyframe && (video || !has_video(s)),
+                     track_ms(s, p->track, dts)};
+    if (gop_cache_push(&s->gop, &e))
+        s->st.gop_overflows++;
     if (s->nsubs == 0)
         return 0;
     if (h->nout == OUTBOX_MAX)
@@ -544,13 +511,17 @@ static void on_subscribe(hub_t *h, const envelope_peer_t *from,
         remove_sub(s, (uint32_t)(u - s->subs));
         return;
     }
+    /* The cache from where the subscriber asks (a worker taking the
+     * stream over asks for history: gop_cache.h), then live packets. */
+    uint32_t first = gop_cache_from(&s->gop, (int64_t)m->history_ms);
     log_info("hub", "Worker subscribed.",
-             "stream=%s gop_packets=%u credit=%llu", id, s->gop_n,
+             "stream=%s gop_packets=%u history_ms=%u credit=%llu", id,
+             s->gop.n - first, m->history_ms,
              (unsigned long long)m->credit_bytes);
-    if (!s->gop_valid && has_video(s))
+    if (!s->gop.valid && has_video(s))
         u->waiting_key = true;
-    for (uint32_t i = 0; i < s->gop_n; i++) {
-        if (forward(h, s, u, &s->gop[i]) < 0) {
+    for (uint32_t i = first; i < s->gop.n; i++) {
+        if (forward(h, s, u, &s->gop.e[i]) < 0) {
             remove_sub(s, (uint32_t)(u - s->subs));
             return;
         }

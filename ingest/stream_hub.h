@@ -12,19 +12,23 @@
  * How this works. The hub owns the media ROUTER socket (bound by the
  * caller) and every live stream. A publisher's connection pushes packets
  * into its stream with hub_stream_packet; the stream keeps the packets
- * from the last video key frame on (the GOP cache, bounded in packets and
- * bytes) and forwards each packet to every subscriber.
+ * from the last video key frame on, and those of the key frames within
+ * gop_history_ms before it (the GOP cache, gop_cache.h, bounded in
+ * packets and bytes), and forwards each packet to every subscriber.
  *
- * A worker subscribes by sending Subscribe{stream_id, token, credit} on a
- * DEALER; the token must equal the one the coordinator issued for the
- * stream. A Subscribe from a peer already subscribed to the stream is
- * answered again (tracks, the larger credit kept) without replaying
- * anything; to start over, Unsubscribe first. The answer is a SubscribeReply
- * with the tracks (codec, extradata, sizes, time base), then the GOP cache,
- * then live packets. Each payload costs its size in credit; Credit{bytes} adds
- * more. The hub never sends a packet larger than the credit left: it drops it,
- * counts the drop, and drops everything else for that subscriber up to the next
- * video key frame, whose header then carries discontinuity = true. The
+ * A worker subscribes by sending Subscribe{stream_id, token, credit,
+ * history_ms} on a DEALER; the token must equal the one the coordinator
+ * issued for the stream. A Subscribe from a peer already subscribed to
+ * the stream is answered again (tracks, the larger credit kept) without
+ * replaying anything; to start over, Unsubscribe first. The answer is a
+ * SubscribeReply with the tracks (codec, extradata, sizes, time base),
+ * then the GOP cache from the newest key frame (with history_ms: from the
+ * newest key frame at least that long before the newest packet), then
+ * live packets. Each payload costs its size in credit; Credit{bytes} adds
+ * more. The hub never sends a packet larger than the credit left: it
+ * drops it, counts the drop, and drops everything else for that
+ * subscriber up to the next video key frame, whose header then carries
+ * discontinuity = true. The
  * MediaHeader's seq is the stream's packet number (gaps are drops) and
  * `dropped` the subscription's drops so far. Payloads are sent without a
  * copy: each send takes a pktbuf reference that libzmq releases.
@@ -49,6 +53,7 @@ typedef struct {
     uint64_t gop_max_bytes;   /* GOP cache bound in payload bytes */
     uint32_t max_subscribers; /* subscriptions per stream */
     uint32_t max_streams;     /* live streams in the hub */
+    int64_t gop_history_ms;   /* earlier key frames kept (gop_cache.h) */
 } hub_limits_t;
 
 /* One media packet pushed by a publisher. */

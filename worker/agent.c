@@ -295,6 +295,19 @@ static void on_segment(void *opaque, const transcode_segment_t *seg)
               s->stream_id, seg->index, seg->start_s, seg->lag_s);
 }
 
+/*
+ * How far back a session that takes a stream over asks the ingest to
+ * replay: the renditions it continues ended up to a segment apart (the
+ * encoded ones lag the remuxed Source), and the latest of them up to a
+ * segment, plus the time the failure took to notice, before the ingest's
+ * newest packet. Three segments cover both; what was published is decoded
+ * again but not written (transcode.c).
+ */
+static uint32_t takeover_history_ms(int segment_ms)
+{
+    return 3u * (uint32_t)(segment_ms > 0 ? segment_ms : 2000);
+}
+
 static void *sess_main(void *arg)
 {
     sess_t *s = arg;
@@ -325,6 +338,7 @@ static void *sess_main(void *arg)
         .idle_ms = (int)a->cfg.source_idle_ms,
         .fps_num = s->fps_num,
         .fps_den = s->fps_den,
+        .history_ms = found ? takeover_history_ms(s->segment_ms) : 0,
     };
     packet_source_t *src = zmq_source_open(&zo);
     if (!src) {

@@ -33,6 +33,7 @@ typedef struct {
     uint64_t credit;   /* kept granted */
     uint64_t consumed; /* payload bytes since the last Credit */
     int idle_ms;
+    uint32_t history_ms;
     int map[TRACK_MAX]; /* track index -> stream index, -1 = none */
     /* Extradata that changed, handed out with the track's next packet. */
     uint8_t *new_extra[TRACK_MAX];
@@ -78,6 +79,7 @@ static void send_subscribe(zsrc_t *z, const char *token)
     s.stream_id = z->stream_id;
     s.token = (char *)token;
     s.credit_bytes = z->credit;
+    s.history_ms = z->history_ms;
     env.body_case = PRISM__ENVELOPE__BODY_SUBSCRIBE;
     env.subscribe = &s;
     send_env(z, &env);
@@ -426,6 +428,7 @@ packet_source_t *zmq_source_open(const zmq_source_opts_t *o)
     snprintf(z->sender, sizeof(z->sender), "worker");
     z->credit = o->credit_bytes ? o->credit_bytes : 8u << 20;
     z->idle_ms = o->idle_ms > 0 ? o->idle_ms : 15000;
+    z->history_ms = o->history_ms;
     for (int i = 0; i < TRACK_MAX; i++)
         z->map[i] = -1;
 

@@ -18,6 +18,7 @@ typedef struct {
     int timeout_ms;        /* give up subscribing after this */
     int idle_ms;           /* no media this long: read() returns EOF */
     int fps_num, fps_den;  /* video frame rate hint (SourceInfo), or 0 */
+    uint32_t history_ms;   /* the ingest's cache from this far back */
 } zmq_source_opts_t;
 
 /* Counters; any thread. */

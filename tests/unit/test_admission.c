@@ -73,7 +73,7 @@ static fixture_t *fixture(bool coordinated)
 {
     fixture_t *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    hub_limits_t hl = {100, 1 << 20, 4, 8};
+    hub_limits_t hl = {100, 1 << 20, 4, 8, 0};
     f->hub = hub_new(NULL, "ingest-t", &hl);
     f->pubs = publisher_list_new(f->hub, cb_send, &f->seen);
     f->limits = addr_limit_new(64, 10, 2, 60000);

@@ -27,7 +27,9 @@ typedef struct {
     hub_stream_t *s;
 } fx_t;
 
-static fx_t *fx_new(const char *ep, uint32_t gop_max)
+/* A hub whose GOP cache keeps HISTORY_MS of earlier key frames. */
+static fx_t *fx_new_history(const char *ep, uint32_t gop_max,
+                            int64_t history_ms)
 {
     fx_t *f = calloc(1, sizeof(*f));
     zsock_opts_t ro, dopts;
@@ -36,7 +38,7 @@ static fx_t *fx_new(const char *ep, uint32_t gop_max)
     ro.sndtimeo_ms = 0;
     zsock_opts_default(&dopts);
     assert_int_equal(zpair_open(&f->z, &ro, &dopts, ep, NULL), 0);
-    hub_limits_t lim = {gop_max, 1 << 20, 4, 16};
+    hub_limits_t lim = {gop_max, 1 << 20, 4, 16, history_ms};
     f->hub = hub_new(f->z.router, "ingest-test", &lim);
     f->s = hub_stream_open(f->hub, "s1", "tok");
     assert_non_null(f->s);
@@ -64,6 +66,11 @@ static fx_t *fx_new(const char *ep, uint32_t gop_max)
     assert_int_equal(hub_stream_set_track(f->hub, f->s, 0, &v), 0);
     assert_int_equal(hub_stream_set_track(f->hub, f->s, 1, &a), 0);
     return f;
+}
+
+static fx_t *fx_new(const char *ep, uint32_t gop_max)
+{
+    return fx_new_history(ep, gop_max, 0);
 }
 
 static void fx_free(fx_t **fp)
@@ -230,6 +237,39 @@ static void test_gop_cache_first_then_live(void **state)
     assert_true(g.accepted);
     assert_false(recv_one(f, &g));
     assert_int_equal(hub_stream_stats(f->s)->subscribers, 1);
+    fx_free(&f);
+}
+
+/* A worker taking a stream over asks for history: the cache from the
+ * newest key frame at least that long before the newest packet. */
+static void test_subscribe_with_history(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new_history("inproc://hub-history", 64, 3000);
+    uint8_t tag = 1;
+    for (int64_t ms = 0; ms <= 5000; ms += 500) /* key frames every 2 s */
+        push(f, 0, ms, ms % 2000 == 0, tag++);
+    /* Kept: from the key frame at 0 s (3 s before the one at 4 s on). */
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    Prism__Subscribe sub = PRISM__SUBSCRIBE__INIT;
+    env.body_case = PRISM__ENVELOPE__BODY_SUBSCRIBE;
+    env.subscribe = &sub;
+    sub.stream_id = "s1";
+    sub.token = "tok";
+    sub.credit_bytes = 1 << 20;
+    sub.history_ms = 2500; /* the newest key frame by 2.5 s: the one at 2 s */
+    assert_int_equal(envelope_send(f->z.dealer, NULL, "w", &env, 0), 0);
+    pump(f);
+    got_t g;
+    assert_true(recv_one(f, &g));
+    assert_true(g.accepted);
+    for (int64_t ms = 2000; ms <= 5000; ms += 500) {
+        assert_true(recv_one(f, &g));
+        assert_int_equal(g.dts, ms);
+        assert_int_equal(g.key, ms % 2000 == 0);
+        assert_int_equal(g.discont, ms == 2000);
+    }
+    assert_false(recv_one(f, &g));
     fx_free(&f);
 }
 
@@ -441,6 +481,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_token_refused),
         cmocka_unit_test(test_gop_cache_first_then_live),
+        cmocka_unit_test(test_subscribe_with_history),
         cmocka_unit_test(test_outbox_bursts_in_order),
         cmocka_unit_test(test_credit_drops_to_next_keyframe),
         cmocka_unit_test(test_gop_overflow_waits_for_keyframe),
