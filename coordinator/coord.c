@@ -245,6 +245,7 @@ static void load_cb(void *ud, const PGresult *res, const char *err)
         s->placements = 1; /* a later placement continues the playlists */
         s->state = STREAM_RECOVERING;
         s->recover_deadline_ms = now + c->cfg.reconcile_grace_ms;
+        s->media_ms = now; /* its publisher counts as sending */
         kept++;
     }
     log_info(MOD, "Streams reloaded from PostgreSQL; waiting for workers.",

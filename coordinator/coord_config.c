@@ -108,6 +108,12 @@ const config_option_t coord_config_options[] = {
      "When a publisher leaves, how long its stream (worker, playlists) "
      "waits for it to come back with the same key before it ends; 0 "
      "ends it at once, ms"},
+    {"publisher_silence_ms", 0, CONFIG_INT, "12000", 1000, 600000,
+     N(publisher_silence_ms),
+     "A publish with the key of a live stream is refused while the "
+     "stream's publisher still sends; once the ingest has reported no new "
+     "bytes for this long it takes the stream over. Keep it above the "
+     "ingests' stats_interval_ms, ms"},
     {"reconcile_grace_ms", 0, CONFIG_INT, "5000", 0, 600000,
      N(reconcile_grace_ms),
      "After a start, how long streams from the database wait for their "

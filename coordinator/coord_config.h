@@ -67,6 +67,8 @@ typedef struct {
     int64_t fail_retry_ms;        /* a failed stream is retried this often */
     int64_t reconnect_grace_ms;   /* a stream waits this long for its
                                      publisher to come back */
+    int64_t publisher_silence_ms; /* a live key is taken over only after
+                                     its publisher sent nothing this long */
 } coord_config_t;
 
 /* The option table and its size (for config_parse and the docs). */

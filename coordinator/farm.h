@@ -152,6 +152,11 @@ typedef struct {
     /* The publisher left at this time (0: it is there): the stream waits
      * reconnect_grace_ms for it, its worker holding the playlists open. */
     int64_t left_ms;
+    /* When the stream's ingest last reported more bytes from its
+     * publisher (or the publish was admitted), and how many: a second
+     * publish with the key is refused until publisher_silence_ms passed. */
+    int64_t media_ms;
+    uint64_t bytes_in;
     /* Session failure policy (see ops_stream_failed in ops.c). */
     int64_t fail_at[COORD_FAIL_RING]; /* recent failure times, a ring */
     uint64_t failures;                /* in all, for the API */

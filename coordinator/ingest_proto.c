@@ -36,22 +36,14 @@ void ingest_proto_hello(coord_t *c, const envelope_peer_t *peer,
 }
 
 /*
- * The ingest says a stream's publisher is gone. A stream running on a
- * worker waits reconnect_grace_ms for it (an encoder's auto-reconnect,
- * perhaps through another ingest): the worker holds the playlists open, a
- * publish with the channel's key in that time continues the stream (see
- * publish.c publish_cb), and the tick ends it when the time runs out.
+ * Stream s lost its publisher (WHY). A stream running on a worker waits
+ * reconnect_grace_ms for it (an encoder's auto-reconnect, perhaps through
+ * another ingest): the worker holds the playlists open, a publish with the
+ * channel's key in that time continues the stream (publish.c admit), and
+ * the tick ends it when the time runs out. Any other stream ends now.
  */
-void ingest_proto_stream_end(coord_t *c, const envelope_peer_t *peer,
-                             const Prism__Envelope *env)
+static void publisher_left(coord_t *c, coord_stream_t *s, const char *why)
 {
-    (void)peer;
-    coord_stream_t *s = farm_find_stream(c, env->stream_end->stream_id);
-    const char *why = env->stream_end->reason && env->stream_end->reason[0]
-                          ? env->stream_end->reason
-                          : "publisher left";
-    if (!s)
-        return;
     if (c->cfg.reconnect_grace_ms > 0 && s->worker >= 0 &&
         s->state == STREAM_RUNNING && !s->left_ms) {
         s->left_ms = clock_mono_ms();
@@ -61,17 +53,47 @@ void ingest_proto_stream_end(coord_t *c, const envelope_peer_t *peer,
                              (json_int_t)c->cfg.reconnect_grace_ms));
         return;
     }
-    ops_stop_stream(c, s, why);
+    if (!s->left_ms)
+        ops_stop_stream(c, s, why);
+}
+
+/* The stream named STREAM_ID when the ingest that says something about
+ * it (PEER, SENDER) is its ingest, else NULL: after a publisher moved to
+ * another ingest, what the first one says late about its old publish is
+ * not the stream's. */
+static coord_stream_t *ingests_stream(coord_t *c, const envelope_peer_t *peer,
+                                      const char *sender, const char *stream_id)
+{
+    const coord_ingest_t *in = farm_ingest_seen(c, peer, sender);
+    coord_stream_t *s = farm_find_stream(c, stream_id);
+    return s && in && !strcmp(in->id, s->ingest) ? s : NULL;
+}
+
+/* The ingest says a stream's publisher is gone. */
+void ingest_proto_stream_end(coord_t *c, const envelope_peer_t *peer,
+                             const Prism__Envelope *env)
+{
+    coord_stream_t *s =
+        ingests_stream(c, peer, env->sender, env->stream_end->stream_id);
+    const char *why = env->stream_end->reason && env->stream_end->reason[0]
+                          ? env->stream_end->reason
+                          : "publisher left";
+    if (!s)
+        return;
+    publisher_left(c, s, why);
 }
 
 void ingest_proto_stats(coord_t *c, const envelope_peer_t *peer,
                         const Prism__Envelope *env)
 {
     const Prism__IngestStats *st = env->ingest_stats;
-    farm_ingest_seen(c, peer, env->sender);
-    coord_stream_t *s = farm_find_stream(c, st->stream_id);
+    coord_stream_t *s = ingests_stream(c, peer, env->sender, st->stream_id);
     if (!s)
         return;
+    if (st->bytes_in > s->bytes_in) { /* the publisher still sends */
+        s->bytes_in = st->bytes_in;
+        s->media_ms = clock_mono_ms();
+    }
     s->in_kbps = st->bitrate_kbps;
     s->in_fps = st->fps;
     /* An audio codec and no video one: the ingest found no video after
@@ -100,8 +122,10 @@ void ingest_proto_stats(coord_t *c, const envelope_peer_t *peer,
 
 void ingest_proto_check(coord_t *c, int64_t now)
 {
-    /* Ingests gone silent: their streams end. The record (endpoint, key)
-     * stays for when it speaks again. */
+    /* Ingests gone silent: their streams lose their publishers (and wait
+     * for them as when a publisher leaves: it may come back through
+     * another ingest). The record (endpoint, key) stays for when it
+     * speaks again. */
     for (size_t i = 0; i < c->ningests; i++) {
         coord_ingest_t *in = &c->ingests[i];
         if (in->lost || now - in->last_seen_ms <= c->cfg.node_timeout_ms)
@@ -112,7 +136,7 @@ void ingest_proto_check(coord_t *c, int64_t now)
             coord_stream_t *s = &c->streams[k];
             if (s->state != STREAM_FREE && s->state != STREAM_RECOVERING &&
                 !strcmp(s->ingest, in->id)) {
-                ops_stop_stream(c, s, "ingest lost");
+                publisher_left(c, s, "ingest lost");
                 ended++;
             }
         }

@@ -128,6 +128,23 @@ int publish_load_profile(const char *name, const char *doc,
 }
 
 /*
+ * Why a publish may not take live stream s over, or NULL when it may: its
+ * publisher left (the stream waits for it to come back, perhaps through
+ * another ingest), its ingest was lost, or its ingest has reported no new
+ * bytes from it for publisher_silence_ms (a connection that hangs). A
+ * second encoder on the key while the first still sends is refused, not
+ * allowed to cut the first off.
+ */
+static const char *live_conflict(coord_t *c, const coord_stream_t *s)
+{
+    const coord_ingest_t *in = farm_find_ingest(c, s->ingest);
+    if (s->left_ms || !in || in->lost ||
+        clock_mono_ms() - s->media_ms >= c->cfg.publisher_silence_ms)
+        return NULL;
+    return "stream key already live: another publisher is sending";
+}
+
+/*
  * The admission of publish x for channel row ch (NULL: no such channel),
  * read from the database now or, while it is away, kept from before
  * (CACHED). Replies and frees x.
@@ -157,10 +174,20 @@ static void admit(publish_ctx_t *x, const chan_row_t *ch, bool cached)
                  "channel=%s ingest=%s", ch->name, x->ingest);
     }
     s = farm_find_channel_stream(c, ch->id);
+    if (s && (reject = live_conflict(c, s))) {
+        rows_event(c, "publish.rejected", NULL, s->id,
+                   json_pack("{s:s, s:s, s:s, s:s}", "reason", reject, "ingest",
+                             x->ingest, "addr", x->addr, "live_ingest",
+                             s->ingest));
+        s = NULL; /* the reply names no stream */
+        goto reply;
+    }
     if (s) {
         /* The streamer reconnected (perhaps through another ingest): the
          * stream goes on under the same id and playlists. */
         s->left_ms = 0;
+        s->media_ms = clock_mono_ms();
+        s->bytes_in = 0; /* the new publish's ingest counts afresh */
         snprintf(s->ingest, sizeof(s->ingest), "%s", x->ingest);
         s->src_info = x->src;
         s->src_info.client = NULL;
@@ -175,7 +202,12 @@ static void admit(publish_ctx_t *x, const chan_row_t *ch, bool cached)
                          PRISM__RELEASE_REASON__RELEASE_REASON_SUPERSEDED,
                          false);
         }
-        ops_place_stream(c, s, "publisher reconnected");
+        /* As for a new stream: an RTMP encoder sends its size after the
+         * publish was accepted, and the ingest knows its tracks only then;
+         * the ingest's stats bring it (ingest_proto.c places it). */
+        s->awaiting_source = x->src.width == 0 || x->src.height == 0;
+        if (!s->awaiting_source)
+            ops_place_stream(c, s, "publisher reconnected");
         goto reply;
     }
     s = farm_stream_alloc(c);
@@ -201,6 +233,7 @@ static void admit(publish_ctx_t *x, const chan_row_t *ch, bool cached)
     s->src_info = x->src;
     s->src_info.client = NULL;
     s->started_wall_ms = clock_wall_ms();
+    s->media_ms = clock_mono_ms();
     envelope_source_to_ladder(&x->src, &s->source);
     ladder_profile_t prof;
     s->awaiting_source = s->source.width <= 0 || s->source.height <= 0;

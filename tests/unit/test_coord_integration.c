@@ -161,7 +161,7 @@ static void fx_setup(fx_t *fx)
     snprintf(fx->pgurl, sizeof(fx->pgurl), "%s%soptions=-csearch_path%%3D%s",
              url, strchr(url, '?') ? "&" : "?", fx->schema);
     /* Every node's key exists before a coordinator starts. */
-    static const char *const allowed[] = {"w1", "w2", "w3", "ing1"};
+    static const char *const allowed[] = {"w1", "w2", "w3", "ing1", "ing2"};
     for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
         curve_keypair_t *k = make_key(fx, allowed[i], true);
         curve_keypair_free(&k);
@@ -1207,8 +1207,11 @@ static void test_farm(void **state)
     assert_string_equal(ing.reply_reason, "invalid stream key");
     g_remote = "192.0.2.7";
     publish(all, 4, &ing, key1, 1280, 720, 30);
-    assert_true(ing.reply.accepted); /* the live stream of "alice" goes on */
-    assert_string_equal(ing.reply_stream, s1);
+    /* Not limited: refused only because "alice" is live and sending. */
+    assert_false(ing.reply.accepted);
+    assert_string_equal(ing.reply_reason,
+                        "stream key already live: another publisher is "
+                        "sending");
 
     /* The operator stops a stream: the worker is told, the API forgets. */
     snprintf(path, sizeof(path), "/api/streams/%s", s1);
@@ -2099,6 +2102,105 @@ static void test_publisher_reconnect_grace(void **state)
     node_close(&ing);
 }
 
+/* Stats from ING for stream ID: BYTES received from its publisher. */
+static void ingest_bytes(node_t *ing, const char *id, uint64_t bytes)
+{
+    Prism__IngestStats is = PRISM__INGEST_STATS__INIT;
+    is.stream_id = (char *)id;
+    is.bytes_in = bytes;
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    env.body_case = PRISM__ENVELOPE__BODY_INGEST_STATS;
+    env.ingest_stats = &is;
+    node_send(ing, &env);
+}
+
+/*
+ * Two ingests serve one channel. A second publisher on a live key is
+ * refused while the first still sends; once the first has left, a publish
+ * through the other ingest continues the stream under its id (the ingest
+ * named in the API changes), and what the first ingest says late about
+ * its old publish is ignored. A publisher whose ingest reports no new
+ * bytes for publisher_silence_ms (a connection that hangs) is taken over.
+ */
+static void test_second_publisher(void **state)
+{
+    (void)state;
+    fx_t *fx = &g_fx;
+    fx_setup(fx);
+    g_coord_extra = "reconnect_grace_ms = 5000\npublisher_silence_ms = 1500\n";
+    coord_start(fx, 0, true);
+    g_coord_extra = "";
+    char *ka = create_channel(fx, "twin", 50);
+    node_t w1, ing1, ing2;
+    node_init(fx, &w1, "w1", false, 1);
+    node_init(fx, &ing1, "ing1", true, 1);
+    node_init(fx, &ing2, "ing2", true, 1);
+    node_t *all[] = {&w1, &ing1, &ing2};
+    worker_register(&w1);
+    ingest_hello(&ing1);
+    ingest_hello(&ing2);
+    pump(all, 3, 600, NULL);
+    publish(all, 3, &ing1, ka, 1280, 720, 30);
+    assert_true(ing1.reply.accepted);
+    char sa[64], path[128];
+    snprintf(sa, sizeof(sa), "%s", ing1.reply_stream);
+    snprintf(path, sizeof(path), "/api/streams/%s", sa);
+    pump(all, 3, 400, NULL);
+
+    /* The first publisher sends: a second one is refused, whichever
+     * ingest it comes through, and the stream is untouched. */
+    for (int i = 0; i < 4; i++) {
+        ingest_bytes(&ing1, sa, 1000u * (i + 1));
+        pump(all, 3, 400, NULL);
+    }
+    publish(all, 3, &ing2, ka, 1280, 720, 30);
+    assert_false(ing2.reply.accepted);
+    assert_non_null(strstr(ing2.reply_reason, "already live"));
+    publish(all, 3, &ing1, ka, 1280, 720, 30);
+    assert_false(ing1.reply.accepted);
+    json_t *j = get_json(fx, 0, path);
+    assert_string_equal(jstr(j, "ingest"), "ing1");
+    json_int_t gen = json_integer_value(json_object_get(j, "generation"));
+    json_decref(j);
+    assert_int_equal(w1.releases, 0);
+
+    /* It leaves; it comes back through the other ingest: the same stream. */
+    stream_end(&ing1, sa);
+    pump(all, 3, 300, NULL);
+    publish(all, 3, &ing2, ka, 1280, 720, 30);
+    assert_true(ing2.reply.accepted);
+    assert_string_equal(ing2.reply_stream, sa);
+    pump(all, 3, 600, NULL);
+    /* The first ingest's late word on its old publish changes nothing. */
+    stream_end(&ing1, sa);
+    ingest_bytes(&ing1, sa, 999999);
+    ingest_bytes(&ing2, sa, 500);
+    pump(all, 3, 600, NULL);
+    j = get_json(fx, 0, path);
+    assert_string_equal(jstr(j, "ingest"), "ing2");
+    assert_true(json_is_null(json_object_get(j, "publisher_left_ms")));
+    assert_true(json_integer_value(json_object_get(j, "generation")) > gen);
+    assert_string_equal(jstr(j, "state"), "running");
+    json_decref(j);
+
+    /* Its connection hangs: no new bytes for publisher_silence_ms. */
+    ingest_bytes(&ing2, sa, 500);
+    pump(all, 3, 1700, NULL);
+    publish(all, 3, &ing1, ka, 1280, 720, 30);
+    assert_true(ing1.reply.accepted);
+    assert_string_equal(ing1.reply_stream, sa);
+    char ev[4096];
+    stream_events(fx, sa, ev, sizeof(ev));
+    assert_non_null(strstr(ev, "publish.rejected"));
+    assert_non_null(strstr(ev, "stream.publisher_left@w1"));
+    assert_non_null(strstr(ev, "stream.resumed@w1"));
+    assert_null(strstr(ev, "stream.ended"));
+    free(ka);
+    node_close(&w1);
+    node_close(&ing1);
+    node_close(&ing2);
+}
+
 /* Runs after every test, also after a failed one: no coordinator is left
  * behind and the test's schema is dropped. */
 static int fx_after(void **state)
@@ -2123,6 +2225,7 @@ int main(void)
         cmocka_unit_test_teardown(test_ladder_upgrade, fx_after),
         cmocka_unit_test_teardown(test_failure_policy, fx_after),
         cmocka_unit_test_teardown(test_publisher_reconnect_grace, fx_after),
+        cmocka_unit_test_teardown(test_second_publisher, fx_after),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     zctx_term();
