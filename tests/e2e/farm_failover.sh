@@ -31,12 +31,7 @@ kill -"$sig" "${FARM_WORKER_PIDS[$carrier]}"
 wait "${FARM_WORKER_PIDS[$carrier]}" 2>/dev/null || true
 
 # The new worker's first segment: the playlists show a discontinuity.
-t_back=
-for _ in $(seq 300); do
-    t_back=$(awk '$2 == "240p30" && $5 > 0 {print $1; exit}' "$dir/watch")
-    [ -n "$t_back" ] && break
-    sleep 0.1
-done
+t_back=$(joined_at 240p30)
 [ -n "$t_back" ] || fail "the stream did not continue after the kill"
 now_on=$(farm_stream_field bob worker)
 gen2=$(farm_stream_field bob generation)

@@ -20,7 +20,6 @@ source "$src/tests/e2e/lib/player.sh"
 
 NODE_TIMEOUT_MS=3000
 FARM_RECONNECT_GRACE_MS=6000
-declare -gA FARM_WORKER_PIDS=()
 farm_pg || fail "no PostgreSQL"
 farm_origin || fail "no origin"
 farm_coord 0 "node_timeout_ms = $NODE_TIMEOUT_MS" || fail "the coordinator did not start"
@@ -84,12 +83,7 @@ done
 [ "$(farm_stream_field twin ingest)" = ingest-2 ] || fail "the API does not show twin on ingest-2"
 [ "$(farm_stream_field twin id)" = "$id" ] || fail "twin got a new stream id: $(farm_stream_field twin id), not $id"
 events stream.resumed twin | grep -q '"ingest":"ingest-2"' || fail "no stream.resumed event through ingest-2"
-t_seg=
-for _ in $(seq 300); do
-    t_seg=$(awk '$2 == "240p30" && $5 > 0 {print $1; exit}' "$dir/watch")
-    [ -n "$t_seg" ] && break
-    sleep 0.1
-done
+t_seg=$(joined_at 240p30)
 [ -n "$t_seg" ] || fail "twin's playlists did not continue after the publisher came back"
 echo "ingest-1 killed: twin's first new segment on the origin $(echo "$t_seg - $t_kill" | bc) s after the kill ($(echo "$t_seg - $t_back" | bc) s after the publisher was back)"
 out=$(play_hls "$FARM_ORIGIN/twin/master.m3u8" 10) || fail "hls.js did not play twin after the reconnect: $out"

@@ -85,6 +85,19 @@ publish_e2e() {
     farm_watch "$1" "source 240p30" "$dir/watch"
 }
 
+# joined_at RENDITION: when the watch log ($dir/watch) first saw a segment
+# of RENDITION after a join (EXT-X-DISCONTINUITY), waiting up to 30 s;
+# empty when none came.
+joined_at() {
+    local t= _
+    for _ in $(seq 300); do
+        t=$(awk -v r="$1" '$2 == r && $5 > 0 {print $1; exit}' "$dir/watch")
+        [ -n "$t" ] && break
+        sleep 0.1
+    done
+    echo "$t"
+}
+
 # check_join TO CHANNEL "RENDITIONS": a take-over's numbering in the watch
 # log ($dir/watch), exactly. The new worker TO logs the media sequence M it
 # continues at, one past the highest segment any rendition listed before
