@@ -18,8 +18,11 @@
  *     pass after it detects them dead; that batch is timed.
  * It prints the figures, writes them as JSON with --json, and a CSV of the
  * latency distribution (and a PNG through gnuplot when present) with --csv.
- * The figures are the placement core's: no sockets or database are in the
- * timed path (the coordinator's integration tests cover those).
+ * These figures are the placement core's: no sockets or database are in
+ * the timed path. With a database (--pg-url or PRISM_TEST_PGURL) it also
+ * drives a real prism-coordinator process over its sockets
+ * (sched_socket.h): 50 workers and 500 streams, or --socket-workers N and
+ * --streams (or --socket-streams) streams.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -48,6 +51,7 @@
 #include "http_client.h"
 #include "ladder.h"
 #include "placement.h"
+#include "sched_socket.h"
 #include "zsock.h"
 
 #define M 1000000ull
@@ -390,478 +394,6 @@ static void build_farm(placement_farm_t *f, size_t nworkers)
     }
 }
 
-/* ------------------------------------------------------------------------
- * The smaller run through the real sockets: a prism-coordinator process, a
- * PostgreSQL database (--pg-url), simulated workers and one simulated ingest
- * in this process speaking the real protocol over CURVE tcp on 127.0.0.1.
- * Figures: publish latency (PublishRequest to PublishReply, which includes
- * the key check in PostgreSQL and the placement), time to re-place every
- * stream of 10% of the workers killed at once (from the kill, so it includes
- * the 3 missed report intervals of detection, and from the first re-placed
- * stream, the loop pass itself), and the coordinator process's peak RSS.
- * ------------------------------------------------------------------------ */
-
-#define SK_REPORT_MS 200
-#define SK_MAXSESS   64
-
-typedef struct {
-    char id[40];
-    uint64_t gen;
-} sk_sess_t;
-
-typedef struct {
-    char id[32];
-    void *sock;
-    bool alive, registered;
-    int64_t next_ms;
-    int nsess;
-    sk_sess_t sess[SK_MAXSESS];
-    uint64_t seq;
-} sk_node_t;
-
-typedef struct {
-    char dir[256];
-    char coord_pub[CURVE_KEY_Z85_SIZE];
-    int http_port, control_port;
-    pid_t pid;
-} sk_env_t;
-
-static int sk_free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof(a);
-    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-        getsockname(s, (struct sockaddr *)&a, &l) < 0) {
-        if (s >= 0)
-            close(s);
-        return -1;
-    }
-    close(s);
-    return ntohs(a.sin_port);
-}
-
-static int sk_key(sk_env_t *e, const char *name, bool allow, char *pub)
-{
-    curve_keypair_t *kp = curve_keypair_generate();
-    char keys[512], kp_path[1024], pp[1024];
-    if (!kp)
-        return -1;
-    snprintf(keys, sizeof(keys), "%s/keys", e->dir);
-    int rc = curve_keys_write(kp, keys, name, true, kp_path, pp, sizeof(pp));
-    if (rc == 0 && allow) {
-        char dst[1024];
-        snprintf(dst, sizeof(dst), "%s/allow/%s.pub", e->dir, name);
-        FILE *f = fopen(dst, "w");
-        if (f) {
-            fprintf(f, "public_key = %s\n", kp->public_z85);
-            fclose(f);
-        } else {
-            rc = -1;
-        }
-    }
-    if (pub)
-        snprintf(pub, CURVE_KEY_Z85_SIZE, "%s", kp->public_z85);
-    curve_keypair_free(&kp);
-    return rc;
-}
-
-/* One HTTP request to the coordinator's API; returns the status. */
-static int sk_http(sk_env_t *e, const char *method, const char *path,
-                   const char *body, char *out, size_t outlen)
-{
-    http_client_opts_t o = {.bearer_token = "bench-token", .body_max = 65535};
-    char url[1024], err[256], *b = NULL;
-    int status = -1;
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", e->http_port, path);
-    if (http_client_once(&o, method, url, body, body ? strlen(body) : 0,
-                         &status, &b, err, sizeof(err)) < 0)
-        return -1;
-    if (out)
-        snprintf(out, outlen, "%s", b);
-    free(b);
-    return status;
-}
-
-static void *sk_connect(sk_env_t *e, const char *name)
-{
-    char path[1024];
-    curve_keypair_t *kp = NULL;
-    snprintf(path, sizeof(path), "%s/keys/%s.key", e->dir, name);
-    if (curve_keys_load_secret(path, &kp) < 0)
-        return NULL;
-    zsock_opts_t o;
-    zsock_opts_default(&o);
-    o.sndtimeo_ms = 0;
-    void *s = zsock_new(ZMQ_DEALER, &o);
-    char ep[64];
-    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", e->control_port);
-    if (!s || zsock_curve_client(s, kp, e->coord_pub) < 0 ||
-        zsock_connect(s, ep) < 0)
-        zsock_close(&s);
-    curve_keypair_free(&kp);
-    return s;
-}
-
-static void sk_register(sk_node_t *n, bool ingest)
-{
-    Prism__Envelope env = PRISM__ENVELOPE__INIT;
-    if (ingest) {
-        Prism__Hello h = PRISM__HELLO__INIT;
-        h.role = PRISM__NODE_ROLE__NODE_ROLE_INGEST;
-        h.node_id = n->id;
-        h.media_endpoint = (char *)"tcp://127.0.0.1:1";
-        env.body_case = PRISM__ENVELOPE__BODY_HELLO;
-        env.hello = &h;
-        envelope_send(n->sock, NULL, n->id, &env, ZMQ_DONTWAIT);
-        return;
-    }
-    static Prism__Codec codecs[1] = {PRISM__CODEC__CODEC_H264};
-    Prism__Device d = PRISM__DEVICE__INIT, *dp[1] = {&d};
-    Prism__Register r = PRISM__REGISTER__INIT;
-    d.kind = PRISM__DEVICE_KIND__DEVICE_KIND_NVENC;
-    d.hw_encode = true;
-    d.n_encode_codecs = 1;
-    d.encode_codecs = codecs;
-    d.encode_budget = 3000 * M;
-    d.decode_budget = 3000 * M;
-    r.worker_id = n->id;
-    r.n_devices = 1;
-    r.devices = dp;
-    env.body_case = PRISM__ENVELOPE__BODY_REGISTER;
-    env.register_ = &r;
-    envelope_send(n->sock, NULL, n->id, &env, ZMQ_DONTWAIT);
-}
-
-static void sk_report(sk_node_t *n)
-{
-    Prism__LoadReport r = PRISM__LOAD_REPORT__INIT;
-    Prism__SessionLoad sl[SK_MAXSESS], *slp[SK_MAXSESS];
-    for (int i = 0; i < n->nsess; i++) {
-        Prism__SessionLoad x = PRISM__SESSION_LOAD__INIT;
-        x.stream_id = n->sess[i].id;
-        x.generation = n->sess[i].gen;
-        x.speed = 1.0;
-        x.fps = 30;
-        x.last_output_pts_ms = (int64_t)n->seq * SK_REPORT_MS;
-        x.last_input_pts_ms = x.last_output_pts_ms;
-        sl[i] = x;
-        slp[i] = &sl[i];
-    }
-    r.seq = ++n->seq;
-    r.n_sessions = (size_t)n->nsess;
-    r.sessions = slp;
-    Prism__Envelope env = PRISM__ENVELOPE__INIT;
-    env.body_case = PRISM__ENVELOPE__BODY_LOAD_REPORT;
-    env.load_report = &r;
-    envelope_send(n->sock, NULL, n->id, &env, ZMQ_DONTWAIT);
-}
-
-typedef struct {
-    sk_node_t *nodes; /* workers, then the ingest last */
-    int n;
-    bool got_reply;
-    bool reply_ok;
-    char reply_stream[40];
-    int64_t last_assign_ms;
-    long assigns;
-    /* the streams of the killed workers, and which were placed again */
-    char (*watch)[40];
-    bool *seen;
-    long nwatch, nseen;
-} sk_sim_t;
-
-static void sk_handle(sk_sim_t *sim, sk_node_t *nd)
-{
-    for (;;) {
-        Prism__Envelope *env = NULL;
-        int rc = envelope_recv(nd->sock, ZMQ_DONTWAIT, NULL, &env, NULL);
-        if (rc == -EAGAIN)
-            return;
-        if (rc < 0)
-            continue;
-        if (env->body_case == PRISM__ENVELOPE__BODY_REGISTER_ACK) {
-            nd->registered = env->register_ack->accepted;
-        } else if (env->body_case == PRISM__ENVELOPE__BODY_ASSIGN) {
-            const Prism__Assign *a = env->assign;
-            if (nd->nsess < SK_MAXSESS) {
-                sk_sess_t *ss = &nd->sess[nd->nsess++];
-                snprintf(ss->id, sizeof(ss->id), "%s", a->stream_id);
-                ss->gen = a->generation;
-            }
-            Prism__Ack ack = PRISM__ACK__INIT;
-            ack.stream_id = a->stream_id;
-            ack.generation = a->generation;
-            ack.ok = true;
-            ack.of = PRISM__ACK__OF__OF_ASSIGN;
-            Prism__Envelope out = PRISM__ENVELOPE__INIT;
-            out.body_case = PRISM__ENVELOPE__BODY_ACK;
-            out.ack = &ack;
-            envelope_send(nd->sock, NULL, nd->id, &out, ZMQ_DONTWAIT);
-            sim->assigns++;
-            for (long w = 0; w < sim->nwatch; w++) {
-                if (!sim->seen[w] && !strcmp(sim->watch[w], a->stream_id)) {
-                    sim->seen[w] = true;
-                    sim->nseen++;
-                    sim->last_assign_ms = clock_mono_ms();
-                }
-            }
-        } else if (env->body_case == PRISM__ENVELOPE__BODY_PUBLISH_REPLY) {
-            sim->got_reply = true;
-            sim->reply_ok = env->publish_reply->accepted;
-            snprintf(sim->reply_stream, sizeof(sim->reply_stream), "%s",
-                     env->publish_reply->stream_id
-                         ? env->publish_reply->stream_id
-                         : "");
-        }
-        envelope_free(&env);
-    }
-}
-
-static void sk_pump(sk_sim_t *sim, int64_t ms, const bool *until)
-{
-    int64_t end = clock_mono_ms() + ms;
-    zmq_pollitem_t *items = calloc((size_t)sim->n, sizeof(*items));
-    int *idx = calloc((size_t)sim->n, sizeof(*idx));
-    if (!items || !idx)
-        goto out;
-    while (clock_mono_ms() < end && !(until && *until)) {
-        int k = 0;
-        for (int i = 0; i < sim->n; i++) {
-            if (!sim->nodes[i].alive)
-                continue;
-            items[k] = (zmq_pollitem_t){sim->nodes[i].sock, 0, ZMQ_POLLIN, 0};
-            idx[k++] = i;
-        }
-        zmq_poll(items, k, 5);
-        for (int j = 0; j < k; j++)
-            if (items[j].revents & ZMQ_POLLIN)
-                sk_handle(sim, &sim->nodes[idx[j]]);
-        int64_t now = clock_mono_ms();
-        for (int i = 0; i < sim->n; i++) {
-            sk_node_t *nd = &sim->nodes[i];
-            if (!nd->alive || now < nd->next_ms)
-                continue;
-            nd->next_ms = now + (nd->registered ? SK_REPORT_MS : 300);
-            bool ingest = i == sim->n - 1;
-            if (!nd->registered)
-                sk_register(nd, ingest);
-            else if (!ingest)
-                sk_report(nd);
-        }
-    }
-out:
-    free(items);
-    free(idx);
-}
-
-typedef struct {
-    double publish_p50_us, publish_p99_us;
-    double replace_all_ms, replace_pass_ms;
-    long affected, replaced;
-    long rss_kb;
-} sk_result_t;
-
-static long proc_hwm_kb(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long kb = -1;
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (!strncmp(line, "VmHWM:", 6))
-            kb = strtol(line + 6, NULL, 10);
-    fclose(f);
-    return kb;
-}
-
-static int sk_run(const char *coord_bin, const char *pg_url, int nworkers,
-                  int nstreams, sk_result_t *res)
-{
-    sk_env_t e = {.pid = -1};
-    sk_sim_t sim = {0};
-    int64_t *lat = NULL;
-    char(*keys)[128] = NULL;
-    int rc = -1;
-    char path[512], cfg[4096];
-    snprintf(e.dir, sizeof(e.dir), "/tmp/prism-bench-sched-XXXXXX");
-    if (!mkdtemp(e.dir))
-        return -1;
-    snprintf(path, sizeof(path), "%s/keys", e.dir);
-    mkdir(path, 0700);
-    snprintf(path, sizeof(path), "%s/allow", e.dir);
-    mkdir(path, 0700);
-    sim.n = nworkers + 1;
-    sim.nodes = calloc((size_t)sim.n, sizeof(*sim.nodes));
-    lat = calloc((size_t)nstreams, sizeof(*lat));
-    if (!sim.nodes || !lat)
-        goto end;
-    if (sk_key(&e, "coordinator", false, e.coord_pub) < 0)
-        goto end;
-    for (int i = 0; i < sim.n; i++) {
-        sk_node_t *nd = &sim.nodes[i];
-        if (i == sim.n - 1)
-            snprintf(nd->id, sizeof(nd->id), "ingest");
-        else
-            snprintf(nd->id, sizeof(nd->id), "w%d", i);
-        if (sk_key(&e, nd->id, true, NULL) < 0)
-            goto end;
-    }
-    e.http_port = sk_free_port();
-    e.control_port = sk_free_port();
-    unsigned lock = (unsigned)getpid();
-    snprintf(cfg, sizeof(cfg),
-             "id = bench\ncontrol_bind = tcp://127.0.0.1:%d\n"
-             "key_file = %s/keys/coordinator.key\nallow_dir = %s/allow\n"
-             "http_port = %d\napi_token = bench-token\npg_url = %s\n"
-             "report_ms = %d\nheartbeat_ms = 1000\nha_lock_key = %u\n"
-             "log_level = warn\n",
-             e.control_port, e.dir, e.dir, e.http_port, pg_url, SK_REPORT_MS,
-             lock);
-    snprintf(path, sizeof(path), "%s/coordinator.ini", e.dir);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        goto end;
-    fputs(cfg, f);
-    fclose(f);
-    e.pid = fork();
-    if (e.pid == 0) {
-        char logp[600];
-        snprintf(logp, sizeof(logp), "%s/coordinator.log", e.dir);
-        int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        for (int k = 3; k < 1024; k++)
-            close(k);
-        execl(coord_bin, coord_bin, "--config", path, (char *)NULL);
-        _exit(127);
-    }
-    if (e.pid < 0)
-        goto end;
-    int64_t t_end = clock_mono_ms() + 20000;
-    while (sk_http(&e, "GET", "/metrics", NULL, NULL, 0) != 200) {
-        if (clock_mono_ms() > t_end) {
-            fprintf(stderr, "sched: the coordinator did not start; see %s\n",
-                    e.dir);
-            goto end;
-        }
-        usleep(50000);
-    }
-    /* One channel per stream, all made before the workers come so that the
-     * blocking HTTP calls do not silence their reports. */
-    keys = calloc((size_t)nstreams, sizeof(*keys));
-    if (!keys)
-        goto end;
-    for (int i = 0; i < nstreams; i++) {
-        char body[128], out[4096];
-        snprintf(body, sizeof(body), "{\"name\": \"bench-%u-%d\"}", lock, i);
-        if (sk_http(&e, "POST", "/api/channels", body, out, sizeof(out)) != 201)
-            goto end;
-        char *k = strstr(out, "\"stream_key\": \"");
-        if (!k)
-            goto end;
-        sscanf(k + 15, "%127[^\"]", keys[i]);
-    }
-    for (int i = 0; i < sim.n; i++) {
-        sim.nodes[i].sock = sk_connect(&e, sim.nodes[i].id);
-        if (!sim.nodes[i].sock)
-            goto end;
-        sim.nodes[i].alive = true;
-    }
-    sk_pump(&sim, 1500, NULL);
-    sk_node_t *ing = &sim.nodes[sim.n - 1];
-    for (int i = 0; i < nstreams; i++) {
-        char *key = keys[i];
-        Prism__PublishRequest p = PRISM__PUBLISH_REQUEST__INIT;
-        Prism__SourceInfo si = PRISM__SOURCE_INFO__INIT;
-        si.video_codec = PRISM__CODEC__CODEC_H264;
-        si.width = 1280;
-        si.height = 720;
-        si.fps_num = 30;
-        si.fps_den = 1;
-        p.ingest_id = ing->id;
-        p.stream_key = key;
-        p.remote_addr = (char *)"127.0.0.1";
-        p.source = &si;
-        p.request_id = (uint64_t)i;
-        Prism__Envelope env = PRISM__ENVELOPE__INIT;
-        env.body_case = PRISM__ENVELOPE__BODY_PUBLISH_REQUEST;
-        env.publish_request = &p;
-        sim.got_reply = false;
-        int64_t t0 = now_ns();
-        envelope_send(ing->sock, NULL, ing->id, &env, ZMQ_DONTWAIT);
-        sk_pump(&sim, 5000, &sim.got_reply);
-        lat[i] = now_ns() - t0;
-        if (!sim.got_reply || !sim.reply_ok) {
-            fprintf(stderr, "sched: publish %d was not accepted\n", i);
-            goto end;
-        }
-    }
-    sk_pump(&sim, 3 * SK_REPORT_MS, NULL);
-    qsort(lat, (size_t)nstreams, sizeof(*lat), cmp_i64);
-    res->publish_p50_us = lat[nstreams / 2] / 1000.0;
-    res->publish_p99_us = lat[(int)(nstreams * 0.99)] / 1000.0;
-    /* Kill 10% of the workers at once: they stop reporting. */
-    long affected = 0;
-    int nkill = nworkers / 10 > 0 ? nworkers / 10 : 1;
-    sim.watch = calloc((size_t)nkill * SK_MAXSESS, sizeof(*sim.watch));
-    sim.seen = calloc((size_t)nkill * SK_MAXSESS, sizeof(*sim.seen));
-    if (!sim.watch || !sim.seen)
-        goto end;
-    for (int i = 0; i < nkill; i++) {
-        sk_node_t *nd = &sim.nodes[i];
-        for (int k = 0; k < nd->nsess; k++)
-            memcpy(sim.watch[sim.nwatch++], nd->sess[k].id, 40);
-        affected += nd->nsess;
-        nd->alive = false;
-        zsock_close(&nd->sock);
-    }
-    int64_t t_kill = clock_mono_ms();
-    int64_t first = -1;
-    while (clock_mono_ms() < t_kill + 10000 && sim.nseen < affected) {
-        sk_pump(&sim, 5, NULL);
-        if (first < 0 && sim.nseen > 0)
-            first = sim.last_assign_ms;
-    }
-    res->affected = affected;
-    res->replaced = sim.nseen;
-    /* A kill that hit no stream (or none re-placed) has no time: -1, which
-     * the output shows as null / "none", never a negative duration. */
-    res->replace_all_ms = sim.nseen > 0 && sim.last_assign_ms >= t_kill
-                              ? (double)(sim.last_assign_ms - t_kill)
-                              : -1;
-    res->replace_pass_ms =
-        first >= 0 && sim.nseen > 0 ? (double)(sim.last_assign_ms - first) : -1;
-    res->rss_kb = proc_hwm_kb(e.pid);
-    rc = res->replaced >= affected ? 0 : -1;
-end:
-    for (int i = 0; sim.nodes && i < sim.n; i++)
-        zsock_close(&sim.nodes[i].sock);
-    if (e.pid > 0) {
-        kill(e.pid, SIGTERM);
-        waitpid(e.pid, NULL, 0);
-    }
-    free(sim.nodes);
-    free(sim.watch);
-    free(sim.seen);
-    free(keys);
-    free(lat);
-    if (rc == 0) {
-        char cmd[400];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e.dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "sched: could not remove %s\n", e.dir);
-    } else {
-        fprintf(stderr, "sched: socket run failed; files kept in %s\n", e.dir);
-    }
-    return rc;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -869,21 +401,17 @@ static void usage(FILE *out)
             "[--csv FILE] [--policy least-loaded|best-fit] [--headroom F]\n"
             "       [--pg-url URL] [--socket-workers N] [--socket-streams N] "
             "[--coordinator PATH]\n"
+            "       [--report-ms MS] [--steady-s S]\n"
             "  Places S streams on W simulated workers with churn, then fails "
             "10%% of the\n  workers at once and re-places their streams "
             "(in-process placement core).\n"
-            "  With --pg-url (or PRISM_TEST_PGURL), it also runs a smaller "
-            "farm through a real\n  prism-coordinator and its sockets "
-            "(fields socket_*).\n");
-}
-
-/* A duration for the JSON output: "null" when there is none (< 0). */
-static const char *ms_or_null(double ms, char *buf)
-{
-    if (ms < 0)
-        return "null";
-    snprintf(buf, 32, "%.1f", ms);
-    return buf;
+            "  With --pg-url (or PRISM_TEST_PGURL), it also runs a farm "
+            "through a real\n  prism-coordinator and its sockets (fields "
+            "socket_*): 50 workers, 500 streams;\n  with --socket-workers N, "
+            "N workers and S streams (--socket-streams to set\n  them "
+            "apart), each worker reporting every --report-ms (500), steady "
+            "for\n  --steady-s (10), then 10%% of the workers killed at "
+            "once.\n");
 }
 
 int bench_sched_main(int argc, char **argv)
@@ -903,16 +431,18 @@ int bench_sched_main(int argc, char **argv)
         {"socket-workers", required_argument, 0, 'W'},
         {"socket-streams", required_argument, 0, 'S'},
         {"coordinator", required_argument, 0, 'C'},
+        {"report-ms", required_argument, 0, 'R'},
+        {"steady-s", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *pg_url = getenv("PRISM_TEST_PGURL");
-    long sk_workers = -1, sk_streams = -1;
+    long sk_workers = -1, sk_streams = -1, report_ms = 500, steady_s = 10;
     char coord_bin[1024] = "";
     int o;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "w:s:jc:p:r:hg:W:S:C:", lopts, NULL)) !=
-           -1) {
+    while ((o = getopt_long(argc, argv, "w:s:jc:p:r:hg:W:S:C:R:T:", lopts,
+                            NULL)) != -1) {
         switch (o) {
         case 'g':
             pg_url = optarg;
@@ -925,6 +455,12 @@ int bench_sched_main(int argc, char **argv)
             break;
         case 'C':
             snprintf(coord_bin, sizeof(coord_bin), "%s", optarg);
+            break;
+        case 'R':
+            report_ms = strtol(optarg, NULL, 10);
+            break;
+        case 'T':
+            steady_s = strtol(optarg, NULL, 10);
             break;
         case 'w':
             nworkers = strtol(optarg, NULL, 10);
@@ -1110,17 +646,22 @@ int bench_sched_main(int argc, char **argv)
     long rss = rss_kb();
     double replace_ms = replace_ns / 1e6;
 
-    /* The smaller run through the real coordinator and its sockets. */
+    /* The run through the real coordinator and its sockets. */
     sk_result_t sk = {0};
     bool sk_done = false;
-    char a[32], b[32];
+    sk_opts_t so = {.coord_bin = coord_bin,
+                    .pg_url = pg_url,
+                    .report_ms = (int)report_ms,
+                    .steady_s = (int)steady_s};
     if (pg_url && pg_url[0]) {
         if (sk_workers < 0)
             sk_workers = nworkers < 50 ? nworkers : 50;
+        else if (sk_streams < 0) /* --socket-workers: --streams streams */
+            sk_streams = nstreams;
         if (sk_streams < 0)
             sk_streams = nstreams < 500 ? nstreams : 500;
-        if (sk_streams > sk_workers * (SK_MAXSESS / 2))
-            sk_streams = sk_workers * (SK_MAXSESS / 2);
+        if (sk_streams > sk_workers * SK_STREAMS_PER_WORKER)
+            sk_streams = sk_workers * SK_STREAMS_PER_WORKER;
         if (!coord_bin[0]) {
             char self[900];
             ssize_t l = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -1131,8 +672,10 @@ int bench_sched_main(int argc, char **argv)
             snprintf(coord_bin, sizeof(coord_bin),
                      "%s/../coordinator/prism-coordinator", self);
         }
-        sk_done = sk_run(coord_bin, pg_url, (int)sk_workers, (int)sk_streams,
-                         &sk) == 0;
+        so.workers = (int)sk_workers;
+        so.streams = (int)sk_streams;
+        so.kill = so.workers / 10;
+        sk_done = sk_run(&so, &sk) == 0;
     }
 
     if (json) {
@@ -1168,19 +711,7 @@ int bench_sched_main(int argc, char **argv)
                util_end, enc_end, placed, partial, refused, ended, running,
                nfail, affected, replaced, replaced_part, replace_ms, rss);
         if (sk_done)
-            printf(", \"socket_mode\": \"real prism-coordinator, CURVE tcp, "
-                   "PostgreSQL\", \"socket_workers\": %ld, "
-                   "\"socket_streams\": %ld, \"socket_publish_p50_us\": %.1f, "
-                   "\"socket_publish_p99_us\": %.1f, "
-                   "\"socket_affected_streams\": %ld, "
-                   "\"socket_replaced\": %ld, "
-                   "\"socket_replace_all_ms\": %s, "
-                   "\"socket_replace_pass_ms\": %s, "
-                   "\"socket_report_ms\": %d, "
-                   "\"coordinator_rss_kb\": %ld",
-                   sk_workers, sk_streams, sk.publish_p50_us, sk.publish_p99_us,
-                   sk.affected, sk.replaced, ms_or_null(sk.replace_all_ms, a),
-                   ms_or_null(sk.replace_pass_ms, b), SK_REPORT_MS, sk.rss_kb);
+            sk_print_json(&so, &sk);
         printf("}\n");
     } else {
         printf("sched: %ld workers, %ld streams, policy %s, headroom %.0f%% "
@@ -1213,24 +744,7 @@ int bench_sched_main(int argc, char **argv)
                "state)\n",
                rss);
         if (sk_done) {
-            printf("sched: %ld workers, %ld streams through a real "
-                   "prism-coordinator (CURVE tcp, PostgreSQL)\n",
-                   sk_workers, sk_streams);
-            printf("  publish latency        p50 %.1f us  p99 %.1f us "
-                   "(request to reply: key check in PostgreSQL + placement)\n",
-                   sk.publish_p50_us, sk.publish_p99_us);
-            if (sk.replace_all_ms < 0)
-                printf("  10%% workers killed: %ld streams on them, %ld "
-                       "re-placed: no re-placement time\n",
-                       sk.affected, sk.replaced);
-            else
-                printf("  10%% workers killed: %ld streams, %ld re-placed, "
-                       "all %.0f ms after the kill (detection: %d missed "
-                       "reports of %d ms), %.1f ms from the first to the "
-                       "last\n",
-                       sk.affected, sk.replaced, sk.replace_all_ms, 3,
-                       SK_REPORT_MS, sk.replace_pass_ms);
-            printf("  coordinator peak RSS %ld kB\n", sk.rss_kb);
+            sk_print_text(&so, &sk);
         } else if (pg_url && pg_url[0]) {
             printf("sched: the socket run failed (see above)\n");
         } else {

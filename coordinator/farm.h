@@ -63,6 +63,7 @@ typedef struct {
     int64_t last_seen_ms;
     int64_t registered_wall_ms;
     uint64_t reports;
+    uint64_t last_report_seq; /* LoadReport.seq of the last report */
     int ndevices;
     coord_device_info_t dev[COORD_MAX_DEVICES];
     bool move_on_drain;
@@ -186,7 +187,9 @@ typedef struct {
     uint64_t writes_dropped;
     uint64_t messages_in;
     uint64_t messages_bad;
-    uint64_t release_resends;    /* Releases sent again, unacknowledged */
+    uint64_t reports;         /* LoadReports taken */
+    uint64_t report_gaps;     /* reports a worker numbered but never arrived */
+    uint64_t release_resends; /* Releases sent again, unacknowledged */
     uint64_t releases_untracked; /* table full: sent once, not tracked */
     uint64_t upgrades;           /* partial ladders moved to the whole one */
     uint64_t session_failures;   /* sessions that failed (Ack, hang, timeout) */

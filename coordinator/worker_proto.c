@@ -323,6 +323,12 @@ void worker_proto_report(coord_t *c, const envelope_peer_t *peer,
     int64_t now = clock_mono_ms();
     w->last_seen_ms = now;
     w->reports++;
+    c->n.reports++;
+    /* A worker numbers its reports: a gap is reports lost on the way (a
+     * full queue); a lower number is a restarted worker counting again. */
+    if (w->last_report_seq && r->seq > w->last_report_seq + 1)
+        c->n.report_gaps += r->seq - w->last_report_seq - 1;
+    w->last_report_seq = r->seq;
     report_devices(c, wi, r, now);
     bool slow = false;
     uint32_t prio[SLOW_CANDIDATES];

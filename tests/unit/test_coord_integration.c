@@ -1127,6 +1127,13 @@ static void test_farm(void **state)
     assert_non_null(strstr(ev, "stream.placed@w2"));
     assert_null(strstr(ev, "replaced"));
 
+    /* Reports are counted; a worker's numbers that never arrived are gaps. */
+    assert_true(metric(fx, "prism_worker_reports_total") > 0);
+    assert_int_equal(metric(fx, "prism_worker_report_gaps_total"), 0);
+    w2.seq += 3; /* three reports lost on the way */
+    pump(all, 4, 700, NULL);
+    assert_int_equal(metric(fx, "prism_worker_report_gaps_total"), 3);
+
     /* /metrics is Prometheus text. */
     static char raw[65536];
     st = http(fx, 0, "GET", "/metrics", NULL, NULL, NULL, raw, sizeof(raw));
