@@ -401,7 +401,7 @@ static void usage(FILE *out)
             "[--csv FILE] [--policy least-loaded|best-fit] [--headroom F]\n"
             "       [--pg-url URL] [--socket-workers N] [--socket-streams N] "
             "[--coordinator PATH]\n"
-            "       [--report-ms MS] [--steady-s S]\n"
+            "       [--report-ms MS] [--steady-s S] [--stats-ms MS]\n"
             "  Places S streams on W simulated workers with churn, then fails "
             "10%% of the\n  workers at once and re-places their streams "
             "(in-process placement core).\n"
@@ -411,7 +411,8 @@ static void usage(FILE *out)
             "N workers and S streams (--socket-streams to set\n  them "
             "apart), each worker reporting every --report-ms (500), steady "
             "for\n  --steady-s (10), then 10%% of the workers killed at "
-            "once.\n");
+            "once; the ingest sends each\n  stream's stats every --stats-ms "
+            "(5000, as an ingest does; 0: none).\n");
 }
 
 int bench_sched_main(int argc, char **argv)
@@ -433,15 +434,17 @@ int bench_sched_main(int argc, char **argv)
         {"coordinator", required_argument, 0, 'C'},
         {"report-ms", required_argument, 0, 'R'},
         {"steady-s", required_argument, 0, 'T'},
+        {"stats-ms", required_argument, 0, 'A'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *pg_url = getenv("PRISM_TEST_PGURL");
-    long sk_workers = -1, sk_streams = -1, report_ms = 500, steady_s = 10;
+    long sk_workers = -1, sk_streams = -1, report_ms = 500, steady_s = 10,
+         stats_ms = 5000;
     char coord_bin[1024] = "";
     int o;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "w:s:jc:p:r:hg:W:S:C:R:T:", lopts,
+    while ((o = getopt_long(argc, argv, "w:s:jc:p:r:hg:W:S:C:R:T:A:", lopts,
                             NULL)) != -1) {
         switch (o) {
         case 'g':
@@ -461,6 +464,9 @@ int bench_sched_main(int argc, char **argv)
             break;
         case 'T':
             steady_s = strtol(optarg, NULL, 10);
+            break;
+        case 'A':
+            stats_ms = strtol(optarg, NULL, 10);
             break;
         case 'w':
             nworkers = strtol(optarg, NULL, 10);
@@ -652,6 +658,7 @@ int bench_sched_main(int argc, char **argv)
     sk_opts_t so = {.coord_bin = coord_bin,
                     .pg_url = pg_url,
                     .report_ms = (int)report_ms,
+                    .stats_ms = (int)stats_ms,
                     .steady_s = (int)steady_s};
     if (pg_url && pg_url[0]) {
         if (sk_workers < 0)

@@ -31,7 +31,6 @@
 #define SK_POLL_MS  5
 #define SK_WAIT_MS  5000 /* for one publish's reply and Assign */
 #define SK_START_MS 20000
-#define SK_STATS_MS 5000 /* an ingest's stats_interval_ms (the default) */
 
 typedef struct {
     char id[40];
@@ -59,10 +58,11 @@ typedef struct {
     sk_node_t *nodes; /* workers, then the ingest last */
     int n;
     int report_ms;
+    int stats_ms;
     int registered;
     uint64_t reports_sent;
     /* the streams published, whose stats the ingest sends every
-     * SK_STATS_MS as a real ingest does, spread over the interval */
+     * stats_ms as a real ingest does, spread over the interval */
     char (*live)[40];
     long nlive;
     uint64_t stats_sent;
@@ -290,13 +290,13 @@ static void sk_handle(sk_sim_t *sim, sk_node_t *nd)
 }
 
 /* The ingest's IngestStats that are due: each live stream's every
- * SK_STATS_MS, in turn. */
+ * stats_ms, in turn (none with stats_ms 0). */
 static void sk_ingest_stats(sk_sim_t *sim, sk_node_t *ing, int64_t now)
 {
-    if (!sim->nlive)
+    if (!sim->nlive || sim->stats_ms <= 0)
         return;
     uint64_t due =
-        (uint64_t)((now - sim->stats_t0_ms) * sim->nlive / SK_STATS_MS);
+        (uint64_t)((now - sim->stats_t0_ms) * sim->nlive / sim->stats_ms);
     for (; sim->stats_sent < due; sim->stats_sent++) {
         Prism__IngestStats st = PRISM__INGEST_STATS__INIT;
         st.stream_id = sim->live[sim->stats_sent % (uint64_t)sim->nlive];
@@ -642,7 +642,7 @@ static int sk_kill(sk_sim_t *sim, const sk_opts_t *o, sk_result_t *res)
 int sk_run(const sk_opts_t *o, sk_result_t *res)
 {
     sk_env_t e = {.pid = -1};
-    sk_sim_t sim = {.report_ms = o->report_ms};
+    sk_sim_t sim = {.report_ms = o->report_ms, .stats_ms = o->stats_ms};
     int64_t *reply = NULL, *assign = NULL;
     char(*keys)[128] = NULL;
     char schema[64] = "", url[1024];
@@ -739,7 +739,8 @@ void sk_print_json(const sk_opts_t *o, const sk_result_t *r)
     printf(", \"socket_mode\": \"real prism-coordinator, CURVE tcp, "
            "PostgreSQL; simulated workers and ingest in one process\", "
            "\"socket_workers\": %d, \"socket_streams\": %d, "
-           "\"socket_report_ms\": %d, \"socket_setup_s\": %.1f, "
+           "\"socket_report_ms\": %d, \"socket_stats_ms\": %d, "
+           "\"socket_setup_s\": %.1f, "
            "\"socket_publish_p50_us\": %.1f, \"socket_publish_p99_us\": %.1f, "
            "\"socket_assign_p50_us\": %.1f, \"socket_assign_p99_us\": %.1f, "
            "\"socket_assign_max_us\": %.1f, \"socket_steady_s\": %d, "
@@ -750,10 +751,11 @@ void sk_print_json(const sk_opts_t *o, const sk_result_t *r)
            "%d, \"socket_affected_streams\": %ld, \"socket_replaced\": %ld, "
            "\"socket_replace_all_ms\": %s, \"socket_replace_pass_ms\": %s, "
            "\"coordinator_rss_kb\": %ld, \"coordinator_rss_hwm_kb\": %ld",
-           o->workers, o->streams, o->report_ms, r->setup_s, r->publish_p50_us,
-           r->publish_p99_us, r->assign_p50_us, r->assign_p99_us,
-           r->assign_max_us, o->steady_s, r->coord_cores, r->db_queries_per_s,
-           r->stats_per_s, (unsigned long long)r->reports_sent,
+           o->workers, o->streams, o->report_ms, o->stats_ms, r->setup_s,
+           r->publish_p50_us, r->publish_p99_us, r->assign_p50_us,
+           r->assign_p99_us, r->assign_max_us, o->steady_s, r->coord_cores,
+           r->db_queries_per_s, r->stats_per_s,
+           (unsigned long long)r->reports_sent,
            (unsigned long long)r->reports_taken,
            (unsigned long long)r->report_gaps, o->kill, r->affected,
            r->replaced, ms_or_null(r->replace_all_ms, a),

@@ -36,6 +36,7 @@ typedef struct {
     const char *pg_url;
     int workers, streams;
     int report_ms; /* every simulated worker's report interval */
+    int stats_ms;  /* the ingest's stats interval per stream; 0 none */
     int steady_s;  /* the steady-state window */
     int kill;      /* workers killed at once */
 } sk_opts_t;
