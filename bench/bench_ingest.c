@@ -25,6 +25,7 @@
 #include "config.h"
 #include "curve_keys.h"
 #include "envelope.h"
+#include "proc_stat.h"
 #include "fixture.h"
 #include "flv_tag.h"
 #include "log.h"
@@ -617,34 +618,6 @@ static void *sub_main(void *arg)
 }
 
 /* ------------------------------------------------------------ servers */
-
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return -1;
-    unsigned long ut = 0, st = 0;
-    /* Fields after the command: state is field 3, utime 14, stime 15. */
-    int field = 2;
-    for (char *t = strtok(p + 1, " "); t; t = strtok(NULL, " ")) {
-        field++;
-        if (field == 14)
-            ut = strtoul(t, NULL, 10);
-        if (field == 15) {
-            st = strtoul(t, NULL, 10);
-            break;
-        }
-    }
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
 
 /* The subscriber connections of a Prism phase: at most one per stream. */
 static int subscribers_of(const opts_t *o)

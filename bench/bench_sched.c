@@ -51,6 +51,7 @@
 #include "http_client.h"
 #include "ladder.h"
 #include "placement.h"
+#include "proc_stat.h"
 #include "sched_socket.h"
 #include "zsock.h"
 
@@ -250,21 +251,6 @@ static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
-}
-
-static long rss_kb(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = -1;
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f)) {
-        if (!strncmp(line, "VmHWM:", 6))
-            kb = strtol(line + 6, NULL, 10);
-    }
-    fclose(f);
-    return kb;
 }
 
 /* Encode pixels in use over usable encode budget, whole farm: the figure
@@ -649,7 +635,7 @@ int bench_sched_main(int argc, char **argv)
         }
     }
     free(live_idx);
-    long rss = rss_kb();
+    long rss = proc_status_kb(0, "VmHWM:");
     double replace_ms = replace_ns / 1e6;
 
     /* The run through the real coordinator and its sockets. */

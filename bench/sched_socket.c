@@ -23,6 +23,7 @@
 #include "curve_keys.h"
 #include "envelope.h"
 #include "http_client.h"
+#include "proc_stat.h"
 #include "zctx.h"
 #include "zsock.h"
 
@@ -368,43 +369,6 @@ static bool all_replaced(const sk_sim_t *sim)
     return sim->nseen >= sim->nwatch;
 }
 
-/* VmHWM (peak) or VmRSS of process PID, kB; -1 unknown. */
-static long proc_kb(pid_t pid, const char *field)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long kb = -1;
-    size_t l = strlen(field);
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (!strncmp(line, field, l))
-            kb = strtol(line + l, NULL, 10);
-    fclose(f);
-    return kb;
-}
-
-/* CPU seconds (user + system) process PID has used; -1 unknown. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command may hold spaces */
-    unsigned long ut = 0, st = 0;
-    if (!p ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-               &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* Room for the sockets: a file descriptor or two each (the connection,
  * libzmq's mailbox), here and in the coordinator, which inherits it. */
 static int sk_room(int nsockets)
@@ -690,8 +654,8 @@ int sk_run(const sk_opts_t *o, sk_result_t *res)
     sk_pump(&sim, 3 * (int64_t)o->report_ms, NULL); /* every stream reported */
     sk_steady(&e, &sim, o, res);
     rc = sk_kill(&sim, o, res);
-    res->rss_hwm_kb = proc_kb(e.pid, "VmHWM:");
-    res->rss_kb = proc_kb(e.pid, "VmRSS:");
+    res->rss_hwm_kb = proc_status_kb(e.pid, "VmHWM:");
+    res->rss_kb = proc_status_kb(e.pid, "VmRSS:");
 end:
     for (int i = 0; sim.nodes && i < sim.n; i++)
         zsock_close(&sim.nodes[i].sock);
