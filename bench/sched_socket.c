@@ -27,11 +27,12 @@
 #include "zctx.h"
 #include "zsock.h"
 
-#define M           1000000ull
-#define SK_MAXSESS  64
-#define SK_POLL_MS  5
-#define SK_WAIT_MS  5000 /* for one publish's reply and Assign */
-#define SK_START_MS 20000
+#define M                    1000000ull
+#define SK_MAXSESS           64
+#define SK_POLL_MS           5
+#define SK_WAIT_MS           5000 /* for one publish's reply and Assign */
+#define SK_START_MS          20000
+#define SK_REGISTER_RETRY_MS 1000 /* a worker's register_retry_ms */
 
 typedef struct {
     char id[40];
@@ -61,6 +62,7 @@ typedef struct {
     int report_ms;
     int stats_ms;
     int registered;
+    uint64_t registers_sent; /* Register and Hello, retries included */
     uint64_t reports_sent;
     /* the streams published, whose stats the ingest sends every
      * stats_ms as a real ingest does, spread over the interval */
@@ -341,11 +343,13 @@ static void sk_pump(sk_sim_t *sim, int64_t ms, bool (*done)(const sk_sim_t *))
             sk_node_t *nd = &sim->nodes[i];
             if (!nd->alive || now < nd->next_ms)
                 continue;
-            nd->next_ms = now + (nd->registered ? sim->report_ms : 300);
+            nd->next_ms =
+                now + (nd->registered ? sim->report_ms : SK_REGISTER_RETRY_MS);
             bool ingest = i == sim->n - 1;
-            if (!nd->registered)
+            if (!nd->registered) {
                 sk_register(nd, ingest);
-            else if (!ingest)
+                sim->registers_sent++;
+            } else if (!ingest)
                 sk_report(sim, nd);
         }
     }
@@ -642,6 +646,7 @@ int sk_run(const sk_opts_t *o, sk_result_t *res)
         goto end;
     }
     res->setup_s = (double)(clock_mono_us() - t_setup) / 1e6;
+    res->registers_sent = sim.registers_sent;
     if (sk_publish_all(&sim, keys, o->streams, reply, assign) < 0)
         goto end;
     qsort(reply, (size_t)o->streams, sizeof(*reply), cmp_i64);
@@ -704,7 +709,7 @@ void sk_print_json(const sk_opts_t *o, const sk_result_t *r)
            "PostgreSQL; simulated workers and ingest in one process\", "
            "\"socket_workers\": %d, \"socket_streams\": %d, "
            "\"socket_report_ms\": %d, \"socket_stats_ms\": %d, "
-           "\"socket_setup_s\": %.1f, "
+           "\"socket_setup_s\": %.1f, \"socket_registers_sent\": %llu, "
            "\"socket_publish_p50_us\": %.1f, \"socket_publish_p99_us\": %.1f, "
            "\"socket_assign_p50_us\": %.1f, \"socket_assign_p99_us\": %.1f, "
            "\"socket_assign_max_us\": %.1f, \"socket_steady_s\": %d, "
@@ -716,10 +721,10 @@ void sk_print_json(const sk_opts_t *o, const sk_result_t *r)
            "\"socket_replace_all_ms\": %s, \"socket_replace_pass_ms\": %s, "
            "\"coordinator_rss_kb\": %ld, \"coordinator_rss_hwm_kb\": %ld",
            o->workers, o->streams, o->report_ms, o->stats_ms, r->setup_s,
-           r->publish_p50_us, r->publish_p99_us, r->assign_p50_us,
-           r->assign_p99_us, r->assign_max_us, o->steady_s, r->coord_cores,
-           r->db_queries_per_s, r->stats_per_s,
-           (unsigned long long)r->reports_sent,
+           (unsigned long long)r->registers_sent, r->publish_p50_us,
+           r->publish_p99_us, r->assign_p50_us, r->assign_p99_us,
+           r->assign_max_us, o->steady_s, r->coord_cores, r->db_queries_per_s,
+           r->stats_per_s, (unsigned long long)r->reports_sent,
            (unsigned long long)r->reports_taken,
            (unsigned long long)r->report_gaps, o->kill, r->affected,
            r->replaced, ms_or_null(r->replace_all_ms, a),

@@ -46,6 +46,8 @@ typedef struct {
     double assign_p50_us, assign_p99_us;   /* request to the worker's Assign */
     double assign_max_us;
     double setup_s;          /* channels made and workers registered */
+    uint64_t registers_sent; /* Registers and the Hello until all were
+                                acknowledged, retries included */
     double coord_cores;      /* steady state: cores of CPU (1.0 = one core) */
     double db_queries_per_s; /* the coordinator's, steady state */
     double stats_per_s;      /* IngestStats the ingest sent, steady state */
