@@ -229,14 +229,22 @@ static bool is_video(const hub_stream_t *s, uint32_t track)
            s->tracks[track].info.kind == PRISM__TRACK_KIND__TRACK_KIND_VIDEO;
 }
 
-/* Timestamp TS of track TRACK in milliseconds. */
+/* Timestamp TS of track TRACK in milliseconds, held within half the
+ * int64 range (a hostile publisher's timestamps may be anything; the GOP
+ * cache subtracts from it). */
 static int64_t track_ms(const hub_stream_t *s, uint32_t track, int64_t ts)
 {
-    if (track >= HUB_MAX_TRACKS || !s->tracks[track].set ||
-        !s->tracks[track].info.tb_den)
-        return ts;
-    const hub_track_info_t *t = &s->tracks[track].info;
-    return ts * 1000 * (int64_t)t->tb_num / (int64_t)t->tb_den;
+    long double ms = (long double)ts;
+    if (track < HUB_MAX_TRACKS && s->tracks[track].set &&
+        s->tracks[track].info.tb_den) {
+        const hub_track_info_t *t = &s->tracks[track].info;
+        ms = ms * 1000 * t->tb_num / t->tb_den;
+    }
+    if (ms > (long double)(INT64_MAX / 2))
+        return INT64_MAX / 2;
+    if (ms < (long double)(INT64_MIN / 2))
+        return INT64_MIN / 2;
+    return (int64_t)ms;
 }
 
 static void remove_sub(hub_stream_t *s, uint32_t i)

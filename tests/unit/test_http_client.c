@@ -213,7 +213,9 @@ static void test_statuses_on_one_connection(void **state)
     usleep(50000); /* the close reaches the client */
     assert_int_equal(req(c, "PUT", sv.url, "y"), 204);
     assert_string_equal(sv.last_body, "y");
-    assert_int_equal(__atomic_load_n(&sv.accepts, __ATOMIC_SEQ_CST), 2);
+    /* At least one more connection: how many curl opens to find the kept
+     * one closed is its own (3 were seen under load). */
+    assert_true(__atomic_load_n(&sv.accepts, __ATOMIC_SEQ_CST) >= 2);
     http_client_free(&c);
     assert_null(c);
     http_client_free(&c); /* accepts NULL */
