@@ -232,7 +232,8 @@ static void coord_start(fx_t *fx, int i, bool wait_leader)
     fx->pid[i] = pid;
     if (!wait_leader)
         return;
-    int64_t end = clock_mono_ms() + 15000;
+    /* 30 s: a sanitizer build on a loaded host once took over 15. */
+    int64_t end = clock_mono_ms() + 30000;
     while (clock_mono_ms() < end) {
         char raw[64];
         if (http(fx, i, "GET", "/metrics", NULL, NULL, NULL, raw,
@@ -240,6 +241,11 @@ static void coord_start(fx_t *fx, int i, bool wait_leader)
             return;
         usleep(50000);
     }
+    /* The log goes with the test's directory: show it first. */
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "tail -n 30 '%s' >&2", logpath);
+    if (system(cmd) != 0)
+        fprintf(stderr, "(no log at %s)\n", logpath);
     fail_msg("coordinator %d did not start serving; see %s", i, logpath);
 }
 
