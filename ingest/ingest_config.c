@@ -17,8 +17,9 @@ const config_option_t ingest_config_options[] = {
      "Media endpoint workers are told to subscribe at (Hello); empty: the "
      "bound one, with 0.0.0.0 replaced by this host's name"},
     {"coordinator", 0, CONFIG_STRING, "", 0, 0, S(coordinator),
-     "Coordinator control endpoint; empty: open mode, every key admitted "
-     "with stream id = key and subscribe token = key"},
+     "Coordinator control endpoints, comma-separated (a leader and its "
+     "standbys); empty: open mode, every key admitted with stream id = key "
+     "and subscribe token = key"},
     {"key_file", 0, CONFIG_STRING, "", 0, 0, S(key_file),
      "This node's CURVE secret key file; empty disables CURVE"},
     {"coordinator_key", 0, CONFIG_STRING, "", 0, 0, S(coordinator_key),

@@ -13,7 +13,7 @@ typedef struct {
     char srt_listen[128];
     char media_bind[256];
     char media_endpoint[256];
-    char coordinator[256];
+    char coordinator[512];
     char key_file[512];
     char coordinator_key[512];
     char allow_dir[512];

@@ -624,9 +624,8 @@ static int setup_zmq(ingest_server_t *s)
                 zsock_curve_client(s->coord, s->kp, pub) < 0)
                 return -EINVAL;
         }
-        if (zmq_ipv6_for(s->coord, s->cfg.coordinator, "coordinator") < 0)
-            return -EINVAL;
-        if (zsock_connect(s->coord, s->cfg.coordinator) < 0)
+        /* A leader and its standbys: only the live one is sent to. */
+        if (zsock_connect_list(s->coord, s->cfg.coordinator) < 0)
             return -EINVAL;
     }
     return 0;

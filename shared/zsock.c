@@ -144,6 +144,41 @@ int zsock_connect(void *sock, const char *endpoint)
     return rc;
 }
 
+int zsock_connect_list(void *sock, const char *list)
+{
+    char buf[1024], *save = NULL, *eps[16];
+    int n = 0, rc;
+    if (!list || strlen(list) >= sizeof(buf)) {
+        log_error("zsock", "Bad endpoint list.", "why=\"%s\"",
+                  list ? "longer than 1023 bytes" : "none given");
+        return -EINVAL;
+    }
+    snprintf(buf, sizeof(buf), "%s", list);
+    for (char *ep = strtok_r(buf, ", ", &save); ep;
+         ep = strtok_r(NULL, ", ", &save)) {
+        if (n == 16) {
+            log_error("zsock", "Bad endpoint list.",
+                      "why=\"over 16 endpoints\"");
+            return -EINVAL;
+        }
+        eps[n++] = ep;
+    }
+    if (!n) {
+        log_error("zsock", "Bad endpoint list.", "why=\"no endpoint in it\"");
+        return -EINVAL;
+    }
+    /* Both options only hold for connections made after they are set. */
+    if (n > 1 && (rc = setint(sock, ZMQ_IMMEDIATE, "ZMQ_IMMEDIATE", 1)))
+        return rc;
+    for (int i = 0; i < n; i++)
+        if (strchr(eps[i], '[') && (rc = setint(sock, ZMQ_IPV6, "ZMQ_IPV6", 1)))
+            return rc;
+    for (int i = 0; i < n; i++)
+        if ((rc = zsock_connect(sock, eps[i])) < 0)
+            return rc;
+    return n;
+}
+
 int zsock_last_endpoint(void *sock, char *buf, size_t len)
 {
     size_t n = len;

@@ -57,6 +57,17 @@ int zsock_bind(void *sock, const char *endpoint);
 int zsock_connect(void *sock, const char *endpoint);
 
 /*
+ * Connects sock to every endpoint in list ("tcp://a:1, tcp://b:1": commas
+ * or spaces between, at most 16), as a node does to a coordinator and its
+ * standbys. With more than one, ZMQ_IMMEDIATE is set first: a message goes
+ * only to a peer that is connected (the leader: a standby binds nothing),
+ * never into the queue of one that is not there. ZMQ_IPV6 is set when an
+ * endpoint has a bracketed host. Returns how many endpoints, or -EINVAL /
+ * -errno (logged).
+ */
+int zsock_connect_list(void *sock, const char *list);
+
+/*
  * Copies the endpoint the socket last bound (ZMQ_LAST_ENDPOINT; for
  * "tcp://127.0.0.1:*" this gives the port chosen) into buf. 0 or -errno.
  */

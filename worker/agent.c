@@ -701,17 +701,9 @@ static int agent_connect(agent_t *a)
     zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl));
     if (a->coord_pub[0] && zsock_curve_client(a->sock, a->kp, a->coord_pub) < 0)
         return -EINVAL;
-    char eps[1024];
-    snprintf(eps, sizeof(eps), "%s", a->cfg.coordinators);
-    int nep = 0;
-    for (char *save = NULL, *ep = strtok_r(eps, ", ", &save); ep;
-         ep = strtok_r(NULL, ", ", &save)) {
-        if (zsock_connect(a->sock, ep) < 0)
-            return -EINVAL;
-        nep++;
-    }
-    if (!nep) {
-        log_error(MOD, "No coordinator endpoint configured.", NULL);
+    if (zsock_connect_list(a->sock, a->cfg.coordinators) < 0) {
+        log_error(MOD, "Cannot connect to the coordinators.",
+                  "coordinators=\"%s\"", a->cfg.coordinators);
         return -EINVAL;
     }
     return 0;
