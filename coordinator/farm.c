@@ -294,6 +294,7 @@ void farm_send_register_ack(coord_t *c, const unsigned char *rid,
         ack.reason = (char *)reason;
     ack.coordinator_id = c->cfg.id;
     ack.report_interval_ms = (uint32_t)c->cfg.report_ms;
+    ack.dead_after_ms = (uint32_t)(c->cfg.missed_reports * c->cfg.report_ms);
     out.body_case = PRISM__ENVELOPE__BODY_REGISTER_ACK;
     out.register_ack = &ack;
     farm_send(c, rid, rid_len, &out, to);

@@ -16,6 +16,7 @@
 #include "device_offer.h"
 #include "drm_fdinfo.h"
 #include "envelope.h"
+#include "fence.h"
 #include "hls_continue.h"
 #include "host_load.h"
 #include "load_report.h"
@@ -80,6 +81,8 @@ struct agent {
     bool registered;
     int64_t next_register_ms, next_report_ms, last_heard_ms, connected_ms;
     int report_ms;
+    fence_t fence;    /* uploads wait after a freeze (fence.h) */
+    bool fence_acked; /* registered again since the fence went up */
     uint64_t seq;
     int nsess; /* slots in use or not yet joined */
     sess_t *sess[MAX_SESSIONS];
@@ -361,6 +364,7 @@ static void *sess_main(void *arg)
     o.origin.access = a->origin_access;
     o.origin.queue_files = (int)a->cfg.origin_queue_files;
     o.origin.queue_bytes = (size_t)a->cfg.origin_queue_mb << 20;
+    o.origin.fence = &a->fence;
     o.progress = false;
     o.on_segment = on_segment;
     o.opaque = s;
@@ -552,11 +556,16 @@ static void on_release(agent_t *a, const Prism__Release *m)
                  "stream=%s generation=%" PRIu64 " reason=%d at_keyframe=%d",
                  s->stream_id, s->generation, (int)m->reason,
                  (int)m->at_keyframe);
-        if (m->reason == PRISM__RELEASE_REASON__RELEASE_REASON_MOVED ||
+        bool fenced = fence_is_up(&a->fence);
+        if (fenced ||
+            m->reason == PRISM__RELEASE_REASON__RELEASE_REASON_MOVED ||
             m->reason == PRISM__RELEASE_REASON__RELEASE_REASON_SUPERSEDED) {
-            /* Another worker continues the playlists: do not end them. */
+            /* Another worker continues the playlists: do not end them;
+             * fenced, it has been writing them since: send nothing more. */
             pthread_mutex_lock(&s->lock);
-            if (s->ts)
+            if (s->ts && fenced)
+                transcode_session_abandon(s->ts);
+            else if (s->ts)
                 transcode_session_continues_elsewhere(s->ts);
             pthread_mutex_unlock(&s->lock);
         }
@@ -650,8 +659,11 @@ static void handle(agent_t *a)
                              a->cfg.worker_id, rel_path(r->coordinator_id),
                              r->report_interval_ms);
                 a->registered = true;
+                a->fence_acked = fence_is_up(&a->fence);
                 if (r->report_interval_ms >= 50)
                     a->report_ms = (int)r->report_interval_ms;
+                fence_set_limit(&a->fence,
+                                fence_limit(r->dead_after_ms, a->report_ms));
                 a->next_report_ms = now;
             } else {
                 log_warn(MOD, "The coordinator refused the registration.",
@@ -671,6 +683,17 @@ static void handle(agent_t *a)
             break;
         case PRISM__ENVELOPE__BODY_RELEASE:
             on_release(a, env->release);
+            break;
+        case PRISM__ENVELOPE__BODY_HEARTBEAT:
+            /* After the RegisterAck and the Releases it was sent before. */
+            if (a->fence_acked && fence_is_up(&a->fence)) {
+                a->fence_acked = false;
+                fence_lower(&a->fence);
+                log_info(MOD,
+                         "The coordinator answered after the freeze; "
+                         "uploads go on.",
+                         "worker=%s", a->cfg.worker_id);
+            }
             break;
         default:
             break;
@@ -709,6 +732,28 @@ static int agent_connect(agent_t *a)
     return 0;
 }
 
+/*
+ * The loop did not run for FROZEN ms (SIGSTOP, a hung host): the
+ * coordinator may have declared this worker dead and placed its streams
+ * elsewhere. The fence is up (uploads wait); what the old socket holds
+ * was sent before the coordinator knew, so a fresh socket registers
+ * again, and the first Heartbeat after its RegisterAck lowers the fence,
+ * once the Releases of moved streams have come (they abandon those).
+ */
+static int on_frozen(agent_t *a, int64_t frozen)
+{
+    log_warn(MOD,
+             "This worker was frozen; its uploads wait until the "
+             "coordinator has answered (it may have moved the streams).",
+             "worker=%s frozen_ms=%" PRId64 " sessions=%d", a->cfg.worker_id,
+             frozen, a->nsess);
+    a->fence_acked = false;
+    a->registered = false;
+    a->next_register_ms = clock_mono_ms();
+    a->last_heard_ms = a->next_register_ms;
+    return agent_connect(a);
+}
+
 int agent_run(agent_t *a)
 {
     log_info(MOD, "Worker running.", "worker=%s coordinators=\"%s\" devices=%d",
@@ -723,6 +768,9 @@ int agent_run(agent_t *a)
                       "call=zmq_poll err=\"%s\"", zmq_strerror(zmq_errno()));
             break;
         }
+        int64_t frozen = fence_beat(&a->fence, clock_mono_ms());
+        if (frozen && on_frozen(a, frozen) < 0)
+            break;
         if (n > 0)
             handle(a);
         tend_sessions(a);
@@ -788,6 +836,7 @@ agent_t *agent_new(const worker_config_t *cfg, const probe_t *probe)
     a->origin_access = (origin_access_t){
         a->cfg.origin_token, a->cfg.origin_ca_file, !a->cfg.origin_tls_verify};
     a->report_ms = (int)cfg->report_ms;
+    fence_init(&a->fence, fence_limit(0, a->report_ms));
     if (probe)
         a->probe = *probe;
     else

@@ -33,6 +33,9 @@
  * dropped, counted in origin_stats_t.dropped and logged once per run of
  * drops; playlists are never dropped and, one per URL, stay few. The
  * failure policy is fed by the uploader; the session reads origin_fatal().
+ * While the agent's fence holds (fence.h: this worker was frozen and may
+ * have been replaced), the uploader sends nothing; origin_discard drops
+ * the queue when the stream turned out to be placed elsewhere.
  * origin_drain() waits for the queue at the session's end, bounded by the
  * request deadline per queued file. One mutex guards the queue, the
  * counters and the policy state; no request runs under it.
@@ -60,6 +63,10 @@
  * rw_timeout), or a whole GET from an origin. */
 #define READ_TIMEOUT_MS 3000
 #define USER_AGENT      "prism-worker"
+/* A PUT the origin may take later is tried again after this. */
+#define RETRY_MS 500
+/* How often an uploader held by the fence looks again. */
+#define FENCE_POLL_MS 50
 
 typedef struct {
     char dir[512];  /* the URL up to its last '/' */
@@ -86,6 +93,7 @@ struct origin {
     pthread_cond_t cond;  /* jobs queued, a job done, stop */
     pthread_t thread;
     bool started, stop, busy;
+    bool discarded; /* origin_discard: nothing more goes out */
     job_t *head, *tail;
     int nqueued;
     size_t qbytes;
@@ -101,12 +109,13 @@ struct origin {
 
 void origin_policy_default(origin_policy_t *p)
 {
-    p->access = (origin_access_t){0};
-    p->timeout_ms = 5000;
-    p->first_tries = 3;
-    p->fail_s = 30;
-    p->queue_files = 64;
-    p->queue_bytes = 64 << 20;
+    *p = (origin_policy_t){
+        .timeout_ms = 5000,
+        .first_tries = 3,
+        .fail_s = 30,
+        .queue_files = 64,
+        .queue_bytes = 64 << 20,
+    };
 }
 
 static void job_free(job_t *j)
@@ -286,7 +295,8 @@ int origin_put(origin_t *o, const char *url, const void *data, size_t len)
                   (now - o->run_start_us) / 1e6);
     }
     pthread_mutex_unlock(&o->lock);
-    return ret < 0 ? ret : -EIO;
+    bool again = ret < 0 || status >= 500 || status == 408 || status == 429;
+    return again ? -EAGAIN : -EIO;
 }
 
 int origin_delete(origin_t *o, const char *url)
@@ -398,7 +408,7 @@ static int enqueue(origin_t *o, const char *url, bool del, uint8_t *data,
     snprintf(j->url, sizeof(j->url), "%s", url);
 
     pthread_mutex_lock(&o->lock);
-    if (o->fatal || o->stop) {
+    if (o->fatal || o->stop || o->discarded) {
         int ret = o->fatal ? o->fatal : -ECANCELED;
         pthread_mutex_unlock(&o->lock);
         job_free(j);
@@ -464,6 +474,83 @@ int origin_send_delete(origin_t *o, const char *url)
     return enqueue(o, url, true, NULL, 0);
 }
 
+/* Waits on the writer's condition (locked) for at most MS. */
+static void wait_ms(origin_t *o, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + ms * 1000000LL;
+    ts.tv_sec += ns / 1000000000LL;
+    ts.tv_nsec = ns % 1000000000LL;
+    pthread_cond_timedwait(&o->cond, &o->lock, &ts);
+}
+
+void origin_discard(origin_t *o)
+{
+    pthread_mutex_lock(&o->lock);
+    int n = o->nqueued;
+    while (o->head) {
+        job_t *j = o->head;
+        unlink_job(o, NULL, j);
+        job_free(j);
+    }
+    o->discarded = true;
+    pthread_cond_broadcast(&o->cond);
+    pthread_mutex_unlock(&o->lock);
+    log_warn(MOD,
+             "The stream went to another worker while this one was fenced; "
+             "its files still queued are dropped, not sent.",
+             "session=\"%s\" dropped=%d", o->name, n);
+}
+
+/*
+ * A PUT the origin did not take but may (no answer, 5xx, 408, 429): the
+ * file goes back to the head of the queue and the uploader waits
+ * RETRY_MS, so that the files behind it keep their order and a playlist
+ * never reaches the origin before the segments it lists. A playlist with
+ * a newer copy queued is dropped instead; a full queue drops it as its
+ * oldest segment. Locked.
+ */
+static void retry_later(origin_t *o, job_t *j)
+{
+    for (job_t *q = o->head; j->playlist && q; q = q->next) {
+        if (q->playlist && !strcmp(q->url, j->url)) {
+            job_free(j);
+            return;
+        }
+    }
+    j->next = o->head;
+    o->head = j;
+    if (!o->tail)
+        o->tail = j;
+    o->nqueued++;
+    o->qbytes += j->len;
+    int64_t until = clock_mono_ms() + RETRY_MS;
+    while (!o->stop && !o->discarded && clock_mono_ms() < until)
+        wait_ms(o, until - clock_mono_ms());
+}
+
+/* Waits (locked) while the fence holds: after a freeze nothing goes out
+ * until the agent has heard from the coordinator (fence.h). */
+static void wait_fence(origin_t *o)
+{
+    bool logged = false;
+    while (!o->stop && !o->discarded &&
+           fence_holds(o->p.fence, clock_mono_ms())) {
+        if (!logged) {
+            logged = true;
+            log_warn(MOD,
+                     "Uploads wait: this worker was frozen and may have "
+                     "been replaced; the coordinator's answer decides.",
+                     "session=\"%s\" queued=%d", o->name, o->nqueued);
+        }
+        wait_ms(o, FENCE_POLL_MS);
+    }
+    if (logged && !o->stop && !o->discarded)
+        log_info(MOD, "Uploads go on: the coordinator kept the stream here.",
+                 "session=\"%s\" queued=%d", o->name, o->nqueued);
+}
+
 static void *uploader(void *arg)
 {
     origin_t *o = arg;
@@ -471,22 +558,27 @@ static void *uploader(void *arg)
     for (;;) {
         while (!o->head && !o->stop)
             pthread_cond_wait(&o->cond, &o->lock);
+        wait_fence(o);
         if (o->stop)
             break;
+        if (!o->head)
+            continue; /* discarded while it waited */
         job_t *j = o->head;
         unlink_job(o, NULL, j);
         bool skip = o->fatal; /* the session ends: nobody sees it */
         o->busy = true;
         pthread_mutex_unlock(&o->lock);
-        if (!skip) {
-            if (j->del)
-                origin_delete(o, j->url);
-            else
-                origin_put(o, j->url, j->data, j->len);
-        }
-        job_free(j);
+        int rc = 0;
+        if (!skip && j->del)
+            origin_delete(o, j->url);
+        else if (!skip)
+            rc = origin_put(o, j->url, j->data, j->len);
         pthread_mutex_lock(&o->lock);
         o->busy = false;
+        if (rc == -EAGAIN && !o->fatal && !o->stop && !o->discarded)
+            retry_later(o, j);
+        else
+            job_free(j);
         pthread_cond_broadcast(&o->cond);
     }
     pthread_mutex_unlock(&o->lock);
@@ -506,12 +598,7 @@ int origin_drain(origin_t *o)
             ret = -ETIMEDOUT;
             break;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + (left < 100 ? left : 100) * 1000000LL;
-        ts.tv_sec += ns / 1000000000LL;
-        ts.tv_nsec = ns % 1000000000LL;
-        pthread_cond_timedwait(&o->cond, &o->lock, &ts);
+        wait_ms(o, left < 100 ? left : 100);
     }
     int left_files = o->nqueued + o->busy;
     pthread_mutex_unlock(&o->lock);

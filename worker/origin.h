@@ -8,6 +8,8 @@
 
 #include <libavformat/avformat.h>
 
+#include "fence.h"
+
 typedef struct origin origin_t;
 
 typedef struct {
@@ -58,6 +60,9 @@ typedef struct {
     int queue_files;
     size_t queue_bytes;
     origin_access_t access; /* token and TLS trust */
+    /* While it holds (fence.h), the uploader sends nothing; the queue
+     * keeps its bound. NULL: none (borrowed; outlives the writer). */
+    fence_t *fence;
 } origin_policy_t;
 
 void origin_policy_default(origin_policy_t *p);
@@ -97,6 +102,14 @@ int origin_send(origin_t *o, const char *url, const void *data, size_t len);
 int origin_send_delete(origin_t *o, const char *url);
 
 /*
+ * Drops every queued file and refuses the ones sent after (-ECANCELED):
+ * the session's stream was placed elsewhere while this worker was fenced,
+ * and what it still holds would overwrite the newer worker's files. A
+ * request in flight ends first. Session's thread or the agent's.
+ */
+void origin_discard(origin_t *o);
+
+/*
  * Waits until the uploader has sent every queued file (the session's
  * last segments and playlists), at most the request deadline per queued
  * file and a second. Returns 0, or -ETIMEDOUT (logged) with files left.
@@ -106,7 +119,9 @@ int origin_drain(origin_t *o);
 /*
  * PUTs LEN bytes of DATA (borrowed) to URL now, blocking up to the
  * request deadline (the uploader's call). Returns 0 when the origin
- * accepted it, else a negative code; the first failure of a run is logged
+ * accepted it, -EAGAIN when it may later (no answer, 5xx, 408, 429: the
+ * uploader tries the file again), -EIO when it refused it (another 4xx);
+ * every failure counts in put_failed, the first failure of a run is logged
  * (with the status or the transport error), the rest only counted, and a
  * recovery is logged too.
  */

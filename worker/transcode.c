@@ -409,6 +409,9 @@ static int flush_all(transcode_session_t *s)
  */
 static int session_close(transcode_session_t *s, int ret)
 {
+    /* Abandoned: another worker writes the playlists (nothing was sent). */
+    if (atomic_load(&s->abandoned))
+        return ret;
     /* A live stream's playlists end (EXT-X-ENDLIST) only when the stream
      * does: not when another session continues them (a take-over, or a
      * restart after this one failed). */
@@ -629,6 +632,14 @@ void transcode_session_continues_elsewhere(transcode_session_t *s)
 {
     atomic_store(&s->handed_over, true);
     atomic_store(&s->keep_open, true);
+}
+
+void transcode_session_abandon(transcode_session_t *s)
+{
+    atomic_store(&s->abandoned, true);
+    transcode_session_continues_elsewhere(s);
+    if (s->origin)
+        origin_discard(s->origin);
 }
 
 void transcode_session_leave_open(transcode_session_t *s)

@@ -151,6 +151,14 @@ void transcode_session_stop(transcode_session_t *s);
 void transcode_session_continues_elsewhere(transcode_session_t *s);
 
 /*
+ * The stream was placed elsewhere while this worker was fenced (fence.h):
+ * another worker writes its playlists now, so this session writes nothing
+ * more, not even its last segments, and what waits in its upload queue is
+ * dropped at once (origin_discard). Any thread; then stop the session.
+ */
+void transcode_session_abandon(transcode_session_t *s);
+
+/*
  * The worker goes away, not the stream: as continues_elsewhere, the live
  * playlists are left open, but no other session runs yet (the coordinator
  * places the stream again once it misses this worker), so until it ends

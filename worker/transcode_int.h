@@ -157,6 +157,7 @@ struct transcode_session {
     atomic_bool stop;
     atomic_bool keep_open;   /* no EXT-X-ENDLIST: the stream moves on */
     atomic_bool handed_over; /* another session owns the playlists now */
+    atomic_bool abandoned;   /* ... and this one writes nothing more */
     atomic_int reader_err;
 
     pthread_mutex_t stats_lock;

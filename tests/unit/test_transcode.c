@@ -24,6 +24,7 @@
 #include <libavutil/log.h>
 #include <libavutil/time.h>
 
+#include "clock.h"
 #include "ladder.h"
 #include "log.h"
 #include "origin.h"
@@ -876,13 +877,14 @@ static void test_bad_segment_is_refused(void **state)
 }
 
 /* A loopback HTTP server that answers every request with `status` (after
- * delay_ms, when set) and keeps the head of the last request it read. It
- * also checks the order of uploads: every file a PUT playlist lists must
- * have been PUT before it. */
+ * delay_ms, when set; 503 to the first fail_first requests) and keeps the
+ * head of the last request it read. It also checks the order of uploads:
+ * every file a PUT playlist lists must have been taken (2xx) before it. */
 typedef struct {
     int fd, port;
     volatile int status;
     int delay_ms;
+    int fail_first;
     char last[4096];
     int requests;
     char put[256][64]; /* names of the files PUT so far */
@@ -971,8 +973,9 @@ static void *server_main(void *arg)
             *end = '\0';
             snprintf(sv->last, sizeof(sv->last), "%s", buf);
             sv->requests++;
+            int st = sv->requests <= sv->fail_first ? 503 : sv->status;
             char path[512];
-            if (sscanf(buf, "PUT %511s ", path) == 1)
+            if (sscanf(buf, "PUT %511s ", path) == 1 && st >= 200 && st < 300)
                 note_put(sv, path, body);
             if (sv->delay_ms)
                 usleep((useconds_t)sv->delay_ms * 1000);
@@ -980,7 +983,7 @@ static void *server_main(void *arg)
             int n = snprintf(ans, sizeof(ans),
                              "HTTP/1.1 %d X\r\nContent-Length: 0\r\n"
                              "Connection: close\r\n\r\n",
-                             sv->status);
+                             st);
             assert_true(send(c, ans, (size_t)n, 0) == n);
         }
         close(c);
@@ -1227,6 +1230,93 @@ static void test_origin_queue_order_and_bound(void **state)
     assert_int_equal(sv.requests, 3);
 }
 
+/* An origin that answers 503 (or not at all) gets the file again, and
+ * the files behind it wait: the playlist never lists a segment the origin
+ * has not taken. */
+static void test_origin_retries_in_order(void **state)
+{
+    (void)state;
+    server_t sv;
+    char url[200];
+    origin_policy_t p;
+    origin_stats_t st;
+    origin_policy_default(&p);
+    p.first_tries = 10; /* three failures do not end it */
+    server_start(&sv, 201);
+    sv.fail_first = 3;
+    origin_t *o = origin_new("test", &p);
+    assert_non_null(o);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/live/r/s1.ts", sv.port);
+    assert_int_equal(origin_send(o, url, "1", 1), 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/live/r/index.m3u8",
+             sv.port);
+    assert_int_equal(origin_send(o, url, "s1.ts\n", 6), 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/live/r/s2.ts", sv.port);
+    assert_int_equal(origin_send(o, url, "2", 1), 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/live/r/index.m3u8",
+             sv.port);
+    assert_int_equal(origin_send(o, url, "s1.ts\ns2.ts\n", 12), 0);
+    assert_int_equal(origin_drain(o), 0);
+    origin_stats(o, &st);
+    assert_int_equal(origin_fatal(o), 0);
+    origin_free(&o);
+    server_stop(&sv);
+    assert_int_equal(st.put_failed, 3);
+    assert_int_equal(sv.out_of_order, 0);
+    assert_int_equal(sv.nput, 3); /* the first playlist copy was replaced */
+    assert_string_equal(sv.put[0], "s1.ts");
+    assert_string_equal(sv.put[1], "s2.ts");
+    assert_string_equal(sv.put[2], "index.m3u8");
+}
+
+/* The fence (fence.h): after a freeze nothing goes out until it is
+ * lowered; a stream placed elsewhere meanwhile drops its queue unsent. */
+static void test_origin_waits_for_the_fence(void **state)
+{
+    (void)state;
+    server_t sv;
+    char url[200];
+    origin_policy_t p;
+    fence_t f;
+    fence_init(&f, 100);
+    fence_beat(&f, clock_mono_ms());
+    origin_policy_default(&p);
+    p.fence = &f;
+    server_start(&sv, 201);
+    origin_t *o = origin_new("test", &p);
+    assert_non_null(o);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/live/f/s1.ts", sv.port);
+    assert_int_equal(origin_send(o, url, "1", 1), 0);
+    assert_int_equal(origin_drain(o), 0);
+    assert_int_equal(__atomic_load_n(&sv.nput, __ATOMIC_ACQUIRE), 1);
+    usleep(200000); /* no beat for twice the limit: frozen */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/live/f/s2.ts", sv.port);
+    assert_int_equal(origin_send(o, url, "2", 1), 0);
+    fence_beat(&f, clock_mono_ms()); /* the loop runs again: still up */
+    fence_set_limit(&f, 60000);      /* no beating thread in this test */
+    usleep(300000);
+    assert_true(fence_is_up(&f));
+    assert_int_equal(__atomic_load_n(&sv.nput, __ATOMIC_ACQUIRE), 1);
+    fence_lower(&f); /* the coordinator kept the stream here */
+    assert_int_equal(origin_drain(o), 0);
+    assert_int_equal(__atomic_load_n(&sv.nput, __ATOMIC_ACQUIRE), 2);
+
+    fence_set_limit(&f, 100);
+    usleep(200000); /* frozen again, and the stream went elsewhere */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/live/f/index.m3u8",
+             sv.port);
+    assert_int_equal(origin_send(o, url, "s2.ts\n", 6), 0);
+    origin_discard(o);
+    assert_int_equal(origin_send(o, url, "s3.ts\n", 6), -ECANCELED);
+    fence_set_limit(&f, 60000);
+    fence_lower(&f);
+    assert_int_equal(origin_drain(o), 0);
+    origin_free(&o);
+    server_stop(&sv);
+    assert_int_equal(sv.nput, 2);
+    assert_int_equal(sv.playlists, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1249,6 +1339,8 @@ int main(void)
         cmocka_unit_test(test_bad_segment_is_refused),
         cmocka_unit_test(test_origin_refusals_end_the_session),
         cmocka_unit_test(test_origin_sends_bearer_token),
+        cmocka_unit_test(test_origin_retries_in_order),
+        cmocka_unit_test(test_origin_waits_for_the_fence),
         cmocka_unit_test(test_origin_queue_order_and_bound),
         cmocka_unit_test(test_slow_origin_keeps_live_pace),
     };
