@@ -130,6 +130,8 @@ for (const ch of channels) {
     }
 }
 
+for (const ch of channels)
+    if (!segs[ch]) failures.push(`${ch} never had a segment on the origin`);
 const count = (ev) => watch.filter((e) => e.ev === ev);
 const backwards = count('backwards');
 const restarts = count('restart');
