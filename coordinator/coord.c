@@ -234,12 +234,14 @@ static void load_cb(void *ud, const PGresult *res, const char *err)
         snprintf(s->profile, sizeof(s->profile), "%s",
                  PQgetvalue(res, i, ROWS_LOAD_PROFILE));
         envelope_source_to_ladder(&s->src_info, &s->source);
-        ladder_profile_t prof;
+        /* A source whose size was not known yet: the ingest's stats bring
+         * it, and the ladder is fitted then (ingest_proto.c). */
         if (publish_load_profile(s->profile,
                                  PQgetvalue(res, i, ROWS_LOAD_PROFILE_DOC),
-                                 &prof) < 0 ||
-            ladder_apply(&prof, &s->source, &s->ladder) < 0) {
+                                 &s->prof) < 0 ||
+            ladder_apply(&s->prof, &s->source, &s->ladder) < 0) {
             s->ladder.n = 0;
+            s->awaiting_source = true;
         }
         s->kept = 0;
         s->placements = 1; /* a later placement continues the playlists */

@@ -29,6 +29,7 @@ void ingest_proto_hello(coord_t *c, const envelope_peer_t *peer,
         rows_event(c, "ingest.hello", NULL, NULL,
                    json_pack("{s:s, s:s}", "ingest", in->id, "endpoint",
                              in->endpoint));
+        c->pending_dirty = true; /* its streams can be placed now */
     }
     farm_send_register_ack(c, peer->rid, peer->rid_len, in != NULL,
                            in ? "" : "bad ingest id or registry full",

@@ -163,6 +163,23 @@ static placement_item_t placement_item_of(const coord_t *c, coord_stream_t *s,
 }
 
 /*
+ * Whether a stream with no worker can be placed now. Not while its size is
+ * unknown or its ladder unfitted (the ingest's stats bring the size:
+ * ingest_proto.c), nor while its publisher is away (placed when it comes
+ * back: publish.c), nor while its ingest is unknown to this coordinator,
+ * lost, or without a media endpoint (after a take-over, until the
+ * ingest's Hello): an Assign then could not be used, and each refusal
+ * would count as a failure of the stream.
+ */
+static bool placeable(coord_t *c, const coord_stream_t *s)
+{
+    if (s->awaiting_source || s->left_ms || s->ladder.n <= 0)
+        return false;
+    const coord_ingest_t *in = farm_find_ingest(c, s->ingest);
+    return in && in->endpoint[0] && !in->lost;
+}
+
+/*
  * Places a stream that has no worker, through placement_place_batch as
  * place_pending does. Returns 0 when assigned, or the placement code (the
  * stream stays PENDING).
@@ -170,8 +187,8 @@ static placement_item_t placement_item_of(const coord_t *c, coord_stream_t *s,
 static int place_stream_avoiding(coord_t *c, coord_stream_t *s, const char *why,
                                  long avoid)
 {
-    if (s->awaiting_source)
-        return PLACEMENT_ENOSPACE; /* placed when the size is known */
+    if (!placeable(c, s))
+        return PLACEMENT_ENOSPACE; /* placed once it is */
     placement_item_t it = placement_item_of(c, s, avoid);
     place_ctx_t pc = {c, why};
     placement_place_batch(&c->pcfg, &c->farm, &it, 1, apply_placement, &pc);
@@ -322,8 +339,7 @@ void ops_place_pending(coord_t *c, const char *why)
     n = 0;
     for (size_t i = 0; i < c->nslots; i++) {
         coord_stream_t *s = &c->streams[i];
-        /* Streams awaiting their size are placed when it is known. */
-        if (stream_due(c, s, now) && !s->awaiting_source)
+        if (stream_due(c, s, now) && placeable(c, s))
             v[n++] = placement_item_of(c, s, s->avoid_worker);
     }
     place_ctx_t pc = {c, why};
@@ -410,7 +426,7 @@ void ops_upgrade_partial(coord_t *c, int64_t now)
     size_t n = 0;
     for (size_t i = 0; i < c->nslots; i++) {
         const coord_stream_t *s = &c->streams[i];
-        if (s->state == STREAM_PENDING && !s->awaiting_source)
+        if (s->state == STREAM_PENDING && placeable(c, s))
             return;
         n += upgradable(s);
     }

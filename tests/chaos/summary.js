@@ -155,8 +155,11 @@ function expectedEvent(f) {
         return { kind: 'db.down', match: () => true, until: f.until };
     case 'ingest_kill':
         return f.affected.length ? { kind: 'ingest.lost', match: (e) => e.detail && e.detail.ingest === f.target } : null;
-    case 'publisher_bounce':
-        return { kind: 'stream.publisher_left', match: (e) => e.stream_id === f.stream_ids[f.target] };
+    case 'publisher_bounce': { // only a running stream waits for its publisher
+        const st = (f.streams || []).find((x) => x.channel === f.target);
+        return { kind: st && st.state !== 'running' ? 'stream.ended' : 'stream.publisher_left',
+                 match: (e) => e.stream_id === f.stream_ids[f.target] };
+    }
     default:
         return null;
     }
