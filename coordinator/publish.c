@@ -204,9 +204,8 @@ static void admit(publish_ctx_t *x, const chan_row_t *ch, bool cached)
         }
         /* As for a new stream: an RTMP encoder sends its size after the
          * publish was accepted, and the ingest knows its tracks only then;
-         * the ingest's stats bring it (ingest_proto.c places it). */
-        /* A ladder not fitted yet (reloaded before its size was known)
-         * is fitted when the ingest's stats bring the size. */
+         * the ingest's stats bring it (ingest_proto.c places it). So too
+         * for a ladder not fitted yet (reloaded before the size was known). */
         s->awaiting_source =
             x->src.width == 0 || x->src.height == 0 || s->ladder.n <= 0;
         if (!s->awaiting_source)
