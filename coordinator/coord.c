@@ -56,6 +56,7 @@
 #include "ops.h"
 #include "release.h"
 #include "rows.h"
+#include "webhook.h"
 #include "worker_proto.h"
 #include "zctx.h"
 #include "zsock.h"
@@ -244,7 +245,8 @@ static void load_cb(void *ud, const PGresult *res, const char *err)
             s->awaiting_source = true;
         }
         s->kept = 0;
-        s->placements = 1; /* a later placement continues the playlists */
+        s->placements = 1;   /* a later placement continues the playlists */
+        s->live_said = true; /* said before the restart, or about to be */
         s->state = STREAM_RECOVERING;
         s->recover_deadline_ms = now + c->cfg.reconcile_grace_ms;
         s->media_ms = now; /* its publisher counts as sending */
@@ -350,6 +352,9 @@ static int start_serving(coord_t *c)
         if (!c->http)
             return -EIO;
     }
+    webhook_config_t wc = coord_webhook_config(&c->cfg);
+    if (wc.urls[0] && !(c->hooks = webhooks_start(&wc)))
+        return -EIO; /* webhooks_start has logged why */
     char ep[256] = "";
     zsock_last_endpoint(c->control, ep, sizeof(ep));
     log_info(MOD, "Serving.", "control=%s http=%s:%lld allow_keys=%d", ep,
@@ -502,7 +507,7 @@ int coord_run(coord_t *c)
             handle_control(c);
         if (ia >= 0 && (items[ia].revents & ZMQ_POLLIN)) {
             coord_api_loop_t loop = {c->api_sock, c->leader,
-                                     c->zap ? zap_denied(c->zap) : 0};
+                                     c->zap ? zap_denied(c->zap) : 0, c->hooks};
             coord_api_handle(c, &loop);
         }
         now = clock_mono_ms();
@@ -554,6 +559,7 @@ void coord_free(coord_t **cp)
     if (!c)
         return;
     coord_http_stop(&c->http);
+    webhooks_stop(&c->hooks);
     store_free(&c->db);
     zsock_close(&c->control);
     zsock_close(&c->api_sock);

@@ -16,6 +16,7 @@
 #include "release.h"
 #include "rows.h"
 #include "streamkey.h"
+#include "webhook.h"
 
 #define MOD "api"
 
@@ -537,6 +538,11 @@ static void metrics(coord_t *c, api_req_t *r, const coord_api_loop_t *loop)
     metrics_streams(&t, c);
     metrics_counters(&t, c);
     metrics_loop(&t, c, loop);
+    char *hooks = webhooks_metrics(loop->hooks);
+    if (!hooks)
+        t.err = -ENOMEM;
+    text_printf(&t, "%s", hooks ? hooks : "");
+    free(hooks);
     if (t.err == 0) /* else text_printf has logged why; no answer */
         reply_raw(r, 200, "text/plain; version=0.0.4", t.b, t.len);
     free(t.b);
@@ -718,6 +724,10 @@ static bool route(coord_t *c, api_req_t *r, const coord_api_loop_t *loop,
                 json_array_append_new(a, stream_json(c, s));
         }
         reply_json(r, 200, a);
+        return false;
+    }
+    if (!strcmp(url, "/api/webhooks") && get) {
+        reply_json(r, 200, webhooks_json(loop->hooks));
         return false;
     }
     if (!strcmp(url, "/api/channels")) {

@@ -9,9 +9,10 @@
 
 /* What the loop lends the API for one call of coord_api_handle. */
 typedef struct {
-    void *sock;          /* the inproc ROUTER the HTTP thread asks through */
-    bool leader;         /* this coordinator holds the lock (/metrics) */
-    uint64_t zap_denied; /* connections the allowlist refused (/metrics) */
+    void *sock;             /* the inproc ROUTER the HTTP thread asks through */
+    bool leader;            /* this coordinator holds the lock (/metrics) */
+    uint64_t zap_denied;    /* connections the allowlist refused (/metrics) */
+    struct webhooks *hooks; /* delivery state (/api/webhooks, /metrics) */
 } coord_api_loop_t;
 
 /*

@@ -158,7 +158,45 @@ const config_option_t coord_config_options[] = {
      "HLS segment target given to workers, ms"},
     {"log_level", 0, CONFIG_STRING, "info", 0, 0, S(log_level),
      "Lowest log level written: debug, info, warn, error"},
+    {"playback_url", 0, CONFIG_STRING, "", 0, 0, S(playback_url),
+     "Base URL viewers fetch HLS from (the stream.live webhook names "
+     "<playback_url>/<channel>/master.m3u8); empty: output_url when it is "
+     "http(s)"},
+    {"webhook_url", 0, CONFIG_STRING, "", 0, 0, S(webhook_url),
+     "Comma-separated URLs (at most 8) the stream events are POSTed to; "
+     "empty: no webhooks"},
+    {"webhook_secret", 0, CONFIG_STRING, "", 0, 0, S(webhook_secret),
+     "HMAC-SHA256 key of the X-Prism-Signature header (16 bytes or more)"},
+    {"webhook_events", 0, CONFIG_STRING, "", 0, 0, S(webhook_events),
+     "Comma-separated public events delivered (stream.started, stream.live, "
+     "stream.moved, stream.partial, stream.upgraded, stream.failed, "
+     "stream.ended); empty: all"},
+    {"webhook_timeout_ms", 0, CONFIG_INT, "5000", 100, 60000,
+     N(webhook_timeout_ms), "A webhook POST unanswered this long is retried"},
+    {"webhook_retry_min_ms", 0, CONFIG_INT, "500", 10, 600000,
+     N(webhook_retry_min_ms),
+     "First wait before a refused webhook is sent again; doubles"},
+    {"webhook_retry_max_ms", 0, CONFIG_INT, "30000", 10, 3600000,
+     N(webhook_retry_max_ms), "Longest wait between webhook retries"},
+    {"webhook_poll_ms", 0, CONFIG_INT, "250", 10, 60000, N(webhook_poll_ms),
+     "With nothing to deliver, look for new events this often, ms"},
+    {"webhook_lock_key", 0, CONFIG_INT, "7370002", 0, 0, N(webhook_lock_key),
+     "Advisory lock class that makes one coordinator deliver each webhook"},
 };
+
+webhook_config_t coord_webhook_config(const coord_config_t *cfg)
+{
+    return (webhook_config_t){cfg->webhook_url,
+                              cfg->webhook_secret,
+                              cfg->webhook_events,
+                              cfg->pg_url,
+                              cfg->id,
+                              cfg->webhook_lock_key,
+                              cfg->webhook_timeout_ms,
+                              cfg->webhook_retry_min_ms,
+                              cfg->webhook_retry_max_ms,
+                              cfg->webhook_poll_ms};
+}
 
 const size_t coord_config_noptions =
     sizeof(coord_config_options) / sizeof(coord_config_options[0]);
@@ -193,6 +231,14 @@ int coord_config_load(coord_config_t *cfg, int argc, char **argv, char *err,
         snprintf(err, errlen, "db_backoff_max_ms is below db_backoff_min_ms");
         return -EINVAL;
     }
+    if (cfg->webhook_retry_max_ms < cfg->webhook_retry_min_ms) {
+        snprintf(err, errlen,
+                 "webhook_retry_max_ms is below webhook_retry_min_ms");
+        return -EINVAL;
+    }
+    webhook_config_t wc = coord_webhook_config(cfg);
+    if (webhook_config_check(&wc, err, errlen) < 0)
+        return -EINVAL;
     if (cfg->fail_backoff_max_ms < cfg->fail_backoff_min_ms) {
         snprintf(err, errlen,
                  "fail_backoff_max_ms is below fail_backoff_min_ms");

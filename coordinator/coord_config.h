@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "webhook.h"
 
 typedef struct {
     char id[64];                /* this coordinator's name in logs/messages */
@@ -55,6 +56,15 @@ typedef struct {
     char output_url[1024];         /* where workers write HLS (Assign) */
     int64_t segment_ms;            /* HLS segment target (Assign) */
     char log_level[16];
+    char playback_url[1024];      /* viewers' base URL (stream.live) */
+    char webhook_url[4096];       /* comma-separated receivers */
+    char webhook_secret[256];     /* their HMAC-SHA256 key */
+    char webhook_events[512];     /* public names delivered, "" = all */
+    int64_t webhook_timeout_ms;   /* one POST */
+    int64_t webhook_retry_min_ms; /* backoff of a refused delivery */
+    int64_t webhook_retry_max_ms;
+    int64_t webhook_poll_ms;      /* caught up: look for events this often */
+    int64_t webhook_lock_key;     /* advisory lock class of delivery */
     int64_t release_pending_max;  /* unacknowledged Releases kept */
     int64_t release_retry_max_ms; /* longest Release re-send backoff */
     int64_t upgrade_per_s;        /* partial-ladder upgrades a second */
@@ -81,5 +91,8 @@ extern const size_t coord_config_noptions;
  */
 int coord_config_load(coord_config_t *cfg, int argc, char **argv, char *err,
                       size_t errlen);
+
+/* The webhook options of cfg (strings borrowed from it). */
+webhook_config_t coord_webhook_config(const coord_config_t *cfg);
 
 #endif

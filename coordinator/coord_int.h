@@ -44,6 +44,7 @@ struct coord {
     zap_t *zap;
     curve_keypair_t *keys;
     struct coord_http *http;
+    struct webhooks *hooks; /* delivery threads, while leading */
     store_t *db;
 
     /* leadership */

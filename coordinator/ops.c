@@ -314,6 +314,11 @@ static void assign_placed(coord_t *c, coord_stream_t *s,
                          "device", farm_device_index(c, s), "generation",
                          (json_int_t)s->generation, "renditions", nkept,
                          "partial", res.partial, "load_after", res.load_after));
+    if (res.partial)
+        rows_event(c, "stream.partial", c->workers[s->worker].id, s->id,
+                   json_pack("{s:i, s:i, s:I}", "renditions", nkept, "asked",
+                             s->ladder.n, "generation",
+                             (json_int_t)s->generation));
 }
 
 int ops_place_stream(coord_t *c, coord_stream_t *s, const char *why)

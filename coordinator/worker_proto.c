@@ -283,6 +283,29 @@ static void note_rendition_failures(coord_t *c, coord_stream_t *s,
 
 /* A report's devices: the reported cost, the measured use smoothed, and
  * placement's `measured` as the larger of the two (load_ctl.h). */
+/* The stream's first output (its first segment on an HTTP origin; a
+ * directory output has no upload to wait for): stream.live, once a stream,
+ * with where viewers play it. */
+static void note_live(coord_t *c, coord_stream_t *s, const coord_worker_t *w,
+                      const Prism__SessionLoad *sl)
+{
+    const char *out = c->cfg.output_url;
+    bool http = !strncmp(out, "http://", 7) || !strncmp(out, "https://", 8);
+    if (s->live_said || (http && sl->origin_puts == 0))
+        return;
+    s->live_said = true;
+    const char *base = c->cfg.playback_url[0] ? c->cfg.playback_url
+                       : http                 ? out
+                                              : NULL;
+    char url[1200] = "";
+    if (base)
+        snprintf(url, sizeof(url), "%s%s%s/master.m3u8", base,
+                 base[strlen(base) - 1] == '/' ? "" : "/", s->channel);
+    rows_event(c, "stream.live", w->id, s->id,
+               json_pack("{s:s?, s:I}", "master_url", base ? url : NULL,
+                         "generation", (json_int_t)s->generation));
+}
+
 static void report_devices(coord_t *c, long wi, const Prism__LoadReport *r,
                            int64_t now)
 {
@@ -374,6 +397,7 @@ void worker_proto_report(coord_t *c, const envelope_peer_t *peer,
         s->origin_delete_failed = sl->origin_delete_failed;
         s->origin_dropped = sl->origin_dropped;
         note_rendition_failures(c, s, w, sl);
+        note_live(c, s, w, sl);
         liveness_state_t ls = liveness_session_report(
             &c->lcfg, &s->live, now, sl->last_output_pts_ms,
             sl->last_input_pts_ms,

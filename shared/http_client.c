@@ -156,7 +156,45 @@ int http_client_request(http_client_t *c, const char *method, const char *url,
                         const void *body, size_t len, int *status, char *err,
                         size_t errlen)
 {
+    return http_client_request_with(c, method, url, NULL, body, len, status,
+                                    err, errlen);
+}
+
+/* The client's header lines followed by EXTRA's (a new list), or NULL. */
+static struct curl_slist *headers_with(const http_client_t *c,
+                                       const char *const *extra)
+{
+    struct curl_slist *l = NULL;
+    for (const struct curl_slist *h = c->headers; h; h = h->next) {
+        struct curl_slist *n = curl_slist_append(l, h->data);
+        if (!n)
+            goto nomem;
+        l = n;
+    }
+    for (size_t i = 0; extra[i]; i++) {
+        struct curl_slist *n = curl_slist_append(l, extra[i]);
+        if (!n)
+            goto nomem;
+        l = n;
+    }
+    return l;
+nomem:
+    curl_slist_free_all(l);
+    return NULL;
+}
+
+int http_client_request_with(http_client_t *c, const char *method,
+                             const char *url, const char *const *headers,
+                             const void *body, size_t len, int *status,
+                             char *err, size_t errlen)
+{
+    struct curl_slist *own = NULL;
+    if (headers && headers[0] && !(own = headers_with(c, headers))) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
     CURL *h = c->h;
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, own ? own : c->headers);
     c->body_len = 0;
     c->body[0] = '\0';
     c->errbuf[0] = '\0';
@@ -172,6 +210,10 @@ int http_client_request(http_client_t *c, const char *method, const char *url,
                          strcmp(method, "POST") ? method : NULL);
     }
     CURLcode rc = curl_easy_perform(h);
+    if (own) {
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
+        curl_slist_free_all(own);
+    }
     if (rc != CURLE_OK) {
         long os_errno = 0;
         curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);

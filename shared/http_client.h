@@ -58,6 +58,16 @@ int http_client_request(http_client_t *c, const char *method, const char *url,
                         size_t errlen);
 
 /*
+ * As http_client_request, with the header lines of the NULL-terminated
+ * HEADERS ("Name: value", borrowed) sent after the client's own on this
+ * request only. NULL or an empty list: none.
+ */
+int http_client_request_with(http_client_t *c, const char *method,
+                             const char *url, const char *const *headers,
+                             const void *body, size_t len, int *status,
+                             char *err, size_t errlen);
+
+/*
  * The last answer's body, at most opts.body_max bytes, NUL-terminated
  * ("" when none was kept); *len gets its length when LEN is not NULL.
  * Owned by C, valid until its next request.
