@@ -45,6 +45,7 @@
 #include <zmq.h>
 
 #include "publish.h"
+#include "publish_hook.h"
 #include "clock.h"
 #include "coord_api.h"
 #include "coord_http.h"
@@ -355,6 +356,11 @@ static int start_serving(coord_t *c)
     webhook_config_t wc = coord_webhook_config(&c->cfg);
     if (wc.urls[0] && !(c->hooks = webhooks_start(&wc)))
         return -EIO; /* webhooks_start has logged why */
+    publish_hook_config_t pc = coord_publish_hook_config(&c->cfg);
+    bool failed;
+    c->phook = publish_hook_start(&pc, &failed);
+    if (failed)
+        return -EIO; /* publish_hook_start has logged why */
     char ep[256] = "";
     zsock_last_endpoint(c->control, ep, sizeof(ep));
     log_info(MOD, "Serving.", "control=%s http=%s:%lld allow_keys=%d", ep,
@@ -473,8 +479,8 @@ int coord_run(coord_t *c)
     log_info(MOD, "Started; waiting for the leader lock.", "id=%s", c->cfg.id);
     while (!c->stop) {
         int64_t now = clock_mono_ms();
-        zmq_pollitem_t items[3];
-        int n = 0, ic = -1, ia = -1, id = -1;
+        zmq_pollitem_t items[4];
+        int n = 0, ic = -1, ia = -1, id = -1, ih = -1;
         if (c->control) {
             items[n] = (zmq_pollitem_t){c->control, 0, ZMQ_POLLIN, 0};
             ic = n++;
@@ -487,6 +493,11 @@ int coord_run(coord_t *c)
         if (fd >= 0 && store_events(c->db)) {
             items[n] = (zmq_pollitem_t){NULL, fd, store_events(c->db), 0};
             id = n++;
+        }
+        if (c->phook) {
+            items[n] = (zmq_pollitem_t){NULL, publish_hook_fd(c->phook),
+                                        ZMQ_POLLIN, 0};
+            ih = n++;
         }
         int64_t timeout = POLL_MAX_MS;
         if (c->cfg.report_ms / CHECKS_PER_REPORT < timeout)
@@ -505,9 +516,12 @@ int coord_run(coord_t *c)
             store_io(c->db, items[id].revents, now);
         if (ic >= 0 && (items[ic].revents & ZMQ_POLLIN))
             handle_control(c);
+        if (ih >= 0 && (items[ih].revents & ZMQ_POLLIN))
+            publish_hook_drain(c);
         if (ia >= 0 && (items[ia].revents & ZMQ_POLLIN)) {
             coord_api_loop_t loop = {c->api_sock, c->leader,
-                                     c->zap ? zap_denied(c->zap) : 0, c->hooks};
+                                     c->zap ? zap_denied(c->zap) : 0, c->hooks,
+                                     c->phook};
             coord_api_handle(c, &loop);
         }
         now = clock_mono_ms();
@@ -560,6 +574,7 @@ void coord_free(coord_t **cp)
         return;
     coord_http_stop(&c->http);
     webhooks_stop(&c->hooks);
+    publish_hook_stop(&c->phook);
     store_free(&c->db);
     zsock_close(&c->control);
     zsock_close(&c->api_sock);

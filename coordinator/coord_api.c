@@ -15,6 +15,7 @@
 #include "ops.h"
 #include "release.h"
 #include "rows.h"
+#include "publish_hook.h"
 #include "streamkey.h"
 #include "webhook.h"
 
@@ -539,10 +540,12 @@ static void metrics(coord_t *c, api_req_t *r, const coord_api_loop_t *loop)
     metrics_counters(&t, c);
     metrics_loop(&t, c, loop);
     char *hooks = webhooks_metrics(loop->hooks);
-    if (!hooks)
+    char *phook = publish_hook_metrics(loop->phook);
+    if (!hooks || !phook)
         t.err = -ENOMEM;
-    text_printf(&t, "%s", hooks ? hooks : "");
+    text_printf(&t, "%s%s", hooks ? hooks : "", phook ? phook : "");
     free(hooks);
+    free(phook);
     if (t.err == 0) /* else text_printf has logged why; no answer */
         reply_raw(r, 200, "text/plain; version=0.0.4", t.b, t.len);
     free(t.b);

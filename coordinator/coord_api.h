@@ -13,6 +13,7 @@ typedef struct {
     bool leader;            /* this coordinator holds the lock (/metrics) */
     uint64_t zap_denied;    /* connections the allowlist refused (/metrics) */
     struct webhooks *hooks; /* delivery state (/api/webhooks, /metrics) */
+    const struct publish_hook *phook; /* its counters (/metrics) */
 } coord_api_loop_t;
 
 /*

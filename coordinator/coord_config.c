@@ -182,6 +182,28 @@ const config_option_t coord_config_options[] = {
      "With nothing to deliver, look for new events this often, ms"},
     {"webhook_lock_key", 0, CONFIG_INT, "7370002", 0, 0, N(webhook_lock_key),
      "Advisory lock class that makes one coordinator deliver each webhook"},
+    {"publish_hook_url", 0, CONFIG_STRING, "", 0, 0, S(publish_hook_url),
+     "The platform's admission hook: each publish is POSTed here and the "
+     "answer allows it (naming the channel) or refuses it; empty: the "
+     "channels table decides"},
+    {"publish_hook_secret", 0, CONFIG_STRING, "", 0, 0, S(publish_hook_secret),
+     "HMAC-SHA256 key of the hook requests' X-Prism-Signature; empty: "
+     "unsigned"},
+    {"publish_hook_policy", 0, CONFIG_STRING, "refuse", 0, 0,
+     S(publish_hook_policy),
+     "With the hook down (no answer in time, an error status): refuse, or "
+     "channels (the key checked against the channels table)"},
+    {"publish_hook_timeout_ms", 0, CONFIG_INT, "2000", 50, 60000,
+     N(publish_hook_timeout_ms), "A hook request unanswered this long: down"},
+    {"publish_hook_cache_ms", 0, CONFIG_INT, "10000", 0, 3600000,
+     N(publish_hook_cache_ms),
+     "An allowed or refused key is not asked again for this long (0: always "
+     "asked)"},
+    {"publish_hook_threads", 0, CONFIG_INT, "4", 1, 16, N(publish_hook_threads),
+     "Hook requests in flight at once"},
+    {"publish_hook_queue_max", 0, CONFIG_INT, "256", 1, 100000,
+     N(publish_hook_queue_max),
+     "Publishes waiting for the hook at most; beyond, the policy decides"},
 };
 
 webhook_config_t coord_webhook_config(const coord_config_t *cfg)
@@ -196,6 +218,14 @@ webhook_config_t coord_webhook_config(const coord_config_t *cfg)
                               cfg->webhook_retry_min_ms,
                               cfg->webhook_retry_max_ms,
                               cfg->webhook_poll_ms};
+}
+
+publish_hook_config_t coord_publish_hook_config(const coord_config_t *cfg)
+{
+    return (publish_hook_config_t){
+        cfg->publish_hook_url,          cfg->publish_hook_secret,
+        cfg->publish_hook_timeout_ms,   cfg->publish_hook_cache_ms,
+        (int)cfg->publish_hook_threads, (int)cfg->publish_hook_queue_max};
 }
 
 const size_t coord_config_noptions =
@@ -239,6 +269,14 @@ int coord_config_load(coord_config_t *cfg, int argc, char **argv, char *err,
     webhook_config_t wc = coord_webhook_config(cfg);
     if (webhook_config_check(&wc, err, errlen) < 0)
         return -EINVAL;
+    publish_hook_config_t pc = coord_publish_hook_config(cfg);
+    if (publish_hook_config_check(&pc, err, errlen) < 0)
+        return -EINVAL;
+    if (strcmp(cfg->publish_hook_policy, "refuse") &&
+        strcmp(cfg->publish_hook_policy, "channels")) {
+        snprintf(err, errlen, "publish_hook_policy: refuse or channels");
+        return -EINVAL;
+    }
     if (cfg->fail_backoff_max_ms < cfg->fail_backoff_min_ms) {
         snprintf(err, errlen,
                  "fail_backoff_max_ms is below fail_backoff_min_ms");

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "publish_hook.h"
 #include "webhook.h"
 
 typedef struct {
@@ -63,8 +64,15 @@ typedef struct {
     int64_t webhook_timeout_ms;   /* one POST */
     int64_t webhook_retry_min_ms; /* backoff of a refused delivery */
     int64_t webhook_retry_max_ms;
-    int64_t webhook_poll_ms;      /* caught up: look for events this often */
-    int64_t webhook_lock_key;     /* advisory lock class of delivery */
+    int64_t webhook_poll_ms;     /* caught up: look for events this often */
+    int64_t webhook_lock_key;    /* advisory lock class of delivery */
+    char publish_hook_url[1024]; /* the platform admits publishes */
+    char publish_hook_secret[256];
+    char publish_hook_policy[16]; /* hook down: refuse or channels */
+    int64_t publish_hook_timeout_ms;
+    int64_t publish_hook_cache_ms;
+    int64_t publish_hook_threads;
+    int64_t publish_hook_queue_max;
     int64_t release_pending_max;  /* unacknowledged Releases kept */
     int64_t release_retry_max_ms; /* longest Release re-send backoff */
     int64_t upgrade_per_s;        /* partial-ladder upgrades a second */
@@ -94,5 +102,8 @@ int coord_config_load(coord_config_t *cfg, int argc, char **argv, char *err,
 
 /* The webhook options of cfg (strings borrowed from it). */
 webhook_config_t coord_webhook_config(const coord_config_t *cfg);
+
+/* The publish hook's options of cfg (strings borrowed from it). */
+publish_hook_config_t coord_publish_hook_config(const coord_config_t *cfg);
 
 #endif

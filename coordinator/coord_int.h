@@ -44,7 +44,8 @@ struct coord {
     zap_t *zap;
     curve_keypair_t *keys;
     struct coord_http *http;
-    struct webhooks *hooks; /* delivery threads, while leading */
+    struct webhooks *hooks;     /* delivery threads, while leading */
+    struct publish_hook *phook; /* the platform's admission hook, or NULL */
     store_t *db;
 
     /* leadership */

@@ -27,6 +27,7 @@
 #include "coord_int.h"
 #include "log.h"
 #include "ops.h"
+#include "publish_hook.h"
 #include "release.h"
 #include "rows.h"
 #include "streamkey.h"
@@ -101,15 +102,19 @@ static void badkey_count(coord_t *c, const char *addr)
 }
 
 typedef struct {
+    /* First: publish_hook frees a request it still holds at its stop,
+     * and with it the whole context. */
+    publish_hook_req_t hook;
     coord_t *c;
     unsigned char rid[ENVELOPE_RID_MAX];
     size_t rid_len;
     uint64_t request_id;
     char ingest[COORD_ID_MAX];
     char addr[64];
-    char key[STREAMKEY_MAX];
+    char key[PUBLISH_HOOK_KEY_MAX];
     char protocol[8];
     int64_t chan; /* the channel id the key names */
+    bool by_hook; /* the platform's hook allowed it: no key check here */
     Prism__SourceInfo src;
 } publish_ctx_t;
 
@@ -154,7 +159,7 @@ static void admit(publish_ctx_t *x, const chan_row_t *ch, bool cached)
     coord_t *c = x->c;
     const char *reject = NULL;
     coord_stream_t *s = NULL;
-    if (!ch || !streamkey_verify(ch->salt, x->key, ch->hash)) {
+    if (!ch || (!x->by_hook && !streamkey_verify(ch->salt, x->key, ch->hash))) {
         badkey_count(c, x->addr);
         reject = "invalid stream key";
         rows_event(c, "publish.rejected", NULL, NULL,
@@ -252,9 +257,10 @@ static void admit(publish_ctx_t *x, const chan_row_t *ch, bool cached)
     c->n.publishes++;
     rows_stream(c, s);
     rows_event(c, "stream.started", NULL, s->id,
-               json_pack("{s:s, s:s, s:i, s:i, s:b}", "channel", s->channel,
-                         "ingest", s->ingest, "width", s->source.width,
-                         "height", s->source.height, "from_cache", cached));
+               json_pack("{s:s, s:s, s:i, s:i, s:b, s:b}", "channel",
+                         s->channel, "ingest", s->ingest, "width",
+                         s->source.width, "height", s->source.height,
+                         "from_cache", cached, "by_hook", x->by_hook));
     if (!s->awaiting_source && ops_place_stream(c, s, "publish") < 0)
         rows_event(c, "stream.pending", NULL, s->id,
                    json_pack("{s:s}", "reason", "no capacity"));
@@ -307,6 +313,111 @@ static void publish_cb(void *ud, const PGresult *res, const char *err)
     admit(x, &ch, false);
 }
 
+/* Publish x by Prism's own channels table: the channel its key names,
+ * read now, or as last read while the database is away. */
+static void lookup_channel(publish_ctx_t *x)
+{
+    coord_t *c = x->c;
+    /* While the database is away (a read is refused at once), the
+     * channel as last read decides. */
+    if (!store_up(c->db) || rows_channel_by_id(c, x->chan, publish_cb, x) < 0)
+        admit_cached(x, x->chan);
+}
+
+static void refuse(publish_ctx_t *x, const char *reason)
+{
+    log_info(MOD, "Publish refused.", "ingest=%s addr=%s reason=\"%s\"",
+             x->ingest, x->addr, reason);
+    publish_reply(x->c, x->rid, x->rid_len, x->request_id, NULL, reason);
+    memset(x->key, 0, sizeof(x->key));
+    free(x);
+}
+
+/* The channel the hook allowed, read back from its upsert. */
+static void hook_channel_cb(void *ud, const PGresult *res, const char *err)
+{
+    publish_ctx_t *x = ud;
+    chan_row_t ch;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK ||
+        rows_channel_row(res, &ch) < 0) {
+        const char *state =
+            res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        bool profile = state && !strcmp(state, "23503");
+        log_warn(MOD, "The channel the publish hook allowed cannot be used.",
+                 "channel=%s profile=%s err=\"%s\"", x->hook.channel,
+                 x->hook.profile,
+                 err   ? err
+                 : res ? PQresultErrorMessage(res)
+                       : "");
+        refuse(x, profile ? "the platform named an unknown ladder profile"
+                          : "database unavailable, try again shortly");
+        return;
+    }
+    if (chan_cache_put(x->c->chans, &ch, clock_mono_ms()) < 0)
+        log_warn(MOD, "Channel not kept for outages: out of memory.",
+                 "channel=%s", ch.name);
+    admit(x, &ch, false);
+}
+
+/* The hook's answer about publish x (from its thread, or the cache). */
+static void hook_answered(publish_ctx_t *x)
+{
+    coord_t *c = x->c;
+    publish_hook_req_t *r = &x->hook;
+    if (r->verdict == PUBLISH_HOOK_ALLOW) {
+        char salt[STREAMKEY_SALT_HEX + 1], hash[STREAMKEY_HASH_HEX + 1];
+        random_hex(salt, STREAMKEY_SALT_HEX / 2);
+        random_hex(hash, STREAMKEY_HASH_HEX / 2);
+        x->by_hook = true;
+        if (rows_channel_upsert(c, r->channel, r->profile, r->priority, salt,
+                                hash, hook_channel_cb, x) < 0)
+            refuse(x, "database unavailable, try again shortly");
+        return;
+    }
+    if (r->verdict == PUBLISH_HOOK_REFUSE) {
+        badkey_count(c, x->addr);
+        rows_event(c, "publish.rejected", NULL, NULL,
+                   json_pack("{s:s, s:s, s:s, s:s, s:b}", "reason", r->reason,
+                             "by", "publish_hook", "ingest", x->ingest, "addr",
+                             x->addr, "cached", r->cached));
+        refuse(x, r->reason);
+        return;
+    }
+    log_warn(MOD, "The publish hook is down; its policy decides.",
+             "ingest=%s addr=%s policy=%s err=\"%s\"", x->ingest, x->addr,
+             c->cfg.publish_hook_policy, r->reason);
+    if (strcmp(c->cfg.publish_hook_policy, "channels") != 0) {
+        refuse(x, "admission service unavailable, try again shortly");
+        return;
+    }
+    const char *secret;
+    if (streamkey_parse(x->key, &x->chan, &secret) < 0) {
+        badkey_count(c, x->addr);
+        refuse(x, "invalid stream key");
+        return;
+    }
+    lookup_channel(x);
+}
+
+/* Publish x asks the platform's hook (or its cache). */
+static void ask_hook(publish_ctx_t *x)
+{
+    publish_hook_req_t *r = &x->hook;
+    snprintf(r->key, sizeof(r->key), "%s", x->key);
+    snprintf(r->ingest, sizeof(r->ingest), "%s", x->ingest);
+    snprintf(r->addr, sizeof(r->addr), "%s", x->addr);
+    snprintf(r->protocol, sizeof(r->protocol), "%s", x->protocol);
+    if (publish_hook_ask(x->c->phook, r) != 0) /* answered now */
+        hook_answered(x);
+}
+
+void publish_hook_drain(coord_t *c)
+{
+    publish_hook_req_t *r;
+    while (c->phook && (r = publish_hook_take(c->phook)))
+        hook_answered((publish_ctx_t *)r); /* the context's first member */
+}
+
 void publish_admit(coord_t *c, const envelope_peer_t *peer,
                    const Prism__Envelope *env)
 {
@@ -314,7 +425,7 @@ void publish_admit(coord_t *c, const envelope_peer_t *peer,
     coord_ingest_t *in = farm_ingest_seen(c, peer, p->ingest_id);
     const char *addr =
         p->remote_addr && p->remote_addr[0] ? p->remote_addr : "unknown";
-    int64_t chan;
+    int64_t chan = -1; /* with a hook, the platform names the channel */
     const char *secret;
     const char *reject = NULL;
     if (in && !in->endpoint[0])
@@ -323,10 +434,12 @@ void publish_admit(coord_t *c, const envelope_peer_t *peer,
         reject = "unknown ingest";
     else if (badkey_limited(c, addr))
         reject = "too many bad stream keys from this address";
-    else if (streamkey_parse(p->stream_key, &chan, &secret) < 0) {
+    else if (c->phook ? !p->stream_key[0] ||
+                            strlen(p->stream_key) >= PUBLISH_HOOK_KEY_MAX
+                      : streamkey_parse(p->stream_key, &chan, &secret) < 0) {
         badkey_count(c, addr);
         reject = "invalid stream key";
-    } else if (c->nstreams >= (size_t)c->cfg.max_streams &&
+    } else if (!c->phook && c->nstreams >= (size_t)c->cfg.max_streams &&
                !farm_find_channel_stream(c, chan))
         reject = "farm full: too many streams";
     if (reject) {
@@ -349,7 +462,6 @@ void publish_admit(coord_t *c, const envelope_peer_t *peer,
     snprintf(x->addr, sizeof(x->addr), "%s", addr);
     snprintf(x->key, sizeof(x->key), "%s", p->stream_key);
     x->chan = chan;
-    (void)secret;
     snprintf(x->protocol, sizeof(x->protocol), "%s",
              p->protocol == PRISM__INGEST_PROTOCOL__INGEST_PROTOCOL_SRT
                  ? "srt"
@@ -357,8 +469,8 @@ void publish_admit(coord_t *c, const envelope_peer_t *peer,
     Prism__SourceInfo def = PRISM__SOURCE_INFO__INIT;
     x->src = p->source ? *p->source : def;
     x->src.client = NULL;
-    /* While the database is away (a read is refused at once), the
-     * channel as last read decides. */
-    if (!store_up(c->db) || rows_channel_by_id(c, chan, publish_cb, x) < 0)
-        admit_cached(x, chan);
+    if (c->phook)
+        ask_hook(x);
+    else
+        lookup_channel(x);
 }

@@ -11,11 +11,17 @@
  * farm), else the channel row is read and the key checked (salted SHA-256,
  * constant time); a publish with the key of a channel whose stream is
  * live continues that stream, otherwise a new stream is fitted to the
- * channel's ladder profile and placed. The PublishReply goes back to the
- * ingest when the answer is known.
+ * channel's ladder profile and placed. With a publish hook configured
+ * (publish_hook.h) the platform decides instead of the key's hash, and
+ * names the channel. The PublishReply goes back to the ingest when the
+ * answer is known.
  */
 void publish_admit(coord_t *c, const envelope_peer_t *peer,
                    const Prism__Envelope *env);
+
+/* Goes on with the publishes the platform's hook answered (the loop calls
+ * it when publish_hook_fd is readable). */
+void publish_hook_drain(coord_t *c);
 
 /* The ladder profile from its ladder_profiles document (doc), else the
  * built-in default (logged when doc is unusable). 0 or the ladder's code. */

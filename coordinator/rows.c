@@ -27,6 +27,15 @@ static const char SQL_CHANNEL_BY_ID[] =
     "encode(c.key_hash, 'hex'), coalesce(p.document::text, ''), c.disabled "
     "FROM channels c LEFT JOIN ladder_profiles p ON p.name = c.profile "
     "WHERE c.id = $1::bigint";
+static const char SQL_CHANNEL_UPSERT[] =
+    "INSERT INTO channels AS c (name, priority, profile, key_salt, key_hash) "
+    "VALUES ($1, coalesce($3::smallint, 50), coalesce($2, 'default'), "
+    "decode($4, 'hex'), decode($5, 'hex')) ON CONFLICT (name) DO UPDATE SET "
+    "priority = coalesce($3::smallint, c.priority), "
+    "profile = coalesce($2, c.profile) "
+    "RETURNING c.id, c.name, c.priority, c.profile, encode(c.key_salt, 'hex'), "
+    "encode(c.key_hash, 'hex'), coalesce((SELECT p.document::text FROM "
+    "ladder_profiles p WHERE p.name = c.profile), ''), c.disabled";
 static const char SQL_WORKER_UPSERT[] =
     "INSERT INTO workers (id, host, state, draining, software, last_seen) "
     "VALUES ($1, $2, $3, $4::boolean, $5, now()) ON CONFLICT (id) DO UPDATE "
@@ -365,6 +374,17 @@ int rows_channel_by_id(coord_t *c, int64_t id, store_cb_t cb, void *ud)
     snprintf(k, sizeof(k), "%" PRId64, id);
     const char *p[1] = {k};
     return store_query(c->db, SQL_CHANNEL_BY_ID, 1, p, STORE_READ, cb, ud);
+}
+
+int rows_channel_upsert(coord_t *c, const char *name, const char *profile,
+                        int priority, const char *salt, const char *hash,
+                        store_cb_t cb, void *ud)
+{
+    char prio[16];
+    snprintf(prio, sizeof(prio), "%d", priority);
+    const char *p[5] = {name, profile[0] ? profile : NULL,
+                        priority >= 0 ? prio : NULL, salt, hash};
+    return store_query(c->db, SQL_CHANNEL_UPSERT, 5, p, STORE_READ, cb, ud);
 }
 
 int rows_channel_row(const PGresult *res, chan_row_t *out)

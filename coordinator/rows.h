@@ -97,6 +97,16 @@ enum {
 };
 int rows_channel_by_id(coord_t *c, int64_t id, store_cb_t cb, void *ud);
 
+/* The channel NAME as the platform's publish hook allowed it, made when
+ * new (with salt and hash, hex, that no key matches: its keys are the
+ * platform's) with PROFILE ("" = the default profile) and PRIORITY (< 0 =
+ * 50); an existing one gets PROFILE and PRIORITY when given. Answers like
+ * rows_channel_by_id; fails on an unknown profile (SQLSTATE 23503). A
+ * read: refused at once while the database is away. */
+int rows_channel_upsert(coord_t *c, const char *name, const char *profile,
+                        int priority, const char *salt, const char *hash,
+                        store_cb_t cb, void *ud);
+
 /* The channel of a rows_channel_by_id result with one row into *out (its
  * profile_doc borrowed from res, NULL when there is none). 0, or -ENOENT
  * when res has no single row. */

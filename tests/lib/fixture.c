@@ -178,6 +178,28 @@ int fixture_connect(int port, bool nonblock)
     return fd;
 }
 
+int fixture_loopback_port(bool listen_on, int *fd_out)
+{
+    *fd_out = -1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0 ||
+        (listen_on && listen(fd, 8) < 0)) {
+        close(fd);
+        return -1;
+    }
+    if (listen_on)
+        *fd_out = fd;
+    else
+        close(fd);
+    return ntohs(a.sin_port);
+}
+
 int fixture_wait_port(int port, int ms)
 {
     for (int t = 0; t < ms; t += 50) {

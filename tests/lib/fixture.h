@@ -53,6 +53,13 @@ int fixture_probe(const char *file, const char *sel, fixture_pkt_t *out,
  * 127.0.0.1:port. Returns the fd, or -1. */
 int fixture_connect(int port, bool nonblock);
 
+/* A loopback TCP port of a socket that LISTENs (never accepting: the
+ * kernel completes handshakes, nothing answers; the fd in *fd_out, the
+ * caller closes it), or that was bound and closed without listening (a
+ * vacant port: connections are refused; *fd_out = -1). Returns the port,
+ * or -1. */
+int fixture_loopback_port(bool listen_on, int *fd_out);
+
 /* Waits until 127.0.0.1:port takes connections; 0, or -1 after ms. */
 int fixture_wait_port(int port, int ms);
 

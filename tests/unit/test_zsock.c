@@ -8,14 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cmocka.h>
 #include <zmq.h>
 
+#include "fixture.h"
 #include "zctx.h"
 #include "zsock.h"
 
@@ -66,15 +62,10 @@ static void *bound_router(char *ep, size_t len)
  * peer that connects in that window loses what it sent.) */
 static void vacant_endpoint(char *ep, size_t len)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t alen = sizeof(a);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-    close(fd);
-    snprintf(ep, len, "tcp://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+    int fd;
+    int port = fixture_loopback_port(false, &fd);
+    assert_true(port > 0);
+    snprintf(ep, len, "tcp://127.0.0.1:%d", port);
 }
 
 /* Counts the messages the ROUTER takes within WAIT_MS (identity + body). */

@@ -7,23 +7,14 @@
 //
 // usage: node webhook_receiver.js PORT SECRET LOG MODE_FILE
 'use strict';
-const crypto = require('crypto');
 const fs = require('fs');
 const http = require('http');
+const {signatureOk} = require('./signature');
 
 const [port, secret, log, modeFile] = process.argv.slice(2);
 if (!modeFile) {
     console.error('usage: webhook_receiver.js PORT SECRET LOG MODE_FILE');
     process.exit(2);
-}
-
-function signatureOk(header, body) {
-    const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header || '');
-    if (!m)
-        return false;
-    const want = crypto.createHmac('sha256', secret)
-        .update(m[1] + '.').update(body).digest();
-    return crypto.timingSafeEqual(want, Buffer.from(m[2], 'hex'));
 }
 
 function mode() {
@@ -48,7 +39,7 @@ http.createServer((req, res) => {
         const status = mode() === '500' ? 500 : 200;
         fs.appendFileSync(log, JSON.stringify({
             recv: Date.now(), status,
-            sig_ok: signatureOk(req.headers['x-prism-signature'], raw),
+            sig_ok: signatureOk(secret, req.headers['x-prism-signature'], raw),
             delivery: req.headers['x-prism-delivery'] || null,
             event: req.headers['x-prism-event'] || null,
             ctype: req.headers['content-type'] || null, body,
