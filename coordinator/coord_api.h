@@ -3,6 +3,7 @@
 #define PRISM_COORD_API_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "coord.h"
@@ -23,5 +24,10 @@ typedef struct {
  * functions of farm.h, ops.h, rows.h and release.h. Loop thread only.
  */
 void coord_api_handle(coord_t *c, const coord_api_loop_t *loop);
+
+/* The API's routes, I < coord_api_route_count(): method ("GET", ...) and
+ * path ("/api/channels/{name}"), as docs/openapi.json must list them. */
+size_t coord_api_route_count(void);
+void coord_api_route(size_t i, const char **method, const char **path);
 
 #endif

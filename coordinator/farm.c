@@ -28,6 +28,18 @@
  */
 #define MAX_INGESTS 4096
 
+const char *farm_worker_state_name(const coord_t *c, long wi)
+{
+    const placement_worker_t *pw = farm_pworker(c, wi);
+    if (farm_worker(c, wi)->state == WORKER_DEAD)
+        return "dead";
+    if (pw->draining)
+        return "draining";
+    if (pw->overloaded)
+        return "overloaded";
+    return "live";
+}
+
 const char *farm_stream_state_name(stream_state_t s)
 {
     switch (s) {

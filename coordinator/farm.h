@@ -204,6 +204,9 @@ typedef struct {
 
 /* "pending", "running", ...; "free" for an unused slot. Static. */
 const char *farm_stream_state_name(stream_state_t s);
+/* Worker wi's state as the API shows it: dead, draining, overloaded,
+ * live. */
+const char *farm_worker_state_name(const coord_t *c, long wi);
 
 /* ---------------------------------------------------------------- lookups */
 

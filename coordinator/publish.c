@@ -411,6 +411,11 @@ static void ask_hook(publish_ctx_t *x)
         hook_answered(x);
 }
 
+void publish_forget_channel(coord_t *c, int64_t channel_id)
+{
+    chan_cache_drop(c->chans, channel_id);
+}
+
 void publish_hook_drain(coord_t *c)
 {
     publish_hook_req_t *r;

@@ -19,6 +19,10 @@
 void publish_admit(coord_t *c, const envelope_peer_t *peer,
                    const Prism__Envelope *env);
 
+/* Forgets what admission kept of channel CHANNEL_ID (its key hash, for
+ * outages): its row changed (a new key, a rename, deleted). */
+void publish_forget_channel(coord_t *c, int64_t channel_id);
+
 /* Goes on with the publishes the platform's hook answered (the loop calls
  * it when publish_hook_fd is readable). */
 void publish_hook_drain(coord_t *c);

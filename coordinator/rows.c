@@ -91,9 +91,38 @@ static const char SQL_STATS[] =
     "$5::bigint, $6::bigint, $7::int, $8::real, $9, $10::bigint)";
 
 static const char SQL_CHANNELS[] =
-    "SELECT c.id, c.name, c.priority, c.profile, c.created_at, s.id FROM "
-    "channels c LEFT JOIN streams s ON s.channel_id = c.id AND s.ended_at IS "
-    "NULL ORDER BY c.id";
+    "SELECT c.id, c.name, c.priority, c.profile, c.created_at, s.id, "
+    "c.disabled FROM channels c LEFT JOIN streams s ON s.channel_id = c.id "
+    "AND s.ended_at IS NULL ORDER BY c.id";
+static const char SQL_CHANNEL_GET[] =
+    "SELECT c.id, c.name, c.priority, c.profile, c.created_at, s.id, "
+    "c.disabled FROM channels c LEFT JOIN streams s ON s.channel_id = c.id "
+    "AND s.ended_at IS NULL WHERE c.name = $1";
+static const char SQL_CHANNEL_UPDATE[] =
+    "UPDATE channels SET name = coalesce($2, name), "
+    "priority = coalesce($3::smallint, priority), "
+    "profile = coalesce($4, profile), disabled = coalesce($5::boolean, "
+    "disabled) WHERE name = $1 RETURNING id, name, priority, profile, "
+    "created_at, NULL, disabled";
+static const char SQL_CHANNEL_SET_KEY[] =
+    "UPDATE channels SET key_salt = decode($2, 'hex'), "
+    "key_hash = decode($3, 'hex') WHERE id = $1::bigint RETURNING id";
+static const char SQL_CHANNEL_FORGET_STREAMS[] =
+    "DELETE FROM streams WHERE channel_id = $1::bigint "
+    "AND ended_at IS NOT NULL";
+static const char SQL_CHANNEL_DELETE[] =
+    "DELETE FROM channels WHERE id = $1::bigint RETURNING id";
+static const char SQL_PROFILES[] =
+    "SELECT p.name, p.document::text, p.updated_at, (SELECT count(*) FROM "
+    "channels c WHERE c.profile = p.name) FROM ladder_profiles p";
+static const char SQL_PROFILES_ORDER[] = " ORDER BY p.name";
+static const char SQL_PROFILE_WHERE[] = " WHERE p.name = $1";
+static const char SQL_PROFILE_PUT[] =
+    "INSERT INTO ladder_profiles (name, document) VALUES ($1, $2::jsonb) "
+    "ON CONFLICT (name) DO UPDATE SET document = EXCLUDED.document, "
+    "updated_at = now() RETURNING (xmax = 0), updated_at";
+static const char SQL_PROFILE_DELETE[] =
+    "DELETE FROM ladder_profiles WHERE name = $1 RETURNING name";
 static const char SQL_CHANNEL_NEXTID[] =
     "SELECT nextval(pg_get_serial_sequence('channels', 'id'))";
 static const char SQL_CHANNEL_INSERT[] =
@@ -436,4 +465,73 @@ bool rows_db_up(const coord_t *c, store_stats_t *stats)
     if (stats)
         store_get_stats(c->db, stats);
     return store_up(c->db);
+}
+
+/* ------------------------------------------------ channels and profiles */
+
+int rows_channel_get(coord_t *c, const char *name, store_cb_t cb, void *ud)
+{
+    const char *p[1] = {name};
+    return store_query(c->db, SQL_CHANNEL_GET, 1, p, STORE_READ, cb, ud);
+}
+
+int rows_channel_update(coord_t *c, const char *name, const char *new_name,
+                        int priority, const char *profile, int disabled,
+                        store_cb_t cb, void *ud)
+{
+    char prio[16];
+    snprintf(prio, sizeof(prio), "%d", priority);
+    const char *p[5] = {name, new_name, priority >= 0 ? prio : NULL, profile,
+                        disabled < 0 ? NULL
+                        : disabled   ? "true"
+                                     : "false"};
+    return store_query(c->db, SQL_CHANNEL_UPDATE, 5, p, STORE_READ, cb, ud);
+}
+
+int rows_channel_set_key(coord_t *c, int64_t id, const char *salt,
+                         const char *hash, store_cb_t cb, void *ud)
+{
+    char k[24];
+    snprintf(k, sizeof(k), "%" PRId64, id);
+    const char *p[3] = {k, salt, hash};
+    return store_query(c->db, SQL_CHANNEL_SET_KEY, 3, p, STORE_READ, cb, ud);
+}
+
+int rows_channel_delete(coord_t *c, int64_t id, store_cb_t cb, void *ud)
+{
+    char k[24];
+    snprintf(k, sizeof(k), "%" PRId64, id);
+    const char *p[1] = {k};
+    /* Reads run in order: the history goes first, then the row. */
+    int rc = store_query(c->db, SQL_CHANNEL_FORGET_STREAMS, 1, p, STORE_READ,
+                         NULL, NULL);
+    if (rc < 0)
+        return rc;
+    return store_query(c->db, SQL_CHANNEL_DELETE, 1, p, STORE_READ, cb, ud);
+}
+
+int rows_profiles(coord_t *c, const char *name, store_cb_t cb, void *ud)
+{
+    static char all[sizeof(SQL_PROFILES) + sizeof(SQL_PROFILES_ORDER)];
+    static char one[sizeof(SQL_PROFILES) + sizeof(SQL_PROFILE_WHERE)];
+    if (!all[0]) {
+        snprintf(all, sizeof(all), "%s%s", SQL_PROFILES, SQL_PROFILES_ORDER);
+        snprintf(one, sizeof(one), "%s%s", SQL_PROFILES, SQL_PROFILE_WHERE);
+    }
+    const char *p[1] = {name};
+    return store_query(c->db, name ? one : all, name ? 1 : 0, p, STORE_READ, cb,
+                       ud);
+}
+
+int rows_profile_put(coord_t *c, const char *name, const char *doc,
+                     store_cb_t cb, void *ud)
+{
+    const char *p[2] = {name, doc};
+    return store_query(c->db, SQL_PROFILE_PUT, 2, p, STORE_READ, cb, ud);
+}
+
+int rows_profile_delete(coord_t *c, const char *name, store_cb_t cb, void *ud)
+{
+    const char *p[1] = {name};
+    return store_query(c->db, SQL_PROFILE_DELETE, 1, p, STORE_READ, cb, ud);
 }

@@ -112,8 +112,8 @@ int rows_channel_upsert(coord_t *c, const char *name, const char *profile,
  * when res has no single row. */
 int rows_channel_row(const PGresult *res, chan_row_t *out);
 
-/* Every channel: id, name, priority, profile, created_at, and the id of
- * its live stream (NULL when none). */
+/* Every channel: id, name, priority, profile, created_at, the id of its
+ * live stream (NULL when none), disabled ("t"/"f"). */
 int rows_channels(coord_t *c, store_cb_t cb, void *ud);
 
 /* The next channel id: one row, one column. */
@@ -124,6 +124,35 @@ int rows_channel_next_id(coord_t *c, store_cb_t cb, void *ud);
 int rows_channel_insert(coord_t *c, int64_t id, const char *name, int priority,
                         const char *profile, const char *salt, const char *hash,
                         store_cb_t cb, void *ud);
+
+/* The API's channel and profile reads and changes; each answers once (a
+ * read: refused at once while the database is away). */
+
+/* Channel NAME: id, name, priority, profile, created_at, its open
+ * stream's id (NULL: none), disabled ("t"/"f"); no row when there is none.
+ * rows_channel_update answers the same columns (stream NULL) for the row
+ * it changed: NEW_NAME, PROFILE (NULL: unchanged), PRIORITY (< 0:
+ * unchanged), DISABLED (< 0: unchanged, else 0 or 1). */
+int rows_channel_get(coord_t *c, const char *name, store_cb_t cb, void *ud);
+int rows_channel_update(coord_t *c, const char *name, const char *new_name,
+                        int priority, const char *profile, int disabled,
+                        store_cb_t cb, void *ud);
+/* A new key hash (salt and hash in hex) for channel id: one row, or none. */
+int rows_channel_set_key(coord_t *c, int64_t id, const char *salt,
+                         const char *hash, store_cb_t cb, void *ud);
+/* Deletes channel id and its ended streams (with their assignments and
+ * stats); one row when it went. Its events stay. */
+int rows_channel_delete(coord_t *c, int64_t id, store_cb_t cb, void *ud);
+/* Ladder profiles (NAME NULL: all, by name): name, document, updated_at,
+ * channels using it. */
+int rows_profiles(coord_t *c, const char *name, store_cb_t cb, void *ud);
+/* Creates or replaces profile NAME with DOC (JSON): one row, "t" when it
+ * was created, and its updated_at. */
+int rows_profile_put(coord_t *c, const char *name, const char *doc,
+                     store_cb_t cb, void *ud);
+/* Deletes profile NAME: one row when it went; fails while a channel uses
+ * it (foreign key). */
+int rows_profile_delete(coord_t *c, const char *name, store_cb_t cb, void *ud);
 
 /* Whether PostgreSQL is connected; with stats, store's figures too. */
 bool rows_db_up(const coord_t *c, store_stats_t *stats);
