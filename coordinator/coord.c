@@ -347,7 +347,8 @@ static int start_serving(coord_t *c)
         return rc;
     if (c->cfg.http_port > 0) {
         c->http = coord_http_start(c->cfg.http_bind, (int)c->cfg.http_port,
-                                   c->cfg.api_token, c->api_endpoint);
+                                   c->cfg.api_token, c->cfg.api_read_token,
+                                   c->api_endpoint);
         /* coord_http_start returns no code: it has logged the cause (a bad
          * address, or libmicrohttpd's own line with the bind error). */
         if (!c->http)

@@ -2,6 +2,7 @@
  * their handlers (here: workers, streams, webhooks; coord_api_channels.c:
  * channels and profiles; coord_metrics.c: /metrics), answered on the loop
  * thread. */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -166,6 +167,12 @@ static json_t *stream_json(const coord_t *c, const coord_stream_t *s)
                       (json_int_t)(s->lctl.moved_ms
                                        ? clock_mono_ms() - s->lctl.moved_ms
                                        : -1)));
+    char url[1200];
+    if (j)
+        json_object_set_new(j, "master_url",
+                            farm_master_url(c, s, url, sizeof(url))
+                                ? json_string(url)
+                                : json_null());
     /* While the publisher is away: how long ago it left (the stream ends
      * when reconnect_grace_ms has passed); null while it is there. */
     if (j)
@@ -293,6 +300,100 @@ static bool webhooks_list(coord_t *c, api_req_t *r,
     return false;
 }
 
+static bool whoami(coord_t *c, api_req_t *r, const coord_api_loop_t *loop,
+                   const char *const *params, const char *query)
+{
+    (void)c, (void)loop, (void)params, (void)query;
+    api_reply_json(r, 200, json_pack("{s:s}", "role", r->role));
+    return false;
+}
+
+/* ---------------------------------------------------------------- events */
+
+/* The value of query argument KEY in BUF (at most LEN - 1 bytes), or NULL
+ * when the query has none. */
+static const char *query_arg(const char *query, const char *key, char *buf,
+                             size_t len)
+{
+    size_t kl = strlen(key);
+    for (const char *p = query; p && *p;
+         p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+        if (strncmp(p, key, kl) || p[kl] != '=')
+            continue;
+        size_t n = strcspn(p + kl + 1, "&");
+        if (n >= len)
+            n = len - 1;
+        memcpy(buf, p + kl + 1, n);
+        buf[n] = '\0';
+        return buf;
+    }
+    return NULL;
+}
+
+static bool uuid_text(const char *s)
+{
+    if (strlen(s) != 36)
+        return false;
+    for (int i = 0; i < 36; i++)
+        if (i == 8 || i == 13 || i == 18 || i == 23
+                ? s[i] != '-'
+                : !isxdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+static void events_cb(void *ud, const PGresult *res, const char *err)
+{
+    api_req_t *r = ud;
+    if (!res) {
+        api_reply_error(r, 503, "db_unavailable",
+                        err ? "database query failed" : "database unavailable");
+        api_req_free(r);
+        return;
+    }
+    json_t *a = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *detail = json_loads(PQgetvalue(res, i, 6), 0, NULL);
+        json_array_append_new(
+            a, json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:o}", "id",
+                         (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10),
+                         "at", PQgetvalue(res, i, 1), "kind",
+                         PQgetvalue(res, i, 2), "stream_id",
+                         PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3),
+                         "worker_id",
+                         PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
+                         "coordinator",
+                         PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5),
+                         "detail", detail ? detail : json_object()));
+    }
+    api_reply_json(r, 200, a);
+    api_req_free(r);
+}
+
+/* GET /api/events?stream=ID&worker=ID&kind=PREFIX&limit=N (N <= 500,
+ * default 100): newest first. */
+static bool events_list(coord_t *c, api_req_t *r, const coord_api_loop_t *loop,
+                        const char *const *params, const char *query)
+{
+    (void)loop, (void)params;
+    char sb[64], wb[COORD_ID_MAX + 1], kb[64], lb[16];
+    const char *stream = query_arg(query, "stream", sb, sizeof(sb));
+    const char *worker = query_arg(query, "worker", wb, sizeof(wb));
+    const char *kind = query_arg(query, "kind", kb, sizeof(kb));
+    const char *lim = query_arg(query, "limit", lb, sizeof(lb));
+    int limit = lim ? atoi(lim) : 100;
+    if ((stream && !uuid_text(stream)) || limit < 1 || limit > 500) {
+        api_reply_error(r, 400, "bad_request",
+                        "stream is a stream id, limit 1..500");
+        return false;
+    }
+    if (rows_events(c, stream, worker && worker[0] ? worker : NULL,
+                    kind && kind[0] ? kind : NULL, limit, events_cb, r) == 0)
+        return true;
+    api_reply_error(r, 503, "db_unavailable", "database unavailable");
+    return false;
+}
+
 /* ---------------------------------------------------------------- routing */
 
 /* Every route, as docs/openapi.json lists them (test_coord_api checks the
@@ -320,6 +421,8 @@ static const struct {
     {"PUT", "/api/profiles/{name}", coord_api_profile_put},
     {"DELETE", "/api/profiles/{name}", coord_api_profile_delete},
     {"GET", "/api/webhooks", webhooks_list},
+    {"GET", "/api/events", events_list},
+    {"GET", "/api/whoami", whoami},
 };
 #define NROUTES    (sizeof(routes) / sizeof(routes[0]))
 #define PARAMS_MAX 2
@@ -406,9 +509,9 @@ static char *frame_str(zmq_msg_t *m)
 void coord_api_handle(coord_t *c, const coord_api_loop_t *loop)
 {
     for (int round = 0; round < API_BATCH_MAX; round++) {
-        zmq_msg_t m[6];
+        zmq_msg_t m[7];
         int nf = 0, more = 1;
-        while (more && nf < 6) {
+        while (more && nf < 7) {
             zmq_msg_init(&m[nf]);
             if (zmq_msg_recv(&m[nf], loop->sock, ZMQ_DONTWAIT) < 0) {
                 zmq_msg_close(&m[nf]);
@@ -419,20 +522,22 @@ void coord_api_handle(coord_t *c, const coord_api_loop_t *loop)
         }
         if (nf == 0)
             return;
-        if (nf != 6 || more || zmq_msg_size(&m[1]) != sizeof(uint64_t)) {
+        if (nf != 7 || more || zmq_msg_size(&m[1]) != sizeof(uint64_t)) {
             for (int i = 0; i < nf; i++)
                 zmq_msg_close(&m[i]);
             continue;
         }
         api_req_t *r = calloc(1, sizeof(*r));
         char *method = frame_str(&m[2]), *url = frame_str(&m[3]),
-             *query = frame_str(&m[4]), *body = frame_str(&m[5]);
-        if (!r || !method || !url || !query || !body) {
+             *query = frame_str(&m[4]), *role = frame_str(&m[5]),
+             *body = frame_str(&m[6]);
+        if (!r || !method || !url || !query || !role || !body) {
             free(r);
             r = NULL;
         } else {
             r->c = c;
             r->sock = loop->sock;
+            snprintf(r->role, sizeof(r->role), "%s", role);
             zmq_msg_init(&r->rid);
             zmq_msg_copy(&r->rid, &m[0]);
             memcpy(&r->reqid, zmq_msg_data(&m[1]), sizeof(r->reqid));
@@ -454,6 +559,7 @@ void coord_api_handle(coord_t *c, const coord_api_loop_t *loop)
         free(method);
         free(url);
         free(query);
+        free(role);
         free(body);
         for (int i = 0; i < nf; i++)
             zmq_msg_close(&m[i]);

@@ -23,7 +23,8 @@ typedef struct {
     void *sock; /* the loop's inproc ROUTER, where the answer goes */
     zmq_msg_t rid;
     uint64_t reqid;
-    json_t *body; /* parsed request body ({} when none) */
+    json_t *body;  /* parsed request body ({} when none) */
+    char role[16]; /* admin, viewer or anonymous (coord_http.c) */
     char name[CHANNEL_NAME_MAX];
     char profile[CHANNEL_NAME_MAX];
     int priority;

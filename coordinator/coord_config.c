@@ -29,6 +29,9 @@ const config_option_t coord_config_options[] = {
      "HTTP API port; 0 turns the API off"},
     {"api_token", 0, CONFIG_STRING, "", 0, 0, S(api_token),
      "Bearer token mutating API calls need; empty refuses them all"},
+    {"api_read_token", 0, CONFIG_STRING, "", 0, 0, S(api_read_token),
+     "Read-only bearer token: with it set, GET /api/... needs it or "
+     "api_token (the console's viewers); empty: GETs are open"},
     {"pg_url", 0, CONFIG_STRING, "postgresql:///prism", 0, 0, S(pg_url),
      "PostgreSQL connection string"},
     {"report_ms", 0, CONFIG_INT, "1000", 50, 60000, N(report_ms),

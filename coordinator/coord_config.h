@@ -20,6 +20,7 @@ typedef struct {
     char http_bind[64];         /* HTTP API address */
     int64_t http_port;          /* HTTP API port, 0 = no API */
     char api_token[256];        /* bearer token for mutating calls */
+    char api_read_token[256];   /* bearer token for GET /api/...; "" open */
     char pg_url[1024];          /* PostgreSQL connection string */
     int64_t report_ms;          /* load report interval given to workers */
     int64_t missed_reports;     /* missed reports before a worker is dead */

@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 #include <zmq.h>
 
+#include "console_files.h"
 #include "log.h"
 #include "netaddr.h"
 #include "streamkey.h"
@@ -23,7 +24,8 @@
 
 struct coord_http {
     struct MHD_Daemon *d;
-    char token[256];
+    char token[256];      /* admin: every call */
+    char read_token[256]; /* viewer: GETs only; "" = GETs are open */
     char endpoint[128];
     void *sock; /* DEALER; created and used on the MHD thread only */
     uint64_t next_id;
@@ -59,17 +61,59 @@ static enum MHD_Result error(struct MHD_Connection *conn, unsigned status,
     return respond(conn, status, "application/json", buf, (size_t)n);
 }
 
-static bool authorized(coord_http_t *h, struct MHD_Connection *conn)
+/* Whether the request's "Authorization: Bearer T" carries TOKEN (never
+ * for an empty one), compared in constant time. */
+static bool bearer_is(struct MHD_Connection *conn, const char *token)
 {
     const char *a =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    size_t tl = strlen(h->token);
+    size_t tl = strlen(token);
     if (!a || tl == 0 || strncmp(a, "Bearer ", 7) != 0)
         return false;
     a += 7;
     if (strlen(a) != tl)
         return false;
-    return streamkey_equal(a, h->token, tl);
+    return streamkey_equal(a, token, tl);
+}
+
+/* "admin" (api_token), "viewer" (api_read_token) or "anonymous". */
+static const char *role_of(coord_http_t *h, struct MHD_Connection *conn)
+{
+    if (bearer_is(conn, h->token))
+        return "admin";
+    if (bearer_is(conn, h->read_token))
+        return "viewer";
+    return "anonymous";
+}
+
+/* A console file built into the binary (console_files.h), or NULL. */
+static const console_file_t *console_file(const char *url)
+{
+    for (const console_file_t *f = console_files; f->url; f++)
+        if (!strcmp(f->url, url))
+            return f;
+    return NULL;
+}
+
+typedef struct {
+    char *q;
+    size_t len, cap;
+} query_t;
+
+/* Appends one query argument, "k=v" joined with '&' (values decoded by
+ * libmicrohttpd; the handlers take names and ids). */
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind,
+                               const char *key, const char *value)
+{
+    (void)kind;
+    query_t *q = cls;
+    int n = snprintf(q->q + q->len, q->cap - q->len, "%s%s=%s",
+                     q->len ? "&" : "", key, value ? value : "");
+    if (n > 0 && (size_t)n < q->cap - q->len)
+        q->len += (size_t)n;
+    else
+        q->q[q->len] = '\0'; /* too long: the rest is left out */
+    return MHD_YES;
 }
 
 static int send_frame(void *s, const void *p, size_t n, int more)
@@ -79,9 +123,9 @@ static int send_frame(void *s, const void *p, size_t n, int more)
 
 /* Asks the loop; fills status, ctype and a malloc'd body. */
 static int ask_loop(coord_http_t *h, const char *method, const char *url,
-                    const char *query, const char *body, size_t blen,
-                    unsigned *status, char *ctype, size_t clen, char **out,
-                    size_t *olen)
+                    const char *query, const char *role, const char *body,
+                    size_t blen, unsigned *status, char *ctype, size_t clen,
+                    char **out, size_t *olen)
 {
     if (!h->sock) {
         zsock_opts_t o;
@@ -96,6 +140,7 @@ static int ask_loop(coord_http_t *h, const char *method, const char *url,
         send_frame(h->sock, method, strlen(method), 1) < 0 ||
         send_frame(h->sock, url, strlen(url), 1) < 0 ||
         send_frame(h->sock, query, strlen(query), 1) < 0 ||
+        send_frame(h->sock, role, strlen(role), 1) < 0 ||
         send_frame(h->sock, body ? body : "", blen, 0) < 0)
         return -EIO;
     for (;;) {
@@ -182,20 +227,32 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
     if (r->too_big)
         return error(conn, 413, "too_large", "request body over 64 KiB");
     bool mutating = strcmp(method, "GET") && strcmp(method, "HEAD");
-    if (mutating && !authorized(h, conn))
+    const console_file_t *f = mutating ? NULL : console_file(url);
+    if (f)
+        return respond(conn, 200, f->ctype, (const char *)f->data, f->len);
+    const char *role = role_of(h, conn);
+    if (mutating && strcmp(role, "admin")) {
+        if (!strcmp(role, "viewer"))
+            return error(conn, 403, "forbidden",
+                         "a read-only token cannot change anything");
         return error(conn, 401, "unauthorized",
                      "this call needs Authorization: Bearer <api_token>");
-    const char *move =
-        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "move");
-    char query[64];
-    snprintf(query, sizeof(query), "%s%s", move ? "move=" : "",
-             move ? move : "");
+    }
+    if (!mutating && h->read_token[0] && !strcmp(role, "anonymous") &&
+        !strncmp(url, "/api/", 5))
+        return error(conn, 401, "unauthorized",
+                     "this call needs Authorization: Bearer <api_read_token> "
+                     "or <api_token>");
+    char qbuf[512] = "";
+    query_t q = {qbuf, 0, sizeof(qbuf)};
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+    const char *query = qbuf;
     unsigned status = 500;
     char ctype[64] = "application/json";
     char *out = NULL;
     size_t olen = 0;
-    int rc = ask_loop(h, method, url, query, r->body, r->len, &status, ctype,
-                      sizeof(ctype), &out, &olen);
+    int rc = ask_loop(h, method, url, query, role, r->body, r->len, &status,
+                      ctype, sizeof(ctype), &out, &olen);
     if (rc < 0) {
         log_warn(MOD, "The loop did not answer an API request.",
                  "method=%s url=%s err=\"%s\"", method, url, zmq_strerror(-rc));
@@ -222,12 +279,14 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 coord_http_t *coord_http_start(const char *bind_addr, int port,
-                               const char *token, const char *loop_endpoint)
+                               const char *token, const char *read_token,
+                               const char *loop_endpoint)
 {
     coord_http_t *h = calloc(1, sizeof(*h));
     if (!h)
         return NULL;
     snprintf(h->token, sizeof(h->token), "%s", token);
+    snprintf(h->read_token, sizeof(h->read_token), "%s", read_token);
     snprintf(h->endpoint, sizeof(h->endpoint), "%s", loop_endpoint);
     /* http_bind is a host: an IPv4 address, an IPv6 one ("::", dual
      * stack) or a name. */

@@ -363,3 +363,18 @@ const coord_counters_t *farm_counters(const coord_t *c)
 {
     return &c->n;
 }
+
+bool farm_master_url(const coord_t *c, const coord_stream_t *s, char *buf,
+                     size_t len)
+{
+    const char *out = c->cfg.output_url;
+    bool http = !strncmp(out, "http://", 7) || !strncmp(out, "https://", 8);
+    const char *base = c->cfg.playback_url[0] ? c->cfg.playback_url
+                       : http                 ? out
+                                              : NULL;
+    if (!base || !base[0])
+        return false;
+    snprintf(buf, len, "%s%s%s/master.m3u8", base,
+             base[strlen(base) - 1] == '/' ? "" : "/", s->channel);
+    return true;
+}

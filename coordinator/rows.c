@@ -123,6 +123,14 @@ static const char SQL_PROFILE_PUT[] =
     "updated_at = now() RETURNING (xmax = 0), updated_at";
 static const char SQL_PROFILE_DELETE[] =
     "DELETE FROM ladder_profiles WHERE name = $1 RETURNING name";
+static const char SQL_EVENTS[] =
+    "SELECT id, to_char(at AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), kind, stream_id, worker_id, "
+    "coordinator, detail::text FROM events "
+    "WHERE ($1::uuid IS NULL OR stream_id = $1::uuid) "
+    "AND ($2::text IS NULL OR worker_id = $2) "
+    "AND ($3::text IS NULL OR kind LIKE $3 || '%') "
+    "ORDER BY id DESC LIMIT $4::int";
 static const char SQL_CHANNEL_NEXTID[] =
     "SELECT nextval(pg_get_serial_sequence('channels', 'id'))";
 static const char SQL_CHANNEL_INSERT[] =
@@ -534,4 +542,13 @@ int rows_profile_delete(coord_t *c, const char *name, store_cb_t cb, void *ud)
 {
     const char *p[1] = {name};
     return store_query(c->db, SQL_PROFILE_DELETE, 1, p, STORE_READ, cb, ud);
+}
+
+int rows_events(coord_t *c, const char *stream, const char *worker,
+                const char *kind, int limit, store_cb_t cb, void *ud)
+{
+    char lim[16];
+    snprintf(lim, sizeof(lim), "%d", limit);
+    const char *p[4] = {stream, worker, kind, lim};
+    return store_query(c->db, SQL_EVENTS, 4, p, STORE_READ, cb, ud);
 }

@@ -143,6 +143,13 @@ int rows_channel_set_key(coord_t *c, int64_t id, const char *salt,
 /* Deletes channel id and its ended streams (with their assignments and
  * stats); one row when it went. Its events stay. */
 int rows_channel_delete(coord_t *c, int64_t id, store_cb_t cb, void *ud);
+/* The newest LIMIT events, newest first, of STREAM (a uuid), WORKER and
+ * KIND (a prefix: "stream." matches every stream event), each NULL for
+ * any: id, at (UTC, ISO 8601), kind, stream_id, worker_id, coordinator,
+ * detail (JSON text). */
+int rows_events(coord_t *c, const char *stream, const char *worker,
+                const char *kind, int limit, store_cb_t cb, void *ud);
+
 /* Ladder profiles (NAME NULL: all, by name): name, document, updated_at,
  * channels using it. */
 int rows_profiles(coord_t *c, const char *name, store_cb_t cb, void *ud);

@@ -294,13 +294,8 @@ static void note_live(coord_t *c, coord_stream_t *s, const coord_worker_t *w,
     if (s->live_said || (http && sl->origin_puts == 0))
         return;
     s->live_said = true;
-    const char *base = c->cfg.playback_url[0] ? c->cfg.playback_url
-                       : http                 ? out
-                                              : NULL;
-    char url[1200] = "";
-    if (base)
-        snprintf(url, sizeof(url), "%s%s%s/master.m3u8", base,
-                 base[strlen(base) - 1] == '/' ? "" : "/", s->channel);
+    char url[1200];
+    bool base = farm_master_url(c, s, url, sizeof(url));
     rows_event(c, "stream.live", w->id, s->id,
                json_pack("{s:s?, s:I}", "master_url", base ? url : NULL,
                          "generation", (json_int_t)s->generation));
