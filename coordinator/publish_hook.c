@@ -385,16 +385,16 @@ void publish_hook_get_stats(const publish_hook_t *h, publish_hook_stats_t *out)
 
 char *publish_hook_metrics(const publish_hook_t *h)
 {
+    static const char head[] =
+        "# HELP prism_publish_hook_answers_total Publishes the platform's "
+        "hook answered, by answer (down: the policy decided; cached: not "
+        "asked again).\n# TYPE prism_publish_hook_answers_total counter\n";
     char *t = NULL;
-    if (!h)
-        return strdup("");
+    if (!h) /* described with no hook too: a dashboard finds it */
+        return strdup(head);
     const publish_hook_stats_t *st = &h->st;
     if (asprintf(&t,
-                 "# HELP prism_publish_hook_answers_total Publishes the "
-                 "platform's hook answered, by answer (down: the policy "
-                 "decided; cached: not asked again).\n"
-                 "# TYPE prism_publish_hook_answers_total counter\n"
-                 "prism_publish_hook_answers_total{answer=\"allowed\"} "
+                 "%sprism_publish_hook_answers_total{answer=\"allowed\"} "
                  "%" PRIu64 "\n"
                  "prism_publish_hook_answers_total{answer=\"refused\"} "
                  "%" PRIu64 "\n"
@@ -402,7 +402,7 @@ char *publish_hook_metrics(const publish_hook_t *h)
                  "%" PRIu64 "\n"
                  "prism_publish_hook_answers_total{answer=\"cached\"} "
                  "%" PRIu64 "\n",
-                 st->allowed, st->refused, st->down, st->cached) < 0)
+                 head, st->allowed, st->refused, st->down, st->cached) < 0)
         return NULL;
     return t;
 }

@@ -103,7 +103,8 @@ typedef struct {
 } publish_hook_stats_t;
 void publish_hook_get_stats(const publish_hook_t *h, publish_hook_stats_t *out);
 
-/* The /metrics lines of the hook (malloc'd text; "" for NULL). */
+/* The /metrics lines of the hook (malloc'd text; for NULL, only the
+ * family's HELP and TYPE). */
 char *publish_hook_metrics(const publish_hook_t *h);
 
 /* ------------------------------------------------ the parts (tested alone) */

@@ -65,7 +65,8 @@ void webhooks_stop(webhooks_t **wp);
 /* Every hook's delivery state (a new array; [] for NULL). Any thread. */
 json_t *webhooks_json(webhooks_t *w);
 
-/* The /metrics lines of the hooks (malloc'd text; "" for NULL). */
+/* The /metrics lines of the hooks (malloc'd text; for NULL, only the
+ * families' HELP and TYPE). */
 char *webhooks_metrics(webhooks_t *w);
 
 /* ------------------------------------------------ the parts (tested alone) */

@@ -7,7 +7,9 @@
 # a rename and a delete are refused while it is live; a profile that breaks
 # a rule is refused with the rule, a profile in use cannot be deleted. Then
 # every operation of the document is called (tests/e2e/lib/openapi_walk.js)
-# and answers with a status the document lists.
+# and answers with a status the document lists, and every metric the
+# Grafana dashboard (configs/grafana/prism-farm.json) asks for is in
+# /metrics.
 : "${PRISM_TEST_PGURL:?needs the PostgreSQL fixture}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/farm.sh" api
 
@@ -76,6 +78,13 @@ expect 409 "$(api DELETE /api/profiles/default)"
 expect 200 "$(api DELETE /api/profiles/tiny)"
 expect 404 "$(api GET /api/profiles/tiny)"
 grep -q '"channels": 1' <<<"$(api GET /api/profiles/small)" || fail "profile small does not count carol"
+
+# The Grafana dashboard asks only for metrics the coordinator describes.
+metrics=$(curl -fs "$FARM_API/metrics")
+for m in $(grep -o 'prism_[a-z_]*' "$src/configs/grafana/prism-farm.json" | sort -u); do
+    grep -q "^# HELP $m " <<<"$metrics" || fail "the dashboard asks for $m, which /metrics does not have"
+done
+echo "every metric of configs/grafana/prism-farm.json is in /metrics"
 
 # The document against the server, operation by operation.
 cat >"$dir/plan.json" <<JSON
