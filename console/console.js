@@ -149,7 +149,12 @@ function streamRow(s) {
     const fail = s.failure || {};
     const problem = fail.last_error ||
         (fail.failed_renditions || []).map((r) => `${r.name}: ${r.error}`).join('; ');
+    // A new picture every 4 s (the worker writes one as often by default).
+    const thumb = s.thumbnail_url
+        ? el('img', {class: 'thumb', alt: '', src: `${s.thumbnail_url}?t=${Math.floor(Date.now() / 4000)}`})
+        : null;
     return el('tr', {class: 'stream', 'data-channel': s.channel, 'data-id': s.id},
+        el('td', {}, thumb),
         el('td', {}, s.channel),
         el('td', {}, el('span', {class: `state ${s.state}`}, s.state)),
         el('td', {class: 'worker-id'}, s.worker || '-'),

@@ -169,10 +169,17 @@ static json_t *stream_json(const coord_t *c, const coord_stream_t *s)
                                        : -1)));
     char url[1200];
     if (j)
-        json_object_set_new(j, "master_url",
-                            farm_master_url(c, s, url, sizeof(url))
-                                ? json_string(url)
-                                : json_null());
+        json_object_set_new(
+            j, "master_url",
+            farm_playback_url(c, s, "master.m3u8", url, sizeof(url))
+                ? json_string(url)
+                : json_null());
+    if (j)
+        json_object_set_new(
+            j, "thumbnail_url",
+            farm_playback_url(c, s, "thumb.jpg", url, sizeof(url))
+                ? json_string(url)
+                : json_null());
     /* While the publisher is away: how long ago it left (the stream ends
      * when reconnect_grace_ms has passed); null while it is there. */
     if (j)

@@ -364,8 +364,8 @@ const coord_counters_t *farm_counters(const coord_t *c)
     return &c->n;
 }
 
-bool farm_master_url(const coord_t *c, const coord_stream_t *s, char *buf,
-                     size_t len)
+bool farm_playback_url(const coord_t *c, const coord_stream_t *s,
+                       const char *file, char *buf, size_t len)
 {
     const char *out = c->cfg.output_url;
     bool http = !strncmp(out, "http://", 7) || !strncmp(out, "https://", 8);
@@ -374,7 +374,7 @@ bool farm_master_url(const coord_t *c, const coord_stream_t *s, char *buf,
                                               : NULL;
     if (!base || !base[0])
         return false;
-    snprintf(buf, len, "%s%s%s/master.m3u8", base,
-             base[strlen(base) - 1] == '/' ? "" : "/", s->channel);
+    snprintf(buf, len, "%s%s%s/%s", base,
+             base[strlen(base) - 1] == '/' ? "" : "/", s->channel, file);
     return true;
 }

@@ -204,11 +204,11 @@ typedef struct {
 
 /* "pending", "running", ...; "free" for an unused slot. Static. */
 const char *farm_stream_state_name(stream_state_t s);
-/* Where viewers play stream s: <playback_url>/<channel>/master.m3u8 (or
- * output_url's when it is http(s) and playback_url is empty) in BUF; false
- * when there is no HTTP base. */
-bool farm_master_url(const coord_t *c, const coord_stream_t *s, char *buf,
-                     size_t len);
+/* Where viewers get FILE of stream s ("master.m3u8", "thumb.jpg"):
+ * <playback_url>/<channel>/FILE (or under output_url when it is http(s)
+ * and playback_url is empty) in BUF; false when there is no HTTP base. */
+bool farm_playback_url(const coord_t *c, const coord_stream_t *s,
+                       const char *file, char *buf, size_t len);
 
 /* Worker wi's state as the API shows it: dead, draining, overloaded,
  * live. */

@@ -294,11 +294,13 @@ static void note_live(coord_t *c, coord_stream_t *s, const coord_worker_t *w,
     if (s->live_said || (http && sl->origin_puts == 0))
         return;
     s->live_said = true;
-    char url[1200];
-    bool base = farm_master_url(c, s, url, sizeof(url));
+    char url[1200], thumb[1200];
+    bool base = farm_playback_url(c, s, "master.m3u8", url, sizeof(url));
+    farm_playback_url(c, s, "thumb.jpg", thumb, sizeof(thumb));
     rows_event(c, "stream.live", w->id, s->id,
-               json_pack("{s:s?, s:I}", "master_url", base ? url : NULL,
-                         "generation", (json_int_t)s->generation));
+               json_pack("{s:s?, s:s?, s:I}", "master_url", base ? url : NULL,
+                         "thumbnail_url", base ? thumb : NULL, "generation",
+                         (json_int_t)s->generation));
 }
 
 static void report_devices(coord_t *c, long wi, const Prism__LoadReport *r,

@@ -16,6 +16,7 @@ play_hls_ready || fail "the browser cannot run here"
 viewer=viewer-token-$RANDOM$RANDOM
 FARM_COORD_INI="api_read_token = $viewer"
 FARM_REPORT_MS=300
+FARM_THUMBNAIL_S=2 # the streams view shows them
 farm_start "w1 w2" || fail "the farm did not start"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$FARM_API/api/workers")
 [ "$code" = 401 ] || fail "GET /api/workers without a token answered $code, not 401"

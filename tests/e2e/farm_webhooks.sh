@@ -75,6 +75,8 @@ wait_hooked stream.started 10
 wait_hooked stream.live 20
 grep '"event":"stream.live"' "$hooks" | grep -q '"master_url":"https://cdn.example.net/live/dana/master.m3u8"' ||
     fail "stream.live does not name the master playlist"
+grep '"event":"stream.live"' "$hooks" | grep -q '"thumbnail_url":"https://cdn.example.net/live/dana/thumb.jpg"' ||
+    fail "stream.live does not name the thumbnail"
 
 # The receiver goes away for 10 s; meanwhile a failover and a coordinator
 # restart.

@@ -4,8 +4,8 @@
 // stream published (tests/e2e/farm_console.sh):
 //   1. logged in with the read-only token, the farm view lists both
 //      workers;
-//   2. the streams view shows the stream within 5 s of the page, and its
-//      player plays (the playhead advances);
+//   2. the streams view shows the stream with its thumbnail within 5 s of
+//      the page, and its player plays (the playhead advances);
 //   3. the read-only token cannot drain (the page shows the 403);
 //   4. logged in with the admin token, "drain and move" on the stream's
 //      worker moves it, and the streams view shows it on the other worker;
@@ -75,7 +75,12 @@ async function step(name, fn) {
                 return w && w.textContent !== '-';
             }, row, {timeout: 5000});
             carrier = await page.textContent(row + ' .worker-id');
-            return {worker: carrier};
+            await page.waitForFunction((r) => {
+                const img = document.querySelector(r + ' img.thumb');
+                return img && img.complete && img.naturalWidth > 0;
+            }, row, {timeout: 5000});
+            return {worker: carrier, thumbnail: await page.$eval(row + ' img.thumb',
+                (i) => `${i.naturalWidth}x${i.naturalHeight}`)};
         });
         await step('player_plays', async () => {
             await page.click(`.stream[data-channel="${channel}"] button.play`);
