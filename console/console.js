@@ -142,6 +142,18 @@ function renderFarm() {
 
 // ------------------------------------------------------------------ streams
 
+// The ingest's view of the publisher: codecs, size, rate, bitrate,
+// keyframe interval, drops, reconnects.
+function ingestHealth(s, src, fps) {
+    const h = s.ingest_health || {};
+    const gop = h.keyframe_interval_s ? `keyframe every ${h.keyframe_interval_s.toFixed(1)} s` : 'keyframes ?';
+    return el('span', {},
+        `${h.codec || '?'} ${src.width}x${src.height} ${fps} fps, ${Math.round(s.input_kbps)} kb/s`,
+        el('div', {class: 'muted'},
+            `${h.protocol || ''}, ${h.audio_codec || ''} · ${gop} · ${h.dropped_packets || 0} dropped · ` +
+            `${h.reconnects || 0} reconnects`));
+}
+
 function streamRow(s) {
     const src = s.source || {};
     const fps = src.fps_den ? (src.fps_num / src.fps_den).toFixed(2) : '?';
@@ -159,8 +171,7 @@ function streamRow(s) {
         el('td', {}, el('span', {class: `state ${s.state}`}, s.state)),
         el('td', {class: 'worker-id'}, s.worker || '-'),
         el('td', {}, rends, s.partial ? el('span', {class: 'muted'}, ' (partial)') : null),
-        el('td', {}, `${src.width}x${src.height} ${fps} fps, ${Math.round(s.input_kbps)} kb/s`,
-            el('div', {class: 'muted'}, `${s.dropped_packets} dropped`)),
+        el('td', {}, ingestHealth(s, src, fps)),
         el('td', {}, `${(s.speed || 0).toFixed(2)}x`,
             el('div', {class: 'muted'}, `${(s.session || {}).encode_latency_ms || 0} ms encode`)),
         el('td', {}, `${s.origin.puts} puts`,

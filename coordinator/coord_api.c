@@ -167,6 +167,20 @@ static json_t *stream_json(const coord_t *c, const coord_stream_t *s)
                       (json_int_t)(s->lctl.moved_ms
                                        ? clock_mono_ms() - s->lctl.moved_ms
                                        : -1)));
+    /* The ingest's view of the publisher (docs/api.md). */
+    json_t *in = rows_source_json(s);
+    if (in) {
+        json_object_set_new(in, "input_kbps", json_real(s->in_kbps));
+        json_object_set_new(in, "input_fps", json_real(s->in_fps));
+        json_object_set_new(in, "keyframe_interval_s",
+                            json_real(s->in_keyframe_s));
+        json_object_set_new(in, "dropped_packets",
+                            json_integer((json_int_t)s->in_dropped));
+        json_object_set_new(in, "reconnects", json_integer(s->reconnects));
+        json_object_set_new(in, "protocol", json_string(s->protocol));
+    }
+    if (j)
+        json_object_set_new(j, "ingest_health", in ? in : json_null());
     char url[1200];
     if (j)
         json_object_set_new(

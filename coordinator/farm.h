@@ -132,6 +132,9 @@ typedef struct {
     uint32_t encode_latency_ms, queue_depth;
     load_ctl_stream_t lctl; /* slow-session moves (load_ctl.h) */
     double in_kbps, in_fps;
+    double in_keyframe_s; /* the ingest's measured keyframe interval */
+    uint64_t in_dropped;  /* packets the ingest dropped */
+    uint32_t reconnects;  /* publishes that continued the stream */
     uint64_t dropped;
     /* the worker's uploads to an HTTP origin (0 for a directory output) */
     uint64_t origin_puts, origin_put_failed, origin_deletes,

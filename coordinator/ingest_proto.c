@@ -97,6 +97,8 @@ void ingest_proto_stats(coord_t *c, const envelope_peer_t *peer,
     }
     s->in_kbps = st->bitrate_kbps;
     s->in_fps = st->fps;
+    s->in_keyframe_s = st->keyframe_interval_s;
+    s->in_dropped = st->dropped_packets;
     /* An audio codec and no video one: the ingest found no video after
      * the audio (radio, music); placed with the audio-only ladder. */
     bool audio_only =

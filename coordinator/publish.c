@@ -191,6 +191,7 @@ static void admit(publish_ctx_t *x, const chan_row_t *ch, bool cached)
         /* The streamer reconnected (perhaps through another ingest): the
          * stream goes on under the same id and playlists. */
         s->left_ms = 0;
+        s->reconnects++;
         s->media_ms = clock_mono_ms();
         s->bytes_in = 0; /* the new publish's ingest counts afresh */
         snprintf(s->ingest, sizeof(s->ingest), "%s", x->ingest);

@@ -83,6 +83,8 @@ done
 [ "$(farm_stream_field twin ingest)" = ingest-2 ] || fail "the API does not show twin on ingest-2"
 [ "$(farm_stream_field twin id)" = "$id" ] || fail "twin got a new stream id: $(farm_stream_field twin id), not $id"
 events stream.resumed twin | grep -q '"ingest":"ingest-2"' || fail "no stream.resumed event through ingest-2"
+[ "$(farm_stream_field twin reconnects)" = 1 ] ||
+    fail "the API counts $(farm_stream_field twin reconnects) reconnects of twin, not 1"
 t_seg=$(joined_at 240p30)
 [ -n "$t_seg" ] || fail "twin's playlists did not continue after the publisher came back"
 echo "ingest-1 killed: twin's first new segment on the origin $(echo "$t_seg - $t_kill" | bc) s after the kill ($(echo "$t_seg - $t_back" | bc) s after the publisher was back)"

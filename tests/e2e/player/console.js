@@ -79,7 +79,14 @@ async function step(name, fn) {
                 const img = document.querySelector(r + ' img.thumb');
                 return img && img.complete && img.naturalWidth > 0;
             }, row, {timeout: 5000});
-            return {worker: carrier, thumbnail: await page.$eval(row + ' img.thumb',
+            // The keyframe interval is measured once two keyframes came.
+            const cell = row + ' td:nth-child(6)';
+            await page.waitForFunction((c) => /keyframe every \d/.test(document.querySelector(c).textContent),
+                cell, {timeout: 10000}).catch(() => {});
+            const health = await page.textContent(cell);
+            if (!/h264 640x360 30\.00 fps/.test(health) || !/keyframe every 2\.0 s/.test(health))
+                throw new Error(`the ingest's health reads "${health}"`);
+            return {worker: carrier, health, thumbnail: await page.$eval(row + ' img.thumb',
                 (i) => `${i.naturalWidth}x${i.naturalHeight}`)};
         });
         await step('player_plays', async () => {
