@@ -9,6 +9,7 @@
 #include "coord_api_int.h"
 #include "farm.h"
 #include "ladder.h"
+#include "placement.h"
 #include "log.h"
 #include "publish.h"
 #include "rows.h"
@@ -455,6 +456,46 @@ bool coord_api_profile_get(coord_t *c, api_req_t *r,
     return rows_profiles(c, r->name, profiles_cb, r) == 0 || db_away(r);
 }
 
+/* What no live worker could run of profile P: a rung whose codec no live
+ * device encodes, or whose pixel rate is above every live device's encode
+ * budget. New array of sentences; [] when all fits. */
+static json_t *profile_backend_warnings(coord_t *c, const ladder_profile_t *p)
+{
+    json_t *w = json_array();
+    for (int i = 0; i < p->nrungs; i++) {
+        const ladder_rung_t *r = &p->rungs[i];
+        if (r->remux)
+            continue;
+        uint64_t h = (uint64_t)(r->height ? r->height : r->width * 9 / 16);
+        uint64_t wd = (uint64_t)(r->width ? r->width : r->height * 16 / 9);
+        uint64_t px = wd * h * (uint64_t)(r->fps ? r->fps : 30);
+        bool codec = false, budget = false;
+        for (size_t wi = 0; wi < farm_worker_count(c); wi++) {
+            if (farm_worker(c, (long)wi)->state == WORKER_DEAD)
+                continue;
+            for (size_t k = 0; k < farm_pworker(c, (long)wi)->ndevices; k++) {
+                const placement_device_t *d = farm_device(c, (long)wi, k);
+                bool can = (d->enc_codecs & (1u << r->codec)) != 0;
+                codec |= can;
+                budget |= can && d->enc_budget >= px;
+            }
+        }
+        char msg[200];
+        if (!codec)
+            snprintf(msg, sizeof(msg),
+                     "renditions[%d]: no live worker encodes %s", i,
+                     ladder_codec_name(r->codec));
+        else if (!budget)
+            snprintf(msg, sizeof(msg),
+                     "renditions[%d]: %" PRIu64 " pixels/s is above the "
+                     "encode budget of every live device that encodes %s",
+                     i, px, ladder_codec_name(r->codec));
+        if (!codec || !budget)
+            json_array_append_new(w, json_string(msg));
+    }
+    return w;
+}
+
 static void profile_put_cb(void *ud, const PGresult *res, const char *err)
 {
     api_req_t *r = ud;
@@ -465,11 +506,14 @@ static void profile_put_cb(void *ud, const PGresult *res, const char *err)
     bool created = PQgetvalue(res, 0, 0)[0] == 't';
     rows_event(r->c, created ? "profile.created" : "profile.changed", NULL,
                NULL, json_pack("{s:s}", "name", r->name));
+    json_t *warn = json_incref(json_object_get(r->body, "_warnings"));
+    json_object_del(r->body, "_warnings");
     json_t *doc = json_deep_copy(r->body);
     api_reply_json(r, created ? 201 : 200,
-                   json_pack("{s:s, s:o, s:s, s:b}", "name", r->name,
+                   json_pack("{s:s, s:o, s:s, s:b, s:o}", "name", r->name,
                              "document", doc ? doc : json_null(), "updated_at",
-                             PQgetvalue(res, 0, 1), "created", created));
+                             PQgetvalue(res, 0, 1), "created", created,
+                             "warnings", warn ? warn : json_array()));
     api_req_free(r);
 }
 
@@ -497,6 +541,9 @@ bool coord_api_profile_put(coord_t *c, api_req_t *r,
     }
     int rc = rows_profile_put(c, r->name, doc, profile_put_cb, r);
     free(doc);
+    /* Kept (a farm may gain the hardware later), and said. */
+    json_object_set_new(r->body, "_warnings",
+                        profile_backend_warnings(c, &prof));
     return rc == 0 || db_away(r);
 }
 

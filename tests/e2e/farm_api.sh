@@ -73,6 +73,12 @@ expect 400 "$out"
 echo "a bad profile refused: ${out#* }"
 expect 201 "$(api PUT /api/profiles/tiny '{"renditions": [{"height": 144, "fps": 15, "bitrate_kbps": 150, "codec": "h264"}]}')"
 expect 200 "$(api PUT /api/profiles/tiny '{"renditions": [{"height": 144, "fps": 30, "bitrate_kbps": 150, "codec": "h264"}]}')"
+# Kept, but said: a rung no live device can encode in real time.
+out=$(api PUT /api/profiles/huge '{"renditions": [{"height": 2160, "fps": 60, "bitrate_kbps": 20000, "codec": "h264"}]}')
+expect 201 "$out"
+grep -q '"warnings": \[ *"renditions\[0\]: [0-9]* pixels/s is above the encode budget of every live device that encodes h264"' <<<"$out" ||
+    fail "no warning for a rung above every device's budget: $out"
+expect 200 "$(api DELETE /api/profiles/huge)"
 expect 409 "$(api DELETE /api/profiles/small)"
 expect 409 "$(api DELETE /api/profiles/default)"
 expect 200 "$(api DELETE /api/profiles/tiny)"
