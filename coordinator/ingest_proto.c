@@ -37,20 +37,24 @@ void ingest_proto_hello(coord_t *c, const envelope_peer_t *peer,
 }
 
 /*
- * Stream s lost its publisher (WHY). A stream running on a worker waits
- * reconnect_grace_ms for it (an encoder's auto-reconnect, perhaps through
- * another ingest): the worker holds the playlists open, a publish with the
- * channel's key in that time continues the stream (publish.c admit), and
- * the tick ends it when the time runs out. Any other stream ends now.
+ * Stream s lost its publisher (WHY). A stream that was ever placed has
+ * playlists viewers follow, and waits reconnect_grace_ms for it (an
+ * encoder's auto-reconnect, perhaps through another ingest) whatever its
+ * state: running (its worker holds the playlists open), being placed or
+ * moved, or waiting after a failure (it is not placed while its publisher
+ * is away, ops.c placeable). A publish with the channel's key in that time
+ * continues the stream (publish.c admit); the tick ends it when the time
+ * runs out. A stream never placed (its source's size never came) ends
+ * now.
  */
 static void publisher_left(coord_t *c, coord_stream_t *s, const char *why)
 {
-    if (c->cfg.reconnect_grace_ms > 0 && s->worker >= 0 &&
-        s->state == STREAM_RUNNING && !s->left_ms) {
+    if (c->cfg.reconnect_grace_ms > 0 && s->placements > 0 && !s->left_ms) {
         s->left_ms = clock_mono_ms();
         rows_event(c, "stream.publisher_left", farm_worker_id(c, s->worker),
                    s->id,
-                   json_pack("{s:s, s:I}", "reason", why, "grace_ms",
+                   json_pack("{s:s, s:s, s:I}", "reason", why, "state",
+                             farm_stream_state_name(s->state), "grace_ms",
                              (json_int_t)c->cfg.reconnect_grace_ms));
         return;
     }

@@ -222,6 +222,22 @@ void ops_stream_failed(coord_t *c, coord_stream_t *s, const char *error,
     int64_t now = clock_mono_ms();
     long wi = s->worker;
     uint64_t gen = s->generation;
+    if (s->left_ms) {
+        /* Its publisher is away: a session that cannot subscribe or stops
+         * for want of input is no fault of the stream's. It waits for the
+         * publisher (not placed meanwhile) without a failure counted. */
+        ops_make_pending(c, s, "failed");
+        if (!detail)
+            detail = json_object();
+        json_object_set_new(detail, "error",
+                            json_string(error && error[0] ? error : ""));
+        json_object_set_new(detail, "generation",
+                            json_integer((json_int_t)gen));
+        json_object_set_new(detail, "publisher_away", json_true());
+        rows_event(c, kind, farm_worker_id(c, wi), s->id, detail);
+        rows_stream(c, s);
+        return;
+    }
     int slot = (int)(s->failures % COORD_FAIL_RING);
     s->fail_at[slot] = now;
     s->failures++;

@@ -155,9 +155,9 @@ function expectedEvent(f) {
         return { kind: 'db.down', match: () => true, until: f.until };
     case 'ingest_kill':
         return f.affected.length ? { kind: 'ingest.lost', match: (e) => e.detail && e.detail.ingest === f.target } : null;
-    case 'publisher_bounce': { // only a running stream waits for its publisher
+    case 'publisher_bounce': { // a stream ever placed waits for its publisher
         const st = (f.streams || []).find((x) => x.channel === f.target);
-        return { kind: st && st.state !== 'running' ? 'stream.ended' : 'stream.publisher_left',
+        return { kind: st && !(st.placements > 0) ? 'stream.ended' : 'stream.publisher_left',
                  match: (e) => e.stream_id === f.stream_ids[f.target] };
     }
     default:

@@ -2126,6 +2126,85 @@ static void test_publisher_reconnect_grace(void **state)
     node_close(&ing);
 }
 
+/*
+ * A stream that is not running when its publisher leaves (here: its
+ * sessions keep failing, so it waits between tries) still waits the grace
+ * for it: no placement and no failure counted while it is away, a publish
+ * in time continues it. A stream never placed (no size yet) ends at once.
+ */
+static void test_publisher_left_while_not_running(void **state)
+{
+    (void)state;
+    fx_t *fx = &g_fx;
+    fx_setup(fx);
+    g_coord_extra = "reconnect_grace_ms = 2000\nfail_backoff_min_ms = 300\n";
+    coord_start(fx, 0, true);
+    g_coord_extra = "";
+    char *ka = create_channel(fx, "blip", 50);
+    char *kb = create_channel(fx, "nosize", 50);
+    node_t w1, ing;
+    node_init(fx, &w1, "w1", false, 1);
+    node_init(fx, &ing, "ing1", true, 1);
+    node_t *all[] = {&w1, &ing};
+    w1.fail_error = "simulated: the session failed";
+    worker_register(&w1);
+    ingest_hello(&ing);
+    pump(all, 2, 600, NULL);
+    publish(all, 2, &ing, ka, 1280, 720, 30);
+    assert_true(ing.reply.accepted);
+    char sa[64], path[128];
+    snprintf(sa, sizeof(sa), "%s", ing.reply_stream);
+    snprintf(path, sizeof(path), "/api/streams/%s", sa);
+    pump(all, 2, 500, NULL); /* placed, failed: waiting to be placed again */
+    json_t *j = get_json(fx, 0, path);
+    assert_string_not_equal(jstr(j, "state"), "running");
+    json_int_t failures = json_integer_value(
+        json_object_get(json_object_get(j, "failure"), "failures"));
+    assert_true(failures >= 1);
+    json_decref(j);
+
+    stream_end(&ing, sa);
+    pump(all, 2, 100, NULL);
+    int assigns = w1.assigns;
+    pump(all, 2, 1200, NULL); /* backoffs run out; it is not placed */
+    assert_int_equal(w1.assigns, assigns);
+    j = get_json(fx, 0, path);
+    assert_non_null(j); /* not ended */
+    assert_true(json_integer_value(json_object_get(j, "publisher_left_ms")) >=
+                1000);
+    assert_true(
+        json_integer_value(json_object_get(json_object_get(j, "failure"),
+                                           "failures")) <= failures + 1);
+    json_decref(j);
+    char ev[8192];
+    stream_events(fx, sa, ev, sizeof(ev));
+    assert_non_null(strstr(ev, "stream.publisher_left"));
+    assert_null(strstr(ev, "stream.ended"));
+
+    /* Back in time, on a mended worker: the same stream runs. */
+    w1.fail_error = NULL;
+    publish(all, 2, &ing, ka, 1280, 720, 30);
+    assert_string_equal(ing.reply_stream, sa);
+    pump(all, 2, 2500, NULL);
+    j = get_json(fx, 0, path);
+    assert_string_equal(jstr(j, "state"), "running");
+    json_decref(j);
+
+    /* Never placed (its size never came): ends at once. */
+    publish(all, 2, &ing, kb, 0, 0, 30);
+    assert_true(ing.reply.accepted);
+    char sb[64];
+    snprintf(sb, sizeof(sb), "%s", ing.reply_stream);
+    stream_end(&ing, sb);
+    pump(all, 2, 300, NULL);
+    stream_events(fx, sb, ev, sizeof(ev));
+    assert_non_null(strstr(ev, "stream.ended"));
+    free(ka);
+    free(kb);
+    node_close(&w1);
+    node_close(&ing);
+}
+
 /* Stats from ING for stream ID: BYTES received from its publisher. */
 static void ingest_bytes(node_t *ing, const char *id, uint64_t bytes)
 {
@@ -2249,6 +2328,8 @@ int main(void)
         cmocka_unit_test_teardown(test_ladder_upgrade, fx_after),
         cmocka_unit_test_teardown(test_failure_policy, fx_after),
         cmocka_unit_test_teardown(test_publisher_reconnect_grace, fx_after),
+        cmocka_unit_test_teardown(test_publisher_left_while_not_running,
+                                  fx_after),
         cmocka_unit_test_teardown(test_second_publisher, fx_after),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
