@@ -88,6 +88,12 @@ struct ingest_server {
     publisher_list_t *pubs;
     admission_t *adm;
     int64_t last_scan_ms, last_stats_ms, last_hb_ms, last_allow_ms;
+    /* A coordinator accepted our Hello. Until one does, each heartbeat
+     * tick sends the Hello again: one sent before any coordinator was
+     * connected is dropped (ZMQ_IMMEDIATE with a leader and a standby),
+     * and a coordinator that still knows this id from before a restart
+     * would never ask, and keep the old media endpoint. */
+    bool hello_acked;
     uint8_t rbuf[READ_BUF];
     struct {
         atomic_ullong accepted, refused, closed_error, closed_timeout;
@@ -419,6 +425,7 @@ static void on_coord(ingest_server_t *s)
             admission_reply(s->adm, env->publish_reply);
         } else if (env->body_case == PRISM__ENVELOPE__BODY_REGISTER_ACK) {
             const Prism__RegisterAck *a = env->register_ack;
+            s->hello_acked = a->accepted;
             if (a->accepted) {
                 log_info("ingest", "Coordinator knows us.", "coordinator=%s",
                          a->coordinator_id ? a->coordinator_id : "");
@@ -792,7 +799,10 @@ int ingest_server_run(ingest_server_t *s)
         }
         if (s->coord && now - s->last_hb_ms >= s->cfg.heartbeat_ms) {
             s->last_hb_ms = now;
-            send_heartbeat(s);
+            if (s->hello_acked)
+                send_heartbeat(s);
+            else
+                send_hello(s);
         }
     }
     return 0;

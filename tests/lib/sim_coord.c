@@ -76,17 +76,24 @@ static void on_publish_request(sim_coord_t *c, const envelope_peer_t *from,
     publish_reply(c, from, rq->request_id, rq->stream_key);
 }
 
-static void on_heartbeat(sim_coord_t *c, const envelope_peer_t *from)
+static void register_ack(sim_coord_t *c, const envelope_peer_t *to,
+                         bool accepted, const char *reason)
 {
-    if (atomic_fetch_add(&c->heartbeats, 1) != 0 || !c->nack_heartbeat)
-        return;
     Prism__Envelope out = PRISM__ENVELOPE__INIT;
     Prism__RegisterAck ack = PRISM__REGISTER_ACK__INIT;
     out.body_case = PRISM__ENVELOPE__BODY_REGISTER_ACK;
     out.register_ack = &ack;
-    ack.accepted = false;
-    ack.reason = "not registered: send Register";
-    envelope_send(c->sock, from, "coord-test", &out, 0);
+    ack.accepted = accepted;
+    ack.reason = (char *)reason;
+    ack.coordinator_id = "coord-test";
+    envelope_send(c->sock, to, "coord-test", &out, 0);
+}
+
+static void on_heartbeat(sim_coord_t *c, const envelope_peer_t *from)
+{
+    if (atomic_fetch_add(&c->heartbeats, 1) != 0 || !c->nack_heartbeat)
+        return;
+    register_ack(c, from, false, "not registered: send Register");
 }
 
 static void on_ingest_stats(sim_coord_t *c, const Prism__IngestStats *st)
@@ -116,7 +123,8 @@ static void on_envelope(sim_coord_t *c, const envelope_peer_t *from,
         snprintf(c->hello_endpoint, sizeof(c->hello_endpoint), "%s",
                  env->hello->media_endpoint);
         pthread_mutex_unlock(&c->mu);
-        atomic_fetch_add(&c->hellos, 1);
+        if (atomic_fetch_add(&c->hellos, 1) >= c->lose_hellos)
+            register_ack(c, from, true, "");
         break;
     case PRISM__ENVELOPE__BODY_HEARTBEAT:
         on_heartbeat(c, from);

@@ -37,6 +37,8 @@ typedef struct {
     atomic_bool stop;
     atomic_int hellos, requests, accepted, refused, stats, ends, heartbeats;
     bool nack_heartbeat; /* answer the first Heartbeat "not registered" */
+    int lose_hellos;     /* the first N Hellos get no answer, as if lost;
+                            later ones are accepted (RegisterAck) */
     /* Under mu: from the last Hello, IngestStats and StreamEnd. */
     pthread_mutex_t mu;
     char hello_endpoint[256];

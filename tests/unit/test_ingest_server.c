@@ -1465,9 +1465,32 @@ static void test_admission_timeout(void **state)
     assert_string_equal(c.desc, "coordinator did not answer");
     rtmp_client_close(&c);
     /* Told "not registered" (as by a restarted coordinator), the ingest
-     * introduced itself again. */
+     * introduced itself again (once more per heartbeat tick until the
+     * answer came). */
     assert_true(atomic_load(&coord.heartbeats) >= 1);
-    assert_int_equal(atomic_load(&coord.hellos), 2);
+    assert_true(atomic_load(&coord.hellos) >= 2);
+    srv_stop(&s);
+    sim_coord_stop(&coord);
+}
+
+/* Hellos lost on the way (sent before a coordinator was connected, or to
+ * one that keeps an old endpoint for this id): the ingest says Hello again
+ * on each heartbeat tick until one is accepted, then sends heartbeats. */
+static void test_hello_repeated_until_accepted(void **state)
+{
+    (void)state;
+    sim_coord_t coord;
+    sim_coord_start(&coord, SIM_COORD_ANSWER);
+    coord.lose_hellos = 2;
+    srv_t s;
+    ingest_config_t cfg;
+    srv_config(&cfg, coord.endpoint, 100);
+    cfg.heartbeat_ms = 100;
+    srv_start_cfg(&s, &cfg);
+    for (int i = 0; i < 50 && atomic_load(&coord.heartbeats) < 2; i++)
+        usleep(20000);
+    assert_int_equal(atomic_load(&coord.hellos), 3);
+    assert_true(atomic_load(&coord.heartbeats) >= 2);
     srv_stop(&s);
     sim_coord_stop(&coord);
 }
@@ -1709,6 +1732,7 @@ int main(void)
         cmocka_unit_test(test_open_mode_publish),
         cmocka_unit_test(test_enhanced_rtmp_hevc_gop_cache),
         cmocka_unit_test(test_admission_timeout),
+        cmocka_unit_test(test_hello_repeated_until_accepted),
         cmocka_unit_test(test_bad_keys_rate_limited),
         cmocka_unit_test(test_rtmp_publish_bad_key_and_hostile),
         cmocka_unit_test(test_rtmp_unsupported_codec_refused),
