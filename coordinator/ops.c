@@ -94,7 +94,13 @@ void ops_send_assign(coord_t *c, coord_stream_t *s)
     a.output_url = c->cfg.output_url;
     a.media_sequence = s->media_sequence;
     a.discontinuity = s->placements > 1;
-    a.segment_ms = (uint32_t)c->cfg.segment_ms;
+    a.segment_ms =
+        (uint32_t)(s->prof.segment_ms ? s->prof.segment_ms : c->cfg.segment_ms);
+    /* Parts of at most half a segment (a profile without segment_ms on a
+     * farm whose segment_ms is under twice its part_ms: plain HLS). */
+    a.part_ms = 2 * (uint32_t)s->prof.part_ms <= a.segment_ms
+                    ? (uint32_t)s->prof.part_ms
+                    : 0;
     a.priority = s->priority;
     a.previous_gone = s->previous_gone;
     env.body_case = PRISM__ENVELOPE__BODY_ASSIGN;

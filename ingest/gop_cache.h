@@ -31,8 +31,9 @@ typedef struct {
     uint32_t duration;
     bool keyframe;
     uint64_t seq;
-    bool start;    /* a start point: the cache may begin here */
-    int64_t at_ms; /* dts in milliseconds, for keep_ms and history */
+    bool start;      /* a start point: the cache may begin here */
+    int64_t at_ms;   /* dts in milliseconds, for keep_ms and history */
+    int64_t recv_us; /* clock_mono_us when it arrived from the publisher */
 } gop_entry_t;
 
 typedef struct {

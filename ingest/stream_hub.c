@@ -322,6 +322,7 @@ static int forward(hub_t *h, hub_stream_t *s, sub_t *u, const gop_entry_t *e)
     mh.dropped = u->dropped;
     mh.discontinuity = u->discont;
     mh.new_extradata = e->track < 32 && (u->newx & (1u << e->track));
+    mh.arrival_unix_us = clock_wall_us() - (clock_mono_us() - e->recv_us);
     pktbuf_ref(e->buf);
     int rc = media_frame_send_owned(h->router, &u->peer, h->sender, &mh,
                                     e->buf->data + e->off, e->len,
@@ -429,7 +430,8 @@ int hub_stream_packet(hub_t *h, hub_stream_t *s, const hub_pkt_t *p)
                      p->keyframe,
                      s->seq++,
                      p->keyframe && (video || !has_video(s)),
-                     track_ms(s, p->track, dts)};
+                     track_ms(s, p->track, dts),
+                     p->recv_us ? p->recv_us : clock_mono_us()};
     if (gop_cache_push(&s->gop, &e))
         s->st.gop_overflows++;
     if (s->nsubs == 0)

@@ -10,5 +10,6 @@ int64_t clock_mono_ms(void);
 int64_t clock_mono_us(void);
 /* Milliseconds since the Unix epoch: for timestamps that leave the process. */
 int64_t clock_wall_ms(void);
+int64_t clock_wall_us(void);
 
 #endif

@@ -318,6 +318,19 @@ int ladder_profile_parse(const char *json, ladder_profile_t *out, char *err,
             memcpy(out->name, json_string_value(v), json_string_length(v));
         } else if (strcmp(key, "renditions") == 0) {
             rungs = v;
+        } else if (strcmp(key, "segment_ms") == 0 ||
+                   strcmp(key, "part_ms") == 0) {
+            bool seg = key[0] == 's';
+            int lo = seg ? LADDER_SEGMENT_MS_MIN : LADDER_PART_MS_MIN;
+            int hi = seg ? LADDER_SEGMENT_MS_MAX : LADDER_PART_MS_MAX;
+            json_int_t x = json_is_integer(v) ? json_integer_value(v) : -1;
+            if (x != 0 && (x < lo || x > hi)) {
+                rc = fail(err, errlen, "%s: must be 0 or %d..%d (got %s)", key,
+                          lo, hi,
+                          json_is_integer(v) ? "out of range" : "no integer");
+                goto end;
+            }
+            *(seg ? &out->segment_ms : &out->part_ms) = (int)x;
         } else {
             rc = fail(err, errlen, "%s: unknown field", key);
             goto end;
@@ -325,6 +338,12 @@ int ladder_profile_parse(const char *json, ladder_profile_t *out, char *err,
     }
     if (out->name[0] == '\0') {
         rc = fail(err, errlen, "name: missing");
+        goto end;
+    }
+    if (out->part_ms && out->segment_ms && 2 * out->part_ms > out->segment_ms) {
+        rc = fail(err, errlen,
+                  "part_ms: must be at most half of segment_ms (%d > %d / 2)",
+                  out->part_ms, out->segment_ms);
         goto end;
     }
     if (!json_is_array(rungs) || json_array_size(rungs) == 0) {

@@ -33,7 +33,18 @@ typedef struct {
     char name[64];
     int nrungs;
     ladder_rung_t rungs[LADDER_MAX_RUNGS];
+    /* HLS packaging: the segment target in ms (0 = the farm's default,
+     * the coordinator's segment_ms), and Low-Latency HLS's part target in
+     * ms (0 = plain MPEG-TS HLS; LADDER_PART_MS_MIN..MAX, under half the
+     * segment target). */
+    int segment_ms;
+    int part_ms;
 } ladder_profile_t;
+
+#define LADDER_SEGMENT_MS_MIN 500
+#define LADDER_SEGMENT_MS_MAX 20000
+#define LADDER_PART_MS_MIN    100
+#define LADDER_PART_MS_MAX    2000
 
 /* What the source is. */
 typedef struct {

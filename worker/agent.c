@@ -50,6 +50,7 @@ typedef struct {
     char output[1024];
     int fps_num, fps_den;
     int segment_ms;
+    int part_ms; /* Low-Latency HLS part target; 0: plain HLS */
     uint64_t media_sequence;
     bool discontinuity;
     bool previous_gone;      /* Assign.previous_gone */
@@ -355,6 +356,8 @@ static void *sess_main(void *arg)
     o.devices = &a->hwdev;
     snprintf(o.device, sizeof(o.device), "%s", d->device);
     o.segment_s = s->segment_ms > 0 ? s->segment_ms / 1000.0 : 2.0;
+    o.part_s = s->part_ms / 1000.0;
+    o.fmp4 = s->part_ms > 0; /* CMAF parts */
     o.list_size = (int)a->cfg.list_size;
     o.preset = a->cfg.preset;
     o.thumbnail_s = a->cfg.thumbnail;
@@ -498,6 +501,7 @@ static void on_assign(agent_t *a, const Prism__Assign *m)
              (int)(bl && base[bl - 1] == '/' ? bl - 1 : bl), base,
              s->channel[0] ? s->channel : s->stream_id);
     s->segment_ms = (int)m->segment_ms;
+    s->part_ms = (int)m->part_ms;
     s->media_sequence = m->media_sequence;
     s->discontinuity = m->discontinuity;
     s->previous_gone = m->previous_gone;

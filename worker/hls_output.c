@@ -35,6 +35,7 @@
 
 #include "hls_handover.h"
 #include "hls_master.h"
+#include "hls_parts.h"
 #include "log.h"
 #include "origin.h"
 #include "output_files.h"
@@ -164,6 +165,11 @@ static int put_playlist(transcode_session_t *s, rend_t *r, bool endlist)
 {
     if (r->yielded)
         return 0;
+    if (hls_parts_on(s)) {
+        hls_writer_report_t rep[HLS_WRITER_MAX_REPORTS];
+        hls_writer_set_reports(
+            r->pl, rep, hls_parts_reports(s, r, rep, HLS_WRITER_MAX_REPORTS));
+    }
     size_t len;
     char *text = hls_writer_text(r->pl, endlist, &len);
     if (!text)
@@ -175,8 +181,8 @@ static int put_playlist(transcode_session_t *s, rend_t *r, bool endlist)
     return ret;
 }
 
-static void remove_segment(transcode_session_t *s, const rend_t *r,
-                           const char *uri)
+static void remove_file(transcode_session_t *s, const rend_t *r,
+                        const char *uri)
 {
     char rel[200], path[1400];
     output_files_rend_rel(r, uri, rel, sizeof(rel));
@@ -190,18 +196,35 @@ static void remove_segment(transcode_session_t *s, const rend_t *r,
     }
 }
 
-/* A segment left the live playlist: its file stays for as long as a
- * player may still load it (RFC 8216 6.2.2: the window again), then
- * goes. */
-static void retire_segment(transcode_session_t *s, rend_t *r, const char *uri)
+/* Deletes a segment's file and its NPARTS parts' (seg_..._tag.K.m4s). */
+static void remove_segment(transcode_session_t *s, const rend_t *r,
+                           const char *uri, int nparts)
+{
+    remove_file(s, r, uri);
+    size_t stem = strlen(uri) > 4 ? strlen(uri) - 4 : 0; /* ".m4s" */
+    for (int k = 0; k < nparts; k++) {
+        char part[HLS_WRITER_URI_MAX + 8];
+        snprintf(part, sizeof(part), "%.*s.%d.m4s", (int)stem, uri, k);
+        remove_file(s, r, part);
+    }
+}
+
+/* A segment left the live playlist: its file (and its parts') stays for
+ * as long as a player may still load it (RFC 8216 6.2.2: the window
+ * again), then goes. */
+static void retire_segment(transcode_session_t *s, rend_t *r, const char *uri,
+                           int nparts)
 {
     int keep = s->o.list_size + 1 < GONE_MAX ? s->o.list_size + 1 : GONE_MAX;
     if (r->ngone == keep) {
-        remove_segment(s, r, r->gone[0]);
+        remove_segment(s, r, r->gone[0], r->gone_parts[0]);
         memmove(r->gone[0], r->gone[1],
                 (size_t)(keep - 1) * sizeof(r->gone[0]));
+        memmove(r->gone_parts, r->gone_parts + 1,
+                (size_t)(keep - 1) * sizeof(r->gone_parts[0]));
         r->ngone--;
     }
+    r->gone_parts[r->ngone] = nparts;
     snprintf(r->gone[r->ngone++], sizeof(r->gone[0]), "%s", uri);
 }
 
@@ -213,8 +236,8 @@ static int publish_segment(transcode_session_t *s, rend_t *r,
     if (hls_handover_yielded(s, r))
         return 0;
     char uri[64], rel[200], gone[HLS_WRITER_URI_MAX];
-    long long seq = (long long)hls_writer_next_sequence(r->pl);
-    snprintf(uri, sizeof(uri), "seg_%05lld.%s", seq, s->o.fmp4 ? "m4s" : "ts");
+    int64_t seq = hls_writer_next_sequence(r->pl);
+    hls_parts_segment_name(s, seq, uri, sizeof(uri));
     output_files_rend_rel(r, uri, rel, sizeof(rel));
     int ret = rend_put(s, r, rel, data, len);
     if (ret < 0 || r->failed)
@@ -235,6 +258,11 @@ static int publish_segment(transcode_session_t *s, rend_t *r,
         return s->fatal = ret;
     }
     r->nseg++;
+    if (hls_parts_on(s)) {
+        char hint[HLS_WRITER_URI_MAX];
+        hls_parts_part_name(s, seq + 1, 0, hint, sizeof(hint));
+        hls_writer_set_hint(r->pl, hint);
+    }
     hls_writer_set_timeline(r->pl, s->ts_offset_us, end_us, s->src->publish_id);
     hls_rates_t rates = {
         .peak_bps = r->peak_bps, .bytes = r->pub_bytes, .seconds = r->pub_s};
@@ -248,7 +276,7 @@ static int publish_segment(transcode_session_t *s, rend_t *r,
         (ret = hls_output_write_master(s, true)) < 0)
         return ret;
     if (left == 1 && !s->o.vod)
-        retire_segment(s, r, gone);
+        retire_segment(s, r, gone, hls_writer_evicted_parts(r->pl));
     /* A VOD playlist never changes: it is written once, at the end. */
     return s->o.vod ? 0 : put_playlist(s, r, false);
 }
@@ -291,6 +319,66 @@ static int flush_first(transcode_session_t *s, rend_t *r, bool force)
 }
 
 /*
+ * Low-Latency HLS: ends the rendition's current part at END_US (output
+ * time) and, when its segment's parts are published, writes it and lists
+ * it with the next part as the preload hint, and the playlist when
+ * PUT_PLAYLIST (not for a segment's last part: the segment's playlist
+ * follows at once).
+ */
+static int part_cut(transcode_session_t *s, rend_t *r, int64_t end_us,
+                    bool put_pl)
+{
+    const uint8_t *data = NULL;
+    size_t len = 0;
+    if (r->failed)
+        return s->fatal;
+    if (hls_segmenter_cut_part(r->seg, &data, &len) < 0) {
+        hls_output_rend_fail(s, (int)(r - s->rend),
+                             "hls_segmenter_cut_part failed");
+        return s->fatal;
+    }
+    double dur = (end_us - r->part_out_us) / 1e6;
+    bool indep = r->part_indep;
+    r->part_out_us = end_us;
+    r->part_indep = r->audio_only; /* video: only a segment's first */
+    r->part_any = false;
+    if (!len || dur <= 0 || !r->parts_ok || r->yielded)
+        return 0;
+    int64_t seq = hls_writer_next_sequence(r->pl);
+    int k = hls_writer_parts_pending(r->pl);
+    char uri[HLS_WRITER_URI_MAX], rel[200];
+    hls_parts_part_name(s, seq, k, uri, sizeof(uri));
+    output_files_rend_rel(r, uri, rel, sizeof(rel));
+    int ret = rend_put(s, r, rel, data, len);
+    if (ret < 0 || r->failed)
+        return ret;
+    if ((ret = hls_writer_add_part(r->pl, uri, dur, indep)) < 0) {
+        log_error(MOD, "Cannot list a part.",
+                  "call=hls_writer_add_part rendition=%s part=%s err=\"%s\"",
+                  r->r.name, uri, strerror(-ret));
+        r->parts_ok = false; /* the segment goes out whole */
+        return 0;
+    }
+    hls_parts_part_name(s, seq, k + 1, uri, sizeof(uri));
+    hls_writer_set_hint(r->pl, uri);
+    return put_pl ? put_playlist(s, r, false) : 0;
+}
+
+/* A segment (or a part of it) begins at OUT_US, with a keyframe: its date,
+ * and whether its parts are published: not while a continued stream's
+ * first segment is held, nor for time another session published. */
+static void segment_begins(transcode_session_t *s, rend_t *r, int64_t out_us)
+{
+    r->part_out_us = out_us;
+    r->part_indep = true;
+    r->part_any = false;
+    r->parts_ok = hls_parts_on(s) && !before_resume(s, r, out_us) &&
+                  !(r->continued && !s->o.previous_gone && r->nseg == 0);
+    if (!s->o.vod)
+        hls_writer_set_date(r->pl, hls_parts_date(s, out_us));
+}
+
+/*
  * Ends the rendition's current segment at end_us (output time: where the
  * next one starts). VOD holds each segment back by one, so that a last
  * segment shorter than a quarter of the target joins the one before
@@ -303,7 +391,10 @@ static int rend_cut(transcode_session_t *s, rend_t *r, int64_t end_us,
     size_t len = 0;
     if (r->failed)
         return s->fatal;
-    int ret = hls_segmenter_cut(r->seg, final, &data, &len);
+    int ret = r->parts_ok && r->part_any ? part_cut(s, r, end_us, false) : 0;
+    if (ret < 0 || r->failed)
+        return ret < 0 ? ret : s->fatal;
+    ret = hls_segmenter_cut(r->seg, final, &data, &len);
     if (ret < 0) {
         hls_output_rend_fail(s, (int)(r - s->rend), "hls_segmenter_cut failed");
         return s->fatal;
@@ -400,11 +491,17 @@ int hls_output_open_playlists(transcode_session_t *s)
      * (hls.js then holds 3 s more back; the trade-off is in
      * docs/transcode.md.) */
     bool room = !s->o.vod && transcode_remuxing(s);
+    hls_parts_new_tag(s);
+    hls_parts_init_name(s, s->init_uri, sizeof(s->init_uri));
     s->wopts = (hls_writer_opts_t){
         .target_s = s->o.segment_s + (room ? 1.0 : 0.0),
         .window = s->o.vod ? 0 : s->o.list_size,
         .vod = s->o.vod,
-        .map_uri = s->o.fmp4 ? "init.mp4" : NULL,
+        .map_uri = s->o.fmp4 ? s->init_uri : NULL,
+        /* Parts are cut at the target by the frames' times as they come;
+         * timestamps in milliseconds (RTMP) may end a part one later
+         * than the frame before foretold: PART-TARGET has that room. */
+        .part_target_s = hls_parts_on(s) ? s->o.part_s + 0.001 : 0,
     };
     for (int i = 0; i < s->nrend; i++) {
         rend_t *r = &s->rend[i];
@@ -477,7 +574,7 @@ static int open_muxer(transcode_session_t *s, rend_t *r)
         return -EIO;
     if (init) {
         char rel[160];
-        output_files_rend_rel(r, "init.mp4", rel, sizeof(rel));
+        output_files_rend_rel(r, s->init_uri, rel, sizeof(rel));
         ret = rend_put(s, r, rel, init, len);
         av_free(init);
         if (ret < 0)
@@ -578,6 +675,14 @@ static int mux_write(transcode_session_t *s, rend_t *r, const AVPacket *in,
         r->hold[r->nhold++] = pkt;
         return s->fatal;
     }
+    /* Parts are cut in decode order: a frame's place is its decode time
+     * plus the reorder delay of the segment's keyframe (B-frames), so
+     * parts hold whole frames and last what their samples do. */
+    int64_t part_us = (int64_t)(s->o.part_s * AV_TIME_BASE);
+    int64_t dur_us = transcode_us_of(pkt->duration, otb);
+    int64_t dts_us = in->dts != AV_NOPTS_VALUE
+                         ? transcode_us_of(in->dts, tb) + s->ts_offset_us
+                         : out_us;
     ret = 0;
     if (key) {
         if (!r->started)
@@ -591,19 +696,36 @@ static int mux_write(transcode_session_t *s, rend_t *r, const AVPacket *in,
             return ret;
         }
         r->started = true;
+        segment_begins(s, r, out_us);
+        r->part_delay_us = out_us - dts_us;
+        r->part_last_us = out_us;
     } else if (!audio) {
         ret = release_audio(s, r, out_us);
+        /* The frame lasts until the next one, which may come later than
+         * its duration says (timestamps in milliseconds): the longer. */
+        int64_t at = dts_us + r->part_delay_us;
+        if (at - r->part_last_us > dur_us)
+            dur_us = at - r->part_last_us;
+        if (ret >= 0 && r->parts_ok && r->part_any &&
+            hls_parts_due(r->part_out_us, at, dur_us, part_us))
+            ret = part_cut(s, r, at, true);
+        r->part_last_us = at;
     } else if (!r->started) {
         r->started = true;
         r->seg_out_us = out_us;
+        segment_begins(s, r, out_us);
     } else if (r->seg_any &&
                segment_align_audio_cut(r->seg_out_us, out_us, seg_us)) {
         ret = rend_cut(s, r, out_us, false);
+        segment_begins(s, r, out_us);
+    } else if (r->audio_only && r->parts_ok && r->part_any &&
+               hls_parts_due(r->part_out_us, out_us, dur_us, part_us)) {
+        ret = part_cut(s, r, out_us, true);
     }
     if (ret >= 0)
         ret = seg_write(s, r, pkt);
     if (ret >= 0 && (!audio || r->audio_only))
-        r->seg_any = true;
+        r->seg_any = r->part_any = true;
     av_packet_free(&pkt);
     return ret;
 }

@@ -18,6 +18,8 @@ struct hls_segmenter {
     bool fmp4, started, finished;
     AVFormatContext *mux;
     int64_t pending; /* bytes written into the current segment */
+    bool unflushed;  /* packets written since the last fragment (fMP4) */
+    int part_off;    /* bytes of the current segment returned as parts */
 };
 
 static const char *err_text(int err, char *buf, size_t len)
@@ -76,6 +78,8 @@ static int open_buf(hls_segmenter_t *s)
                   "call=avio_open_dyn_buf rendition=%s err=\"%s\"", s->name,
                   ERRSTR(ret));
     s->pending = 0;
+    s->unflushed = false;
+    s->part_off = 0;
     return ret;
 }
 
@@ -149,6 +153,35 @@ int hls_segmenter_write(hls_segmenter_t *s, AVPacket *pkt)
         return ret;
     }
     s->pending += size;
+    s->unflushed = true;
+    return 0;
+}
+
+int hls_segmenter_cut_part(hls_segmenter_t *s, const uint8_t **data,
+                           size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    if (!s->started || s->finished || !s->fmp4)
+        return AVERROR(EINVAL);
+    if (!s->unflushed)
+        return 0;
+    int ret = av_write_frame(s->mux, NULL); /* a fragment: moof, mdat */
+    if (ret < 0) {
+        log_error(MOD, "Cannot end a part.",
+                  "call=av_write_frame rendition=%s err=\"%s\"", s->name,
+                  ERRSTR(ret));
+        return ret;
+    }
+    s->unflushed = false;
+    avio_flush(s->mux->pb);
+    uint8_t *buf = NULL;
+    int size = avio_get_dyn_buf(s->mux->pb, &buf);
+    if (size > s->part_off) {
+        *data = buf + s->part_off;
+        *len = (size_t)(size - s->part_off);
+        s->part_off = size;
+    }
     return 0;
 }
 
@@ -159,8 +192,11 @@ int hls_segmenter_cut(hls_segmenter_t *s, bool final, uint8_t **data,
     *len = 0;
     if (!s->started || s->finished)
         return AVERROR(EINVAL);
-    /* A flush packet: TS writes its buffered PES data, fMP4 a fragment. */
-    int ret = s->pending ? av_write_frame(s->mux, NULL) : 0;
+    /* A flush packet: TS writes its buffered PES data, fMP4 a fragment
+     * (unless the last part just wrote it). */
+    int ret = s->pending && (s->unflushed || !s->fmp4)
+                  ? av_write_frame(s->mux, NULL)
+                  : 0;
     if (ret < 0) {
         log_error(MOD, "Cannot end a segment.",
                   "call=av_write_frame rendition=%s err=\"%s\"", s->name,

@@ -42,6 +42,16 @@ int hls_segmenter_write(hls_segmenter_t *s, AVPacket *pkt);
 int hls_segmenter_cut(hls_segmenter_t *s, bool final, uint8_t **data,
                       size_t *len);
 
+/*
+ * fMP4: ends the current part of the segment: the packets written since
+ * the last part become one fragment (moof, mdat), whose bytes come back in
+ * *data (borrowed: valid until the next call on S) and *len (NULL and 0
+ * when nothing was written since). The segment hls_segmenter_cut returns
+ * is its parts, in order. Returns 0 or a negative AVERROR (logged).
+ */
+int hls_segmenter_cut_part(hls_segmenter_t *s, const uint8_t **data,
+                           size_t *len);
+
 /* Bytes written into the current segment so far. */
 int64_t hls_segmenter_pending(const hls_segmenter_t *s);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -16,11 +17,23 @@
 #define RATES      "#PRISM-RATES:"
 #define DONE       "#PRISM-WRITER-DONE"
 #define MAX_TARGET 3600
+#define DATE_MAX   32 /* "2026-12-03T19:00:00.123Z" */
+
+typedef struct {
+    double duration;
+    bool indep;
+    char uri[HLS_WRITER_URI_MAX];
+} wpart_t;
 
 typedef struct {
     double duration;
     bool disc;
+    int nparts; /* its parts still listed: the first of parts[] belong to
+                   the oldest segment with any */
+    int made;   /* its parts when it was added */
     char uri[HLS_WRITER_URI_MAX];
+    char map[HLS_WRITER_URI_MAX]; /* EXT-X-MAP in force; "" = none */
+    char date[DATE_MAX];          /* EXT-X-PROGRAM-DATE-TIME; "" = none */
 } wseg_t;
 
 struct hls_writer {
@@ -36,6 +49,16 @@ struct hls_writer {
     hls_rates_t rates;
     bool done;      /* this writer adds no more segments (written) */
     bool prev_done; /* the continued text's writer said so */
+    /* Low-Latency HLS: the parts listed (of the segments with nparts, in
+     * order, then cur_parts of the segment being made), its date, the
+     * preload hint and the rendition reports. */
+    wpart_t *parts;
+    int nparts, parts_cap, cur_parts;
+    int evicted_parts; /* of the segment the last add reported evicted */
+    char cur_date[DATE_MAX];
+    char hint[HLS_WRITER_URI_MAX];
+    hls_writer_report_t reports[HLS_WRITER_MAX_REPORTS];
+    int nreports;
 };
 
 static long round_s(double d)
@@ -60,6 +83,8 @@ hls_writer_t *hls_writer_new(const hls_writer_opts_t *o)
         snprintf(w->map_uri, sizeof(w->map_uri), "%s", o->map_uri);
         w->o.map_uri = w->map_uri;
     }
+    if (!(o->part_target_s >= 0 && o->part_target_s <= o->target_s))
+        w->o.part_target_s = 0;
     w->target = round_s(o->target_s);
     return w;
 }
@@ -70,18 +95,55 @@ void hls_writer_free(hls_writer_t **wp)
     if (!w)
         return;
     free(w->seg);
+    free(w->parts);
     free(w);
     *wp = NULL;
+}
+
+/* Drops the first N listed parts (those of the oldest segment with any). */
+static void drop_parts(hls_writer_t *w, int n)
+{
+    if (n <= 0)
+        return;
+    w->nparts -= n;
+    memmove(w->parts, w->parts + n, (size_t)w->nparts * sizeof(*w->parts));
+    for (int i = 0; i < w->n; i++) {
+        if (w->seg[i].nparts) {
+            w->seg[i].nparts = 0;
+            break;
+        }
+    }
+}
+
+/* Parts are listed for the segments of the last three target durations
+ * (RFC 8216bis 4.4.4.9) and the one being made; older ones leave. */
+static void prune_parts(hls_writer_t *w)
+{
+    double after = 0; /* from the end of segment i to the playlist's */
+    int keep_from = w->n;
+    for (int i = w->n - 1; i >= 0; i--) {
+        if (after > 3.0 * (double)w->target)
+            break;
+        keep_from = i;
+        after += w->seg[i].duration;
+    }
+    for (int i = 0; i < keep_from; i++) {
+        if (w->seg[i].nparts)
+            drop_parts(w, w->seg[i].nparts);
+    }
 }
 
 /* Drops the first listed segment: the media sequence goes on, and the
  * discontinuity sequence counts a discontinuity that leaves. */
 static void drop_first(hls_writer_t *w, char *evicted, size_t len)
 {
-    if (evicted && len)
+    if (evicted && len) {
         snprintf(evicted, len, "%s", w->seg[0].uri);
+        w->evicted_parts = w->seg[0].made;
+    }
     if (w->seg[0].disc)
         w->disc_seq++;
+    drop_parts(w, w->seg[0].nparts);
     w->media_seq++;
     w->n--;
     memmove(w->seg, w->seg + 1, (size_t)w->n * sizeof(*w->seg));
@@ -121,6 +183,11 @@ static int append(hls_writer_t *w, const char *uri, double duration, bool disc,
     s->duration = round(duration * 1000) / 1000;
     s->disc = disc;
     snprintf(s->uri, sizeof(s->uri), "%s", uri);
+    snprintf(s->map, sizeof(s->map), "%s", w->o.map_uri ? w->o.map_uri : "");
+    snprintf(s->date, sizeof(s->date), "%s", w->cur_date);
+    s->nparts = s->made = w->cur_parts;
+    w->cur_parts = 0;
+    w->cur_date[0] = '\0';
     if (round_s(s->duration) > w->target)
         w->target = round_s(s->duration);
     int dropped = 0;
@@ -128,6 +195,7 @@ static int append(hls_writer_t *w, const char *uri, double duration, bool disc,
         drop_first(w, dropped ? NULL : evicted, len);
         dropped = 1;
     }
+    prune_parts(w);
     return dropped;
 }
 
@@ -138,6 +206,98 @@ int hls_writer_add(hls_writer_t *w, const char *uri, double duration, bool disc,
     if (ret >= 0)
         w->next_disc = false;
     return ret;
+}
+
+static int push_part(hls_writer_t *w, const char *uri, double duration,
+                     bool indep)
+{
+    if (!(duration > 0 && duration < MAX_TARGET) || !uri || !uri[0] ||
+        strlen(uri) >= HLS_WRITER_URI_MAX || strchr(uri, '\n') ||
+        strchr(uri, '"'))
+        return -EINVAL;
+    if (w->cur_parts == HLS_WRITER_MAX_PARTS)
+        return -ENOBUFS;
+    if (w->nparts == w->parts_cap) {
+        int cap = w->parts_cap ? w->parts_cap * 2 : 32;
+        wpart_t *p = realloc(w->parts, (size_t)cap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        w->parts = p;
+        w->parts_cap = cap;
+    }
+    wpart_t *p = &w->parts[w->nparts++];
+    /* As written (five decimals). */
+    p->duration = round(duration * 100000) / 100000;
+    p->indep = indep;
+    snprintf(p->uri, sizeof(p->uri), "%s", uri);
+    w->cur_parts++;
+    return 0;
+}
+
+int hls_writer_add_part(hls_writer_t *w, const char *uri, double duration,
+                        bool independent)
+{
+    if (w->o.part_target_s <= 0)
+        return -EINVAL;
+    return push_part(w, uri, duration, independent);
+}
+
+int hls_writer_evicted_parts(const hls_writer_t *w)
+{
+    return w->evicted_parts;
+}
+
+int hls_writer_parts_pending(const hls_writer_t *w)
+{
+    return w->cur_parts;
+}
+
+void hls_writer_set_hint(hls_writer_t *w, const char *uri)
+{
+    snprintf(w->hint, sizeof(w->hint), "%s",
+             uri && !strchr(uri, '"') ? uri : "");
+}
+
+void hls_writer_set_reports(hls_writer_t *w, const hls_writer_report_t *r,
+                            int n)
+{
+    w->nreports = n < HLS_WRITER_MAX_REPORTS ? n : HLS_WRITER_MAX_REPORTS;
+    memcpy(w->reports, r, (size_t)w->nreports * sizeof(*r));
+}
+
+void hls_writer_last_part(const hls_writer_t *w, int64_t *msn, int *part)
+{
+    if (w->cur_parts) {
+        *msn = w->media_seq + w->n;
+        *part = w->cur_parts - 1;
+    } else if (w->n) {
+        *msn = w->media_seq + w->n - 1;
+        *part = w->seg[w->n - 1].nparts - 1;
+    } else {
+        *msn = -1; /* nothing listed */
+        *part = -1;
+    }
+}
+
+void hls_writer_set_map(hls_writer_t *w, const char *uri)
+{
+    snprintf(w->map_uri, sizeof(w->map_uri), "%s", uri ? uri : "");
+    w->o.map_uri = w->map_uri[0] ? w->map_uri : NULL;
+}
+
+void hls_writer_set_date(hls_writer_t *w, int64_t unix_us)
+{
+    w->cur_date[0] = '\0';
+    if (unix_us <= 0)
+        return;
+    time_t sec = (time_t)(unix_us / 1000000);
+    struct tm tm;
+    if (!gmtime_r(&sec, &tm))
+        return;
+    char day[24];
+    strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(w->cur_date, sizeof(w->cur_date), "%s.%03dZ", day,
+             (int)(unix_us % 1000000 / 1000));
 }
 
 void hls_writer_min_sequence(hls_writer_t *w, int64_t seq)
@@ -158,6 +318,34 @@ int64_t hls_writer_next_sequence(const hls_writer_t *w)
 static bool has_prefix(const char *line, const char *p)
 {
     return !strncmp(line, p, strlen(p));
+}
+
+/* The value of attribute NAME in a tag line (quotes removed); false when
+ * absent or longer than LEN - 1. */
+static bool attr_str(const char *line, const char *name, char *out, size_t len)
+{
+    size_t n = strlen(name);
+    const char *p = strchr(line, ':');
+    while (p) {
+        p++;
+        if (!strncmp(p, name, n) && p[n] == '=') {
+            p += n + 1;
+            bool q = *p == '"';
+            p += q;
+            size_t k = q ? strcspn(p, "\"") : strcspn(p, ",");
+            if (k >= len)
+                return false;
+            memcpy(out, p, k);
+            out[k] = '\0';
+            return true;
+        }
+        /* the next attribute: past a quoted value's commas */
+        bool inq = false;
+        for (; *p && (inq || *p != ','); p++)
+            inq ^= *p == '"';
+        p = *p ? p : NULL;
+    }
+    return false;
 }
 
 int hls_writer_continue(hls_writer_t *w, const char *text)
@@ -196,6 +384,20 @@ int hls_writer_continue(hls_writer_t *w, const char *text)
             media = true;
         } else if (!strcmp(l, "#EXT-X-DISCONTINUITY")) {
             disc = true;
+        } else if (has_prefix(l, "#EXT-X-MAP:")) {
+            char uri[HLS_WRITER_URI_MAX];
+            if (attr_str(l, "URI", uri, sizeof(uri)))
+                hls_writer_set_map(t, uri);
+        } else if (has_prefix(l, "#EXT-X-PROGRAM-DATE-TIME:")) {
+            snprintf(t->cur_date, sizeof(t->cur_date), "%.*s",
+                     (int)sizeof(t->cur_date) - 1, l + 25);
+        } else if (has_prefix(l, "#EXT-X-PART:")) {
+            char uri[HLS_WRITER_URI_MAX], d[32], ind[8];
+            if (attr_str(l, "URI", uri, sizeof(uri)) &&
+                attr_str(l, "DURATION", d, sizeof(d)))
+                ret = push_part(t, uri, strtod(d, NULL),
+                                attr_str(l, "INDEPENDENT", ind, sizeof(ind)) &&
+                                    !strcmp(ind, "YES"));
         } else if (has_prefix(l, TIMELINE)) {
             long long off, e;
             unsigned long long src = 0;
@@ -232,9 +434,17 @@ int hls_writer_continue(hls_writer_t *w, const char *text)
         hls_writer_free(&t);
         return ret < 0 ? ret : -EINVAL;
     }
+    /* The parts of a segment the other session did not finish are not
+     * carried on: this one makes that segment again, from a keyframe. */
+    t->nparts -= t->cur_parts;
+    t->cur_parts = 0;
+    t->cur_date[0] = '\0';
+    char own_map[HLS_WRITER_URI_MAX];
+    snprintf(own_map, sizeof(own_map), "%s", w->o.map_uri ? w->map_uri : "");
     free(w->seg);
+    free(w->parts);
     *w = *t;
-    w->o.map_uri = w->o.map_uri ? w->map_uri : NULL;
+    hls_writer_set_map(w, own_map);
     w->next_disc = true;
     free(t);
     return 0;
@@ -299,18 +509,68 @@ double hls_writer_duration(const hls_writer_t *w, int n)
     return n >= 0 && n < w->n ? w->seg[n].duration : -1;
 }
 
+/* The media tags of one segment (or the one being made) before its
+ * parts: the discontinuity, a new init segment, the date. */
+static size_t put_seg_head(char *buf, size_t cap, bool disc, const char *map,
+                           const char **last_map, const char *date)
+{
+    size_t o = 0;
+    if (disc)
+        o += (size_t)snprintf(buf + o, cap - o, "#EXT-X-DISCONTINUITY\n");
+    if (map[0] && (!*last_map || strcmp(map, *last_map)))
+        o += (size_t)snprintf(buf + o, cap - o, "#EXT-X-MAP:URI=\"%s\"\n", map);
+    if (map[0])
+        *last_map = map;
+    if (date[0])
+        o += (size_t)snprintf(buf + o, cap - o, "#EXT-X-PROGRAM-DATE-TIME:%s\n",
+                              date);
+    return o;
+}
+
+static size_t put_parts(char *buf, size_t cap, const wpart_t *p, int n)
+{
+    size_t o = 0;
+    for (int i = 0; i < n; i++)
+        o += (size_t)snprintf(
+            buf + o, cap - o, "#EXT-X-PART:DURATION=%.5f,URI=\"%s\"%s\n",
+            p[i].duration, p[i].uri, p[i].indep ? ",INDEPENDENT=YES" : "");
+    return o;
+}
+
+/* The header's low-latency lines: blocking reload, the part hold-back
+ * (three part targets, which a player starts behind the newest part),
+ * delta updates (RFC 8216bis: at least six target durations). */
+static size_t put_ll_head(char *buf, size_t cap, const hls_writer_t *w)
+{
+    double part = ceil(w->o.part_target_s * 100000) / 100000;
+    return (size_t)snprintf(buf, cap,
+                            "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,"
+                            "PART-HOLD-BACK=%.3f,CAN-SKIP-UNTIL=%.1f\n"
+                            "#EXT-X-PART-INF:PART-TARGET=%.5f\n",
+                            ceil(3 * part * 1000) / 1000,
+                            6.0 * (double)w->target, part);
+}
+
 char *hls_writer_text(const hls_writer_t *w, bool endlist, size_t *len)
 {
-    size_t cap = 512 + (size_t)w->n * (HLS_WRITER_URI_MAX + 64);
+    bool ll = w->o.part_target_s > 0;
+    size_t cap = 1024 + (size_t)w->n * (3 * HLS_WRITER_URI_MAX + 96) +
+                 (size_t)w->nparts * (HLS_WRITER_URI_MAX + 64) +
+                 (size_t)w->nreports * (HLS_WRITER_URI_MAX + 64);
     char *buf = malloc(cap);
     if (!buf)
         return NULL;
     size_t o = 0;
 #define PUT(...) o += (size_t)snprintf(buf + o, cap - o, __VA_ARGS__)
     /* EXT-X-MAP outside an I-frame playlist needs version 6; decimal
-     * EXTINF needs 3. */
-    PUT("#EXTM3U\n#EXT-X-VERSION:%d\n", w->o.map_uri ? 6 : 3);
+     * EXTINF needs 3; a delta update's EXT-X-SKIP (the origin's) 9. */
+    PUT("#EXTM3U\n#EXT-X-VERSION:%d\n", ll ? 9 : w->o.map_uri ? 6 : 3);
     PUT("#EXT-X-TARGETDURATION:%ld\n", w->target);
+    if (ll && !endlist)
+        o += put_ll_head(buf + o, cap - o, w);
+    else if (ll)
+        PUT("#EXT-X-PART-INF:PART-TARGET=%.5f\n",
+            ceil(w->o.part_target_s * 100000) / 100000);
     PUT("#EXT-X-MEDIA-SEQUENCE:%" PRId64 "\n", w->media_seq);
     PUT("#EXT-X-DISCONTINUITY-SEQUENCE:%" PRId64 "\n", w->disc_seq);
     if (w->o.vod)
@@ -328,12 +588,31 @@ char *hls_writer_text(const hls_writer_t *w, bool endlist, size_t *len)
             w->rates.peak_bps, w->rates.bytes, w->rates.seconds);
     if (w->done && !endlist)
         PUT(DONE "\n");
-    if (w->o.map_uri)
-        PUT("#EXT-X-MAP:URI=\"%s\"\n", w->o.map_uri);
+    const char *last_map = NULL;
+    const wpart_t *part = w->parts;
     for (int i = 0; i < w->n; i++) {
-        if (w->seg[i].disc)
-            PUT("#EXT-X-DISCONTINUITY\n");
-        PUT("#EXTINF:%.3f,\n%s\n", w->seg[i].duration, w->seg[i].uri);
+        const wseg_t *s = &w->seg[i];
+        o +=
+            put_seg_head(buf + o, cap - o, s->disc, s->map, &last_map, s->date);
+        o += put_parts(buf + o, cap - o, part, s->nparts);
+        part += s->nparts;
+        PUT("#EXTINF:%.3f,\n%s\n", s->duration, s->uri);
+    }
+    if (!endlist && (w->cur_parts || w->hint[0])) {
+        o += put_seg_head(buf + o, cap - o, w->next_disc,
+                          w->o.map_uri ? w->map_uri : "", &last_map,
+                          w->cur_date);
+        o += put_parts(buf + o, cap - o, part, w->cur_parts);
+        if (w->hint[0])
+            PUT("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"%s\"\n", w->hint);
+    }
+    for (int i = 0; ll && !endlist && i < w->nreports; i++) {
+        const hls_writer_report_t *r = &w->reports[i];
+        PUT("#EXT-X-RENDITION-REPORT:URI=\"%s\",LAST-MSN=%" PRId64, r->uri,
+            r->last_msn);
+        if (r->last_part >= 0)
+            PUT(",LAST-PART=%d", r->last_part);
+        PUT("\n");
     }
     if (endlist)
         PUT("#EXT-X-ENDLIST\n");

@@ -18,7 +18,24 @@ typedef struct {
     int window;          /* live: segments listed; 0: every one (VOD) */
     bool vod;            /* EXT-X-PLAYLIST-TYPE:VOD */
     const char *map_uri; /* EXT-X-MAP URI (fMP4 init segment); NULL: TS */
+    /* Low-Latency HLS (RFC 8216bis): the part target in seconds; 0 = none.
+     * With parts the playlist says EXT-X-PART-INF, EXT-X-SERVER-CONTROL
+     * (blocking reload, PART-HOLD-BACK three part targets, delta updates
+     * from six target durations), lists the parts of the segments of the
+     * last three target durations and of the segment being made, and the
+     * preload hint and rendition reports set. */
+    double part_target_s;
 } hls_writer_opts_t;
+
+/* What EXT-X-RENDITION-REPORT says of another rendition. */
+typedef struct {
+    char uri[HLS_WRITER_URI_MAX]; /* relative to this playlist */
+    int64_t last_msn;
+    int last_part; /* -1: none (a plain playlist) */
+} hls_writer_report_t;
+
+#define HLS_WRITER_MAX_REPORTS 16
+#define HLS_WRITER_MAX_PARTS   64 /* of one segment */
 
 /*
  * The stream's timeline, kept in the playlist as a comment line (a line
@@ -65,6 +82,42 @@ void hls_writer_free(hls_writer_t **wp);
  * or -EINVAL when TEXT is not a media playlist (nothing changes).
  */
 int hls_writer_continue(hls_writer_t *w, const char *text);
+
+/*
+ * Low-Latency HLS (the writer made with part_target_s): lists a part of
+ * the segment being made (the next hls_writer_add completes it) at the
+ * end: URI, DURATION seconds (at most the part target), INDEPENDENT when
+ * it starts with a keyframe. Returns 0, -EINVAL for a bad duration or URI
+ * or without parts, -ENOBUFS past HLS_WRITER_MAX_PARTS.
+ */
+int hls_writer_add_part(hls_writer_t *w, const char *uri, double duration,
+                        bool independent);
+
+/* How many parts the segment the last hls_writer_add evicted had. */
+int hls_writer_evicted_parts(const hls_writer_t *w);
+
+/* Parts of the segment being made listed so far. */
+int hls_writer_parts_pending(const hls_writer_t *w);
+
+/* The EXT-X-PRELOAD-HINT (TYPE=PART) written after the last part: the URI
+ * of the next part; NULL or "" = none. */
+void hls_writer_set_hint(hls_writer_t *w, const char *uri);
+
+/* The EXT-X-RENDITION-REPORT lines (N at most HLS_WRITER_MAX_REPORTS). */
+void hls_writer_set_reports(hls_writer_t *w, const hls_writer_report_t *r,
+                            int n);
+
+/* The newest segment or part listed: its media sequence number and part
+ * index (-1 when it is a segment listed without parts, or none listed). */
+void hls_writer_last_part(const hls_writer_t *w, int64_t *msn, int *part);
+
+/* The init segment (EXT-X-MAP) of the segments added from now on; the
+ * tag is written again where it changes (a continued stream). */
+void hls_writer_set_map(hls_writer_t *w, const char *uri);
+
+/* The EXT-X-PROGRAM-DATE-TIME (Unix microseconds; 0: none) of the
+ * segment being made: its first frame's date. */
+void hls_writer_set_date(hls_writer_t *w, int64_t unix_us);
 
 /* Numbers the next segment at least SEQ (a floor the coordinator keeps:
  * the media sequence never goes back). Segments listed below a higher

@@ -28,6 +28,7 @@ typedef struct {
     char backend[16];
     char device[256];
     double segment;
+    double part;
     char format[8];
     bool vod;
     bool realtime;
@@ -58,7 +59,9 @@ static const config_option_t transcode_options[] = {
     {"segment", 0, CONFIG_DOUBLE, "2", 0.5, 60, F(segment), 0,
      "Segment duration and keyframe interval in seconds"},
     {"format", 0, CONFIG_STRING, "ts", 0, 0, F(format), S(format),
-     "Segment format: ts or fmp4"},
+     "Segment format: ts, fmp4, or llhls (Low-Latency HLS: fMP4 parts)"},
+    {"part", 0, CONFIG_DOUBLE, "0.334", 0.1, 2, F(part), 0,
+     "Low-Latency HLS part target in seconds (--format llhls)"},
     {"vod", 0, CONFIG_BOOL, "false", 0, 0, F(vod), 0,
      "Write VOD playlists (whole file) instead of a live window"},
     {"realtime", 0, CONFIG_BOOL, "false", 0, 0, F(realtime), 0,
@@ -122,7 +125,7 @@ static int cmd_transcode(int argc, char **argv)
     const char *usage =
         "usage: prism-worker transcode -i INPUT -o OUT [--ladder default|FILE] "
         "[--backend auto|software|nvenc|vaapi|hybrid] [--segment SECONDS] "
-        "[--format ts|fmp4] [--vod]";
+        "[--format ts|fmp4|llhls] [--part S] [--vod]";
     int ret =
         config_parse(transcode_options,
                      sizeof(transcode_options) / sizeof(transcode_options[0]),
@@ -156,8 +159,10 @@ static int cmd_transcode(int argc, char **argv)
                 cfg.backend);
         return 2;
     }
-    if (strcmp(cfg.format, "ts") && strcmp(cfg.format, "fmp4")) {
-        fprintf(stderr, "prism-worker transcode: format must be ts or fmp4\n");
+    if (strcmp(cfg.format, "ts") && strcmp(cfg.format, "fmp4") &&
+        strcmp(cfg.format, "llhls")) {
+        fprintf(stderr,
+                "prism-worker transcode: format must be ts, fmp4 or llhls\n");
         return 2;
     }
     ladder_profile_t profile;
@@ -178,7 +183,13 @@ static int cmd_transcode(int argc, char **argv)
     snprintf(o.device, sizeof(o.device), "%s", cfg.device);
     o.devices = &devs;
     o.segment_s = cfg.segment;
-    o.fmp4 = !strcmp(cfg.format, "fmp4");
+    o.fmp4 = strcmp(cfg.format, "ts") != 0;
+    o.part_s = !strcmp(cfg.format, "llhls") ? cfg.part : 0;
+    if (o.part_s * 2 > o.segment_s) {
+        fprintf(stderr, "prism-worker transcode: --part must be at most half "
+                        "of --segment\n");
+        return 2;
+    }
     o.vod = cfg.vod;
     o.preset = cfg.preset;
     o.bframes = (int)cfg.bframes;

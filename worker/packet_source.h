@@ -46,6 +46,9 @@ struct packet_source {
     /* The live publish the packets come from (the ingest's publish id: a
      * publisher that reconnects gets a new one); 0 when unknown (files). */
     uint64_t publish_id;
+    /* Wall clock (Unix us) at which the packet read last arrived where it
+     * was published (the ingest's stamp); 0 when unknown. */
+    int64_t arrival_unix_us;
     int nb_streams;
     packet_source_stream_t streams[PACKET_SOURCE_MAX_STREAMS];
 };

@@ -6,7 +6,7 @@
 
 typedef struct {
     AVPacket *pkt;
-    int64_t read_us;
+    pkt_times_t times;
 } item_t;
 
 struct pkt_queue {
@@ -51,7 +51,7 @@ void pkt_queue_free(pkt_queue_t **qp)
     *qp = NULL;
 }
 
-int pkt_queue_put(pkt_queue_t *q, AVPacket *pkt, int64_t read_us)
+int pkt_queue_put(pkt_queue_t *q, AVPacket *pkt, pkt_times_t times)
 {
     int ret = 0;
     pthread_mutex_lock(&q->lock);
@@ -75,7 +75,7 @@ int pkt_queue_put(pkt_queue_t *q, AVPacket *pkt, int64_t read_us)
             av_packet_move_ref(copy, pkt);
             item_t *it = &q->items[(q->head + q->count) % q->cap];
             it->pkt = copy;
-            it->read_us = read_us;
+            it->times = times;
             q->count++;
             pthread_cond_broadcast(&q->cond);
         }
@@ -101,7 +101,7 @@ void pkt_queue_close(pkt_queue_t *q)
     pthread_mutex_unlock(&q->lock);
 }
 
-int pkt_queue_get(pkt_queue_t *q, AVPacket *pkt, int64_t *read_us)
+int pkt_queue_get(pkt_queue_t *q, AVPacket *pkt, pkt_times_t *times)
 {
     int ret;
     pthread_mutex_lock(&q->lock);
@@ -115,8 +115,8 @@ int pkt_queue_get(pkt_queue_t *q, AVPacket *pkt, int64_t *read_us)
         item_t *it = &q->items[q->head];
         av_packet_move_ref(pkt, it->pkt);
         av_packet_free(&it->pkt);
-        if (read_us)
-            *read_us = it->read_us;
+        if (times)
+            *times = it->times;
         q->head = (q->head + 1) % q->cap;
         q->count--;
         pthread_cond_broadcast(&q->cond);

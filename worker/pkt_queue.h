@@ -21,21 +21,29 @@ typedef struct pkt_queue pkt_queue_t;
 pkt_queue_t *pkt_queue_new(int capacity, bool drop, int video_index);
 void pkt_queue_free(pkt_queue_t **qp);
 
+/* When a packet came: read_us, av_gettime_relative() when the worker read
+ * it; arrival_unix_us, the wall clock (Unix us) at which it reached the
+ * ingest from the publisher (0: unknown). */
+typedef struct {
+    int64_t read_us;
+    int64_t arrival_unix_us;
+} pkt_times_t;
+
 /*
- * Takes the packet's reference (pkt is left blank) with the wall time it
- * was read. Returns 0, 1 when it was dropped, or AVERROR_EXIT after
- * pkt_queue_close().
+ * Takes the packet's reference (pkt is left blank) with its times. Returns 0, 1
+ * when it was dropped, or AVERROR_EXIT after pkt_queue_close().
  */
-int pkt_queue_put(pkt_queue_t *q, AVPacket *pkt, int64_t read_us);
+int pkt_queue_put(pkt_queue_t *q, AVPacket *pkt, pkt_times_t times);
 /* Marks the end of input: get() returns AVERROR_EOF once empty. */
 void pkt_queue_finish(pkt_queue_t *q);
 /* Wakes both sides for shutdown; later puts fail, gets return EXIT. */
 void pkt_queue_close(pkt_queue_t *q);
 /*
- * Waits for a packet and moves it into pkt. Returns 0, AVERROR_EOF after
+ * Waits for a packet and moves it into pkt, its times into *times (may be
+ * NULL). Returns 0, AVERROR_EOF after
  * finish(), or AVERROR_EXIT after close().
  */
-int pkt_queue_get(pkt_queue_t *q, AVPacket *pkt, int64_t *read_us);
+int pkt_queue_get(pkt_queue_t *q, AVPacket *pkt, pkt_times_t *times);
 /* Packets dropped so far; any thread. */
 int64_t pkt_queue_dropped(pkt_queue_t *q);
 

@@ -77,6 +77,7 @@
 #include <libswscale/swscale.h>
 
 #include "hls_output.h"
+#include "hls_parts.h"
 #include "log.h"
 #include "origin.h"
 #include "pkt_queue.h"
@@ -137,8 +138,10 @@ static bool resume_here(transcode_session_t *s, int64_t pts, AVRational tb,
     return true;
 }
 
-static int handle_video(transcode_session_t *s, AVPacket *pkt, int64_t read_us)
+static int handle_video(transcode_session_t *s, AVPacket *pkt,
+                        pkt_times_t times)
 {
+    int64_t read_us = times.read_us;
     int ret;
     bool key = pkt->flags & AV_PKT_FLAG_KEY;
 
@@ -158,8 +161,12 @@ static int handle_video(transcode_session_t *s, AVPacket *pkt, int64_t read_us)
                         resume_here(s, pkt->pts, s->vtb, s->half_us);
         boundary = segment_align_decide(&s->align, pkt->pts, key,
                                         transcode_remuxing(s), first_ok);
-        if (boundary)
+        if (boundary) {
             segment_align_ring_push(&s->bnd, pkt->pts, read_us);
+            hls_parts_note_date(
+                s, transcode_us_of(pkt->pts, s->vtb) + s->ts_offset_us,
+                times.arrival_unix_us);
+        }
     }
     for (int i = 0; i < s->nrend; i++) {
         rend_t *r = &s->rend[i];
@@ -282,7 +289,12 @@ static void *reader_main(void *arg)
             continue;
         }
         transcode_stats_add(s, &s->st.packets_in, 1);
-        int r = pkt_queue_put(s->q, pkt, av_gettime_relative());
+        /* Dated by the ingest's clock, else by this read. */
+        pkt_times_t times = {.read_us = av_gettime_relative(),
+                             .arrival_unix_us = s->src->arrival_unix_us};
+        if (times.arrival_unix_us <= 0)
+            times.arrival_unix_us = av_gettime();
+        int r = pkt_queue_put(s->q, pkt, times);
         if (r < 0 && r != 1)
             ret = r;
     }
@@ -536,7 +548,7 @@ int transcode_session_run(transcode_session_t *s)
     }
     s->reader_started = true;
     for (;;) {
-        int64_t read_us = 0;
+        pkt_times_t times = {0};
         /* Stopped: what is still queued is not worked through (a session
          * that lags would spend as long again on a backlog that nobody
          * waits for); the encoders' last frames still go out. */
@@ -547,7 +559,7 @@ int transcode_session_run(transcode_session_t *s)
                          "input=\"%s\" packets=%d", s->src->name, left);
             break;
         }
-        ret = pkt_queue_get(s->q, pkt, &read_us);
+        ret = pkt_queue_get(s->q, pkt, &times);
         if (ret < 0)
             break;
         fix_discontinuity(s, pkt);
@@ -561,8 +573,12 @@ int transcode_session_run(transcode_session_t *s)
             s->have_offset = true;
         }
         if (pkt->stream_index == s->vi)
-            ret = handle_video(s, pkt, read_us);
-        else
+            ret = handle_video(s, pkt, times);
+        else if (s->vi < 0 && pkt->pts != AV_NOPTS_VALUE)
+            hls_parts_note_date(
+                s, transcode_us_of(pkt->pts, s->atb) + s->ts_offset_us,
+                times.arrival_unix_us);
+        if (pkt->stream_index != s->vi)
             ret = handle_audio(s, pkt);
         av_packet_unref(pkt);
         if (s->origin && !s->fatal)

@@ -29,9 +29,13 @@ typedef struct {
     char output[1024];        /* a directory, or an http(s):// origin URL */
     hwplan_backend_t backend; /* auto resolves through `devices` */
     const hwplan_devices_t *devices; /* what the probe found; borrowed */
-    char device[256];   /* VAAPI render node or CUDA index; "" = default */
-    double segment_s;   /* target segment duration and keyframe interval */
-    bool fmp4;          /* fMP4 segments instead of MPEG-TS */
+    char device[256]; /* VAAPI render node or CUDA index; "" = default */
+    double segment_s; /* target segment duration and keyframe interval */
+    bool fmp4;        /* fMP4 segments instead of MPEG-TS */
+    /* Low-Latency HLS (live fMP4 only): each segment is made of parts of
+     * at most this many seconds, published as each completes, with an
+     * LL-HLS playlist (hls_writer.h) after each; 0 = none. */
+    double part_s;
     bool vod;           /* VOD playlists (whole file) instead of live */
     int list_size;      /* live sliding window, segments */
     const char *preset; /* x264 preset; NULL = veryfast */

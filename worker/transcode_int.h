@@ -32,6 +32,7 @@
 #define MAX_PENDING 4096
 #define HOLD_MAX    512 /* audio packets held per rendition (~10 s) */
 #define GONE_MAX    66  /* old segments waiting for their DELETE */
+#define DATES_MAX   16  /* segment dates kept (hls_parts.c) */
 
 typedef struct {
     ladder_rendition_t r;
@@ -61,7 +62,14 @@ typedef struct {
     double first_dur;
     int64_t first_start_us, first_end_us, first_due_us;
     char gone[GONE_MAX][HLS_WRITER_URI_MAX]; /* out of the playlist, */
+    int gone_parts[GONE_MAX];                /* with their parts, */
     int ngone;                               /* deleted later */
+    /* Low-Latency HLS: the current part began at part_out_us (with a
+     * keyframe when part_indep) and has had a packet when part_any; the
+     * current segment's parts are published when parts_ok. */
+    int64_t part_out_us, part_delay_us; /* the keyframe's pts - dts */
+    int64_t part_last_us;               /* the last video frame's place */
+    bool part_indep, part_any, parts_ok;
     double pub_s;            /* duration of the segments published */
     int64_t pub_bytes;       /* and their bytes */
     segment_align_sel_t sel; /* its frame selection */
@@ -133,6 +141,12 @@ struct transcode_session {
      * which lands on resume_us. */
     bool cont;
     hls_writer_opts_t wopts; /* every rendition's playlist options */
+    char tag[12];            /* this session's file names (hls_parts.h) */
+    char init_uri[HLS_WRITER_URI_MAX]; /* its fMP4 init segment */
+    struct {
+        int64_t out_us, unix_us;
+    } dates[DATES_MAX]; /* hls_parts_note_date */
+    int ndates, date_next;
     hls_timeline_t tl;
     int64_t resume_us;
     bool have_first;

@@ -240,6 +240,7 @@ static int to_packet(packet_source_t *src, zsrc_t *z,
     pkt->duration = m->duration;
     if (m->keyframe)
         pkt->flags |= AV_PKT_FLAG_KEY;
+    src->arrival_unix_us = m->arrival_unix_us;
     if (z->new_extra[m->track]) {
         ret = av_packet_add_side_data(pkt, AV_PKT_DATA_NEW_EXTRADATA,
                                       z->new_extra[m->track],

@@ -19,7 +19,8 @@ static int put(pkt_queue_t *q, int stream, bool key, int tag)
     p->stream_index = stream;
     p->flags = key ? AV_PKT_FLAG_KEY : 0;
     p->pts = tag;
-    int ret = pkt_queue_put(q, p, tag);
+    int ret = pkt_queue_put(
+        q, p, (pkt_times_t){.read_us = tag, .arrival_unix_us = 10 * tag});
     av_packet_free(&p);
     return ret;
 }
@@ -27,12 +28,14 @@ static int put(pkt_queue_t *q, int stream, bool key, int tag)
 static int get(pkt_queue_t *q)
 {
     AVPacket *p = av_packet_alloc();
-    int64_t us = -1;
+    pkt_times_t times = {-1, -1};
     assert_non_null(p);
-    int ret = pkt_queue_get(q, p, &us);
+    int ret = pkt_queue_get(q, p, &times);
     int tag = ret < 0 ? ret : (int)p->pts;
-    if (ret == 0)
-        assert_int_equal(us, p->pts);
+    if (ret == 0) {
+        assert_int_equal(times.read_us, p->pts);
+        assert_int_equal(times.arrival_unix_us, 10 * p->pts);
+    }
     av_packet_free(&p);
     return tag;
 }
