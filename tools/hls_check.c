@@ -7,9 +7,12 @@
  * change between two snapshots of a live playlist) and 7 (protocol
  * version compatibility), each reported under a short rule name so a
  * test can tell which rule a playlist breaks. Unknown tags are ignored,
- * as clients must ignore them.
+ * as clients must ignore them. The Low-Latency tags (RFC 8216bis) are
+ * read and checked by hls_check_ll.c through three hooks (init, each tag
+ * line, finish).
  */
 #include "hls_check.h"
+#include "hls_check_ll.h"
 #include "hls_syntax.h"
 
 #include <math.h>
@@ -20,10 +23,9 @@
 
 #define ATTRS_MAX 32
 
-static void add(hls_report_t *r, const char *rule, int line, const char *fmt,
-                ...)
+static void vadd(hls_report_t *r, const char *rule, int line, const char *fmt,
+                 va_list ap)
 {
-    va_list ap;
     if (r->n >= HLS_CHECK_MAX_PROBLEMS) {
         r->dropped++;
         return;
@@ -31,8 +33,24 @@ static void add(hls_report_t *r, const char *rule, int line, const char *fmt,
     hls_problem_t *p = &r->p[r->n++];
     snprintf(p->rule, sizeof(p->rule), "%s", rule);
     p->line = line;
-    va_start(ap, fmt);
     vsnprintf(p->text, sizeof(p->text), fmt, ap);
+}
+
+__attribute__((format(printf, 4, 5))) static void
+add(hls_report_t *r, const char *rule, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vadd(r, rule, line, fmt, ap);
+    va_end(ap);
+}
+
+void hls_report_add(hls_report_t *r, const char *rule, int line,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vadd(r, rule, line, fmt, ap);
     va_end(ap);
 }
 
@@ -282,6 +300,8 @@ static void media_tag_line(void *scan, const char *line, int no)
         add(r, "mixed", no, "master playlist tag in a media playlist");
         return;
     }
+    if (hls_ll_media_tag(s->m, line, no, r))
+        return;
     int t = tag_index(line, media_playlist_tags, COUNT(media_playlist_tags));
     if (t >= 0 && ++s->once[t] > 1)
         add(r, "tag-once", no, "%s appears more than once",
@@ -369,6 +389,7 @@ static void media_finish(media_scan_t *s)
     if (s->disc_seen && !m->has_disc_seq)
         add(r, "discontinuity-sequence-required", 0,
             "EXT-X-DISCONTINUITY without EXT-X-DISCONTINUITY-SEQUENCE");
+    hls_ll_media_finish(m, r);
 }
 
 int hls_check_media(const char *text, hls_media_t *m, hls_report_t *r)
@@ -379,6 +400,7 @@ int hls_check_media(const char *text, hls_media_t *m, hls_report_t *r)
     memset(m, 0, sizeof(*m));
     m->version = 1;
     m->target = -1;
+    hls_ll_media_init(m);
     scan_playlist(text, r, &s, media_uri_line, media_tag_line);
     media_finish(&s);
     return r->n + r->dropped - before;

@@ -11,6 +11,8 @@
 #define HLS_CHECK_MAX_SEGMENTS 2048 /* per media playlist; more: a problem */
 #define HLS_CHECK_MAX_VARIANTS 64   /* per master playlist; more: a problem */
 #define HLS_CHECK_MAX_TEXT     (4 << 20) /* the largest playlist read */
+#define HLS_CHECK_MAX_PARTS    1024      /* EXT-X-PART per media playlist */
+#define HLS_CHECK_MAX_REPORTS  32 /* EXT-X-RENDITION-REPORT per playlist */
 
 /* One broken rule: its short name (e.g. "targetduration"), the 1-based
  * line of the playlist (0 when none) and a sentence. */
@@ -31,10 +33,58 @@ typedef struct {
 typedef struct {
     double duration;    /* EXTINF */
     bool discontinuity; /* preceded by EXT-X-DISCONTINUITY */
+    bool has_pdt;       /* preceded by EXT-X-PROGRAM-DATE-TIME */
+    double pdt;         /* its date, seconds since 1970 (UTC) */
+    int first_part;     /* its parts: hls_ll_t.part[first_part...] */
+    int nparts;         /* 0: none listed */
     char uri[256];
 } hls_segment_t;
 
-/* A parsed media playlist (about 0.5 MB: allocate it on the heap). */
+/* One EXT-X-PART (a Partial Segment). */
+typedef struct {
+    double duration;
+    bool independent, gap;
+    int seg;   /* the segment (index in hls_media_t.seg) it belongs to;
+                * nseg for the parts of the incomplete last segment */
+    int index; /* its Part Index within that segment, from 0 as listed */
+    int line;
+    char uri[256];
+} hls_part_t;
+
+/* One EXT-X-RENDITION-REPORT; an attribute left out means the value of
+ * the playlist that carries it (RFC 8216bis 4.4.5.4). */
+typedef struct {
+    char uri[256];
+    bool has_msn, has_part;
+    long long last_msn, last_part;
+    int line;
+} hls_rendition_report_t;
+
+/* What a media playlist says of Low-Latency HLS (RFC 8216bis); every
+ * number is -1 when its tag or attribute is absent. */
+typedef struct {
+    double part_target;    /* EXT-X-PART-INF PART-TARGET */
+    bool server_control;   /* EXT-X-SERVER-CONTROL is there */
+    bool can_block_reload; /* CAN-BLOCK-RELOAD=YES */
+    double part_hold_back, hold_back, can_skip_until;
+    long long skipped; /* EXT-X-SKIP SKIPPED-SEGMENTS, 0 without */
+    bool has_skip;
+    int skip_line, skip_need; /* its line, the EXT-X-VERSION it needs */
+    char hint_type[8];        /* EXT-X-PRELOAD-HINT TYPE, "" without one */
+    char hint_uri[256];
+    int hint_line;
+    /* The parts of the incomplete last segment (after the last URI). */
+    int tail_first, tail_nparts;
+    bool tail_discontinuity, tail_has_pdt;
+    double tail_pdt;
+    int npart;
+    hls_part_t part[HLS_CHECK_MAX_PARTS];
+    int nreport;
+    hls_rendition_report_t report[HLS_CHECK_MAX_REPORTS];
+} hls_ll_t;
+
+/* A parsed media playlist (about 1 MB: allocate it on the heap). The
+ * first segment listed has sequence number media_seq + ll.skipped. */
 typedef struct {
     int version;         /* EXT-X-VERSION, 1 when absent */
     long long target;    /* EXT-X-TARGETDURATION, -1 when absent */
@@ -44,6 +94,7 @@ typedef struct {
     bool endlist;
     int nseg;
     hls_segment_t seg[HLS_CHECK_MAX_SEGMENTS];
+    hls_ll_t ll; /* the Low-Latency tags: see hls_check_ll.h */
 } hls_media_t;
 
 typedef struct {

@@ -547,7 +547,7 @@ static size_t put_ll_head(char *buf, size_t cap, const hls_writer_t *w)
                             "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,"
                             "PART-HOLD-BACK=%.3f,CAN-SKIP-UNTIL=%.1f\n"
                             "#EXT-X-PART-INF:PART-TARGET=%.5f\n",
-                            ceil(3 * part * 1000) / 1000,
+                            ceil(3 * part * 1000 - 1e-6) / 1000,
                             6.0 * (double)w->target, part);
 }
 

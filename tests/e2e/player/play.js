@@ -20,6 +20,18 @@
 //   --min-ratio R       playhead advance / wall time after start-up
 //                       (default 0.9)
 //   --startup-timeout S how long playback may take to start (default 20)
+//   --low-latency       hls.js in lowLatencyMode (LL-HLS: blocking
+//                       playlist reloads, parts); every 0.5 s the
+//                       glass-to-glass latency, now - hls.playingDate
+//                       (the playhead's EXT-X-PROGRAM-DATE-TIME: when the
+//                       ingest received that frame), is sampled
+//   --max-latency S     with --low-latency: the median latency after
+//                       start-up at most S (default: not checked)
+//   --max-latency-p95 S and its 95th percentile
+//
+// With --low-latency the line also has "latency" {median, p95, max,
+// samples} and "latency_series" ([unix ms, latency s] every 0.5 s), and
+// the stalls' "stall_times" ([unix ms at start, length s]).
 //
 // Prints, per URL, one line {"url", "ok", "reasons", "startup_s",
 // "wall_s", "advance_s", "ratio", "longest_stall_s", "stalls" ([start s,
@@ -41,6 +53,9 @@ const opts = {
     maxStall: 5,
     minRatio: 0.9,
     startupTimeout: 20,
+    lowLatency: false,
+    maxLatency: null,
+    maxLatencyP95: null,
     chromium: process.env.PRISM_CHROMIUM || '/usr/bin/chromium',
 };
 const args = process.argv.slice(2);
@@ -51,11 +66,14 @@ for (let i = 0; i < args.length; i++) {
     else if (a === '--max-stall') opts.maxStall = Number(args[++i]);
     else if (a === '--min-ratio') opts.minRatio = Number(args[++i]);
     else if (a === '--startup-timeout') opts.startupTimeout = Number(args[++i]);
+    else if (a === '--low-latency') opts.lowLatency = true;
+    else if (a === '--max-latency') opts.maxLatency = Number(args[++i]);
+    else if (a === '--max-latency-p95') opts.maxLatencyP95 = Number(args[++i]);
     else pos.push(a);
 }
 if (pos.length < 2 || !(Number(pos[pos.length - 1]) > 0) || Number.isNaN(opts.maxStall) ||
     Number.isNaN(opts.minRatio) || Number.isNaN(opts.startupTimeout)) {
-    process.stderr.write('usage: node play.js URL... SECONDS [--levels] ' +
+    process.stderr.write('usage: node play.js URL... SECONDS [--levels] [--low-latency] ' +
         '[--max-stall S] [--min-ratio R] [--startup-timeout S]\n');
     process.exit(2);
 }
@@ -93,18 +111,25 @@ function serve() {
 }
 
 // Runs in the page: plays url, samples the playhead every 100 ms.
-function startPlayer(src) {
+function startPlayer(src, lowLatency) {
     const v = document.getElementById('v');
     const s = {
         t0: performance.now(), startup: null, samples: [], fatal: [],
-        errors: [], levels: [], fragLevels: [], switched: [],
+        errors: [], levels: [], fragLevels: [], switched: [], lat: [],
+        wall0: Date.now(),
     };
     window.__s = s;
     if (!window.Hls || !Hls.isSupported()) {
         s.fatal.push('hls.js is not supported in this browser (no MSE)');
         return;
     }
-    const hls = new Hls({ lowLatencyMode: false });
+    const hls = new Hls({ lowLatencyMode: lowLatency });
+    if (lowLatency)
+        setInterval(() => {
+            const d = hls.playingDate;
+            if (d && !v.paused && s.lat.length < 20000)
+                s.lat.push([Date.now(), (Date.now() - d.getTime()) / 1000]);
+        }, 500);
     window.__hls = hls;
     hls.on(Hls.Events.MANIFEST_PARSED, (_, d) => {
         s.levels = d.levels.map((l) => ({
@@ -147,6 +172,30 @@ function startPlayer(src) {
     }, 100);
 }
 
+// The latency samples after start-up: median, p95, max, and the checks.
+function latencyFigures(result, s, startWall) {
+    const after = s.lat.filter((x) => x[0] >= startWall);
+    const sorted = after.map((x) => x[1]).sort((a, b) => a - b);
+    const q = (p) => sorted.length ?
+        +sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
+            .toFixed(3) : null;
+    result.latency = { median: q(0.5), p95: q(0.95),
+        max: sorted.length ? +sorted[sorted.length - 1].toFixed(3) : null,
+        samples: sorted.length };
+    result.latency_series = after.map(([w, l]) => [w, +l.toFixed(3)]);
+    if (!sorted.length)
+        result.reasons.push('no latency sample (hls.playingDate: no ' +
+            'EXT-X-PROGRAM-DATE-TIME?)');
+    if (opts.maxLatency !== null && sorted.length &&
+        result.latency.median > opts.maxLatency)
+        result.reasons.push(`median latency ${result.latency.median} s > ` +
+            `${opts.maxLatency} s`);
+    if (opts.maxLatencyP95 !== null && sorted.length &&
+        result.latency.p95 > opts.maxLatencyP95)
+        result.reasons.push(`p95 latency ${result.latency.p95} s > ` +
+            `${opts.maxLatencyP95} s`);
+}
+
 function fail(msg) {
     process.stderr.write('play.js: ' + msg + '\n');
     process.exit(2);
@@ -160,7 +209,7 @@ async function playOne(browser, origin, url) {
         m.type() === 'error' && console.push(m.text()));
     tab.on('pageerror', (e) => console.length < 20 && console.push(e.message));
     await tab.goto(origin);
-    await tab.evaluate(startPlayer, url);
+    await tab.evaluate(([u, ll]) => startPlayer(u, ll), [url, opts.lowLatency]);
     const wallStart = Date.now();
 
     // Start-up: the playhead moves.
@@ -230,6 +279,12 @@ async function playOne(browser, origin, url) {
             i === 0 || a[i - 1].level !== f.level).slice(0, 20).map((f) =>
             [+((f.t - s.startup) / 1000).toFixed(1), f.level]);
         result.longest_stall_s = +(stall / 1000).toFixed(2);
+        // Stalls on the wall clock (the page's performance.now() counts
+        // from its wall0), for a test that knows when it broke something.
+        result.stall_times = result.stalls.map(([at, len]) =>
+            [Math.round(s.wall0 + (s.startup - s.t0) + at * 1000), len]);
+        if (opts.lowLatency)
+            latencyFigures(result, s, s.wall0 + (s.startup - s.t0));
         if (result.ratio < opts.minRatio)
             result.reasons.push(`the playhead advanced ${result.advance_s} s ` +
                 `in ${span.toFixed(2)} s (ratio ${result.ratio} < ` +
