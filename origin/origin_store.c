@@ -1,0 +1,376 @@
+/* The origin's files in memory: path -> bytes, bounded, oldest evicted. */
+#include "origin_store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * How this works: one chained hash table of entries by path, and two lists
+ * in the order files were put (a replaced file moves to the end): media
+ * and the like in one, playlists in the other, so eviction takes the head
+ * of the first and only then of the second, in O(1). Playlists that carry
+ * a preload hint are also chained in a second, fixed-size table keyed by
+ * the hinted path, so a request for a missing file learns in O(1) whether
+ * it is hinted.
+ */
+
+#define HINT_BUCKETS 1024
+
+typedef struct entry {
+    char *path;
+    origin_blob_t *blob;
+    int64_t stored_ms;
+    bool playlist;
+    char *hint; /* playlists: the hinted path, or NULL */
+    int64_t hold_ms;
+    struct entry *hnext;       /* hash chain by path */
+    struct entry *hint_next;   /* hint chain by hint */
+    struct entry *prev, *next; /* age list */
+} entry_t;
+
+typedef struct {
+    entry_t *head, *tail;
+} age_list_t;
+
+struct origin_store {
+    entry_t **buckets;
+    size_t nbuckets; /* a power of two */
+    entry_t *hints[HINT_BUCKETS];
+    age_list_t media, playlists;
+    origin_store_stats_t st;
+};
+
+static uint64_t fnv1a(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+void origin_etag(const void *data, size_t len, char out[24])
+{
+    snprintf(out, 24, "\"%016llx\"",
+             (unsigned long long)(fnv1a(data, len) ^ (uint64_t)len));
+}
+
+origin_blob_t *origin_blob_new(const void *data, size_t len)
+{
+    origin_blob_t *b = malloc(sizeof(*b) + len + 1);
+    if (!b)
+        return NULL;
+    atomic_init(&b->refs, 1);
+    b->len = len;
+    if (len)
+        memcpy(b->data, data, len);
+    b->data[len] = '\0'; /* playlists are parsed as text */
+    origin_etag(b->data, len, b->etag);
+    return b;
+}
+
+origin_blob_t *origin_blob_ref(origin_blob_t *b)
+{
+    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+    return b;
+}
+
+void origin_blob_unref(origin_blob_t **bp)
+{
+    origin_blob_t *b = *bp;
+    if (!b)
+        return;
+    *bp = NULL;
+    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+        free(b);
+}
+
+origin_blob_t *origin_blob_of_data(void *data)
+{
+    return (origin_blob_t *)((char *)data - offsetof(origin_blob_t, data));
+}
+
+static uint64_t hash_str(const char *s)
+{
+    return fnv1a(s, strlen(s));
+}
+
+origin_store_t *origin_store_new(uint64_t max_bytes)
+{
+    origin_store_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->nbuckets = 256;
+    s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
+    if (!s->buckets) {
+        free(s);
+        return NULL;
+    }
+    s->st.max_bytes = max_bytes;
+    return s;
+}
+
+static void entry_free(entry_t *e)
+{
+    origin_blob_unref(&e->blob);
+    free(e->path);
+    free(e->hint);
+    free(e);
+}
+
+void origin_store_free(origin_store_t **sp)
+{
+    origin_store_t *s = *sp;
+    if (!s)
+        return;
+    for (int l = 0; l < 2; l++) {
+        entry_t *e = l ? s->playlists.head : s->media.head;
+        while (e) {
+            entry_t *n = e->next;
+            entry_free(e);
+            e = n;
+        }
+    }
+    free(s->buckets);
+    free(s);
+    *sp = NULL;
+}
+
+static entry_t **find_slot(origin_store_t *s, const char *path)
+{
+    entry_t **pp = &s->buckets[hash_str(path) & (s->nbuckets - 1)];
+    while (*pp && strcmp((*pp)->path, path))
+        pp = &(*pp)->hnext;
+    return pp;
+}
+
+static age_list_t *list_of(origin_store_t *s, const entry_t *e)
+{
+    return e->playlist ? &s->playlists : &s->media;
+}
+
+static void list_unlink(age_list_t *l, entry_t *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        l->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        l->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void list_append(age_list_t *l, entry_t *e)
+{
+    e->prev = l->tail;
+    e->next = NULL;
+    if (l->tail)
+        l->tail->next = e;
+    else
+        l->head = e;
+    l->tail = e;
+}
+
+static void hint_unlink(origin_store_t *s, entry_t *e)
+{
+    if (!e->hint)
+        return;
+    entry_t **pp = &s->hints[hash_str(e->hint) % HINT_BUCKETS];
+    while (*pp && *pp != e)
+        pp = &(*pp)->hint_next;
+    if (*pp)
+        *pp = e->hint_next;
+    e->hint_next = NULL;
+    free(e->hint);
+    e->hint = NULL;
+}
+
+static void hint_link(origin_store_t *s, entry_t *e, char *hint)
+{
+    e->hint = hint;
+    entry_t **head = &s->hints[hash_str(hint) % HINT_BUCKETS];
+    e->hint_next = *head;
+    *head = e;
+}
+
+/* Unlinks e from everything and frees it. */
+static void remove_entry(origin_store_t *s, entry_t *e)
+{
+    entry_t **pp = find_slot(s, e->path);
+    if (*pp == e)
+        *pp = e->hnext;
+    hint_unlink(s, e);
+    list_unlink(list_of(s, e), e);
+    s->st.bytes -= e->blob->len;
+    s->st.files--;
+    entry_free(e);
+}
+
+static void grow(origin_store_t *s)
+{
+    size_t n = s->nbuckets * 2;
+    entry_t **b = calloc(n, sizeof(*b));
+    if (!b)
+        return; /* longer chains, still correct */
+    for (size_t i = 0; i < s->nbuckets; i++) {
+        entry_t *e = s->buckets[i];
+        while (e) {
+            entry_t *next = e->hnext;
+            size_t j = hash_str(e->path) & (n - 1);
+            e->hnext = b[j];
+            b[j] = e;
+            e = next;
+        }
+    }
+    free(s->buckets);
+    s->buckets = b;
+    s->nbuckets = n;
+}
+
+/* Evicts the oldest files, media first, keeping `keep`. */
+static void evict(origin_store_t *s, const entry_t *keep)
+{
+    while (s->st.bytes > s->st.max_bytes) {
+        entry_t *e = s->media.head;
+        if (e == keep)
+            e = e->next;
+        if (!e) {
+            e = s->playlists.head;
+            if (e == keep)
+                e = e->next;
+        }
+        if (!e)
+            return;
+        s->st.evictions++;
+        s->st.evicted_bytes += e->blob->len;
+        remove_entry(s, e);
+    }
+}
+
+int origin_store_put(origin_store_t *s, const char *path, origin_blob_t *blob,
+                     int64_t now_ms, const char *hint, int64_t hold_ms)
+{
+    if (blob->len > s->st.max_bytes) {
+        origin_blob_unref(&blob);
+        return -EFBIG;
+    }
+    char *hcopy = NULL;
+    if (hint && hint[0] && !(hcopy = strdup(hint))) {
+        origin_blob_unref(&blob);
+        return -ENOMEM;
+    }
+    entry_t **pp = find_slot(s, path);
+    entry_t *e = *pp;
+    int rc = 1;
+    if (e) {
+        hint_unlink(s, e);
+        list_unlink(list_of(s, e), e);
+        s->st.bytes -= e->blob->len;
+        origin_blob_unref(&e->blob);
+    } else {
+        e = calloc(1, sizeof(*e));
+        if (!e || !(e->path = strdup(path))) {
+            free(e);
+            free(hcopy);
+            origin_blob_unref(&blob);
+            return -ENOMEM;
+        }
+        e->playlist = origin_path_is_playlist(path);
+        *pp = e;
+        s->st.files++;
+        rc = 0;
+    }
+    e->blob = blob;
+    e->stored_ms = now_ms;
+    e->hold_ms = hold_ms;
+    s->st.bytes += blob->len;
+    if (hcopy)
+        hint_link(s, e, hcopy);
+    list_append(list_of(s, e), e);
+    evict(s, e);
+    if (rc == 0 && s->st.files > s->nbuckets)
+        grow(s);
+    return rc;
+}
+
+origin_blob_t *origin_store_get(origin_store_t *s, const char *path,
+                                int64_t *stored_ms)
+{
+    entry_t *e = *find_slot(s, path);
+    if (!e)
+        return NULL;
+    if (stored_ms)
+        *stored_ms = e->stored_ms;
+    return e->blob;
+}
+
+int origin_store_delete(origin_store_t *s, const char *path)
+{
+    entry_t *e = *find_slot(s, path);
+    if (!e)
+        return -ENOENT;
+    remove_entry(s, e);
+    return 0;
+}
+
+bool origin_store_hinted(origin_store_t *s, const char *path, int64_t *hold_ms)
+{
+    for (entry_t *e = s->hints[hash_str(path) % HINT_BUCKETS]; e;
+         e = e->hint_next) {
+        if (!strcmp(e->hint, path)) {
+            if (hold_ms)
+                *hold_ms = e->hold_ms;
+            return true;
+        }
+    }
+    return false;
+}
+
+void origin_store_stats(const origin_store_t *s, origin_store_stats_t *out)
+{
+    *out = s->st;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+bool origin_path_is_playlist(const char *path)
+{
+    return ends_with(path, ".m3u8");
+}
+
+const char *origin_content_type(const char *path)
+{
+    static const struct {
+        const char *ext, *ctype;
+    } types[] = {
+        {".m3u8", "application/vnd.apple.mpegurl"},
+        {".m4s", "video/iso.segment"},
+        {".mp4", "video/mp4"},
+        {".ts", "video/mp2t"},
+        {".jpg", "image/jpeg"},
+        {".m4a", "audio/mp4"},
+        {".aac", "audio/aac"},
+        {".vtt", "text/vtt"},
+    };
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (ends_with(path, types[i].ext))
+            return types[i].ctype;
+    return "application/octet-stream";
+}
+
+bool origin_path_is_immutable(const char *path)
+{
+    return ends_with(path, ".m4s") || ends_with(path, ".mp4") ||
+           ends_with(path, ".ts") || ends_with(path, ".m4a") ||
+           ends_with(path, ".aac");
+}
