@@ -5,12 +5,15 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hls_master.h"
 #include "log.h"
 #include "output_files.h"
 
 #define MOD "transcode"
+/* The largest unfinished segment joined from its parts. */
+#define JOIN_MAX (64 << 20)
 
 /* Rendition r's playlist as the output has it now, parsed into a writer of
  * its own; NULL when it cannot be read or parsed. */
@@ -41,6 +44,60 @@ static void take_rates(rend_t *r, const hls_writer_t *w)
  * output already has one (its segments stay listed, numbering and
  * discontinuity sequence go on, its timeline is the stream's).
  */
+/*
+ * A continued LL-HLS playlist whose last segment the session before did
+ * not finish lists it complete, made of the parts it published: its file
+ * is made here from theirs, for players that load whole segments. A part
+ * that cannot be read leaves the file out (logged): those players skip
+ * it, the others play its parts.
+ */
+static void join_unfinished(transcode_session_t *s, rend_t *r)
+{
+    int last = hls_writer_count(r->pl) - 1;
+    const char *parts[HLS_WRITER_MAX_PARTS];
+    int n = hls_writer_segment_parts(r->pl, last, parts, HLS_WRITER_MAX_PARTS);
+    size_t len = 0, cap = 0;
+    char *seg = NULL, rel[200];
+    int k;
+    for (k = 0; k < n; k++) {
+        size_t got = 0;
+        output_files_rend_rel(r, parts[k], rel, sizeof(rel));
+        char *b = output_files_read_bytes(s, rel, JOIN_MAX, &got);
+        if (!b || len + got > JOIN_MAX) {
+            free(b);
+            break;
+        }
+        if (len + got > cap) {
+            char *grown = realloc(seg, cap = 2 * (len + got));
+            if (!grown) {
+                free(b);
+                break;
+            }
+            seg = grown;
+        }
+        memcpy(seg + len, b, got);
+        len += got;
+        free(b);
+    }
+    const char *uri = hls_writer_uri(r->pl, last);
+    if (k == n && len && uri) {
+        output_files_rend_rel(r, uri, rel, sizeof(rel));
+        output_files_put(s, rel, seg, len);
+        log_info(MOD,
+                 "The segment the session before left unfinished is "
+                 "listed as it was; its file is made from its parts.",
+                 "rendition=%s segment=%s parts=%d bytes=%zu", r->r.name, uri,
+                 n, len);
+    } else {
+        log_warn(MOD,
+                 "A part of the segment the session before left unfinished "
+                 "cannot be read: players that load whole segments skip it.",
+                 "rendition=%s segment=%s part=%d of=%d", r->r.name,
+                 uri ? uri : "?", k, n);
+    }
+    free(seg);
+}
+
 void hls_handover_continue(transcode_session_t *s, rend_t *r)
 {
     char *text = output_files_read_playlist(s, r);
@@ -48,6 +105,8 @@ void hls_handover_continue(transcode_session_t *s, rend_t *r)
         return;
     if (hls_writer_continue(r->pl, text) == 0) {
         r->continued = true;
+        if (hls_writer_resumes_unfinished(r->pl))
+            join_unfinished(s, r);
         hls_timeline_t tl = hls_writer_timeline(r->pl);
         take_rates(r, r->pl);
         if (tl.known) {

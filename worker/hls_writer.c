@@ -55,6 +55,8 @@ struct hls_writer {
     wpart_t *parts;
     int nparts, parts_cap, cur_parts;
     int evicted_parts; /* of the segment the last add reported evicted */
+    bool unfinished;   /* the continued text ended with an unfinished
+                          segment's parts */
     char cur_date[DATE_MAX];
     char hint[HLS_WRITER_URI_MAX];
     hls_writer_report_t reports[HLS_WRITER_MAX_REPORTS];
@@ -120,6 +122,8 @@ static void drop_parts(hls_writer_t *w, int n)
 static void prune_parts(hls_writer_t *w)
 {
     double after = 0; /* from the end of segment i to the playlist's */
+    for (int i = w->nparts - w->cur_parts; i < w->nparts; i++)
+        after += w->parts[i].duration;
     int keep_from = w->n;
     for (int i = w->n - 1; i >= 0; i--) {
         if (after > 3.0 * (double)w->target)
@@ -231,6 +235,7 @@ static int push_part(hls_writer_t *w, const char *uri, double duration,
     p->indep = indep;
     snprintf(p->uri, sizeof(p->uri), "%s", uri);
     w->cur_parts++;
+    prune_parts(w);
     return 0;
 }
 
@@ -240,6 +245,11 @@ int hls_writer_add_part(hls_writer_t *w, const char *uri, double duration,
     if (w->o.part_target_s <= 0)
         return -EINVAL;
     return push_part(w, uri, duration, independent);
+}
+
+bool hls_writer_resumes_unfinished(const hls_writer_t *w)
+{
+    return w->unfinished;
 }
 
 int hls_writer_evicted_parts(const hls_writer_t *w)
@@ -348,6 +358,48 @@ static bool attr_str(const char *line, const char *name, char *out, size_t len)
     return false;
 }
 
+/* Lists the parts of the segment being made as a whole segment: its URI
+ * is its parts' without the part index ("seg_7_x.3.m4s" -> "seg_7_x.m4s"),
+ * its duration theirs; DISC: a discontinuity before it. */
+static int complete_parts(hls_writer_t *t, bool disc)
+{
+    const wpart_t *p = &t->parts[t->nparts - t->cur_parts];
+    double d = 0;
+    for (int i = 0; i < t->cur_parts; i++)
+        d += p[i].duration;
+    char uri[HLS_WRITER_URI_MAX];
+    const char *ext = strrchr(p->uri, '.');
+    const char *k = ext;
+    while (k && k > p->uri && k[-1] != '.')
+        k--;
+    if (!ext || !k || k == p->uri || k == ext)
+        return -EINVAL; /* not a part's name: seg_..._tag.K.ext */
+    snprintf(uri, sizeof(uri), "%.*s%s", (int)(k - 1 - p->uri), p->uri, ext);
+    int ret = append(t, uri, d, disc, NULL, 0);
+    if (ret >= 0 && t->tl.known)
+        t->tl.end_us += (int64_t)llround(d * 1e6);
+    return ret < 0 ? ret : 0;
+}
+
+int hls_writer_segment_parts(const hls_writer_t *w, int n, const char **uris,
+                             int max)
+{
+    if (n < 0 || n >= w->n)
+        return 0;
+    int first = 0;
+    for (int i = 0; i < n; i++)
+        first += w->seg[i].nparts;
+    int k = 0;
+    for (; k < w->seg[n].nparts && k < max; k++)
+        uris[k] = w->parts[first + k].uri;
+    return k;
+}
+
+const char *hls_writer_uri(const hls_writer_t *w, int n)
+{
+    return n >= 0 && n < w->n ? w->seg[n].uri : NULL;
+}
+
 int hls_writer_continue(hls_writer_t *w, const char *text)
 {
     if (!text || strncmp(text, "#EXTM3U", 7) ||
@@ -434,10 +486,14 @@ int hls_writer_continue(hls_writer_t *w, const char *text)
         hls_writer_free(&t);
         return ret < 0 ? ret : -EINVAL;
     }
-    /* The parts of a segment the other session did not finish are not
-     * carried on: this one makes that segment again, from a keyframe. */
-    t->nparts -= t->cur_parts;
-    t->cur_parts = 0;
+    /* A segment the other session did not finish (parts, no EXTINF):
+     * players may have played its parts, so it stays as it was, complete
+     * now, and this session goes on after it (its end is the timeline's). */
+    bool unfinished = t->cur_parts > 0;
+    if (unfinished && (ret = complete_parts(t, disc)) < 0) {
+        hls_writer_free(&t);
+        return ret;
+    }
     t->cur_date[0] = '\0';
     char own_map[HLS_WRITER_URI_MAX];
     snprintf(own_map, sizeof(own_map), "%s", w->o.map_uri ? w->map_uri : "");
@@ -445,6 +501,7 @@ int hls_writer_continue(hls_writer_t *w, const char *text)
     free(w->parts);
     *w = *t;
     hls_writer_set_map(w, own_map);
+    w->unfinished = unfinished;
     w->next_disc = true;
     free(t);
     return 0;

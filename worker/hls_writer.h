@@ -93,6 +93,23 @@ int hls_writer_continue(hls_writer_t *w, const char *text);
 int hls_writer_add_part(hls_writer_t *w, const char *uri, double duration,
                         bool independent);
 
+/*
+ * Whether the playlist hls_writer_continue read ended with parts of a
+ * segment its writer did not finish. That segment is listed as it was,
+ * complete (its parts and their duration; the timeline ends after it),
+ * under its parts' name without the index; the caller makes its file
+ * from theirs.
+ */
+bool hls_writer_resumes_unfinished(const hls_writer_t *w);
+
+/* The URIs of the parts listed for segment N (0 = first listed), at most
+ * MAX (borrowed, until the writer changes); returns how many. */
+int hls_writer_segment_parts(const hls_writer_t *w, int n, const char **uris,
+                             int max);
+
+/* The URI of segment N; NULL when N is not listed. */
+const char *hls_writer_uri(const hls_writer_t *w, int n);
+
 /* How many parts the segment the last hls_writer_add evicted had. */
 int hls_writer_evicted_parts(const hls_writer_t *w);
 

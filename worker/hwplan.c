@@ -450,10 +450,16 @@ int hwplan_encoder_opts(hwplan_backend_t b, const ladder_rendition_t *r,
              * latency than veryfast's 10, SSIM still within 0.002 of
              * ffmpeg's defaults (docs/benchmarks.md). */
             int threads = r->height >= 1080 ? 0 : r->height >= 360 ? 2 : 1;
-            sb_printf(&sb,
-                      " preset=%s sc_threshold=0 forced-idr=1 threads=%d"
-                      " rc-lookahead=5 x264-params=sync-lookahead=0",
+            sb_printf(&sb, " preset=%s sc_threshold=0 forced-idr=1 threads=%d",
                       preset, threads);
+            /* Low latency: each frame a lookahead and a frame thread
+             * would hold (5 and 1 frames: 200 ms at 30 fps) is that much
+             * later in its part; slices keep the threads' speed. */
+            if (enc->low_latency)
+                sb_printf(&sb, " rc-lookahead=0 x264-params=sync-lookahead=0:"
+                               "sliced-threads=1");
+            else
+                sb_printf(&sb, " rc-lookahead=5 x264-params=sync-lookahead=0");
             if (profile)
                 sb_printf(&sb, " profile=%s", profile);
         } else if (r->codec == LADDER_CODEC_HEVC) {

@@ -107,6 +107,9 @@ typedef struct {
     const char *preset; /* x264 preset; NULL = "veryfast" */
     bool sw_decode;     /* decode on the CPU even where the device could
                            (the probe found no working hardware decoder) */
+    bool low_latency;   /* Low-Latency HLS: a frame leaves the encoder as
+                           soon as it is encoded (no lookahead, x264's
+                           threads in slices rather than frames) */
 } hwplan_encode_t;
 
 const char *hwplan_backend_name(hwplan_backend_t b);

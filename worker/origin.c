@@ -613,25 +613,43 @@ int origin_drain(origin_t *o)
 
 /* origin_read_text for an http(s) URL: a GET with the bearer token. */
 static char *read_http(const char *url, size_t max,
-                       const origin_access_t *access)
+                       const origin_access_t *access, size_t *lenp)
 {
-    char err[256], *text = NULL;
+    char err[256], *out = NULL;
     int status = 0;
     http_client_opts_t ho = client_opts(access, READ_TIMEOUT_MS, max);
-    int ret = http_client_once(&ho, "GET", url, NULL, 0, &status, &text, err,
-                               sizeof(err));
-    if (ret == 0 && (status < 200 || status >= 300)) {
-        free(text); /* absent (404) or refused */
-        text = NULL;
+    http_client_t *c = http_client_new(&ho);
+    if (!c)
+        return NULL;
+    /* Absent (404) or refused: NULL. */
+    if (http_client_request(c, "GET", url, NULL, 0, &status, err,
+                            sizeof(err)) == 0 &&
+        status >= 200 && status < 300) {
+        size_t n = 0;
+        const char *body = http_client_body(c, &n);
+        if ((out = malloc(n + 1))) {
+            memcpy(out, body, n);
+            out[n] = '\0';
+            *lenp = n;
+        }
     }
-    return text;
+    http_client_free(&c);
+    return out;
 }
 
 char *origin_read_text(const char *url, size_t max,
                        const origin_access_t *access)
 {
+    size_t len;
+    return origin_read(url, max, access, &len);
+}
+
+char *origin_read(const char *url, size_t max, const origin_access_t *access,
+                  size_t *lenp)
+{
+    *lenp = 0;
     if (!strncmp(url, "http://", 7) || !strncmp(url, "https://", 8))
-        return read_http(url, max, access);
+        return read_http(url, max, access, lenp);
     AVIOContext *io = NULL;
     AVDictionary *o = NULL;
     av_dict_set_int(&o, "rw_timeout", READ_TIMEOUT_MS * 1000LL, 0);
@@ -648,6 +666,7 @@ char *origin_read_text(const char *url, size_t max,
             break;
         len += (size_t)n;
     }
+    *lenp = len;
     avio_closep(&io);
     if (buf)
         buf[len] = '\0';

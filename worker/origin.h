@@ -46,6 +46,11 @@ typedef struct {
 char *origin_read_text(const char *url, size_t max,
                        const origin_access_t *access);
 
+/* As origin_read_text, for any bytes: their length in *LEN (the copy is
+ * NUL-terminated too). */
+char *origin_read(const char *url, size_t max, const origin_access_t *access,
+                  size_t *len);
+
 /* Failure policy; origin_policy_default() fills the defaults. */
 typedef struct {
     int timeout_ms; /* one request, connect to answer */

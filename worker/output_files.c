@@ -35,6 +35,14 @@ char *output_files_read(const transcode_session_t *s, const char *rel)
     return origin_read_text(url, TEXT_MAX, &s->o.origin.access);
 }
 
+char *output_files_read_bytes(const transcode_session_t *s, const char *rel,
+                              size_t max, size_t *len)
+{
+    char url[1400];
+    output_files_path(s, rel, url, sizeof(url));
+    return origin_read(url, max, &s->o.origin.access, len);
+}
+
 char *output_files_read_playlist(const transcode_session_t *s, const rend_t *r)
 {
     char rel[160];

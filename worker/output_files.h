@@ -21,6 +21,11 @@ void output_files_rend_rel(const rend_t *r, const char *file, char *buf,
  * caller frees it. Blocks on the origin (its timeouts). */
 char *output_files_read(const transcode_session_t *s, const char *rel);
 
+/* As output_files_read, for a file of any bytes up to MAX: its length in
+ * *LEN. */
+char *output_files_read_bytes(const transcode_session_t *s, const char *rel,
+                              size_t max, size_t *len);
+
 /* output_files_read of rendition r's playlist. */
 char *output_files_read_playlist(const transcode_session_t *s, const rend_t *r);
 

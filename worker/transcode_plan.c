@@ -158,6 +158,7 @@ int transcode_plan_session(transcode_session_t *s)
         .live = !s->o.vod,
         .bframes = s->o.bframes,
         .preset = s->o.preset,
+        .low_latency = s->o.part_s > 0 && !s->o.vod,
     };
     const char *codec = avcodec_get_name(s->src->streams[s->vi].par->codec_id);
     /* A CUDA device without a working NVDEC (or none for this codec)

@@ -275,6 +275,19 @@ static void test_software_plan(void **state)
     assert_non_null(strstr(e->opts, "rc-lookahead=5"));
     assert_non_null(strstr(e->opts, "sync-lookahead=0"));
     assert_non_null(strstr(p.enc[find(&l, "160p30")].opts, "threads=1"));
+    assert_null(strstr(e->opts, "sliced-threads"));
+    /* Low-Latency HLS: no lookahead, threads in slices. */
+    hwplan_t ll;
+    char why[256];
+    hwplan_encode_t lenc = {
+        .segment_s = 2, .live = true, .bframes = -1, .low_latency = true};
+    assert_int_equal(
+        hwplan_build(HWPLAN_SOFTWARE, &l, "h264", &lenc, &ll, why, sizeof(why)),
+        0);
+    e = &ll.enc[find(&l, "720p30")];
+    assert_non_null(strstr(e->opts, "rc-lookahead=0"));
+    assert_non_null(strstr(e->opts, "sliced-threads=1"));
+    assert_null(strstr(e->opts, "rc-lookahead=5"));
     /* From the decoder bilinear, cascaded (360p from 720p) bicubic. */
     assert_non_null(strstr(p.graph, "scale=w=1280:h=720:flags=bilinear"));
     assert_non_null(strstr(p.graph, "scale=w=640:h=360:flags=bicubic"));

@@ -28,6 +28,7 @@
 //   --max-latency S     with --low-latency: the median latency after
 //                       start-up at most S (default: not checked)
 //   --max-latency-p95 S and its 95th percentile
+//   --debug FILE        hls.js's debug log (with the page's console) to FILE
 //
 // With --low-latency the line also has "latency" {median, p95, max,
 // samples} and "latency_series" ([unix ms, latency s] every 0.5 s), and
@@ -56,6 +57,7 @@ const opts = {
     lowLatency: false,
     maxLatency: null,
     maxLatencyP95: null,
+    debug: null,
     chromium: process.env.PRISM_CHROMIUM || '/usr/bin/chromium',
 };
 const args = process.argv.slice(2);
@@ -69,6 +71,7 @@ for (let i = 0; i < args.length; i++) {
     else if (a === '--low-latency') opts.lowLatency = true;
     else if (a === '--max-latency') opts.maxLatency = Number(args[++i]);
     else if (a === '--max-latency-p95') opts.maxLatencyP95 = Number(args[++i]);
+    else if (a === '--debug') opts.debug = args[++i];
     else pos.push(a);
 }
 if (pos.length < 2 || !(Number(pos[pos.length - 1]) > 0) || Number.isNaN(opts.maxStall) ||
@@ -110,8 +113,9 @@ function serve() {
     });
 }
 
-// Runs in the page: plays url, samples the playhead every 100 ms.
-function startPlayer(src, lowLatency) {
+// Runs in the page: plays src (hls.js in lowLatencyMode when lowLatency),
+// samples the playhead every 100 ms.
+function startPlayer([src, lowLatency, debug]) {
     const v = document.getElementById('v');
     const s = {
         t0: performance.now(), startup: null, samples: [], fatal: [],
@@ -123,7 +127,7 @@ function startPlayer(src, lowLatency) {
         s.fatal.push('hls.js is not supported in this browser (no MSE)');
         return;
     }
-    const hls = new Hls({ lowLatencyMode: lowLatency });
+    const hls = new Hls({ lowLatencyMode: lowLatency, debug: !!debug });
     if (lowLatency)
         setInterval(() => {
             const d = hls.playingDate;
@@ -209,7 +213,10 @@ async function playOne(browser, origin, url) {
         m.type() === 'error' && console.push(m.text()));
     tab.on('pageerror', (e) => console.length < 20 && console.push(e.message));
     await tab.goto(origin);
-    await tab.evaluate(([u, ll]) => startPlayer(u, ll), [url, opts.lowLatency]);
+    if (opts.debug)
+        tab.on('console', (m) => fs.appendFileSync(opts.debug,
+            `${Date.now()} ${m.type()} ${m.text()}\n`));
+    await tab.evaluate(startPlayer, [url, opts.lowLatency, !!opts.debug]);
     const wallStart = Date.now();
 
     // Start-up: the playhead moves.
