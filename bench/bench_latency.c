@@ -197,8 +197,15 @@ static void measure_ll(rend_t *r, http_client_t *c, edge_t *e, double stop)
         long long want_msn = e->msn;
         int want_part = e->part + 1;
         resolve(r->url, e->hint, url);
-        if (get(c, url, r) < 0)
+        if (get(c, url, r) < 0) {
+            /* A hint that will not come (the stream moved on or
+             * restarted): the playlist again, a moment later. */
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            if (get(c, r->url, r) == 0)
+                parse_edge(http_client_body(c, NULL), e);
             continue;
+        }
         double loaded = unix_now();
         /* The hinted part is the next one: of this segment, or the first
          * of the next when this one ended (then _HLS_part past its last
@@ -384,9 +391,9 @@ int bench_latency_main(int argc, char **argv)
         bad += r[i].avail.n == 0;
         if (json) {
             printf("%s{\"name\": \"%s\", \"mode\": \"%s\", \"hold_back_s\": "
-                   "%.3f, \"errors\": %d, ",
+                   "%.3f, \"errors\": %d, \"last_error\": \"%s\", ",
                    i ? ", " : "", r[i].name, r[i].ll ? "llhls" : "hls",
-                   r[i].hold_s, r[i].errors);
+                   r[i].hold_s, r[i].errors, r[i].err);
             print_series("available", &r[i].avail, true, false);
             print_series("from_first_frame", &r[i].first, true, false);
             print_series("loaded", &r[i].loaded, true, false);

@@ -2,8 +2,9 @@
 # prism-origin on loopback, driven with curl as a worker and a player would:
 # uploads refused without the token; PUT, GET, ETag and 304; CORS preflight;
 # a blocking playlist reload answered by the PUT that satisfies it (after
-# it, and within 100 ms of it); one that times out with 503; a request for
-# the preload-hinted part held until the part is PUT; a hinted part that a
+# it, and within a second of it: not by the hold's end); one that times
+# out with 503; a request for the preload-hinted part held until the part
+# is PUT; a hinted part that a
 # take-over playlist no longer hints answered 404 at once; _HLS_skip=YES.
 set -euo pipefail
 origin=${PRISM_BUILD_DIR:?}/origin/prism-origin
@@ -148,8 +149,9 @@ done_at=$(now_ms)
 [ "$(cat "$tmp/bc")" = 200 ] || fail "blocking request: $(cat "$tmp/bc")"
 grep -q 'seg_00047.2.m4s' "$tmp/bb" || fail "blocking answer without 47.2"
 [ $((done_at - start)) -ge 900 ] || fail "answered before the PUT"
-[ $((done_at - put_at)) -le 100 ] ||
-    fail "answered $((done_at - put_at)) ms after the PUT (over 100)"
+# (by the PUT, not by the 6 s hold: the bound is loose, the machine shared)
+[ $((done_at - put_at)) -le 1000 ] ||
+    fail "answered $((done_at - put_at)) ms after the PUT (over 1000)"
 grep -qi '^Cache-Control: public, max-age=6' "$tmp/bh" ||
     fail "blocking answer not cacheable for 3 target durations"
 echo "blocking answer $((done_at - put_at)) ms after the PUT"
@@ -159,7 +161,7 @@ start=$(now_ms)
 c=$(code -m 15 "$base$pl?_HLS_msn=48&_HLS_part=0")
 took=$(($(now_ms) - start))
 [ "$c" = 503 ] || fail "unanswered blocking request gave $c"
-[ $took -ge 5900 ] && [ $took -le 7500 ] || fail "503 after $took ms, not ~6 s"
+[ $took -ge 5900 ] && [ $took -le 9000 ] || fail "503 after $took ms, not ~6 s"
 [ "$(metric prism_origin_blocking_timeouts_total)" = 1 ] ||
     fail "timeout not counted"
 
@@ -175,7 +177,7 @@ wait $cpid
 done_at=$(now_ms)
 [ "$(cat "$tmp/hc")" = 200 ] || fail "hinted part: $(cat "$tmp/hc")"
 cmp -s "$tmp/hb" "$tmp/p473" || fail "hinted part: other bytes"
-[ $((done_at - put_at)) -le 100 ] || fail "hinted part answered late"
+[ $((done_at - put_at)) -le 1000 ] || fail "hinted part answered late"
 [ "$(code "$base$dir/seg_00047.9.m4s")" = 404 ] ||
     fail "an unhinted missing part was not 404"
 

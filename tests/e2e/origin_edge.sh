@@ -19,47 +19,19 @@ cleanup() {
 trap cleanup EXIT
 fail() {
     echo "FAIL: $*" >&2
-    cat "$tmp/origin.log" "$tmp/logs/error.log" >&2 2>/dev/null || true
+    cat "$tmp/origin.log" "$tmp/edge/logs/error.log" >&2 2>/dev/null || true
     exit 1
 }
 # shellcheck source=scripts/farm
 source "$src/scripts/farm"
 FARM_DIR=$tmp
 oport=$(farm_port)
-eport=$(farm_port)
 origin_url=http://127.0.0.1:$oport
-edge=http://127.0.0.1:$eport
 "$origin" --listen "127.0.0.1:$oport" >"$tmp/origin.log" 2>&1 &
 pids+=($!)
-mkdir -p "$tmp/logs" "$tmp/cache"
-sed -e "s#/var/cache/nginx/prism-edge#$tmp/cache#" \
-    -e "s#listen 8080;#listen 127.0.0.1:$eport;#" \
-    -e "s#server 127.0.0.1:8090;#server 127.0.0.1:$oport;#" \
-    "$src/configs/nginx/edge.conf" >"$tmp/edge.conf"
-cat >"$tmp/nginx.conf" <<CONF
-daemon off;
-master_process off;
-pid $tmp/nginx.pid;
-error_log $tmp/logs/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path $tmp/body;
-    proxy_temp_path $tmp/proxy;
-    fastcgi_temp_path $tmp/fastcgi;
-    uwsgi_temp_path $tmp/uwsgi;
-    scgi_temp_path $tmp/scgi;
-    include $tmp/edge.conf;
-}
-CONF
-nginx -t -q -p "$tmp" -c "$tmp/nginx.conf" || fail "nginx refused edge.conf"
-nginx -p "$tmp" -c "$tmp/nginx.conf" &
-pids+=($!)
-for _ in $(seq 50); do
-    curl -fs -o /dev/null "$edge/healthz" && break
-    sleep 0.1
-done
-curl -fs -o /dev/null "$edge/healthz" || fail "edge not answering"
+farm_edge "$oport" || fail "the edge did not start"
+pids+=("$FARM_EDGE_PID")
+edge=http://127.0.0.1:$FARM_EDGE_PORT
 
 gets() { # GETs that reached the origin with 200 (this call's own excluded)
     curl -fs "$origin_url/metrics" |

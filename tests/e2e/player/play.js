@@ -25,12 +25,14 @@
 //                       glass-to-glass latency, now - hls.playingDate
 //                       (the playhead's EXT-X-PROGRAM-DATE-TIME: when the
 //                       ingest received that frame), is sampled
-//   --max-latency S     with --low-latency: the median latency after
+//   --latency           the latency samples without lowLatencyMode (plain
+//                       HLS as hls.js plays it by default)
+//   --max-latency S     with --(low-)latency: the median latency after
 //                       start-up at most S (default: not checked)
 //   --max-latency-p95 S and its 95th percentile
 //   --debug FILE        hls.js's debug log (with the page's console) to FILE
 //
-// With --low-latency the line also has "latency" {median, p95, max,
+// With --low-latency or --latency the line also has "latency" {median, p95, max,
 // samples} and "latency_series" ([unix ms, latency s] every 0.5 s), and
 // the stalls' "stall_times" ([unix ms at start, length s]).
 //
@@ -55,6 +57,7 @@ const opts = {
     minRatio: 0.9,
     startupTimeout: 20,
     lowLatency: false,
+    latency: false,
     maxLatency: null,
     maxLatencyP95: null,
     debug: null,
@@ -68,7 +71,8 @@ for (let i = 0; i < args.length; i++) {
     else if (a === '--max-stall') opts.maxStall = Number(args[++i]);
     else if (a === '--min-ratio') opts.minRatio = Number(args[++i]);
     else if (a === '--startup-timeout') opts.startupTimeout = Number(args[++i]);
-    else if (a === '--low-latency') opts.lowLatency = true;
+    else if (a === '--low-latency') opts.lowLatency = opts.latency = true;
+    else if (a === '--latency') opts.latency = true;
     else if (a === '--max-latency') opts.maxLatency = Number(args[++i]);
     else if (a === '--max-latency-p95') opts.maxLatencyP95 = Number(args[++i]);
     else if (a === '--debug') opts.debug = args[++i];
@@ -115,7 +119,7 @@ function serve() {
 
 // Runs in the page: plays src (hls.js in lowLatencyMode when lowLatency),
 // samples the playhead every 100 ms.
-function startPlayer([src, lowLatency, debug]) {
+function startPlayer([src, lowLatency, latency, debug]) {
     const v = document.getElementById('v');
     const s = {
         t0: performance.now(), startup: null, samples: [], fatal: [],
@@ -128,7 +132,7 @@ function startPlayer([src, lowLatency, debug]) {
         return;
     }
     const hls = new Hls({ lowLatencyMode: lowLatency, debug: !!debug });
-    if (lowLatency)
+    if (latency)
         setInterval(() => {
             const d = hls.playingDate;
             if (d && !v.paused && s.lat.length < 20000)
@@ -216,7 +220,8 @@ async function playOne(browser, origin, url) {
     if (opts.debug)
         tab.on('console', (m) => fs.appendFileSync(opts.debug,
             `${Date.now()} ${m.type()} ${m.text()}\n`));
-    await tab.evaluate(startPlayer, [url, opts.lowLatency, !!opts.debug]);
+    await tab.evaluate(startPlayer,
+        [url, opts.lowLatency, opts.latency, !!opts.debug]);
     const wallStart = Date.now();
 
     // Start-up: the playhead moves.
@@ -290,7 +295,7 @@ async function playOne(browser, origin, url) {
         // from its wall0), for a test that knows when it broke something.
         result.stall_times = result.stalls.map(([at, len]) =>
             [Math.round(s.wall0 + (s.startup - s.t0) + at * 1000), len]);
-        if (opts.lowLatency)
+        if (opts.latency)
             latencyFigures(result, s, s.wall0 + (s.startup - s.t0));
         if (result.ratio < opts.minRatio)
             result.reasons.push(`the playhead advanced ${result.advance_s} s ` +
