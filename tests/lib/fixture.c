@@ -256,3 +256,16 @@ bool fixture_closed_by_peer(int fd, int timeout_ms)
     }
     return false;
 }
+
+char *fixture_text_edit(const char *text, const char *from, const char *to)
+{
+    const char *at = strstr(text, from);
+    if (!at)
+        return NULL;
+    size_t n = strlen(text) - strlen(from) + strlen(to) + 1;
+    char *out = malloc(n);
+    if (out)
+        snprintf(out, n, "%.*s%s%s", (int)(at - text), text, to,
+                 at + strlen(from));
+    return out;
+}

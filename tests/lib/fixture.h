@@ -72,4 +72,8 @@ int fixture_read_exact(int fd, void *p, size_t n, int timeout_ms);
 /* Waits until the peer closes fd; true if it did within timeout_ms. */
 bool fixture_closed_by_peer(int fd, int timeout_ms);
 
+/* A copy of TEXT with the first FROM replaced by TO (malloc'd; the caller
+ * frees it); NULL when TEXT has no FROM or memory ran out. */
+char *fixture_text_edit(const char *text, const char *from, const char *to);
+
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "hls_check.h"
 #include "test_main.h"
 
@@ -78,12 +79,8 @@ static hls_report_t *master(const char *text, hls_master_t **mp)
 /* The good media playlist with the text `from` replaced by `to`. */
 static char *edit(const char *text, const char *from, const char *to)
 {
-    const char *at = strstr(text, from);
-    assert_non_null(at);
-    size_t n = strlen(text) - strlen(from) + strlen(to) + 1;
-    char *out = malloc(n);
+    char *out = fixture_text_edit(text, from, to);
     assert_non_null(out);
-    snprintf(out, n, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
     return out;
 }
 
