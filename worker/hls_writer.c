@@ -651,11 +651,12 @@ char *hls_writer_text(const hls_writer_t *w, bool endlist, size_t *len)
         const wseg_t *s = &w->seg[i];
         o +=
             put_seg_head(buf + o, cap - o, s->disc, s->map, &last_map, s->date);
-        o += put_parts(buf + o, cap - o, part, s->nparts);
+        if (ll) /* (a plain writer continuing an LL playlist: none) */
+            o += put_parts(buf + o, cap - o, part, s->nparts);
         part += s->nparts;
         PUT("#EXTINF:%.3f,\n%s\n", s->duration, s->uri);
     }
-    if (!endlist && (w->cur_parts || w->hint[0])) {
+    if (ll && !endlist && (w->cur_parts || w->hint[0])) {
         o += put_seg_head(buf + o, cap - o, w->next_disc,
                           w->o.map_uri ? w->map_uri : "", &last_map,
                           w->cur_date);

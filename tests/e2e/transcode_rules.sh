@@ -99,7 +99,8 @@ grep -q RESOLUTION "$tmp/oa/master.m3u8" && fail "audio-only has RESOLUTION"
 ffmpeg -hide_banner -loglevel error -i "$tmp/oa/master.m3u8" -f null - ||
     fail "ffmpeg cannot read the audio-only master"
 
-# fMP4 segments in a live window: init.mp4, .m4s, not VOD, no ENDLIST
+# fMP4 segments in a live window: init_TAG.mp4 (the session's own name),
+# .m4s, not VOD, no ENDLIST
 # while the input is live (read at its own pace: --realtime), ENDLIST once
 # it has ended, and ffmpeg reads it.
 "$worker" transcode -i "$tmp/s480.mp4" -o "$tmp/of" --backend software \
@@ -129,7 +130,8 @@ wait "$live" || {
 }
 for r in source 480p30 160p30; do
     p=$tmp/of/$r/index.m3u8
-    grep -q '#EXT-X-MAP:URI="init.mp4"' "$p" || fail "$r: no init.mp4"
+    init=$(sed -n 's/^#EXT-X-MAP:URI="\(init_[0-9a-f]\{8\}\.mp4\)"$/\1/p' "$p")
+    [ -n "$init" ] && [ -s "$tmp/of/$r/$init" ] || fail "$r: no init_TAG.mp4"
     grep -q '\.m4s$' "$p" || fail "$r: no .m4s segments"
     grep -q 'PLAYLIST-TYPE' "$p" && fail "$r: a live playlist has a PLAYLIST-TYPE"
     grep -q 'EXT-X-ENDLIST' "$tmp/live.$r.m3u8" &&
