@@ -40,11 +40,6 @@ static void take_rates(rend_t *r, const hls_writer_t *w)
 }
 
 /*
- * A take-over or restart: continues the rendition's playlist where the
- * output already has one (its segments stay listed, numbering and
- * discontinuity sequence go on, its timeline is the stream's).
- */
-/*
  * A continued LL-HLS playlist whose last segment the session before did
  * not finish lists it complete, made of the parts it published: its file
  * is made here from theirs, for players that load whole segments. A part
@@ -98,6 +93,11 @@ static void join_unfinished(transcode_session_t *s, rend_t *r)
     free(seg);
 }
 
+/*
+ * A take-over or restart: continues the rendition's playlist where the
+ * output already has one (its segments stay listed, numbering and
+ * discontinuity sequence go on, its timeline is the stream's).
+ */
 void hls_handover_continue(transcode_session_t *s, rend_t *r)
 {
     char *text = output_files_read_playlist(s, r);
