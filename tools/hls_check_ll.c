@@ -489,11 +489,14 @@ void hls_ll_media_finish(hls_media_t *m, hls_report_t *r)
     check_hint(m, r);
 }
 
-/* Prism's part name <stem><MSN>.<K>.<ext>, e.g. seg_00048.2.m4s: its MSN,
- * K, where the MSN's digits start and how many there are, and ext. */
+/* Prism's part name <base>.<K><ext>, where <base><ext> is its segment's
+ * name and <base> is <stem><MSN><tag> with no digit in <stem>, e.g.
+ * seg_00048_9f3a01c2.2.m4s (the tag names the worker's session: a worker
+ * that takes a stream over names its parts apart from the one before). */
 typedef struct {
     long long msn, k;
-    int stem, width;
+    int stem, width; /* where the MSN's digits start; how many there are */
+    int base;        /* the length of <base> */
     const char *ext;
 } part_name_t;
 
@@ -506,37 +509,52 @@ static bool parse_part_name(const char *uri, part_name_t *pn)
         q--;
     if (q == ext || q == uri || q[-1] != '.' || ext - q > 9)
         return false;
-    const char *kdot = q - 1, *d = kdot;
-    while (d > uri && d[-1] >= '0' && d[-1] <= '9')
-        d--;
-    if (d == kdot || kdot - d > 18)
+    const char *kdot = q - 1, *d = uri;
+    while (d < kdot && (*d < '0' || *d > '9'))
+        d++;
+    const char *e = d;
+    while (e < kdot && *e >= '0' && *e <= '9')
+        e++;
+    if (d == e || e - d > 18)
         return false;
     pn->msn = strtoll(d, NULL, 10);
     pn->k = strtoll(q, NULL, 10);
     pn->stem = (int)(d - uri);
-    pn->width = (int)(kdot - d);
+    pn->width = (int)(e - d);
+    pn->base = (int)(kdot - uri);
     pn->ext = ext;
     return true;
 }
 
-/* Whether segment s's parts follow Prism's naming: its MSN, and K from 0
- * (where its parts are whole) up by one from part to part. */
+/* Whether segment s's parts follow Prism's naming: its MSN, one <base>
+ * (that of the segment's own name once it is listed), and K from 0 (where
+ * its parts are whole) up by one from part to part. */
 static bool named_like_prism(const hls_media_t *m, int s, bool report,
                              hls_report_t *r)
 {
     const hls_part_t *p;
     int n = hls_ll_parts(m, s, &p);
     long long msn = hls_ll_first_msn(m) + s, k = -1;
-    part_name_t pn;
+    part_name_t pn, first = {0};
     for (int i = 0; i < n; i++) {
         bool ok = parse_part_name(p[i].uri, &pn) && pn.msn == msn &&
                   (i ? pn.k == k + 1 : !hls_ll_parts_whole(m, s) || !pn.k);
+        if (ok && !i)
+            first = pn;
+        ok = ok && pn.base == first.base &&
+             !strncmp(p[i].uri, p->uri, (size_t)pn.base) &&
+             !strcmp(pn.ext, first.ext);
+        if (ok && s < m->nseg) {
+            const char *seg = m->seg[s].uri;
+            ok = !strncmp(seg, p[i].uri, (size_t)pn.base) &&
+                 !strcmp(seg + pn.base, pn.ext);
+        }
         k = pn.k;
         if (!ok) {
             if (report)
                 add(r, "part-naming", p[i].line,
-                    "part %s of segment %lld is not named "
-                    "<stem><MSN>.<K>.<ext> (K from 0, one up per part)",
+                    "part %s of segment %lld is not named <stem><MSN><tag>."
+                    "<K><ext> after its segment (K from 0, one up per part)",
                     p[i].uri, msn);
             return false;
         }
@@ -545,23 +563,36 @@ static bool named_like_prism(const hls_media_t *m, int s, bool report,
 }
 
 /* The hint of a stream with Prism's naming (that of the last segment with
- * parts) names the part after the last one listed. */
+ * parts) names the part after the last one listed: the next of the
+ * incomplete segment, or part 0 of the next MSN (its tag may be new: a
+ * worker that took the stream over starts the segment). */
 static void check_hint_next(const hls_media_t *m, hls_report_t *r)
 {
     const hls_ll_t *ll = &m->ll;
     if (strcmp(ll->hint_type, "PART") || !ll->npart)
         return;
     const hls_part_t *last = &ll->part[ll->npart - 1];
-    part_name_t pn;
+    part_name_t pn, hint;
     if (!named_like_prism(m, last->seg, false, r) ||
         !parse_part_name(last->uri, &pn))
         return;
     long long msn = hls_ll_first_msn(m) + m->nseg;
-    long long k = ll->tail_nparts ? last->index + 1 : 0;
+    bool ok;
     char want[300];
-    snprintf(want, sizeof(want), "%.*s%0*lld.%lld%s", pn.stem, last->uri,
-             pn.width, msn, k, pn.ext);
-    if (strcmp(want, ll->hint_uri))
+    if (ll->tail_nparts) {
+        snprintf(want, sizeof(want), "%.*s.%d%s", pn.base, last->uri,
+                 last->index + 1, pn.ext);
+        ok = !strcmp(want, ll->hint_uri);
+    } else {
+        bool tag = pn.base > pn.stem + pn.width;
+        snprintf(want, sizeof(want), "%.*s%0*lld%s.0%s", pn.stem, last->uri,
+                 pn.width, msn, tag ? "<tag>" : "", pn.ext);
+        ok = parse_part_name(ll->hint_uri, &hint) && hint.msn == msn &&
+             !hint.k && hint.stem == pn.stem && hint.width == pn.width &&
+             !strncmp(ll->hint_uri, last->uri, (size_t)pn.stem) &&
+             !strcmp(hint.ext, pn.ext);
+    }
+    if (!ok)
         add(r, "preload-hint-next", ll->hint_line,
             "the preload hint is %s, not %s, the part after the last one "
             "listed",

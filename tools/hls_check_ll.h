@@ -14,7 +14,7 @@
 /* How part URIs are named, for the preload hint's "next part" rule. */
 typedef enum {
     HLS_LL_NAMING_INFER, /* Prism's naming when every part follows it */
-    HLS_LL_NAMING_PRISM, /* every part must be <stem><MSN>.<K>.<ext> */
+    HLS_LL_NAMING_PRISM, /* every part <stem><MSN><tag>.<K><ext> */
     HLS_LL_NAMING_NONE,  /* no naming rule */
 } hls_ll_naming_t;
 

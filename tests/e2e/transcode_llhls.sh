@@ -35,10 +35,12 @@ for _ in $(seq 60); do
         grep -q EXT-X-ENDLIST "$f" && continue
         cp "$f" "$tmp/$r.now"
         if [ -f "$tmp/$r.prev" ]; then
-            "$check" --ll --prev "$tmp/$r.prev" "$tmp/$r.now" ||
+            "$check" --ll --part-naming prism --prev "$tmp/$r.prev" \
+                "$tmp/$r.now" ||
                 fail "$r: a live snapshot breaks the LL-HLS rules"
         else
-            "$check" --ll "$tmp/$r.now" || fail "$r: the first snapshot"
+            "$check" --ll --part-naming prism "$tmp/$r.now" ||
+                fail "$r: the first snapshot"
         fi
         mv "$tmp/$r.now" "$tmp/$r.prev"
         n=$((n + 1))

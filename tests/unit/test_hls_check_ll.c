@@ -26,7 +26,8 @@ typedef struct {
     const char *report;
 } gen_t;
 
-static char *gen(gen_t g)
+/* gen's playlist, tag after the MSN in every name (Prism's "_9f3a01c2"). */
+static char *gen_tagged(gen_t g, const char *tag)
 {
     size_t cap = 16384, n = 0;
     char *t = malloc(cap);
@@ -49,19 +50,24 @@ static char *gen(gen_t g)
             PUT("#EXT-X-PROGRAM-DATE-TIME:2026-12-03T19:%02d:%02d.123Z\n",
                 msn * 2 / 60, msn * 2 % 60);
         for (int k = 0; k < parts; k++)
-            PUT("#EXT-X-PART:DURATION=0.33333,URI=\"seg_%05d.%d.m4s\"%s\n", msn,
-                k, k ? "" : ",INDEPENDENT=YES");
+            PUT("#EXT-X-PART:DURATION=0.33333,URI=\"seg_%05d%s.%d.m4s\"%s\n",
+                msn, tag, k, k ? "" : ",INDEPENDENT=YES");
         if (i < g.nseg)
-            PUT("#EXTINF:2.00000,\nseg_%05d.m4s\n", msn);
+            PUT("#EXTINF:2.00000,\nseg_%05d%s.m4s\n", msn, tag);
         else
-            PUT("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg_%05d.%d.m4s\"\n", msn,
-                g.tail);
+            PUT("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg_%05d%s.%d.m4s\"\n",
+                msn, tag, g.tail);
     }
     if (g.report)
         PUT("#EXT-X-RENDITION-REPORT:%s\n", g.report);
 #undef PUT
     assert_true(n < cap);
     return t;
+}
+
+static char *gen(gen_t g)
+{
+    return gen_tagged(g, "");
 }
 
 /* The good playlist of the task: 40..47 complete, 48 with two parts. */
@@ -283,7 +289,7 @@ static void test_preload_hint(void **state)
                 "preload-hint-next");
 }
 
-/* Prism's naming: <stem><MSN>.<K>.<ext>. */
+/* Prism's naming: <stem><MSN><tag>.<K><ext>, here with no tag. */
 static void test_part_naming(void **state)
 {
     (void)state;
@@ -292,6 +298,43 @@ static void test_part_naming(void **state)
     assert_int_equal(problems(good(), &o, NULL), 0);
     expect_rule(edit(good(), "seg_00047.3.m4s", "seg_00047.9.m4s"), &o,
                 "part-naming");
+}
+
+/* Prism's names carry the session's tag, which may end in digits (a tag
+ * ending in the MSN's own digits was once taken for the MSN); a worker
+ * that takes the stream over starts the next segment with its own tag. */
+static void test_part_naming_tagged(void **state)
+{
+    (void)state;
+    /* No tail parts; the tag ends in the last segment's MSN. */
+    gen_t g = {40, 8, 0, 0, NULL};
+    const char *tag = "_ff1df047";
+    assert_int_equal(problems(gen_tagged(g, tag), &hls_ll_spec, NULL), 0);
+    hls_ll_opts_t o = hls_ll_spec;
+    o.naming = HLS_LL_NAMING_PRISM;
+    assert_int_equal(problems(gen_tagged(g, tag), &o, NULL), 0);
+    assert_int_equal(
+        problems(gen_tagged((gen_t){40, 8, 2, 0, NULL}, "_9f3a01c2"), &o, NULL),
+        0);
+    assert_int_equal(problems(edit(gen_tagged(g, tag), "seg_00048_ff1df047.0",
+                                   "seg_00048_0badcafe.0"),
+                              &o, NULL),
+                     0);
+    expect_rule(edit(gen_tagged(g, tag), "seg_00048_ff1df047.0",
+                     "seg_00049_ff1df047.0"),
+                &hls_ll_spec, "preload-hint-next");
+    /* Tail parts: the hint is the next part of that segment, same tag. */
+    g.tail = 2;
+    expect_rule(edit(gen_tagged(g, tag), "PART,URI=\"seg_00048_ff1df047.2",
+                     "PART,URI=\"seg_00048_0badcafe.2"),
+                &hls_ll_spec, "preload-hint-next");
+    /* Parts named after their segment, one tag per segment. */
+    expect_rule(edit(gen_tagged(g, tag), "seg_00047_ff1df047.3",
+                     "seg_00047_0badcafe.3"),
+                &o, "part-naming");
+    expect_rule(edit(gen_tagged(g, tag), "\nseg_00047_ff1df047.m4s",
+                     "\nseg_00047_0badcafe.m4s"),
+                &o, "part-naming");
 }
 
 /* 4.4.3.8: PART-HOLD-BACK required, >= 2 PART-TARGETs (Prism: 3);
@@ -510,6 +553,7 @@ TEST_MAIN(
     cmocka_unit_test(test_part_independent),
     cmocka_unit_test(test_part_tag_order), cmocka_unit_test(test_part_window),
     cmocka_unit_test(test_preload_hint), cmocka_unit_test(test_part_naming),
+    cmocka_unit_test(test_part_naming_tagged),
     cmocka_unit_test(test_server_control), cmocka_unit_test(test_skip_tag),
     cmocka_unit_test(test_update), cmocka_unit_test(test_delta),
     cmocka_unit_test(test_rendition_reports))
