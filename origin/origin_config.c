@@ -21,6 +21,13 @@ const config_option_t origin_config_options[] = {
      I(max_bytes),
      "Bytes of files kept in memory; beyond, the oldest non-playlist files "
      "are evicted first (counted)"},
+    {"spill_dir", 0, CONFIG_STRING, "", 0, 0, S(spill_dir),
+     "Directory for the files memory evicts (created if missing, emptied "
+     "of earlier spill files at start); empty: evicted files are dropped"},
+    {"spill_max_bytes", 0, CONFIG_INT, "4294967296", 1048576, 1099511627776.0,
+     I(spill_max_bytes),
+     "Bytes of spilled files kept on disk; beyond, the oldest are dropped "
+     "(counted)"},
     {"max_put_bytes", 0, CONFIG_INT, "67108864", 1024, 4294967296.0,
      I(max_put_bytes), "Largest PUT body; larger ones get 413"},
     {"max_connections", 0, CONFIG_INT, "1024", 4, 65536, I(max_connections),

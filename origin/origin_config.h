@@ -12,6 +12,8 @@ typedef struct {
     char upload_token[256];
     char upload_token_file[512];
     int64_t max_bytes;
+    char spill_dir[512];
+    int64_t spill_max_bytes;
     int64_t max_put_bytes;
     int64_t max_connections;
     int64_t max_conns_per_addr;

@@ -18,6 +18,7 @@
 #include "origin_metrics.h"
 #include "origin_playlist.h"
 #include "origin_skip.h"
+#include "origin_spill.h"
 #include "origin_store.h"
 
 /*
@@ -345,6 +346,28 @@ static enum MHD_Result get_playlist(origin_http_t *h,
     return send_answer(h, conn, req, &a);
 }
 
+/* A GET or HEAD of a file the store spilled to disk. */
+static enum MHD_Result get_spilled(origin_http_t *h,
+                                   struct MHD_Connection *conn, req_t *req,
+                                   const char *url, uint64_t id, size_t len)
+{
+    int err;
+    answer_t a = {.status = 200, .ctype = origin_content_type(url)};
+    if (!(a.blob = origin_spill_read(h->cfg.spill_dir, id, len, &err))) {
+        if (err == -ENOENT) /* deleted or dropped since it was looked up */
+            return send_text(h, conn, req, 404, "not found\n");
+        origin_metrics_add(&h->m.spill_read_failures, 1);
+        log_error(MOD, "Reading a spilled file failed.",
+                  "path=\"%.200s\" dir=\"%s\" err=\"%s\"", url,
+                  h->cfg.spill_dir, strerror(-err));
+        return send_text(h, conn, req, 500, "the spilled file is unreadable\n");
+    }
+    origin_metrics_add(&h->m.spill_reads, 1);
+    snprintf(a.etag, sizeof(a.etag), "%s", a.blob->etag);
+    a.cache = origin_path_is_immutable(url) ? IMMUTABLE : SHORT;
+    return send_answer(h, conn, req, &a);
+}
+
 /* A GET or HEAD of any other file; a preload-hinted one is waited for. */
 static enum MHD_Result get_file(origin_http_t *h, struct MHD_Connection *conn,
                                 req_t *req, const char *url)
@@ -353,6 +376,12 @@ static enum MHD_Result get_file(origin_http_t *h, struct MHD_Connection *conn,
     pthread_mutex_lock(&h->mu);
     origin_blob_t *b = origin_store_get(h->store, url, NULL);
     int64_t hold_ms;
+    uint64_t id;
+    size_t len;
+    if (!b && origin_store_on_disk(h->store, url, &id, &len)) {
+        pthread_mutex_unlock(&h->mu);
+        return get_spilled(h, conn, req, url, id, len);
+    }
     if (!b && origin_store_hinted(h->store, url, &hold_ms)) {
         if (hold_ms > h->cfg.hold_limit_ms || hold_ms <= 0)
             hold_ms = h->cfg.hold_limit_ms;
@@ -407,6 +436,7 @@ static enum MHD_Result put_file(origin_http_t *h, struct MHD_Connection *conn,
     pthread_mutex_lock(&h->mu);
     int rc = origin_store_put(h->store, url, b, wall_ms(), hint, hold_ms);
     pthread_cond_broadcast(&h->cv);
+    origin_spill_run(h->store, &h->mu, h->cfg.spill_dir);
     pthread_mutex_unlock(&h->mu);
     if (rc == -EFBIG)
         return refuse(h, conn, req, "PUT", url, 413, ORIGIN_REJ_TOO_LARGE,
@@ -428,6 +458,7 @@ static enum MHD_Result delete_file(origin_http_t *h,
     pthread_mutex_lock(&h->mu);
     int rc = origin_store_delete(h->store, url);
     pthread_cond_broadcast(&h->cv);
+    origin_spill_run(h->store, &h->mu, h->cfg.spill_dir);
     pthread_mutex_unlock(&h->mu);
     return send_text(h, conn, req, rc == 0 ? 204 : 404,
                      rc == 0 ? NULL : "not found\n");
@@ -591,7 +622,15 @@ origin_http_t *origin_http_start(const origin_config_t *cfg)
     h->store = origin_store_new((uint64_t)cfg->max_bytes);
     if (!h->store)
         goto err;
-    char err[256];
+    char err[768];
+    if (cfg->spill_dir[0]) {
+        if (origin_spill_open(cfg->spill_dir, err, sizeof(err)) < 0) {
+            log_error(MOD, "The spill directory is unusable.", "why=\"%s\"",
+                      err);
+            goto err;
+        }
+        origin_store_set_spill(h->store, (uint64_t)cfg->spill_max_bytes);
+    }
     struct sockaddr_storage sa;
     socklen_t salen;
     if (netaddr_resolve(cfg->listen, SOCK_STREAM, &sa, &salen, err,
@@ -625,9 +664,10 @@ origin_http_t *origin_http_start(const origin_config_t *cfg)
     h->port = di ? di->port : netaddr_port((struct sockaddr *)&sa);
     log_info(MOD, "Origin listening.",
              "listen=%s port=%d max_bytes=%" PRId64 " max_connections=%" PRId64
-             " uploads=%s",
+             " uploads=%s spill_dir=\"%s\" spill_max_bytes=%" PRId64,
              cfg->listen, h->port, cfg->max_bytes, cfg->max_connections,
-             cfg->upload_token[0] ? "token" : "open");
+             cfg->upload_token[0] ? "token" : "open", cfg->spill_dir,
+             cfg->spill_dir[0] ? cfg->spill_max_bytes : 0);
     if (!cfg->upload_token[0])
         log_warn(MOD,
                  "No upload token: anyone who reaches the port can PUT "

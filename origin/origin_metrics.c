@@ -157,11 +157,30 @@ char *origin_metrics_render(origin_metrics_t *m, const origin_store_stats_t *st,
     gauge(&o, "prism_origin_store_limit_bytes",
           "The store's byte limit (max_bytes).", (int64_t)st->max_bytes);
     counter(&o, "prism_origin_evictions_total",
-            "Files evicted to stay under max_bytes.", st->evictions);
+            "Files dropped to stay under max_bytes (and spill_max_bytes).",
+            st->evictions);
     counter(&o, "prism_origin_evicted_bytes_total", "Bytes of those files.",
             st->evicted_bytes);
     counter(&o, "prism_origin_put_bytes_total", "Bytes of PUT bodies stored.",
             get(&m->put_bytes));
+    gauge(&o, "prism_origin_spill_bytes",
+          "Bytes of files spilled to disk (spill_dir), or being written.",
+          (int64_t)st->spill_bytes);
+    gauge(&o, "prism_origin_spill_files", "Files spilled to disk.",
+          (int64_t)st->spill_files);
+    gauge(&o, "prism_origin_spill_limit_bytes",
+          "The spill's byte limit (spill_max_bytes; 0: no spill).",
+          (int64_t)st->spill_max_bytes);
+    counter(&o, "prism_origin_spill_writes_total",
+            "Files memory evicted, written to disk.", st->spill_writes);
+    counter(&o, "prism_origin_spill_write_failures_total",
+            "Spill writes that failed (the file was dropped; see the log).",
+            st->spill_failures);
+    counter(&o, "prism_origin_spill_reads_total",
+            "Answers read from the spill.", get(&m->spill_reads));
+    counter(&o, "prism_origin_spill_read_failures_total",
+            "Spilled files that could not be read (see the log).",
+            get(&m->spill_read_failures));
     add(&o, "# HELP prism_origin_uploads_rejected_total PUT and DELETE "
             "requests refused, by reason.\n"
             "# TYPE prism_origin_uploads_rejected_total counter\n");

@@ -41,6 +41,8 @@ typedef struct {
     atomic_uint_fast64_t hint_timeouts;   /* hinted part never came: 404 */
     atomic_uint_fast64_t delta_answers;   /* EXT-X-SKIP answers */
     atomic_uint_fast64_t put_bytes;
+    atomic_uint_fast64_t spill_reads;         /* answers read from disk */
+    atomic_uint_fast64_t spill_read_failures; /* spilled files unreadable */
     atomic_uint_fast64_t rejected[ORIGIN_REJ_COUNT];
 } origin_metrics_t;
 

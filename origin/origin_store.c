@@ -1,4 +1,5 @@
-/* The origin's files in memory: path -> bytes, bounded, oldest evicted. */
+/* The origin's files in memory: path -> bytes, bounded, oldest evicted
+ * (or spilled to disk). */
 #include "origin_store.h"
 
 #include <errno.h>
@@ -14,13 +15,21 @@
  * a preload hint are also chained in a second, fixed-size table keyed by
  * the hinted path, so a request for a missing file learns in O(1) whether
  * it is hinted.
+ * With a disk spill, a file memory evicts moves to a third list (spilled,
+ * in age order too) and its write is queued as a job; the entry keeps its
+ * blob until the write is reported done, so it is served all along.
  */
 
 #define HINT_BUCKETS 1024
 
+typedef enum { IN_MEMORY, SPILLING, ON_DISK } where_t;
+
 typedef struct entry {
     char *path;
-    origin_blob_t *blob;
+    origin_blob_t *blob; /* NULL once ON_DISK */
+    size_t len;
+    where_t where;
+    uint64_t spill_id; /* SPILLING, ON_DISK: its file */
     int64_t stored_ms;
     bool playlist;
     char *hint; /* playlists: the hinted path, or NULL */
@@ -38,8 +47,12 @@ struct origin_store {
     entry_t **buckets;
     size_t nbuckets; /* a power of two */
     entry_t *hints[HINT_BUCKETS];
-    age_list_t media, playlists;
+    age_list_t media, playlists, spilled;
     origin_store_stats_t st;
+    bool spill;
+    uint64_t next_id;
+    origin_spill_job_t *jobs; /* queued disk jobs */
+    int njobs, capjobs;
 };
 
 static uint64_t fnv1a(const void *data, size_t len)
@@ -59,17 +72,30 @@ void origin_etag(const void *data, size_t len, char out[24])
              (unsigned long long)(fnv1a(data, len) ^ (uint64_t)len));
 }
 
-origin_blob_t *origin_blob_new(const void *data, size_t len)
+origin_blob_t *origin_blob_alloc(size_t len)
 {
     origin_blob_t *b = malloc(sizeof(*b) + len + 1);
     if (!b)
         return NULL;
     atomic_init(&b->refs, 1);
     b->len = len;
+    b->data[len] = '\0'; /* playlists are parsed as text */
+    return b;
+}
+
+void origin_blob_seal(origin_blob_t *b)
+{
+    origin_etag(b->data, b->len, b->etag);
+}
+
+origin_blob_t *origin_blob_new(const void *data, size_t len)
+{
+    origin_blob_t *b = origin_blob_alloc(len);
+    if (!b)
+        return NULL;
     if (len)
         memcpy(b->data, data, len);
-    b->data[len] = '\0'; /* playlists are parsed as text */
-    origin_etag(b->data, len, b->etag);
+    origin_blob_seal(b);
     return b;
 }
 
@@ -127,14 +153,18 @@ void origin_store_free(origin_store_t **sp)
     origin_store_t *s = *sp;
     if (!s)
         return;
-    for (int l = 0; l < 2; l++) {
-        entry_t *e = l ? s->playlists.head : s->media.head;
+    age_list_t *lists[] = {&s->media, &s->playlists, &s->spilled};
+    for (int l = 0; l < 3; l++) {
+        entry_t *e = lists[l]->head;
         while (e) {
             entry_t *n = e->next;
             entry_free(e);
             e = n;
         }
     }
+    for (int i = 0; i < s->njobs; i++)
+        origin_spill_job_free(&s->jobs[i]);
+    free(s->jobs);
     free(s->buckets);
     free(s);
     *sp = NULL;
@@ -150,6 +180,8 @@ static entry_t **find_slot(origin_store_t *s, const char *path)
 
 static age_list_t *list_of(origin_store_t *s, const entry_t *e)
 {
+    if (e->where != IN_MEMORY)
+        return &s->spilled;
     return e->playlist ? &s->playlists : &s->media;
 }
 
@@ -199,6 +231,42 @@ static void hint_link(origin_store_t *s, entry_t *e, char *hint)
     *head = e;
 }
 
+/* Queues a disk job (blob and path taken, also on failure). */
+static bool push_job(origin_store_t *s, uint64_t id, origin_blob_t *blob,
+                     char *path)
+{
+    origin_spill_job_t j = {.id = id, .blob = blob, .path = path};
+    if (s->njobs == s->capjobs) {
+        int cap = s->capjobs ? 2 * s->capjobs : 16;
+        origin_spill_job_t *n = realloc(s->jobs, (size_t)cap * sizeof(*n));
+        if (!n) {
+            origin_spill_job_free(&j);
+            return false; /* a removal lost leaves a file until restart */
+        }
+        s->jobs = n;
+        s->capjobs = cap;
+    }
+    s->jobs[s->njobs++] = j;
+    return true;
+}
+
+/* Lets go of e's bytes (its data, or its file once written), counted
+ * where they were. */
+static void drop_data(origin_store_t *s, entry_t *e)
+{
+    if (e->where == IN_MEMORY) {
+        s->st.bytes -= e->len;
+    } else {
+        s->st.spill_bytes -= e->len;
+        s->st.spill_files--;
+    }
+    if (e->where == ON_DISK)
+        push_job(s, e->spill_id, NULL, NULL);
+    /* SPILLING: the write's report finds the entry gone and removes it. */
+    origin_blob_unref(&e->blob);
+    e->where = IN_MEMORY;
+}
+
 /* Unlinks e from everything and frees it. */
 static void remove_entry(origin_store_t *s, entry_t *e)
 {
@@ -207,7 +275,7 @@ static void remove_entry(origin_store_t *s, entry_t *e)
         *pp = e->hnext;
     hint_unlink(s, e);
     list_unlink(list_of(s, e), e);
-    s->st.bytes -= e->blob->len;
+    drop_data(s, e);
     s->st.files--;
     entry_free(e);
 }
@@ -233,7 +301,32 @@ static void grow(origin_store_t *s)
     s->nbuckets = n;
 }
 
-/* Evicts the oldest files, media first, keeping `keep`. */
+static void evict_one(origin_store_t *s, entry_t *e)
+{
+    s->st.evictions++;
+    s->st.evicted_bytes += e->len;
+    remove_entry(s, e);
+}
+
+/* Moves e from memory to the spill: its write queued, counted on disk. */
+static bool spill_entry(origin_store_t *s, entry_t *e)
+{
+    char *path = strdup(e->path);
+    uint64_t id = ++s->next_id;
+    if (!path || !push_job(s, id, origin_blob_ref(e->blob), path))
+        return false;
+    list_unlink(&s->media, e);
+    s->st.bytes -= e->len;
+    e->where = SPILLING;
+    e->spill_id = id;
+    s->st.spill_bytes += e->len;
+    s->st.spill_files++;
+    list_append(&s->spilled, e);
+    return true;
+}
+
+/* Evicts the oldest files, media first, keeping `keep`: to the spill
+ * (media only) when there is one, then the oldest spilled past its limit. */
 static void evict(origin_store_t *s, const entry_t *keep)
 {
     while (s->st.bytes > s->st.max_bytes) {
@@ -246,11 +339,13 @@ static void evict(origin_store_t *s, const entry_t *keep)
                 e = e->next;
         }
         if (!e)
-            return;
-        s->st.evictions++;
-        s->st.evicted_bytes += e->blob->len;
-        remove_entry(s, e);
+            break;
+        if (!s->spill || e->playlist || e->len > s->st.spill_max_bytes ||
+            !spill_entry(s, e))
+            evict_one(s, e);
     }
+    while (s->st.spill_bytes > s->st.spill_max_bytes && s->spilled.head)
+        evict_one(s, s->spilled.head);
 }
 
 int origin_store_put(origin_store_t *s, const char *path, origin_blob_t *blob,
@@ -271,8 +366,7 @@ int origin_store_put(origin_store_t *s, const char *path, origin_blob_t *blob,
     if (e) {
         hint_unlink(s, e);
         list_unlink(list_of(s, e), e);
-        s->st.bytes -= e->blob->len;
-        origin_blob_unref(&e->blob);
+        drop_data(s, e);
     } else {
         e = calloc(1, sizeof(*e));
         if (!e || !(e->path = strdup(path))) {
@@ -287,6 +381,7 @@ int origin_store_put(origin_store_t *s, const char *path, origin_blob_t *blob,
         rc = 0;
     }
     e->blob = blob;
+    e->len = blob->len;
     e->stored_ms = now_ms;
     e->hold_ms = hold_ms;
     s->st.bytes += blob->len;
@@ -303,11 +398,64 @@ origin_blob_t *origin_store_get(origin_store_t *s, const char *path,
                                 int64_t *stored_ms)
 {
     entry_t *e = *find_slot(s, path);
-    if (!e)
+    if (!e || !e->blob)
         return NULL;
     if (stored_ms)
         *stored_ms = e->stored_ms;
     return e->blob;
+}
+
+bool origin_store_on_disk(origin_store_t *s, const char *path, uint64_t *id,
+                          size_t *len)
+{
+    entry_t *e = *find_slot(s, path);
+    if (!e || e->where != ON_DISK)
+        return false;
+    *id = e->spill_id;
+    *len = e->len;
+    return true;
+}
+
+void origin_store_set_spill(origin_store_t *s, uint64_t max_bytes)
+{
+    s->spill = max_bytes > 0;
+    s->st.spill_max_bytes = max_bytes;
+}
+
+int origin_store_spill_jobs(origin_store_t *s, origin_spill_job_t *jobs,
+                            int max)
+{
+    int n = s->njobs < max ? s->njobs : max;
+    memcpy(jobs, s->jobs, (size_t)n * sizeof(*jobs));
+    memmove(s->jobs, s->jobs + n, (size_t)(s->njobs - n) * sizeof(*jobs));
+    s->njobs -= n;
+    return n;
+}
+
+void origin_store_spill_done(origin_store_t *s, origin_spill_job_t *job,
+                             bool ok)
+{
+    entry_t *e = *find_slot(s, job->path);
+    if (e && e->where == SPILLING && e->spill_id == job->id) {
+        if (ok) {
+            e->where = ON_DISK;
+            origin_blob_unref(&e->blob);
+            s->st.spill_writes++;
+        } else {
+            s->st.spill_failures++;
+            remove_entry(s, e);
+        }
+    } else if (ok) {
+        push_job(s, job->id, NULL, NULL); /* written for nothing */
+    }
+    origin_spill_job_free(job);
+}
+
+void origin_spill_job_free(origin_spill_job_t *job)
+{
+    origin_blob_unref(&job->blob);
+    free(job->path);
+    job->path = NULL;
 }
 
 int origin_store_delete(origin_store_t *s, const char *path)

@@ -23,6 +23,11 @@ typedef struct {
 /* A new blob holding a copy of len bytes (refs = 1), or NULL. */
 origin_blob_t *origin_blob_new(const void *data, size_t len);
 
+/* A new blob of len bytes to fill (refs = 1), or NULL; once they are
+ * filled, origin_blob_seal makes its ETag. */
+origin_blob_t *origin_blob_alloc(size_t len);
+void origin_blob_seal(origin_blob_t *b);
+
 /* Takes one more reference; returns b. */
 origin_blob_t *origin_blob_ref(origin_blob_t *b);
 
@@ -38,11 +43,17 @@ void origin_etag(const void *data, size_t len, char out[24]);
 typedef struct origin_store origin_store_t;
 
 typedef struct {
-    uint64_t bytes;         /* bytes of the files stored now */
-    uint64_t files;         /* files stored now */
-    uint64_t evictions;     /* files evicted to stay under the limit */
+    uint64_t bytes;         /* bytes of the files in memory now */
+    uint64_t files;         /* files stored now, in memory or spilled */
+    uint64_t evictions;     /* files evicted to stay under the limits */
     uint64_t evicted_bytes; /* their bytes */
-    uint64_t max_bytes;     /* the limit */
+    uint64_t max_bytes;     /* the memory limit */
+    /* The disk spill (origin_store_set_spill); all 0 without one. */
+    uint64_t spill_bytes;     /* bytes of the files spilled (or being) */
+    uint64_t spill_files;     /* those files */
+    uint64_t spill_max_bytes; /* the disk limit */
+    uint64_t spill_writes;    /* files written to disk */
+    uint64_t spill_failures;  /* writes that failed (the file is lost) */
 } origin_store_stats_t;
 
 /*
@@ -51,6 +62,51 @@ typedef struct {
  */
 origin_store_t *origin_store_new(uint64_t max_bytes);
 void origin_store_free(origin_store_t **sp);
+
+/*
+ * Gives the store a disk spill of max_bytes: from then on a file other than
+ * a playlist that memory evicts is not dropped but queued to be written to
+ * disk (origin_store_spill_jobs), and stays listed while it is; past
+ * max_bytes on disk, the oldest spilled files are dropped. The store does
+ * no I/O: its caller runs the jobs (origin_spill.h) outside its lock.
+ */
+void origin_store_set_spill(origin_store_t *s, uint64_t max_bytes);
+
+/*
+ * One disk job: write blob (a reference the job holds) as file id, or,
+ * with blob NULL, remove file id. path (owned by the job) names the
+ * stored file a write is for.
+ */
+typedef struct {
+    uint64_t id;
+    origin_blob_t *blob;
+    char *path;
+} origin_spill_job_t;
+
+/*
+ * Takes up to max pending jobs into jobs; returns how many. Every call
+ * that changes the store may queue some: its caller takes and runs them
+ * before it answers, so the queue holds one call's worth at most.
+ */
+int origin_store_spill_jobs(origin_store_t *s, origin_spill_job_t *jobs,
+                            int max);
+
+/*
+ * Reports a write job done (ok) or failed, and frees the job. A file
+ * written for an entry that went meanwhile queues its removal.
+ */
+void origin_store_spill_done(origin_store_t *s, origin_spill_job_t *job,
+                             bool ok);
+
+/* Frees a job not run (its reference and path). */
+void origin_spill_job_free(origin_spill_job_t *job);
+
+/*
+ * Whether path is stored on disk only (not in memory); *id and *len get
+ * its file and size. origin_store_get answers NULL for such a path.
+ */
+bool origin_store_on_disk(origin_store_t *s, const char *path, uint64_t *id,
+                          size_t *len);
 
 /*
  * Stores blob (the reference is taken, also on failure) as path, replacing

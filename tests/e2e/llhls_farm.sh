@@ -10,7 +10,9 @@
 #  - the player, through an nginx edge cache (configs/nginx/edge.conf),
 #    plays at low latency (now - hls.playingDate, sampled every 0.5 s),
 #    and through a kill -9 of the carrying worker it goes on (the other
-#    worker continues the playlists after a discontinuity);
+#    worker continues the playlists after a discontinuity); a kill -9 and
+#    restart of the coordinator then changes nothing the player sees (no
+#    stall over 1 s, the stream adopted where it runs);
 #  - prism-bench latency measures every rendition.
 # The latency figures are printed; the checks on them are loose (a
 # shared machine is noisy): scripts/bench-latency is the measurement.
@@ -106,13 +108,23 @@ grep -q "seg_$(printf %05d "$msn")_[0-9a-f]*\.$((part + 2))\.m4s\|LAST-MSN=$((ms
     "$dir/blocked.m3u8" || grep -q "seg_$(printf %05d $((msn + 1)))_" "$dir/blocked.m3u8" ||
     fail "the blocking reload's answer does not have the part asked for"
 
-# hls.js in lowLatencyMode for 40 s; the carrying worker dies at 20 s.
+# hls.js in lowLatencyMode for 40 s; the carrying worker dies at 22 s, the
+# coordinator (kill -9, started again) at 31 s.
 carrier=$(farm_stream_field llc worker)
 [ -n "$carrier" ] || fail "no worker carries the stream"
 (
     sleep 22
     date +%s%3N >"$dir/kill_ms"
     kill -9 "${FARM_WORKER_PIDS[$carrier]}"
+    sleep 9
+    farm_stream_field llc generation >"$dir/gen_before"
+    date +%s%3N >"$dir/coord_kill_ms"
+    kill -9 "$FARM_COORD_PID"
+    for _ in $(seq 50); do
+        kill -0 "$FARM_COORD_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    farm_coord 0
 ) &
 killer=$!
 node "$src/tests/e2e/player/play.js" "$FARM_EDGE/llc/master.m3u8" 40 --low-latency \
@@ -120,10 +132,26 @@ node "$src/tests/e2e/player/play.js" "$FARM_EDGE/llc/master.m3u8" 40 --low-laten
     cat "$dir/play.json" "$dir/play.err" >&2
     fail "hls.js (lowLatencyMode) did not play the LL-HLS stream"
 }
-wait "$killer" || true
+wait "$killer" || fail "the coordinator did not start again"
 now_on=$(farm_stream_field llc worker)
 [ -n "$now_on" ] && [ "$now_on" != "$carrier" ] ||
     fail "the stream is on '$now_on' after $carrier was killed"
+# The coordinator's restart changed nothing: the stream was adopted where
+# it ran (same generation), and the player did not stall after it.
+gen=$(farm_stream_field llc generation)
+[ -n "$gen" ] && [ "$gen" = "$(cat "$dir/gen_before")" ] ||
+    fail "the stream was placed again across the coordinator's restart ($(cat "$dir/gen_before") -> $gen)"
+node -e '
+const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const at = Number(require("fs").readFileSync(process.argv[2], "utf8"));
+const stalls = r.stall_times.filter(([t, len]) => t + len * 1000 >= at);
+const lat = r.latency_series.filter(([t]) => t >= at).map(([, l]) => l);
+const worst = stalls.reduce((m, [, l]) => Math.max(m, l), 0);
+console.log(`after the coordinator restart: ${lat.length} samples, latency max ` +
+    `${Math.max(...lat)} s, longest stall ${worst} s`);
+if (!lat.length || worst > 1) process.exit(1);
+' "$dir/play.json" "$dir/coord_kill_ms" ||
+    fail "the player stalled over 1 s across the coordinator's restart"
 node -e '
 const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 const kill = Number(require("fs").readFileSync(process.argv[2], "utf8"));
