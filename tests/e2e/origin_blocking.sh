@@ -6,35 +6,11 @@
 # out with 503; a request for the preload-hinted part held until the part
 # is PUT; a hinted part that a
 # take-over playlist no longer hints answered 404 at once; _HLS_skip=YES.
-set -euo pipefail
-origin=${PRISM_BUILD_DIR:?}/origin/prism-origin
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*" >&2
-    echo "--- origin log" >&2
-    cat "$tmp/origin.log" >&2 || true
-    exit 1
-}
-# shellcheck source=scripts/farm
-source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/farm"
-FARM_DIR=$tmp
-port=$(farm_port)
-base=http://127.0.0.1:$port
+# shellcheck source=tests/e2e/lib/origin_alone.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/origin_alone.sh"
 token=tok-$RANDOM$RANDOM
 echo "$token" >"$tmp/token"
-"$origin" --listen "127.0.0.1:$port" --upload-token-file "$tmp/token" \
-    --log-level debug >"$tmp/origin.log" 2>&1 &
-pid=$!
-for _ in $(seq 50); do
-    curl -fs -o /dev/null "$base/healthz" && break
-    sleep 0.1
-done
+origin_start --upload-token-file "$tmp/token" --log-level debug
 [ "$(curl -fs "$base/healthz")" = ok ] || fail "no /healthz"
 
 now_ms() { date +%s%3N; }
@@ -43,9 +19,6 @@ put() { # put PATH FILE -> status
         -H "Authorization: Bearer $token" --data-binary "@$2" "$base$1"
 }
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
-metric() { # metric NAME_WITH_LABELS -> value (0 when absent)
-    curl -fs "$base/metrics" | awk -v m="$1" '$1 == m { v = $2 } END { print v + 0 }'
-}
 
 # A playlist as the worker writes it: segments of 2 s in six parts of
 # 1/3 s, parts listed for the last three complete segments; $1 complete
@@ -222,15 +195,8 @@ cmp -s "$tmp/full" "$tmp/p6" || fail "full playlist altered"
 
 # 9. Too large a body: 413, logged.
 head -c 2048 /dev/zero >"$tmp/big"
-kill "$pid"
-wait "$pid" 2>/dev/null || true
-"$origin" --listen "127.0.0.1:$port" --upload-token "$token" \
-    --max-put-bytes 1024 >>"$tmp/origin.log" 2>&1 &
-pid=$!
-for _ in $(seq 50); do
-    curl -fs -o /dev/null "$base/healthz" && break
-    sleep 0.1
-done
+origin_stop
+origin_start --upload-token "$token" --max-put-bytes 1024
 [ "$(put "$dir/big.m4s" "$tmp/big")" = 413 ] || fail "big PUT not 413"
 grep -q 'status=413' "$tmp/origin.log" || fail "413 not logged"
 [ "$(metric 'prism_origin_uploads_rejected_total{reason="too_large"}')" = 1 ] ||

@@ -5,38 +5,12 @@
 # memory); a spilled segment deleted is gone, and so is its file; past the
 # spill's limit the oldest go (404, counted); a restart empties the
 # directory of the spill files it left.
-set -euo pipefail
-origin=${PRISM_BUILD_DIR:?}/origin/prism-origin
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*" >&2
-    echo "--- origin log" >&2
-    cat "$tmp/origin.log" >&2 || true
-    exit 1
-}
-# shellcheck source=scripts/farm
-source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/farm"
-FARM_DIR=$tmp
-port=$(farm_port)
-base=http://127.0.0.1:$port
+# shellcheck source=tests/e2e/lib/origin_alone.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/origin_alone.sh"
 start_origin() {
-    "$origin" --listen "127.0.0.1:$port" --max-bytes 1048576 \
-        --spill-dir "$tmp/spill" --spill-max-bytes 3145728 \
-        >>"$tmp/origin.log" 2>&1 &
-    pid=$!
-    for _ in $(seq 50); do
-        curl -fs -o /dev/null "$base/healthz" && return 0
-        sleep 0.1
-    done
-    fail "the origin did not start"
+    origin_start --max-bytes 1048576 --spill-dir "$tmp/spill" \
+        --spill-max-bytes 3145728
 }
-metric() { curl -fs "$base/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 seg() { printf 'seg_%05d.m4s' "$1"; }
 etag() { curl -fsI "$base/live/s/$(seg "$1")" | tr -d '\r' | awk 'tolower($1) == "etag:" {print $2}'; }
 
@@ -84,9 +58,7 @@ ev=$(metric prism_origin_evictions_total)
 [ "$(metric prism_origin_spill_bytes)" -le 3145728 ] || fail "the spill is over its limit"
 
 # A restart empties the directory of what this run left.
-kill "$pid"
-wait "$pid" 2>/dev/null || true
-pid=
+origin_stop
 [ "$(find "$tmp/spill" -name '*.spill' | wc -l)" -gt 0 ] || fail "nothing left to clear"
 start_origin
 [ "$(find "$tmp/spill" -name '*.spill' | wc -l)" = 0 ] ||
