@@ -202,6 +202,7 @@ static void test_ll_continue(void **state)
         part(b, "bbbb", k, k == 5 ? 0.33 : 0.334);
     assert_true(hls_writer_add(b, "seg_00003_bbbb.m4s", 2.0, false, NULL, 0) >=
                 0);
+    hls_writer_set_hint(b, "seg_00004_bbbb.0.m4s"); /* as the worker does */
     free(text);
     text = hls_writer_text(b, false, NULL);
     assert_int_equal(count(text, "#EXT-X-MAP:"), 2);
