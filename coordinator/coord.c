@@ -151,7 +151,10 @@ static void handle_control(coord_t *c)
                 c, peer.user_id[0] ? peer.user_id : env->sender);
             if (in)
                 in->last_seen_ms = clock_mono_ms();
-            else if (wi < 0) /* unknown: it says hello again */
+            /* Unknown, or known only from what it said of its streams
+             * (after a take-over, before its Hello): without its media
+             * endpoint no worker can subscribe, so it says hello again. */
+            if ((!in || !in->endpoint[0]) && wi < 0)
                 farm_send_not_registered(c, &peer, env->sender);
             break;
         }

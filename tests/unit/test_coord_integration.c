@@ -457,6 +457,18 @@ static void ingest_hello(node_t *n)
     n->next_hello_ms = clock_mono_ms() + 300;
 }
 
+/* Stats from ING for stream ID: BYTES received from its publisher. */
+static void ingest_bytes(node_t *ing, const char *id, uint64_t bytes)
+{
+    Prism__IngestStats is = PRISM__INGEST_STATS__INIT;
+    is.stream_id = (char *)id;
+    is.bytes_in = bytes;
+    Prism__Envelope env = PRISM__ENVELOPE__INIT;
+    env.body_case = PRISM__ENVELOPE__BODY_INGEST_STATS;
+    env.ingest_stats = &is;
+    node_send(ing, &env);
+}
+
 static void worker_report(node_t *n)
 {
     Prism__LoadReport r = PRISM__LOAD_REPORT__INIT;
@@ -1362,7 +1374,12 @@ static void test_restart_reconciles(void **state)
 /*
  * Two coordinators on one database: the second waits on the advisory lock
  * and takes over when the first is killed; the worker, which knows both
- * endpoints, registers with it and its stream is adopted.
+ * endpoints, registers with it and its stream is adopted. The ingest's
+ * first word to the new leader is its stats, not a heartbeat (which once
+ * left the ingest known without its media endpoint, never asked for a
+ * Hello, and the stream of a worker that then died never placed again):
+ * the next heartbeat is answered with a request for a Hello, and when the
+ * worker dies its stream moves to another one.
  */
 static void test_standby_takes_over(void **state)
 {
@@ -1403,6 +1420,7 @@ static void test_standby_takes_over(void **state)
     pump(all, 2, 400, NULL);
     assert_int_equal(w1.nsess, 1);
 
+    ing.next_report_ms = INT64_MAX; /* no heartbeat until its stats */
     int64_t t0 = clock_mono_ms();
     coord_kill(fx, 0, SIGKILL);
     int64_t end = t0 + 10000;
@@ -1420,6 +1438,7 @@ static void test_standby_takes_over(void **state)
     while (clock_mono_ms() < end && w1.reg_acks == 0)
         pump(all, 2, 50, NULL);
     assert_true(w1.reg_acks > 0);
+    ingest_bytes(&ing, s1, 1000000);
     pump(all, 2, 400, NULL);
     char path[128];
     snprintf(path, sizeof(path), "/api/streams/%s", s1);
@@ -1428,8 +1447,26 @@ static void test_standby_takes_over(void **state)
     assert_string_equal(jstr(j, "worker"), "w1");
     assert_string_equal(jstr(j, "state"), "running");
     json_decref(j);
-    free(k1);
+
+    ing.next_report_ms = 0;
+    ing.reg_acks = 0;
+    node_t w2;
+    node_init(fx, &w2, "w2", false, 3);
+    node_t *three[] = {&w1, &ing, &w2};
+    worker_register(&w2);
+    end = clock_mono_ms() + 3000;
+    while (clock_mono_ms() < end && (ing.reg_acks == 0 || !w2.registered))
+        pump(three, 3, 50, NULL);
+    assert_true(ing.reg_refused > 0); /* asked for a Hello, */
+    assert_true(ing.reg_acks > 0);    /* and it was accepted */
     node_close(&w1);
+    end = clock_mono_ms() + 3 * REPORT_MS + 4000;
+    while (clock_mono_ms() < end && w2.nsess == 0)
+        pump(three, 3, 50, NULL);
+    assert_int_equal(w2.nsess, 1);
+    assert_string_equal(w2.sess[0].id, s1);
+    free(k1);
+    node_close(&w2);
     node_close(&ing);
 }
 
@@ -2203,18 +2240,6 @@ static void test_publisher_left_while_not_running(void **state)
     free(kb);
     node_close(&w1);
     node_close(&ing);
-}
-
-/* Stats from ING for stream ID: BYTES received from its publisher. */
-static void ingest_bytes(node_t *ing, const char *id, uint64_t bytes)
-{
-    Prism__IngestStats is = PRISM__INGEST_STATS__INIT;
-    is.stream_id = (char *)id;
-    is.bytes_in = bytes;
-    Prism__Envelope env = PRISM__ENVELOPE__INIT;
-    env.body_case = PRISM__ENVELOPE__BODY_INGEST_STATS;
-    env.ingest_stats = &is;
-    node_send(ing, &env);
 }
 
 /*
