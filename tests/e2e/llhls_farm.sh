@@ -7,12 +7,13 @@
 #    a delta update (_HLS_skip=YES) applied to the full playlist before
 #    it equals the full one, and the rendition reports agree;
 #  - a blocking reload for the next part is held, then answered with it;
-#  - the player, through an nginx edge cache (configs/nginx/edge.conf),
-#    plays at low latency (now - hls.playingDate, sampled every 0.5 s),
-#    and through a kill -9 of the carrying worker it goes on (the other
-#    worker continues the playlists after a discontinuity); a kill -9 and
-#    restart of the coordinator then changes nothing the player sees (no
-#    stall over 1 s, the stream adopted where it runs);
+#  - the player, through an nginx edge cache (configs/nginx/edge.conf) over
+#    HTTPS with HTTP/2, plays at low latency (now - hls.playingDate,
+#    sampled every 0.5 s), and through a kill -9 of the carrying worker it
+#    goes on (the other worker continues the playlists after a
+#    discontinuity); a kill -9 and restart of the coordinator then changes
+#    nothing the player sees (no stall over 1 s, the stream adopted where
+#    it runs);
 #  - prism-bench latency measures every rendition.
 # The latency figures are printed; the checks on them are loose (a
 # shared machine is noisy): scripts/bench-latency is the measurement.
@@ -127,8 +128,9 @@ carrier=$(farm_stream_field llc worker)
     farm_coord 0
 ) &
 killer=$!
-node "$src/tests/e2e/player/play.js" "$FARM_EDGE/llc/master.m3u8" 40 --low-latency \
-    --max-latency 4 --max-stall 5 >"$dir/play.json" 2>"$dir/play.err" || {
+node "$src/tests/e2e/player/play.js" "$FARM_EDGE_TLS/llc/master.m3u8" 40 \
+    --low-latency --ignore-https-errors --max-latency 4 --max-stall 5 \
+    >"$dir/play.json" 2>"$dir/play.err" || {
     cat "$dir/play.json" "$dir/play.err" >&2
     fail "hls.js (lowLatencyMode) did not play the LL-HLS stream"
 }
@@ -166,11 +168,14 @@ console.log(`latency before the kill: median ${before[before.length >> 1]} s, ` 
     `levels played ${JSON.stringify(r.levels_played)}`);
 ' "$dir/play.json" "$dir/kill_ms"
 
-# The edge served the player: its cache answered some of it.
+# The edge served the player, over HTTP/2: its cache answered some of it.
 hits=$(curl -fs "http://127.0.0.1:$FARM_EDGE_PORT/healthz" >/dev/null &&
     find "$dir/edge/cache" -type f | wc -l)
 [ "$hits" -gt 0 ] || fail "the edge cached nothing the player asked for"
-echo "edge cache: $hits files"
+h2=$(grep -c '^HTTP/2.0 200 .*\.m4s' "$dir/edge/logs/access.log" || true)
+h1=$(grep -c '^HTTP/1.1 .*\.m4s' "$dir/edge/logs/access.log" || true)
+echo "edge cache: $hits files; parts and segments sent over HTTP/2: $h2, HTTP/1.1: $h1"
+[ "$h2" -gt 50 ] && [ "$h1" = 0 ] || fail "the player did not fetch over HTTP/2"
 
 # Part availability per rendition, on the worker that took over.
 "$build/bench/prism-bench" latency "$base/master.m3u8" --seconds 4 >"$dir/bench.txt" ||

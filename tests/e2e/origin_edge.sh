@@ -2,7 +2,9 @@
 # prism-origin behind nginx with configs/nginx/edge.conf: two players asking
 # the edge at once for the same preload-hinted part, and then for the same
 # blocking playlist, cost the origin one request each (its /metrics), and
-# both get the answer when the worker's PUT arrives.
+# both get the answer when the worker's PUT arrives; over HTTPS with
+# HTTP/2, a blocking playlist request and the hinted part share one
+# connection and are both answered.
 set -euo pipefail
 origin=${PRISM_BUILD_DIR:?}/origin/prism-origin
 src=${PRISM_SOURCE_DIR:?}
@@ -99,4 +101,29 @@ n=$(($(gets) - before - 1))
 curl -s -D "$tmp/h" -o /dev/null "$edge$dir/index.m3u8?$q"
 grep -qi '^X-Cache-Status: HIT' "$tmp/h" || fail "blocking answer not cached"
 grep -qi '^Access-Control-Allow-Origin: \*' "$tmp/h" || fail "CORS lost at edge"
+
+# HTTPS with HTTP/2 (the certificate farm_edge made): a blocking playlist
+# request and the hinted part it waits for, multiplexed on one connection,
+# both answered by the worker's PUTs.
+q="_HLS_msn=41&_HLS_part=3"
+curl -s --http2 --cacert "$tmp/edge/edge.crt" --parallel \
+    -w '%{http_version} %{http_code} %{num_connects}\n' \
+    -o "$tmp/h2pl" "$FARM_EDGE_TLS/e/720p30/index.m3u8?$q" \
+    -o "$tmp/h2part" "$FARM_EDGE_TLS/e/720p30/seg_00041.3.m4s" >"$tmp/h2" &
+pids+=($!)
+sleep 1
+echo "part 41.3" >"$tmp/part3"
+put $dir/seg_00041.3.m4s "$tmp/part3" || fail "part PUT"
+playlist 4 >"$tmp/p4"
+put $dir/index.m3u8 "$tmp/p4"
+wait "${pids[-1]}" 2>/dev/null || true
+unset 'pids[-1]'
+[ "$(awk '$1 == 2 && $2 == 200' "$tmp/h2" | wc -l)" = 2 ] ||
+    fail "HTTP/2 answers: $(tr '\n' ';' <"$tmp/h2")"
+[ "$(awk '{ n += $3 } END { print n }' "$tmp/h2")" = 1 ] ||
+    fail "the two HTTP/2 requests took more than one connection"
+cmp -s "$tmp/h2part" "$tmp/part3" || fail "the part over HTTP/2: other bytes"
+grep -q 'seg_00041.3.m4s' "$tmp/h2pl" || fail "the playlist over HTTP/2 without 41.3"
+grep -q '^HTTP/2.0 200 .*seg_00041.3.m4s' "$tmp/edge/logs/access.log" ||
+    fail "the edge did not log the part as HTTP/2"
 echo PASS

@@ -31,6 +31,8 @@
 //                       start-up at most S (default: not checked)
 //   --max-latency-p95 S and its 95th percentile
 //   --debug FILE        hls.js's debug log (with the page's console) to FILE
+//   --ignore-https-errors  accept a certificate the browser does not trust
+//                       (a test edge's own, made for 127.0.0.1)
 //
 // With --low-latency or --latency the line also has "latency" {median, p95, max,
 // samples} and "latency_series" ([unix ms, latency s] every 0.5 s), and
@@ -61,6 +63,7 @@ const opts = {
     maxLatency: null,
     maxLatencyP95: null,
     debug: null,
+    ignoreHttpsErrors: false,
     chromium: process.env.PRISM_CHROMIUM || '/usr/bin/chromium',
 };
 const args = process.argv.slice(2);
@@ -76,6 +79,7 @@ for (let i = 0; i < args.length; i++) {
     else if (a === '--max-latency') opts.maxLatency = Number(args[++i]);
     else if (a === '--max-latency-p95') opts.maxLatencyP95 = Number(args[++i]);
     else if (a === '--debug') opts.debug = args[++i];
+    else if (a === '--ignore-https-errors') opts.ignoreHttpsErrors = true;
     else pos.push(a);
 }
 if (pos.length < 2 || !(Number(pos[pos.length - 1]) > 0) || Number.isNaN(opts.maxStall) ||
@@ -211,7 +215,8 @@ function fail(msg) {
 
 // Plays one URL in its own tab; returns the result object.
 async function playOne(browser, origin, url) {
-    const tab = await browser.newPage();
+    const tab = await browser.newPage(
+        { ignoreHTTPSErrors: opts.ignoreHttpsErrors });
     const console = [];
     tab.on('console', (m) => console.length < 20 &&
         m.type() === 'error' && console.push(m.text()));
