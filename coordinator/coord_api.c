@@ -149,8 +149,12 @@ static json_t *stream_json(const coord_t *c, const coord_stream_t *s)
         (json_int_t)s->origin_deletes, "delete_failed",
         (json_int_t)s->origin_delete_failed, "upload_dropped",
         (json_int_t)s->origin_dropped);
-    if (j)
+    if (j) {
         json_object_set_new(j, "failure", failure_json(c, s));
+        const char *why = ops_waiting_for(c, s);
+        json_object_set_new(j, "waiting_for",
+                            why ? json_string(why) : json_null());
+    }
     /* The last 10 s of the session as its worker reports it, and the load
      * control loop's view (slow since, last moved for being slow). */
     if (j)

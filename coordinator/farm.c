@@ -93,7 +93,7 @@ coord_stream_t *farm_find_channel_stream(coord_t *c, int64_t channel_id)
     return &c->streams[i];
 }
 
-coord_ingest_t *farm_find_ingest(coord_t *c, const char *id)
+coord_ingest_t *farm_find_ingest(const coord_t *c, const char *id)
 {
     for (size_t i = 0; i < c->ningests; i++)
         if (!strcmp(c->ingests[i].id, id))

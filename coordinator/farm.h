@@ -229,7 +229,7 @@ coord_stream_t *farm_find_stream(coord_t *c, const char *id);
 coord_stream_t *farm_find_channel_stream(coord_t *c, int64_t channel_id);
 
 /* The ingest named id, or NULL. */
-coord_ingest_t *farm_find_ingest(coord_t *c, const char *id);
+coord_ingest_t *farm_find_ingest(const coord_t *c, const char *id);
 
 /* The id of worker wi, "" for -1 (none). Static for the loop's life. */
 const char *farm_worker_id(const coord_t *c, long wi);

@@ -185,6 +185,24 @@ static bool placeable(coord_t *c, const coord_stream_t *s)
     return in && in->endpoint[0] && !in->lost;
 }
 
+const char *ops_waiting_for(const coord_t *c, const coord_stream_t *s)
+{
+    if (s->state != STREAM_PENDING && s->state != STREAM_FAILED)
+        return NULL;
+    if (s->left_ms)
+        return "publisher";
+    if (s->awaiting_source || s->ladder.n <= 0)
+        return "source";
+    const coord_ingest_t *in = farm_find_ingest(c, s->ingest);
+    if (!in)
+        return "ingest_unknown";
+    if (in->lost)
+        return "ingest_lost";
+    if (!in->endpoint[0])
+        return "ingest_hello";
+    return s->retry_at_ms > clock_mono_ms() ? "backoff" : "capacity";
+}
+
 /*
  * Places a stream that has no worker, through placement_place_batch as
  * place_pending does. Returns 0 when assigned, or the placement code (the

@@ -43,6 +43,15 @@ void ops_upgrade_partial(coord_t *c, int64_t now);
 void ops_stream_failed(coord_t *c, coord_stream_t *s, const char *error,
                        const char *kind, json_t *detail);
 
+/*
+ * Why stream s, waiting (pending or failed), has no worker yet: "publisher"
+ * (away; placed when it comes back), "source" (its video's size is not
+ * known yet), "ingest_unknown", "ingest_lost", "ingest_hello" (its ingest
+ * has not said where its media is), "backoff" (after a failed session),
+ * "capacity" (no worker can take it); NULL for a stream not waiting.
+ */
+const char *ops_waiting_for(const coord_t *c, const coord_stream_t *s);
+
 /* Failures of stream s within fail_window_ms before now. */
 int ops_recent_failures(const coord_t *c, const coord_stream_t *s, int64_t now);
 
