@@ -17,6 +17,7 @@
 #include "netaddr.h"
 #include "origin_metrics.h"
 #include "origin_playlist.h"
+#include "origin_reports.h"
 #include "origin_skip.h"
 #include "origin_spill.h"
 #include "origin_store.h"
@@ -286,7 +287,20 @@ static hold_t hold_playlist(origin_http_t *h, const char *url,
     return out;
 }
 
-/* A GET or HEAD of a playlist: blocking reload and delta updates. */
+/* The report of the playlist stored at path (mu held). */
+static bool report_lookup(void *ctx, const char *path, origin_report_t *out)
+{
+    origin_http_t *h = ctx;
+    origin_blob_t *b = origin_store_get(h->store, path, NULL);
+    origin_playlist_t p;
+    if (!b || origin_playlist_parse((char *)b->data, b->len, &p) < 0)
+        return false;
+    *out = origin_report_of(&p);
+    return true;
+}
+
+/* A GET or HEAD of a playlist: blocking reload, rendition reports as they
+ * are now, and delta updates. */
 static enum MHD_Result get_playlist(origin_http_t *h,
                                     struct MHD_Connection *conn, req_t *req,
                                     const char *url)
@@ -325,19 +339,34 @@ static enum MHD_Result get_playlist(origin_http_t *h,
                                    "segment or part in time\n");
         }
     }
-    a.blob = origin_blob_ref(b);
-    pthread_mutex_unlock(&h->mu);
-    snprintf(a.etag, sizeof(a.etag), "%s", a.blob->etag);
-    if (ll && q.skip && p.can_skip_until > 0 && qrc == 0) {
-        int skipped = 0;
-        if (origin_skip_rewrite((char *)a.blob->data, a.blob->len, q.skip == 2,
-                                &a.owned, &a.len, &skipped) == 0 &&
-            a.owned) {
-            origin_blob_unref(&a.blob);
-            origin_etag(a.owned, a.len, a.etag);
-            origin_metrics_add(&h->m.delta_answers, 1);
-        }
+    /* The reports name the other renditions as they are now. */
+    if (!ll || p.part_target <= 0 ||
+        origin_reports_rewrite(url, (char *)b->data, b->len, report_lookup, h,
+                               &a.owned, &a.len) < 0 ||
+        !a.owned) {
+        a.owned = NULL;
+        a.blob = origin_blob_ref(b);
+        a.len = b->len;
     }
+    pthread_mutex_unlock(&h->mu);
+    const char *text = a.owned ? a.owned : (char *)a.blob->data;
+    char *delta = NULL;
+    size_t dlen;
+    int skipped = 0;
+    if (ll && q.skip && p.can_skip_until > 0 && qrc == 0 &&
+        origin_skip_rewrite(text, a.len, q.skip == 2, &delta, &dlen,
+                            &skipped) == 0 &&
+        delta) {
+        origin_blob_unref(&a.blob);
+        free(a.owned);
+        a.owned = delta;
+        a.len = dlen;
+        origin_metrics_add(&h->m.delta_answers, 1);
+    }
+    if (a.owned)
+        origin_etag(a.owned, a.len, a.etag);
+    else
+        snprintf(a.etag, sizeof(a.etag), "%s", a.blob->etag);
     char cache[64] = NO_CACHE;
     int64_t age = (int64_t)(p.target_duration * h->cfg.blocked_max_age_tds);
     if (blocking && age > 0)

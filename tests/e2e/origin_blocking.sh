@@ -5,7 +5,8 @@
 # it, and within a second of it: not by the hold's end); one that times
 # out with 503; a request for the preload-hinted part held until the part
 # is PUT; a hinted part that a
-# take-over playlist no longer hints answered 404 at once; _HLS_skip=YES.
+# take-over playlist no longer hints answered 404 at once; _HLS_skip=YES;
+# rendition reports as the origin holds the other playlists.
 # shellcheck source=tests/e2e/lib/origin_alone.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/origin_alone.sh"
 token=tok-$RANDOM$RANDOM
@@ -193,7 +194,28 @@ curl -fs -o "$tmp/full" "$base$pl?_HLS_skip=YES" || fail "GET with skip"
 grep -q SKIP "$tmp/full" && fail "skipped without CAN-SKIP-UNTIL"
 cmp -s "$tmp/full" "$tmp/p6" || fail "full playlist altered"
 
-# 9. Too large a body: 413, logged.
+# 9. Rendition reports name the other renditions as the origin holds them:
+# 720p30 was written when 360p30 was at 48.1; 360p30 here is at 60.1. A
+# report of a playlist the origin does not have stays as written.
+{
+    playlist 20 2
+    printf '#EXT-X-RENDITION-REPORT:URI="../360p30/index.m3u8",LAST-MSN=48,LAST-PART=1\n'
+    printf '#EXT-X-RENDITION-REPORT:URI="../160p30/index.m3u8",LAST-MSN=48,LAST-PART=1\n'
+} >"$tmp/r720"
+playlist 20 2 >"$tmp/r360"
+put /live/s2/360p30/index.m3u8 "$tmp/r360" >/dev/null
+put /live/s2/720p30/index.m3u8 "$tmp/r720" >/dev/null
+curl -fs -o "$tmp/rep" "$base/live/s2/720p30/index.m3u8" || fail "GET reports"
+grep -qx '#EXT-X-RENDITION-REPORT:URI="../360p30/index.m3u8",LAST-MSN=60,LAST-PART=1' \
+    "$tmp/rep" || fail "the 360p30 report is not as the origin holds it"
+grep -qx '#EXT-X-RENDITION-REPORT:URI="../160p30/index.m3u8",LAST-MSN=48,LAST-PART=1' \
+    "$tmp/rep" || fail "a report of an unknown playlist was changed"
+curl -fs -o "$tmp/repd" "$base/live/s2/720p30/index.m3u8?_HLS_skip=YES" ||
+    fail "GET reports with skip"
+grep -q '^#EXT-X-SKIP:' "$tmp/repd" && grep -q 'LAST-MSN=60,LAST-PART=1' "$tmp/repd" ||
+    fail "a delta update lost the reports as the origin holds them"
+
+# 10. Too large a body: 413, logged.
 head -c 2048 /dev/zero >"$tmp/big"
 origin_stop
 origin_start --upload-token "$token" --max-put-bytes 1024
