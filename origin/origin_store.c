@@ -426,6 +426,8 @@ int origin_store_spill_jobs(origin_store_t *s, origin_spill_job_t *jobs,
                             int max)
 {
     int n = s->njobs < max ? s->njobs : max;
+    if (n <= 0)
+        return 0;
     memcpy(jobs, s->jobs, (size_t)n * sizeof(*jobs));
     memmove(s->jobs, s->jobs + n, (size_t)(s->njobs - n) * sizeof(*jobs));
     s->njobs -= n;
