@@ -104,18 +104,19 @@
 
 /* ---------------------------------------------------------------- control */
 
-static void handle_control(coord_t *c)
+/* Handles up to CONTROL_BATCH_MAX control messages; false when more wait. */
+static bool handle_control(coord_t *c)
 {
     for (int i = 0; i < CONTROL_BATCH_MAX; i++) {
         envelope_peer_t peer;
         Prism__Envelope *env = NULL;
         int rc = envelope_recv(c->control, ZMQ_DONTWAIT, &peer, &env, NULL);
         if (rc == -EAGAIN)
-            return;
+            return true;
         if (rc < 0) {
             c->n.messages_bad++;
             if (rc == -ETERM)
-                return;
+                return true;
             continue;
         }
         c->n.messages_in++;
@@ -169,9 +170,29 @@ static void handle_control(coord_t *c)
         }
         envelope_free(&env);
     }
+    return false;
 }
 
 /* ---------------------------------------------------------------- timers */
+
+/*
+ * The loop was held up for gap ms (the process descheduled or stopped, a
+ * VM paused, a slow call): what workers and ingests said meanwhile waits
+ * in the control socket, so that silence is the coordinator's own and is
+ * not counted against them.
+ */
+static void forgive_stall(coord_t *c, int64_t gap)
+{
+    for (size_t i = 0; i < c->nworkers; i++)
+        if (c->workers[i].state == WORKER_LIVE)
+            c->workers[i].last_seen_ms += gap;
+    for (size_t i = 0; i < c->ningests; i++)
+        c->ingests[i].last_seen_ms += gap;
+    log_warn(MOD,
+             "The coordinator's loop was held up; its workers' and ingests' "
+             "silence meanwhile is not counted against them.",
+             "stall_ms=%lld", (long long)gap);
+}
 
 static void heartbeat_all(coord_t *c)
 {
@@ -516,10 +537,13 @@ int coord_run(coord_t *c)
             break;
         }
         now = clock_mono_ms();
+        if (c->loop_ms && now - c->loop_ms > c->cfg.report_ms)
+            forgive_stall(c, now - c->loop_ms);
         if (id >= 0 && items[id].revents)
             store_io(c->db, items[id].revents, now);
+        bool drained = true;
         if (ic >= 0 && (items[ic].revents & ZMQ_POLLIN))
-            handle_control(c);
+            drained = handle_control(c);
         if (ih >= 0 && (items[ih].revents & ZMQ_POLLIN))
             publish_hook_drain(c);
         if (ia >= 0 && (items[ia].revents & ZMQ_POLLIN)) {
@@ -529,6 +553,7 @@ int coord_run(coord_t *c)
             coord_api_handle(c, &loop);
         }
         now = clock_mono_ms();
+        c->loop_ms = now;
         if (!c->leader) {
             if (store_up(c->db) && !c->lock_query_out &&
                 now >= c->next_lock_try_ms)
@@ -537,11 +562,15 @@ int coord_run(coord_t *c)
         }
         if (!c->control)
             continue;
-        if (now >= c->next_check_ms) {
+        /* Not while reports may still wait behind a full batch, for up
+         * to a report interval. */
+        if (now >= c->next_check_ms &&
+            (drained || now - c->last_check_ms >= c->cfg.report_ms)) {
             worker_proto_check(c, now);
             ingest_proto_check(c, now);
             release_resend_due(c, now);
             c->next_check_ms = now + c->cfg.report_ms / CHECKS_PER_REPORT;
+            c->last_check_ms = now;
         }
         if (c->reload) { /* SIGHUP: read it whatever its mtime says */
             int before = zap_key_count(c->zap);

@@ -2264,6 +2264,64 @@ static void test_publisher_left_while_not_running(void **state)
 }
 
 /*
+ * The coordinator itself stops for 2 s (SIGSTOP: a VM paused, a process
+ * descheduled on a starved host) while its worker and ingest go on
+ * reporting: once it runs again, their reports of that time are in its
+ * socket, so nobody is declared dead and the stream stays where it runs.
+ */
+static void test_coordinator_paused(void **state)
+{
+    (void)state;
+    fx_t *fx = &g_fx;
+    fx_setup(fx);
+    coord_start(fx, 0, true);
+    char *k = create_channel(fx, "paused", 50);
+    node_t w1, w2, ing;
+    node_init(fx, &w1, "w1", false, 1);
+    node_init(fx, &w2, "w2", false, 1);
+    node_init(fx, &ing, "ing1", true, 1);
+    node_t *all[] = {&w1, &w2, &ing};
+    worker_register(&w1);
+    worker_register(&w2);
+    ingest_hello(&ing);
+    pump(all, 3, 600, NULL);
+    publish(all, 3, &ing, k, 1280, 720, 30);
+    assert_true(ing.reply.accepted);
+    char sa[64], path[128];
+    snprintf(sa, sizeof(sa), "%s", ing.reply_stream);
+    snprintf(path, sizeof(path), "/api/streams/%s", sa);
+    pump(all, 3, 600, NULL);
+    json_t *j = get_json(fx, 0, path);
+    json_int_t gen = json_integer_value(json_object_get(j, "generation"));
+    char on[32];
+    snprintf(on, sizeof(on), "%s", jstr(j, "worker"));
+    json_decref(j);
+
+    kill(fx->pid[0], SIGSTOP);
+    pump(all, 3, 2000, NULL); /* 10 report intervals */
+    kill(fx->pid[0], SIGCONT);
+    pump(all, 3, 1000, NULL);
+    j = get_json(fx, 0, path);
+    assert_non_null(j);
+    assert_string_equal(jstr(j, "state"), "running");
+    assert_string_equal(jstr(j, "worker"), on);
+    assert_int_equal(json_integer_value(json_object_get(j, "generation")), gen);
+    json_decref(j);
+    char ev[4096];
+    stream_events(fx, sa, ev, sizeof(ev));
+    assert_null(strstr(ev, "stream.replaced"));
+    assert_int_equal(w1.releases + w2.releases, 0);
+    char logpath[2048];
+    snprintf(logpath, sizeof(logpath), "%s/coord0.log", fx->dir);
+    assert_false(log_contains(logpath, "Worker missed its reports"));
+    assert_true(log_contains(logpath, "loop was held up"));
+    free(k);
+    node_close(&w1);
+    node_close(&w2);
+    node_close(&ing);
+}
+
+/*
  * Two ingests serve one channel. A second publisher on a live key is
  * refused while the first still sends; once the first has left, a publish
  * through the other ingest continues the stream under its id (the ingest
@@ -2376,6 +2434,7 @@ int main(void)
         cmocka_unit_test_teardown(test_publisher_reconnect_grace, fx_after),
         cmocka_unit_test_teardown(test_publisher_left_while_not_running,
                                   fx_after),
+        cmocka_unit_test_teardown(test_coordinator_paused, fx_after),
         cmocka_unit_test_teardown(test_second_publisher, fx_after),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
