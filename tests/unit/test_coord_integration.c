@@ -709,6 +709,19 @@ static void node_init(fx_t *fx, node_t *n, const char *id, bool ingest,
     node_connect(fx, n, mask);
 }
 
+/* Every node introduces itself (a worker registers, an ingest says
+ * hello), then the farm runs 600 ms. */
+static void nodes_join(node_t **all, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (all[i]->ingest)
+            ingest_hello(all[i]);
+        else
+            worker_register(all[i]);
+    }
+    pump(all, n, 600, NULL);
+}
+
 static void node_close(node_t *n)
 {
     n->alive = false;
@@ -1410,9 +1423,7 @@ static void test_standby_takes_over(void **state)
     node_init(fx, &w1, "w1", false, 3);
     node_init(fx, &ing, "ing1", true, 3);
     node_t *all[] = {&w1, &ing};
-    worker_register(&w1);
-    ingest_hello(&ing);
-    pump(all, 2, 600, NULL);
+    nodes_join(all, 2);
     publish(all, 2, &ing, k1, 1280, 720, 30);
     assert_true(ing.reply.accepted);
     char s1[64];
@@ -2022,9 +2033,7 @@ static void test_failure_policy(void **state)
     const char *err = "simulated: cannot open encoder h264_nvenc (Invalid "
                       "argument)";
     w1.fail_error = err;
-    worker_register(&w1);
-    ingest_hello(&ing);
-    pump(all, 2, 600, NULL);
+    nodes_join(all, 2);
     publish(all, 2, &ing, ka, 1280, 720, 30);
     assert_true(ing.reply.accepted);
     char sa[64], path[128];
@@ -2133,9 +2142,7 @@ static void test_publisher_reconnect_grace(void **state)
     node_init(fx, &w1, "w1", false, 1);
     node_init(fx, &ing, "ing1", true, 1);
     node_t *all[] = {&w1, &ing};
-    worker_register(&w1);
-    ingest_hello(&ing);
-    pump(all, 2, 600, NULL);
+    nodes_join(all, 2);
     publish(all, 2, &ing, ka, 1280, 720, 30);
     assert_true(ing.reply.accepted);
     char sa[64], path[128];
@@ -2205,9 +2212,7 @@ static void test_publisher_left_while_not_running(void **state)
     node_init(fx, &ing, "ing1", true, 1);
     node_t *all[] = {&w1, &ing};
     w1.fail_error = "simulated: the session failed";
-    worker_register(&w1);
-    ingest_hello(&ing);
-    pump(all, 2, 600, NULL);
+    nodes_join(all, 2);
     publish(all, 2, &ing, ka, 1280, 720, 30);
     assert_true(ing.reply.accepted);
     char sa[64], path[128];
@@ -2281,10 +2286,7 @@ static void test_coordinator_paused(void **state)
     node_init(fx, &w2, "w2", false, 1);
     node_init(fx, &ing, "ing1", true, 1);
     node_t *all[] = {&w1, &w2, &ing};
-    worker_register(&w1);
-    worker_register(&w2);
-    ingest_hello(&ing);
-    pump(all, 3, 600, NULL);
+    nodes_join(all, 3);
     publish(all, 3, &ing, k, 1280, 720, 30);
     assert_true(ing.reply.accepted);
     char sa[64], path[128];
@@ -2343,10 +2345,7 @@ static void test_second_publisher(void **state)
     node_init(fx, &ing1, "ing1", true, 1);
     node_init(fx, &ing2, "ing2", true, 1);
     node_t *all[] = {&w1, &ing1, &ing2};
-    worker_register(&w1);
-    ingest_hello(&ing1);
-    ingest_hello(&ing2);
-    pump(all, 3, 600, NULL);
+    nodes_join(all, 3);
     publish(all, 3, &ing1, ka, 1280, 720, 30);
     assert_true(ing1.reply.accepted);
     char sa[64], path[128];
