@@ -287,16 +287,12 @@ static hold_t hold_playlist(origin_http_t *h, const char *url,
     return out;
 }
 
-/* The report of the playlist stored at path (mu held). */
+/* The report of the playlist stored at path, noted when it was put (mu
+ * held). */
 static bool report_lookup(void *ctx, const char *path, origin_report_t *out)
 {
     origin_http_t *h = ctx;
-    origin_blob_t *b = origin_store_get(h->store, path, NULL);
-    origin_playlist_t p;
-    if (!b || origin_playlist_parse((char *)b->data, b->len, &p) < 0)
-        return false;
-    *out = origin_report_of(&p);
-    return true;
+    return origin_store_report(h->store, path, out);
 }
 
 /* A GET or HEAD of a playlist: blocking reload, rendition reports as they
@@ -447,11 +443,12 @@ static enum MHD_Result put_file(origin_http_t *h, struct MHD_Connection *conn,
 {
     char hint[1024] = "";
     int64_t hold_ms = 0;
+    bool media_playlist = false;
+    origin_playlist_t p;
     if (origin_path_is_playlist(url)) {
-        origin_playlist_t p;
-        if (origin_playlist_parse(req->body ? req->body : "", req->len, &p) ==
-                0 &&
-            p.preload_hint[0] &&
+        media_playlist = origin_playlist_parse(req->body ? req->body : "",
+                                               req->len, &p) == 0;
+        if (media_playlist && p.preload_hint[0] &&
             origin_resolve_uri(url, p.preload_hint, hint, sizeof(hint)) < 0)
             hint[0] = '\0';
         hold_ms = origin_playlist_hold_ms(&p, h->cfg.hold_limit_ms);
@@ -464,6 +461,8 @@ static enum MHD_Result put_file(origin_http_t *h, struct MHD_Connection *conn,
     size_t len = b->len;
     pthread_mutex_lock(&h->mu);
     int rc = origin_store_put(h->store, url, b, wall_ms(), hint, hold_ms);
+    if (rc >= 0 && media_playlist) /* for the other renditions' reports */
+        origin_store_set_report(h->store, url, origin_report_of(&p));
     pthread_cond_broadcast(&h->cv);
     origin_spill_run(h->store, &h->mu, h->cfg.spill_dir);
     pthread_mutex_unlock(&h->mu);

@@ -9,12 +9,7 @@
 #include <stdint.h>
 
 #include "origin_playlist.h"
-
-/* What a report says of a rendition (RFC 8216bis 4.4.5.4). */
-typedef struct {
-    int64_t last_msn;  /* its last segment or, with parts, partial segment */
-    int64_t last_part; /* that segment's last part; -1: no part */
-} origin_report_t;
+#include "origin_store.h" /* origin_report_t */
 
 /* The report of playlist p: the segment being written when it has parts
  * listed, else the last complete one and its last part. */

@@ -33,6 +33,8 @@ typedef struct entry {
     int64_t stored_ms;
     bool playlist;
     char *hint; /* playlists: the hinted path, or NULL */
+    bool has_report;
+    origin_report_t report; /* playlists: origin_store_set_report */
     int64_t hold_ms;
     struct entry *hnext;       /* hash chain by path */
     struct entry *hint_next;   /* hint chain by hint */
@@ -382,6 +384,7 @@ int origin_store_put(origin_store_t *s, const char *path, origin_blob_t *blob,
     }
     e->blob = blob;
     e->len = blob->len;
+    e->has_report = false;
     e->stored_ms = now_ms;
     e->hold_ms = hold_ms;
     s->st.bytes += blob->len;
@@ -403,6 +406,27 @@ origin_blob_t *origin_store_get(origin_store_t *s, const char *path,
     if (stored_ms)
         *stored_ms = e->stored_ms;
     return e->blob;
+}
+
+int origin_store_set_report(origin_store_t *s, const char *path,
+                            origin_report_t r)
+{
+    entry_t *e = *find_slot(s, path);
+    if (!e)
+        return -ENOENT;
+    e->report = r;
+    e->has_report = true;
+    return 0;
+}
+
+bool origin_store_report(origin_store_t *s, const char *path,
+                         origin_report_t *out)
+{
+    entry_t *e = *find_slot(s, path);
+    if (!e || !e->has_report)
+        return false;
+    *out = e->report;
+    return true;
 }
 
 bool origin_store_on_disk(origin_store_t *s, const char *path, uint64_t *id,

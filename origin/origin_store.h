@@ -141,6 +141,23 @@ bool origin_store_hinted(origin_store_t *s, const char *path, int64_t *hold_ms);
 
 void origin_store_stats(const origin_store_t *s, origin_store_stats_t *out);
 
+/* What a media playlist reports of its rendition (RFC 8216bis 4.4.5.4). */
+typedef struct {
+    int64_t last_msn;  /* its last segment or, with parts, partial segment */
+    int64_t last_part; /* that segment's last part; -1: no part */
+} origin_report_t;
+
+/*
+ * Notes what the playlist stored at path reports of itself, read when it
+ * was put (until it is replaced): 0, or -ENOENT when path is not stored.
+ */
+int origin_store_set_report(origin_store_t *s, const char *path,
+                            origin_report_t r);
+
+/* What the playlist at path reports of itself; false when none is noted. */
+bool origin_store_report(origin_store_t *s, const char *path,
+                         origin_report_t *out);
+
 /* Whether path names a playlist (ends ".m3u8"). */
 bool origin_path_is_playlist(const char *path);
 

@@ -149,6 +149,30 @@ static void test_hints_follow_playlists(void **state)
 }
 
 /* Many files: the table grows and every file is still found. */
+/* A playlist's own report is noted until the playlist is replaced. */
+static void test_reports_follow_playlists(void **state)
+{
+    (void)state;
+    origin_store_t *s = origin_store_new(1 << 20);
+    origin_report_t r;
+    assert_int_equal(
+        origin_store_set_report(s, "/l/a/index.m3u8", (origin_report_t){48, 1}),
+        -ENOENT);
+    origin_store_put(s, "/l/a/index.m3u8", origin_blob_new("#EXTM3U\n", 8), 0,
+                     NULL, 0);
+    assert_false(origin_store_report(s, "/l/a/index.m3u8", &r));
+    assert_int_equal(
+        origin_store_set_report(s, "/l/a/index.m3u8", (origin_report_t){48, 1}),
+        0);
+    assert_true(origin_store_report(s, "/l/a/index.m3u8", &r));
+    assert_int_equal(r.last_msn, 48);
+    assert_int_equal(r.last_part, 1);
+    origin_store_put(s, "/l/a/index.m3u8", origin_blob_new("#EXTM3U\n", 8), 0,
+                     NULL, 0);
+    assert_false(origin_store_report(s, "/l/a/index.m3u8", &r));
+    origin_store_free(&s);
+}
+
 static void test_many_files(void **state)
 {
     (void)state;
@@ -187,4 +211,5 @@ TEST_MAIN(cmocka_unit_test(test_put_get_replace_delete),
           cmocka_unit_test(test_blob_outlives_replacement),
           cmocka_unit_test(test_eviction_order),
           cmocka_unit_test(test_hints_follow_playlists),
+          cmocka_unit_test(test_reports_follow_playlists),
           cmocka_unit_test(test_many_files), cmocka_unit_test(test_types))
