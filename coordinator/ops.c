@@ -169,26 +169,16 @@ static placement_item_t placement_item_of(const coord_t *c, coord_stream_t *s,
 }
 
 /*
- * Whether a stream with no worker can be placed now. Not while its size is
- * unknown or its ladder unfitted (the ingest's stats bring the size:
- * ingest_proto.c), nor while its publisher is away (placed when it comes
- * back: publish.c), nor while its ingest is unknown to this coordinator,
- * lost, or without a media endpoint (after a take-over, until the
- * ingest's Hello): an Assign then could not be used, and each refusal
+ * Why a stream with no worker cannot be placed now, or NULL when it can.
+ * Not while its size is unknown or its ladder unfitted (the ingest's stats
+ * bring the size: ingest_proto.c), nor while its publisher is away (placed
+ * when it comes back: publish.c), nor while its ingest is unknown to this
+ * coordinator, lost, or without a media endpoint (after a take-over, until
+ * the ingest's Hello): an Assign then could not be used, and each refusal
  * would count as a failure of the stream.
  */
-static bool placeable(coord_t *c, const coord_stream_t *s)
+static const char *unplaceable(const coord_t *c, const coord_stream_t *s)
 {
-    if (s->awaiting_source || s->left_ms || s->ladder.n <= 0)
-        return false;
-    const coord_ingest_t *in = farm_find_ingest(c, s->ingest);
-    return in && in->endpoint[0] && !in->lost;
-}
-
-const char *ops_waiting_for(const coord_t *c, const coord_stream_t *s)
-{
-    if (s->state != STREAM_PENDING && s->state != STREAM_FAILED)
-        return NULL;
     if (s->left_ms)
         return "publisher";
     if (s->awaiting_source || s->ladder.n <= 0)
@@ -198,8 +188,21 @@ const char *ops_waiting_for(const coord_t *c, const coord_stream_t *s)
         return "ingest_unknown";
     if (in->lost)
         return "ingest_lost";
-    if (!in->endpoint[0])
-        return "ingest_hello";
+    return in->endpoint[0] ? NULL : "ingest_hello";
+}
+
+static bool placeable(const coord_t *c, const coord_stream_t *s)
+{
+    return !unplaceable(c, s);
+}
+
+const char *ops_waiting_for(const coord_t *c, const coord_stream_t *s)
+{
+    if (s->state != STREAM_PENDING && s->state != STREAM_FAILED)
+        return NULL;
+    const char *why = unplaceable(c, s);
+    if (why)
+        return why;
     return s->retry_at_ms > clock_mono_ms() ? "backoff" : "capacity";
 }
 
