@@ -109,8 +109,13 @@ joined_at() {
 # file of CHANNEL was
 # written twice on the origin (a new worker reusing a number the old one
 # wrote but never listed would be). Prints one line per rendition.
+# The old worker's last segment is the one before the discontinuity in the
+# first playlist that has it: the watch polls every 0.2 s, so the old
+# worker may list one more segment and the new one its first between two
+# polls (a move: both run for a moment). That playlist must still list
+# every segment after the last one the watch saw before (nothing skipped).
 check_join() {
-    local to=$1 ch=$2 r m m2 last fa top=-1 twice
+    local to=$1 ch=$2 r m m2 seen last fa first top=-1 twice
     m=$(grep -m1 "Continuing the stream's playlists" "$dir/logs/$to.log" |
         sed -n 's/.*media_sequence=\([0-9]*\).*/\1/p')
     [ -n "$m" ] || fail "$to did not log where it continues the playlists"
@@ -121,15 +126,19 @@ check_join() {
         sed -n 's/.*next_sequence=\([0-9]*\).*/\1/p' | sort -n | tail -n1 || true)
     [ -n "$m2" ] && [ "$m2" -gt "$m" ] && m=$m2
     for r in $3; do
-        last=$(awk -v r="$r" '$2 == r && $5 > 0 {exit} $2 == r {l = $4} END {print l + 0}' "$dir/watch")
-        [ "$last" -gt "$top" ] && top=$last
+        fa=$(awk -v r="$r" '$2 == r && $5 > 0 {print $6; exit}' "$dir/watch")
+        [ -n "$fa" ] || fail "$r: no playlist with a discontinuity (no join seen)"
+        [ $((fa - 1)) -gt "$top" ] && top=$((fa - 1))
     done
     for r in $3; do
-        last=$(awk -v r="$r" '$2 == r && $5 > 0 {exit} $2 == r {l = $4} END {print l + 0}' "$dir/watch")
-        fa=$(awk -v r="$r" '$2 == r && $5 > 0 {print $6; exit}' "$dir/watch")
-        echo "$r: last segment listed before the join $last, first after it ${fa:-none} ($to continues at $m)"
-        [ "${fa:-}" = $((last + 1)) ] && [ "$fa" -le "$m" ] ||
-            fail "$r: the first segment after the join is '${fa:-}', not $((last + 1)) (at most $m where $to continues)"
+        seen=$(awk -v r="$r" '$2 == r && $5 > 0 {exit} $2 == r {l = $4} END {print l + 0}' "$dir/watch")
+        read -r first fa < <(awk -v r="$r" '$2 == r && $5 > 0 {print $3, $6; exit}' "$dir/watch")
+        last=$((fa - 1))
+        echo "$r: last segment listed before the join $last (the watch saw $seen before it), first after it $fa ($to continues at $m)"
+        [ "$last" -ge "$seen" ] && [ "$first" -le $((seen + 1)) ] ||
+            fail "$r: the join's playlist (segments $first to the discontinuity before $fa) does not follow on from segment $seen, the last listed before it"
+        [ "$fa" -le "$m" ] ||
+            fail "$r: the first segment after the join is $fa, past $m where $to continues"
         awk -v r="$r" -v m="$fa" '$2 == r && $5 > 0 {j = 1}
             j && $2 == r && $3 <= m && ($5 != 1 || $6 != m) {bad = 1; print}
             END {exit bad}' "$dir/watch" >"$dir/join.$r" ||
