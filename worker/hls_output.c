@@ -4,11 +4,13 @@
  * What is here: the output paths and directories; each rendition's muxer
  * (hls_segmenter) and media playlist (hls_writer); the packets handed to
  * them (hls_output_emit keeps what comes before the muxers open, and
- * mux_write holds a rendition's audio until its video has passed it and
- * cuts a segment at each video keyframe); publishing a segment and
- * retiring old ones; a continued stream's held first segment (reading
- * back and continuing the playlists is hls_handover.c's); the master
- * playlist; the end of a rendition's output.
+ * mux_write holds a rendition's audio until its video has passed it,
+ * and its newest video frame until the next one says where it ends, and
+ * cuts a segment at each video keyframe, a part where the next frame
+ * would pass the part target); publishing a segment or part and retiring
+ * old ones; a continued stream's held first segment (reading back and
+ * continuing the playlists is hls_handover.c's); the end of a
+ * rendition's output. The master playlist is hls_output_master.c's.
  *
  * Calls go one way: transcode.c, transcode_audio.c and thumbnail.c call
  * in here, and nothing here calls back into them. So two functions live
@@ -64,76 +66,6 @@ int hls_output_prepare(transcode_session_t *s)
             hls_output_rend_fail(s, i, "cannot create its output directory");
     }
     return s->fatal;
-}
-
-static double rend_nominal_bps(const transcode_session_t *s, const rend_t *r)
-{
-    double v = 0;
-    if (!r->audio_only) {
-        v = r->r.bitrate_kbps * 1000.0;
-        if (v <= 0) /* Source of unknown rate: a rough guess until measured */
-            v = r->r.width * r->r.height * ladder_rendition_fps(&r->r) * 0.1;
-    }
-    if (s->ai >= 0)
-        v += s->acopy && s->src->streams[s->ai].par->bit_rate > 0
-                 ? (double)s->src->streams[s->ai].par->bit_rate
-                 : s->o.audio_kbps * 1000.0;
-    return v * 1.08; /* container overhead */
-}
-
-int hls_output_write_master(transcode_session_t *s, bool final)
-{
-    hls_variant_t v[LADDER_MAX_RUNGS];
-    char text[8192];
-    int nv = 0;
-
-    for (int k = 0; k < s->nrend; k++) {
-        const rend_t *r = &s->rend[k];
-        if (r->failed)
-            continue; /* players must not pick a rendition that stopped */
-        int i = nv++;
-        memset(&v[i], 0, sizeof(v[i]));
-        snprintf(v[i].name, sizeof(v[i].name), "%s", r->r.name);
-        hls_rates_t m = {.peak_bps = r->peak_bps,
-                         .bytes = r->pub_bytes,
-                         .seconds = r->pub_s};
-        hls_rates_advertise(&m, rend_nominal_bps(s, r), final, &v[i].average,
-                            &v[i].bandwidth);
-        s->rend[k].adv_bps = (double)v[i].bandwidth;
-        if (!r->audio_only) {
-            v[i].width = r->r.width;
-            v[i].height = r->r.height;
-            v[i].fps = ladder_rendition_fps(&r->r);
-            if (strcmp(r->vcodec, "-"))
-                snprintf(v[i].video_codec, sizeof(v[i].video_codec), "%s",
-                         r->vcodec);
-            /* The playlist still lists the other session's segments. */
-            if (v[i].video_codec[0] && r->prev_vcodec[0])
-                hls_codec_cover(v[i].video_codec, sizeof(v[i].video_codec),
-                                r->prev_vcodec);
-        }
-        if (s->ai >= 0)
-            snprintf(v[i].audio_codec, sizeof(v[i].audio_codec), "%s",
-                     s->acodec);
-    }
-    int n = hls_master_format(v, nv, true, text, sizeof(text));
-    if (n < 0)
-        return n;
-    s->master_written = true;
-    return output_files_put(s, "master.m3u8", text, (size_t)n);
-}
-
-/* Writes the master once every video rendition has a codec string. */
-int hls_output_maybe_write_master(transcode_session_t *s)
-{
-    if (s->master_written)
-        return 0;
-    for (int i = 0; i < s->nrend; i++) {
-        if (!s->rend[i].audio_only && !s->rend[i].failed &&
-            !s->rend[i].vcodec[0])
-            return 0;
-    }
-    return hls_output_write_master(s, false);
 }
 
 /*
@@ -278,7 +210,11 @@ static int publish_segment(transcode_session_t *s, rend_t *r,
     if (left == 1 && !s->o.vod)
         retire_segment(s, r, gone, hls_writer_evicted_parts(r->pl));
     /* A VOD playlist never changes: it is written once, at the end. */
-    return s->o.vod ? 0 : put_playlist(s, r, false);
+    if (s->o.vod)
+        return 0;
+    if ((ret = put_playlist(s, r, false)) < 0)
+        return ret;
+    return hls_output_maybe_write_master(s);
 }
 
 /* Whether output time T is before what rendition r continues from. */
@@ -624,6 +560,38 @@ static int release_audio(transcode_session_t *s, rend_t *r, int64_t before)
     return ret;
 }
 
+static int64_t part_us(const transcode_session_t *s)
+{
+    return (int64_t)(s->o.part_s * AV_TIME_BASE);
+}
+
+/*
+ * Writes the rendition's held video frame, which ends at END_US (where the
+ * next frame is placed, or its own end), after the audio before it. A
+ * frame waits for the next one because only then is its end known: a part
+ * it would take past the part target ends before it. Publishers' times
+ * are uneven (GStreamer's flvmux: 23 and 47 ms apart at 30 fps), so no
+ * guess of a frame's duration keeps every part within the target.
+ */
+static int place_video(transcode_session_t *s, rend_t *r, int64_t end_us)
+{
+    AVPacket *pkt = r->vnext;
+    if (!pkt)
+        return 0;
+    r->vnext = NULL;
+    int64_t at = r->vnext_at_us;
+    int ret = release_audio(s, r, r->vnext_out_us);
+    if (ret >= 0 && r->parts_ok && r->part_any &&
+        hls_parts_due(r->part_out_us, at, end_us - at, part_us(s)))
+        ret = part_cut(s, r, at, true);
+    if (ret >= 0)
+        ret = seg_write(s, r, pkt);
+    if (ret >= 0)
+        r->seg_any = r->part_any = true;
+    av_packet_free(&pkt);
+    return ret;
+}
+
 /*
  * Writes one packet (borrowed, time base tb) to one rendition. A video
  * keyframe (only boundaries are keyframes) ends the current segment;
@@ -678,16 +646,18 @@ static int mux_write(transcode_session_t *s, rend_t *r, const AVPacket *in,
     /* Parts are cut in decode order: a frame's place is its decode time
      * plus the reorder delay of the segment's keyframe (B-frames), so
      * parts hold whole frames and last what their samples do. */
-    int64_t part_us = (int64_t)(s->o.part_s * AV_TIME_BASE);
-    int64_t dur_us = transcode_us_of(pkt->duration, otb);
     int64_t dts_us = in->dts != AV_NOPTS_VALUE
                          ? transcode_us_of(in->dts, tb) + s->ts_offset_us
                          : out_us;
+    int64_t at = key ? out_us : dts_us + r->part_delay_us;
     ret = 0;
+    if (!audio)
+        ret = place_video(s, r, at); /* the frame before ends here */
     if (key) {
         if (!r->started)
             r->seg_out_us = out_us;
-        ret = release_audio(s, r, out_us);
+        if (ret >= 0)
+            ret = release_audio(s, r, out_us);
         if (ret >= 0 && r->started && r->seg_any)
             ret = rend_cut(s, r, out_us, false);
         if (before_resume(s, r, out_us)) {
@@ -698,18 +668,20 @@ static int mux_write(transcode_session_t *s, rend_t *r, const AVPacket *in,
         r->started = true;
         segment_begins(s, r, out_us);
         r->part_delay_us = out_us - dts_us;
-        r->part_last_us = out_us;
-    } else if (!audio) {
-        ret = release_audio(s, r, out_us);
-        /* The frame lasts until the next one, which may come later than
-         * its duration says (timestamps in milliseconds): the longer. */
-        int64_t at = dts_us + r->part_delay_us;
-        if (at - r->part_last_us > dur_us)
-            dur_us = at - r->part_last_us;
+    }
+    if (!audio) {
+        /* A frame that starts too late to fit in the part (it lasts at
+         * least half its nominal duration) ends the part now, without
+         * waiting for the next frame to say when it ends. */
+        int64_t half_us = transcode_us_of(pkt->duration, otb) / 2;
         if (ret >= 0 && r->parts_ok && r->part_any &&
-            hls_parts_due(r->part_out_us, at, dur_us, part_us))
+            hls_parts_due(r->part_out_us, at, half_us > 0 ? half_us : 1,
+                          part_us(s)))
             ret = part_cut(s, r, at, true);
-        r->part_last_us = at;
+        r->vnext = pkt;
+        r->vnext_out_us = out_us;
+        r->vnext_at_us = at;
+        return ret < 0 ? ret : s->fatal;
     } else if (!r->started) {
         r->started = true;
         r->seg_out_us = out_us;
@@ -719,12 +691,13 @@ static int mux_write(transcode_session_t *s, rend_t *r, const AVPacket *in,
         ret = rend_cut(s, r, out_us, false);
         segment_begins(s, r, out_us);
     } else if (r->audio_only && r->parts_ok && r->part_any &&
-               hls_parts_due(r->part_out_us, out_us, dur_us, part_us)) {
+               hls_parts_due(r->part_out_us, out_us,
+                             transcode_us_of(pkt->duration, otb), part_us(s))) {
         ret = part_cut(s, r, out_us, true);
     }
     if (ret >= 0)
         ret = seg_write(s, r, pkt);
-    if (ret >= 0 && (!audio || r->audio_only))
+    if (ret >= 0 && r->audio_only)
         r->seg_any = r->part_any = true;
     av_packet_free(&pkt);
     return ret;
@@ -743,7 +716,12 @@ int hls_output_rend_finish(transcode_session_t *s, rend_t *r, bool endlist)
     if (r->finished)
         return endlist && hls_writer_count(r->pl) ? put_playlist(s, r, true)
                                                   : 0;
-    if (r->started)
+    if (r->vnext) {
+        AVRational tb = r->mux->streams[r->vst]->time_base;
+        ret = place_video(
+            s, r, r->vnext_at_us + transcode_us_of(r->vnext->duration, tb));
+    }
+    if (r->started && ret >= 0)
         ret = release_audio(s, r, INT64_MAX);
     if (ret >= 0)
         ret = rend_cut(s, r, r->started ? r->end_out_us : r->seg_out_us, true);
@@ -796,8 +774,9 @@ int hls_output_open_muxers(transcode_session_t *s)
             s->all_mask |= 1u << i;
     }
     s->muxers_open = true;
-    /* An audio-only ladder has no video codec string to wait for: its
-     * master goes now (a failed PUT is logged by output_files_put). */
+    /* An audio-only ladder has no video codec string to wait for: a VOD
+     * one's master goes now (a failed PUT is logged by output_files_put),
+     * a live one's with its first segments. */
     hls_output_maybe_write_master(s);
     for (int i = 0; i < s->npending; i++) {
         pending_t *p = &s->pending[i];
@@ -888,4 +867,6 @@ void hls_output_rend_fail(transcode_session_t *s, int i, const char *reason)
     }
     if (s->master_written)
         hls_output_write_master(s, false);
+    else /* it may have been the one the master waited for */
+        hls_output_maybe_write_master(s);
 }

@@ -39,7 +39,8 @@ int hls_output_rend_finish(transcode_session_t *s, rend_t *r, bool endlist);
 /* Writes the master playlist: nominal rates, or FINAL: measured ones. */
 int hls_output_write_master(transcode_session_t *s, bool final);
 
-/* Writes the master once every video rendition has its codec string. */
+/* Writes the master once every video rendition has its codec string and,
+ * live, every rendition lists a segment. */
 int hls_output_maybe_write_master(transcode_session_t *s);
 
 /* Video rendition REND wrote a keyframe at PTS (source time base); a

@@ -683,6 +683,7 @@ void transcode_session_free(transcode_session_t **sp)
         hls_writer_free(&r->pl);
         for (int k = 0; k < r->nhold; k++)
             av_packet_free(&r->hold[k]);
+        av_packet_free(&r->vnext);
         av_freep(&r->vod_data);
         av_freep(&r->first_data);
     }

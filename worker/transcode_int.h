@@ -68,8 +68,12 @@ typedef struct {
      * keyframe when part_indep) and has had a packet when part_any; the
      * current segment's parts are published when parts_ok. */
     int64_t part_out_us, part_delay_us; /* the keyframe's pts - dts */
-    int64_t part_last_us;               /* the last video frame's place */
     bool part_indep, part_any, parts_ok;
+    /* The last video frame, written when the next one says where it ends
+     * (hls_output.c place_video): its output time and its place in
+     * decode order (dts + part_delay_us). */
+    AVPacket *vnext;
+    int64_t vnext_out_us, vnext_at_us;
     double pub_s;            /* duration of the segments published */
     int64_t pub_bytes;       /* and their bytes */
     segment_align_sel_t sel; /* its frame selection */
