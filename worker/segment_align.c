@@ -2,6 +2,7 @@
 #include "segment_align.h"
 
 #include <limits.h>
+#include <math.h>
 
 void segment_align_init(segment_align_t *a, int64_t seg_ticks,
                         int64_t half_frame)
@@ -85,9 +86,11 @@ bool segment_align_ring_pop(segment_align_ring_t *g, uint32_t all,
 }
 
 bool segment_align_select(segment_align_sel_t *sel, int frame_step, int fps_num,
-                          int fps_den, int64_t pts_us, bool boundary)
+                          int fps_den, int64_t pts_us, bool boundary,
+                          int64_t *out_us)
 {
-    if (frame_step <= 1)
+    *out_us = pts_us;
+    if (fps_num <= 0 || fps_den <= 0)
         return true;
     if (boundary || !sel->any) {
         sel->phase_us = pts_us;
@@ -96,10 +99,21 @@ bool segment_align_select(segment_align_sel_t *sel, int frame_step, int fps_num,
         return true;
     }
     double t = (pts_us - sel->phase_us) / 1e6 * fps_num / fps_den;
-    int64_t slot = (int64_t)(t + 1e-3 >= 0 ? t + 1e-3 : t - 1);
-    if (slot <= sel->last_slot)
-        return false;
+    int64_t slot;
+    if (frame_step > 1) {
+        slot = (int64_t)(t + 1e-3 >= 0 ? t + 1e-3 : t - 1);
+        if (slot <= sel->last_slot)
+            return false;
+    } else {
+        slot = sel->last_slot + 1;
+        if (t - slot > 1.5)
+            slot = llround(t);
+        else if (slot - t > 1.5)
+            return false;
+    }
     sel->last_slot = slot;
+    int64_t grid_us = sel->phase_us + (int64_t)(slot * 1e6 * fps_den / fps_num);
+    *out_us = grid_us < pts_us ? grid_us : pts_us;
     return true;
 }
 

@@ -11,8 +11,8 @@
  *   boundary (the frame every rendition cuts at);
  * - segment_align_ring_*: the boundaries not yet reached by every video
  *   rendition, and which are complete;
- * - segment_align_select: which frames a rendition at a lower frame rate
- *   keeps (boundary frames always);
+ * - segment_align_select: which frames a rendition keeps (boundary frames
+ *   always), and its frames' times on an even grid of its rate;
  * - segment_align_disc: the shift that keeps input timestamps continuous
  *   across a jump;
  * - segment_align_resume: where a continued stream's output begins;
@@ -106,14 +106,27 @@ typedef struct {
 } segment_align_sel_t;
 
 /*
- * Keeps 1 of FRAME_STEP frames by pts (PTS_US) for an output of
- * FPS_NUM/FPS_DEN: a frame is kept when it starts a new output frame slot,
- * slots counted from the last boundary, which is always kept (as is the
- * first frame). So 60->30 keeps every other frame in phase with the
- * boundaries, and a dropped source frame does not shift the later ones.
+ * Which frames a rendition of FPS_NUM/FPS_DEN encodes, and at what time
+ * (*OUT_US): its frames are on an even grid of that rate from the last
+ * boundary, which is always kept at its own time (as is the first frame),
+ * so every rendition cuts there.
+ * - FRAME_STEP > 1 (60->30): a frame is kept when its pts (PTS_US) starts
+ *   a new slot of the grid, so 60->30 keeps every other frame in phase
+ *   with the boundaries, and a dropped source frame does not shift the
+ *   later ones.
+ * - Otherwise (the source's own rate): frames are counted onto the grid,
+ *   one slot each, so unevenly stamped frames come out even (GStreamer's
+ *   live B-frames are stamped up to a frame late: 23 and 47 ms apart at
+ *   30 fps). A frame more than 1.5 slots after its count goes to its own
+ *   slot (the source skipped frames); one more than 1.5 slots before it
+ *   is dropped (the source has more frames than the rate).
+ * A frame's time out is never after its own (the grid's when earlier), so
+ * times out increase as the frames' own do and stay before the next
+ * boundary's. Without a rate (FPS_NUM 0) every frame keeps its own time.
  */
 bool segment_align_select(segment_align_sel_t *sel, int frame_step, int fps_num,
-                          int fps_den, int64_t pts_us, bool boundary);
+                          int fps_den, int64_t pts_us, bool boundary,
+                          int64_t *out_us);
 
 /* The input's timestamp shift: shift_us is added to every packet; last_us
  * per stream (0 video, 1 audio) after the shift. */

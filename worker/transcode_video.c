@@ -4,11 +4,12 @@
  * Per video packet (after the session's boundary decision): the decoder,
  * one filter graph (split, scale per distinct size, cascaded from a 2x
  * larger size where possible), then per rendition the frame selection
- * (segment_align_select: 60->30 by dropping, pts-based), the encoder and
- * hls_output_emit. A frame at an open boundary is encoded as a forced IDR in
- * every rendition. The graph is built at the first decoded frame (device
- * frames contexts come from the decoder) and again when the source changes
- * size or format; the encoders and muxers open after it.
+ * (segment_align_select: 60->30 by dropping, frames on an even grid of
+ * the rendition's rate), the encoder and hls_output_emit. A frame at an
+ * open boundary is encoded as a forced IDR in every rendition. The graph is
+ * built at the first decoded frame (device frames contexts come from the
+ * decoder) and again when the source changes size or format; the encoders and
+ * muxers open after it.
  */
 #include "transcode_video.h"
 
@@ -335,16 +336,24 @@ static int pull_sinks(transcode_session_t *s, bool boundary)
                 s->next_thumb_us =
                     pts_us + (int64_t)(s->o.thumbnail_s * AV_TIME_BASE);
             }
+            int64_t pts = f->pts, at_us;
             for (int i = 0; i < s->nrend && ret >= 0; i++) {
                 rend_t *r = &s->rend[i];
                 if (!r->enc || r->failed || r->size != k ||
                     !segment_align_select(&r->sel, r->r.frame_step,
                                           r->r.fps_num, r->r.fps_den, pts_us,
-                                          boundary))
+                                          boundary, &at_us))
                     continue;
+                /* On the rendition's even grid, never after its own time
+                 * (a boundary keeps its own: the cut is found by it). */
+                f->pts = at_us == pts_us
+                             ? pts
+                             : av_rescale_q_rnd(at_us, AV_TIME_BASE_Q, s->vtb,
+                                                AV_ROUND_DOWN);
                 f->pict_type =
                     boundary ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
                 ret = encode_frame(s, i, f);
+                f->pts = pts;
             }
             av_frame_unref(f);
         }
@@ -409,6 +418,37 @@ static int decode_error(transcode_session_t *s, const char *what, int err)
     return AVERROR_INVALIDDATA;
 }
 
+/*
+ * Whether decoded frame F goes on, with its time in f->pts: the time its
+ * packet gave it, which is what the segment boundaries were decided on.
+ * (FFmpeg's best_effort_timestamp turns to the decode times once it has
+ * seen more display times out of order than decode times, as GStreamer's
+ * live B-frames give, and then no frame is ever on a boundary: encoded
+ * segments ran to x264's own keyframe, 8 s.) A frame without one takes
+ * the best effort; a frame whose time is not after the frame before
+ * cannot be shown in order and is dropped (said once; counted in the
+ * session's last line, `unordered`).
+ */
+static bool frame_in_order(transcode_session_t *s, AVFrame *f)
+{
+    if (f->pts == AV_NOPTS_VALUE)
+        f->pts = f->best_effort_timestamp;
+    if (f->pts == AV_NOPTS_VALUE)
+        return false;
+    if (f->pts <= s->last_frame_pts) {
+        if (!s->frames_unordered++)
+            log_warn(MOD,
+                     "A decoded frame's time is not after the frame "
+                     "before; it is dropped (the publisher's timestamps "
+                     "are out of order).",
+                     "input=\"%s\" pts=%lld previous=%lld", s->src->name,
+                     (long long)f->pts, (long long)s->last_frame_pts);
+        return false;
+    }
+    s->last_frame_pts = f->pts;
+    return true;
+}
+
 int transcode_video_decode(transcode_session_t *s, const AVPacket *pkt)
 {
     AVFrame *f = av_frame_alloc();
@@ -443,8 +483,7 @@ int transcode_video_decode(transcode_session_t *s, const AVPacket *pkt)
             continue;
         }
         s->decode_errors = 0;
-        f->pts = f->best_effort_timestamp;
-        if (f->pts == AV_NOPTS_VALUE) {
+        if (!frame_in_order(s, f)) {
             av_frame_unref(f);
             continue;
         }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ladder rules on real media: 60 fps rungs for a 60 fps source (and the
 # 30 fps rungs cut at the same times), no 720p rung from a 480p source,
-# an audio-only rendition from an audio-only file, fMP4 live output.
+# an audio-only rendition from an audio-only file, fMP4 live output, HEVC
+# and AV1 rungs, a source stamped out of display order.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib/worker_alone.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/worker_alone.sh"
@@ -173,6 +174,24 @@ run "$tmp/c.ts" "$tmp/oct" --vod --ladder "$tmp/codecs.json"
 [ "$(rends "$tmp/oct")" = "360p30 source " ] ||
     fail "TS with AV1 gave '$(rends "$tmp/oct")'"
 grep -q 'AV1 rendition is left out' "$tmp/log" || fail "AV1 drop not logged"
+# A source whose frames are stamped out of display order (B-frames with
+# their decode time as pts, as GStreamer's live ones come close to): the
+# frames out of order are dropped and said, every boundary is still met
+# (FFmpeg's best-effort times turn to the decode times here, which no
+# boundary is at; the muxer refused them and the rendition failed).
+ffmpeg -hide_banner -loglevel error -y -f lavfi -i "testsrc2=s=320x180:r=30:d=8" \
+    -c:v libx264 -preset veryfast -bf 2 -g 60 -pix_fmt yuv420p \
+    -bsf:v "setts=pts=DTS+1" -f flv "$tmp/unordered.flv"
+cat >"$tmp/one.json" <<'JSON'
+{"name": "one", "renditions": [{"height": 144, "fps": 30, "bitrate_kbps": 200, "codec": "h264"}]}
+JSON
+run "$tmp/unordered.flv" "$tmp/ou" --vod --ladder "$tmp/one.json"
+grep -q "A decoded frame's time is not after the frame before" "$tmp/log" ||
+    fail "the frames out of order were not said"
+grep -q 'unordered=[1-9]' "$tmp/log" || fail "the frames out of order were not counted"
+n=$(grep -c '^#EXTINF:2\.000,' "$tmp/ou/144p30/index.m3u8" || true)
+[ "$n" = 3 ] || fail "$n segments of 2.000 s, not 3: $(grep EXTINF "$tmp/ou/144p30/index.m3u8" | tr '\n' ' ')"
+
 # Every playlist written follows RFC 8216 (tests/e2e/lib/hls_check.sh).
 source "$PRISM_SOURCE_DIR/tests/e2e/lib/hls_check.sh"
 hls_check_tree "$tmp" || fail "a playlist breaks RFC 8216 (above)"

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -224,9 +225,70 @@ static void test_select(void **state)
         for (int i = 0; c->frames[i] >= 0; i++) {
             int f = c->frames[i];
             int64_t pts_us = (int64_t)f * 1000000 / 60;
+            int64_t at_us = -1;
             bool kept = segment_align_select(&sel, c->step, c->fps, 1, pts_us,
-                                             f == c->boundary);
+                                             f == c->boundary, &at_us);
             assert_int_equal(kept, c->want[i]);
+            /* Kept frames go to the output rate's grid: at most half an
+             * output frame before their own time, never after it. */
+            if (kept)
+                assert_true(at_us <= pts_us &&
+                            pts_us - at_us <= 500000 / c->fps + 1);
+        }
+    }
+}
+
+/* Frames at the source's own rate (30 fps): times in ms as stamped, the
+ * boundary's index, and each frame's time out in ms (-1: dropped). */
+static const struct {
+    const char *name;
+    int64_t ms[12];
+    int n, boundary;
+    int64_t want[12];
+} even_cases[] = {
+    {"even times stay", {0, 33, 67, 100, 133}, 5, -1, {0, 33, 67, 100, 133}},
+    {"GStreamer's live B-frames, stamped late, come out even",
+     {4, 70, 93, 104, 162, 186, 204, 255, 279, 304},
+     10,
+     -1,
+     {4, 37, 71, 104, 137, 171, 204, 237, 271, 304}},
+    {"a gap of three frames: the count follows the time",
+     {0, 33, 67, 200, 233},
+     5,
+     -1,
+     {0, 33, 67, 200, 233}},
+    {"more frames than the rate: the extra one is dropped",
+     {0, 10, 20, 30, 40, 50, 60, 70, 80},
+     9,
+     -1,
+     {0, 10, 20, -1, -1, 50, -1, -1, -1}},
+    {"a boundary keeps its own time and sets the grid",
+     {0, 40, 70, 105, 140},
+     5,
+     3,
+     {0, 33, 67, 105, 138}},
+    {"never after a frame's own time: early ones keep theirs",
+     {0, 30, 60, 90, 133},
+     5,
+     -1,
+     {0, 30, 60, 90, 133}},
+};
+
+static void test_select_even(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < sizeof(even_cases) / sizeof(even_cases[0]); k++) {
+        segment_align_sel_t sel = {0};
+        print_message("case: %s\n", even_cases[k].name);
+        for (int i = 0; i < even_cases[k].n; i++) {
+            int64_t at_us = -1;
+            bool kept =
+                segment_align_select(&sel, 1, 30, 1, even_cases[k].ms[i] * 1000,
+                                     i == even_cases[k].boundary, &at_us);
+            int64_t want = even_cases[k].want[i];
+            assert_int_equal(kept, want >= 0);
+            if (kept)
+                assert_true(llabs(at_us / 1000 - want) <= 1);
         }
     }
 }
@@ -342,5 +404,5 @@ static void test_audio_and_tail(void **state)
 TEST_MAIN(cmocka_unit_test(test_decide),
           cmocka_unit_test(test_decide_late_keyframe),
           cmocka_unit_test(test_ring), cmocka_unit_test(test_select),
-          cmocka_unit_test(test_disc), cmocka_unit_test(test_resume),
-          cmocka_unit_test(test_audio_and_tail))
+          cmocka_unit_test(test_select_even), cmocka_unit_test(test_disc),
+          cmocka_unit_test(test_resume), cmocka_unit_test(test_audio_and_tail))
