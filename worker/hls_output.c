@@ -682,7 +682,8 @@ static int mux_write(transcode_session_t *s, rend_t *r, const AVPacket *in,
         r->vnext_out_us = out_us;
         r->vnext_at_us = at;
         return ret < 0 ? ret : s->fatal;
-    } else if (!r->started) {
+    }
+    if (!r->started) {
         r->started = true;
         r->seg_out_us = out_us;
         segment_begins(s, r, out_us);
