@@ -176,18 +176,30 @@ static bool handle_control(coord_t *c)
 /* ---------------------------------------------------------------- timers */
 
 /*
- * The loop was held up for gap ms (the process descheduled or stopped, a
- * VM paused, a slow call): what workers and ingests said meanwhile waits
- * in the control socket, so that silence is the coordinator's own and is
- * not counted against them.
+ * The loop looked at the clock at NOW. More than a report interval since it
+ * last did means it was held up (the process descheduled or stopped, a VM
+ * paused, a slow call): what workers and ingests said meanwhile waits in
+ * the control socket, so that silence is the coordinator's own and is not
+ * counted against them (a peer heard since is not moved past NOW). Looked
+ * at after the poll and again after handling what it returned, so that a
+ * stall in either is forgiven before the dead-peer check reads the clock.
  */
-static void forgive_stall(coord_t *c, int64_t gap)
+static void loop_clock(coord_t *c, int64_t now)
 {
-    for (size_t i = 0; i < c->nworkers; i++)
-        if (c->workers[i].state == WORKER_LIVE)
-            c->workers[i].last_seen_ms += gap;
-    for (size_t i = 0; i < c->ningests; i++)
-        c->ingests[i].last_seen_ms += gap;
+    int64_t gap = c->loop_ms ? now - c->loop_ms : 0;
+    c->loop_ms = now;
+    if (gap <= c->cfg.report_ms)
+        return;
+    for (size_t i = 0; i < c->nworkers; i++) {
+        coord_worker_t *w = &c->workers[i];
+        if (w->state == WORKER_LIVE)
+            w->last_seen_ms =
+                w->last_seen_ms + gap < now ? w->last_seen_ms + gap : now;
+    }
+    for (size_t i = 0; i < c->ningests; i++) {
+        int64_t *seen = &c->ingests[i].last_seen_ms;
+        *seen = *seen + gap < now ? *seen + gap : now;
+    }
     log_warn(MOD,
              "The coordinator's loop was held up; its workers' and ingests' "
              "silence meanwhile is not counted against them.",
@@ -537,8 +549,7 @@ int coord_run(coord_t *c)
             break;
         }
         now = clock_mono_ms();
-        if (c->loop_ms && now - c->loop_ms > c->cfg.report_ms)
-            forgive_stall(c, now - c->loop_ms);
+        loop_clock(c, now);
         if (id >= 0 && items[id].revents)
             store_io(c->db, items[id].revents, now);
         bool drained = true;
@@ -553,7 +564,7 @@ int coord_run(coord_t *c)
             coord_api_handle(c, &loop);
         }
         now = clock_mono_ms();
-        c->loop_ms = now;
+        loop_clock(c, now);
         if (!c->leader) {
             if (store_up(c->db) && !c->lock_query_out &&
                 now >= c->next_lock_try_ms)

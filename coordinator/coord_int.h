@@ -83,7 +83,7 @@ struct coord {
     int64_t next_retry_ms; /* earliest retry_at_ms of a waiting stream; 0 */
     int64_t next_check_ms;
     int64_t last_check_ms; /* the last time the timed checks ran */
-    int64_t loop_ms;       /* the end of the loop's last turn; 0 */
+    int64_t loop_ms;       /* when the loop last read the clock; 0 */
     bool pending_dirty;
     coord_counters_t n;
     int64_t started_ms;

@@ -140,8 +140,9 @@ typedef struct {
     uint64_t origin_puts, origin_put_failed, origin_deletes,
         origin_delete_failed, origin_dropped;
     uint64_t placements;
-    /* stream.live was written: its first segment reached the output (a
-     * stream reloaded after a restart counts as said). */
+    /* stream.live was written: its master playlist reached the output,
+     * every rendition listing a segment (a stream reloaded after a
+     * restart counts as said). */
     bool live_said;
     /* The last session's worker died (not a move, a failure or a
      * reconnect, where a session may still be finishing the playlists):

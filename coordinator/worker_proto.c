@@ -281,17 +281,14 @@ static void note_rendition_failures(coord_t *c, coord_stream_t *s,
     }
 }
 
-/* A report's devices: the reported cost, the measured use smoothed, and
- * placement's `measured` as the larger of the two (load_ctl.h). */
-/* The stream's first output (its first segment on an HTTP origin; a
- * directory output has no upload to wait for): stream.live, once a stream,
- * with where viewers play it. */
+/* The stream's master playlist is out (on the origin, or written to a
+ * directory), which the worker writes once every rendition lists a
+ * segment: stream.live, once a stream, with where viewers play it. A
+ * player sent there at once can start. */
 static void note_live(coord_t *c, coord_stream_t *s, const coord_worker_t *w,
                       const Prism__SessionLoad *sl)
 {
-    const char *out = c->cfg.output_url;
-    bool http = !strncmp(out, "http://", 7) || !strncmp(out, "https://", 8);
-    if (s->live_said || (http && sl->origin_puts == 0))
+    if (s->live_said || !sl->master_out)
         return;
     s->live_said = true;
     char url[1200], thumb[1200];
@@ -303,6 +300,8 @@ static void note_live(coord_t *c, coord_stream_t *s, const coord_worker_t *w,
                          (json_int_t)s->generation));
 }
 
+/* A report's devices: the reported cost, the measured use smoothed, and
+ * placement's `measured` as the larger of the two (load_ctl.h). */
 static void report_devices(coord_t *c, long wi, const Prism__LoadReport *r,
                            int64_t now)
 {

@@ -86,6 +86,7 @@ static void session_load(Prism__SessionLoad *x, failures_t *rf,
     x->origin_deletes = (uint64_t)st->origin.deletes;
     x->origin_delete_failed = (uint64_t)st->origin.delete_failed;
     x->origin_dropped = (uint64_t)st->origin.dropped;
+    x->master_out = st->master_out;
     int nf = st->nfailed < LADDER_MAX_RUNGS ? st->nfailed : LADDER_MAX_RUNGS;
     for (int j = 0; j < nf; j++) {
         Prism__RenditionFailure m = PRISM__RENDITION_FAILURE__INIT;

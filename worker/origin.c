@@ -248,6 +248,9 @@ int origin_put(origin_t *o, const char *url, const void *data, size_t len)
     if (ret == 0 && status >= 200 && status < 300) {
         folder_t *f = folder_of(o, url, false);
         o->st.puts++;
+        size_t n = strlen(url), m = strlen("/master.m3u8");
+        if (n >= m && !strcmp(url + n - m, "/master.m3u8"))
+            o->st.master_accepted = true;
         if (f) {
             log_info(MOD, "The origin accepts PUTs again.",
                      "session=\"%s\" folder=\"%s\" failed=%lld", o->name,

@@ -19,6 +19,7 @@ typedef struct {
     int64_t delete_failed; /* DELETEs refused or not delivered */
     int64_t dropped;       /* files and DELETEs dropped from a full queue */
     int64_t queued;        /* files waiting for the uploader now */
+    bool master_accepted;  /* a PUT of a master.m3u8 was accepted */
 } origin_stats_t;
 
 /* How the worker is known to an HTTP origin and how it trusts it; the

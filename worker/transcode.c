@@ -339,6 +339,8 @@ static void update_stats(transcode_session_t *s, bool final)
     s->st.backend = s->backend;
     if (s->origin)
         origin_stats(s->origin, &s->st.origin);
+    s->st.master_out =
+        s->http ? s->st.origin.master_accepted : s->master_written;
     transcode_stats_t st = s->st;
     int64_t media_us = s->last_media_us - s->first_media_us;
     pthread_mutex_unlock(&s->stats_lock);

@@ -107,6 +107,7 @@ typedef struct {
     int queue_depth;         /* packets waiting in the input queue */
     int renditions;          /* outputs, Source and audio-only included */
     origin_stats_t origin;   /* an http(s):// output's PUTs and DELETEs */
+    bool master_out; /* the master is on the origin (or written: a dir) */
     hwplan_backend_t backend;
     /* Renditions dropped after a failure of their own (an encoder, the
      * Source remux, their output); the others went on. */

@@ -3,7 +3,8 @@
 # prism-coordinator (PostgreSQL through PRISM_TEST_PGURL) places the stream
 # on a real prism-worker, which PUTs the HLS ladder to an nginx origin
 # (scripts/origin). Checks: the master playlist is on the origin within 6 s
-# of the first packet, every rendition has the ladder's size and frame rate,
+# of the first packet, and not before every rendition lists a segment,
+# stream.live not before the master, every rendition has the ladder's size and frame rate,
 # segments are aligned across renditions, ffmpeg reads the master playlist
 # over HTTP to the end, and a bad stream key is refused while the good one
 # streams. Prints (does not assert) packet-in to segment-on-origin latency
@@ -89,6 +90,22 @@ echo "publish accepted at $first_pkt (publisher started $t0); master on the orig
 [ "$(echo "$first_pkt >= $t0 - 1 && $delay >= 0" | bc)" = 1 ] ||
     fail "the accept time $first_pkt ($accepted) is not between the publisher's start $t0 and the master $master_seen"
 [ "$(echo "$delay < 6" | bc)" = 1 ] || fail "the master took $delay s to appear (> 6 s)"
+# The master comes once every rendition lists a segment (the watch polls
+# the master first, then each playlist, every 0.2 s): no player is sent to
+# a playlist that is missing or empty. And stream.live, which a platform
+# sends players on, comes once the master is there (its log time, UTC, at
+# most a poll after the watch first saw it).
+for r in $rends; do
+    first=$(head -n1 "$dir/arrivals.$r" | cut -d' ' -f1)
+    [ -n "$first" ] && [ "$(echo "$first - $master_seen < 0.2" | bc)" = 1 ] ||
+        fail "the master was on the origin at $master_seen, $r's first segment listed only at ${first:-never}"
+done
+live=$(grep -m1 'kind=stream.live ' "$dir/logs/coord0.log" | cut -d' ' -f1 || true)
+[ -n "$live" ] || fail "no stream.live event"
+live_s=$(TZ=UTC0 date -u -d "${live%Z}" +%s.%N)
+echo "stream.live $(echo "$live_s - $master_seen" | bc) s after the watch saw the master"
+[ "$(echo "$live_s >= $master_seen - 0.25" | bc)" = 1 ] ||
+    fail "stream.live ($live) came before the master was on the origin ($master_seen)"
 
 # Let the worker finish (Release after the publisher left): ENDLIST.
 wait_endlist "$FARM_ORIGIN/alice/240p30/index.m3u8"

@@ -2,6 +2,8 @@
 # Low-Latency HLS on a real farm (PostgreSQL through PRISM_TEST_PGURL, the
 # coordinator, two workers, the ingest, prism-origin, ffmpeg publishing
 # 720p30 with audio), played by hls.js in lowLatencyMode in Chromium:
+#  - the master appears once every rendition lists a segment, and the
+#    coordinator's stream.live not before it;
 #  - while it runs, every rendition playlist the origin serves passes the
 #    validator's LL-HLS rules (each snapshot, and against the one before),
 #    a delta update (_HLS_skip=YES) applied to the full playlist before
@@ -36,9 +38,27 @@ rends="source 360p30 160p30"
 base=$FARM_ORIGIN/llc
 farm_publish "$key" 90 1280x720 30
 farm_wait_url "$base/master.m3u8" 20 || fail "no master playlist on the origin"
+master_seen=$(date +%s.%N)
 for r in $rends; do
     farm_wait_url "$base/$r/index.m3u8" 10 || fail "no $r playlist on the origin"
+    grep -q '^#EXTINF' <(curl -fs "$base/$r/index.m3u8") ||
+        fail "the master is out but $r's playlist lists no segment yet"
 done
+# stream.live, which a platform sends players on, not before the master
+# is there (parts reach the origin 2 s before: the master waits for every
+# rendition's first segment). Its log time is UTC; the watch above polls
+# every 0.1 s.
+live=$(grep -m1 'kind=stream.live ' "$dir/logs/coord0.log" | cut -d' ' -f1 || true)
+for _ in $(seq 20); do
+    [ -n "$live" ] && break
+    sleep 0.1
+    live=$(grep -m1 'kind=stream.live ' "$dir/logs/coord0.log" | cut -d' ' -f1 || true)
+done
+[ -n "$live" ] || fail "no stream.live event 2 s after the master"
+live_s=$(TZ=UTC0 date -u -d "${live%Z}" +%s.%N)
+echo "stream.live $(echo "$live_s - $master_seen" | bc) s after the master was seen"
+[ "$(echo "$live_s >= $master_seen - 0.15" | bc)" = 1 ] ||
+    fail "stream.live ($live) came before the master was on the origin"
 
 # The LL-HLS rules on what the origin serves, every 0.3 s, until stopped.
 validate() {
