@@ -90,15 +90,17 @@ bool segment_align_select(segment_align_sel_t *sel, int frame_step, int fps_num,
                           int64_t *out_us)
 {
     *out_us = pts_us;
+    sel->fill = 0;
     if (fps_num <= 0 || fps_den <= 0)
         return true;
     if (boundary || !sel->any) {
         sel->phase_us = pts_us;
+        sel->early_us = 0;
         sel->last_slot = 0;
         sel->any = true;
         return true;
     }
-    double t = (pts_us - sel->phase_us) / 1e6 * fps_num / fps_den;
+    double t = (pts_us - sel->phase_us) * fps_num / (1e6 * fps_den);
     int64_t slot;
     if (frame_step > 1) {
         slot = (int64_t)(t + 1e-3 >= 0 ? t + 1e-3 : t - 1);
@@ -106,15 +108,29 @@ bool segment_align_select(segment_align_sel_t *sel, int frame_step, int fps_num,
             return false;
     } else {
         slot = sel->last_slot + 1;
-        if (t - slot > 1.5)
+        if (t - slot > SEGMENT_ALIGN_SLACK_SLOTS)
             slot = llround(t);
-        else if (slot - t > 1.5)
+        else if (slot - t > SEGMENT_ALIGN_SLACK_SLOTS)
             return false;
     }
+    int64_t empty = slot - sel->last_slot - 1;
+    if (empty > 0 && empty * fps_den <= fps_num)
+        sel->fill = empty;
     sel->last_slot = slot;
-    int64_t grid_us = sel->phase_us + (int64_t)(slot * 1e6 * fps_den / fps_num);
-    *out_us = grid_us < pts_us ? grid_us : pts_us;
+    int64_t grid_us = segment_align_slot_us(sel, fps_num, fps_den, slot);
+    if (grid_us > pts_us) {
+        sel->early_us -= grid_us - pts_us;
+        grid_us = pts_us;
+    }
+    *out_us = grid_us;
     return true;
+}
+
+int64_t segment_align_slot_us(const segment_align_sel_t *sel, int fps_num,
+                              int fps_den, int64_t slot)
+{
+    return sel->phase_us + sel->early_us +
+           (int64_t)(slot * 1e6 * fps_den / fps_num);
 }
 
 bool segment_align_disc(segment_align_disc_t *d, int stream, int64_t us,

@@ -39,6 +39,13 @@
  * of 21.3 ms that ends just short of it would make the segment late). */
 #define SEGMENT_ALIGN_AUDIO_SLACK_US 5000LL
 
+/* A frame at the source's rate this many slots after its count follows a
+ * gap (the source skipped frames), one this many before it is one too
+ * many: GStreamer's live B-frames come up to a frame late (more on a
+ * loaded host), and a late boundary makes the frames after it look early.
+ */
+#define SEGMENT_ALIGN_SLACK_SLOTS 2.5
+
 /* The boundary grid of a session, in the source video time base. */
 typedef struct {
     int64_t seg_ticks;  /* the target duration */
@@ -97,11 +104,15 @@ void segment_align_ring_reach(segment_align_ring_t *g, int rend, int64_t pts);
 bool segment_align_ring_pop(segment_align_ring_t *g, uint32_t all,
                             segment_align_bnd_t *out);
 
-/* A rendition's frame selection: the last boundary frame's time and the
- * output frame slot last kept after it. */
+/* A rendition's frame selection: the last boundary frame's time, how far
+ * back (<= 0) the earliest frame since has moved its grid, the output
+ * frame slot last kept after it, and the empty slots before the frame
+ * last kept that the caller fills. */
 typedef struct {
     int64_t phase_us;
+    int64_t early_us;
     int64_t last_slot;
+    int64_t fill;
     bool any;
 } segment_align_sel_t;
 
@@ -117,16 +128,28 @@ typedef struct {
  * - Otherwise (the source's own rate): frames are counted onto the grid,
  *   one slot each, so unevenly stamped frames come out even (GStreamer's
  *   live B-frames are stamped up to a frame late: 23 and 47 ms apart at
- *   30 fps). A frame more than 1.5 slots after its count goes to its own
- *   slot (the source skipped frames); one more than 1.5 slots before it
- *   is dropped (the source has more frames than the rate).
- * A frame's time out is never after its own (the grid's when earlier), so
- * times out increase as the frames' own do and stay before the next
- * boundary's. Without a rate (FPS_NUM 0) every frame keeps its own time.
+ *   30 fps). A frame more than SEGMENT_ALIGN_SLACK_SLOTS after its count
+ *   goes to its own slot (the source skipped frames); one more than that
+ *   before it is dropped (the source has more frames than the rate).
+ * A frame's time out is never after its own, so times out increase as the
+ * frames' own do and stay before the next boundary's: a frame earlier than
+ * the grid keeps its time and moves the grid back to it for the rest of
+ * the segment, so frames out are never more than a slot apart (without a
+ * gap) even when the boundary that set the grid was itself stamped late.
+ * A kept frame after a gap of at most a second sets sel->fill to the empty
+ * slots before it, which the caller fills with copies of it (at
+ * segment_align_slot_us of slots last_slot - fill .. last_slot - 1), so
+ * an encoded rendition has no hole inside a segment: a hole of two
+ * frames or more is what cuts an LL-HLS part short. Without a rate
+ * (FPS_NUM 0) every frame keeps its own time.
  */
 bool segment_align_select(segment_align_sel_t *sel, int frame_step, int fps_num,
                           int fps_den, int64_t pts_us, bool boundary,
                           int64_t *out_us);
+
+/* The time of SLOT on SEL's grid (microseconds). */
+int64_t segment_align_slot_us(const segment_align_sel_t *sel, int fps_num,
+                              int fps_den, int64_t slot);
 
 /* The input's timestamp shift: shift_us is added to every packet; last_us
  * per stream (0 video, 1 audio) after the shift. */

@@ -624,15 +624,17 @@ end:
     log_info(MOD, "Session finished.",
              "input=\"%s\" media_s=%.2f wall_s=%.2f speed=%.2f frames=%lld "
              "encoded=%lld segments=%lld corrupt=%lld skipped=%lld "
-             "unordered=%lld dropped=%lld put_failed=%lld deleted=%lld "
-             "delete_failed=%lld upload_dropped=%lld result=\"%s\"",
+             "unordered=%lld filled=%lld dropped=%lld put_failed=%lld "
+             "deleted=%lld delete_failed=%lld upload_dropped=%lld "
+             "result=\"%s\"",
              s->src->name, st.media_s, st.wall_s, st.speed,
              (long long)st.frames_decoded, (long long)st.frames_encoded,
              (long long)st.segments, (long long)st.corrupt,
              (long long)st.skipped_packets, (long long)s->frames_unordered,
-             (long long)st.dropped_packets, (long long)st.origin.put_failed,
-             (long long)st.origin.deletes, (long long)st.origin.delete_failed,
-             (long long)st.origin.dropped, ret >= 0 ? "ok" : ERRSTR(ret));
+             (long long)s->frames_filled, (long long)st.dropped_packets,
+             (long long)st.origin.put_failed, (long long)st.origin.deletes,
+             (long long)st.origin.delete_failed, (long long)st.origin.dropped,
+             ret >= 0 ? "ok" : ERRSTR(ret));
     av_packet_free(&pkt);
     return ret < 0 ? ret : 0;
 }

@@ -314,6 +314,41 @@ end:
     return ret;
 }
 
+/* Microseconds on the rendition's grid to F's pts (time base vtb), never
+ * later: a time out is never after the frame's own. */
+static int64_t grid_pts(const transcode_session_t *s, int64_t us)
+{
+    return av_rescale_q_rnd(us, AV_TIME_BASE_Q, s->vtb, AV_ROUND_DOWN);
+}
+
+/*
+ * Encodes F (its own time PTS_US) in rendition i at AT_US on the
+ * rendition's even grid (segment_align_select; a boundary keeps its own
+ * time: the cut is found by it), after copies of it in the empty slots a
+ * gap left (counted in `filled`), so the rendition has a frame in every
+ * slot of the segment.
+ */
+static int encode_on_grid(transcode_session_t *s, int i, AVFrame *f,
+                          int64_t pts_us, int64_t at_us, bool boundary)
+{
+    rend_t *r = &s->rend[i];
+    int64_t own = f->pts;
+    int ret = 0;
+    f->pict_type = AV_PICTURE_TYPE_NONE;
+    for (int64_t k = r->sel.fill; k > 0 && ret >= 0; k--) {
+        f->pts = grid_pts(s, segment_align_slot_us(&r->sel, r->r.fps_num,
+                                                   r->r.fps_den,
+                                                   r->sel.last_slot - k));
+        s->frames_filled++;
+        ret = encode_frame(s, i, f);
+    }
+    if (ret < 0)
+        return ret;
+    f->pts = at_us == pts_us ? own : grid_pts(s, at_us);
+    f->pict_type = boundary ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+    return encode_frame(s, i, f);
+}
+
 static int pull_sinks(transcode_session_t *s, bool boundary)
 {
     AVFrame *f = av_frame_alloc();
@@ -344,15 +379,7 @@ static int pull_sinks(transcode_session_t *s, bool boundary)
                                           r->r.fps_num, r->r.fps_den, pts_us,
                                           boundary, &at_us))
                     continue;
-                /* On the rendition's even grid, never after its own time
-                 * (a boundary keeps its own: the cut is found by it). */
-                f->pts = at_us == pts_us
-                             ? pts
-                             : av_rescale_q_rnd(at_us, AV_TIME_BASE_Q, s->vtb,
-                                                AV_ROUND_DOWN);
-                f->pict_type =
-                    boundary ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
-                ret = encode_frame(s, i, f);
+                ret = encode_on_grid(s, i, f, pts_us, at_us, boundary);
                 f->pts = pts;
             }
             av_frame_unref(f);
@@ -426,8 +453,10 @@ static int decode_error(transcode_session_t *s, const char *what, int err)
  * live B-frames give, and then no frame is ever on a boundary: encoded
  * segments ran to x264's own keyframe, 8 s.) A frame without one takes
  * the best effort; a frame whose time is not after the frame before
- * cannot be shown in order and is dropped (said once; counted in the
- * session's last line, `unordered`).
+ * (GStreamer's live B-frames on a loaded host come more than a frame
+ * late) takes a time one tick after it, so it is shown in order and the
+ * encoded renditions count it onto their grids (said once; counted in
+ * the session's last line, `unordered`).
  */
 static bool frame_in_order(transcode_session_t *s, AVFrame *f)
 {
@@ -439,11 +468,11 @@ static bool frame_in_order(transcode_session_t *s, AVFrame *f)
         if (!s->frames_unordered++)
             log_warn(MOD,
                      "A decoded frame's time is not after the frame "
-                     "before; it is dropped (the publisher's timestamps "
-                     "are out of order).",
+                     "before; it is given a time just after it (the "
+                     "publisher's timestamps are out of order).",
                      "input=\"%s\" pts=%lld previous=%lld", s->src->name,
                      (long long)f->pts, (long long)s->last_frame_pts);
-        return false;
+        f->pts = s->last_frame_pts + 1;
     }
     s->last_frame_pts = f->pts;
     return true;

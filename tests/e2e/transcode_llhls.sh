@@ -5,7 +5,8 @@
 #  - GStreamer (live videotestsrc, x264enc with B-frames, flvmux, 44.1 kHz
 #    AAC): its frames are unevenly timed (23 and 47 ms apart at 30 fps,
 #    B-frames shown up to a frame late), which a part cutter that guesses
-#    a frame's end gets wrong.
+#    a frame's end gets wrong; and the same file with its frames twice as
+#    late (a loaded host), B-frames then after the frames that follow.
 # While each runs, every snapshot of each playlist passes the validator's
 # LL rules (--ll with strict part naming, and --prev against the one
 # before: parts within PART-TARGET and at least 85% of it) and the
@@ -101,3 +102,12 @@ gst-launch-1.0 -q -e \
     voaacenc ! queue ! mux. >"$tmp/gst.log" 2>&1 ||
     fail "gst-launch-1.0 did not make the input: $(tail -n 3 "$tmp/gst.log")"
 check_live "$tmp/in.flv" gstreamer
+
+# The same publisher on a loaded host, where its B-frames come up to 60 ms
+# late: some are stamped after the frame that follows them (the worker
+# dropped those; two in a row left a hole that cut a part to 0.267 s).
+node "$PRISM_SOURCE_DIR/tests/e2e/lib/flv_late_frames.js" "$tmp/in.flv" \
+    "$tmp/late.flv" 30 60
+check_live "$tmp/late.flv" gstreamer-loaded
+grep -q 'unordered=[1-9]' "$tmp/gstreamer-loaded.log" ||
+    fail "gstreamer-loaded: no frame came out of order; the case is not made"

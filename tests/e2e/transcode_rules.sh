@@ -176,9 +176,10 @@ run "$tmp/c.ts" "$tmp/oct" --vod --ladder "$tmp/codecs.json"
 grep -q 'AV1 rendition is left out' "$tmp/log" || fail "AV1 drop not logged"
 # A source whose frames are stamped out of display order (B-frames with
 # their decode time as pts, as GStreamer's live ones come close to): the
-# frames out of order are dropped and said, every boundary is still met
-# (FFmpeg's best-effort times turn to the decode times here, which no
-# boundary is at; the muxer refused them and the rendition failed).
+# frames out of order are said and take a time just after the one before,
+# none is lost, every boundary is still met (FFmpeg's best-effort times
+# turn to the decode times here, which no boundary is at; the muxer
+# refused them and the rendition failed).
 ffmpeg -hide_banner -loglevel error -y -f lavfi -i "testsrc2=s=320x180:r=30:d=8" \
     -c:v libx264 -preset veryfast -bf 2 -g 60 -pix_fmt yuv420p \
     -bsf:v "setts=pts=DTS+1" -f flv "$tmp/unordered.flv"
@@ -189,6 +190,8 @@ run "$tmp/unordered.flv" "$tmp/ou" --vod --ladder "$tmp/one.json"
 grep -q "A decoded frame's time is not after the frame before" "$tmp/log" ||
     fail "the frames out of order were not said"
 grep -q 'unordered=[1-9]' "$tmp/log" || fail "the frames out of order were not counted"
+grep -q 'frames=240 encoded=240 ' "$tmp/log" ||
+    fail "frames were lost: $(grep -o 'frames=[0-9]* encoded=[0-9]*' "$tmp/log")"
 n=$(grep -c '^#EXTINF:2\.000,' "$tmp/ou/144p30/index.m3u8" || true)
 [ "$n" = 3 ] || fail "$n segments of 2.000 s, not 3: $(grep EXTINF "$tmp/ou/144p30/index.m3u8" | tr '\n' ' ')"
 

@@ -257,21 +257,33 @@ static const struct {
      5,
      -1,
      {0, 33, 67, 200, 233}},
-    {"more frames than the rate: the extra one is dropped",
+    {"more frames than the rate: those over 2.5 slots ahead are dropped",
      {0, 10, 20, 30, 40, 50, 60, 70, 80},
      9,
      -1,
-     {0, 10, 20, -1, -1, 50, -1, -1, -1}},
+     {0, 10, 20, 30, -1, 50, -1, -1, -1}},
     {"a boundary keeps its own time and sets the grid",
      {0, 40, 70, 105, 140},
      5,
      3,
      {0, 33, 67, 105, 138}},
-    {"never after a frame's own time: early ones keep theirs",
+    {"never after a frame's own time: early ones keep theirs and move the "
+     "grid back",
      {0, 30, 60, 90, 133},
      5,
      -1,
-     {0, 30, 60, 90, 133}},
+     {0, 30, 60, 90, 123}},
+    {"a boundary stamped late: the frames after it never a slot apart, "
+     "none dropped",
+     {24, 35, 77, 90, 133, 150, 200, 205, 260, 280},
+     10,
+     0,
+     {24, 35, 68, 90, 123, 150, 183, 205, 238, 271}},
+    {"frames stamped up to two slots late are not a gap",
+     {0, 33, 67, 155, 160, 167, 200},
+     7,
+     -1,
+     {0, 33, 67, 100, 133, 167, 200}},
 };
 
 static void test_select_even(void **state)
@@ -289,6 +301,58 @@ static void test_select_even(void **state)
             assert_int_equal(kept, want >= 0);
             if (kept)
                 assert_true(llabs(at_us / 1000 - want) <= 1);
+        }
+    }
+}
+
+/* Gaps filled: frames (ms, 30 fps unless STEP 2 from 60) after a
+ * boundary at 0; the copies the last one asks for and their times. */
+static const struct {
+    const char *name;
+    int step;
+    int64_t ms[6];
+    int n;
+    int64_t fill;
+    int64_t fill_ms[3];
+} fill_cases[] = {
+    {"no gap: no copy", 1, {0, 33, 67}, 3, 0, {0}},
+    {"three frames missing: three copies before the next",
+     1,
+     {0, 33, 67, 200},
+     4,
+     3,
+     {100, 133, 167}},
+    {"two frames missing: counted on, no copy (a late frame is no gap)",
+     1,
+     {0, 33, 67, 133},
+     4,
+     0,
+     {0}},
+    {"more than a second missing: left a gap", 1, {0, 33, 1400}, 3, 0, {0}},
+    {"60->30, three source frames missing: one copy",
+     2,
+     {0, 17, 34, 100},
+     4,
+     1,
+     {67}},
+};
+
+static void test_select_fill(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < sizeof(fill_cases) / sizeof(fill_cases[0]); k++) {
+        segment_align_sel_t sel = {0};
+        int num = 30, den = 1; /* the rendition's rate */
+        int64_t at_us;
+        print_message("case: %s\n", fill_cases[k].name);
+        for (int i = 0; i < fill_cases[k].n; i++)
+            segment_align_select(&sel, fill_cases[k].step, num, den,
+                                 fill_cases[k].ms[i] * 1000, i == 0, &at_us);
+        assert_int_equal(sel.fill, fill_cases[k].fill);
+        for (int64_t j = 0; j < sel.fill; j++) {
+            int64_t us = segment_align_slot_us(&sel, num, den,
+                                               sel.last_slot - sel.fill + j);
+            assert_true(llabs(us / 1000 - fill_cases[k].fill_ms[j]) <= 1);
         }
     }
 }
@@ -404,5 +468,6 @@ static void test_audio_and_tail(void **state)
 TEST_MAIN(cmocka_unit_test(test_decide),
           cmocka_unit_test(test_decide_late_keyframe),
           cmocka_unit_test(test_ring), cmocka_unit_test(test_select),
-          cmocka_unit_test(test_select_even), cmocka_unit_test(test_disc),
+          cmocka_unit_test(test_select_even),
+          cmocka_unit_test(test_select_fill), cmocka_unit_test(test_disc),
           cmocka_unit_test(test_resume), cmocka_unit_test(test_audio_and_tail))
