@@ -65,7 +65,8 @@
  * over the rounds; cpu_ratio is the median of each round's Prism/nginx ratio
  * (the two phases of a round run back to back, the one that goes first
  * alternating, so load from other jobs on the host moves both alike more
- * often than not).
+ * often than not), -1 when no round measured nginx's CPU time (under a
+ * clock tick of /proc's: a light load for a few seconds).
  */
 
 typedef struct {

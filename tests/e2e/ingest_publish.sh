@@ -71,7 +71,7 @@ out=$("$build/bench/prism-bench" ingest --publishers 3 --bitrate 800 \
     --seconds 3 --json --workdir "$dir/bench" --port "$(free_port)")
 echo "$out"
 field() { # field NAME: the number after "NAME": in the summary (last line)
-    tail -n 1 <<<"$out" | sed -n "s/.*\"$1\": \([0-9.]*\).*/\1/p"
+    tail -n 1 <<<"$out" | sed -n "s/.*\"$1\": \(-\{0,1\}[0-9.]*\).*/\1/p"
 }
 for k in cpu_per_mbps nginx_cpu_per_mbps latency_p50_ms latency_p99_ms \
     lost_packets cpu_ratio; do

@@ -2,9 +2,10 @@
 // Makes the FLV of a live GStreamer publisher look as it does from a
 // loaded host: each H.264 frame's lateness (its pts less its place on an
 // even grid of FPS in display order, the first frame's pts the origin) is
-// scaled so that the latest frame is LATE_MS late, by changing the
-// frame's composition time (pts = dts + cts), so decode order, dts and
-// every other byte stay as they are. GStreamer's live B-frames come 0-30
+// scaled up so that the latest frame is at least LATE_MS late, by raising
+// the frame's composition time (pts = dts + cts), so decode order, dts and
+// every other byte stay as they are (a file already that late is copied;
+// lowering a composition time could put a pts before its dts). GStreamer's live B-frames come 0-30
 // ms late at 30 fps on an idle host; at twice that a B-frame is stamped
 // after the frame that follows it.
 //
@@ -52,9 +53,10 @@ if (most < 1) {
     process.stderr.write(`${inPath}: no frame is late\n`);
     process.exit(1);
 }
-const factor = lateMs / most;
+const factor = Math.max(1, lateMs / most);
 shown.forEach((f, rank) => {
-    b.writeIntBE(f.cts + Math.round(late[rank] * (factor - 1)), f.at, 3);
+    const more = Math.round(Math.max(0, late[rank]) * (factor - 1));
+    b.writeIntBE(f.cts + more, f.at, 3);
 });
 fs.writeFileSync(outPath, b);
 process.stdout.write(`frames ${frames.length} factor ${factor.toFixed(2)}\n`);
