@@ -155,22 +155,26 @@ static json_t *stream_json(const coord_t *c, const coord_stream_t *s)
         json_object_set_new(j, "waiting_for",
                             why ? json_string(why) : json_null());
     }
-    /* The last 10 s of the session as its worker reports it, and the load
-     * control loop's view (slow since, last moved for being slow). */
+    /* The last 10 s of the session as its worker reports it, the load
+     * control loop's view (slow since, last moved for being slow), and the
+     * session's frames out of order and gap copies. */
     if (j)
         json_object_set_new(
             j, "session",
-            json_pack("{s:f, s:f, s:f, s:i, s:i, s:I, s:I}", "speed_10s",
-                      s->speed_10s, "fps_in", s->fps_in, "fps_out", s->fps_out,
-                      "encode_latency_ms", (int)s->encode_latency_ms,
-                      "queue_depth", (int)s->queue_depth, "slow_ms",
+            json_pack("{s:f, s:f, s:f, s:i, s:i, s:I, s:I, s:I, s:I}",
+                      "speed_10s", s->speed_10s, "fps_in", s->fps_in, "fps_out",
+                      s->fps_out, "encode_latency_ms",
+                      (int)s->encode_latency_ms, "queue_depth",
+                      (int)s->queue_depth, "slow_ms",
                       (json_int_t)(s->lctl.slow_since_ms
                                        ? clock_mono_ms() - s->lctl.slow_since_ms
                                        : 0),
                       "slow_moved_ms_ago",
                       (json_int_t)(s->lctl.moved_ms
                                        ? clock_mono_ms() - s->lctl.moved_ms
-                                       : -1)));
+                                       : -1),
+                      "frames_unordered", (json_int_t)s->frames_unordered,
+                      "frames_filled", (json_int_t)s->frames_filled));
     /* The ingest's view of the publisher (docs/api.md). */
     json_t *in = rows_source_json(s);
     if (in) {

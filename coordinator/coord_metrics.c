@@ -276,6 +276,14 @@ static void metrics_counters(text_t *t, const coord_t *c)
         {"prism_slow_stays_total",
          "Slow sessions that found no other worker with room and stayed.",
          n->slow_stays},
+        {"prism_frames_unordered_total",
+         "Decoded frames stamped no later than the frame before (publishers' "
+         "timestamps out of order); each took a time just after it.",
+         n->frames_unordered},
+        {"prism_frames_filled_total",
+         "Copies of frames encoded into gaps of the publishers' frames "
+         "(summed over renditions).",
+         n->frames_filled},
     };
     for (size_t i = 0; i < sizeof(ctr) / sizeof(ctr[0]); i++)
         text_printf(t, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n",

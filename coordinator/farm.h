@@ -139,6 +139,9 @@ typedef struct {
     /* the worker's uploads to an HTTP origin (0 for a directory output) */
     uint64_t origin_puts, origin_put_failed, origin_deletes,
         origin_delete_failed, origin_dropped;
+    /* the session's decoded frames out of order (retimed) and gap copies,
+     * as of its last report (frames_gen: that session's generation) */
+    uint64_t frames_unordered, frames_filled, frames_gen;
     uint64_t placements;
     /* stream.live was written: its master playlist reached the output,
      * every rendition listing a segment (a stream reloaded after a
@@ -204,6 +207,8 @@ typedef struct {
     uint64_t rendition_failures; /* renditions dropped from running sessions */
     uint64_t slow_moves;         /* streams moved off a worker for slowness */
     uint64_t slow_stays;         /* slow streams that found no room to move */
+    uint64_t frames_unordered;   /* decoded frames out of order, all sessions */
+    uint64_t frames_filled;      /* copies encoded into gaps, all sessions */
 } coord_counters_t;
 
 /* "pending", "running", ...; "free" for an unused slot. Static. */

@@ -254,6 +254,24 @@ static long worker_of_peer(coord_t *c, const envelope_peer_t *peer,
 
 /* Keeps the renditions the worker reports dropped from the stream's
  * current generation; each new one is an event. */
+/* The session's frames out of order and gap copies, and what they add to
+ * the farm's totals (a session counts from 0: a new generation starts
+ * from nothing). */
+static void note_frames(coord_t *c, coord_stream_t *s,
+                        const Prism__SessionLoad *sl)
+{
+    if (s->frames_gen != sl->generation) {
+        s->frames_unordered = s->frames_filled = 0;
+        s->frames_gen = sl->generation;
+    }
+    if (sl->frames_unordered > s->frames_unordered)
+        c->n.frames_unordered += sl->frames_unordered - s->frames_unordered;
+    if (sl->frames_filled > s->frames_filled)
+        c->n.frames_filled += sl->frames_filled - s->frames_filled;
+    s->frames_unordered = sl->frames_unordered;
+    s->frames_filled = sl->frames_filled;
+}
+
 static void note_rendition_failures(coord_t *c, coord_stream_t *s,
                                     const coord_worker_t *w,
                                     const Prism__SessionLoad *sl)
@@ -392,6 +410,7 @@ void worker_proto_report(coord_t *c, const envelope_peer_t *peer,
         s->origin_deletes = sl->origin_deletes;
         s->origin_delete_failed = sl->origin_delete_failed;
         s->origin_dropped = sl->origin_dropped;
+        note_frames(c, s, sl);
         note_rendition_failures(c, s, w, sl);
         note_live(c, s, w, sl);
         liveness_state_t ls = liveness_session_report(

@@ -87,6 +87,8 @@ static void session_load(Prism__SessionLoad *x, failures_t *rf,
     x->origin_delete_failed = (uint64_t)st->origin.delete_failed;
     x->origin_dropped = (uint64_t)st->origin.dropped;
     x->master_out = st->master_out;
+    x->frames_unordered = (uint64_t)st->frames_unordered;
+    x->frames_filled = (uint64_t)st->frames_filled;
     int nf = st->nfailed < LADDER_MAX_RUNGS ? st->nfailed : LADDER_MAX_RUNGS;
     for (int j = 0; j < nf; j++) {
         Prism__RenditionFailure m = PRISM__RENDITION_FAILURE__INIT;

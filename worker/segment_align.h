@@ -139,8 +139,8 @@ typedef struct {
  * A kept frame after a gap of at most a second sets sel->fill to the empty
  * slots before it, which the caller fills with copies of it (at
  * segment_align_slot_us of slots last_slot - fill .. last_slot - 1), so
- * an encoded rendition has no hole inside a segment: a hole of two
- * frames or more is what cuts an LL-HLS part short. Without a rate
+ * an encoded rendition has no hole inside a segment: a frame three slots
+ * long is what cuts an LL-HLS part short. Without a rate
  * (FPS_NUM 0) every frame keeps its own time.
  */
 bool segment_align_select(segment_align_sel_t *sel, int frame_step, int fps_num,

@@ -630,8 +630,8 @@ end:
              s->src->name, st.media_s, st.wall_s, st.speed,
              (long long)st.frames_decoded, (long long)st.frames_encoded,
              (long long)st.segments, (long long)st.corrupt,
-             (long long)st.skipped_packets, (long long)s->frames_unordered,
-             (long long)s->frames_filled, (long long)st.dropped_packets,
+             (long long)st.skipped_packets, (long long)st.frames_unordered,
+             (long long)st.frames_filled, (long long)st.dropped_packets,
              (long long)st.origin.put_failed, (long long)st.origin.deletes,
              (long long)st.origin.delete_failed, (long long)st.origin.dropped,
              ret >= 0 ? "ok" : ERRSTR(ret));

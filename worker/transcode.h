@@ -86,18 +86,20 @@ typedef struct {
 
 /* Counters; read at any time with transcode_session_stats(). */
 typedef struct {
-    int64_t packets_in;      /* packets read from the source */
-    int64_t frames_decoded;  /* video frames out of the decoder */
-    int64_t frames_encoded;  /* summed over renditions */
-    int64_t corrupt;         /* decode errors and corrupt packets, each
-                                followed by a skip to the next keyframe */
-    int64_t skipped_packets; /* packets skipped while waiting for one */
-    int64_t dropped_packets; /* queue overflow drops (live input only) */
-    int64_t segments;        /* completed segment boundaries */
-    double media_s;          /* source time processed */
-    double wall_s;           /* since the session started */
-    double speed;            /* media_s / wall_s */
-    double fps;              /* decoded video frames per wall second */
+    int64_t packets_in;       /* packets read from the source */
+    int64_t frames_decoded;   /* video frames out of the decoder */
+    int64_t frames_encoded;   /* summed over renditions */
+    int64_t frames_unordered; /* decoded frames retimed: time not after */
+    int64_t frames_filled;    /* copies encoded into gaps (all renditions) */
+    int64_t corrupt;          /* decode errors and corrupt packets, each
+                                 followed by a skip to the next keyframe */
+    int64_t skipped_packets;  /* packets skipped while waiting for one */
+    int64_t dropped_packets;  /* queue overflow drops (live input only) */
+    int64_t segments;         /* completed segment boundaries */
+    double media_s;           /* source time processed */
+    double wall_s;            /* since the session started */
+    double speed;             /* media_s / wall_s */
+    double fps;               /* decoded video frames per wall second */
     /* The last 10 s (rate_window.h): speed, decoded (in) and encoded (out,
      * all renditions) frames a second; 0 until there is a window. */
     double speed_10s;

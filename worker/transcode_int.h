@@ -156,9 +156,7 @@ struct transcode_session {
     bool have_first;
     int64_t first_pts;      /* of the first packet written, source time base */
     int64_t last_frame_pts; /* the last decoded frame's, INT64_MIN */
-    int64_t frames_unordered;  /* decoded frames retimed: time not after */
-    int64_t frames_filled;     /* copies encoded into gaps (all renditions) */
-    int64_t half_us;           /* half a video frame, microseconds */
+    int64_t half_us;        /* half a video frame, microseconds */
     segment_align_disc_t disc; /* shift added for input discontinuities */
     int64_t first_media_us, last_media_us;
     int64_t media_wall_us;             /* wall time of the first media */

@@ -339,7 +339,7 @@ static int encode_on_grid(transcode_session_t *s, int i, AVFrame *f,
         f->pts = grid_pts(s, segment_align_slot_us(&r->sel, r->r.fps_num,
                                                    r->r.fps_den,
                                                    r->sel.last_slot - k));
-        s->frames_filled++;
+        transcode_stats_add(s, &s->st.frames_filled, 1);
         ret = encode_frame(s, i, f);
     }
     if (ret < 0)
@@ -465,13 +465,14 @@ static bool frame_in_order(transcode_session_t *s, AVFrame *f)
     if (f->pts == AV_NOPTS_VALUE)
         return false;
     if (f->pts <= s->last_frame_pts) {
-        if (!s->frames_unordered++)
+        if (!s->st.frames_unordered)
             log_warn(MOD,
                      "A decoded frame's time is not after the frame "
                      "before; it is given a time just after it (the "
                      "publisher's timestamps are out of order).",
                      "input=\"%s\" pts=%lld previous=%lld", s->src->name,
                      (long long)f->pts, (long long)s->last_frame_pts);
+        transcode_stats_add(s, &s->st.frames_unordered, 1);
         f->pts = s->last_frame_pts + 1;
     }
     s->last_frame_pts = f->pts;

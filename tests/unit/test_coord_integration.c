@@ -348,8 +348,9 @@ typedef struct {
     bool stall;         /* output time stops advancing */
     int64_t stall_pts;
     bool release_at_keyframe;
-    const char *fail_error;  /* every session fails at once with this */
-    const char *rend_failed; /* reported dropped from every session */
+    const char *fail_error;     /* every session fails at once with this */
+    const char *rend_failed;    /* reported dropped from every session */
+    uint64_t unordered, filled; /* frame counts reported for every session */
     uint64_t budget;
     int acks, assigns, releases, heartbeats, reg_acks, reg_refused;
     int ignore_releases; /* Releases still to lose (as if dropped) */
@@ -495,6 +496,8 @@ static void worker_report(node_t *n)
         x.last_output_pts_ms =
             n->stall ? n->stall_pts : now - n->sess[i].start_ms;
         x.last_input_pts_ms = now - n->sess[i].start_ms;
+        x.frames_unordered = n->unordered;
+        x.frames_filled = n->filled;
         if (n->rend_failed) {
             x.n_failed_renditions = 1;
             x.failed_renditions = &rfp;
@@ -2353,6 +2356,21 @@ static void test_second_publisher(void **state)
     snprintf(path, sizeof(path), "/api/streams/%s", sa);
     pump(all, 3, 400, NULL);
 
+    /* Its frames out of order and the gap copies: the session's counts in
+     * the API, the farm's totals in /metrics. */
+    w1.unordered = 7;
+    w1.filled = 3;
+    pump(all, 3, 400, NULL);
+    json_t *j = get_json(fx, 0, path);
+    json_t *ss = json_object_get(j, "session");
+    assert_int_equal(
+        json_integer_value(json_object_get(ss, "frames_unordered")), 7);
+    assert_int_equal(json_integer_value(json_object_get(ss, "frames_filled")),
+                     3);
+    json_decref(j);
+    assert_int_equal(metric(fx, "prism_frames_unordered_total"), 7);
+    assert_int_equal(metric(fx, "prism_frames_filled_total"), 3);
+
     /* The first publisher sends: a second one is refused, whichever
      * ingest it comes through, and the stream is untouched. */
     for (int i = 0; i < 4; i++) {
@@ -2364,14 +2382,17 @@ static void test_second_publisher(void **state)
     assert_non_null(strstr(ing2.reply_reason, "already live"));
     publish(all, 3, &ing1, ka, 1280, 720, 30);
     assert_false(ing1.reply.accepted);
-    json_t *j = get_json(fx, 0, path);
+    j = get_json(fx, 0, path);
     assert_string_equal(jstr(j, "ingest"), "ing1");
     json_int_t gen = json_integer_value(json_object_get(j, "generation"));
     json_decref(j);
     assert_int_equal(w1.releases, 0);
 
-    /* It leaves; it comes back through the other ingest: the same stream. */
+    /* It leaves; it comes back through the other ingest: the same stream,
+     * a new session, whose counts start from 0 and add to the totals. */
     stream_end(&ing1, sa);
+    w1.unordered = 2;
+    w1.filled = 0;
     pump(all, 3, 300, NULL);
     publish(all, 3, &ing2, ka, 1280, 720, 30);
     assert_true(ing2.reply.accepted);
@@ -2387,7 +2408,12 @@ static void test_second_publisher(void **state)
     assert_true(json_is_null(json_object_get(j, "publisher_left_ms")));
     assert_true(json_integer_value(json_object_get(j, "generation")) > gen);
     assert_string_equal(jstr(j, "state"), "running");
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(j, "session"), "frames_unordered")),
+                     2);
     json_decref(j);
+    assert_int_equal(metric(fx, "prism_frames_unordered_total"), 9);
+    assert_int_equal(metric(fx, "prism_frames_filled_total"), 3);
 
     /* Its connection hangs: no new bytes for publisher_silence_ms. */
     ingest_bytes(&ing2, sa, 500);
