@@ -252,8 +252,6 @@ static long worker_of_peer(coord_t *c, const envelope_peer_t *peer,
     return wi;
 }
 
-/* Keeps the renditions the worker reports dropped from the stream's
- * current generation; each new one is an event. */
 /* The session's frames out of order and gap copies, and what they add to
  * the farm's totals (a session counts from 0: a new generation starts
  * from nothing). */
@@ -272,6 +270,8 @@ static void note_frames(coord_t *c, coord_stream_t *s,
     s->frames_filled = sl->frames_filled;
 }
 
+/* Keeps the renditions the worker reports dropped from the stream's
+ * current generation; each new one is an event. */
 static void note_rendition_failures(coord_t *c, coord_stream_t *s,
                                     const coord_worker_t *w,
                                     const Prism__SessionLoad *sl)

@@ -314,8 +314,8 @@ end:
     return ret;
 }
 
-/* Microseconds on the rendition's grid to F's pts (time base vtb), never
- * later: a time out is never after the frame's own. */
+/* A time on a rendition's grid (microseconds) in the video time base,
+ * rounded down: a time out is never after the frame's own. */
 static int64_t grid_pts(const transcode_session_t *s, int64_t us)
 {
     return av_rescale_q_rnd(us, AV_TIME_BASE_Q, s->vtb, AV_ROUND_DOWN);
