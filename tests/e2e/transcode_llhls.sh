@@ -47,8 +47,10 @@ check_live() {
         for r in source 144p30; do
             f=$out/$r/index.m3u8
             [ -s "$f" ] || continue
-            grep -q EXT-X-ENDLIST "$f" && continue
+            # The copy is looked at: the worker may end the playlist
+            # between a look at the file and the copy.
             cp "$f" "$tmp/$2.$r.now"
+            grep -q EXT-X-ENDLIST "$tmp/$2.$r.now" && continue
             args=(--ll --part-naming prism)
             [ -f "$tmp/$2.$r.prev" ] && args+=(--prev "$tmp/$2.$r.prev")
             if ! said=$("$check" "${args[@]}" "$tmp/$2.$r.now" 2>&1); then
