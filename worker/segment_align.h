@@ -140,8 +140,8 @@ typedef struct {
  * slots before it, which the caller fills with copies of it (at
  * segment_align_slot_us of slots last_slot - fill .. last_slot - 1), so
  * an encoded rendition has no hole inside a segment: a frame three slots
- * long is what cuts an LL-HLS part short. Without a rate
- * (FPS_NUM 0) every frame keeps its own time.
+ * long is what cuts an LL-HLS part short. Without a rate (FPS_NUM 0)
+ * every frame keeps its own time.
  */
 bool segment_align_select(segment_align_sel_t *sel, int frame_step, int fps_num,
                           int fps_den, int64_t pts_us, bool boundary,
